@@ -1,0 +1,1 @@
+"""The ASGI application: thin routers over the services, one sub-package per API family."""

@@ -1,0 +1,55 @@
+"""The ASGI application: routes of every API family, one error map, trailing slashes tolerated."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tether.api import errors
+from tether.api.c8y import identity, inventory, platform
+from tether.api.context import ApiContext, ctx
+from tether.core.errors import DomainError
+
+
+async def health(request: Request) -> Response:
+    readiness = ctx(request).readiness
+    if readiness.ready:
+        return JSONResponse({"status": "UP", "listeners": readiness.addresses})
+    return JSONResponse({"status": "STARTING", "pending": readiness.pending}, status_code=503)
+
+
+class StripTrailingSlash:
+    """`/alarm/alarms/` is `/alarm/alarms` (the c8y-api client posts alarms with the slash)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and len(path) > 1 and path.endswith("/"):
+            scope = dict(scope, path=path.rstrip("/") or "/")
+        await self.app(scope, receive, send)
+
+
+def create_app(context: ApiContext) -> ASGIApp:
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        *inventory.routes,
+        *identity.routes,
+        *platform.routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            DomainError: errors.domain_error,
+            HTTPException: errors.http_error,
+            Exception: errors.server_error,
+        },
+    )
+    app.router.redirect_slashes = False
+    app.state.ctx = context
+    return StripTrailingSlash(app)

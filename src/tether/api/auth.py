@@ -1,0 +1,48 @@
+"""HTTP Basic authentication: `tenant/user:password`, or plain `user` for the default tenant."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from starlette.requests import Request
+
+from tether.api.context import ctx
+from tether.core.errors import Unauthorized
+from tether.tenants.models import Principal
+
+
+def parse_basic(header: str, default_tenant: str) -> tuple[str, str, str] | None:
+    """(tenant, user, password) from an Authorization header, or None if it is not valid Basic."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, sep, password = decoded.partition(":")
+    if not sep or not login:
+        return None
+    tenant, slash, user = login.partition("/")
+    if not slash:
+        tenant, user = default_tenant, login
+    if not tenant or not user:
+        return None
+    return tenant, user, password
+
+
+async def authenticate(request: Request) -> Principal:
+    cached: Principal | None = request.scope.get("tether.principal")
+    if cached is not None:
+        return cached
+    context = ctx(request)
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("Full authentication is required to access this resource", resource="security")
+    credentials = parse_basic(header, context.settings.tenant)
+    principal = None if credentials is None else await context.tenants.authenticate(*credentials)
+    if principal is None:
+        raise Unauthorized("Invalid credentials!", resource="security")
+    request.scope["tether.principal"] = principal
+    return principal

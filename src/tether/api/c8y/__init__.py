@@ -1,0 +1,1 @@
+"""The Cumulocity-compatible REST API."""

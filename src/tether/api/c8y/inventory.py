@@ -1,0 +1,176 @@
+"""/inventory/managedObjects and the child references under it."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tether.api.auth import authenticate
+from tether.api.c8y import render
+from tether.api.context import ctx
+from tether.api.http import (
+    base_url,
+    collection,
+    json_response,
+    page_request,
+    path_id,
+    query_flag,
+    query_int,
+    read_json_object,
+)
+from tether.core.errors import BadRequest, InvalidInput, NotFound
+from tether.inventory.models import ChildKind, InventoryCriteria
+from tether.inventory.query import QueryError, parse_query
+
+R = "inventory"
+
+
+def _criteria(request: Request) -> InventoryCriteria:
+    params = request.query_params
+    text = params.get("query") or params.get("q")
+    try:
+        query = parse_query(text) if text else None
+    except QueryError as exc:
+        raise BadRequest(f"Invalid query: {exc}", resource=R) from None
+    ids = None
+    if params.get("ids"):
+        try:
+            ids = tuple(int(i) for i in params["ids"].split(",") if i.strip())
+        except ValueError:
+            raise InvalidInput("'ids' must be a comma-separated list of ids", resource=R) from None
+    return InventoryCriteria(
+        type=params.get("type") or None,
+        fragment_type=params.get("fragmentType") or None,
+        owner=params.get("owner") or None,
+        text=params.get("text") or None,
+        ids=ids,
+        child_device_id=query_int(request, "childDeviceId", resource=R),
+        only_roots=query_flag(request, "onlyRoots"),
+        query=query,
+    )
+
+
+async def list_objects(request: Request) -> Response:
+    who = await authenticate(request)
+    inventory = ctx(request).inventory
+    page = await inventory.find(who, _criteria(request), page_request(request, resource=R))
+    relations = (
+        await inventory.relations(who, [mo.id for mo in page.items])
+        if query_flag(request, "withChildren", True)
+        else {}
+    )
+    base = base_url(request)
+    items = [render.managed_object(base, mo, relations.get(mo.id)) for mo in page.items]
+    return json_response(
+        request, collection(request, "managedObjects", items, page), "managedObjectCollection"
+    )
+
+
+async def create_object(request: Request) -> Response:
+    who = await authenticate(request)
+    document = await read_json_object(request, resource=R)
+    inventory = ctx(request).inventory
+    mo = await inventory.create(who, document)
+    relations = (await inventory.relations(who, [mo.id]))[mo.id]
+    body = render.managed_object(base_url(request), mo, relations)
+    return json_response(request, body, "managedObject", 201, {"Location": body["self"]})
+
+
+async def get_object(request: Request) -> Response:
+    who = await authenticate(request)
+    mo_id = path_id(request, "id", resource=R, what="managedObject")
+    inventory = ctx(request).inventory
+    mo = await inventory.get(who, mo_id)
+    relations = (await inventory.relations(who, [mo_id]))[mo_id]
+    return json_response(request, render.managed_object(base_url(request), mo, relations), "managedObject")
+
+
+async def update_object(request: Request) -> Response:
+    who = await authenticate(request)
+    mo_id = path_id(request, "id", resource=R, what="managedObject")
+    document = await read_json_object(request, resource=R)
+    inventory = ctx(request).inventory
+    mo = await inventory.update(who, mo_id, document)
+    relations = (await inventory.relations(who, [mo_id]))[mo_id]
+    return json_response(request, render.managed_object(base_url(request), mo, relations), "managedObject")
+
+
+async def delete_object(request: Request) -> Response:
+    who = await authenticate(request)
+    mo_id = path_id(request, "id", resource=R, what="managedObject")
+    await ctx(request).inventory.delete(who, mo_id, cascade=query_flag(request, "cascade"))
+    return Response(status_code=204)
+
+
+def _kind(request: Request) -> ChildKind:
+    try:
+        return ChildKind(request.path_params["kind"])
+    except ValueError:
+        raise NotFound(f"Unknown resource {request.url.path}", resource=R) from None
+
+
+async def list_children(request: Request) -> Response:
+    who = await authenticate(request)
+    parent_id = path_id(request, "id", resource=R, what="managedObject")
+    kind = _kind(request)
+    page = await ctx(request).inventory.children(who, parent_id, kind, page_request(request, resource=R))
+    base = base_url(request)
+    refs = [render.reference(base, parent_id, kind, mo.id, mo.name, mo) for mo in page.items]
+    return json_response(
+        request, collection(request, "references", refs, page), "managedObjectReferenceCollection"
+    )
+
+
+def _referenced_id(document: dict[str, object]) -> int:
+    """`{"managedObject": {"id": ...}}` or `{"managedObject": {"self": ".../managedObjects/<id>"}}`."""
+    target = document.get("managedObject")
+    if isinstance(target, dict):
+        raw = target.get("id")
+        if raw is None and isinstance(target.get("self"), str):
+            raw = str(target["self"]).rstrip("/").rsplit("/", 1)[-1]
+        if isinstance(raw, int | str) and str(raw).isdigit():
+            return int(raw)
+    raise InvalidInput('Expected {"managedObject": {"id": "<id>"}}', resource=R)
+
+
+async def add_child(request: Request) -> Response:
+    who = await authenticate(request)
+    parent_id = path_id(request, "id", resource=R, what="managedObject")
+    kind = _kind(request)
+    child_id = _referenced_id(await read_json_object(request, resource=R))
+    child = await ctx(request).inventory.add_child(who, parent_id, kind, child_id)
+    body = render.reference(base_url(request), parent_id, kind, child_id, child.name, child)
+    return json_response(request, body, "managedObjectReference", 201, {"Location": body["self"]})
+
+
+async def get_child(request: Request) -> Response:
+    who = await authenticate(request)
+    parent_id = path_id(request, "id", resource=R, what="managedObject")
+    child_id = path_id(request, "child", resource=R, what="managedObject")
+    kind = _kind(request)
+    child = await ctx(request).inventory.get_child(who, parent_id, kind, child_id)
+    body = render.reference(base_url(request), parent_id, kind, child_id, child.name, child)
+    return json_response(request, body, "managedObjectReference")
+
+
+async def remove_child(request: Request) -> Response:
+    who = await authenticate(request)
+    parent_id = path_id(request, "id", resource=R, what="managedObject")
+    child_id = path_id(request, "child", resource=R, what="managedObject")
+    await ctx(request).inventory.remove_child(who, parent_id, _kind(request), child_id)
+    return Response(status_code=204)
+
+
+_ONE = "/inventory/managedObjects/{id}"
+routes = [
+    Route("/inventory/managedObjects", list_objects, methods=["GET"]),
+    Route("/inventory/managedObjects", create_object, methods=["POST"]),
+    Route(_ONE, get_object, methods=["GET"]),
+    Route(_ONE, update_object, methods=["PUT"]),
+    Route(_ONE, delete_object, methods=["DELETE"]),
+    Route(_ONE + "/{kind}", list_children, methods=["GET"]),
+    Route(_ONE + "/{kind}", add_child, methods=["POST"]),
+    Route(_ONE + "/{kind}/{child}", get_child, methods=["GET"]),
+    Route(_ONE + "/{kind}/{child}", remove_child, methods=["DELETE"]),
+]

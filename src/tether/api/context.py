@@ -1,0 +1,27 @@
+"""What every router may use: the settings and the services, attached to the app as `app.state.ctx`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from tether.config import Settings
+from tether.health import Readiness
+from tether.identity.service import IdentityService
+from tether.inventory.service import InventoryService
+from tether.tenants.service import TenantService
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    settings: Settings
+    tenants: TenantService
+    inventory: InventoryService
+    identity: IdentityService
+    readiness: Readiness
+
+
+def ctx(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.ctx
+    return context

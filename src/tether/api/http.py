@@ -1,0 +1,131 @@
+"""Request and response plumbing shared by the routers: bodies, media types, paging, links."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tether.api.context import ctx
+from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound
+from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+
+VENDOR_PREFIX = "application/vnd.com.nsn.cumulocity."
+
+
+class PayloadTooLarge(DomainError):
+    kind = "Payload Too Large"
+
+
+class UnsupportedMediaType(DomainError):
+    kind = "Unsupported Media Type"
+
+
+async def read_json_object(request: Request, *, resource: str) -> dict[str, Any]:
+    """The body as a JSON object, within the configured size limit; anything else is a 4xx."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type and "json" not in content_type:
+        raise UnsupportedMediaType(
+            f"Content type {content_type!r} is not supported; send JSON", resource=resource
+        )
+    limit = ctx(request).settings.max_body_size
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes", resource=resource)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes", resource=resource)
+    if not body.strip():
+        raise BadRequest("A JSON body is required", resource=resource)
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON: {exc}", resource=resource) from None
+    if not isinstance(document, dict):
+        raise InvalidInput("The body must be a JSON object", resource=resource)
+    return document
+
+
+def json_response(
+    request: Request, body: Any, media: str, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """JSON in the vendor media type when the client asked for vendor types, else application/json."""
+    accept = request.headers.get("accept", "")
+    if VENDOR_PREFIX in accept.lower():
+        media_type = f"{VENDOR_PREFIX}{media}+json;charset=UTF-8;ver=0.9"
+    else:
+        media_type = "application/json"
+    return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
+
+
+def base_url(request: Request) -> str:
+    """Scheme and host as the client used them, for `self` links."""
+    return str(request.base_url).rstrip("/")
+
+
+def query_flag(request: Request, name: str, default: bool = False) -> bool:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() == "true"
+
+
+def query_int(request: Request, name: str, *, resource: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(
+            f"Query parameter '{name}' must be an integer, got {value!r}", resource=resource
+        ) from None
+
+
+def page_request(request: Request, *, resource: str) -> PageRequest:
+    current = query_int(request, "currentPage", resource=resource) or 1
+    size = query_int(request, "pageSize", resource=resource)
+    if size is None:
+        size = DEFAULT_PAGE_SIZE
+    if current < 1 or size < 1:
+        raise InvalidInput("currentPage and pageSize must be positive", resource=resource)
+    with_total = query_flag(request, "withTotalPages") or query_flag(request, "withTotalElements")
+    return PageRequest(current_page=current, page_size=min(size, MAX_PAGE_SIZE), with_total=with_total)
+
+
+def collection(request: Request, key: str, items: list[Any], page: Page[Any]) -> dict[str, Any]:
+    """`{self, <key>: [...], statistics, prev, next}` as Cumulocity collections look."""
+    url = base_url(request) + request.url.path
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "currentPage"]
+
+    def link(current: int) -> str:
+        return url + "?" + urlencode([*params, ("currentPage", str(current))])
+
+    statistics: dict[str, Any] = {
+        "currentPage": page.request.current_page,
+        "pageSize": page.request.page_size,
+    }
+    if page.total_elements is not None:
+        if query_flag(request, "withTotalPages"):
+            statistics["totalPages"] = page.total_pages
+        if query_flag(request, "withTotalElements"):
+            statistics["totalElements"] = page.total_elements
+    body: dict[str, Any] = {"self": link(page.request.current_page), key: items, "statistics": statistics}
+    if page.request.current_page > 1:
+        body["prev"] = link(page.request.current_page - 1)
+    if len(items) >= page.request.page_size:
+        body["next"] = link(page.request.current_page + 1)
+    return body
+
+
+def path_id(request: Request, name: str, *, resource: str, what: str) -> int:
+    """A numeric id from the path; anything else cannot name an object."""
+    raw = request.path_params[name]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"No {what} for id '{raw}'!", resource=resource)
+    return int(raw)

@@ -1,0 +1,105 @@
+"""Settings: command-line option > TETHER_<NAME> environment variable > TOML config file > default."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./tether-data")
+    database_url: str | None = None  # None: SQLite file in data_dir
+    http: str = "0.0.0.0:8080"
+    mqtt: str = "0.0.0.0:1883"
+    mqtt_tls: str | None = None
+    mqtt_ws: str | None = None
+    allow_anonymous: bool = False
+    tenant: str = "t1"
+    admin_user: str = "admin"
+    admin_password: str | None = None
+    bootstrap_password: str | None = None
+    max_body_size: int = 1024 * 1024
+    log_level: str = "info"
+    config: Path | None = None
+    # Sections of the config file for later subsystems (e.g. [tls], [acl]) are kept as given.
+    sections: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tether.db').resolve()}"
+
+
+_FIELDS = {f.name: f for f in fields(Settings) if f.name != "sections"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = str(_FIELDS[name].type)
+    if value is None:
+        return None
+    if "bool" in kind:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{name}: expected a boolean, got {value!r}")
+    if "int" in kind:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected an integer, got {value!r}") from None
+    if "Path" in kind:
+        return Path(str(value))
+    return str(value)
+
+
+def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge the three sources; `cli` holds only the options actually given on the command line."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_path = cli.get("config") or env.get("TETHER_CONFIG")
+    sections: dict[str, Any] = {}
+    if config_path:
+        try:
+            with open(config_path, "rb") as fh:
+                document = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_path}: {exc}") from None
+        for key, value in document.items():
+            name = key.replace("-", "_")
+            if isinstance(value, dict):
+                sections[name] = value
+            elif name in _FIELDS:
+                values[name] = _coerce(name, value)
+            else:
+                raise ConfigError(f"unknown setting {key!r} in {config_path}")
+        values["config"] = Path(config_path)
+    for name in _FIELDS:
+        env_value = env.get(f"TETHER_{name.upper()}")
+        if env_value is not None and env_value != "":
+            values[name] = _coerce(name, env_value)
+    for name, value in cli.items():
+        if value is not None and name in _FIELDS:
+            values[name] = _coerce(name, value)
+    return Settings(**values, sections=sections)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:PORT`) -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"expected HOST:PORT, got {address!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)

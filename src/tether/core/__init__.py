@@ -1,0 +1,1 @@
+"""Shared domain vocabulary: errors, paging and time, used by every domain package."""

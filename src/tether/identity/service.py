@@ -1,0 +1,50 @@
+"""Identity rules: an external id names exactly one object of the caller's tenant."""
+
+from __future__ import annotations
+
+from tether.core.errors import InvalidInput, NotFound
+from tether.core.paging import Page, PageRequest
+from tether.identity.models import ExternalId
+from tether.inventory.service import InventoryService
+from tether.storage.base import ExternalIdStore
+from tether.tenants.models import Principal
+
+
+class IdentityService:
+    def __init__(self, store: ExternalIdStore, inventory: InventoryService) -> None:
+        self._store = store
+        self._inventory = inventory
+
+    async def register(self, who: Principal, mo_id: int, type_: str, value: str) -> ExternalId:
+        if not type_ or not value:
+            raise InvalidInput("Both 'type' and 'externalId' are required", resource="identity")
+        await self._inventory.get(who, mo_id)  # the object must exist and be the caller's to see
+        xid = ExternalId(type=type_, value=value, mo_id=mo_id)
+        await self._store.create(who.tenant_id, xid)
+        return xid
+
+    async def resolve(self, who: Principal, type_: str, value: str) -> ExternalId:
+        xid = await self._store.get(who.tenant_id, type_, value)
+        if xid is None:
+            raise NotFound(
+                f"External id not found; external id = ID [type={type_}, value={value}]", resource="identity"
+            )
+        await self._visible(who, xid)
+        return xid
+
+    async def list_for(self, who: Principal, mo_id: int, page: PageRequest) -> Page[ExternalId]:
+        await self._inventory.get(who, mo_id)
+        return await self._store.list_for(who.tenant_id, mo_id, page)
+
+    async def delete(self, who: Principal, type_: str, value: str) -> None:
+        await self.resolve(who, type_, value)
+        await self._store.delete(who.tenant_id, type_, value)
+
+    async def _visible(self, who: Principal, xid: ExternalId) -> None:
+        try:
+            await self._inventory.get(who, xid.mo_id)
+        except NotFound:
+            raise NotFound(
+                f"External id not found; external id = ID [type={xid.type}, value={xid.value}]",
+                resource="identity",
+            ) from None

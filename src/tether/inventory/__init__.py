@@ -1,0 +1,1 @@
+"""Managed objects: the inventory of devices, groups and assets, and its query language."""

@@ -1,0 +1,165 @@
+"""Inventory business rules: who may see and change which object, fragment merging, cascades."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tether.core.clock import now_ms
+from tether.core.errors import Forbidden, InvalidInput, NotFound
+from tether.core.paging import Page, PageRequest
+from tether.inventory.models import (
+    ChildKind,
+    InventoryCriteria,
+    Json,
+    ManagedObject,
+    NewManagedObject,
+    Relations,
+)
+from tether.storage.base import ManagedObjectStore
+from tether.tenants.models import Principal
+
+# Fields the server owns; a client may send them (c8y clients echo documents back) but they are ignored.
+READ_ONLY = frozenset(
+    {
+        "id",
+        "self",
+        "owner",
+        "creationTime",
+        "lastUpdated",
+        "childDevices",
+        "childAssets",
+        "childAdditions",
+        "assetParents",
+        "deviceParents",
+        "additionParents",
+    }
+)
+
+
+def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
+    """Separate the indexed top-level fields (name, type) from free-form fragments."""
+    columns: dict[str, Any] = {}
+    fragments: Json = {}
+    for key, value in document.items():
+        if key in READ_ONLY:
+            continue
+        if key in ("name", "type"):
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"'{key}' must be a string", resource="inventory")
+            columns[key] = value
+        else:
+            fragments[key] = value
+    return columns, fragments
+
+
+class InventoryService:
+    def __init__(self, store: ManagedObjectStore) -> None:
+        self._store = store
+
+    async def create(self, who: Principal, document: Mapping[str, Any]) -> ManagedObject:
+        self._require_inventory_role(who)
+        columns, fragments = _split(document)
+        fragments = {k: v for k, v in fragments.items() if v is not None}
+        owner = who.username
+        if who.is_admin and isinstance(document.get("owner"), str) and document["owner"]:
+            owner = document["owner"]
+        draft = NewManagedObject(
+            owner=owner, name=columns.get("name"), type=columns.get("type"), fragments=fragments
+        )
+        return await self._store.create(who.tenant_id, draft, now_ms())
+
+    async def get(self, who: Principal, mo_id: int) -> ManagedObject:
+        mo = await self._store.get(who.tenant_id, mo_id)
+        if mo is None or not self._may_access(who, mo):
+            raise NotFound(
+                f"Finding device data from database failed : No managedObject for id '{mo_id}'!",
+                resource="inventory",
+            )
+        return mo
+
+    async def update(self, who: Principal, mo_id: int, document: Mapping[str, Any]) -> ManagedObject:
+        """PUT merges: given fragments replace whole fragments, a fragment set to null is removed."""
+        await self.get(who, mo_id)
+        columns, fragments = _split(document)
+        updated = await self._store.update(who.tenant_id, mo_id, columns, fragments, now_ms())
+        if updated is None:
+            raise NotFound(f"No managedObject for id '{mo_id}'!", resource="inventory")
+        return updated
+
+    async def delete(self, who: Principal, mo_id: int, *, cascade: bool = False) -> None:
+        """Delete one object; with cascade its child devices and assets too, all the way down.
+
+        Its external ids, references (and, through the storage's foreign keys, all data recorded
+        against it) go with it."""
+        await self.get(who, mo_id)
+        doomed = [mo_id]
+        if cascade:
+            seen = {mo_id}
+            frontier = [mo_id]
+            while frontier:
+                children = await self._store.child_ids(
+                    who.tenant_id, frontier, (ChildKind.DEVICE, ChildKind.ASSET)
+                )
+                frontier = [c for c in children if c not in seen]
+                seen.update(frontier)
+                doomed.extend(frontier)
+        await self._store.delete(who.tenant_id, doomed)
+
+    async def find(
+        self, who: Principal, criteria: InventoryCriteria, page: PageRequest
+    ) -> Page[ManagedObject]:
+        self._require_inventory_role(who)
+        owner_scope = who.username if who.is_device else None
+        return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope)
+
+    async def relations(self, who: Principal, ids: list[int]) -> dict[int, Relations]:
+        return await self._store.relations(who.tenant_id, ids)
+
+    # -- references -----------------------------------------------------------------------------
+
+    async def children(
+        self, who: Principal, parent_id: int, kind: ChildKind, page: PageRequest
+    ) -> Page[ManagedObject]:
+        await self.get(who, parent_id)
+        return await self._store.children(who.tenant_id, parent_id, kind, page)
+
+    async def add_child(
+        self, who: Principal, parent_id: int, kind: ChildKind, child_id: int
+    ) -> ManagedObject:
+        await self.get(who, parent_id)
+        child = await self.get(who, child_id)
+        if child_id == parent_id:
+            raise InvalidInput("An object cannot be its own child", resource="inventory")
+        await self._store.add_child(who.tenant_id, parent_id, kind, child_id, now_ms())
+        return child
+
+    async def get_child(
+        self, who: Principal, parent_id: int, kind: ChildKind, child_id: int
+    ) -> ManagedObject:
+        await self.get(who, parent_id)
+        if child_id not in await self._store.child_ids(who.tenant_id, [parent_id], (kind,)):
+            raise NotFound(
+                f"Managed object {parent_id} has no {kind} reference to {child_id}", resource="inventory"
+            )
+        return await self.get(who, child_id)
+
+    async def remove_child(self, who: Principal, parent_id: int, kind: ChildKind, child_id: int) -> None:
+        await self.get(who, parent_id)
+        if not await self._store.remove_child(who.tenant_id, parent_id, kind, child_id, now_ms()):
+            raise NotFound(
+                f"Managed object {parent_id} has no {kind} reference to {child_id}", resource="inventory"
+            )
+
+    @staticmethod
+    def _may_access(who: Principal, mo: ManagedObject) -> bool:
+        if who.is_admin:
+            return True
+        if who.is_device:
+            return mo.owner == who.username
+        return False
+
+    @staticmethod
+    def _require_inventory_role(who: Principal) -> None:
+        if not (who.is_admin or who.is_device):
+            raise Forbidden("Access is denied", resource="security")

@@ -1,0 +1,93 @@
+"""Runs every listener of one Tether process in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import uvicorn
+
+from tether.bootstrap import Platform, build_platform
+from tether.config import ConfigError, Settings, split_address
+
+log = logging.getLogger("tether")
+
+
+def bind(address: str) -> socket.socket:
+    host, port = split_address(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {address}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _shown(sock: socket.socket, scheme: str) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+class TetherServer:
+    """Build the platform, bind the listeners, serve until stopped."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.platform: Platform | None = None
+        self.http_address: str | None = None
+        self._http: uvicorn.Server | None = None
+        self.started = asyncio.Event()
+
+    async def serve(self) -> None:
+        settings = self.settings
+        platform = self.platform = await build_platform(settings, listeners=["http"])
+        shown = platform.provisioned
+        if shown.admin_password:
+            log.warning(
+                "Created tenant %s admin user %s with generated password: %s",
+                shown.tenant_id,
+                shown.admin_user,
+                shown.admin_password,
+            )
+        if shown.bootstrap_password:
+            log.warning(
+                "Created bootstrap user management/devicebootstrap with generated password: %s",
+                shown.bootstrap_password,
+            )
+        http_socket = bind(settings.http)
+        config = uvicorn.Config(
+            platform.app,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+        self._http = uvicorn.Server(config)
+        # The MQTT listeners (TCP, TLS, WebSocket) are started here, next to HTTP, by the broker issue.
+        try:
+            http_task = asyncio.create_task(self._http.serve(sockets=[http_socket]))
+            # uvicorn exposes readiness only as a flag.
+            while not self._http.started and not http_task.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            if self._http.started:
+                self.http_address = _shown(http_socket, "http")
+                platform.readiness.mark_ready("http", self.http_address)
+                log.info("HTTP listening on %s", self.http_address)
+                self.started.set()
+            await http_task
+        finally:
+            http_socket.close()
+            await platform.close()
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True

@@ -1,0 +1,1 @@
+"""Persistence behind small interfaces (base.py), with a SQLite and a PostgreSQL implementation."""

@@ -1,0 +1,86 @@
+"""The storage interfaces the domain depends on. Implementations live in storage/sql (SQLite, PostgreSQL).
+
+Every method takes the tenant id first: no store answers across tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from tether.core.paging import Page, PageRequest
+from tether.identity.models import ExternalId
+from tether.inventory.models import (
+    ChildKind,
+    InventoryCriteria,
+    Json,
+    ManagedObject,
+    NewManagedObject,
+    Relations,
+)
+from tether.tenants.models import Tenant, User
+
+
+class TenantStore(Protocol):
+    async def get(self, tenant_id: str) -> Tenant | None: ...
+    async def create(self, tenant: Tenant) -> None: ...
+
+
+class UserStore(Protocol):
+    async def get(self, tenant_id: str, username: str) -> User | None: ...
+    async def create(self, user: User) -> None: ...
+
+
+class ManagedObjectStore(Protocol):
+    async def create(self, tenant_id: str, draft: NewManagedObject, now: int) -> ManagedObject: ...
+    async def get(self, tenant_id: str, mo_id: int) -> ManagedObject | None: ...
+    async def update(
+        self, tenant_id: str, mo_id: int, columns: dict[str, Any], fragments: Json, now: int
+    ) -> ManagedObject | None:
+        """Merge: columns and fragments given replace the stored ones; a None value removes a fragment."""
+        ...
+
+    async def delete(self, tenant_id: str, mo_ids: list[int]) -> int: ...
+    async def find(
+        self,
+        tenant_id: str,
+        criteria: InventoryCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: str | None = None,
+    ) -> Page[ManagedObject]: ...
+    async def relations(self, tenant_id: str, mo_ids: list[int]) -> dict[int, Relations]: ...
+    async def child_ids(
+        self, tenant_id: str, parent_ids: list[int], kinds: Iterable[ChildKind]
+    ) -> list[int]: ...
+    async def children(
+        self, tenant_id: str, parent_id: int, kind: ChildKind, page: PageRequest
+    ) -> Page[ManagedObject]: ...
+    async def add_child(
+        self, tenant_id: str, parent_id: int, kind: ChildKind, child_id: int, now: int
+    ) -> None: ...
+    async def remove_child(
+        self, tenant_id: str, parent_id: int, kind: ChildKind, child_id: int, now: int
+    ) -> bool: ...
+
+
+class ExternalIdStore(Protocol):
+    async def create(self, tenant_id: str, xid: ExternalId) -> None:
+        """Raises Conflict when (type, value) is already taken in the tenant."""
+        ...
+
+    async def get(self, tenant_id: str, type_: str, value: str) -> ExternalId | None: ...
+    async def list_for(self, tenant_id: str, mo_id: int, page: PageRequest) -> Page[ExternalId]: ...
+    async def delete(self, tenant_id: str, type_: str, value: str) -> bool: ...
+
+
+class Storage(Protocol):
+    """One database: its stores, opened (migrations applied) and closed together."""
+
+    tenants: TenantStore
+    users: UserStore
+    managed_objects: ManagedObjectStore
+    external_ids: ExternalIdStore
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...

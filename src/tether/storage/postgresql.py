@@ -1,0 +1,70 @@
+"""PostgreSQL: production. Documents are JSONB; concurrency is the server's (row locks, MVCC)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import Boolean, ColumnElement, Float, Text, case, cast, func
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tether.storage.sql.dialect import Path
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class PostgresDialect:
+    name = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def create_engine(self) -> AsyncEngine:
+        return create_async_engine(
+            self._url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_size=10, max_overflow=10
+        )
+
+    @asynccontextmanager
+    async def write(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        async with engine.begin() as conn:
+            yield conn
+
+    def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
+        node = doc[path]
+        return case((func.jsonb_typeof(node) == "string", node.astext), else_=None)
+
+    def json_number(self, doc: Any, path: Path) -> ColumnElement[Any]:
+        node = doc[path]
+        return case((func.jsonb_typeof(node) == "number", cast(node.astext, Float)), else_=None)
+
+    def json_bool(self, doc: Any, path: Path) -> ColumnElement[Any]:
+        node = doc[path]
+        return case(
+            (func.jsonb_typeof(node) == "boolean", cast(cast(node.astext, Boolean), Float)), else_=None
+        )
+
+    def json_exists(self, doc: Any, path: Path) -> ColumnElement[bool]:
+        exists: ColumnElement[bool] = doc[path].is_not(None)
+        return exists
+
+    def json_sort_key(self, doc: Any, path: Path) -> ColumnElement[Any]:
+        key: ColumnElement[Any] = doc[path]
+        return key
+
+    def document_text(self, doc: Any) -> ColumnElement[Any]:
+        return cast(doc, Text)
+
+    def ilike(self, expr: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+        return expr.ilike(pattern, escape="\\")
+
+
+def postgresql_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` as users write them; use the asyncpg driver."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url

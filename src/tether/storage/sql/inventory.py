@@ -1,0 +1,207 @@
+"""Managed objects and their references in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tether.core.paging import Page, PageRequest
+from tether.inventory.models import (
+    ChildKind,
+    InventoryCriteria,
+    Json,
+    ManagedObject,
+    NewManagedObject,
+    Reference,
+    Relations,
+)
+from tether.storage.sql.database import Database
+from tether.storage.sql.filters import InventoryFilter
+from tether.storage.sql.schema import managed_objects as mo
+from tether.storage.sql.schema import mo_references as refs
+
+
+def _managed_object(row: Any) -> ManagedObject:
+    return ManagedObject(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        owner=row.owner,
+        creation_time=row.creation_time,
+        last_updated=row.last_updated,
+        name=row.name,
+        type=row.type,
+        fragments=row.attrs,
+    )
+
+
+class SqlManagedObjectStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._filter = InventoryFilter(db.dialect)
+
+    async def create(self, tenant_id: str, draft: NewManagedObject, now: int) -> ManagedObject:
+        values = {
+            "tenant_id": tenant_id,
+            "owner": draft.owner,
+            "name": draft.name,
+            "type": draft.type,
+            "creation_time": now,
+            "last_updated": now,
+            "attrs": draft.fragments,
+        }
+        async with self._db.write() as conn:
+            mo_id = await conn.scalar(insert(mo).values(**values).returning(mo.c.id))
+        assert mo_id is not None
+        return ManagedObject(
+            id=mo_id,
+            tenant_id=tenant_id,
+            owner=draft.owner,
+            creation_time=now,
+            last_updated=now,
+            name=draft.name,
+            type=draft.type,
+            fragments=draft.fragments,
+        )
+
+    async def get(self, tenant_id: str, mo_id: int) -> ManagedObject | None:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(select(mo).where(mo.c.tenant_id == tenant_id, mo.c.id == mo_id))
+            ).first()
+        return None if row is None else _managed_object(row)
+
+    async def update(
+        self, tenant_id: str, mo_id: int, columns: dict[str, Any], fragments: Json, now: int
+    ) -> ManagedObject | None:
+        where = (mo.c.tenant_id == tenant_id, mo.c.id == mo_id)
+        async with self._db.write() as conn:
+            row = (await conn.execute(select(mo).where(*where).with_for_update())).first()
+            if row is None:
+                return None
+            attrs = dict(row.attrs)
+            for key, value in fragments.items():
+                if value is None:
+                    attrs.pop(key, None)
+                else:
+                    attrs[key] = value
+            values = {**columns, "attrs": attrs, "last_updated": now}
+            updated = (await conn.execute(update(mo).where(*where).values(**values).returning(mo))).first()
+        return _managed_object(updated)
+
+    async def delete(self, tenant_id: str, mo_ids: list[int]) -> int:
+        # References and external ids go with the object through ON DELETE CASCADE.
+        async with self._db.write() as conn:
+            result = await conn.execute(delete(mo).where(mo.c.tenant_id == tenant_id, mo.c.id.in_(mo_ids)))
+        return int(result.rowcount)
+
+    async def find(
+        self,
+        tenant_id: str,
+        criteria: InventoryCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: str | None = None,
+    ) -> Page[ManagedObject]:
+        where = [mo.c.tenant_id == tenant_id, *self._filter.conditions(criteria)]
+        if owner_scope is not None:
+            where.append(mo.c.owner == owner_scope)
+        order = self._filter.order(criteria.query.order_by) if criteria.query else []
+        query = select(mo).where(*where).order_by(*order, mo.c.id).limit(page.page_size).offset(page.offset)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            total = (
+                await conn.scalar(select(func.count()).select_from(mo).where(*where))
+                if page.with_total
+                else None
+            )
+        return Page([_managed_object(r) for r in rows], page, total)
+
+    async def relations(self, tenant_id: str, mo_ids: list[int]) -> dict[int, Relations]:
+        result: dict[int, Relations] = {i: Relations() for i in mo_ids}
+        if not mo_ids:
+            return result
+        children = (
+            select(refs.c.parent_id, refs.c.kind, refs.c.child_id, mo.c.name)
+            .join(mo, mo.c.id == refs.c.child_id)
+            .where(refs.c.tenant_id == tenant_id, refs.c.parent_id.in_(mo_ids))
+            .order_by(refs.c.creation_time, refs.c.child_id)
+        )
+        parents = (
+            select(refs.c.child_id, refs.c.kind, refs.c.parent_id, mo.c.name)
+            .join(mo, mo.c.id == refs.c.parent_id)
+            .where(refs.c.tenant_id == tenant_id, refs.c.child_id.in_(mo_ids))
+            .order_by(refs.c.creation_time, refs.c.parent_id)
+        )
+        async with self._db.read() as conn:
+            for row in (await conn.execute(children)).all():
+                ref = Reference(ChildKind(row.kind), row.child_id, row.name)
+                result[row.parent_id].children.setdefault(ref.kind, []).append(ref)
+            for row in (await conn.execute(parents)).all():
+                ref = Reference(ChildKind(row.kind), row.parent_id, row.name)
+                result[row.child_id].parents.setdefault(ref.kind, []).append(ref)
+        return result
+
+    async def child_ids(self, tenant_id: str, parent_ids: list[int], kinds: Iterable[ChildKind]) -> list[int]:
+        query = select(refs.c.child_id).where(
+            refs.c.tenant_id == tenant_id, refs.c.parent_id.in_(parent_ids), refs.c.kind.in_(list(kinds))
+        )
+        async with self._db.read() as conn:
+            return list((await conn.scalars(query)).all())
+
+    async def children(
+        self, tenant_id: str, parent_id: int, kind: ChildKind, page: PageRequest
+    ) -> Page[ManagedObject]:
+        on = and_(refs.c.child_id == mo.c.id, refs.c.parent_id == parent_id, refs.c.kind == kind)
+        where = (refs.c.tenant_id == tenant_id,)
+        query = (
+            select(mo)
+            .join(refs, on)
+            .where(*where)
+            .order_by(refs.c.creation_time, mo.c.id)
+            .limit(page.page_size)
+            .offset(page.offset)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            total = (
+                await conn.scalar(select(func.count()).select_from(mo).join(refs, on).where(*where))
+                if page.with_total
+                else None
+            )
+        return Page([_managed_object(r) for r in rows], page, total)
+
+    async def add_child(
+        self, tenant_id: str, parent_id: int, kind: ChildKind, child_id: int, now: int
+    ) -> None:
+        """Idempotent: linking an already linked child changes nothing."""
+        values = {
+            "tenant_id": tenant_id,
+            "parent_id": parent_id,
+            "kind": kind.value,
+            "child_id": child_id,
+            "creation_time": now,
+        }
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(insert(refs).values(**values))
+                await conn.execute(update(mo).where(mo.c.id == parent_id).values(last_updated=now))
+        except IntegrityError:
+            return
+
+    async def remove_child(
+        self, tenant_id: str, parent_id: int, kind: ChildKind, child_id: int, now: int
+    ) -> bool:
+        where = (
+            refs.c.tenant_id == tenant_id,
+            refs.c.parent_id == parent_id,
+            refs.c.kind == kind.value,
+            refs.c.child_id == child_id,
+        )
+        async with self._db.write() as conn:
+            removed = (await conn.execute(delete(refs).where(*where))).rowcount
+            if removed:
+                await conn.execute(update(mo).where(mo.c.id == parent_id).values(last_updated=now))
+        return bool(removed)

@@ -1,0 +1,72 @@
+"""Tenants and users in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from tether.core.errors import Conflict
+from tether.storage.sql.database import Database
+from tether.storage.sql.schema import tenants, users
+from tether.tenants.models import Role, Tenant, User
+
+
+class SqlTenantStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()
+        return None if row is None else Tenant(id=row.id, domain=row.domain, creation_time=row.creation_time)
+
+    async def create(self, tenant: Tenant) -> None:
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    insert(tenants).values(
+                        id=tenant.id, domain=tenant.domain, creation_time=tenant.creation_time
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"Tenant {tenant.id} already exists", resource="tenant") from None
+
+
+class SqlUserStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, tenant_id: str, username: str) -> User | None:
+        query = select(users).where(users.c.tenant_id == tenant_id, users.c.username == username)
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _user(row)
+
+    async def create(self, user: User) -> None:
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    insert(users).values(
+                        tenant_id=user.tenant_id,
+                        username=user.username,
+                        password_hash=user.password_hash,
+                        roles=",".join(sorted(user.roles)),
+                        email=user.email,
+                        creation_time=user.creation_time,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"User {user.username} already exists", resource="user") from None
+
+
+def _user(row: Any) -> User:
+    return User(
+        tenant_id=row.tenant_id,
+        username=row.username,
+        password_hash=row.password_hash,
+        roles=frozenset(Role(r) for r in row.roles.split(",") if r),
+        creation_time=row.creation_time,
+        email=row.email,
+    )

@@ -1,0 +1,1 @@
+"""Tenants, their users and roles, and who a caller is (the Principal)."""
