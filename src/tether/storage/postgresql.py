@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, ColumnElement, Float, Text, case, cast, func
+from sqlalchemy import ColumnElement, Float, Text, and_, case, cast, func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tether.storage.sql.dialect import Path
@@ -35,17 +35,16 @@ class PostgresDialect:
 
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]
-        return case((func.jsonb_typeof(node) == "string", node.astext), else_=None)
+        return case((func.jsonb_typeof(node) == "string", node.as_string()), else_=None)
 
     def json_number(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]
-        return case((func.jsonb_typeof(node) == "number", cast(node.astext, Float)), else_=None)
+        return case((func.jsonb_typeof(node) == "number", cast(node.as_string(), Float)), else_=None)
 
     def json_bool(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]
-        return case(
-            (func.jsonb_typeof(node) == "boolean", cast(cast(node.astext, Boolean), Float)), else_=None
-        )
+        boolean = func.jsonb_typeof(node) == "boolean"
+        return case((and_(boolean, node.as_string() == "true"), 1), (boolean, 0), else_=None)
 
     def json_exists(self, doc: Any, path: Path) -> ColumnElement[bool]:
         exists: ColumnElement[bool] = doc[path].is_not(None)

@@ -1,0 +1,41 @@
+"""Shared fixtures: a real Tether server on an ephemeral loopback port, per storage backend."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, ServerThread, backends, fresh_database
+from tether.config import Settings
+
+
+@pytest.fixture(scope="module", params=backends())
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    tmp = tmp_path_factory.mktemp("tether")
+    settings = Settings(
+        data_dir=tmp,
+        database_url=asyncio.run(fresh_database(request.param, tmp)),
+        http="127.0.0.1:0",
+        admin_password=ADMIN_PASSWORD,
+        bootstrap_password=BOOTSTRAP_PASSWORD,
+        max_body_size=64 * 1024,
+    )
+    thread = ServerThread(settings).start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def admin(server: ServerThread) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, auth=("t1/admin", ADMIN_PASSWORD), timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
