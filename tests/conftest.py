@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, ServerThread, backends, fresh_database
+
 from tether.config import Settings
 
 

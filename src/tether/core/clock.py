@@ -18,7 +18,7 @@ def to_iso(ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def parse_iso(text: str, *, field: str = "time") -> int:
+def parse_iso(text: str, *, field: str = "time", resource: str = "general") -> int:
     """Parse an ISO-8601 date-time with zone; a date without zone is taken as UTC."""
     value = text.strip()
     if value.endswith(("Z", "z")):
@@ -26,7 +26,9 @@ def parse_iso(text: str, *, field: str = "time") -> int:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise BadRequest(f"Invalid date for '{field}': {text!r}; expected ISO-8601") from None
+        raise BadRequest(
+            f"Invalid date for '{field}': {text!r}; expected ISO-8601", resource=resource
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)

@@ -1,4 +1,4 @@
-"""Domain errors; each adapter maps them to its protocol's terms (HTTP status, SmartREST code, MQTT reason)."""
+"""Domain errors; each adapter maps them to its protocol's terms (HTTP status, SmartREST code, reason)."""
 
 from __future__ import annotations
 

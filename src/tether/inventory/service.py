@@ -87,20 +87,20 @@ class InventoryService:
             raise NotFound(f"No managedObject for id '{mo_id}'!", resource="inventory")
         return updated
 
-    async def delete(self, who: Principal, mo_id: int, *, cascade: bool = False) -> None:
-        """Delete one object; with cascade its child devices and assets too, all the way down.
+    async def delete(self, who: Principal, mo_id: int, *, cascade: bool = False, force: bool = False) -> None:
+        """Delete one object; with cascade its child devices and assets too, all the way down, and
+        with force its child additions as well (Cumulocity's `cascade` and `forceCascade`).
 
         Its external ids, references (and, through the storage's foreign keys, all data recorded
         against it) go with it."""
         await self.get(who, mo_id)
         doomed = [mo_id]
-        if cascade:
+        kinds = (ChildKind.DEVICE, ChildKind.ASSET) + ((ChildKind.ADDITION,) if force else ())
+        if cascade or force:
             seen = {mo_id}
             frontier = [mo_id]
             while frontier:
-                children = await self._store.child_ids(
-                    who.tenant_id, frontier, (ChildKind.DEVICE, ChildKind.ASSET)
-                )
+                children = await self._store.child_ids(who.tenant_id, frontier, kinds)
                 frontier = [c for c in children if c not in seen]
                 seen.update(frontier)
                 doomed.extend(frontier)

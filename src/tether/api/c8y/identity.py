@@ -29,7 +29,7 @@ async def delete(request: Request) -> Response:
 
 async def list_for_object(request: Request) -> Response:
     who = await authenticate(request)
-    mo_id = path_id(request, "id", resource=R, what="managedObject")
+    mo_id = path_id(request, "id", resource="inventory", what="managedObject")
     page = await ctx(request).identity.list_for(who, mo_id, page_request(request, resource=R))
     base = base_url(request)
     items = [render.external_id(base, xid) for xid in page.items]
@@ -38,7 +38,7 @@ async def list_for_object(request: Request) -> Response:
 
 async def register(request: Request) -> Response:
     who = await authenticate(request)
-    mo_id = path_id(request, "id", resource=R, what="managedObject")
+    mo_id = path_id(request, "id", resource="inventory", what="managedObject")
     document = await read_json_object(request, resource=R)
     type_, value = document.get("type"), document.get("externalId")
     if not isinstance(type_, str) or not isinstance(value, str) or not type_ or not value:

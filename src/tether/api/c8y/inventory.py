@@ -99,7 +99,8 @@ async def update_object(request: Request) -> Response:
 async def delete_object(request: Request) -> Response:
     who = await authenticate(request)
     mo_id = path_id(request, "id", resource=R, what="managedObject")
-    await ctx(request).inventory.delete(who, mo_id, cascade=query_flag(request, "cascade"))
+    force = query_flag(request, "forceCascade")
+    await ctx(request).inventory.delete(who, mo_id, cascade=query_flag(request, "cascade"), force=force)
     return Response(status_code=204)
 
 

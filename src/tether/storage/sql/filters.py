@@ -112,7 +112,7 @@ class InventoryFilter:
         if head in _TIME_COLUMNS and (len(node.path) == 1 or node.path[1:] == ("date",)):
             if not isinstance(value, str):
                 raise BadRequest(f"'{head}' must be compared with a date string", resource="inventory")
-            return op(_TIME_COLUMNS[head], parse_iso(value, field=head))
+            return op(_TIME_COLUMNS[head], parse_iso(value, field=head, resource="inventory"))
         if len(node.path) == 1 and head == "id":
             try:
                 return op(mo.c.id, int(str(value)))
