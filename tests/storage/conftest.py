@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from tests.support import backends, fresh_database
+
 from tether.bootstrap import open_storage
 from tether.storage.sql.storage import SqlStorage
 from tether.tenants.models import Tenant
