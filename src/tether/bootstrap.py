@@ -9,6 +9,7 @@ from starlette.types import ASGIApp
 from tether.api.app import create_app
 from tether.api.context import ApiContext
 from tether.config import ConfigError, Settings
+from tether.core.events import EventBus
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
@@ -26,6 +27,7 @@ class Platform:
     inventory: InventoryService
     identity: IdentityService
     readiness: Readiness
+    events: EventBus
     app: ASGIApp
     provisioned: Provisioned
 
@@ -55,7 +57,8 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     provisioned = await tenants.provision(
         settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
     )
-    inventory = InventoryService(storage.managed_objects)
+    events = EventBus()
+    inventory = InventoryService(storage.managed_objects, events)
     identity = IdentityService(storage.external_ids, inventory)
     readiness = Readiness(listeners)
     context = ApiContext(
@@ -68,6 +71,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         inventory=inventory,
         identity=identity,
         readiness=readiness,
+        events=events,
         app=create_app(context),
         provisioned=provisioned,
     )

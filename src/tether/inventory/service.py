@@ -7,6 +7,7 @@ from typing import Any
 
 from tether.core.clock import now_ms
 from tether.core.errors import Forbidden, InvalidInput, NotFound
+from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.inventory.models import (
     ChildKind,
@@ -54,8 +55,12 @@ def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
 
 
 class InventoryService:
-    def __init__(self, store: ManagedObjectStore) -> None:
+    def __init__(self, store: ManagedObjectStore, events: EventBus) -> None:
         self._store = store
+        self._events = events
+
+    def _announce(self, action: Action, mo: ManagedObject) -> None:
+        self._events.publish(DomainEvent(mo.tenant_id, "managedobjects", action, mo.id, mo.id, mo))
 
     async def create(self, who: Principal, document: Mapping[str, Any]) -> ManagedObject:
         self._require_inventory_role(who)
@@ -85,6 +90,7 @@ class InventoryService:
         updated = await self._store.update(who.tenant_id, mo_id, columns, fragments, now_ms())
         if updated is None:
             raise NotFound(f"No managedObject for id '{mo_id}'!", resource="inventory")
+        self._announce("UPDATE", updated)
         return updated
 
     async def delete(self, who: Principal, mo_id: int, *, cascade: bool = False, force: bool = False) -> None:
@@ -93,7 +99,7 @@ class InventoryService:
 
         Its external ids, references (and, through the storage's foreign keys, all data recorded
         against it) go with it."""
-        await self.get(who, mo_id)
+        mo = await self.get(who, mo_id)
         doomed = [mo_id]
         kinds = (ChildKind.DEVICE, ChildKind.ASSET) + ((ChildKind.ADDITION,) if force else ())
         if cascade or force:
@@ -105,6 +111,7 @@ class InventoryService:
                 seen.update(frontier)
                 doomed.extend(frontier)
         await self._store.delete(who.tenant_id, doomed)
+        self._announce("DELETE", mo)
 
     async def find(
         self, who: Principal, criteria: InventoryCriteria, page: PageRequest

@@ -39,6 +39,12 @@ class TenantService:
         self._users = users
         self._cache_key = generate_password(32).encode()
         self._verified: dict[bytes, tuple[float, Principal]] = {}
+        self._decoy: str | None = None
+
+    async def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            self._decoy = await asyncio.to_thread(hash_password, generate_password())
+        return self._decoy
 
     async def provision(
         self,
@@ -91,9 +97,9 @@ class TenantService:
         if hit is not None and hit[0] > now:
             return hit[1]
         user = await self._users.get(tenant_id, username)
-        if user is None:
-            return None
-        if not await asyncio.to_thread(verify_password, user.password_hash, password):
+        # An unknown user costs the same hash as a known one, so timing does not tell which users exist.
+        stored = user.password_hash if user is not None else await self._decoy_hash()
+        if not await asyncio.to_thread(verify_password, stored, password) or user is None:
             return None
         principal = Principal(tenant_id=tenant_id, username=username, roles=user.roles)
         if len(self._verified) > 10_000:
