@@ -46,7 +46,12 @@ class TetherServer:
 
     async def serve(self) -> None:
         settings = self.settings
-        platform = self.platform = await build_platform(settings, listeners=["http"])
+        http_socket = bind(settings.http)  # before anything else: a busy port fails fast
+        try:
+            platform = self.platform = await build_platform(settings, listeners=["http"])
+        except BaseException:
+            http_socket.close()
+            raise
         shown = platform.provisioned
         if shown.admin_password:
             log.warning(
@@ -60,7 +65,6 @@ class TetherServer:
                 "Created bootstrap user management/devicebootstrap with generated password: %s",
                 shown.bootstrap_password,
             )
-        http_socket = bind(settings.http)
         config = uvicorn.Config(
             platform.app,
             loop="none",

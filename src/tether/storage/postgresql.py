@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
@@ -22,16 +21,29 @@ class PostgresDialect:
 
     def __init__(self, url: str) -> None:
         self._url = url
+        self._engine: AsyncEngine | None = None
 
-    def create_engine(self) -> AsyncEngine:
-        return create_async_engine(
+    async def open(self) -> None:
+        self._engine = create_async_engine(
             self._url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_size=10, max_overflow=10
         )
 
-    @asynccontextmanager
-    async def write(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        async with engine.begin() as conn:
-            yield conn
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("database is not open")
+        return self._engine
+
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.engine.connect()
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.engine.begin()
 
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]

@@ -1,10 +1,12 @@
-"""SQLite: the embedded default. One file in the data dir, WAL, fsync on commit (synchronous=FULL)."""
+"""SQLite: the embedded default. One file in the data dir, WAL, fsync on commit (synchronous=FULL).
+
+Writes go through group commit (storage/sql/group_commit.py): one writer at a time, one fsync per
+batch of concurrent writers.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
@@ -12,6 +14,7 @@ from sqlalchemy import ColumnElement, case, event, func, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tether.storage.sql.dialect import Path
+from tether.storage.sql.group_commit import GroupCommit
 
 
 def _dumps(value: Any) -> str:
@@ -27,11 +30,28 @@ class SqliteDialect:
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._write_lock = asyncio.Lock()
+        self._group_commit = GroupCommit()
+        self._reader: AsyncEngine | None = None
+        self._writer: AsyncEngine | None = None
 
-    def create_engine(self) -> AsyncEngine:
+    async def open(self) -> None:
+        # Readers share a small pool and never open a transaction (each SELECT sees committed data);
+        # the single writer connection runs explicit BEGIN IMMEDIATE transactions with SAVEPOINTs.
+        self._reader = self._engine(pool_size=4, max_overflow=4, pool_reset_on_return=None)
+        self._writer = self._engine(pool_size=1, max_overflow=0)
+
+        @event.listens_for(self._writer.sync_engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own implicit BEGIN breaks SAVEPOINTs; SQLAlchemy emits BEGIN instead.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(self._writer.sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _engine(self, **pool: Any) -> AsyncEngine:
         engine = create_async_engine(
-            self._url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_size=4, max_overflow=4
+            self._url, json_serializer=_dumps, json_deserializer=orjson.loads, **pool
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -43,10 +63,21 @@ class SqliteDialect:
 
         return engine
 
-    @asynccontextmanager
-    async def write(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock, engine.begin() as conn:
-            yield conn
+    async def close(self) -> None:
+        for engine in (self._reader, self._writer):
+            if engine is not None:
+                await engine.dispose()
+        self._reader = self._writer = None
+
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader.connect()
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        return self._group_commit.write(self._writer)
 
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         p = _json_path(path)

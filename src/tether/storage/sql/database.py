@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tether.storage.sql.dialect import Dialect
 
@@ -16,33 +16,24 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class Database:
-    """The engine and dialect every SQL store uses; `read()` and `write()` are their only doors."""
+    """The dialect every SQL store uses; `read()` and `write()` are their only doors."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._engine: AsyncEngine | None = None
 
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            raise RuntimeError("database is not open")
-        return self._engine
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.dialect.read()
 
-    def read(self) -> Any:
-        return self.engine.connect()
-
-    def write(self) -> Any:
-        return self.dialect.write(self.engine)
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.dialect.write()
 
     async def open(self) -> None:
-        self._engine = self.dialect.create_engine()
-        async with self.dialect.write(self._engine) as conn:
+        await self.dialect.open()
+        async with self.dialect.write() as conn:
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        await self.dialect.close()
 
 
 def _upgrade(connection: Connection) -> None:

@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 Path = tuple[str, ...]
 
@@ -14,10 +14,15 @@ Path = tuple[str, ...]
 class Dialect(Protocol):
     name: str
 
-    def create_engine(self) -> AsyncEngine: ...
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
 
-    def write(self, engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A write transaction; SQLite serialises them in-process instead of spinning on a busy lock."""
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for queries; what it sees is committed data."""
+        ...
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction, committed (durably) when the block ends without an exception."""
         ...
 
     # JSON documents (column `attrs`): each returns NULL where the path is missing or of another type.
