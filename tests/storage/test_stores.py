@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tether.core.errors import Conflict, NotFound
@@ -203,3 +205,21 @@ async def test_reopen_keeps_data(storage: SqlStorage) -> None:
     await storage.close()
     await storage.open()
     assert (await storage.managed_objects.get("t1", mo.id)) == mo
+
+
+async def test_concurrent_writers_fail_alone_and_stay_durable(storage: SqlStorage) -> None:
+    """Writers that share a commit (SQLite group commit) succeed or fail independently."""
+    mos, xids = storage.managed_objects, storage.external_ids
+    target = await mos.create("t1", draft("target"), 1)
+    created = await asyncio.gather(*(mos.create("t1", draft(f"c{i}"), i) for i in range(40)))
+    claims = await asyncio.gather(
+        *(xids.create("t1", ExternalId("c8y_Serial", "contested", target.id)) for _ in range(10)),
+        return_exceptions=True,
+    )
+    assert sum(1 for c in claims if c is None) == 1
+    assert all(isinstance(c, Conflict) for c in claims if c is not None)
+    await storage.close()
+    await storage.open()
+    for mo in created:
+        assert await mos.get("t1", mo.id) == mo
+    assert await xids.get("t1", "c8y_Serial", "contested") == ExternalId("c8y_Serial", "contested", target.id)
