@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -75,4 +76,96 @@ external_ids = Table(
     Column("value", String(1024), primary_key=True),
     Column("mo_id", Id, ForeignKey("managed_objects.id", ondelete="CASCADE"), nullable=False),
     Index("ix_xid_mo", "mo_id"),
+)
+
+# -- telemetry: measurements, events, alarms (migration 0002) ---------------------------------
+
+measurements = Table(
+    "measurements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("source_id", Id, ForeignKey("managed_objects.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(255)),
+    Column("time", BigInteger, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("fragments", Document, nullable=False),
+    Index("ix_meas_source_time", "tenant_id", "source_id", "time"),
+    Index("ix_meas_tenant_time", "tenant_id", "time"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("source_id", Id, ForeignKey("managed_objects.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(255), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("fragments", Document, nullable=False),
+    Index("ix_event_source_time", "tenant_id", "source_id", "time"),
+    Index("ix_event_tenant_time", "tenant_id", "time"),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("source_id", Id, ForeignKey("managed_objects.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(255), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("first_occurrence_time", BigInteger, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("fragments", Document, nullable=False),
+    Index("ix_alarm_source_time", "tenant_id", "source_id", "time"),
+    Index("ix_alarm_tenant_status", "tenant_id", "status", "time"),
+    # De-duplication: at most one ACTIVE or ACKNOWLEDGED alarm per (tenant, source, type).
+    Index(
+        "ux_alarm_open",
+        "tenant_id",
+        "source_id",
+        "type",
+        unique=True,
+        sqlite_where=text("status IN ('ACTIVE', 'ACKNOWLEDGED')"),
+        postgresql_where=text("status IN ('ACTIVE', 'ACKNOWLEDGED')"),
+    ),
+)
+
+# -- device control: operations and device registration (migration 0003) ---------------------
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("device_id", Id, ForeignKey("managed_objects.id", ondelete="CASCADE"), nullable=False),
+    Column("agent_id", Id),  # the device itself or its nearest ancestor with com_cumulocity_model_Agent
+    Column("status", String(16), nullable=False),
+    Column("failure_reason", Text),
+    Column("bulk_operation_id", BigInteger),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("fragments", Document, nullable=False),
+    Index("ix_op_agent_status", "tenant_id", "agent_id", "status", "id"),
+    Index("ix_op_device_status", "tenant_id", "device_id", "status", "id"),
+)
+
+new_device_requests = Table(
+    "new_device_requests",
+    metadata,
+    Column("id", String(255), primary_key=True),  # the device's identifier: unique platform-wide
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("owner", String(255)),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
 )
