@@ -1,0 +1,128 @@
+"""Sans-I/O MQTT protocol core: packets, codec (3.1, 3.1.1 and 5.0), properties, reason codes, topics and
+the per-connection server state machine. No asyncio, no sockets (in the style of h11 and wsproto).
+"""
+
+from __future__ import annotations
+
+from .codec import (
+    check_first_byte,
+    decode_body,
+    decode_packet,
+    decode_vbi,
+    encode,
+    encode_publish_parts,
+    encode_vbi,
+    parse_fixed_header,
+)
+from .connection import ConnectionState, ServerConnection
+from .constants import MAX_PACKET_SIZE, PacketType, ProtocolVersion
+from .errors import (
+    EncodeError,
+    LocalProtocolError,
+    MalformedPacket,
+    MQTTError,
+    PacketTooLarge,
+    PacketTooLargeForPeer,
+    ProtocolError,
+    UnsupportedProtocolVersion,
+)
+from .framing import PacketFramer
+from .packets import (
+    Auth,
+    ConnAck,
+    Connect,
+    Disconnect,
+    Packet,
+    PingReq,
+    PingResp,
+    PubAck,
+    PubComp,
+    Publish,
+    PubRec,
+    PubRel,
+    RetainHandling,
+    SubAck,
+    Subscribe,
+    Subscription,
+    SubscriptionOptions,
+    UnsubAck,
+    Unsubscribe,
+    Will,
+)
+from .properties import EMPTY_PROPERTIES, Properties
+from .reason_codes import (
+    ConnectReturnCode,
+    ReasonCode,
+    connack_reason_from_v311,
+    connack_return_code_for,
+)
+from .topic_aliases import IncomingTopicAliases, OutgoingTopicAliases
+from .topics import (
+    SharedSubscription,
+    is_valid_topic_filter,
+    is_valid_topic_name,
+    matches,
+    parse_shared_subscription,
+    validate_topic_filter,
+    validate_topic_name,
+)
+
+__all__ = [
+    "EMPTY_PROPERTIES",
+    "MAX_PACKET_SIZE",
+    "Auth",
+    "ConnAck",
+    "Connect",
+    "ConnectReturnCode",
+    "ConnectionState",
+    "Disconnect",
+    "EncodeError",
+    "IncomingTopicAliases",
+    "LocalProtocolError",
+    "MQTTError",
+    "MalformedPacket",
+    "OutgoingTopicAliases",
+    "Packet",
+    "PacketFramer",
+    "PacketTooLarge",
+    "PacketTooLargeForPeer",
+    "PacketType",
+    "PingReq",
+    "PingResp",
+    "Properties",
+    "ProtocolError",
+    "ProtocolVersion",
+    "PubAck",
+    "PubComp",
+    "PubRec",
+    "PubRel",
+    "Publish",
+    "ReasonCode",
+    "RetainHandling",
+    "ServerConnection",
+    "SharedSubscription",
+    "SubAck",
+    "Subscribe",
+    "Subscription",
+    "SubscriptionOptions",
+    "UnsubAck",
+    "Unsubscribe",
+    "UnsupportedProtocolVersion",
+    "Will",
+    "check_first_byte",
+    "connack_reason_from_v311",
+    "connack_return_code_for",
+    "decode_body",
+    "decode_packet",
+    "decode_vbi",
+    "encode",
+    "encode_publish_parts",
+    "encode_vbi",
+    "is_valid_topic_filter",
+    "is_valid_topic_name",
+    "matches",
+    "parse_fixed_header",
+    "parse_shared_subscription",
+    "validate_topic_filter",
+    "validate_topic_name",
+]

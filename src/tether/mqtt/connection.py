@@ -1,0 +1,608 @@
+"""The server side of one MQTT connection as a sans-I/O state machine (h11 style).
+
+::
+
+    conn = ServerConnection(max_packet_size=1 << 20)
+    try:
+        conn.receive_data(data)                 # bytes from the socket, in any chunking
+        for packet in conn.next_events():       # Connect, Publish, Subscribe, ...
+            if isinstance(packet, Connect):
+                write(conn.send(ConnAck(properties=Properties(topic_alias_maximum=16))))
+            ...
+    except ProtocolError as exc:                # carries the reason code
+        write(conn.send_protocol_error(exc))    # CONNACK / DISCONNECT / nothing, as the version requires
+        close()
+
+The connection decodes what the client sends, checks the protocol rules that need per-connection state (first
+packet CONNECT, a single CONNECT, packet directions, topic aliases, the limits the server announced in its
+CONNACK) and encodes what the server sends with the negotiated protocol version, honouring the limits the
+client announced in its CONNECT. Sessions, QoS flows, subscriptions and retained messages belong to the
+broker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Iterator
+from enum import Enum
+from typing import Any, cast
+
+from .codec import check_first_byte, decode_body, encode
+from .constants import MAX_PACKET_SIZE, PacketType, ProtocolVersion
+from .decoder import DECODERS
+from .encoder import encode_publish
+from .errors import (
+    LocalProtocolError,
+    MalformedPacket,
+    PacketTooLargeForPeer,
+    ProtocolError,
+    UnsupportedProtocolVersion,
+)
+from .framing import PacketFramer
+from .packets import (
+    Auth,
+    ConnAck,
+    Connect,
+    Disconnect,
+    Packet,
+    PingResp,
+    PubAck,
+    PubComp,
+    Publish,
+    PubRec,
+    PubRel,
+    SubAck,
+    Subscribe,
+    UnsubAck,
+)
+from .properties import Properties
+from .reason_codes import CONNACK_REASON_CODES, DISCONNECT_REASON_CODES, ReasonCode
+from .topic_aliases import IncomingTopicAliases, OutgoingTopicAliases
+
+__all__ = ["ConnectionState", "ServerConnection"]
+
+_RC = ReasonCode
+_V5 = ProtocolVersion.MQTT_5
+
+# Packets a server may receive from a client once connected (spec 3.x "direction of flow").
+_FROM_CLIENT = frozenset(
+    {
+        PacketType.PUBLISH,
+        PacketType.PUBACK,
+        PacketType.PUBREC,
+        PacketType.PUBREL,
+        PacketType.PUBCOMP,
+        PacketType.SUBSCRIBE,
+        PacketType.UNSUBSCRIBE,
+        PacketType.PINGREQ,
+        PacketType.DISCONNECT,
+        PacketType.AUTH,
+    }
+)
+# Packets a server may send once connected.
+_TO_CLIENT: frozenset[type] = frozenset(
+    {Publish, PubAck, PubRec, PubRel, PubComp, SubAck, UnsubAck, PingResp, Disconnect, Auth}
+)
+# [MQTT-3.1.2-29] with Request Problem Information 0 the server may still send a Reason String or User
+# Properties on these packets only.
+_PROBLEM_INFO_ALWAYS: frozenset[type] = frozenset({Publish, ConnAck, Disconnect})
+
+
+class ConnectionState(Enum):
+    AWAIT_CONNECT = "await_connect"  # nothing received yet
+    CONNECTING = "connecting"  # CONNECT received, CONNACK not yet sent (enhanced auth may be under way)
+    CONNECTED = "connected"  # successful CONNACK sent
+    CLOSED = "closed"  # DISCONNECT received or sent, or a refusing CONNACK sent
+    ERROR = "error"  # the client violated the protocol
+
+
+class ServerConnection:
+    """Protocol state of one client connection, seen from the server.
+
+    ``max_packet_size`` bounds incoming packets (fixed header included) from the very first byte. The other
+    limits on incoming packets are the ones the server announces in the CONNACK it sends through :meth:`send`
+    (MQTT 5 Topic Alias Maximum, Maximum QoS, Retain Available, Maximum Packet Size, Subscription Identifiers
+    Available); until then the spec defaults apply.
+
+    With ``outgoing_topic_aliases=True`` PUBLISH packets sent to an MQTT 5 client that allows topic aliases
+    get aliases chosen by :class:`OutgoingTopicAliases`.
+    """
+
+    def __init__(
+        self, *, max_packet_size: int = MAX_PACKET_SIZE, outgoing_topic_aliases: bool = False
+    ) -> None:
+        self._framer = PacketFramer(max_packet_size)
+        #: Protocol level of the client (3, 4 or 5) once its CONNECT has been accepted.
+        self.protocol_version: int | None = None
+        # The level found in a CONNECT that failed to decode: errors are reported in that version.
+        self.error_protocol_version: int | None = None
+        #: The client's CONNECT packet.
+        self.connect: Connect | None = None
+        self._error: ProtocolError | None = None
+        self._connack_sent = False
+        self._closed_by_us = False
+        # Limits announced by the server in its CONNACK (MQTT 5); spec defaults until then.
+        #: Topic aliases of incoming PUBLISH packets; the maximum comes from the CONNACK (spec 3.2.2.3.8:
+        #: absent means 0, no aliases).
+        self.incoming_aliases = IncomingTopicAliases(0)
+        self.maximum_qos = 2  # spec 3.2.2.3.4: absent means QoS 2
+        self.retain_available = True  # spec 3.2.2.3.5
+        self.subscription_identifiers_available = True  # spec 3.2.2.3.12
+        self.server_keep_alive: int | None = None
+        # Limits announced by the client in its CONNECT.
+        self.client_maximum_packet_size = MAX_PACKET_SIZE
+        self.client_receive_maximum = 65_535  # spec 3.1.2.11.3: absent means 65,535
+        self.client_topic_alias_maximum = 0
+        self.request_problem_information = True
+        self._use_outgoing_aliases = outgoing_topic_aliases
+        self.outgoing_aliases: OutgoingTopicAliases | None = None
+        self._auth_method: str | None = None
+        self._session_expiry = 0
+        self._state = ConnectionState.AWAIT_CONNECT
+        self._first_ok = b""
+        self._set_state(ConnectionState.AWAIT_CONNECT)
+
+    # ------------------------------------------------------------------------------------------ properties
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def topic_alias_maximum(self) -> int:
+        """The Topic Alias Maximum the server announced in its CONNACK (0 until then)."""
+        return self.incoming_aliases.maximum
+
+    @property
+    def max_packet_size(self) -> int:
+        return self._framer.max_packet_size
+
+    @property
+    def keep_alive(self) -> int:
+        """Seconds of keep alive in force: the Server Keep Alive if the CONNACK set one, else the client's."""
+        if self.server_keep_alive is not None:
+            return self.server_keep_alive
+        return self.connect.keep_alive if self.connect is not None else 0
+
+    # ------------------------------------------------------------------------------------------ receiving
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Add bytes received from the network. Then call :meth:`next_event` / :meth:`next_events`."""
+        if self._closed_by_us or self._state is ConnectionState.ERROR:
+            return  # the connection is being torn down: ignore whatever is still in flight
+        self._framer.feed(data)
+
+    def next_events(self) -> Iterator[Packet]:
+        """Yield every complete packet received so far, in order.
+
+        Raises :class:`ProtocolError` at the first violation, after yielding the packets before it.
+        """
+        while True:
+            packet = self.next_event()
+            if packet is None:
+                return
+            yield packet
+
+    def next_event(self) -> Packet | None:
+        """The next complete packet, or ``None`` if more data is needed."""
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._next_event()
+        except ProtocolError as exc:
+            self._fail(exc)
+            raise
+        except (IndexError, ValueError, struct.error) as exc:  # pragma: no cover - safety net for decoders
+            error = MalformedPacket(f"cannot decode packet: {exc}")
+            self._fail(error)
+            raise error from exc
+
+    def _fail(self, error: ProtocolError) -> None:
+        self._error = error
+        self._set_state(ConnectionState.ERROR)
+
+    def _set_state(self, state: ConnectionState) -> None:
+        self._state = state
+        # Which first bytes are acceptable depends on the state; the table is shared between connections.
+        if state is ConnectionState.AWAIT_CONNECT or state is ConnectionState.CLOSED:
+            self._first_ok = _first_byte_table(state, 0, False)
+        elif state is ConnectionState.CONNECTING or state is ConnectionState.CONNECTED:
+            auth_pending = state is ConnectionState.CONNECTING and self._auth_method is not None
+            self._first_ok = _first_byte_table(state, self.protocol_version or 4, auth_pending)
+
+    def _next_event(self) -> Packet | None:
+        framer = self._framer
+        first = framer.peek_first_byte()
+        if first is None or self._closed_by_us:
+            return None
+        # The type and flags are checked as soon as the first byte arrives, before the body is buffered.
+        if not self._first_ok[first]:
+            raise self._first_byte_error(first)
+        frame = framer.next_frame()
+        if frame is None:
+            return None
+        first, buf, pos, end = frame
+        version = self.protocol_version
+        if version is None:
+            return self._on_connect(first, buf, pos, end)
+        ptype = first >> 4
+        decoder = DECODERS[ptype]
+        assert decoder is not None
+        packet = decoder(first, buf, pos, end, version)
+        if ptype == PacketType.PUBLISH:
+            assert isinstance(packet, Publish)
+            return self._on_publish(packet) if version == _V5 else packet
+        state = self._state
+        cls = type(packet)
+        if cls is Disconnect:
+            assert isinstance(packet, Disconnect)
+            # spec 3.14.2.2.2: if the CONNECT Session Expiry Interval was 0, it is a Protocol Error to set a
+            # non-zero Session Expiry Interval in the DISCONNECT sent by the Client.
+            if packet.properties.session_expiry_interval and not self._session_expiry:
+                raise ProtocolError(_RC.PROTOCOL_ERROR, "session expiry set on DISCONNECT after 0 in CONNECT")
+            self._set_state(ConnectionState.CLOSED)
+        elif cls is Auth:
+            assert isinstance(packet, Auth)
+            self._on_auth(packet, state)
+        elif cls is Subscribe:
+            assert isinstance(packet, Subscribe)
+            if packet.properties.subscription_identifiers and not self.subscription_identifiers_available:
+                # spec 3.2.2.3.12: the server announced Subscription Identifier Available 0 (reason 0xA1).
+                raise ProtocolError(_RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, "subscription identifier")
+        return packet
+
+    def _first_byte_error(self, first: int) -> ProtocolError:
+        auth_pending = self._state is ConnectionState.CONNECTING and self._auth_method is not None
+        error = _first_byte_problem(first, self._state, self.protocol_version or 4, auth_pending)
+        assert error is not None
+        return error
+
+    def _on_auth(self, packet: Auth, state: ConnectionState) -> None:
+        # [MQTT-4.12.0-7] without an Authentication Method in CONNECT the client MUST NOT send AUTH;
+        # [MQTT-4.12.0-5] every AUTH carries the Authentication Method of the CONNECT.
+        if self._auth_method is None or packet.properties.authentication_method != self._auth_method:
+            raise ProtocolError(_RC.PROTOCOL_ERROR, "AUTH without the authentication method of the CONNECT")
+        rc = packet.reason_code
+        if state is ConnectionState.CONNECTING:
+            # [MQTT-4.12.0-3] during the CONNECT exchange the client answers with 0x18 Continue
+            # authentication.
+            ok = rc == _RC.CONTINUE_AUTHENTICATION
+        else:
+            # spec 4.12.1: re-authentication starts with 0x19 and continues with 0x18; 0x00 is sent by the
+            # server.
+            ok = rc in (_RC.CONTINUE_AUTHENTICATION, _RC.RE_AUTHENTICATE)
+        if not ok:
+            raise ProtocolError(_RC.PROTOCOL_ERROR, f"a client must not send AUTH with {rc.name}")
+
+    def _on_connect(self, first: int, buf: bytes, pos: int, end: int) -> Connect:
+        # Learn the protocol level before decoding the rest, so that an error in the CONNECT can be reported
+        # in the client's protocol version (CONNACK 0x81/0x82 in 5.0).
+        level = _peek_protocol_level(buf, pos, end)
+        if level in (3, 4, 5):
+            self.error_protocol_version = level
+        packet = decode_body(first, buf, pos, end, 4)
+        assert isinstance(packet, Connect)
+        props = packet.properties
+        if packet.protocol_level == _V5:
+            if props.maximum_packet_size is not None:
+                self.client_maximum_packet_size = props.maximum_packet_size
+            if props.receive_maximum is not None:
+                self.client_receive_maximum = props.receive_maximum
+            if props.topic_alias_maximum is not None:
+                self.client_topic_alias_maximum = props.topic_alias_maximum
+            if props.request_problem_information is not None:
+                self.request_problem_information = props.request_problem_information
+            self._auth_method = props.authentication_method
+            self._session_expiry = props.session_expiry_interval or 0
+            if self._use_outgoing_aliases and self.client_topic_alias_maximum:
+                self.outgoing_aliases = OutgoingTopicAliases(self.client_topic_alias_maximum)
+        elif not packet.client_id and not packet.clean_start:
+            # [MQTT-3.1.3-8] (3.1.1) a zero-byte ClientId with CleanSession 0 is answered with return code
+            # 0x02.
+            raise ProtocolError(
+                _RC.CLIENT_IDENTIFIER_NOT_VALID, "empty client identifier without clean session"
+            )
+        elif packet.protocol_level == ProtocolVersion.MQTT_3_1 and not 0 < len(packet.client_id) <= 23:
+            # MQTT 3.1 spec 3.1: the Client Identifier is between 1 and 23 characters long.
+            raise ProtocolError(
+                _RC.CLIENT_IDENTIFIER_NOT_VALID, "MQTT 3.1 client identifier must be 1-23 chars"
+            )
+        self.connect = packet
+        self.protocol_version = packet.protocol_level
+        self._set_state(ConnectionState.CONNECTING)
+        return packet
+
+    def _on_publish(self, packet: Publish) -> Publish:
+        props = packet.properties
+        if props.subscription_identifiers:
+            # [MQTT-3.3.4-6] a PUBLISH sent from a Client to a Server MUST NOT contain a Subscription
+            # Identifier.
+            raise ProtocolError(_RC.PROTOCOL_ERROR, "subscription identifier in PUBLISH from a client")
+        if packet.qos > self.maximum_qos:
+            # spec 3.2.2.3.4: a PUBLISH above the Maximum QoS of the CONNACK is a Protocol Error; reason 0x9B.
+            raise ProtocolError(_RC.QOS_NOT_SUPPORTED, f"QoS {packet.qos} above the server maximum")
+        if packet.retain and not self.retain_available:
+            # spec 3.2.2.3.5 [MQTT-3.2.2-14]: RETAIN set although the CONNACK said Retain Available 0; 0x9A.
+            raise ProtocolError(_RC.RETAIN_NOT_SUPPORTED, "retain is not available")
+        if props.topic_alias is None:
+            return packet
+        return self.incoming_aliases.resolve(packet)
+
+    # ------------------------------------------------------------------------------------------ sending
+
+    def send(self, packet: Packet) -> bytes:
+        """Encode a packet for the client with the negotiated protocol version.
+
+        Raises :class:`PacketTooLargeForPeer` when the packet exceeds the client's Maximum Packet Size (after
+        dropping the Reason String and User Properties where the spec allows it); the broker must then discard
+        it and behave as if it had been sent [MQTT-3.1.2-25]. Raises :class:`LocalProtocolError` for a packet
+        the server may not send in the current state and :class:`EncodeError` for an invalid packet.
+        """
+        data = self.try_send(packet)
+        if data is None:
+            size = len(encode(packet, self.protocol_version or 4))
+            raise PacketTooLargeForPeer(size, self.client_maximum_packet_size)
+        return data
+
+    def try_send(self, packet: Packet) -> bytes | None:
+        """Like :meth:`send`, but ``None`` (changing no state) for a packet too large for the client."""
+        if (
+            type(packet) is Publish
+            and self._state is ConnectionState.CONNECTED
+            and self.outgoing_aliases is None
+        ):
+            # Hot path: a PUBLISH on an established connection (CONNECTED implies CONNACK sent, not closed).
+            version = self.protocol_version
+            assert version is not None
+            if version == _V5:
+                alias = packet.properties.topic_alias
+                # [MQTT-3.3.2-11] not above the Topic Alias Maximum the client sent in CONNECT.
+                if alias is not None and not 0 < alias <= self.client_topic_alias_maximum:
+                    raise LocalProtocolError(f"topic alias {alias} exceeds the client's maximum")
+            data = encode_publish(packet, version)
+            return data if len(data) <= self.client_maximum_packet_size else None
+        version = self._check_send(packet)
+        aliases = self.outgoing_aliases
+        if aliases is not None and type(packet) is Publish:
+            assert isinstance(packet, Publish)
+            aliased, alias = aliases.prepare(packet)
+            data = encode(aliased, version)
+            if len(data) > self.client_maximum_packet_size:
+                return None
+            if alias:
+                aliases.commit(packet.topic, alias)
+            return data
+        encoded = self._encode(packet, version)
+        if encoded is not None:
+            self._after_send(packet)
+        return encoded
+
+    def fits(self, packet: Packet) -> bool:
+        """Whether the client would accept ``packet`` (its Maximum Packet Size); changes no state."""
+        version = self.protocol_version or 4
+        if self.outgoing_aliases is not None and type(packet) is Publish:
+            assert isinstance(packet, Publish)
+            packet = self.outgoing_aliases.prepare(packet)[0]
+        return self._encode(packet, version) is not None
+
+    def _encode(self, packet: Packet, version: int) -> bytes | None:
+        packet = self._strip_problem_info(packet)
+        data = encode(packet, version)
+        limit = self.client_maximum_packet_size
+        if len(data) <= limit:
+            return data
+        if version != _V5 or type(packet) is Publish:
+            return None
+        # [MQTT-3.2.2-19] [MQTT-3.2.2-20] [MQTT-3.4.2-2] [MQTT-3.4.2-3] ... the Reason String and User
+        # Properties MUST NOT be sent if they would make the packet exceed the client's Maximum Packet Size.
+        props = getattr(packet, "properties", None)
+        if props is None:
+            return None
+        for changes in ({"reason_string": None}, {"reason_string": None, "user_properties": ()}):
+            data = encode(_with_properties(packet, props.replace(**changes)), version)
+            if len(data) <= limit:
+                return data
+        return None
+
+    def _strip_problem_info(self, packet: Packet) -> Packet:
+        # [MQTT-3.1.2-29] with Request Problem Information 0 the server MUST NOT send a Reason String or User
+        # Properties on packets other than PUBLISH, CONNACK or DISCONNECT.
+        if self.request_problem_information or type(packet) in _PROBLEM_INFO_ALWAYS:
+            return packet
+        props = getattr(packet, "properties", None)
+        if props is None or (props.reason_string is None and not props.user_properties):
+            return packet
+        return _with_properties(packet, props.replace(reason_string=None, user_properties=()))
+
+    def _check_send(self, packet: Packet) -> int:
+        state = self._state
+        version = self.protocol_version
+        if version is None or state is ConnectionState.AWAIT_CONNECT:
+            raise LocalProtocolError("nothing can be sent before the client's CONNECT has been received")
+        if self._closed_by_us:
+            raise LocalProtocolError("the connection has been closed")
+        cls = type(packet)
+        if not self._connack_sent:
+            # [MQTT-3.2.0-1] the first packet from the Server to the Client MUST be a CONNACK; AUTH may
+            # precede it during enhanced authentication (spec 4.12).
+            if cls is ConnAck:
+                assert isinstance(packet, ConnAck)
+                self._check_connack(packet, version)
+                return version
+            if cls is Auth and self._auth_method is not None:
+                assert isinstance(packet, Auth)
+                self._check_auth(packet)
+                return version
+            raise LocalProtocolError(f"{cls.__name__} cannot be sent before CONNACK")
+        if cls not in _TO_CLIENT:
+            raise LocalProtocolError(f"a server does not send {cls.__name__}")
+        if version != _V5 and cls in (Disconnect, Auth):
+            raise LocalProtocolError(f"an MQTT {version} server does not send {cls.__name__}")
+        if cls is Auth:
+            assert isinstance(packet, Auth)
+            self._check_auth(packet)
+        elif cls is Disconnect:
+            assert isinstance(packet, Disconnect)
+            # [MQTT-3.14.2-2] The Session Expiry Interval MUST NOT be sent on a DISCONNECT by the Server.
+            if packet.properties.session_expiry_interval is not None:
+                raise LocalProtocolError("a server DISCONNECT must not carry a session expiry interval")
+        elif cls is Publish:
+            assert isinstance(packet, Publish)
+            alias = packet.properties.topic_alias
+            # [MQTT-3.3.2-11] not above the Topic Alias Maximum the client sent in CONNECT.
+            if alias is not None and version == _V5 and not 0 < alias <= self.client_topic_alias_maximum:
+                raise LocalProtocolError(f"topic alias {alias} exceeds the client's maximum")
+        return version
+
+    def _check_connack(self, packet: ConnAck, version: int) -> None:
+        if version != _V5 or packet.reason_code.is_error:
+            return
+        method = packet.properties.authentication_method
+        if self._auth_method is None and method is not None:
+            # [MQTT-4.12.0-6] without an Authentication Method in CONNECT the server MUST NOT send one in
+            # CONNACK.
+            raise LocalProtocolError("CONNACK names an authentication method the client did not use")
+        if self._auth_method is not None and method != self._auth_method:
+            # [MQTT-4.12.0-5] a successful CONNACK carries the Authentication Method of the CONNECT.
+            raise LocalProtocolError("CONNACK must carry the authentication method of the CONNECT")
+
+    def _check_auth(self, packet: Auth) -> None:
+        # [MQTT-4.12.0-6] without an Authentication Method in CONNECT the server MUST NOT send AUTH;
+        # [MQTT-4.12.0-5] AUTH carries the same Authentication Method.
+        if self._auth_method is None or packet.properties.authentication_method != self._auth_method:
+            raise LocalProtocolError("AUTH must carry the authentication method of the CONNECT")
+        # spec 3.15.2.1: a server sends 0x00 (Success) or 0x18 (Continue authentication).
+        if packet.reason_code == _RC.RE_AUTHENTICATE:
+            raise LocalProtocolError("only a client sends AUTH with Re-authenticate")
+
+    def _after_send(self, packet: Packet) -> None:
+        cls = type(packet)
+        if cls is ConnAck:
+            assert isinstance(packet, ConnAck)
+            self._connack_sent = True
+            if packet.reason_code.is_error:
+                # [MQTT-3.2.2-5] (3.1.1) / [MQTT-3.2.2-7] (5.0) after a refusing CONNACK the Server MUST
+                # close.
+                self._closed_by_us = True
+                self._set_state(ConnectionState.CLOSED)
+                return
+            if self._state is ConnectionState.CONNECTING:
+                self._set_state(ConnectionState.CONNECTED)
+            if self.protocol_version == _V5:
+                props = packet.properties
+                if props.topic_alias_maximum is not None:
+                    self.incoming_aliases.maximum = props.topic_alias_maximum
+                if props.maximum_qos is not None:
+                    self.maximum_qos = props.maximum_qos
+                if props.retain_available is not None:
+                    self.retain_available = props.retain_available
+                if props.subscription_identifier_available is not None:
+                    self.subscription_identifiers_available = props.subscription_identifier_available
+                if props.maximum_packet_size is not None:
+                    framer = self._framer
+                    framer.max_packet_size = min(framer.max_packet_size, props.maximum_packet_size)
+                self.server_keep_alive = props.server_keep_alive
+        elif cls is Disconnect:
+            self._closed_by_us = True
+            self._set_state(ConnectionState.CLOSED)
+
+    def send_protocol_error(self, error: ProtocolError) -> bytes:
+        """The bytes to send before closing the connection because of ``error`` (possibly ``b""``).
+
+        Before CONNACK: a refusing CONNACK (MQTT 3.1.1 only has return codes for some errors, e.g. an
+        unsupported protocol version [MQTT-3.1.2-2] or a rejected client identifier [MQTT-3.1.3-8]). After
+        CONNACK: a DISCONNECT with the reason code in MQTT 5 (spec 4.13); nothing in 3.1.1 (spec 4.8).
+        """
+        if self._closed_by_us:
+            return b""
+        self._closed_by_us = True
+        self._set_state(ConnectionState.CLOSED if self._error is None else ConnectionState.ERROR)
+        rc = error.reason_code
+        version = self.protocol_version or self.error_protocol_version
+        if not self._connack_sent:
+            self._connack_sent = True
+            if isinstance(error, UnsupportedProtocolVersion):
+                # [MQTT-3.1.2-2] respond with return code 0x01 in the 3.1.1 format every client can read.
+                return encode(ConnAck(reason_code=_RC.UNSUPPORTED_PROTOCOL_VERSION), 4)
+            if version is None:
+                return b""  # [MQTT-3.1.0-1] not an MQTT client: just close
+            if version == _V5:
+                if rc not in CONNACK_REASON_CODES or not rc.is_error:
+                    rc = (
+                        _RC.UNSPECIFIED_ERROR
+                        if not isinstance(error, MalformedPacket)
+                        else _RC.MALFORMED_PACKET
+                    )
+                return encode(ConnAck(reason_code=rc), _V5)
+            if rc in (
+                _RC.CLIENT_IDENTIFIER_NOT_VALID,
+                _RC.BAD_USER_NAME_OR_PASSWORD,
+                _RC.NOT_AUTHORIZED,
+                _RC.SERVER_UNAVAILABLE,
+                _RC.SERVER_BUSY,
+            ):
+                return encode(ConnAck(reason_code=rc), version)
+            return b""
+        if version == _V5:
+            if rc not in DISCONNECT_REASON_CODES or not rc.is_error:
+                rc = _RC.PROTOCOL_ERROR
+            return encode(Disconnect(rc), _V5)
+        return b""
+
+
+def _first_byte_problem(
+    first: int, state: ConnectionState, version: int, auth_pending: bool
+) -> ProtocolError | None:
+    """Why a packet starting with ``first`` is not acceptable from a client in ``state``, or ``None``."""
+    ptype = first >> 4
+    if state is ConnectionState.AWAIT_CONNECT:
+        # [MQTT-3.1.0-1] the first packet sent from the Client to the Server MUST be a CONNECT packet.
+        if ptype != PacketType.CONNECT:
+            return ProtocolError(_RC.PROTOCOL_ERROR, "the first packet must be CONNECT")
+        version = 4
+    elif state is ConnectionState.CLOSED:
+        # [MQTT-3.14.4-1] after sending a DISCONNECT the sender MUST NOT send any more packets.
+        return ProtocolError(_RC.PROTOCOL_ERROR, "data after DISCONNECT")
+    try:
+        check_first_byte(first, version)
+    except ProtocolError as exc:
+        return exc
+    if state is ConnectionState.AWAIT_CONNECT:
+        return None
+    if ptype == PacketType.CONNECT:
+        # [MQTT-3.1.0-2] a second CONNECT is a Protocol Error.
+        return ProtocolError(_RC.PROTOCOL_ERROR, "second CONNECT")
+    if ptype not in _FROM_CLIENT:
+        return ProtocolError(_RC.PROTOCOL_ERROR, f"a client must not send {PacketType(ptype).name}")
+    if auth_pending and ptype != PacketType.AUTH and ptype != PacketType.DISCONNECT:
+        # [MQTT-3.1.2-30] with an Authentication Method the client MUST NOT send packets other than AUTH or
+        # DISCONNECT until it has received a CONNACK.
+        return ProtocolError(_RC.PROTOCOL_ERROR, "only AUTH or DISCONNECT may precede the CONNACK")
+    return None
+
+
+_FIRST_BYTE_TABLES: dict[tuple[ConnectionState, int, bool], bytes] = {}
+
+
+def _first_byte_table(state: ConnectionState, version: int, auth_pending: bool) -> bytes:
+    """256 flags: 1 where a first byte is acceptable. Built once per (state, version, auth) combination."""
+    key = (state, version, auth_pending)
+    table = _FIRST_BYTE_TABLES.get(key)
+    if table is None:
+        table = bytes(_first_byte_problem(b, state, version, auth_pending) is None for b in range(256))
+        _FIRST_BYTE_TABLES[key] = table
+    return table
+
+
+def _with_properties(packet: Packet, props: Properties) -> Packet:
+    replaced: Packet = dataclasses.replace(cast(Any, packet), properties=props)
+    return replaced
+
+
+def _peek_protocol_level(buf: bytes, pos: int, end: int) -> int | None:
+    """The Protocol Level byte of a CONNECT body, if it can be found (spec 3.1.2.2)."""
+    if end - pos < 2:
+        return None
+    level_pos = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+    return buf[level_pos] if level_pos < end else None
