@@ -7,7 +7,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, ServerThread, backends, fresh_database
+from tests.support import (
+    ADMIN_PASSWORD,
+    BOOTSTRAP_PASSWORD,
+    ServerThread,
+    backends,
+    drop_session_database,
+    fresh_database,
+)
 
 from tether.config import Settings
 
@@ -39,3 +46,8 @@ def admin(server: ServerThread) -> Iterator[httpx.Client]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's own PostgreSQL database (see tests/support.py)."""
+    asyncio.run(drop_session_database())

@@ -36,22 +36,50 @@ def backends() -> list[Any]:
     return ["sqlite", pg]
 
 
-async def _reset_postgres(url: str) -> None:
-    """An empty `public` schema, so each test database starts from the first migration."""
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+_session_database: str | None = None
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _session_url(base_url: str) -> str:
+    """A database of this test process's own next to the one named by the URL (test runs may overlap)."""
+    global _session_database
+    prefix, _, base_name = base_url.rpartition("/")
+    name = f"{base_name.split('?')[0]}_{os.getpid()}"
+    if _session_database is None:
+        conn = await asyncpg.connect(_plain(base_url))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        _session_database = name
+    return f"{prefix}/{name}"
+
+
+async def fresh_database(backend: str, tmp_path: Path) -> str:
+    """The URL of an empty database of the given backend (PostgreSQL: an empty `public` schema)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'tether.db'}"
+    url = await _session_url(os.environ[PG_URL_VARIABLE])
+    conn = await asyncpg.connect(_plain(url))
     try:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
     finally:
         await conn.close()
-
-
-async def fresh_database(backend: str, tmp_path: Path) -> str:
-    """The URL of an empty database of the given backend."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'tether.db'}"
-    url = os.environ[PG_URL_VARIABLE]
-    await _reset_postgres(url)
     return url
+
+
+async def drop_session_database() -> None:
+    if _session_database is None:
+        return
+    conn = await asyncpg.connect(_plain(os.environ[PG_URL_VARIABLE]))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{_session_database}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 class ServerThread:
