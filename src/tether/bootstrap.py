@@ -7,15 +7,23 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp
 
 from tether.api.app import create_app
+from tether.api.c8y import render, telemetry
+from tether.api.c8y.operations import render_operation
 from tether.api.context import ApiContext
 from tether.config import ConfigError, Settings
 from tether.core.events import EventBus
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
+from tether.operations.service import OperationService
+from tether.realtime import Hub
+from tether.registration.service import RegistrationService
 from tether.storage.postgresql import PostgresDialect, postgresql_url
 from tether.storage.sql.storage import SqlStorage
 from tether.storage.sqlite import SqliteDialect, sqlite_url
+from tether.telemetry.alarms import AlarmService
+from tether.telemetry.events import EventService
+from tether.telemetry.measurements import MeasurementService
 from tether.tenants.service import Provisioned, TenantService
 
 
@@ -28,10 +36,17 @@ class Platform:
     identity: IdentityService
     readiness: Readiness
     events: EventBus
+    realtime: Hub
+    operations: OperationService
+    registration: RegistrationService
+    measurements: MeasurementService
+    device_events: EventService
+    alarms: AlarmService
     app: ASGIApp
     provisioned: Provisioned
 
     async def close(self) -> None:
+        self.realtime.close()
         await self.storage.close()
 
 
@@ -58,11 +73,30 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
     )
     events = EventBus()
+    realtime = Hub(events, {"managedobjects": render.managed_object})
     inventory = InventoryService(storage.managed_objects, events)
     identity = IdentityService(storage.external_ids, inventory)
+    operations = OperationService(storage.operations, storage.managed_objects, events)
+    registration = RegistrationService(storage.device_requests, tenants)
+    measurements = MeasurementService(storage.measurements, inventory, events)
+    device_events = EventService(storage.events, inventory, events)
+    alarms = AlarmService(storage.alarms, inventory, events)
+    realtime.register_renderer("measurements", telemetry.render_measurement)
+    realtime.register_renderer("events", telemetry.render_event)
+    realtime.register_renderer("alarms", telemetry.render_alarm)
+    realtime.register_renderer("operations", render_operation)
     readiness = Readiness(listeners)
     context = ApiContext(
-        settings=settings, tenants=tenants, inventory=inventory, identity=identity, readiness=readiness
+        settings=settings,
+        tenants=tenants,
+        inventory=inventory,
+        identity=identity,
+        readiness=readiness,
+        operations=operations,
+        registration=registration,
+        measurements=measurements,
+        device_events=device_events,
+        alarms=alarms,
     )
     return Platform(
         settings=settings,
@@ -72,6 +106,12 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         identity=identity,
         readiness=readiness,
         events=events,
-        app=create_app(context),
+        realtime=realtime,
+        operations=operations,
+        registration=registration,
+        measurements=measurements,
+        device_events=device_events,
+        alarms=alarms,
+        app=create_app(context, realtime),
         provisioned=provisioned,
     )

@@ -93,5 +93,7 @@ class TetherServer:
             await platform.close()
 
     def stop(self) -> None:
+        if self.platform is not None:
+            self.platform.realtime.close()  # release held long-polls now, not after the grace period
         if self._http is not None:
             self._http.should_exit = True

@@ -130,3 +130,12 @@ def test_unknown_path_and_method(admin: httpx.Client) -> None:
     assert response.status_code == 404 and response.json()["error"] == "general/Not Found"
     response = admin.patch(MO, json={})
     assert response.status_code == 405 and response.json()["error"] == "general/Method Not Allowed"
+
+
+def test_nul_characters_and_non_ascii_digits_are_4xx(admin: httpx.Client) -> None:
+    before = count(admin)
+    response = admin.post(MO, content=b'{"name": "a\\u0000b"}', headers={"Content-Type": "application/json"})
+    assert_error(response, 422, "inventory/Unprocessable Entity")
+    assert count(admin) == before
+    assert_error(admin.get(f"{MO}/\u00b2"), 404, "inventory/Not Found")
+    assert_error(admin.get(f"{MO}/\u0663"), 404, "inventory/Not Found")

@@ -10,9 +10,20 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tether.api import errors
-from tether.api.c8y import identity, inventory, platform
+from tether.api.c8y import (
+    alarms,
+    events,
+    identity,
+    inventory,
+    measurements,
+    operations,
+    platform,
+    realtime,
+    registration,
+)
 from tether.api.context import ApiContext, ctx
 from tether.core.errors import DomainError
+from tether.realtime import Hub
 
 
 async def health(request: Request) -> Response:
@@ -30,17 +41,28 @@ class StripTrailingSlash:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
+        if "//" in path and scope["type"] in ("http", "websocket"):
+            # `/alarm/alarms//5` is `/alarm/alarms/5`: c8y-api's Alarm.update() joins '/alarm/alarms/' + '/5'.
+            while "//" in path:
+                path = path.replace("//", "/")
+            scope = dict(scope, path=path)
         if scope["type"] in ("http", "websocket") and len(path) > 1 and path.endswith("/"):
             scope = dict(scope, path=path.rstrip("/") or "/")
         await self.app(scope, receive, send)
 
 
-def create_app(context: ApiContext) -> ASGIApp:
+def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
     routes = [
         Route("/health", health, methods=["GET"]),
         *inventory.routes,
         *identity.routes,
         *platform.routes,
+        *operations.routes,
+        *registration.routes,
+        *realtime.routes,
+        *measurements.routes,
+        *events.routes,
+        *alarms.routes,
     ]
     app = Starlette(
         routes=routes,
@@ -52,4 +74,5 @@ def create_app(context: ApiContext) -> ASGIApp:
     )
     app.router.redirect_slashes = False
     app.state.ctx = context
+    app.state.realtime = hub
     return StripTrailingSlash(app)

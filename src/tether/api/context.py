@@ -10,6 +10,11 @@ from tether.config import Settings
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
+from tether.operations.service import OperationService
+from tether.registration.service import RegistrationService
+from tether.telemetry.alarms import AlarmService
+from tether.telemetry.events import EventService
+from tether.telemetry.measurements import MeasurementService
 from tether.tenants.service import TenantService
 
 
@@ -20,6 +25,11 @@ class ApiContext:
     inventory: InventoryService
     identity: IdentityService
     readiness: Readiness
+    operations: OperationService
+    registration: RegistrationService
+    measurements: MeasurementService
+    device_events: EventService  # /event/events (not the domain EventBus)
+    alarms: AlarmService
 
 
 def ctx(request: Request) -> ApiContext:

@@ -42,6 +42,8 @@ async def read_json_object(request: Request, *, resource: str) -> dict[str, Any]
             raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes", resource=resource)
     if not body.strip():
         raise BadRequest("A JSON body is required", resource=resource)
+    if b"\\u0000" in body:  # JSON may escape NUL, but no string we store may hold one (PostgreSQL text)
+        raise InvalidInput("Strings must not contain the NUL character (\\u0000)", resource=resource)
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -126,6 +128,6 @@ def collection(request: Request, key: str, items: list[Any], page: Page[Any]) ->
 def path_id(request: Request, name: str, *, resource: str, what: str) -> int:
     """A numeric id from the path; anything else cannot name an object."""
     raw = request.path_params[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound(f"No {what} for id '{raw}'!", resource=resource)
     return int(raw)

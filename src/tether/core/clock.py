@@ -31,4 +31,6 @@ def parse_iso(text: str, *, field: str = "time", resource: str = "general") -> i
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    # Integer arithmetic: float timestamp() * 1000 truncated lost a millisecond for ~0.6% of inputs.
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000

@@ -72,7 +72,9 @@ class InventoryService:
         draft = NewManagedObject(
             owner=owner, name=columns.get("name"), type=columns.get("type"), fragments=fragments
         )
-        return await self._store.create(who.tenant_id, draft, now_ms())
+        mo = await self._store.create(who.tenant_id, draft, now_ms())
+        self._announce("CREATE", mo)
+        return mo
 
     async def get(self, who: Principal, mo_id: int) -> ManagedObject:
         mo = await self._store.get(who.tenant_id, mo_id)

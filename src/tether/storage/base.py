@@ -18,6 +18,22 @@ from tether.inventory.models import (
     NewManagedObject,
     Relations,
 )
+from tether.operations.models import NewOperation, Operation, OperationChange, OperationCriteria
+from tether.registration.models import DeviceRequest, RequestStatus
+from tether.telemetry.models import (
+    Alarm,
+    AlarmChange,
+    AlarmCriteria,
+    AlarmStatus,
+    Event,
+    EventCriteria,
+    Measurement,
+    MeasurementCriteria,
+    NewAlarm,
+    NewEvent,
+    NewMeasurement,
+    SeriesQuery,
+)
 from tether.tenants.models import Tenant, User
 
 
@@ -53,6 +69,9 @@ class ManagedObjectStore(Protocol):
     async def child_ids(
         self, tenant_id: str, parent_ids: list[int], kinds: Iterable[ChildKind]
     ) -> list[int]: ...
+    async def parent_ids(
+        self, tenant_id: str, child_ids: list[int], kinds: Iterable[ChildKind]
+    ) -> list[int]: ...
     async def children(
         self, tenant_id: str, parent_id: int, kind: ChildKind, page: PageRequest
     ) -> Page[ManagedObject]: ...
@@ -74,6 +93,136 @@ class ExternalIdStore(Protocol):
     async def delete(self, tenant_id: str, type_: str, value: str) -> bool: ...
 
 
+class OperationStore(Protocol):
+    async def create(self, tenant_id: str, draft: NewOperation, now: int) -> Operation: ...
+    async def get(self, tenant_id: str, op_id: int) -> Operation | None: ...
+    async def update(self, tenant_id: str, op_id: int, change: OperationChange, now: int) -> Operation | None:
+        """Apply `change` only if the operation is still in `change.expected_status` (compare-and-set,
+        atomic with the write); None when it is missing or its status moved on meanwhile."""
+        ...
+
+    async def find(
+        self,
+        tenant_id: str,
+        criteria: OperationCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: str | None = None,
+    ) -> Page[Operation]:
+        """Ordered by id (newest first with `criteria.newest_first`); with `owner_scope` only the
+        operations whose device or agent that user owns."""
+        ...
+
+    async def delete(self, tenant_id: str, criteria: OperationCriteria) -> list[Operation]:
+        """Delete every matching operation; returns them as they were."""
+        ...
+
+
+class DeviceRequestStore(Protocol):
+    """New-device requests. Their ids are unique across tenants: the bootstrap user, who belongs to no
+    device tenant, finds a request by id alone (`lookup`, `advance`, `claim`)."""
+
+    async def create(self, request: DeviceRequest) -> None:
+        """Raises Conflict when the id is already requested (in any tenant)."""
+        ...
+
+    async def get(self, tenant_id: str, request_id: str) -> DeviceRequest | None: ...
+    async def find(self, tenant_id: str, page: PageRequest) -> Page[DeviceRequest]: ...
+    async def delete(self, tenant_id: str, request_id: str) -> bool: ...
+    async def lookup(self, request_id: str) -> DeviceRequest | None: ...
+    async def advance(
+        self, request_id: str, expected: RequestStatus, status: RequestStatus, now: int
+    ) -> DeviceRequest | None:
+        """Set `status` only if the request is in `expected` (compare-and-set); None otherwise."""
+        ...
+
+    async def claim(self, request_id: str) -> DeviceRequest | None:
+        """Remove the request if it is ACCEPTED and return it; of concurrent callers exactly one wins."""
+        ...
+
+
+class MeasurementStore(Protocol):
+    """Measurements; `owner_scope` limits a query to the sources that user owns."""
+
+    async def create(self, tenant_id: str, drafts: list[NewMeasurement], now: int) -> list[Measurement]:
+        """All in one write transaction (multi-row INSERTs); returned in the order of `drafts`."""
+        ...
+
+    async def get(self, tenant_id: str, measurement_id: int) -> Measurement | None: ...
+    async def find(
+        self,
+        tenant_id: str,
+        criteria: MeasurementCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: str | None = None,
+    ) -> Page[Measurement]: ...
+    async def delete(self, tenant_id: str, measurement_id: int) -> bool: ...
+    async def delete_matching(
+        self, tenant_id: str, criteria: MeasurementCriteria, *, owner_scope: str | None = None
+    ) -> list[Measurement]:
+        """Delete every matching measurement; returns them as they were."""
+        ...
+
+    async def series(self, tenant_id: str, query: SeriesQuery, limit: int) -> list[Measurement]:
+        """The source's measurements in [date_from, date_to) holding any of the query's series (any
+        measurement when it names none), in the query's time order, at most `limit`."""
+        ...
+
+
+class EventStore(Protocol):
+    async def create(self, tenant_id: str, draft: NewEvent, now: int) -> Event: ...
+    async def get(self, tenant_id: str, event_id: int) -> Event | None: ...
+    async def find(
+        self, tenant_id: str, criteria: EventCriteria, page: PageRequest, *, owner_scope: str | None = None
+    ) -> Page[Event]: ...
+    async def update(
+        self, tenant_id: str, event_id: int, text: str | None, fragments: Json, now: int
+    ) -> Event | None:
+        """Merge: the text (if given) and the fragments replace the stored ones; None removes a fragment."""
+        ...
+
+    async def delete(self, tenant_id: str, event_id: int) -> bool: ...
+    async def delete_matching(
+        self, tenant_id: str, criteria: EventCriteria, *, owner_scope: str | None = None
+    ) -> list[Event]: ...
+
+
+class AlarmStore(Protocol):
+    async def raise_alarm(self, tenant_id: str, draft: NewAlarm, now: int) -> tuple[Alarm, bool]:
+        """Insert, or, when an open alarm of the same source and type exists, increment its count and
+        move its time (text and fragments updated) instead; atomic under concurrent raises.
+        Returns the alarm and whether it is new."""
+        ...
+
+    async def get(self, tenant_id: str, alarm_id: int) -> Alarm | None: ...
+    async def find(
+        self, tenant_id: str, criteria: AlarmCriteria, page: PageRequest, *, owner_scope: str | None = None
+    ) -> Page[Alarm]: ...
+    async def count(
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None
+    ) -> int: ...
+    async def update(self, tenant_id: str, alarm_id: int, change: AlarmChange, now: int) -> Alarm | None:
+        """Raises Conflict when the change would make a second open alarm of one source and type."""
+        ...
+
+    async def update_matching(
+        self,
+        tenant_id: str,
+        criteria: AlarmCriteria,
+        status: AlarmStatus,
+        now: int,
+        *,
+        owner_scope: str | None = None,
+    ) -> list[Alarm]:
+        """Set the status of every matching alarm; returns those whose status changed."""
+        ...
+
+    async def delete_matching(
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None
+    ) -> list[Alarm]: ...
+
+
 class Storage(Protocol):
     """One database: its stores, opened (migrations applied) and closed together."""
 
@@ -81,6 +230,11 @@ class Storage(Protocol):
     users: UserStore
     managed_objects: ManagedObjectStore
     external_ids: ExternalIdStore
+    operations: OperationStore
+    device_requests: DeviceRequestStore
+    measurements: MeasurementStore
+    events: EventStore
+    alarms: AlarmStore
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -151,6 +151,12 @@ class SqlManagedObjectStore:
         async with self._db.read() as conn:
             return list((await conn.scalars(query)).all())
 
+    async def parent_ids(self, tenant_id: str, child_ids: list[int], kinds: Iterable[ChildKind]) -> list[int]:
+        where = (refs.c.tenant_id == tenant_id, refs.c.child_id.in_(child_ids), refs.c.kind.in_(list(kinds)))
+        query = select(refs.c.parent_id).where(*where).distinct().order_by(refs.c.parent_id)
+        async with self._db.read() as conn:
+            return list((await conn.scalars(query)).all())
+
     async def children(
         self, tenant_id: str, parent_id: int, kind: ChildKind, page: PageRequest
     ) -> Page[ManagedObject]:

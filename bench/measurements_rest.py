@@ -1,0 +1,345 @@
+"""Measurement ingestion REST benchmark: single measurements and collections, against a local `tether serve`.
+
+Starts `tether serve` as a subprocess on a free loopback port with a fresh temporary data directory
+(SQLite unless --database-url is given), waits for /health, creates one device per concurrent client,
+then drives the server from this process with N concurrent keep-alive httpx clients:
+
+  phase 1 "single"      POST /measurement/measurements with one measurement
+  phase 2 "batch-100"   POST /measurement/measurements with {"measurements": [...100...]}
+                        (Content-Type measurementCollection; --batch-size changes the 100)
+
+Every 201 is durable on return: the server answers only after the commit (SQLite: WAL with
+synchronous=FULL, one fsync per group commit; PostgreSQL: COMMIT). The benchmark checks it: after the
+phases it stops the server, starts a new one on the same data and counts the stored measurements,
+which must equal the rows acknowledged (--no-verify skips this).
+
+Each phase stops at --seconds or --requests, whichever comes first. Only 2xx responses count as
+successes; req/s, rows/s and latency percentiles are over successes, errors are counted separately.
+
+    .venv/bin/python bench/measurements_rest.py
+    .venv/bin/python bench/measurements_rest.py --concurrency 64 --seconds 5 --batch-size 500
+    .venv/bin/python bench/measurements_rest.py --database-url postgresql://user:pw@127.0.0.1/tether_bench
+
+The server, load loop and report helpers are those of bench/inventory_rest.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import os
+import platform
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from inventory_rest import (
+    PhaseResult,
+    TetherServer,
+    database_label,
+    describe_exit,
+    event_loop_factory,
+    fmt,
+    git_commit,
+    percentile,
+    run_phase,
+    suspicious_log_lines,
+    warm_up,
+)
+
+MEASUREMENTS = "/measurement/measurements"
+COLLECTION = "application/vnd.com.nsn.cumulocity.measurementcollection+json"
+
+# --------------------------------------------------------------------------- options
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark tether's measurement ingestion over REST (single and collection POSTs).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Exit status: 0 when every request succeeded and every acknowledged row was found after a "
+        "restart, 1 otherwise, 2 when the server could not be started or the set-up failed.",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, metavar="N", default=32, help="concurrent clients (connections)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, metavar="S", default=10.0, help="duration limit of each phase"
+    )
+    parser.add_argument(
+        "--requests", type=int, metavar="N", default=100_000, help="request-count limit of each phase"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, metavar="N", default=100, help="measurements per collection POST"
+    )
+    parser.add_argument(
+        "--shared-pool",
+        action="store_true",
+        help="one httpx.AsyncClient with N pooled connections instead of N single-connection clients",
+    )
+    parser.add_argument(
+        "--timeout", type=float, metavar="S", default=30.0, help="per-request timeout in seconds"
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="passed to `tether serve --database-url` (e.g. postgresql://...); default: SQLite in a "
+        "fresh temporary data dir. The verification counts the whole tenant: use an empty database.",
+    )
+    parser.add_argument("--tenant", metavar="ID", default="t1", help="tenant of the benchmark user")
+    parser.add_argument("--user", metavar="NAME", default="admin", help="benchmark user (the tenant admin)")
+    parser.add_argument(
+        "--password",
+        help="admin password; default: a random one, set through TETHER_ADMIN_PASSWORD (only applied "
+        "when the tenant is created, so give the existing password for a reused database)",
+    )
+    parser.add_argument(
+        "--startup-timeout", type=float, metavar="S", default=60.0, help="seconds to wait for /health"
+    )
+    parser.add_argument(
+        "--server-log-level", metavar="LEVEL", default="info", help="`tether serve --log-level`"
+    )
+    parser.add_argument("--server-log", type=Path, metavar="FILE", help="also save the server log here")
+    parser.add_argument("--seed", type=int, metavar="N", default=1, help="seed of the load loop")
+    parser.add_argument(
+        "--no-verify", action="store_true", help="skip the restart and the count of stored measurements"
+    )
+    args = parser.parse_args(argv)
+    if args.concurrency < 1 or args.batch_size < 1:
+        parser.error("--concurrency and --batch-size must be at least 1")
+    if args.seconds <= 0 or args.requests < 1:
+        parser.error("--seconds must be positive and --requests at least 1")
+    return args
+
+
+# --------------------------------------------------------------------------- load
+
+
+def client_headers(args: argparse.Namespace, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{args.tenant}/{args.user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}", "Accept": "application/json"}
+
+
+def bodies(source: str, batch_size: int, number: int) -> tuple[bytes, bytes]:
+    """One measurement and one collection of `batch_size`, for a device, as the bytes to send."""
+    base = datetime(2024, 1, 1, tzinfo=UTC).timestamp() + number
+
+    def document(offset: int) -> dict[str, object]:
+        moment = datetime.fromtimestamp(base + offset / 1000, tz=UTC)
+        return {
+            "source": {"id": source},
+            "type": "c8y_Bench",
+            "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "c8y_Temperature": {"T": {"value": 20.0 + offset % 10, "unit": "C"}},
+        }
+
+    single = json.dumps(document(0), separators=(",", ":")).encode()
+    batch = json.dumps(
+        {"measurements": [document(i) for i in range(batch_size)]}, separators=(",", ":")
+    ).encode()
+    return single, batch
+
+
+async def run_load(
+    args: argparse.Namespace, server: TetherServer
+) -> tuple[list[PhaseResult], dict[str, int]]:
+    """The phases' results and the rows each phase had acknowledged."""
+    headers = client_headers(args, server.password)
+    pools = 1 if args.shared_pool else args.concurrency
+    per_pool = args.concurrency if args.shared_pool else 1
+    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool, keepalive_expiry=120)
+    acknowledged = {"single": 0, f"batch-{args.batch_size}": 0}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=server.base_url,
+                    headers=headers,
+                    limits=limits,
+                    timeout=httpx.Timeout(args.timeout),
+                    trust_env=False,  # no proxies: loopback only
+                )
+            )
+            for _ in range(pools)
+        ]
+        await warm_up(clients, args.concurrency)
+        run_tag = secrets.token_hex(4)
+        sources: list[str] = []
+        for index in range(args.concurrency):
+            response = await clients[0].post(
+                "/inventory/managedObjects",
+                json={"name": f"bench-{run_tag}-{index}", "type": "c8y_Bench", "c8y_IsDevice": {}},
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"creating a device -> {response.status_code}: {response.text[:300]}")
+            sources.append(response.json()["id"])
+        payloads = [bodies(source, args.batch_size, index) for index, source in enumerate(sources)]
+        single_headers = {"Content-Type": "application/json"}
+        batch_headers = {"Content-Type": COLLECTION}
+
+        # Requests are numbered from 0 in each phase; request n goes to device n % concurrency.
+        async def single(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
+            body = payloads[number % len(payloads)][0]
+            return await client.post(MEASUREMENTS, content=body, headers=single_headers)
+
+        async def batch(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
+            body = payloads[number % len(payloads)][1]
+            return await client.post(MEASUREMENTS, content=body, headers=batch_headers)
+
+        def counted(phase: str, rows: int) -> Callable[[httpx.Response], None]:
+            def on_success(response: httpx.Response) -> None:  # called for 2xx answers only
+                acknowledged[phase] += rows
+
+            return on_success
+
+        batch_phase = f"batch-{args.batch_size}"
+        results = [
+            await run_phase("single", clients, single, args, server, counted("single", 1)),
+            await run_phase(batch_phase, clients, batch, args, server, counted(batch_phase, args.batch_size)),
+        ]
+    return results, acknowledged
+
+
+async def count_stored(server: TetherServer, password: str, args: argparse.Namespace) -> int:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers=client_headers(args, password), timeout=60, trust_env=False
+    ) as client:
+        response = await client.get(
+            MEASUREMENTS, params={"type": "c8y_Bench", "pageSize": "1", "withTotalElements": "true"}
+        )
+        response.raise_for_status()
+        stored: int = response.json()["statistics"]["totalElements"]
+        return stored
+
+
+# --------------------------------------------------------------------------- report
+
+
+def print_report(results: Sequence[PhaseResult], rows_per_request: dict[str, int]) -> None:
+    header = (
+        f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'rows/s':>9} {'p50 ms':>7} "
+        f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        lat = sorted(r.latencies_ms)
+        rate = r.successes / r.elapsed if r.elapsed > 0 else math.nan
+        rows = rate * rows_per_request[r.name]
+        client_cpu = None if r.client_cpu is None else r.client_cpu * 100
+        server_cpu = None if r.server_cpu is None else r.server_cpu * 100
+        print(
+            f"{r.name:<10} {r.requests:>9} {r.errors:>7} {fmt(rate, '.0f'):>8} {fmt(rows, '.0f'):>9} "
+            f"{fmt(percentile(lat, 50), '.2f'):>7} {fmt(percentile(lat, 90), '.2f'):>7} "
+            f"{fmt(percentile(lat, 99), '.2f'):>7} {fmt(lat[-1] if lat else None, '.1f'):>7} "
+            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10}"
+        )
+    print("(req/s, rows/s and latencies over 2xx responses only; cpu as % of one core, over the phase)")
+    for r in results:
+        if r.errors:
+            kinds = ", ".join(f"{kind} x{count}" for kind, count in r.error_kinds.most_common())
+            print(f"errors in {r.name} ({r.elapsed:.1f} s): {kinds}")
+            for sample in r.error_samples:
+                print(f"  {sample}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    loop_factory, loop_name = event_loop_factory()
+    password = args.password or secrets.token_urlsafe(18)
+    print("tether measurement ingestion REST benchmark")
+    print(
+        f"machine: {os.cpu_count()} cpus, {platform.platform()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), client loop {loop_name}"
+    )
+    print(f"tether: commit {git_commit()}, database {database_label(args.database_url)}")
+    print(
+        f"load: {args.concurrency} keep-alive clients "
+        f"({'one shared httpx pool' if args.shared_pool else 'one httpx.AsyncClient each'}), one device "
+        f"each, each phase {args.seconds:g} s or {args.requests} requests, whichever first"
+    )
+
+    status = 0
+    logs: list[str] = []
+    exit_code: int | None = None
+    with tempfile.TemporaryDirectory(prefix="tether-bench-") as tmp:
+        server = TetherServer(Path(tmp), password, args)
+        results: list[PhaseResult] = []
+        acknowledged: dict[str, int] = {}
+        stored: int | None = None
+        verify_seconds = 0.0
+        try:
+            server.start()
+            server.wait_ready(args.startup_timeout)
+            print(f"server: pid {server.process.pid if server.process else '?'}, {server.base_url}")
+            print()
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
+                results, acknowledged = runner.run(run_load(args, server))
+            exit_code = server.stop()
+            logs.append(server.log_text())
+            if not args.no_verify:
+                # A new process on the same data: what it counts was on disk, not in the old one's memory.
+                began = time.perf_counter()
+                server = TetherServer(Path(tmp), password, args)
+                server.start()
+                server.wait_ready(args.startup_timeout)
+                with asyncio.Runner(loop_factory=loop_factory) as runner:
+                    stored = runner.run(count_stored(server, password, args))
+                verify_seconds = time.perf_counter() - began
+        except (RuntimeError, OSError, httpx.HTTPError) as exc:
+            print(f"benchmark aborted: {exc}", file=sys.stderr)
+            status = 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            status = 130
+        finally:
+            last_exit = server.stop()
+            exit_code = exit_code if exit_code is not None else last_exit
+            if not logs or server.log_text() not in logs:
+                logs.append(server.log_text())
+            log = "\n".join(logs)
+            if args.server_log is not None:
+                args.server_log.write_text(log)
+
+        if results:
+            print_report(results, {"single": 1, f"batch-{args.batch_size}": args.batch_size})
+            if any(r.errors for r in results) and status == 0:
+                status = 1
+        if stored is not None:
+            expected = sum(acknowledged.values())
+            verdict = "OK" if stored == expected else "MISMATCH"
+            print(
+                f"durability: {expected} rows acknowledged with 201, {stored} found by a restarted "
+                f"server ({verify_seconds:.1f} s to restart and count): {verdict}"
+            )
+            if stored != expected and status == 0:
+                status = 1
+        print()
+        print(f"server exit status: {describe_exit(exit_code)}")
+        suspicious = suspicious_log_lines(log)
+        if status == 2:
+            print("server log (tail):")
+            for line in log.splitlines()[-40:]:
+                print(f"  {line}")
+        elif suspicious:
+            print(f"server log: {len(suspicious)} line(s) worth a look (first 40):")
+            for line in suspicious[:40]:
+                print(f"  {line}")
+        else:
+            print(f"server log: no warnings or errors ({len(log.splitlines())} lines)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Operation rules: routing to the agent, the status lifecycle, who may see and change what.
+
+Callers (the Cumulocity REST router, later SmartREST and other adapters) pass typed values; the
+translation of their wire formats happens in the adapters.
+"""
+
+from __future__ import annotations
+
+from tether.core.clock import now_ms
+from tether.core.errors import Forbidden, InvalidInput, NotFound
+from tether.core.events import Action, DomainEvent, EventBus
+from tether.core.paging import Page, PageRequest
+from tether.inventory.models import ChildKind, InventoryCriteria, ManagedObject
+from tether.operations.models import (
+    AGENT_FRAGMENT,
+    Json,
+    NewOperation,
+    Operation,
+    OperationChange,
+    OperationCriteria,
+    OperationStatus,
+    check_transition,
+)
+from tether.storage.base import ManagedObjectStore, OperationStore
+from tether.tenants.models import Principal
+
+R = "devicecontrol"
+
+
+class OperationService:
+    def __init__(self, store: OperationStore, managed_objects: ManagedObjectStore, events: EventBus) -> None:
+        self._store = store
+        self._mos = managed_objects
+        self._events = events
+
+    def _announce(self, action: Action, op: Operation) -> None:
+        self._events.publish(
+            DomainEvent(op.tenant_id, "operations", action, op.id, op.device_id, op, agent_id=op.agent_id)
+        )
+
+    async def create(
+        self, who: Principal, device_id: int, fragments: Json, *, bulk_operation_id: int | None = None
+    ) -> Operation:
+        """A PENDING operation for `device_id`, routed to the device's nearest agent.
+
+        The route is fixed at creation: relinking the device later does not move its operations.
+        """
+        self._require_role(who)
+        device = await self._mos.get(who.tenant_id, device_id)
+        agent = None if device is None else await self.route(who.tenant_id, device)
+        if device is None or not self._owns(who, device, agent):
+            # Another tenant's device, or one the caller may not command, looks like no device at all.
+            raise InvalidInput(
+                f"Cannot create operation: no managed object for id '{device_id}'!", resource=R
+            )
+        draft = NewOperation(
+            device_id=device.id,
+            agent_id=None if agent is None else agent.id,
+            fragments={k: v for k, v in fragments.items() if v is not None},
+            bulk_operation_id=bulk_operation_id,
+        )
+        op = await self._store.create(who.tenant_id, draft, now_ms())
+        self._announce("CREATE", op)
+        return op
+
+    async def route(self, tenant_id: str, device: ManagedObject) -> ManagedObject | None:
+        """The device itself if it runs an agent, else its nearest device-parent ancestor that does.
+
+        Parents are searched level by level (breadth first) through childDevices references; among
+        several agents at the same distance the lowest id wins. None when no ancestor is an agent:
+        then the operation is delivered to the device itself.
+        """
+        if AGENT_FRAGMENT in device.fragments:
+            return device
+        seen = {device.id}
+        level = [device.id]
+        while level:
+            parents = await self._mos.parent_ids(tenant_id, level, (ChildKind.DEVICE,))
+            level = [p for p in parents if p not in seen]
+            if not level:
+                return None
+            seen.update(level)
+            criteria = InventoryCriteria(ids=tuple(level), fragment_type=AGENT_FRAGMENT)
+            agents = await self._mos.find(tenant_id, criteria, PageRequest(page_size=1))
+            if agents.items:
+                return agents.items[0]
+        return None
+
+    async def get(self, who: Principal, op_id: int) -> Operation:
+        self._require_role(who)
+        op = await self._store.get(who.tenant_id, op_id)
+        if op is None or not await self._may_access(who, op):
+            raise NotFound(
+                f"Finding operation from database failed : No operation for id '{op_id}'!", resource=R
+            )
+        return op
+
+    async def update(
+        self,
+        who: Principal,
+        op_id: int,
+        *,
+        status: OperationStatus | None = None,
+        failure_reason: str | None = None,
+        fragments: Json | None = None,
+    ) -> Operation:
+        """Change status (along the lifecycle) and merge fragments; a fragment set to None is removed.
+
+        `failure_reason` goes with FAILED only. The change is a compare-and-set on the status read
+        here: if another writer moved the operation on meanwhile, the rules are checked again against
+        the new status, so two agents can never both finish one operation.
+        """
+        while True:
+            op = await self.get(who, op_id)
+            new_status = op.status if status is None else status
+            check_transition(op.status, new_status)
+            if failure_reason is not None and new_status is not OperationStatus.FAILED:
+                raise InvalidInput("failureReason can only be set together with status FAILED", resource=R)
+            reason = None
+            if new_status is OperationStatus.FAILED:
+                reason = failure_reason if failure_reason is not None else op.failure_reason
+            change = OperationChange(op.status, new_status, reason, dict(fragments or {}))
+            updated = await self._store.update(who.tenant_id, op_id, change, now_ms())
+            if updated is not None:
+                self._announce("UPDATE", updated)
+                return updated
+
+    async def find(self, who: Principal, criteria: OperationCriteria, page: PageRequest) -> Page[Operation]:
+        self._require_role(who)
+        owner_scope = who.username if who.is_device else None
+        return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope)
+
+    async def delete(self, who: Principal, criteria: OperationCriteria) -> int:
+        """Delete every operation matching `criteria` (all of the tenant's when none is given)."""
+        if not who.is_admin:
+            raise Forbidden("Access is denied", resource="security")
+        deleted = await self._store.delete(who.tenant_id, criteria)
+        for op in deleted:
+            self._announce("DELETE", op)
+        return len(deleted)
+
+    async def _may_access(self, who: Principal, op: Operation) -> bool:
+        if who.is_admin:
+            return True
+        device = await self._mos.get(who.tenant_id, op.device_id)
+        agent = None if op.agent_id is None else await self._mos.get(who.tenant_id, op.agent_id)
+        return device is not None and self._owns(who, device, agent)
+
+    @staticmethod
+    def _owns(who: Principal, device: ManagedObject, agent: ManagedObject | None) -> bool:
+        """Admins command every device of their tenant; a device user its own devices and the devices
+        whose agent it is."""
+        if who.is_admin:
+            return True
+        if who.is_device:
+            return device.owner == who.username or (agent is not None and agent.owner == who.username)
+        return False
+
+    @staticmethod
+    def _require_role(who: Principal) -> None:
+        if not (who.is_admin or who.is_device):
+            raise Forbidden("Access is denied", resource="security")

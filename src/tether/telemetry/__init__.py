@@ -1,0 +1,1 @@
+"""Telemetry: measurements, events and alarms recorded about a source (a managed object)."""

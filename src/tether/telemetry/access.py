@@ -1,0 +1,82 @@
+"""Who may record and read which data: the same rules as the inventory, applied through the source.
+
+Admins reach everything in their tenant; device users only data whose source (managed object) they own;
+other roles (the bootstrap user) nothing. The inventory is the one place that decides visibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from tether.core.errors import Forbidden, NotFound
+from tether.core.events import Action, DomainEvent, EventBus
+from tether.core.processing import ProcessingMode
+from tether.inventory.models import ManagedObject
+from tether.inventory.service import InventoryService
+from tether.tenants.models import Principal
+
+
+def require_role(who: Principal) -> None:
+    if not (who.is_admin or who.is_device):
+        raise Forbidden("Access is denied", resource="security")
+
+
+def owner_scope(who: Principal) -> str | None:
+    """The owner whose sources a query is limited to: the device user itself; None for admins."""
+    return who.username if who.is_device else None
+
+
+class Sources:
+    def __init__(self, inventory: InventoryService, resource: str) -> None:
+        self._inventory = inventory
+        self._resource = resource
+
+    async def require(self, who: Principal, source_id: int) -> ManagedObject:
+        """The source, if it exists in the caller's tenant and the caller may see it; else NotFound
+        (in the caller's API family: a 404 of POST /alarm/alarms is an alarm/Not Found)."""
+        require_role(who)
+        try:
+            return await self._inventory.get(who, source_id)
+        except NotFound:
+            raise NotFound(
+                f"Finding source managed object failed: No managedObject for id '{source_id}'!",
+                resource=self._resource,
+            ) from None
+
+    async def visible(self, who: Principal, source_id: int) -> bool:
+        """Whether data about `source_id`, already known to be in the caller's tenant, is the caller's."""
+        if who.is_admin:
+            return True
+        try:
+            await self._inventory.get(who, source_id)
+        except NotFound:
+            return False
+        return True
+
+
+class Recorded(Protocol):
+    """A measurement, event or alarm as far as announcing it goes."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def source_id(self) -> int: ...
+
+
+class Announcer:
+    """Publishes what a telemetry service changed as DomainEvents, unless the mode is QUIESCENT."""
+
+    def __init__(self, events: EventBus, resource: str) -> None:
+        self._events = events
+        self._resource = resource
+
+    def __call__(self, mode: ProcessingMode, action: Action, items: Iterable[Recorded]) -> None:
+        if not mode.announces:
+            return
+        for item in items:
+            self._events.publish(
+                DomainEvent(item.tenant_id, self._resource, action, item.id, item.source_id, item)
+            )

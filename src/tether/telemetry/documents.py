@@ -1,0 +1,98 @@
+"""Reading the fields of an incoming measurement, event or alarm document; bad content is InvalidInput."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from tether.core.clock import parse_iso
+from tether.core.errors import BadRequest, InvalidInput
+from tether.telemetry.models import Json
+
+S = TypeVar("S", bound=StrEnum)
+
+MAX_TYPE_LENGTH = 255  # the width of the `type` columns
+MAX_ID_DIGITS = 18  # ids are 64-bit integers
+
+
+def source_id(document: Mapping[str, Any], *, resource: str) -> int:
+    """`{"source": {"id": "123"}}`, the id as a string or a number."""
+    source = document.get("source")
+    if source is None:
+        raise InvalidInput("'source' is mandatory", resource=resource)
+    raw = source.get("id") if isinstance(source, dict) else None
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise InvalidInput("'source' must be an object with an 'id'", resource=resource)
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_ID_DIGITS:
+        raise InvalidInput(f"'source.id' must be a managed object id, got {raw!r}", resource=resource)
+    return int(text)
+
+
+def required_string(
+    document: Mapping[str, Any], key: str, *, resource: str, max_length: int | None = None
+) -> str:
+    value = document.get(key)
+    if value is None:
+        raise InvalidInput(f"'{key}' is mandatory", resource=resource)
+    return string(value, key, resource=resource, max_length=max_length)
+
+
+def string(value: Any, key: str, *, resource: str, max_length: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{key}' must be a string", resource=resource)
+    if "\x00" in value:
+        raise InvalidInput(f"'{key}' must not contain NUL characters", resource=resource)
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInput(f"'{key}' is longer than {max_length} characters", resource=resource)
+    return value
+
+
+def type_name(document: Mapping[str, Any], *, resource: str) -> str:
+    value = required_string(document, "type", resource=resource, max_length=MAX_TYPE_LENGTH)
+    if not value.strip():
+        raise InvalidInput("'type' must not be empty", resource=resource)
+    return value
+
+
+def time(document: Mapping[str, Any], *, resource: str, key: str = "time") -> int:
+    value = required_string(document, key, resource=resource)
+    try:
+        return parse_iso(value, field=key, resource=resource)
+    except BadRequest as exc:  # a date in a body is content, not syntax: 422
+        raise InvalidInput(exc.message, resource=resource) from None
+
+
+def enum_value(value: Any, enum: type[S], key: str, *, resource: str) -> S:
+    """A member of `enum` by its exact name (ACTIVE, not active)."""
+    names = [member.value for member in enum]
+    if not isinstance(value, str) or value not in names:
+        raise InvalidInput(f"'{key}' must be one of {', '.join(names)}, got {value!r}", resource=resource)
+    return enum(value)
+
+
+def fragments(
+    document: Mapping[str, Any], reserved: Collection[str], *, resource: str, keep_null: bool = False
+) -> Json:
+    """Everything but the reserved top-level fields; a null fragment is dropped unless `keep_null`
+    (an update, where null removes the fragment)."""
+    kept = {
+        key: value
+        for key, value in document.items()
+        if key not in reserved and (keep_null or value is not None)
+    }
+    if _holds_nul(kept):
+        raise InvalidInput("Fragments must not contain NUL characters", resource=resource)
+    return kept
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL character hides in any string or key (PostgreSQL cannot store one in text or JSONB)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

@@ -1,0 +1,110 @@
+"""Event rules: mandatory fields, source visibility, which fields an update may change."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tether.core.clock import now_ms
+from tether.core.errors import NotFound
+from tether.core.events import EventBus
+from tether.core.paging import Page, PageRequest
+from tether.core.processing import ProcessingMode
+from tether.inventory.service import InventoryService
+from tether.storage.base import EventStore
+from tether.telemetry import documents
+from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
+from tether.telemetry.models import Event, EventCriteria, NewEvent
+from tether.tenants.models import Principal
+
+R = "event"
+# Fields the server owns or reads itself; never stored as fragments. An update ignores source, type and
+# time (clients echo whole documents back), as it ignores the server-owned fields.
+RESERVED = frozenset({"id", "self", "source", "type", "text", "time", "creationTime", "lastUpdated"})
+
+
+def parse_event(document: Mapping[str, Any]) -> NewEvent:
+    return NewEvent(
+        source_id=documents.source_id(document, resource=R),
+        type=documents.type_name(document, resource=R),
+        text=documents.required_string(document, "text", resource=R),
+        time=documents.time(document, resource=R),
+        fragments=documents.fragments(document, RESERVED, resource=R),
+    )
+
+
+class EventService:
+    def __init__(self, store: EventStore, inventory: InventoryService, events: EventBus) -> None:
+        self._store = store
+        self._sources = Sources(inventory, R)
+        self._announce = Announcer(events, "events")
+
+    async def create(
+        self, who: Principal, document: Mapping[str, Any], mode: ProcessingMode = ProcessingMode.PERSISTENT
+    ) -> Event:
+        require_role(who)
+        draft = parse_event(document)
+        await self._sources.require(who, draft.source_id)
+        now = now_ms()
+        if mode.stores:
+            event = await self._store.create(who.tenant_id, draft, now)
+        else:
+            event = Event(
+                None,
+                who.tenant_id,
+                draft.source_id,
+                draft.type,
+                draft.text,
+                draft.time,
+                now,
+                now,
+                draft.fragments,
+            )
+        self._announce(mode, "CREATE", [event])
+        return event
+
+    async def get(self, who: Principal, event_id: int) -> Event:
+        require_role(who)
+        found = await self._store.get(who.tenant_id, event_id)
+        if found is None or not await self._sources.visible(who, found.source_id):
+            raise NotFound(f"No event for id '{event_id}'!", resource=R)
+        return found
+
+    async def find(self, who: Principal, criteria: EventCriteria, page: PageRequest) -> Page[Event]:
+        require_role(who)
+        return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope(who))
+
+    async def update(
+        self,
+        who: Principal,
+        event_id: int,
+        document: Mapping[str, Any],
+        mode: ProcessingMode = ProcessingMode.PERSISTENT,
+    ) -> Event:
+        """Text and custom fragments change; a fragment set to null is removed."""
+        await self.get(who, event_id)
+        text = document.get("text")
+        if text is not None:
+            text = documents.string(text, "text", resource=R)
+        fragments = documents.fragments(document, RESERVED, resource=R, keep_null=True)
+        updated = await self._store.update(who.tenant_id, event_id, text, fragments, now_ms())
+        if updated is None:
+            raise NotFound(f"No event for id '{event_id}'!", resource=R)
+        self._announce(mode, "UPDATE", [updated])
+        return updated
+
+    async def delete(
+        self, who: Principal, event_id: int, mode: ProcessingMode = ProcessingMode.PERSISTENT
+    ) -> None:
+        found = await self.get(who, event_id)
+        if await self._store.delete(who.tenant_id, event_id):
+            self._announce(mode, "DELETE", [found])
+
+    async def delete_matching(
+        self, who: Principal, criteria: EventCriteria, mode: ProcessingMode = ProcessingMode.PERSISTENT
+    ) -> int:
+        """Like Cumulocity, no filter at all deletes every event the caller may see."""
+        require_role(who)
+        deleted = await self._store.delete_matching(who.tenant_id, criteria, owner_scope=owner_scope(who))
+        self._announce(mode, "DELETE", deleted)
+        return len(deleted)

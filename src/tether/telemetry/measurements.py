@@ -1,0 +1,117 @@
+"""Measurement rules: mandatory fields, source visibility, processing modes, series."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tether.core.clock import now_ms
+from tether.core.errors import InvalidInput, NotFound
+from tether.core.events import EventBus
+from tether.core.paging import Page, PageRequest
+from tether.core.processing import ProcessingMode
+from tether.inventory.service import InventoryService
+from tether.storage.base import MeasurementStore
+from tether.telemetry import documents
+from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
+from tether.telemetry.models import (
+    Measurement,
+    MeasurementCriteria,
+    NewMeasurement,
+    SeriesQuery,
+    SeriesResult,
+)
+from tether.telemetry.series import SERIES_LIMIT, compute_series
+from tether.tenants.models import Principal
+
+R = "measurement"
+# Fields the server owns or reads itself; never stored as fragments.
+RESERVED = frozenset({"id", "self", "source", "type", "time", "creationTime"})
+
+
+def parse_measurement(document: Mapping[str, Any]) -> NewMeasurement:
+    return NewMeasurement(
+        source_id=documents.source_id(document, resource=R),
+        type=documents.type_name(document, resource=R),
+        time=documents.time(document, resource=R),
+        fragments=documents.fragments(document, RESERVED, resource=R),
+    )
+
+
+class MeasurementService:
+    def __init__(
+        self,
+        store: MeasurementStore,
+        inventory: InventoryService,
+        events: EventBus,
+        *,
+        series_limit: int = SERIES_LIMIT,
+    ) -> None:
+        self._store = store
+        self._sources = Sources(inventory, R)
+        self._announce = Announcer(events, "measurements")
+        self._series_limit = series_limit
+
+    async def create(
+        self,
+        who: Principal,
+        document_list: Sequence[object],
+        mode: ProcessingMode = ProcessingMode.PERSISTENT,
+    ) -> list[Measurement]:
+        """All or nothing: every document is checked before any is stored, in one write."""
+        require_role(who)
+        if not document_list:
+            raise InvalidInput("At least one measurement is required", resource=R)
+        drafts = []
+        for index, document in enumerate(document_list):
+            if not isinstance(document, Mapping):
+                raise InvalidInput(f"Measurement {index} must be a JSON object", resource=R)
+            drafts.append(parse_measurement(document))
+        for source_id in dict.fromkeys(d.source_id for d in drafts):
+            await self._sources.require(who, source_id)
+        now = now_ms()
+        if mode.stores:
+            created = await self._store.create(who.tenant_id, drafts, now)
+        else:
+            created = [
+                Measurement(None, who.tenant_id, d.source_id, d.type, d.time, now, d.fragments)
+                for d in drafts
+            ]
+        self._announce(mode, "CREATE", created)
+        return created
+
+    async def get(self, who: Principal, measurement_id: int) -> Measurement:
+        require_role(who)
+        found = await self._store.get(who.tenant_id, measurement_id)
+        if found is None or not await self._sources.visible(who, found.source_id):
+            raise NotFound(f"No measurement for id '{measurement_id}'!", resource=R)
+        return found
+
+    async def find(
+        self, who: Principal, criteria: MeasurementCriteria, page: PageRequest
+    ) -> Page[Measurement]:
+        require_role(who)
+        return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope(who))
+
+    async def delete(
+        self, who: Principal, measurement_id: int, mode: ProcessingMode = ProcessingMode.PERSISTENT
+    ) -> None:
+        found = await self.get(who, measurement_id)
+        if await self._store.delete(who.tenant_id, measurement_id):
+            self._announce(mode, "DELETE", [found])
+
+    async def delete_matching(
+        self, who: Principal, criteria: MeasurementCriteria, mode: ProcessingMode = ProcessingMode.PERSISTENT
+    ) -> int:
+        """Like Cumulocity, no filter at all deletes every measurement the caller may see."""
+        require_role(who)
+        deleted = await self._store.delete_matching(who.tenant_id, criteria, owner_scope=owner_scope(who))
+        self._announce(mode, "DELETE", deleted)
+        return len(deleted)
+
+    async def series(self, who: Principal, query: SeriesQuery) -> SeriesResult:
+        await self._sources.require(who, query.source_id)
+        if query.date_from > query.date_to:
+            raise InvalidInput("'dateFrom' must not be after 'dateTo'", resource=R)
+        rows = await self._store.series(who.tenant_id, query, self._series_limit + 1)
+        return compute_series(rows, query, self._series_limit)
