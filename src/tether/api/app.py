@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -69,6 +69,7 @@ def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
+            ClientDisconnect: errors.client_gone,
             Exception: errors.server_error,
         },
     )
