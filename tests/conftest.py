@@ -28,6 +28,7 @@ def server(
         data_dir=tmp,
         database_url=asyncio.run(fresh_database(request.param, tmp)),
         http="127.0.0.1:0",
+        mqtt="127.0.0.1:0",
         admin_password=ADMIN_PASSWORD,
         bootstrap_password=BOOTSTRAP_PASSWORD,
         max_body_size=64 * 1024,

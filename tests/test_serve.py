@@ -25,7 +25,9 @@ def free_port() -> int:
 
 
 def run_until_healthy(data_dir: Path, port: int, env: dict[str, str]) -> tuple[str, int]:
-    """Start `tether serve`, wait for /health, stop it; return its log and the first /health status."""
+    """Start `tether serve`, wait for /health, stop it; return its log and the last /health status.
+
+    /health may answer 503 while listeners are still starting; it must turn 200."""
     command = [
         sys.executable,
         "-m",
@@ -35,6 +37,10 @@ def run_until_healthy(data_dir: Path, port: int, env: dict[str, str]) -> tuple[s
         str(data_dir),
         "--http",
         f"127.0.0.1:{port}",
+        "--mqtt",
+        "127.0.0.1:0",
+        "--mqtt-ws",
+        "127.0.0.1:0",
     ]
     process = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -44,11 +50,12 @@ def run_until_healthy(data_dir: Path, port: int, env: dict[str, str]) -> tuple[s
         for _ in range(600):
             try:
                 status = httpx.get(f"http://127.0.0.1:{port}/health").status_code
-                break
+                if status == 200:
+                    break
             except httpx.TransportError:
                 if process.poll() is not None:
                     break
-                time.sleep(0.05)
+            time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -61,6 +68,8 @@ def test_first_start_prints_generated_passwords_once(tmp_path: Path) -> None:
     first, status = run_until_healthy(tmp_path, port, env)
     assert status == 200, first
     assert f"HTTP listening on http://127.0.0.1:{port}" in first
+    assert "MQTT (mqtt) listening on mqtt://127.0.0.1:" in first, first
+    assert "MQTT (mqtt-ws) listening on ws://127.0.0.1:" in first, first
     admin = re.search(r"Created tenant acme admin user admin with generated password: (\S+)", first)
     bootstrap = re.search(r"management/devicebootstrap with generated password: (\S+)", first)
     assert admin and bootstrap, first
@@ -132,6 +141,8 @@ def test_cli_reports_a_busy_port(tmp_path: Path) -> None:
                 "serve",
                 "--data-dir",
                 str(tmp_path),
+                "--mqtt",
+                "127.0.0.1:0",
                 "--http",
                 f"127.0.0.1:{port}",
             ],

@@ -9,6 +9,7 @@ import socket
 import uvicorn
 
 from tether.bootstrap import Platform, build_platform
+from tether.broker import BrokerConfig, MqttService
 from tether.config import ConfigError, Settings, split_address
 
 log = logging.getLogger("tether")
@@ -42,16 +43,67 @@ class TetherServer:
         self.platform: Platform | None = None
         self.http_address: str | None = None
         self._http: uvicorn.Server | None = None
+        self.mqtt: MqttService | None = None
         self.started = asyncio.Event()
 
     async def serve(self) -> None:
         settings = self.settings
-        http_socket = bind(settings.http)  # before anything else: a busy port fails fast
+        # Bind every listener before anything else: a busy port or a bad [mqtt]/[acl]/[tls] section
+        # fails fast, before storage is opened.
+        http_socket = bind(settings.http)
+        mqtt_sockets: dict[str, socket.socket] = {}
         try:
-            platform = self.platform = await build_platform(settings, listeners=["http"])
+            mqtt_config = BrokerConfig.from_settings(settings)
+            mqtt_addresses = {
+                "mqtt": settings.mqtt,
+                "mqtt-tls": settings.mqtt_tls,
+                "mqtt-ws": settings.mqtt_ws,
+            }
+            for name, address in mqtt_addresses.items():
+                if address:
+                    mqtt_sockets[name] = bind(address)
+            platform = self.platform = await build_platform(settings, listeners=["http", *mqtt_sockets])
         except BaseException:
-            http_socket.close()
+            for sock in (http_socket, *mqtt_sockets.values()):
+                sock.close()
             raise
+        self._show_generated_passwords(platform)
+        config = uvicorn.Config(
+            platform.app,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+        self._http = uvicorn.Server(config)
+        try:
+            # The broker gets the platform's hooks for device authentication in a later step.
+            self.mqtt = MqttService(mqtt_config)
+            for name, url in (await self.mqtt.start(mqtt_sockets)).items():
+                platform.readiness.mark_ready(name, url)
+                log.info("MQTT (%s) listening on %s", name, url)
+            http_task = asyncio.create_task(self._http.serve(sockets=[http_socket]))
+            # uvicorn exposes readiness only as a flag.
+            while not self._http.started and not http_task.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            if self._http.started:
+                self.http_address = _shown(http_socket, "http")
+                platform.readiness.mark_ready("http", self.http_address)
+                log.info("HTTP listening on %s", self.http_address)
+                self.started.set()
+            await http_task
+        finally:
+            if self.mqtt is not None:
+                await self.mqtt.close()
+            for sock in (http_socket, *mqtt_sockets.values()):
+                sock.close()
+            await platform.close()
+
+    @staticmethod
+    def _show_generated_passwords(platform: Platform) -> None:
         shown = platform.provisioned
         if shown.admin_password:
             log.warning(
@@ -65,32 +117,6 @@ class TetherServer:
                 "Created bootstrap user management/devicebootstrap with generated password: %s",
                 shown.bootstrap_password,
             )
-        config = uvicorn.Config(
-            platform.app,
-            loop="none",
-            http="httptools",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=5,
-        )
-        self._http = uvicorn.Server(config)
-        # The MQTT listeners (TCP, TLS, WebSocket) are started here, next to HTTP, by the broker issue.
-        try:
-            http_task = asyncio.create_task(self._http.serve(sockets=[http_socket]))
-            # uvicorn exposes readiness only as a flag.
-            while not self._http.started and not http_task.done():  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-            if self._http.started:
-                self.http_address = _shown(http_socket, "http")
-                platform.readiness.mark_ready("http", self.http_address)
-                log.info("HTTP listening on %s", self.http_address)
-                self.started.set()
-            await http_task
-        finally:
-            http_socket.close()
-            await platform.close()
 
     def stop(self) -> None:
         if self.platform is not None:

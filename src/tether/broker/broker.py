@@ -1,0 +1,282 @@
+"""The Broker: sessions, the subscription trie and the retained store; routing of Application Messages.
+
+Routing a PUBLISH is one trie lookup plus one delivery per matching session (spec 4.5): overlapping
+subscriptions of one session give one copy with the highest granted QoS and every Subscription Identifier
+([MQTT-3.3.4-2], [MQTT-3.3.4-3]); each shared subscription group gives one copy to one of its members,
+round-robin, online members first (spec 4.8.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .hooks import DefaultHooks, Hooks
+from .inflight import Delivery
+from .message import Message
+from .persistence import Persistence
+from .retained import RetainedStore
+from .sessions import Session, SessionRegistry
+from .settings import BrokerConfig
+from .storage import BrokerStore
+from .subscriptions import SharedGroup, Subscription, SubscriptionTrie
+from .transport import WriteBatcher
+from .will import PendingWill
+
+if TYPE_CHECKING:
+    from .client import ClientConnection
+
+__all__ = ["Broker", "BrokerStats"]
+
+log = logging.getLogger("tether.broker")
+
+
+@dataclass
+class BrokerStats:
+    """Counters for monitoring (the management API and $SYS-style topics read them)."""
+
+    messages_received: int = 0
+    messages_routed: int = 0
+    #: Messages dropped because a session's queue was full.
+    dropped: int = 0
+    connections: int = 0
+
+
+class Broker:
+    """One MQTT broker. Create it inside the running event loop; listeners feed it connections."""
+
+    def __init__(
+        self,
+        config: BrokerConfig | None = None,
+        hooks: Hooks | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        store: BrokerStore | None = None,
+    ) -> None:
+        self.config = config = config or BrokerConfig()
+        self.hooks = hooks or DefaultHooks(
+            allow_anonymous=config.allow_anonymous,
+            acl_rules=config.acl_rules,
+            acl_default_allow=config.acl_default_allow,
+        )
+        self.loop = loop or asyncio.get_running_loop()
+        self.sessions = SessionRegistry(self.loop, self._session_ended)
+        self.subscriptions = SubscriptionTrie()
+        self.retained = RetainedStore(config.max_retained_messages)
+        self.batcher = WriteBatcher(self.loop)
+        self.stats = BrokerStats()
+        self.connections: set[ClientConnection] = set()
+        #: Write-behind persistence of sessions and retained messages, with a store.
+        self.persistence = Persistence(self, store, config.persist_interval) if store is not None else None
+
+    async def start(self) -> None:
+        """Restore the saved state (with a store) and start saving changes."""
+        if self.persistence is not None:
+            await self.persistence.restore()
+            self.persistence.start()
+
+    async def stop(self) -> None:
+        """Disconnect every client and save the state of every persistent session."""
+        self.close()
+        if self.persistence is not None:
+            await self.persistence.stop()
+
+    @property
+    def connection_count(self) -> int:
+        return len(self.connections)
+
+    # ----------------------------------------------------------------------------------- connections
+
+    def opened(self, connection: ClientConnection) -> None:
+        self.connections.add(connection)
+        self.stats.connections = len(self.connections)
+
+    def connected(self, connection: ClientConnection, session: Session, present: bool) -> None:
+        assert connection.client is not None
+        self.hooks.on_connected(connection.client, present)
+
+    def disconnected(
+        self,
+        connection: ClientConnection,
+        session: Session | None,
+        will: Message | None,
+        will_delay: int,
+    ) -> None:
+        """A network connection ended; ``session`` is ``None`` if it never had one (or lost it)."""
+        self.connections.discard(connection)
+        self.stats.connections = len(self.connections)
+        if session is not None and session.owner is connection:
+            if will is not None:
+                if will_delay == 0 or session.expiry_interval == 0:
+                    self.publish_will(will)
+                else:
+                    # spec 3.1.3.2.2: published when the delay passes or the session ends, if earlier.
+                    session.pending_will = PendingWill(self.loop, will, will_delay, self.publish_will)
+            self.sessions.detached(session)
+            if self.persistence is not None:
+                self.persistence.session_changed(session)
+        client = connection.client
+        if client is not None:
+            reason = connection.disconnect_reason
+            self.hooks.on_disconnected(client, reason if reason is not None else 0x80)  # type: ignore[arg-type]
+
+    def _session_ended(self, session: Session) -> None:
+        if self.persistence is not None:
+            self.persistence.session_ended(session.client_id)
+        trie = self.subscriptions
+        for topic_filter in session.subscriptions:
+            trie.remove(session.client_id, topic_filter)
+        session.subscriptions.clear()
+        session.outbox.clear()
+        session.awaiting_rel.clear()
+        if session.pending_will is not None:
+            session.pending_will.fire()
+            session.pending_will = None
+
+    def publish_will(self, message: Message) -> None:
+        if message.properties.message_expiry_interval is not None:
+            message.expires_at = self.loop.time() + message.properties.message_expiry_interval
+        if message.retain:
+            self.retain(message)
+        self.route(message)
+
+    def close(self) -> None:
+        """Disconnect every client (MQTT 5: DISCONNECT 0x8B); stop the session and will timers."""
+        for connection in list(self.connections):
+            connection.shut_down()
+        self.sessions.stop_timers()
+
+    # ----------------------------------------------------------------------------------- subscriptions
+
+    def subscribe(self, session: Session, sub: Subscription) -> Subscription | None:
+        old = self.subscriptions.add(sub)
+        session.subscriptions[sub.topic_filter] = sub
+        if self.persistence is not None:
+            self.persistence.session_changed(session)
+        return old
+
+    def unsubscribe(self, session: Session, topic_filter: str) -> bool:
+        if session.subscriptions.pop(topic_filter, None) is None:
+            return False
+        self.subscriptions.remove(session.client_id, topic_filter)
+        if self.persistence is not None:
+            self.persistence.session_changed(session)
+        return True
+
+    def send_retained(self, session: Session, sub: Subscription) -> None:
+        """Send the retained messages matching a subscription, with the RETAIN flag set (spec 3.3.1.3;
+        3.1.1: [MQTT-3.3.1-8])."""
+        ids = (sub.identifier,) if sub.identifier is not None else ()
+        for message in self.retained.match(sub.topic_filter, self.loop.time()):
+            self._deliver(session, message, min(message.qos, sub.qos), True, ids)
+
+    def retain(self, message: Message) -> None:
+        if not self.retained.set(message):
+            log.warning("retained message store full: %r not retained", message.topic)
+        elif self.persistence is not None:
+            self.persistence.retained_changed(message.topic)
+
+    # ----------------------------------------------------------------------------------- routing
+
+    def route(self, message: Message) -> int:
+        """Deliver a message to every matching subscription; returns the number of sessions reached."""
+        self.stats.messages_received += 1
+        subs, groups = self.subscriptions.match(message.topic)
+        if not subs and not groups:
+            return 0
+        sessions = self.sessions
+        count = 0
+        if len(subs) == 1:
+            sub = subs[0]
+            if not (sub.no_local and sub.client_id == message.sender):
+                session = sessions.get(sub.client_id)
+                if session is not None:
+                    ids = (sub.identifier,) if sub.identifier is not None else ()
+                    retain = message.retain and sub.retain_as_published
+                    self._deliver(session, message, min(message.qos, sub.qos), retain, ids)
+                    count = 1
+        elif subs:
+            count = self._route_many(message, subs)
+        for group in groups:
+            count += self._route_shared(message, group)
+        self.stats.messages_routed += count
+        return count
+
+    def _route_many(self, message: Message, subs: list[Subscription]) -> int:
+        # One copy per session: highest QoS, RETAIN if any subscription keeps it, every identifier.
+        merged: dict[str, tuple[int, bool, tuple[int, ...]]] = {}
+        sender = message.sender
+        msg_qos = message.qos
+        msg_retain = message.retain
+        for sub in subs:
+            client_id = sub.client_id
+            if sub.no_local and client_id == sender:
+                # [MQTT-3.8.3-3] No Local: not forwarded to the connection that published it.
+                continue
+            qos = min(msg_qos, sub.qos)
+            # [MQTT-3.3.1-12] / [MQTT-3.3.1-13] Retain As Published.
+            retain = msg_retain and sub.retain_as_published
+            ids: tuple[int, ...] = (sub.identifier,) if sub.identifier is not None else ()
+            previous = merged.get(client_id)
+            if previous is not None:
+                qos = max(qos, previous[0])
+                retain = retain or previous[1]
+                ids = previous[2] + ids
+            merged[client_id] = (qos, retain, ids)
+        count = 0
+        sessions = self.sessions
+        for client_id, (qos, retain, ids) in merged.items():
+            session = sessions.get(client_id)
+            if session is not None:
+                self._deliver(session, message, qos, retain, ids)
+                count += 1
+        return count
+
+    def _route_shared(self, message: Message, group: SharedGroup) -> int:
+        order = group.order
+        n = len(order)
+        if not n:
+            return 0
+        sessions = self.sessions
+        start = group.next_index
+        chosen: tuple[Subscription, Session] | None = None
+        fallback: tuple[Subscription, Session] | None = None
+        for k in range(n):
+            index = (start + k) % n
+            sub = order[index]
+            session = sessions.get(sub.client_id)
+            if session is None:
+                continue
+            if session.owner is not None:
+                chosen = (sub, session)
+                group.next_index = (index + 1) % n
+                break
+            if fallback is None:
+                fallback = (sub, session)
+        if chosen is None:
+            # Nobody online: the next member's session queues it (spec 4.8.2 leaves the choice to us).
+            if fallback is None:
+                return 0
+            chosen = fallback
+            group.next_index = (start + 1) % n
+        sub, session = chosen
+        ids = (sub.identifier,) if sub.identifier is not None else ()
+        retain = message.retain and sub.retain_as_published
+        self._deliver(session, message, min(message.qos, sub.qos), retain, ids)
+        return 1
+
+    def _deliver(
+        self, session: Session, message: Message, qos: int, retain: bool, ids: tuple[int, ...]
+    ) -> None:
+        owner = session.owner
+        delivery = Delivery(message, qos, retain, ids)
+        if owner is not None:
+            owner.deliver(delivery)
+        elif qos or self.config.queue_qos0_offline:
+            # [MQTT-3.1.2-23] QoS 1 and 2 messages for an offline session are part of its state; a full
+            # queue drops them.
+            if not session.outbox.enqueue(delivery):
+                self.stats.dropped += 1
+            elif self.persistence is not None:
+                self.persistence.session_changed(session)

@@ -1,0 +1,134 @@
+"""The seam between the broker and the rest of Tether: authentication, authorization, connection events.
+
+Subclass :class:`Hooks` and override what you need; the base class allows everything and ignores events.
+
+* :meth:`Hooks.authenticate` runs once per CONNECT and may be a coroutine (a password check can hit the
+  database); while it runs the connection reads nothing more.
+* :meth:`Hooks.authorize_publish` and :meth:`Hooks.authorize_subscribe` run on the hot path and are plain
+  functions: load what they need at :meth:`Hooks.authenticate` time into :attr:`AuthResult.attributes`.
+* The ``on_*`` events are plain functions too; start a task from them for slow work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether.mqtt.packets import Connect
+from tether.mqtt.reason_codes import ReasonCode
+
+from .acl import AclRule, check_acl
+
+__all__ = ["AuthResult", "ClientInfo", "ConnectionInfo", "DefaultHooks", "Hooks"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """Where a network connection comes from: the listener (`tcp`, `tls`, `ws`) and the peer address."""
+
+    listener: str
+    peer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """An authenticated client, as the hooks see it."""
+
+    client_id: str
+    username: str | None
+    protocol_version: int
+    listener: str
+    peer: str | None = None
+    #: What :meth:`Hooks.authenticate` attached (e.g. the tenant and device of the credentials).
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """The outcome of :meth:`Hooks.authenticate`: a CONNACK reason code (0x00 accepts) and attributes."""
+
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason_code.is_error
+
+
+ACCEPT = AuthResult()
+
+
+class Hooks:
+    """Authentication, authorization and connection events. The base class allows everything."""
+
+    def authenticate(
+        self, connect: Connect, connection: ConnectionInfo
+    ) -> AuthResult | Awaitable[AuthResult]:
+        """Accept or refuse a CONNECT (spec 3.1.4 step 3): e.g. 0x86 Bad User Name or Password, 0x87."""
+        return ACCEPT
+
+    def authorize_publish(self, client: ClientInfo, topic: str) -> bool:
+        """May the client publish to this topic name? (Wills are checked at CONNECT.)"""
+        return True
+
+    def authorize_subscribe(self, client: ClientInfo, topic_filter: str) -> bool:
+        """May the client subscribe to this topic filter (as sent, `$share/...` included)?"""
+        return True
+
+    def on_connected(self, client: ClientInfo, session_present: bool) -> None:
+        """After the successful CONNACK has been queued."""
+
+    def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
+        """After the network connection of an accepted client ended, with the reason: the client's
+        DISCONNECT reason code, or the one the broker sent or would have sent (0x8D keep alive timeout, 0x8E
+        session taken over, 0x80 for a lost connection)."""
+
+    def on_subscribed(self, client: ClientInfo, topic_filter: str, qos: int) -> None:
+        """After a subscription was granted with this maximum QoS."""
+
+    def on_unsubscribed(self, client: ClientInfo, topic_filter: str) -> None:
+        """After a subscription was removed by UNSUBSCRIBE."""
+
+
+class DefaultHooks(Hooks):
+    """`--allow-anonymous` and the ACL rules of the config file.
+
+    Without a credential store (the device-auth issue adds one), clients with or without credentials are
+    accepted exactly when anonymous access is allowed.
+    """
+
+    def __init__(
+        self, *, allow_anonymous: bool, acl_rules: tuple[AclRule, ...] = (), acl_default_allow: bool = True
+    ) -> None:
+        self.allow_anonymous = allow_anonymous
+        self.acl_rules = acl_rules
+        self.acl_default_allow = acl_default_allow
+
+    def authenticate(
+        self, connect: Connect, connection: ConnectionInfo
+    ) -> AuthResult | Awaitable[AuthResult]:
+        if self.allow_anonymous:
+            return ACCEPT
+        if connect.username is None and connect.password is None:
+            return AuthResult(ReasonCode.NOT_AUTHORIZED)
+        return AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
+
+    def authorize_publish(self, client: ClientInfo, topic: str) -> bool:
+        if not self.acl_rules:
+            return self.acl_default_allow
+        return check_acl(
+            self.acl_rules, self.acl_default_allow, "publish", client.client_id, client.username, topic
+        )
+
+    def authorize_subscribe(self, client: ClientInfo, topic_filter: str) -> bool:
+        if not self.acl_rules:
+            return self.acl_default_allow
+        return check_acl(
+            self.acl_rules,
+            self.acl_default_allow,
+            "subscribe",
+            client.client_id,
+            client.username,
+            topic_filter,
+        )

@@ -1,0 +1,101 @@
+"""TCP and TLS listeners: an :class:`asyncio.Protocol` per connection feeding a :class:`ClientConnection`.
+
+No task per connection or per message: the event loop calls ``data_received`` with whatever arrived and the
+client connection handles every complete packet in it synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from typing import cast
+
+from tether.config import ConfigError
+
+from .broker import Broker
+from .client import ClientConnection
+from .hooks import ConnectionInfo
+from .settings import TlsConfig
+
+__all__ = ["MQTTProtocol", "serve_tcp", "tls_context"]
+
+log = logging.getLogger("tether.broker")
+
+
+def _peer(transport: asyncio.BaseTransport) -> str | None:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = peer[0], peer[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return None if peer is None else str(peer)
+
+
+class MQTTProtocol(asyncio.Protocol):
+    """Glue between an asyncio transport and a :class:`ClientConnection`."""
+
+    __slots__ = ("_broker", "_client", "_listener")
+
+    def __init__(self, broker: Broker, listener: str) -> None:
+        self._broker = broker
+        self._listener = listener
+        self._client: ClientConnection | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        info = ConnectionInfo(self._listener, _peer(transport))
+        client = self._client = ClientConnection(self._broker, cast(asyncio.Transport, transport), info)
+        self._broker.opened(client)
+
+    def data_received(self, data: bytes) -> None:
+        client = self._client
+        assert client is not None
+        try:
+            client.data_received(data)
+        except Exception as exc:  # a bug, not a protocol error: those are handled inside
+            client.abort_on_error(exc)
+
+    def eof_received(self) -> bool:
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._client is not None:
+            self._client.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._client is not None:
+            self._client.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._client is not None:
+            self._client.resume_writing()
+
+
+def tls_context(config: TlsConfig) -> ssl.SSLContext:
+    """A server TLS context from the `[tls]` section (client certificates required if `cafile` is set)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.certfile, config.keyfile, password=config.password)
+        if config.cafile:
+            context.load_verify_locations(config.cafile)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[tls] cannot load the certificate or key: {exc}") from None
+    return context
+
+
+async def serve_tcp(
+    broker: Broker,
+    sock: socket.socket,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> asyncio.Server:
+    """Serve MQTT on an already bound, listening socket (MQTT over TLS with ``ssl_context``)."""
+    listener = "tls" if ssl_context is not None else "tcp"
+    return await broker.loop.create_server(
+        lambda: MQTTProtocol(broker, listener),
+        sock=sock,
+        ssl=ssl_context,
+        ssl_handshake_timeout=broker.config.connect_timeout if ssl_context is not None else None,
+    )

@@ -1,0 +1,253 @@
+"""QoS flows of one connection in both directions (spec 4.3, 4.4, 4.9): PUBLISH and acknowledgements.
+
+Inbound: QoS 1 is acknowledged after routing; QoS 2 follows "Method B" of spec 4.3.3 (forwarded on the first
+PUBLISH, the Packet Identifier kept until PUBREL); more unreleased QoS 2 messages than our Receive Maximum is
+answered with DISCONNECT 0x93. Outbound: a window of at most the client's Receive Maximum QoS 1/2 messages in
+flight, a bounded queue behind it, and the payload forwarded without a copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tether.mqtt.connection import ServerConnection
+from tether.mqtt.encoder import encode_publish_parts
+from tether.mqtt.errors import ProtocolError
+from tether.mqtt.packets import Packet, PubAck, PubComp, Publish, PubRec, PubRel, new_publish
+from tether.mqtt.properties import EMPTY_PROPERTIES
+from tether.mqtt.reason_codes import ReasonCode
+
+from .hooks import ClientInfo
+from .inflight import AWAIT_PUBACK, AWAIT_PUBCOMP, Delivery
+from .message import Message
+from .sessions import Session
+
+if TYPE_CHECKING:
+    from .broker import Broker
+
+__all__ = ["QoSFlows", "ack"]
+
+log = logging.getLogger("tether.broker")
+
+_RC = ReasonCode
+
+
+def ack(first: int, packet_id: int) -> bytes:
+    """A success acknowledgement without properties: Remaining Length 2 (spec 3.4.2.1, 3.5.2.1, 3.6.2.1,
+    3.7.2.1). ``first``: 0x40 PUBACK, 0x50 PUBREC, 0x62 PUBREL, 0x70 PUBCOMP."""
+    return bytes((first, 2, packet_id >> 8, packet_id & 0xFF))
+
+
+class QoSFlows:
+    """Mixed into :class:`~tether.broker.client.ClientConnection`, which provides the attributes below."""
+
+    __slots__ = ()
+
+    broker: Broker
+    conn: ServerConnection
+    session: Session | None
+    client: ClientInfo | None
+    version: int
+    _writable: bool
+    _closed: bool
+    _receive_maximum: int
+
+    def _write(self, data: bytes | bytearray | memoryview) -> None:
+        raise NotImplementedError
+
+    def _send(self, packet: Packet) -> None:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------------------- PUBLISH in
+
+    def _on_publish(self, packet: Publish) -> None:
+        session = self.session
+        client = self.client
+        assert session is not None and client is not None
+        broker = self.broker
+        qos = packet.qos
+        pid = packet.packet_id
+        v5 = self.version == 5
+        if qos == 2:
+            awaiting = session.awaiting_rel
+            if pid in awaiting:
+                # spec 4.3.3 method B: a re-sent PUBLISH of a message already received is not forwarded again.
+                self._write(ack(0x50, pid))
+                return
+            if len(awaiting) >= broker.config.receive_maximum:
+                # [MQTT-3.3.4-7] spec 4.9: more unacknowledged QoS 2 PUBLISH than our Receive Maximum: 0x93.
+                raise ProtocolError(_RC.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded")
+        topic = packet.topic
+        if not broker.hooks.authorize_publish(client, topic):
+            log.info("MQTT client %s may not publish to %r", client.client_id, topic)
+            if qos == 1:
+                if v5:
+                    self._send(PubAck(pid, _RC.NOT_AUTHORIZED))
+                else:
+                    self._write(ack(0x40, pid))
+            elif qos == 2:
+                if v5:
+                    # spec 4.3.3: a PUBREC with a reason code >= 0x80 ends the QoS 2 flow.
+                    self._send(PubRec(pid, _RC.NOT_AUTHORIZED))
+                else:
+                    session.awaiting_rel.add(pid)
+                    self._write(ack(0x50, pid))
+            return
+        props = packet.properties
+        expiry = props.message_expiry_interval
+        message = Message(
+            topic,
+            packet.payload,
+            qos,
+            packet.retain,
+            props,
+            None if expiry is None else broker.loop.time() + expiry,
+            session.client_id,
+        )
+        if packet.retain:
+            broker.retain(message)
+        count = broker.route(message)
+        if qos == 1:
+            if count or not v5:
+                self._write(ack(0x40, pid))
+            else:
+                self._send(PubAck(pid, _RC.NO_MATCHING_SUBSCRIBERS))
+        elif qos == 2:
+            session.awaiting_rel.add(pid)
+            if count or not v5:
+                self._write(ack(0x50, pid))
+            else:
+                self._send(PubRec(pid, _RC.NO_MATCHING_SUBSCRIBERS))
+
+    def _on_pubrel(self, packet: PubRel) -> None:
+        session = self.session
+        assert session is not None
+        pid = packet.packet_id
+        if pid in session.awaiting_rel:
+            session.awaiting_rel.discard(pid)
+            self._write(ack(0x70, pid))
+        elif self.version == 5:
+            self._send(PubComp(pid, _RC.PACKET_IDENTIFIER_NOT_FOUND))
+        else:
+            self._write(ack(0x70, pid))
+
+    # ----------------------------------------------------------------------------------------- PUBLISH out
+
+    def _on_puback(self, packet: PubAck) -> None:
+        outbox = self.session.outbox  # type: ignore[union-attr]
+        delivery = outbox.inflight.get(packet.packet_id)
+        if delivery is not None and delivery.state == AWAIT_PUBACK:
+            del outbox.inflight[packet.packet_id]
+            if outbox.queue:
+                self._pump()
+
+    def _on_pubrec(self, packet: PubRec) -> None:
+        outbox = self.session.outbox  # type: ignore[union-attr]
+        pid = packet.packet_id
+        delivery = outbox.inflight.get(pid)
+        if delivery is None or delivery.state == AWAIT_PUBACK:
+            if self.version == 5:
+                self._send(PubRel(pid, _RC.PACKET_IDENTIFIER_NOT_FOUND))
+            else:
+                self._write(ack(0x62, pid))
+            return
+        if packet.reason_code.is_error:
+            # spec 4.3.3: PUBREC with a reason code of 0x80 or greater ends the flow (and frees the window).
+            del outbox.inflight[pid]
+            self._pump()
+            return
+        delivery.state = AWAIT_PUBCOMP
+        self._write(ack(0x62, pid))
+
+    def _on_pubcomp(self, packet: PubComp) -> None:
+        outbox = self.session.outbox  # type: ignore[union-attr]
+        delivery = outbox.inflight.get(packet.packet_id)
+        if delivery is not None and delivery.state == AWAIT_PUBCOMP:
+            del outbox.inflight[packet.packet_id]
+            if outbox.queue:
+                self._pump()
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Send a message now if the window and the socket allow it, else queue it (bounded)."""
+        outbox = self.session.outbox  # type: ignore[union-attr]
+        if delivery.qos == 0:
+            if self._writable and not self._closed:
+                self._write_publish(delivery, 0, False, 0)
+            elif not outbox.enqueue(delivery):
+                self.broker.stats.dropped += 1
+            return
+        if (
+            self._writable
+            and not outbox.queue
+            and len(outbox.inflight) < self._receive_maximum
+            and not self._closed
+        ):
+            pid = outbox.allocate(delivery)
+            if not self._write_publish(delivery, delivery.qos, False, pid):
+                outbox.release(pid)
+        elif not outbox.enqueue(delivery):
+            self.broker.stats.dropped += 1
+
+    def _pump(self) -> None:
+        """Move queued messages into the window while the client's Receive Maximum allows (spec 4.9)."""
+        session = self.session
+        assert session is not None
+        outbox = session.outbox
+        queue = outbox.queue
+        inflight = outbox.inflight
+        now = self.broker.loop.time()
+        while queue and self._writable and not self._closed:
+            delivery = queue[0]
+            if delivery.qos and len(inflight) >= self._receive_maximum:
+                return
+            queue.popleft()
+            if delivery.message.expired(now):
+                # spec 3.3.2.3.3: onward delivery had not started: the expired copy is deleted.
+                continue
+            if delivery.qos == 0:
+                self._write_publish(delivery, 0, False, 0)
+            else:
+                pid = outbox.allocate(delivery)
+                if not self._write_publish(delivery, delivery.qos, False, pid):
+                    outbox.release(pid)
+
+    def _write_publish(self, delivery: Delivery, qos: int, dup: bool, pid: int) -> bool:
+        """Encode and queue one PUBLISH; ``False`` if it exceeds the client's Maximum Packet Size.
+
+        [MQTT-3.1.2-25] such a message is discarded as if it had been sent. The payload is handed to the
+        transport as is (no copy).
+        """
+        message = delivery.message
+        conn = self.conn
+        alias = 0
+        if self.version == 5:
+            props = message.properties
+            sub_ids = delivery.subscription_ids
+            if message.expires_at is not None or sub_ids:
+                changes: dict[str, Any] = {}
+                if message.expires_at is not None:
+                    # [MQTT-3.3.2-6] the forwarded Message Expiry Interval is the time still to run.
+                    changes["message_expiry_interval"] = message.remaining_expiry(self.broker.loop.time())
+                if sub_ids:
+                    # [MQTT-3.3.4-3] [MQTT-3.3.4-4] the Subscription Identifiers of matching subscriptions.
+                    changes["subscription_identifiers"] = sub_ids
+                props = props.replace(**changes)
+            packet = new_publish(message.topic, message.payload, qos, delivery.retain, dup, pid, props)
+            aliases = conn.outgoing_aliases
+            if aliases is not None:
+                packet, alias = aliases.prepare(packet)
+            head, payload = encode_publish_parts(packet, 5)
+        else:
+            packet = new_publish(
+                message.topic, message.payload, qos, delivery.retain, dup, pid, EMPTY_PROPERTIES
+            )
+            head, payload = encode_publish_parts(packet, self.version)
+        if len(head) + len(payload) > conn.client_maximum_packet_size:
+            return False
+        if alias:
+            conn.outgoing_aliases.commit(message.topic, alias)  # type: ignore[union-attr]
+        self._write(head)
+        if payload:
+            self._write(payload)
+        return True

@@ -1,0 +1,213 @@
+"""Subscriptions: a topic trie with `+` and `#` wildcards and shared subscriptions (spec 4.7, 4.8).
+
+Matching a topic walks the trie level by level (cost proportional to the topic depth and the number of
+wildcard branches, not to the number of subscriptions). The last results are kept in a small cache keyed by
+topic name, cleared whenever a subscription changes, so a hot topic costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tether.mqtt.packets import RetainHandling, SubscriptionOptions
+from tether.mqtt.topics import SHARE_PREFIX
+
+__all__ = ["Matches", "SharedGroup", "Subscription", "SubscriptionTrie"]
+
+_CACHE_SIZE = 4096
+
+
+@dataclass(slots=True, eq=False)
+class Subscription:
+    """One subscription of one session (spec 3.8.3). ``topic_filter`` is as subscribed, `$share/` included."""
+
+    client_id: str
+    topic_filter: str
+    qos: int
+    no_local: bool = False
+    retain_as_published: bool = False
+    retain_handling: RetainHandling = RetainHandling.SEND_ON_SUBSCRIBE
+    #: Subscription Identifier (spec 3.8.2.1.2), sent back with every matching PUBLISH.
+    identifier: int | None = None
+    #: The ShareName of a shared subscription (spec 4.8.2), else ``None``.
+    share_name: str | None = None
+
+    @classmethod
+    def from_options(
+        cls, client_id: str, topic_filter: str, options: SubscriptionOptions, identifier: int | None
+    ) -> Subscription:
+        share_name = None
+        if topic_filter.startswith(SHARE_PREFIX):
+            share_name = topic_filter[len(SHARE_PREFIX) :].partition("/")[0]
+        return cls(
+            client_id,
+            topic_filter,
+            options.qos,
+            options.no_local,
+            options.retain_as_published,
+            options.retain_handling,
+            identifier,
+            share_name,
+        )
+
+    @property
+    def options(self) -> SubscriptionOptions:
+        return SubscriptionOptions(self.qos, self.no_local, self.retain_as_published, self.retain_handling)
+
+
+class SharedGroup:
+    """The sessions sharing ``$share/<name>/<filter>``: each message goes to one of them (spec 4.8.2)."""
+
+    __slots__ = ("members", "name", "next_index", "order")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.members: dict[str, Subscription] = {}
+        self.order: list[Subscription] = []
+        self.next_index = 0
+
+    def _reorder(self) -> None:
+        self.order = list(self.members.values())
+        if self.next_index >= len(self.order):
+            self.next_index = 0
+
+
+#: (ordinary subscriptions, shared groups) matching one topic.
+Matches = tuple[list[Subscription], list[SharedGroup]]
+
+
+class _Node:
+    __slots__ = ("children", "shared", "subs")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.subs: dict[str, Subscription] = {}
+        self.shared: dict[str, SharedGroup] = {}
+
+    def empty(self) -> bool:
+        return not self.children and not self.subs and not self.shared
+
+
+def _levels(topic_filter: str) -> tuple[str | None, list[str]]:
+    if topic_filter.startswith(SHARE_PREFIX):
+        name, _, inner = topic_filter[len(SHARE_PREFIX) :].partition("/")
+        return name, inner.split("/")
+    return None, topic_filter.split("/")
+
+
+class SubscriptionTrie:
+    """Every subscription of every session, indexed by topic filter level."""
+
+    __slots__ = ("_cache", "_count", "_root")
+
+    def __init__(self) -> None:
+        self._root = _Node()
+        self._count = 0
+        self._cache: dict[str, Matches] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, sub: Subscription) -> Subscription | None:
+        """Add or replace the session's subscription to the filter; returns the one it replaced, if any.
+
+        [MQTT-3.8.4-3] a SUBSCRIBE with a filter identical to an existing subscription's replaces it.
+        """
+        share, levels = _levels(sub.topic_filter)
+        node = self._root
+        for level in levels:
+            child = node.children.get(level)
+            if child is None:
+                child = node.children[level] = _Node()
+            node = child
+        self._cache.clear()
+        if share is None:
+            old = node.subs.get(sub.client_id)
+            node.subs[sub.client_id] = sub
+        else:
+            group = node.shared.get(share)
+            if group is None:
+                group = node.shared[share] = SharedGroup(share)
+            old = group.members.get(sub.client_id)
+            group.members[sub.client_id] = sub
+            group._reorder()
+        if old is None:
+            self._count += 1
+        return old
+
+    def remove(self, client_id: str, topic_filter: str) -> Subscription | None:
+        """Remove the session's subscription to the filter; returns it, or ``None`` if there was none."""
+        share, levels = _levels(topic_filter)
+        path = [self._root]
+        node = self._root
+        for level in levels:
+            child = node.children.get(level)
+            if child is None:
+                return None
+            path.append(child)
+            node = child
+        if share is None:
+            old = node.subs.pop(client_id, None)
+        else:
+            group = node.shared.get(share)
+            old = group.members.pop(client_id, None) if group is not None else None
+            if group is not None:
+                if group.members:
+                    group._reorder()
+                else:
+                    del node.shared[share]
+        if old is None:
+            return None
+        self._count -= 1
+        self._cache.clear()
+        # Prune the branch bottom-up so that unused levels do not pile up.
+        for i in range(len(levels), 0, -1):
+            if not path[i].empty():
+                break
+            del path[i - 1].children[levels[i - 1]]
+        return old
+
+    def match(self, topic: str) -> Matches:
+        """The subscriptions whose filter matches the topic name (spec 4.7). Do not modify the result."""
+        found = self._cache.get(topic)
+        if found is not None:
+            return found
+        subs: list[Subscription] = []
+        groups: list[SharedGroup] = []
+        levels = topic.split("/")
+        n = len(levels)
+        # [MQTT-4.7.2-1] filters starting with a wildcard do not match topic names beginning with "$".
+        dollar = topic[:1] == "$"
+        stack: list[tuple[_Node, int]] = [(self._root, 0)]
+        while stack:
+            node, i = stack.pop()
+            children = node.children
+            if children:
+                wild = not (dollar and i == 0)
+                if wild:
+                    multi = children.get("#")
+                    if multi is not None:
+                        # "a/#" matches "a" and everything below it (spec 4.7.1.2).
+                        if multi.subs:
+                            subs.extend(multi.subs.values())
+                        if multi.shared:
+                            groups.extend(multi.shared.values())
+                if i < n:
+                    child = children.get(levels[i])
+                    if child is not None:
+                        stack.append((child, i + 1))
+                    if wild:
+                        single = children.get("+")
+                        if single is not None:
+                            stack.append((single, i + 1))
+            if i == n:
+                if node.subs:
+                    subs.extend(node.subs.values())
+                if node.shared:
+                    groups.extend(node.shared.values())
+        found = (subs, groups)
+        cache = self._cache
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[topic] = found
+        return found
