@@ -10,24 +10,10 @@ import uvicorn
 
 from tether.bootstrap import Platform, build_platform
 from tether.broker import BrokerConfig, MqttService
-from tether.config import ConfigError, Settings, split_address
+from tether.broker import bind_socket as bind
+from tether.config import Settings
 
 log = logging.getLogger("tether")
-
-
-def bind(address: str) -> socket.socket:
-    host, port = split_address(address)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {address}: {exc.strerror}") from None
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
 
 
 def _shown(sock: socket.socket, scheme: str) -> str:
