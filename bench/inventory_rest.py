@@ -53,6 +53,30 @@ Operation = Callable[[httpx.AsyncClient, int, random.Random], Awaitable[httpx.Re
 # --------------------------------------------------------------------------- options
 
 
+def add_server_options(parser: argparse.ArgumentParser, database_note: str = "") -> None:
+    """The options of the `tether serve` subprocess and its user, shared by the REST benchmarks."""
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="passed to `tether serve --database-url` (e.g. postgresql://...); default: SQLite in a "
+        "fresh temporary data dir" + database_note,
+    )
+    parser.add_argument("--tenant", metavar="ID", default="t1", help="tenant of the benchmark user")
+    parser.add_argument("--user", metavar="NAME", default="admin", help="benchmark user (the tenant admin)")
+    parser.add_argument(
+        "--password",
+        help="admin password; default: a random one, set through TETHER_ADMIN_PASSWORD (only applied "
+        "when the tenant is created, so give the existing password for a reused database)",
+    )
+    parser.add_argument(
+        "--startup-timeout", type=float, metavar="S", default=60.0, help="seconds to wait for /health"
+    )
+    parser.add_argument(
+        "--server-log-level", metavar="LEVEL", default="info", help="`tether serve --log-level`"
+    )
+    parser.add_argument("--server-log", type=Path, metavar="FILE", help="also save the server log here")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark tether's inventory REST API (managed-object create and get-by-id).",
@@ -77,26 +101,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, metavar="S", default=10.0, help="per-request timeout in seconds"
     )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="passed to `tether serve --database-url` (e.g. postgresql://...); default: SQLite in a "
-        "fresh temporary data dir",
-    )
-    parser.add_argument("--tenant", metavar="ID", default="t1", help="tenant of the benchmark user")
-    parser.add_argument("--user", metavar="NAME", default="admin", help="benchmark user (the tenant admin)")
-    parser.add_argument(
-        "--password",
-        help="admin password; default: a random one, set through TETHER_ADMIN_PASSWORD (only applied "
-        "when the tenant is created, so give the existing password for a reused database)",
-    )
-    parser.add_argument(
-        "--startup-timeout", type=float, metavar="S", default=60.0, help="seconds to wait for /health"
-    )
-    parser.add_argument(
-        "--server-log-level", metavar="LEVEL", default="info", help="`tether serve --log-level`"
-    )
-    parser.add_argument("--server-log", type=Path, metavar="FILE", help="also save the server log here")
+    add_server_options(parser)
     parser.add_argument("--seed", type=int, metavar="N", default=1, help="seed of the id choice in phase 2")
     args = parser.parse_args(argv)
     if args.concurrency < 1:

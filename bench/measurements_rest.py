@@ -47,6 +47,7 @@ import httpx
 from inventory_rest import (
     PhaseResult,
     TetherServer,
+    add_server_options,
     database_label,
     describe_exit,
     event_loop_factory,
@@ -91,26 +92,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, metavar="S", default=30.0, help="per-request timeout in seconds"
     )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="passed to `tether serve --database-url` (e.g. postgresql://...); default: SQLite in a "
-        "fresh temporary data dir. The verification counts the whole tenant: use an empty database.",
-    )
-    parser.add_argument("--tenant", metavar="ID", default="t1", help="tenant of the benchmark user")
-    parser.add_argument("--user", metavar="NAME", default="admin", help="benchmark user (the tenant admin)")
-    parser.add_argument(
-        "--password",
-        help="admin password; default: a random one, set through TETHER_ADMIN_PASSWORD (only applied "
-        "when the tenant is created, so give the existing password for a reused database)",
-    )
-    parser.add_argument(
-        "--startup-timeout", type=float, metavar="S", default=60.0, help="seconds to wait for /health"
-    )
-    parser.add_argument(
-        "--server-log-level", metavar="LEVEL", default="info", help="`tether serve --log-level`"
-    )
-    parser.add_argument("--server-log", type=Path, metavar="FILE", help="also save the server log here")
+    add_server_options(parser, ". The verification counts the whole tenant: use an empty database.")
     parser.add_argument("--seed", type=int, metavar="N", default=1, help="seed of the load loop")
     parser.add_argument(
         "--no-verify", action="store_true", help="skip the restart and the count of stored measurements"

@@ -43,6 +43,7 @@ import httpx
 
 from inventory_rest import (
     TetherServer,
+    add_server_options,
     database_label,
     describe_exit,
     event_loop_factory,
@@ -92,26 +93,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=30.0,
         help="advice.timeout of the listener's connects (how long the server holds an empty one)",
     )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="passed to `tether serve --database-url` (e.g. postgresql://...); default: SQLite in a "
-        "fresh temporary data dir",
-    )
-    parser.add_argument("--tenant", metavar="ID", default="t1", help="tenant of the benchmark user")
-    parser.add_argument("--user", metavar="NAME", default="admin", help="benchmark user (the tenant admin)")
-    parser.add_argument(
-        "--password",
-        help="admin password; default: a random one, set through TETHER_ADMIN_PASSWORD (only applied "
-        "when the tenant is created, so give the existing password for a reused database)",
-    )
-    parser.add_argument(
-        "--startup-timeout", type=float, metavar="S", default=60.0, help="seconds to wait for /health"
-    )
-    parser.add_argument(
-        "--server-log-level", metavar="LEVEL", default="info", help="`tether serve --log-level`"
-    )
-    parser.add_argument("--server-log", type=Path, metavar="FILE", help="also save the server log here")
+    add_server_options(parser)
     args = parser.parse_args(argv)
     if args.operations < 1 or args.in_flight < 1:
         parser.error("--operations and --in-flight must be at least 1")

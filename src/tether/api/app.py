@@ -33,21 +33,19 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "STARTING", "pending": readiness.pending}, status_code=503)
 
 
-class StripTrailingSlash:
-    """`/alarm/alarms/` is `/alarm/alarms` (the c8y-api client posts alarms with the slash)."""
+class NormalizePath:
+    """`/alarm/alarms/` is `/alarm/alarms` (c8y-api posts alarms with the slash) and `/alarm/alarms//5` is
+    `/alarm/alarms/5` (its Alarm.update() joins '/alarm/alarms/' and '/5')."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if "//" in path and scope["type"] in ("http", "websocket"):
-            # `/alarm/alarms//5` is `/alarm/alarms/5`: c8y-api's Alarm.update() joins '/alarm/alarms/' + '/5'.
-            while "//" in path:
-                path = path.replace("//", "/")
-            scope = dict(scope, path=path)
-        if scope["type"] in ("http", "websocket") and len(path) > 1 and path.endswith("/"):
-            scope = dict(scope, path=path.rstrip("/") or "/")
+        if scope["type"] in ("http", "websocket"):
+            path = scope["path"]
+            normal = "/" + "/".join(part for part in path.split("/") if part)
+            if normal != path:
+                scope = dict(scope, path=normal)
         await self.app(scope, receive, send)
 
 
@@ -76,4 +74,4 @@ def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
     app.router.redirect_slashes = False
     app.state.ctx = context
     app.state.realtime = hub
-    return StripTrailingSlash(app)
+    return NormalizePath(app)
