@@ -3,15 +3,16 @@
 One module per spec concept: :mod:`.listener` and :mod:`.websocket` (network), :mod:`.client` (one
 connection), :mod:`.sessions`, :mod:`.subscriptions`, :mod:`.retained`, :mod:`.inflight` (QoS flows),
 :mod:`.will`, :mod:`.keepalive`, :mod:`.hooks` and :mod:`.acl` (the seam for authentication and
-authorization), :mod:`.broker` (routing) and :mod:`.service` (the broker with its listeners, as `tether serve`
-runs it).
+authorization), :mod:`.mountpoints` (tenant namespaces), :mod:`.broker` (routing, platform handlers) and
+:mod:`.service` (the broker with its listeners, as `tether serve` runs it).
 """
 
 from __future__ import annotations
 
-from .broker import Broker, BrokerStats
+from .broker import Broker, BrokerStats, MessageHandler
 from .hooks import AuthResult, ClientInfo, ConnectionInfo, DefaultHooks, Hooks
 from .message import Message
+from .mountpoints import Mount
 from .service import LISTENER_KINDS, MqttService, bind_socket, listener_url
 from .settings import NEVER_EXPIRES, BrokerConfig, TlsConfig
 from .storage import BrokerStore, MemoryBrokerStore
@@ -30,6 +31,8 @@ __all__ = [
     "Hooks",
     "MemoryBrokerStore",
     "Message",
+    "MessageHandler",
+    "Mount",
     "MqttService",
     "TlsConfig",
     "bind_socket",

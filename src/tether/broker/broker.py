@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
-from .hooks import DefaultHooks, Hooks
+from tether.mqtt.packets import Payload
+from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
+from tether.mqtt.reason_codes import ReasonCode
+
+from .hooks import ClientInfo, DefaultHooks, Hooks
 from .inflight import Delivery
 from .message import Message
+from .mountpoints import Mount, client_prefix
 from .persistence import Persistence
 from .retained import RetainedStore
 from .sessions import Session, SessionRegistry
@@ -28,9 +35,15 @@ from .will import PendingWill
 if TYPE_CHECKING:
     from .client import ClientConnection
 
-__all__ = ["Broker", "BrokerStats"]
+__all__ = ["Broker", "BrokerStats", "MessageHandler"]
 
 log = logging.getLogger("tether.broker")
+
+#: A platform handler (a protocol adapter) for the messages clients publish under one first topic level:
+#: ``handler(client, topic as the client sent it, message)``. It returns ``None`` to let the broker
+#: acknowledge at once, or a future that holds the PUBACK/PUBREC until the adapter has stored the message;
+#: its result is ``None`` (success) or a reason code >= 0x80 for the MQTT 5 acknowledgement.
+MessageHandler = Callable[[ClientInfo, str, Message], "asyncio.Future[ReasonCode | None] | None"]
 
 
 @dataclass
@@ -69,6 +82,42 @@ class Broker:
         self.connections: set[ClientConnection] = set()
         #: Write-behind persistence of sessions and retained messages, with a store.
         self.persistence = Persistence(self, store, config.persist_interval) if store is not None else None
+        #: Set while routing one message when it changed durable state (see ClientConnection._on_publish).
+        self.needs_commit = False
+        #: Platform handlers by the first level of the topic as clients send it (see :meth:`add_handler`).
+        self.handlers: dict[str, MessageHandler] = {}
+
+    def add_handler(self, root: str, handler: MessageHandler) -> None:
+        """Give the platform every accepted PUBLISH whose topic (as the client sent it) starts with the level
+        `root`: ``add_handler("s", smartrest)`` sees ``s/us`` and ``s/us/child``. Messages are still routed to
+        subscribers as well. One handler per root."""
+        if root in self.handlers:
+            raise ValueError(f"a handler for {root!r} topics is already installed")
+        self.handlers[root] = handler
+
+    def publish(
+        self,
+        topic: str,
+        payload: Payload,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        mountpoint: str = "",
+        client_id: str | None = None,
+        properties: Properties = EMPTY_PROPERTIES,
+    ) -> int:
+        """Publish as the platform; returns the number of sessions reached.
+
+        `topic` is as the clients of `mountpoint` see it. With `client_id`, the topic is that client's private
+        one (a private root such as SmartREST's ``s/ds``; see :mod:`.mountpoints`).
+        """
+        prefix = client_prefix(mountpoint, client_id) if client_id is not None else mountpoint
+        expiry = properties.message_expiry_interval
+        expires_at = None if expiry is None else self.loop.time() + expiry
+        message = Message(prefix + topic, payload, qos, retain, properties, expires_at, None)
+        if retain:
+            self.retain(message)
+        return self.route(message)
 
     async def start(self) -> None:
         """Restore the saved state (with a store) and start saving changes."""
@@ -108,11 +157,14 @@ class Broker:
         self.stats.connections = len(self.connections)
         if session is not None and session.owner is connection:
             if will is not None:
+                publish = self.publish_will
+                if connection.client is not None and self.handlers:
+                    publish = partial(self.publish_will, origin=(connection.client, connection.mount))
                 if will_delay == 0 or session.expiry_interval == 0:
-                    self.publish_will(will)
+                    publish(will)
                 else:
                     # spec 3.1.3.2.2: published when the delay passes or the session ends, if earlier.
-                    session.pending_will = PendingWill(self.loop, will, will_delay, self.publish_will)
+                    session.pending_will = PendingWill(self.loop, will, will_delay, publish)
             self.sessions.detached(session)
             if self.persistence is not None:
                 self.persistence.session_changed(session)
@@ -134,12 +186,23 @@ class Broker:
             session.pending_will.fire()
             session.pending_will = None
 
-    def publish_will(self, message: Message) -> None:
+    def publish_will(self, message: Message, origin: tuple[ClientInfo, Mount | None] | None = None) -> None:
+        """Publish a Will Message; `origin` (the client and its mount) lets a platform handler see it too
+        (e.g. a SmartREST device's last will on s/us)."""
         if message.properties.message_expiry_interval is not None:
             message.expires_at = self.loop.time() + message.properties.message_expiry_interval
         if message.retain:
             self.retain(message)
         self.route(message)
+        if origin is not None:
+            client, mount = origin
+            topic = message.topic if mount is None else mount.unmount(message.topic)
+            handler = self.handlers.get(topic.partition("/")[0])
+            if handler is not None:
+                try:
+                    handler(client, topic, message)
+                except Exception:
+                    log.exception("MQTT message handler failed on the will of %s", client.client_id)
 
     def close(self) -> None:
         """Disconnect every client (MQTT 5: DISCONNECT 0x8B); stop the session and will timers."""
@@ -176,6 +239,7 @@ class Broker:
             log.warning("retained message store full: %r not retained", message.topic)
         elif self.persistence is not None:
             self.persistence.retained_changed(message.topic)
+            self.needs_commit = True
 
     # ----------------------------------------------------------------------------------- routing
 
@@ -278,5 +342,6 @@ class Broker:
             # queue drops them.
             if not session.outbox.enqueue(delivery):
                 self.stats.dropped += 1
-            elif self.persistence is not None:
+            elif self.persistence is not None and session.expiry_interval:
                 self.persistence.session_changed(session)
+                self.needs_commit = True

@@ -40,6 +40,7 @@ from .hooks import AuthResult, ClientInfo, ConnectionInfo
 from .inflight import AWAIT_PUBCOMP
 from .keepalive import IdleTimer, keep_alive_timeout
 from .message import Message
+from .mountpoints import Mount
 from .qos import QoSFlows, ack
 from .sessions import Session
 from .settings import NEVER_EXPIRES
@@ -69,12 +70,14 @@ class ClientConnection(QoSFlows):
     """The broker side of one network connection (TCP, TLS or WebSocket)."""
 
     __slots__ = (
+        "_acks",
         "_auth_task",
         "_chunk_size",
         "_chunks",
         "_closed",
         "_connect_timer",
         "_eof",
+        "_mount",
         "_out",
         "_paused",
         "_receive_maximum",
@@ -120,6 +123,10 @@ class ClientConnection(QoSFlows):
         self._receive_maximum = 65_535
         self._will: Message | None = None
         self._will_delay = 0
+        #: The client's namespace (AuthResult.mountpoint), or None for the broker's whole topic space.
+        self._mount: Mount | None = None
+        #: Acknowledgements waiting behind one held for durability (see QoSFlows._acknowledge).
+        self._acks: Any = None
         # The CONNECT must arrive within connect_timeout of the connection, however slowly bytes trickle in.
         self._connect_timer: asyncio.TimerHandle | None = broker.loop.call_later(
             config.connect_timeout, self._connect_timeout
@@ -129,6 +136,11 @@ class ClientConnection(QoSFlows):
     def __repr__(self) -> str:
         client_id = self.session.client_id if self.session is not None else None
         return f"ClientConnection({client_id!r}, {self.info.peer})"
+
+    @property
+    def mount(self) -> Mount | None:
+        """The client's namespace inside the broker (``None``: the whole topic space)."""
+        return self._mount
 
     # ----------------------------------------------------------------------------------------- input
 
@@ -288,17 +300,30 @@ class ClientConnection(QoSFlows):
             # [MQTT-3.1.3-6] a zero-length ClientID gets a unique one; MQTT 5 returns it [MQTT-3.1.3-7].
             client_id = assigned = f"auto-{uuid.uuid4().hex}"
         client = ClientInfo(
-            client_id, packet.username, self.version, self.info.listener, self.info.peer, result.attributes
+            client_id,
+            packet.username,
+            self.version,
+            self.info.listener,
+            self.info.peer,
+            result.attributes,
+            result.mountpoint,
+            self.info.certificate,
         )
         will = packet.will
         if will is not None and not broker.hooks.authorize_publish(client, will.topic):
             self._refuse(_RC.NOT_AUTHORIZED)
             return
+        mount = None
+        session_key = client_id
+        if result.mountpoint:
+            # Sessions of two namespaces never meet: the key is the mounted client identifier.
+            mount = self._mount = Mount(result.mountpoint, client_id, result.private_roots)
+            session_key = result.mountpoint + client_id
         # MQTT 3.1.1 Clean Session 0: the session lasts until a Clean Session 1 connection ends it.
         v311_expiry = 0 if packet.clean_start else NEVER_EXPIRES
         expiry = (props.session_expiry_interval or 0) if v5 else v311_expiry
         capped_expiry = min(expiry, config.max_session_expiry)
-        session, present = broker.sessions.open(client_id, packet.clean_start, config.max_queued_messages)
+        session, present = broker.sessions.open(session_key, packet.clean_start, config.max_queued_messages)
         session.expiry_interval = capped_expiry
         session.owner = self
         self.session = session
@@ -323,7 +348,7 @@ class ClientConnection(QoSFlows):
         self._cancel_connect_timer()
         self._timer = IdleTimer(broker.loop, keep_alive_timeout(keep_alive), self._keep_alive_expired)
         if will is not None:
-            self._will = will_message(will, client_id)
+            self._will = will_message(will, mount.topic(will.topic) if mount is not None else will.topic)
             self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0
         self._receive_maximum = self.conn.client_receive_maximum
         broker.connected(self, session, present)
@@ -359,12 +384,14 @@ class ClientConnection(QoSFlows):
         granted: list[Subscription] = []
         retained_for: list[Subscription] = []
         maximum_qos = self.conn.maximum_qos
+        mount = self._mount
         for topic_filter, options in packet.subscriptions:
             if not hooks.authorize_subscribe(client, topic_filter):
-                # spec 3.9.3: 0x80 Unspecified error, "the Server does not wish to reveal the reason" (the
-                # 3.1.1 Failure code too). Not 0x87: clients such as Paho's test client accept only 0x80.
-                codes.append(_RC.UNSPECIFIED_ERROR)
+                # spec 3.9.3: the hooks choose 0x80 Unspecified error or 0x87 Not authorized (3.1.1: 0x80).
+                codes.append(hooks.subscribe_denied)
                 continue
+            if mount is not None:
+                topic_filter = mount.filter(topic_filter)
             sub = Subscription.from_options(session.client_id, topic_filter, options, identifier)
             sub.qos = min(sub.qos, maximum_qos)
             old = broker.subscribe(session, sub)
@@ -381,7 +408,8 @@ class ClientConnection(QoSFlows):
         for sub in retained_for:
             broker.send_retained(session, sub)
         for sub in granted:
-            hooks.on_subscribed(client, sub.topic_filter, sub.qos)
+            shown = sub.topic_filter if mount is None else mount.unmount_filter(sub.topic_filter)
+            hooks.on_subscribed(client, shown, sub.qos)
 
     def _on_unsubscribe(self, packet: Unsubscribe) -> None:
         session = self.session
@@ -389,8 +417,10 @@ class ClientConnection(QoSFlows):
         assert session is not None and client is not None
         codes = []
         removed = []
+        mount = self._mount
         for topic_filter in packet.topic_filters:
-            if self.broker.unsubscribe(session, topic_filter):
+            mounted = topic_filter if mount is None else mount.filter(topic_filter)
+            if self.broker.unsubscribe(session, mounted):
                 codes.append(_RC.SUCCESS)
                 removed.append(topic_filter)
             else:

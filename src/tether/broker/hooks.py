@@ -7,6 +7,10 @@ Subclass :class:`Hooks` and override what you need; the base class allows everyt
 * :meth:`Hooks.authorize_publish` and :meth:`Hooks.authorize_subscribe` run on the hot path and are plain
   functions: load what they need at :meth:`Hooks.authenticate` time into :attr:`AuthResult.attributes`.
 * The ``on_*`` events are plain functions too; start a task from them for slow work.
+
+Tenants: :attr:`AuthResult.mountpoint` puts a client's topics under a prefix inside the broker (like EMQX's
+listener mountpoint), so clients of two tenants never see each other's topics or sessions; hooks and handlers
+always see topics as the client sent them. See :mod:`.mountpoints`.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ __all__ = ["AuthResult", "ClientInfo", "ConnectionInfo", "DefaultHooks", "Hooks"
 
 @dataclass(frozen=True, slots=True)
 class ConnectionInfo:
-    """Where a network connection comes from: the listener (`tcp`, `tls`, `ws`) and the peer address."""
+    """Where a network connection comes from: the listener (`tcp`, `tls`, `ws`), the peer address and, on
+    the TLS listener, the client certificate the handshake verified (``ssl.SSLSocket.getpeercert()``)."""
 
     listener: str
     peer: str | None = None
+    certificate: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,10 @@ class ClientInfo:
     peer: str | None = None
     #: What :meth:`Hooks.authenticate` attached (e.g. the tenant and device of the credentials).
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: The client's topic namespace inside the broker (:attr:`AuthResult.mountpoint`).
+    mountpoint: str = ""
+    #: The verified TLS client certificate, if any (:attr:`ConnectionInfo.certificate`).
+    certificate: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,12 @@ class AuthResult:
 
     reason_code: ReasonCode = ReasonCode.SUCCESS
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: Prefix of every topic of this client inside the broker (e.g. ``$tenant/t1/``); sessions are keyed by
+    #: mountpoint + client id. Empty: the client sees the broker's whole topic space.
+    mountpoint: str = ""
+    #: First topic levels that are private to the client under its mountpoint (e.g. SmartREST's ``s``):
+    #: mounted at ``<mountpoint>$client/<client id>/``.
+    private_roots: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -61,6 +77,11 @@ ACCEPT = AuthResult()
 
 class Hooks:
     """Authentication, authorization and connection events. The base class allows everything."""
+
+    #: The SUBACK reason code for a refused subscription. 0x80 Unspecified error "does not wish to reveal the
+    #: reason" (spec 3.9.3; Paho's test client accepts only 0x80); a platform may say 0x87 Not authorized.
+    #: MQTT 3.1.1 clients get 0x80 Failure either way.
+    subscribe_denied: ReasonCode = ReasonCode.UNSPECIFIED_ERROR
 
     def authenticate(
         self, connect: Connect, connection: ConnectionInfo

@@ -44,7 +44,9 @@ class MQTTProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
-        info = ConnectionInfo(self._listener, _peer(transport))
+        # A TLS client certificate the handshake verified (none unless the context asks for one).
+        certificate = transport.get_extra_info("peercert") if self._listener == "tls" else None
+        info = ConnectionInfo(self._listener, _peer(transport), certificate or None)
         client = self._client = ClientConnection(self._broker, cast(asyncio.Transport, transport), info)
         self._broker.opened(client)
 

@@ -1,14 +1,18 @@
 """QoS flows of one connection in both directions (spec 4.3, 4.4, 4.9): PUBLISH and acknowledgements.
 
-Inbound: QoS 1 is acknowledged after routing; QoS 2 follows "Method B" of spec 4.3.3 (forwarded on the first
-PUBLISH, the Packet Identifier kept until PUBREL); more unreleased QoS 2 messages than our Receive Maximum is
-answered with DISCONNECT 0x93. Outbound: a window of at most the client's Receive Maximum QoS 1/2 messages in
-flight, a bounded queue behind it, and the payload forwarded without a copy.
+Inbound: QoS 1 is acknowledged after routing, or once stored when a platform handler or the persistence of an
+offline session holds the acknowledgement (in arrival order either way); QoS 2 follows "Method B" of spec
+4.3.3 (forwarded on the first PUBLISH, the Packet Identifier kept until PUBREL); more unreleased QoS 2
+messages than our Receive Maximum is answered with DISCONNECT 0x93.
+Outbound: a window of at most the client's Receive Maximum QoS 1/2 messages in flight, a bounded queue behind
+it, and the payload forwarded without a copy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from tether.mqtt.connection import ServerConnection
@@ -21,6 +25,7 @@ from tether.mqtt.reason_codes import ReasonCode
 from .hooks import ClientInfo
 from .inflight import AWAIT_PUBACK, AWAIT_PUBCOMP, Delivery
 from .message import Message
+from .mountpoints import Mount
 from .sessions import Session
 
 if TYPE_CHECKING:
@@ -31,6 +36,26 @@ __all__ = ["QoSFlows", "ack"]
 log = logging.getLogger("tether.broker")
 
 _RC = ReasonCode
+
+
+def _both(
+    loop: asyncio.AbstractEventLoop, first: asyncio.Future[Any], second: asyncio.Future[Any]
+) -> asyncio.Future[Any]:
+    """A future done when both are: with the first one's result, or the first exception."""
+    both: asyncio.Future[Any] = loop.create_future()
+
+    def done(_: object) -> None:
+        if both.done() or not (first.done() and second.done()):
+            return
+        for future in (second, first):
+            if future.cancelled() or future.exception() is not None:
+                both.set_exception(future.exception() or asyncio.CancelledError())
+                return
+        both.set_result(first.result())
+
+    first.add_done_callback(done)
+    second.add_done_callback(done)
+    return both
 
 
 def ack(first: int, packet_id: int) -> bytes:
@@ -52,6 +77,8 @@ class QoSFlows:
     _writable: bool
     _closed: bool
     _receive_maximum: int
+    _mount: Mount | None
+    _acks: deque[tuple[int, int, ReasonCode, asyncio.Future[Any] | None]] | None
 
     def _write(self, data: bytes | bytearray | memoryview) -> None:
         raise NotImplementedError
@@ -68,12 +95,11 @@ class QoSFlows:
         broker = self.broker
         qos = packet.qos
         pid = packet.packet_id
-        v5 = self.version == 5
         if qos == 2:
             awaiting = session.awaiting_rel
             if pid in awaiting:
                 # spec 4.3.3 method B: a re-sent PUBLISH of a message already received is not forwarded again.
-                self._write(ack(0x50, pid))
+                self._acknowledge(0x50, pid, _RC.SUCCESS, None)
                 return
             if len(awaiting) >= broker.config.receive_maximum:
                 # [MQTT-3.3.4-7] spec 4.9: more unacknowledged QoS 2 PUBLISH than our Receive Maximum: 0x93.
@@ -81,23 +107,18 @@ class QoSFlows:
         topic = packet.topic
         if not broker.hooks.authorize_publish(client, topic):
             log.info("MQTT client %s may not publish to %r", client.client_id, topic)
-            if qos == 1:
-                if v5:
-                    self._send(PubAck(pid, _RC.NOT_AUTHORIZED))
-                else:
-                    self._write(ack(0x40, pid))
-            elif qos == 2:
-                if v5:
-                    # spec 4.3.3: a PUBREC with a reason code >= 0x80 ends the QoS 2 flow.
-                    self._send(PubRec(pid, _RC.NOT_AUTHORIZED))
-                else:
-                    session.awaiting_rel.add(pid)
-                    self._write(ack(0x50, pid))
+            if qos == 2 and self.version != 5:
+                session.awaiting_rel.add(pid)
+            if qos:
+                # MQTT 5: PUBACK/PUBREC 0x87 (a PUBREC >= 0x80 ends the QoS 2 flow, spec 4.3.3). 3.1.1 has no
+                # negative acknowledgement: the message is dropped and the flow completed.
+                self._acknowledge(0x40 if qos == 1 else 0x50, pid, _RC.NOT_AUTHORIZED, None)
             return
         props = packet.properties
         expiry = props.message_expiry_interval
+        mount = self._mount
         message = Message(
-            topic,
+            topic if mount is None else mount.topic(topic),
             packet.payload,
             qos,
             packet.retain,
@@ -105,20 +126,87 @@ class QoSFlows:
             None if expiry is None else broker.loop.time() + expiry,
             session.client_id,
         )
+        broker.needs_commit = False
         if packet.retain:
             broker.retain(message)
         count = broker.route(message)
-        if qos == 1:
-            if count or not v5:
-                self._write(ack(0x40, pid))
-            else:
-                self._send(PubAck(pid, _RC.NO_MATCHING_SUBSCRIBERS))
-        elif qos == 2:
+        pending: asyncio.Future[ReasonCode | None] | None = None
+        handlers = broker.handlers
+        if handlers:
+            handler = handlers.get(topic.partition("/")[0])
+            if handler is not None:
+                count += 1  # the platform takes it: not "no matching subscribers"
+                try:
+                    pending = handler(client, topic, message)
+                except Exception as exc:
+                    log.exception("MQTT message handler failed on %r", topic)
+                    pending = broker.loop.create_future()
+                    pending.set_exception(exc)
+        if not qos:
+            return
+        persistence = broker.persistence
+        if broker.needs_commit and persistence is not None:
+            # Queued for an offline persistent session, or retained: acknowledged once it is durable.
+            durable = persistence.commit_soon()
+            pending = durable if pending is None else _both(broker.loop, pending, durable)
+        if qos == 2:
             session.awaiting_rel.add(pid)
-            if count or not v5:
-                self._write(ack(0x50, pid))
-            else:
-                self._send(PubRec(pid, _RC.NO_MATCHING_SUBSCRIBERS))
+        code = _RC.SUCCESS if count else _RC.NO_MATCHING_SUBSCRIBERS
+        self._acknowledge(0x40 if qos == 1 else 0x50, pid, code, pending)
+
+    def _acknowledge(
+        self, first: int, pid: int, code: ReasonCode, pending: asyncio.Future[Any] | None
+    ) -> None:
+        """Send a PUBACK (``first`` 0x40) or PUBREC (0x50) now, or once ``pending`` resolves.
+
+        [MQTT-4.6.0-2] [MQTT-4.6.0-3] acknowledgements go out in the order the PUBLISH packets arrived, so
+        one held for durability holds back those behind it.
+        """
+        acks: deque[tuple[int, int, ReasonCode, asyncio.Future[Any] | None]] | None = self._acks
+        if pending is None and not acks:
+            self._write_ack(first, pid, code)
+            return
+        if acks is None:
+            acks = self._acks = deque()  # type: ignore[misc]  # a slot of ClientConnection
+        acks.append((first, pid, code, pending))
+        if pending is not None:
+            pending.add_done_callback(self._release_acks)
+
+    def _release_acks(self, _: object = None) -> None:
+        acks = self._acks
+        while acks:
+            first, pid, code, pending = acks[0]
+            if pending is not None:
+                if not pending.done():
+                    return
+                failed = pending.cancelled() or pending.exception() is not None
+                if failed:
+                    code = _RC.UNSPECIFIED_ERROR
+                    if not pending.cancelled():
+                        log.error("MQTT message on %s not stored: %s", self, pending.exception())
+                else:
+                    result = pending.result()
+                    if result is not None and result.is_error:
+                        code = result
+            acks.popleft()
+            if self._closed:
+                continue
+            if code.is_error and first == 0x50 and self.session is not None:
+                self.session.awaiting_rel.discard(pid)  # a PUBREC >= 0x80 ends the flow (spec 4.3.3)
+            if code.is_error and self.version != 5 and code != _RC.NOT_AUTHORIZED:
+                # MQTT 3.1.1 cannot refuse a message it failed to store: close the connection unacknowledged
+                # so that the client sends it again (spec 4.4).
+                self.close(_RC.UNSPECIFIED_ERROR)  # type: ignore[attr-defined]
+                return
+            self._write_ack(first, pid, code)
+
+    def _write_ack(self, first: int, pid: int, code: ReasonCode) -> None:
+        if code == _RC.SUCCESS or self.version != 5:
+            self._write(ack(first, pid))
+        elif first == 0x40:
+            self._send(PubAck(pid, code))
+        else:
+            self._send(PubRec(pid, code))
 
     def _on_pubrel(self, packet: PubRel) -> None:
         session = self.session
@@ -219,6 +307,8 @@ class QoSFlows:
         transport as is (no copy).
         """
         message = delivery.message
+        mount = self._mount
+        topic = message.topic if mount is None else mount.unmount(message.topic)
         conn = self.conn
         alias = 0
         if self.version == 5:
@@ -233,20 +323,18 @@ class QoSFlows:
                     # [MQTT-3.3.4-3] [MQTT-3.3.4-4] the Subscription Identifiers of matching subscriptions.
                     changes["subscription_identifiers"] = sub_ids
                 props = props.replace(**changes)
-            packet = new_publish(message.topic, message.payload, qos, delivery.retain, dup, pid, props)
+            packet = new_publish(topic, message.payload, qos, delivery.retain, dup, pid, props)
             aliases = conn.outgoing_aliases
             if aliases is not None:
                 packet, alias = aliases.prepare(packet)
             head, payload = encode_publish_parts(packet, 5)
         else:
-            packet = new_publish(
-                message.topic, message.payload, qos, delivery.retain, dup, pid, EMPTY_PROPERTIES
-            )
+            packet = new_publish(topic, message.payload, qos, delivery.retain, dup, pid, EMPTY_PROPERTIES)
             head, payload = encode_publish_parts(packet, self.version)
         if len(head) + len(payload) > conn.client_maximum_packet_size:
             return False
         if alias:
-            conn.outgoing_aliases.commit(message.topic, alias)  # type: ignore[union-attr]
+            conn.outgoing_aliases.commit(topic, alias)  # type: ignore[union-attr]
         self._write(head)
         if payload:
             self._write(payload)

@@ -19,12 +19,13 @@ from .message import Message
 __all__ = ["PendingWill", "will_message"]
 
 
-def will_message(will: Will, client_id: str) -> Message:
-    """The Application Message of a will. Will Delay Interval is a will property, not a PUBLISH one."""
+def will_message(will: Will, topic: str) -> Message:
+    """The Application Message of a will, on `topic` (the will's topic inside the broker). Will Delay
+    Interval is a will property, not a PUBLISH one."""
     props = will.properties
     if props.will_delay_interval is not None:
         props = props.replace(will_delay_interval=None)
-    return Message(will.topic, will.payload, will.qos, will.retain, props, None, None)
+    return Message(topic, will.payload, will.qos, will.retain, props, None, None)
 
 
 class PendingWill:

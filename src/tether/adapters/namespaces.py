@@ -1,0 +1,21 @@
+"""Where a tenant's devices live in the broker's topic space (see tether.broker.hooks.AuthResult.mountpoint).
+
+Every authenticated device is mounted under its tenant, so the same topic in two tenants never crosses.
+Cumulocity's MQTT topics (SmartREST s/, t/, q/, c/ and JSON via MQTT) are implicitly the connected
+client's own (reference cumulocity.md section 3): they are private to the client inside its tenant.
+"""
+
+from __future__ import annotations
+
+__all__ = ["C8Y_PRIVATE_ROOTS", "tenant_mountpoint"]
+
+#: First topic levels private to each client (SmartREST 2.0 and Cumulocity JSON via MQTT).
+C8Y_PRIVATE_ROOTS = frozenset(
+    {"s", "t", "q", "c", "event", "alarm", "measurement", "inventory", "error", "devicecontrol"}
+)
+
+
+def tenant_mountpoint(tenant_id: str) -> str:
+    """The broker mountpoint of a tenant. It starts with `$`, so an unmounted client's `#` never matches it
+    (spec 4.7.2)."""
+    return f"$tenant/{tenant_id}/"

@@ -1,0 +1,63 @@
+"""Mountpoints: a client's topic namespace inside the broker (like EMQX's listener ``mountpoint``).
+
+A client authenticated with a mountpoint (``$tenant/t1/``) publishes and subscribes in a namespace of its own:
+each topic name and filter it sends is prefixed on the way in and the prefix is stripped on the way out, so
+two tenants can use the same topics and client identifiers without ever meeting. Topics whose first level is
+one of the client's *private roots* (SmartREST's ``s``, ``t``, ...) are mounted one level deeper, at
+``<mountpoint>$client/<client id>/``: such topics are implicitly the connected device's own.
+
+Shared subscriptions keep their prefix outside: ``$share/g/f`` becomes ``$share/g/<mount>f``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Mount", "client_prefix"]
+
+_SHARE = "$share/"
+# Characters of a client identifier that would change the meaning of a topic level.
+_ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23"})
+
+
+def client_prefix(mountpoint: str, client_id: str) -> str:
+    """Where the private topics of `client_id` under `mountpoint` live."""
+    return f"{mountpoint}$client/{client_id.translate(_ESCAPES)}/"
+
+
+class Mount:
+    """The mapping between one client's topics and the broker's."""
+
+    __slots__ = ("prefix", "private", "roots")
+
+    def __init__(self, prefix: str, client_id: str, roots: frozenset[str] = frozenset()) -> None:
+        self.prefix = prefix
+        self.roots = roots
+        self.private = client_prefix(prefix, client_id) if roots else prefix
+
+    def topic(self, topic: str) -> str:
+        """A topic name or (non-shared) filter as the client sent it -> the broker's."""
+        roots = self.roots
+        if roots and topic.partition("/")[0] in roots:
+            return self.private + topic
+        return self.prefix + topic
+
+    def filter(self, topic_filter: str) -> str:
+        """A topic filter as the client sent it (``$share/...`` included) -> the broker's."""
+        if topic_filter.startswith(_SHARE):
+            group, _, rest = topic_filter[len(_SHARE) :].partition("/")
+            return f"{_SHARE}{group}/{self.topic(rest)}"
+        return self.topic(topic_filter)
+
+    def unmount_filter(self, topic_filter: str) -> str:
+        """The broker's filter -> as the client sent it (the inverse of :meth:`filter`)."""
+        if topic_filter.startswith(_SHARE):
+            group, _, rest = topic_filter[len(_SHARE) :].partition("/")
+            return f"{_SHARE}{group}/{self.unmount(rest)}"
+        return self.unmount(topic_filter)
+
+    def unmount(self, topic: str) -> str:
+        """The broker's topic name -> as this client sees it."""
+        private = self.private
+        if topic.startswith(private):
+            return topic[len(private) :]
+        prefix = self.prefix
+        return topic[len(prefix) :] if topic.startswith(prefix) else topic
