@@ -35,10 +35,10 @@ class Recorder(Hooks):
 
         return check()
 
-    def authorize_publish(self, client: ClientInfo, topic: str) -> bool:
+    def authorize_publish(self, client: ClientInfo, topic: str, qos: int = 0, retain: bool = False) -> bool:
         return topic.startswith(f"{client.attributes['tenant']}/")
 
-    def authorize_subscribe(self, client: ClientInfo, topic_filter: str) -> bool:
+    def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:
         return topic_filter.startswith(f"{client.attributes['tenant']}/")
 
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:

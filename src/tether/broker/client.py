@@ -310,7 +310,7 @@ class ClientConnection(QoSFlows):
             self.info.certificate,
         )
         will = packet.will
-        if will is not None and not broker.hooks.authorize_publish(client, will.topic):
+        if will is not None and not broker.hooks.authorize_publish(client, will.topic, will.qos, will.retain):
             self._refuse(_RC.NOT_AUTHORIZED)
             return
         mount = None
@@ -386,9 +386,9 @@ class ClientConnection(QoSFlows):
         maximum_qos = self.conn.maximum_qos
         mount = self._mount
         for topic_filter, options in packet.subscriptions:
-            if not hooks.authorize_subscribe(client, topic_filter):
+            if not hooks.authorize_subscribe(client, topic_filter, options.qos):
                 # spec 3.9.3: the hooks choose 0x80 Unspecified error or 0x87 Not authorized (3.1.1: 0x80).
-                codes.append(hooks.subscribe_denied)
+                codes.append(hooks.subscribe_refusal(client))
                 continue
             if mount is not None:
                 topic_filter = mount.filter(topic_filter)

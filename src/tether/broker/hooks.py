@@ -78,24 +78,26 @@ ACCEPT = AuthResult()
 class Hooks:
     """Authentication, authorization and connection events. The base class allows everything."""
 
-    #: The SUBACK reason code for a refused subscription. 0x80 Unspecified error "does not wish to reveal the
-    #: reason" (spec 3.9.3; Paho's test client accepts only 0x80); a platform may say 0x87 Not authorized.
-    #: MQTT 3.1.1 clients get 0x80 Failure either way.
-    subscribe_denied: ReasonCode = ReasonCode.UNSPECIFIED_ERROR
-
     def authenticate(
         self, connect: Connect, connection: ConnectionInfo
     ) -> AuthResult | Awaitable[AuthResult]:
         """Accept or refuse a CONNECT (spec 3.1.4 step 3): e.g. 0x86 Bad User Name or Password, 0x87."""
         return ACCEPT
 
-    def authorize_publish(self, client: ClientInfo, topic: str) -> bool:
-        """May the client publish to this topic name? (Wills are checked at CONNECT.)"""
+    def authorize_publish(self, client: ClientInfo, topic: str, qos: int = 0, retain: bool = False) -> bool:
+        """May the client publish to this topic name at this QoS, retained or not? (Wills are checked at
+        CONNECT.)"""
         return True
 
-    def authorize_subscribe(self, client: ClientInfo, topic_filter: str) -> bool:
-        """May the client subscribe to this topic filter (as sent, `$share/...` included)?"""
+    def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:
+        """May the client subscribe to this topic filter (as sent, `$share/...` included) at this QoS?"""
         return True
+
+    def subscribe_refusal(self, client: ClientInfo) -> ReasonCode:
+        """The SUBACK reason code for a refused subscription: 0x80 Unspecified error "does not wish to reveal
+        the reason" (spec 3.9.3; Paho's test client accepts only 0x80) or 0x87 Not authorized. MQTT 3.1.1
+        clients get 0x80 Failure either way."""
+        return ReasonCode.UNSPECIFIED_ERROR
 
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:
         """After the successful CONNACK has been queued."""
@@ -135,14 +137,14 @@ class DefaultHooks(Hooks):
             return AuthResult(ReasonCode.NOT_AUTHORIZED)
         return AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
 
-    def authorize_publish(self, client: ClientInfo, topic: str) -> bool:
+    def authorize_publish(self, client: ClientInfo, topic: str, qos: int = 0, retain: bool = False) -> bool:
         if not self.acl_rules:
             return self.acl_default_allow
         return check_acl(
             self.acl_rules, self.acl_default_allow, "publish", client.client_id, client.username, topic
         )
 
-    def authorize_subscribe(self, client: ClientInfo, topic_filter: str) -> bool:
+    def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:
         if not self.acl_rules:
             return self.acl_default_allow
         return check_acl(

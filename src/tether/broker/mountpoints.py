@@ -11,7 +11,11 @@ Shared subscriptions keep their prefix outside: ``$share/g/f`` becomes ``$share/
 
 from __future__ import annotations
 
-__all__ = ["Mount", "client_prefix"]
+__all__ = ["PRIVATE_LEVEL", "Mount", "client_prefix"]
+
+#: The level under a mountpoint where clients' private topics live. Like a topic level starting with `$` at
+#: the top (spec 4.7.2), it is never matched by a wildcard: a tenant-wide `#` does not see them.
+PRIVATE_LEVEL = "$client"
 
 _SHARE = "$share/"
 # Characters of a client identifier that would change the meaning of a topic level.
@@ -20,7 +24,7 @@ _ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23"})
 
 def client_prefix(mountpoint: str, client_id: str) -> str:
     """Where the private topics of `client_id` under `mountpoint` live."""
-    return f"{mountpoint}$client/{client_id.translate(_ESCAPES)}/"
+    return f"{mountpoint}{PRIVATE_LEVEL}/{client_id.translate(_ESCAPES)}/"
 
 
 class Mount:

@@ -1,9 +1,14 @@
 """Write-behind persistence of sessions and retained messages through a :class:`BrokerStore`.
 
 The broker notes what changed (a persistent session went offline, got a queued message or a subscription; a
-retained topic changed; a session ended) and :meth:`Persistence.checkpoint` saves those in one batch, every
-``persist_interval`` seconds and at shutdown (then every persistent session). What changes while a client is
-online (its window of messages in flight) is saved when it goes offline or at shutdown.
+retained topic changed; a session ended) and :meth:`Persistence.checkpoint` saves those in one batch: every
+``persist_interval`` seconds, at once when someone waits for durability (:meth:`Persistence.commit_soon`), and
+at shutdown (then every persistent session). What changes while a client is online (its window of messages in
+flight) is saved when it goes offline or at shutdown.
+
+A checkpoint saves only what changed since the last one: for each session it remembers which deliveries the
+store holds (by their ``seq``) and which header and subscriptions, so that one message queued for a session
+with a long queue costs one new delivery row, not a rewrite of the queue.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from tether.mqtt.constants import PacketType
@@ -24,6 +30,8 @@ from .storage import (
     BrokerStore,
     DeliveryRecord,
     MessageRecord,
+    SessionChange,
+    SessionHeader,
     SessionRecord,
     SubscriptionRecord,
 )
@@ -37,18 +45,73 @@ __all__ = ["Persistence"]
 
 log = logging.getLogger("tether.broker")
 
+_HeaderKey = tuple[int, float, tuple[int, ...], PendingWill | None]
+
+
+class _Saved:
+    """What the store holds for one live session, to compute the next :class:`SessionChange`."""
+
+    __slots__ = (
+        "disconnected_at",
+        "first",
+        "flows",
+        "header",
+        "inflight",
+        "last",
+        "next_seq",
+        "offline",
+        "queued",
+        "seqs",
+        "session",
+        "subscriptions",
+    )
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        #: Stored deliveries -> their seq (the Delivery objects are keys by identity).
+        self.seqs: dict[Delivery, int] = {}
+        #: (packet id, state) as stored, for the deliveries stored in flight.
+        self.flows: dict[Delivery, tuple[int, int]] = {}
+        self.next_seq = 1
+        self.header: _HeaderKey | None = None
+        self.subscriptions: tuple[SubscriptionRecord, ...] | None = None
+        # The shape of the outbox when saved, for the fast path of a session offline since then.
+        self.offline = False
+        self.disconnected_at = 0.0
+        self.inflight = 0
+        self.queued = 0
+        self.first: Delivery | None = None
+        self.last: Delivery | None = None
+
+    def remember_outbox(self) -> None:
+        session = self.session
+        queue = session.outbox.queue
+        self.offline = not session.online
+        self.disconnected_at = session.disconnected_at
+        self.inflight = len(session.outbox.inflight)
+        self.queued = len(queue)
+        self.first = queue[0] if queue else None
+        self.last = queue[-1] if queue else None
+
 
 class Persistence:
     """Tracks changes and saves them to the store; restores the broker's state at start."""
 
     def __init__(self, broker: Broker, store: BrokerStore, interval: float) -> None:
+        if interval <= 0:
+            raise ValueError("persist_interval must be greater than 0")
         self.broker = broker
         self.store = store
         self.interval = interval
         self._sessions: set[str] = set()
         self._ended: set[str] = set()
         self._retained: set[str] = set()
+        self._saved: dict[str, _Saved] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._extra: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------------------- change tracking
@@ -59,63 +122,264 @@ class Persistence:
 
     def session_ended(self, client_id: str) -> None:
         self._sessions.discard(client_id)
+        self._saved.pop(client_id, None)
         self._ended.add(client_id)
 
     def retained_changed(self, topic: str) -> None:
         self._retained.add(topic)
 
+    @property
+    def pending(self) -> bool:
+        """Changes wait for the next checkpoint (e.g. the message just routed was queued for an offline
+        persistent session or changed a retained topic): only then does an acknowledgement need
+        :meth:`commit_soon`."""
+        return bool(self._sessions or self._ended or self._retained)
+
     # ------------------------------------------------------------------------------- saving
 
     def start(self) -> None:
+        self._stopping = False
         self._task = self.broker.loop.create_task(self._run())
 
+    def commit_soon(self) -> asyncio.Future[None]:
+        """A future resolved once a checkpoint that starts after this call has committed.
+
+        The checkpoint starts at once, or as soon as the one running ends; every request made meanwhile
+        shares it. If saving fails the future gets the exception.
+        """
+        future: asyncio.Future[None] = self.broker.loop.create_future()
+        self._waiters.append(future)
+        if self._task is not None and not self._stopping:
+            self._wake.set()
+        else:  # not started, or stopped: no periodic loop to wake
+            task = self.broker.loop.create_task(self._checkpoint_logged())
+            self._extra.add(task)
+            task.add_done_callback(self._extra.discard)
+        return future
+
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.checkpoint()
-            except Exception:
-                log.exception("saving the MQTT broker state failed; retrying")
+        wake = self._wake
+        while not self._stopping:
+            if not self._waiters:
+                wake.clear()
+                try:
+                    async with asyncio.timeout(self.interval):
+                        await wake.wait()
+                except TimeoutError:
+                    pass
+                if self._stopping:
+                    break
+            await self._checkpoint_logged()
+
+    async def _checkpoint_logged(self) -> None:
+        try:
+            await self.checkpoint()
+        except Exception:
+            log.exception("saving the MQTT broker state failed; retrying")
 
     async def stop(self) -> None:
-        """Stop the periodic checkpoints and save every persistent session."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        await self.checkpoint(everything=True)
+        """Stop the periodic checkpoints (letting a running one finish) and save every persistent session.
+
+        A failure is logged, not raised: the server still closes its listeners and its database.
+        """
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            self._wake.set()
+            await task
+        try:
+            await self.checkpoint(everything=True)
+        except Exception:
+            log.exception(
+                "saving the MQTT broker state at shutdown failed: changes since the last save are lost"
+            )
 
     async def checkpoint(self, everything: bool = False) -> None:
+        """Save what changed (``everything``: every persistent session) in one batch.
+
+        Resolves the :meth:`commit_soon` futures requested before it started.
+        """
         async with self._lock:
-            broker = self.broker
-            registry = broker.sessions
-            names = [s.client_id for s in registry] if everything else list(self._sessions)
-            ended, retained_topics = list(self._ended), list(self._retained)
-            self._sessions.clear()
-            self._ended.clear()
-            self._retained.clear()
-            encoder = _Encoder(broker.loop)
-            sessions = []
-            for client_id in names:
-                session = registry.get(client_id)
-                if session is not None and session.expiry_interval:
-                    sessions.append(encoder.session(session))
-            retained, deleted_retained = [], []
-            for topic in retained_topics:
-                message = broker.retained.get(topic)
-                if message is None:
-                    deleted_retained.append(topic)
-                else:
-                    retained.append(encoder.message(message))
-            if not (sessions or ended or retained or deleted_retained):
-                return
+            waiters, self._waiters = self._waiters, []
             try:
-                await self.store.save(sessions, ended, retained, deleted_retained)
-            except BaseException:
-                # Keep the changes for the next attempt.
-                self._sessions.update(names)
-                self._ended.update(ended)
-                self._retained.update(retained_topics)
+                await self._save(everything)
+            except Exception as exc:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
                 raise
+            except BaseException:
+                self._waiters[:0] = waiters  # cancelled: the next checkpoint answers them
+                raise
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def _save(self, everything: bool) -> None:
+        # Everything up to the store call runs without yielding: the batch is a snapshot.
+        broker = self.broker
+        registry = broker.sessions
+        names = [s.client_id for s in registry] if everything else list(self._sessions)
+        ended, retained_topics = list(self._ended), list(self._retained)
+        self._sessions.clear()
+        self._ended.clear()
+        self._retained.clear()
+        encoder = _Encoder(broker.loop)
+        changes: list[SessionChange] = []
+        for client_id in names:
+            session = registry.get(client_id)
+            if session is None:
+                continue
+            if not session.expiry_interval:
+                # No longer persistent (resumed with Session Expiry Interval 0): forget the stored copy.
+                if self._saved.pop(client_id, None) is not None:
+                    ended.append(client_id)
+                continue
+            change = self._change(session, encoder)
+            if change is not None:
+                changes.append(change)
+        retained: list[MessageRecord] = []
+        deleted_retained: list[str] = []
+        for topic in retained_topics:
+            message = broker.retained.get(topic)
+            if message is None:
+                deleted_retained.append(topic)
+            else:
+                retained.append(encoder.message(message))
+        if not (changes or ended or retained or deleted_retained):
+            return
+        try:
+            await self.store.save(changes, ended, retained, deleted_retained)
+        except BaseException:
+            # Keep the changes for the next attempt; what the store holds of these sessions is unknown now,
+            # so they are stored anew.
+            for change in changes:
+                self._sessions.add(change.client_id)
+                self._saved.pop(change.client_id, None)
+            self._ended.update(ended)
+            self._retained.update(retained_topics)
+            raise
+
+    def _change(self, session: Session, encoder: _Encoder) -> SessionChange | None:
+        """What to save of ``session``; updates what we remember the store holds."""
+        saved = self._saved.get(session.client_id)
+        if saved is None or saved.session is not session:
+            saved = self._saved[session.client_id] = _Saved(session)
+        return self._diff(session, saved, encoder)
+
+    def _diff(self, session: Session, saved: _Saved, encoder: _Encoder) -> SessionChange | None:
+        replace = saved.header is None
+        # Header: compared by value (the will by identity), encoded only when it changed.
+        will = session.pending_will
+        if will is not None and not will.pending:
+            will = None
+        # An online session is saved as if disconnected now (what a restart will do to it).
+        disconnected_at = time.time() if session.online else session.disconnected_at
+        key: _HeaderKey = (
+            session.expiry_interval,
+            disconnected_at,
+            tuple(sorted(session.awaiting_rel)),
+            will,
+        )
+        header = None
+        if replace or key != saved.header:
+            header = SessionHeader(
+                key[0],
+                disconnected_at,
+                key[2],
+                None if will is None else encoder.message(will.message),
+                None if will is None else encoder.wall(will.due),
+            )
+        subscriptions: tuple[SubscriptionRecord, ...] | None = tuple(
+            SubscriptionRecord(
+                s.topic_filter, s.qos, s.no_local, s.retain_as_published, int(s.retain_handling), s.identifier
+            )
+            for s in session.subscriptions.values()
+        )
+        if not replace and subscriptions == saved.subscriptions:
+            subscriptions = None
+        deliveries = self._deliveries(saved, encoder)
+        if deliveries is None:
+            # Out of seq order (not expected: the window is filled from the queue in order): store the
+            # session anew, renumbered.
+            self._saved[session.client_id] = fresh = _Saved(session)
+            return self._diff(session, fresh, encoder)
+        added, updated, removed = deliveries
+        saved.remember_outbox()
+        if not (replace or header or subscriptions is not None or added or updated or removed):
+            return None
+        saved.header = key
+        if subscriptions is not None:
+            saved.subscriptions = subscriptions
+        return SessionChange(
+            session.client_id,
+            header,
+            subscriptions,
+            tuple(added),
+            tuple(updated),
+            tuple(removed),
+            replace,
+        )
+
+    @staticmethod
+    def _deliveries(
+        saved: _Saved, encoder: _Encoder
+    ) -> tuple[list[DeliveryRecord], list[tuple[int, int, int]], list[int]] | None:
+        """Deliveries added, advanced and gone since the last save (``None``: out of seq order)."""
+        session = saved.session
+        outbox = session.outbox
+        inflight, queue = outbox.inflight, outbox.queue
+        seqs, flows = saved.seqs, saved.flows
+        added: list[DeliveryRecord] = []
+        n_new = len(queue) - saved.queued
+        if (
+            saved.offline
+            and not session.online
+            and session.disconnected_at == saved.disconnected_at
+            and len(inflight) == saved.inflight
+            and n_new >= 0
+            and (not saved.queued or (queue[0] is saved.first and queue[saved.queued - 1] is saved.last))
+        ):
+            # Offline ever since the last save: nothing was sent or acknowledged, messages were only
+            # queued at the end. Cost proportional to the new messages, not to the queue.
+            for d in reversed(list(islice(reversed(queue), n_new))):
+                seqs[d] = saved.next_seq
+                added.append(encoder.delivery(d, saved.next_seq))
+                saved.next_seq += 1
+            return added, [], []
+        # In flight, then queued, in order; the stored ones keep their seq.
+        updated: list[tuple[int, int, int]] = []
+        kept = 0
+        last = 0
+        for d in chain(inflight.values(), queue):
+            seq = seqs.get(d)
+            if seq is None:
+                seq = seqs[d] = saved.next_seq
+                saved.next_seq += 1
+                added.append(encoder.delivery(d, seq))
+                if d.state:
+                    flows[d] = (d.packet_id, d.state)
+            else:
+                kept += 1
+                if seq < last:
+                    return None
+                stored = flows.get(d)
+                if d.state or stored is not None:
+                    flow = (d.packet_id, d.state)
+                    if flow != stored:
+                        updated.append((seq, d.packet_id, d.state))
+                        if d.state:
+                            flows[d] = flow
+                        else:
+                            del flows[d]
+            last = seq
+        removed: list[int] = []
+        if kept + len(added) < len(seqs):
+            live = set(chain(inflight.values(), queue))
+            for d in [d for d in seqs if d not in live]:
+                removed.append(seqs.pop(d))
+                flows.pop(d, None)
+        return added, updated, removed
 
     # ------------------------------------------------------------------------------- restoring
 
@@ -139,7 +403,7 @@ class Persistence:
                 if srec.will is not None:
                     broker.publish_will(decoder.message(srec.will))  # the session ended while we were down
                 continue
-            session = decoder.session(srec, broker.config.max_queued_messages)
+            session, saved = decoder.session(srec, broker.config.max_queued_messages)
             for sub in session.subscriptions.values():
                 broker.subscriptions.add(sub)
             if srec.will is not None:
@@ -147,6 +411,14 @@ class Persistence:
                 session.pending_will = PendingWill(
                     broker.loop, decoder.message(srec.will), delay, broker.publish_will
                 )
+            saved.header = (
+                srec.expiry_interval,
+                srec.disconnected_at,
+                srec.awaiting_rel,
+                session.pending_will,
+            )
+            saved.remember_outbox()
+            self._saved[srec.client_id] = saved
             broker.sessions.restore(session, None if srec.expiry_interval == 0xFFFF_FFFF else remaining)
             restored += 1
         if restored or state.retained:
@@ -161,6 +433,9 @@ class _Encoder:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._offset = time.time() - loop.time()
         self._messages: dict[int, MessageRecord] = {}
+
+    def wall(self, loop_time: float) -> float:
+        return loop_time + self._offset
 
     def message(self, message: Message) -> MessageRecord:
         record = self._messages.get(id(message))
@@ -177,34 +452,9 @@ class _Encoder:
             self._messages[id(message)] = record
         return record
 
-    def delivery(self, d: Delivery) -> DeliveryRecord:
+    def delivery(self, d: Delivery, seq: int) -> DeliveryRecord:
         return DeliveryRecord(
-            self.message(d.message), d.qos, d.retain, d.subscription_ids, d.packet_id, d.state
-        )
-
-    def session(self, session: Session) -> SessionRecord:
-        will = session.pending_will
-        return SessionRecord(
-            client_id=session.client_id,
-            expiry_interval=session.expiry_interval,
-            # An online session is saved as if disconnected now (what a restart will do to it).
-            disconnected_at=time.time() if session.online else session.disconnected_at,
-            subscriptions=tuple(
-                SubscriptionRecord(
-                    s.topic_filter,
-                    s.qos,
-                    s.no_local,
-                    s.retain_as_published,
-                    int(s.retain_handling),
-                    s.identifier,
-                )
-                for s in session.subscriptions.values()
-            ),
-            inflight=tuple(self.delivery(d) for d in session.outbox.inflight.values()),
-            queued=tuple(self.delivery(d) for d in session.outbox.queue),
-            awaiting_rel=tuple(sorted(session.awaiting_rel)),
-            will=self.message(will.message) if will is not None and will.pending else None,
-            will_at=will.due + self._offset if will is not None and will.pending else None,
+            self.message(d.message), d.qos, d.retain, d.subscription_ids, d.packet_id, d.state, seq
         )
 
 
@@ -234,7 +484,8 @@ class _Decoder:
         d.state = record.state
         return d
 
-    def session(self, record: SessionRecord, max_queued: int) -> Session:
+    def session(self, record: SessionRecord, max_queued: int) -> tuple[Session, _Saved]:
+        """The live session, and what the store holds of it (its header key is set by the caller)."""
         session = Session(record.client_id, max_queued)
         session.expiry_interval = record.expiry_interval
         session.disconnected_at = record.disconnected_at
@@ -250,9 +501,17 @@ class _Decoder:
                 s.identifier,
                 share,
             )
+        saved = _Saved(session)
+        saved.subscriptions = record.subscriptions
         outbox = session.outbox
-        for d in record.inflight:
-            outbox.inflight[d.packet_id] = self.delivery(d)
-        outbox.queue.extend(self.delivery(d) for d in record.queued)
+        for rec in chain(record.inflight, record.queued):
+            d = self.delivery(rec)
+            if rec.state:
+                outbox.inflight[rec.packet_id] = d
+                saved.flows[d] = (rec.packet_id, rec.state)
+            else:
+                outbox.queue.append(d)
+            saved.seqs[d] = rec.seq
+            saved.next_seq = max(saved.next_seq, rec.seq + 1)
         session.awaiting_rel.update(record.awaiting_rel)
-        return session
+        return session, saved

@@ -105,7 +105,7 @@ class QoSFlows:
                 # [MQTT-3.3.4-7] spec 4.9: more unacknowledged QoS 2 PUBLISH than our Receive Maximum: 0x93.
                 raise ProtocolError(_RC.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded")
         topic = packet.topic
-        if not broker.hooks.authorize_publish(client, topic):
+        if not broker.hooks.authorize_publish(client, topic, qos, packet.retain):
             log.info("MQTT client %s may not publish to %r", client.client_id, topic)
             if qos == 2 and self.version != 5:
                 session.awaiting_rel.add(pid)
@@ -130,7 +130,7 @@ class QoSFlows:
         if packet.retain:
             broker.retain(message)
         count = broker.route(message)
-        pending: asyncio.Future[ReasonCode | None] | None = None
+        pending: asyncio.Future[Any] | None = None
         handlers = broker.handlers
         if handlers:
             handler = handlers.get(topic.partition("/")[0])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Mapping
+import ssl
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tether.config import ConfigError, split_address
@@ -60,17 +61,30 @@ class MqttService:
     """
 
     def __init__(
-        self, config: BrokerConfig, hooks: Hooks | None = None, store: BrokerStore | None = None
+        self,
+        config: BrokerConfig,
+        hooks: Hooks | None = None,
+        store: BrokerStore | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
         self.hooks = hooks
         self.store = store
+        #: The TLS listener's context; by default built from the [tls] section.
+        self.ssl_context = ssl_context
         self.broker: Broker | None = None
         self._servers: list[asyncio.Server] = []
 
-    async def start(self, sockets: Mapping[str, socket.socket]) -> dict[str, str]:
-        """Start serving on each socket (keys from :data:`LISTENER_KINDS`); returns name -> URL."""
+    async def start(
+        self, sockets: Mapping[str, socket.socket], setup: Callable[[Broker], None] | None = None
+    ) -> dict[str, str]:
+        """Start serving on each socket (keys from :data:`LISTENER_KINDS`); returns name -> URL.
+
+        ``setup`` gets the broker before the first connection is accepted (to install platform handlers).
+        """
         broker = self.broker = Broker(self.config, self.hooks, store=self.store)
+        if setup is not None:
+            setup(broker)
         await broker.start()
         urls: dict[str, str] = {}
         for name, sock in sockets.items():
@@ -78,9 +92,12 @@ class MqttService:
             if name == "mqtt":
                 server = await serve_tcp(broker, sock)
             elif name == "mqtt-tls":
-                if self.config.tls is None:
-                    raise ConfigError("--mqtt-tls needs a [tls] section with certfile and keyfile")
-                server = await serve_tcp(broker, sock, ssl_context=tls_context(self.config.tls))
+                context = self.ssl_context
+                if context is None:
+                    if self.config.tls is None:
+                        raise ConfigError("--mqtt-tls needs a [tls] section with certfile and keyfile")
+                    context = tls_context(self.config.tls)
+                server = await serve_tcp(broker, sock, ssl_context=context)
             elif name == "mqtt-ws":
                 server = await serve_websocket(broker, sock)
             else:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from tether.mqtt.packets import RetainHandling, SubscriptionOptions
 from tether.mqtt.topics import SHARE_PREFIX
 
+from .mountpoints import PRIVATE_LEVEL
+
 __all__ = ["Matches", "SharedGroup", "Subscription", "SubscriptionTrie"]
 
 _CACHE_SIZE = 4096
@@ -176,14 +178,16 @@ class SubscriptionTrie:
         groups: list[SharedGroup] = []
         levels = topic.split("/")
         n = len(levels)
-        # [MQTT-4.7.2-1] filters starting with a wildcard do not match topic names beginning with "$".
+        # [MQTT-4.7.2-1] filters starting with a wildcard do not match topic names beginning with "$". In the
+        # same way no wildcard matches the level under which clients' private topics are mounted.
         dollar = topic[:1] == "$"
+        private = dollar and PRIVATE_LEVEL in levels
         stack: list[tuple[_Node, int]] = [(self._root, 0)]
         while stack:
             node, i = stack.pop()
             children = node.children
             if children:
-                wild = not (dollar and i == 0)
+                wild = not (dollar and (i == 0 or (private and i < n and levels[i] == PRIVATE_LEVEL)))
                 if wild:
                     multi = children.get("#")
                     if multi is not None:

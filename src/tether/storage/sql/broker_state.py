@@ -1,0 +1,332 @@
+"""The MQTT broker's durable state in SQL: persistent sessions, their subscriptions and deliveries, and
+retained messages (migration 0004). Implements tether.broker.storage.BrokerStore on SQLite and PostgreSQL.
+
+One `save` is one write transaction (on SQLite one group commit, so it returns after the fsync'ed commit) made
+of a few multi-row statements, whatever the size of the batch. Deliveries are rows keyed by (client id, seq):
+a message queued for a session is one INSERT, an acknowledged one a DELETE, however long the queue.
+Payloads and encoded MQTT 5 property blocks are stored as bytes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tether.broker.storage import (
+    DeliveryRecord,
+    MessageRecord,
+    SessionChange,
+    SessionHeader,
+    SessionRecord,
+    StoredState,
+    SubscriptionRecord,
+)
+from tether.storage.sql.database import Database
+from tether.storage.sql.schema import Document, metadata
+
+__all__ = ["SqlBrokerStore", "mqtt_deliveries", "mqtt_retained", "mqtt_sessions", "mqtt_subscriptions"]
+
+mqtt_sessions = Table(
+    "mqtt_sessions",
+    metadata,
+    Column("client_id", Text, primary_key=True),  # as the broker keys sessions (mountpoint + client id)
+    Column("expiry_interval", BigInteger, nullable=False),  # seconds; 0xFFFFFFFF: never
+    Column("disconnected_at", Double, nullable=False),  # wall clock, seconds
+    Column("awaiting_rel", Document, nullable=False),  # QoS 2 packet ids received, waiting for PUBREL
+    Column("will_topic", Text),  # a will waiting for its delay, or NULL
+    Column("will_payload", LargeBinary),
+    Column("will_qos", SmallInteger),
+    Column("will_retain", Boolean),
+    Column("will_properties", LargeBinary),
+    Column("will_expires_at", Double),
+    Column("will_at", Double),
+)
+
+mqtt_subscriptions = Table(
+    "mqtt_subscriptions",
+    metadata,
+    Column("client_id", Text, ForeignKey("mqtt_sessions.client_id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_filter", Text, primary_key=True),
+    Column("position", Integer, nullable=False),  # order of subscription
+    Column("qos", SmallInteger, nullable=False),
+    Column("no_local", Boolean, nullable=False),
+    Column("retain_as_published", Boolean, nullable=False),
+    Column("retain_handling", SmallInteger, nullable=False),
+    Column("identifier", Integer),
+)
+
+mqtt_deliveries = Table(
+    "mqtt_deliveries",
+    metadata,
+    Column("client_id", Text, ForeignKey("mqtt_sessions.client_id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("qos", SmallInteger, nullable=False),
+    Column("retain", Boolean, nullable=False),
+    Column("subscription_ids", Document, nullable=False),
+    Column("packet_id", Integer, nullable=False),
+    Column("state", SmallInteger, nullable=False),  # 0 queued, else in flight (tether.broker.inflight)
+    Column("topic", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("message_qos", SmallInteger, nullable=False),
+    Column("message_retain", Boolean, nullable=False),
+    Column("properties", LargeBinary, nullable=False),
+    Column("expires_at", Double),
+)
+
+mqtt_retained = Table(
+    "mqtt_retained",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("qos", SmallInteger, nullable=False),
+    Column("retain", Boolean, nullable=False),
+    Column("properties", LargeBinary, nullable=False),
+    Column("expires_at", Double),
+)
+
+_sess, _subs, _dlv, _ret = mqtt_sessions, mqtt_subscriptions, mqtt_deliveries, mqtt_retained
+
+# Statements run with many parameter sets (executemany); bound names differ from the column names.
+_DELETE_SESSION = [
+    delete(table).where(table.c.client_id == bindparam("b_client_id")) for table in (_dlv, _subs, _sess)
+]
+_DELETE_SUBSCRIPTIONS = delete(_subs).where(_subs.c.client_id == bindparam("b_client_id"))
+_UPDATE_HEADER = (
+    update(_sess)
+    .where(_sess.c.client_id == bindparam("b_client_id"))
+    .values({c.name: bindparam(c.name) for c in _sess.c if c.name != "client_id"})
+)
+_DELETE_DELIVERY = delete(_dlv).where(
+    _dlv.c.client_id == bindparam("b_client_id"), _dlv.c.seq == bindparam("b_seq")
+)
+_UPDATE_DELIVERY = (
+    update(_dlv)
+    .where(_dlv.c.client_id == bindparam("b_client_id"), _dlv.c.seq == bindparam("b_seq"))
+    .values(packet_id=bindparam("packet_id"), state=bindparam("state"))
+)
+_DELETE_RETAINED = delete(_ret).where(_ret.c.topic == bindparam("b_topic"))
+
+
+def _header_row(client_id: str, h: SessionHeader) -> dict[str, Any]:
+    will = h.will
+    return {
+        "client_id": client_id,
+        "expiry_interval": h.expiry_interval,
+        "disconnected_at": h.disconnected_at,
+        "awaiting_rel": list(h.awaiting_rel),
+        "will_topic": None if will is None else will.topic,
+        "will_payload": None if will is None else will.payload,
+        "will_qos": None if will is None else will.qos,
+        "will_retain": None if will is None else will.retain,
+        "will_properties": None if will is None else will.properties,
+        "will_expires_at": None if will is None else will.expires_at,
+        "will_at": h.will_at,
+    }
+
+
+def _delivery_row(client_id: str, d: DeliveryRecord) -> dict[str, Any]:
+    m = d.message
+    return {
+        "client_id": client_id,
+        "seq": d.seq,
+        "qos": d.qos,
+        "retain": d.retain,
+        "subscription_ids": list(d.subscription_ids),
+        "packet_id": d.packet_id,
+        "state": d.state,
+        "topic": m.topic,
+        "payload": m.payload,
+        "message_qos": m.qos,
+        "message_retain": m.retain,
+        "properties": m.properties,
+        "expires_at": m.expires_at,
+    }
+
+
+def _subscription_rows(client_id: str, subs: Sequence[SubscriptionRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "client_id": client_id,
+            "topic_filter": s.topic_filter,
+            "position": i,
+            "qos": s.qos,
+            "no_local": s.no_local,
+            "retain_as_published": s.retain_as_published,
+            "retain_handling": s.retain_handling,
+            "identifier": s.identifier,
+        }
+        for i, s in enumerate(subs)
+    ]
+
+
+def _message(row: Any) -> MessageRecord:
+    return MessageRecord(
+        row.topic,
+        bytes(row.payload),
+        row.qos,
+        bool(row.retain),
+        bytes(row.properties),
+        row.expires_at,
+    )
+
+
+class SqlBrokerStore:
+    """:class:`tether.broker.storage.BrokerStore` over the platform's database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def load(self) -> StoredState:
+        async with self._db.read() as conn:
+            sessions = (await conn.execute(select(_sess).order_by(_sess.c.client_id))).all()
+            subs = (await conn.execute(select(_subs).order_by(_subs.c.client_id, _subs.c.position))).all()
+            deliveries = (await conn.execute(select(_dlv).order_by(_dlv.c.client_id, _dlv.c.seq))).all()
+            retained = (await conn.execute(select(_ret).order_by(_ret.c.topic))).all()
+        subs_of: defaultdict[str, list[SubscriptionRecord]] = defaultdict(list)
+        for r in subs:
+            subs_of[r.client_id].append(
+                SubscriptionRecord(
+                    r.topic_filter,
+                    r.qos,
+                    bool(r.no_local),
+                    bool(r.retain_as_published),
+                    r.retain_handling,
+                    r.identifier,
+                )
+            )
+        inflight_of: defaultdict[str, list[DeliveryRecord]] = defaultdict(list)
+        queued_of: defaultdict[str, list[DeliveryRecord]] = defaultdict(list)
+        messages: dict[MessageRecord, MessageRecord] = {}  # one object per distinct message
+        for r in deliveries:
+            message = MessageRecord(
+                r.topic,
+                bytes(r.payload),
+                r.message_qos,
+                bool(r.message_retain),
+                bytes(r.properties),
+                r.expires_at,
+            )
+            message = messages.setdefault(message, message)
+            record = DeliveryRecord(
+                message,
+                r.qos,
+                bool(r.retain),
+                tuple(r.subscription_ids),
+                r.packet_id,
+                r.state,
+                r.seq,
+            )
+            (inflight_of if r.state else queued_of)[r.client_id].append(record)
+        records = []
+        for r in sessions:
+            will = None
+            if r.will_topic is not None:
+                will = MessageRecord(
+                    r.will_topic,
+                    bytes(r.will_payload),
+                    r.will_qos,
+                    bool(r.will_retain),
+                    bytes(r.will_properties),
+                    r.will_expires_at,
+                )
+            records.append(
+                SessionRecord(
+                    r.client_id,
+                    r.expiry_interval,
+                    r.disconnected_at,
+                    tuple(subs_of.get(r.client_id, ())),
+                    tuple(inflight_of.get(r.client_id, ())),
+                    tuple(queued_of.get(r.client_id, ())),
+                    tuple(r.awaiting_rel),
+                    will,
+                    r.will_at,
+                )
+            )
+        return StoredState(records, [_message(r) for r in retained])
+
+    async def save(
+        self,
+        sessions: Sequence[SessionChange],
+        deleted_sessions: Sequence[str],
+        retained: Sequence[MessageRecord],
+        deleted_retained: Sequence[str],
+    ) -> None:
+        gone = [{"b_client_id": c} for c in deleted_sessions]
+        gone += [{"b_client_id": c.client_id} for c in sessions if c.replace]
+        new_headers: list[dict[str, Any]] = []
+        headers: list[dict[str, Any]] = []
+        changed_subs: list[dict[str, Any]] = []
+        new_subs: list[dict[str, Any]] = []
+        removed: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        added: list[dict[str, Any]] = []
+        for change in sessions:
+            cid = change.client_id
+            if change.replace:
+                if change.header is None or change.subscriptions is None:
+                    raise ValueError(f"replacing MQTT session {cid!r} needs its header and subscriptions")
+                new_headers.append(_header_row(cid, change.header))
+            elif change.header is not None:
+                row = _header_row(cid, change.header)
+                row["b_client_id"] = row.pop("client_id")
+                headers.append(row)
+            if change.subscriptions is not None:
+                if not change.replace:
+                    changed_subs.append({"b_client_id": cid})
+                new_subs += _subscription_rows(cid, change.subscriptions)
+            removed += [{"b_client_id": cid, "b_seq": seq} for seq in change.removed]
+            updated += [
+                {"b_client_id": cid, "b_seq": seq, "packet_id": pid, "state": state}
+                for seq, pid, state in change.updated
+            ]
+            added += [_delivery_row(cid, d) for d in change.added]
+        retained_rows = [
+            {
+                "topic": m.topic,
+                "payload": m.payload,
+                "qos": m.qos,
+                "retain": m.retain,
+                "properties": m.properties,
+                "expires_at": m.expires_at,
+            }
+            for m in retained
+        ]
+        topics = [{"b_topic": t} for t in (*deleted_retained, *(m.topic for m in retained))]
+        async with self._db.write() as conn:
+            for statement in _DELETE_SESSION:
+                await _many(conn, statement, gone)
+            await _many(conn, insert(_sess), new_headers)
+            await _many(conn, _UPDATE_HEADER, headers)
+            await _many(conn, _DELETE_SUBSCRIPTIONS, changed_subs)
+            await _many(conn, insert(_subs), new_subs)
+            await _many(conn, _DELETE_DELIVERY, removed)
+            await _many(conn, _UPDATE_DELIVERY, updated)
+            await _many(conn, insert(_dlv), added)
+            await _many(conn, _DELETE_RETAINED, topics)
+            await _many(conn, insert(_ret), retained_rows)
+
+
+async def _many(conn: AsyncConnection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """One statement for every parameter set, in one round trip (none without parameter sets)."""
+    if rows:
+        await conn.execute(statement, rows)
