@@ -1,4 +1,5 @@
-"""HTTP Basic authentication: `tenant/user:password`, or plain `user` for the default tenant."""
+"""HTTP Basic authentication: `tenant/user:password`, plain `user` for the default tenant, or an API key
+`key:secret` (an administrator of the key's tenant; the request scope names the key in `tether.api_key`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.requests import Request
 
 from tether.api.context import ctx
 from tether.core.errors import Unauthorized
+from tether.credentials.api_keys import api_key_principal, looks_like_api_key
 from tether.tenants.models import Principal
 
 
@@ -41,7 +43,14 @@ async def authenticate(request: Request) -> Principal:
     if not header:
         raise Unauthorized("Full authentication is required to access this resource", resource="security")
     credentials = parse_basic(header, context.settings.tenant)
-    principal = None if credentials is None else await context.tenants.authenticate(*credentials)
+    principal = None
+    if credentials is not None and looks_like_api_key(credentials[1]):
+        key = await context.api_keys.authenticate(credentials[1], credentials[2])
+        if key is not None:
+            principal = api_key_principal(key)
+            request.scope["tether.api_key"] = key.name
+    if principal is None and credentials is not None:
+        principal = await context.tenants.authenticate(*credentials)
     if principal is None:
         raise Unauthorized("Invalid credentials!", resource="security")
     request.scope["tether.principal"] = principal

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tether.api.emqx import common as emqx
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType
 from tether.core import errors
 
@@ -41,6 +42,8 @@ def error_response(status: int, resource: str, kind: str, message: str) -> Respo
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)
+    if request.url.path.startswith(emqx.PREFIX):
+        return emqx.domain_error(request, exc)
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
     log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
     return error_response(status, exc.resource, exc.kind, exc.message)
@@ -48,6 +51,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(emqx.PREFIX):
+        return emqx.http_error(request, exc.status_code)
     phrase = PHRASES.get(exc.status_code, "Error")
     return error_response(
         exc.status_code, "general", phrase, f"{request.method} {request.url.path}: {phrase}"
@@ -62,4 +67,6 @@ async def client_gone(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("%s %s failed", request.method, request.url.path)
+    if request.url.path.startswith(emqx.PREFIX):
+        return emqx.server_error()
     return error_response(500, "general", "Internal Server Error", "The server could not process the request")

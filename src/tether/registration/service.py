@@ -118,7 +118,10 @@ class RegistrationService:
         username = device_username(request_id)
         password = generate_password()
         try:
-            await self._tenants.create_user(claimed.tenant_id, username, password, {Role.DEVICE})
+            # A generated secret: a fast hash, so a connect storm of devices is not CPU-bound (issue 5).
+            await self._tenants.create_user(
+                claimed.tenant_id, username, password, {Role.DEVICE}, generated=True
+            )
         except BaseException as exc:
             # Give the request back, so that the operator sees it and the device can try again.
             with contextlib.suppress(Exception):

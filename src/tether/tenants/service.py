@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -13,7 +13,13 @@ from tether.core.clock import now_ms
 from tether.core.errors import Conflict
 from tether.storage.base import TenantStore, UserStore
 from tether.tenants.models import Principal, Role, Tenant, User
-from tether.tenants.passwords import generate_password, hash_password, verify_password
+from tether.tenants.passwords import (
+    generate_password,
+    hash_password,
+    hash_secret,
+    is_fast_hash,
+    verify_password,
+)
 
 BOOTSTRAP_TENANT = "management"
 BOOTSTRAP_USER = "devicebootstrap"
@@ -33,6 +39,7 @@ class TenantService:
     # argon2 costs tens of milliseconds by design; a verified credential is remembered (as a keyed
     # digest, never in clear) for a short while so that HTTP Basic on every request stays cheap.
     CACHE_SECONDS = 60.0
+    CACHE_SIZE = 50_000
 
     def __init__(self, tenants: TenantStore, users: UserStore) -> None:
         self._tenants = tenants
@@ -40,6 +47,7 @@ class TenantService:
         self._cache_key = generate_password(32).encode()
         self._verified: dict[bytes, tuple[float, Principal]] = {}
         self._decoy: str | None = None
+        self._fast_decoy = hash_secret(generate_password())
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:
@@ -78,8 +86,15 @@ class TenantService:
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         return await self._tenants.get(tenant_id)
 
-    async def create_user(self, tenant_id: str, username: str, password: str, roles: set[Role]) -> User:
-        password_hash = await asyncio.to_thread(hash_password, password)
+    async def create_user(
+        self, tenant_id: str, username: str, password: str, roles: set[Role], *, generated: bool = False
+    ) -> User:
+        """`generated`: the password is a high-entropy secret from generate_password() (device users), stored
+        as a fast hash; people's passwords get argon2."""
+        if generated:
+            password_hash = hash_secret(password)
+        else:
+            password_hash = await asyncio.to_thread(hash_password, password)
         user = User(tenant_id, username, password_hash, frozenset(roles), now_ms())
         await self._users.create(user)
         return user
@@ -89,20 +104,54 @@ class TenantService:
 
     async def authenticate(self, tenant_id: str, username: str, password: str) -> Principal | None:
         """The caller's principal, or None for unknown tenant, user or wrong password (indistinguishable)."""
-        digest = hmac.new(
-            self._cache_key, f"{tenant_id}\0{username}\0{password}".encode(), hashlib.sha256
-        ).digest()
-        hit = self._verified.get(digest)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        principal = self.cached(tenant_id, username, password)
+        if principal is not None:
+            return principal
         user = await self._users.get(tenant_id, username)
-        # An unknown user costs the same hash as a known one, so timing does not tell which users exist.
-        stored = user.password_hash if user is not None else await self._decoy_hash()
-        if not await asyncio.to_thread(verify_password, stored, password) or user is None:
+        if user is None:
+            await self.reject_unknown(username, password)
             return None
-        principal = Principal(tenant_id=tenant_id, username=username, roles=user.roles)
-        if len(self._verified) > 10_000:
-            self._verified = {k: v for k, v in self._verified.items() if v[0] > now}
-        self._verified[digest] = (now + self.CACHE_SECONDS, principal)
+        return await self.verify(user, password)
+
+    def _digest(self, tenant_id: str, username: str, password: str) -> bytes:
+        # hmac.digest: the one-shot C implementation (a connect storm computes one per CONNECT).
+        return hmac.digest(self._cache_key, f"{tenant_id}\0{username}\0{password}".encode(), "sha256")
+
+    def cached(self, tenant_id: str, username: str, password: str) -> Principal | None:
+        """The principal of a credential verified within CACHE_SECONDS, without touching storage."""
+        hit = self._verified.get(self._digest(tenant_id, username, password))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    async def verify(self, user: User, password: str) -> Principal | None:
+        """Check a stored user's password (and remember it when right). A generated secret's fast hash is
+        checked on the loop (microseconds); only argon2 goes to a thread (tens of milliseconds)."""
+        if is_fast_hash(user.password_hash):
+            ok = verify_password(user.password_hash, password)
+        else:
+            ok = await asyncio.to_thread(verify_password, user.password_hash, password)
+        if not ok:
+            return None
+        principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
+        self._remember(self._digest(user.tenant_id, user.username, password), principal)
         return principal
+
+    async def reject_unknown(self, username: str, password: str) -> None:
+        """Spend what checking a known user's password would, so timing does not tell which users exist:
+        device users (`device_<id>`, generated secrets) cost a fast hash, everyone else argon2."""
+        if username.startswith("device_"):  # registration.models.DEVICE_USER_PREFIX
+            verify_password(self._fast_decoy, password)
+        else:
+            await asyncio.to_thread(verify_password, await self._decoy_hash(), password)
+
+    def _remember(self, digest: bytes, principal: Principal) -> None:
+        now = time.monotonic()
+        verified = self._verified
+        if len(verified) >= self.CACHE_SIZE:
+            for key in [k for k, v in verified.items() if v[0] <= now]:
+                del verified[key]
+            if len(verified) >= self.CACHE_SIZE:  # still full of live entries: forget the oldest quarter
+                for key in list(itertools.islice(verified, self.CACHE_SIZE // 4)):
+                    del verified[key]
+        verified[digest] = (now + self.CACHE_SECONDS, principal)

@@ -1,0 +1,454 @@
+"""The broker's platform hooks: who may connect (authentication), what they may do (authorization, see
+:mod:`tether.adapters.policy`), and who is online (:mod:`tether.adapters.presence`).
+
+Logins (issue 5; reference cumulocity.md section 1, emqx-fleets-xyte.md sections 1 and 4):
+
+* user name `tenant/user` (plain `user`: the default tenant) and password: the tenant's users (administrators,
+  devices, the bootstrap user `management/devicebootstrap`), then the tenant's EMQX built-in database users;
+* user name = a Xyte device id (a UUID) and password = its access key;
+* on the TLS listener, a client certificate issued by a CA the tenant trusts, without a password: the device
+  `device_<common name>` (created at the first connection when the CA allows auto-registration);
+* an API key and its secret is a known credential without MQTT rights.
+
+Bad credentials get 0x86 (MQTT 3.1.1: 4), a known credential without MQTT rights 0x87 (3.1.1: 5); nothing else
+is revealed. Failed logins are throttled per client address and per user name (:mod:`.throttle`); secrets are
+compared in constant time, and an unknown user costs the same hash as a known one.
+
+The client id (`serial`, `d:serial`, `d:serial:templateId`) names the device: its serial and default template
+go into the attributes for the SmartREST adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tether.adapters.namespaces import C8Y_PRIVATE_ROOTS, tenant_mountpoint
+from tether.adapters.policy import Policy
+from tether.adapters.presence import Presence
+from tether.adapters.throttle import Throttle
+from tether.broker import AuthResult, ClientInfo, ConnectionInfo, DefaultHooks, Hooks
+from tether.core.errors import Conflict
+from tether.credentials.api_keys import ApiKeyService, looks_like_api_key
+from tether.credentials.authorization import AclService
+from tether.credentials.certificates import TrustedCertificateService, common_name, normalize_dn
+from tether.credentials.mqtt_users import MqttUserService
+from tether.credentials.rules import CompiledRule
+from tether.mqtt.packets import Connect
+from tether.mqtt.reason_codes import ReasonCode
+from tether.registration.models import DEVICE_USER_PREFIX, MAX_ID_LENGTH
+from tether.registration.xyte_models import XyteDevice
+from tether.tenants.models import Principal, Role
+from tether.tenants.passwords import generate_password
+from tether.tenants.service import TenantService
+
+__all__ = ["ClientIdentity", "PlatformHooks", "parse_client_id"]
+
+log = logging.getLogger("tether.access")
+
+_BAD = AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
+_NOT_AUTHORIZED = AuthResult(ReasonCode.NOT_AUTHORIZED)
+_CERT_CACHE_SECONDS = 60.0
+
+
+class XyteAuthenticator(Protocol):
+    async def authenticate(self, device_id: str, access_key: str) -> XyteDevice | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """A Cumulocity MQTT client id `connectionType:deviceIdentifier:defaultTemplateIdentifier`, the type and
+    template optional (reference cumulocity.md section 1)."""
+
+    serial: str | None
+    template_id: str | None
+
+
+def parse_client_id(client_id: str) -> ClientIdentity:
+    parts = client_id.split(":")
+    if len(parts) == 1:
+        return ClientIdentity(client_id or None, None)
+    serial = parts[1] or None
+    template = ":".join(parts[2:]) or None
+    return ClientIdentity(serial, template)
+
+
+def _host(peer: str | None) -> str | None:
+    """The address part of `host:port` / `[v6]:port`."""
+    if not peer:
+        return None
+    if peer.startswith("["):
+        return peer[1 : peer.find("]")]
+    return peer.rpartition(":")[0] or peer
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def _valid_device_id(value: str) -> bool:
+    """What RegistrationService accepts as a device id (it becomes part of the user name `device_<id>`)."""
+    return 0 < len(value) <= MAX_ID_LENGTH and not any(
+        c in "/:\\" or c.isspace() or not c.isprintable() for c in value
+    )
+
+
+ConnectedListener = Callable[[ClientInfo, bool], None]
+DisconnectedListener = Callable[[ClientInfo, ReasonCode], None]
+SubscribedListener = Callable[[ClientInfo, str, int], None]
+UnsubscribedListener = Callable[[ClientInfo, str], None]
+
+
+class PlatformHooks(Hooks):
+    """`tether.broker.Hooks` over the platform's credentials. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        tenants: TenantService,
+        mqtt_users: MqttUserService,
+        api_keys: ApiKeyService,
+        acl: AclService,
+        certificates: TrustedCertificateService,
+        default_tenant: str,
+        xyte: XyteAuthenticator | None = None,
+        throttle: Throttle | None = None,
+        presence: Presence | None = None,
+        anonymous: DefaultHooks | None = None,
+    ) -> None:
+        self.tenants = tenants
+        self.mqtt_users = mqtt_users
+        self.api_keys = api_keys
+        self.acl = acl
+        self.certificates = certificates
+        self.default_tenant = default_tenant
+        self.xyte = xyte
+        self.throttle = throttle or Throttle()
+        self.presence = presence or Presence()
+        #: Clients without any credential, when `--allow-anonymous` is given: the broker's plain behaviour
+        #: (no tenant mountpoint, the config file's [acl]).
+        self.anonymous = anonymous
+        self._cert_users: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._on_connected: list[ConnectedListener] = []
+        self._on_disconnected: list[DisconnectedListener] = []
+        self._on_subscribed: list[SubscribedListener] = []
+        self._on_unsubscribed: list[UnsubscribedListener] = []
+
+    def subscribe_refusal(self, client: ClientInfo) -> ReasonCode:
+        """0x87 Not authorized for a refused subscription of a platform client (issue 5); anonymous clients
+        get the broker's 0x80, as the Paho interoperability suite (run anonymously) expects."""
+        if client.attributes.get("policy") is None:
+            return ReasonCode.UNSPECIFIED_ERROR
+        return ReasonCode.NOT_AUTHORIZED
+
+    def listen(
+        self,
+        *,
+        on_connected: ConnectedListener | None = None,
+        on_disconnected: DisconnectedListener | None = None,
+        on_subscribed: SubscribedListener | None = None,
+        on_unsubscribed: UnsubscribedListener | None = None,
+    ) -> None:
+        """Let a protocol adapter follow connection events (e.g. Xyte's on_subscribed)."""
+        if on_connected is not None:
+            self._on_connected.append(on_connected)
+        if on_disconnected is not None:
+            self._on_disconnected.append(on_disconnected)
+        if on_subscribed is not None:
+            self._on_subscribed.append(on_subscribed)
+        if on_unsubscribed is not None:
+            self._on_unsubscribed.append(on_unsubscribed)
+
+    # ----------------------------------------------------------------------------------------- authenticate
+
+    def authenticate(
+        self, connect: Connect, connection: ConnectionInfo
+    ) -> AuthResult | Awaitable[AuthResult]:
+        username, password = connect.username, connect.password
+        if password is None and connection.certificate:
+            return self._certificate_login(connect, connection.certificate)
+        if username is None and password is None:
+            if self.anonymous is not None and self.anonymous.allow_anonymous:
+                return AuthResult(attributes={"kind": "anonymous", "superuser": False})
+            log.info("MQTT client %r from %s refused: no credentials", connect.client_id, connection.peer)
+            return _NOT_AUTHORIZED
+        if username is None or password is None:
+            return _BAD
+        address = _host(connection.peer)
+        address_key = None if address is None else f"a:{address}"
+        user_key = f"u:{username}"
+        if self.throttle.blocked(address_key, user_key):
+            log.info("MQTT login of %r from %s refused: throttled", username, connection.peer)
+            return _BAD
+        # A credential verified a moment ago (a device reconnecting) is answered at once: no task, no I/O.
+        known = self._cached_login(connect, username, password)
+        if known is not None:
+            self.throttle.succeeded(address_key)
+            return known
+        return self._password_login(connect, username, password, address_key, user_key, connection)
+
+    def _cached_login(self, connect: Connect, username: str, raw_password: bytes) -> AuthResult | None:
+        try:
+            password = raw_password.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        tenant, slash, name = username.partition("/")
+        if not slash:
+            if looks_like_api_key(username) or (self.xyte is not None and _is_uuid(username)):
+                return None
+            tenant, name = self.default_tenant, username
+        if not tenant or not name:
+            return None
+        principal = self.tenants.cached(tenant, name, password)
+        mqtt_user = None if principal is not None else self.mqtt_users.cached(tenant, name, password)
+        if principal is None and mqtt_user is None:
+            return None
+        rules = self.acl.cached_rules_for(tenant, name, connect.client_id)
+        if rules is None:
+            return None
+        if principal is not None:
+            return self._user_result(connect, principal, rules)
+        assert mqtt_user is not None
+        return self._mqtt_user_result(connect, tenant, name, mqtt_user.is_superuser, rules)
+
+    async def _password_login(
+        self,
+        connect: Connect,
+        username: str,
+        raw_password: bytes,
+        address_key: str | None,
+        user_key: str,
+        connection: ConnectionInfo,
+    ) -> AuthResult:
+        try:
+            password = raw_password.decode("utf-8")
+        except UnicodeDecodeError:
+            password = None
+        result = _BAD if password is None else await self._check_password(connect, username, password)
+        if result.reason_code is ReasonCode.BAD_USER_NAME_OR_PASSWORD:
+            self.throttle.failed(address_key, user_key)
+            log.info("MQTT login of %r from %s refused: bad credentials", username, connection.peer)
+        else:
+            self.throttle.succeeded(address_key)
+            if not result.ok:
+                log.info("MQTT login of %r from %s refused: not authorized", username, connection.peer)
+        return result
+
+    async def _check_password(self, connect: Connect, username: str, password: str) -> AuthResult:
+        tenant, slash, name = username.partition("/")
+        if not slash:
+            tenant, name = self.default_tenant, username
+            if looks_like_api_key(username):
+                # An HTTPS credential: known, but without MQTT rights.
+                key = await self.api_keys.authenticate(username, password)
+                if key is not None:
+                    return _NOT_AUTHORIZED
+            if self.xyte is not None and _is_uuid(username):
+                device = await self.xyte.authenticate(username, password)
+                return _BAD if device is None else await self._xyte_result(connect, device)
+        if not tenant or not name:
+            return _BAD
+        principal = self.tenants.cached(tenant, name, password)  # (its tenant's rules were not loaded)
+        if principal is not None:
+            return self._user_result(connect, principal, await self._rules(connect, tenant, name))
+        user = await self.tenants.get_user(tenant, name)
+        if user is not None:
+            principal = await self.tenants.verify(user, password)
+            if principal is None:
+                return _BAD
+            return self._user_result(connect, principal, await self._rules(connect, tenant, name))
+        found = await self.mqtt_users.find(tenant, name)
+        if found is not None:
+            if not await self.mqtt_users.verify(found, password):
+                return _BAD
+            rules = await self._rules(connect, tenant, name)
+            return self._mqtt_user_result(connect, tenant, name, found.is_superuser, rules)
+        await self.tenants.reject_unknown(name, password)
+        return _BAD
+
+    async def _rules(self, connect: Connect, tenant_id: str, username: str) -> tuple[CompiledRule, ...]:
+        return await self.acl.rules_for(tenant_id, username, connect.client_id)
+
+    # ----------------------------------------------------------------------------------------- results
+
+    def _attributes(
+        self, connect: Connect, principal: Principal, kind: str, superuser: bool, policy: Policy
+    ) -> dict[str, Any]:
+        identity = parse_client_id(connect.client_id)
+        return {
+            "principal": principal,
+            "kind": kind,
+            "device_id": None,
+            "superuser": superuser,
+            "serial": identity.serial,
+            "template_id": identity.template_id,
+            "acl": policy.rules,
+            "policy": policy,
+        }
+
+    @staticmethod
+    def _accepted(tenant_id: str, attributes: Mapping[str, Any]) -> AuthResult:
+        return AuthResult(
+            attributes=attributes, mountpoint=tenant_mountpoint(tenant_id), private_roots=C8Y_PRIVATE_ROOTS
+        )
+
+    @staticmethod
+    def _device_policy(
+        connect: Connect, rules: tuple[CompiledRule, ...], xyte_id: str | None = None
+    ) -> Policy:
+        serial = parse_client_id(connect.client_id).serial
+        names = tuple(n for n in {serial, xyte_id} if n)
+        return Policy.for_device(rules, names, xyte_id)
+
+    def _user_result(
+        self, connect: Connect, principal: Principal, rules: tuple[CompiledRule, ...]
+    ) -> AuthResult:
+        if Role.BOOTSTRAP in principal.roles and not principal.is_admin:
+            policy = Policy(bootstrap=True)
+            return self._accepted(
+                principal.tenant_id, self._attributes(connect, principal, "bootstrap", False, policy)
+            )
+        policy = Policy(superuser=True) if principal.is_admin else self._device_policy(connect, rules)
+        return self._accepted(
+            principal.tenant_id,
+            self._attributes(connect, principal, "user", principal.is_admin, policy),
+        )
+
+    def _mqtt_user_result(
+        self, connect: Connect, tenant_id: str, name: str, superuser: bool, rules: tuple[CompiledRule, ...]
+    ) -> AuthResult:
+        # An MQTT-only user acts as a device of its tenant towards the services (it owns what it creates).
+        principal = Principal(tenant_id=tenant_id, username=name, roles=frozenset({Role.DEVICE}))
+        policy = Policy(superuser=True) if superuser else self._device_policy(connect, rules)
+        return self._accepted(tenant_id, self._attributes(connect, principal, "mqtt_user", superuser, policy))
+
+    async def _xyte_result(self, connect: Connect, device: XyteDevice) -> AuthResult:
+        # Its user name and client id are both its id (reference section 4): operator rules for either apply.
+        rules = await self._rules(connect, device.tenant_id, device.id)
+        policy = self._device_policy(connect, rules, xyte_id=device.id)
+        attributes = self._attributes(connect, device.principal, "xyte", False, policy)
+        attributes["device_id"] = str(device.mo_id)
+        attributes["xyte"] = device
+        return self._accepted(device.tenant_id, attributes)
+
+    # ----------------------------------------------------------------------------------------- certificates
+
+    async def _certificate_login(self, connect: Connect, certificate: Mapping[str, Any]) -> AuthResult:
+        """A TLS client certificate the handshake verified against the trusted CAs of every tenant: its issuer
+        names the tenant, its common name the device (reference cumulocity.md section 1: with a
+        certificate, the device identifier of the client id must equal the common name)."""
+        issuer = normalize_dn(certificate.get("issuer"))
+        ca = self.certificates.issuer(issuer)
+        if ca is None:
+            log.info(
+                "MQTT client %r refused: its certificate's CA is not (or no longer) trusted",
+                connect.client_id,
+            )
+            return _NOT_AUTHORIZED
+        cn = common_name(normalize_dn(certificate.get("subject")))
+        if cn is None or not _valid_device_id(cn):
+            log.info(
+                "MQTT client %r refused: certificate common name %r is not a device id", connect.client_id, cn
+            )
+            return _BAD
+        serial = parse_client_id(connect.client_id).serial
+        if serial != cn:
+            log.info(
+                "MQTT client %r refused: its device id is not the certificate's CN %r", connect.client_id, cn
+            )
+            return AuthResult(ReasonCode.CLIENT_IDENTIFIER_NOT_VALID)
+        tenant_id = ca.tenant_id
+        username = DEVICE_USER_PREFIX + cn
+        principal = await self._certificate_user(tenant_id, username, ca.auto_registration)
+        if principal is None:
+            log.info("MQTT device %s/%s refused: not registered (no auto-registration)", tenant_id, username)
+            return _NOT_AUTHORIZED
+        result = self._user_result(connect, principal, await self._rules(connect, tenant_id, username))
+        attributes = dict(result.attributes, certificate=True)
+        return self._accepted(tenant_id, attributes)
+
+    async def _certificate_user(self, tenant_id: str, username: str, auto_register: bool) -> Principal | None:
+        now = time.monotonic()
+        hit = self._cert_users.get((tenant_id, username))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user = await self.tenants.get_user(tenant_id, username)
+        if user is None and auto_register:
+            try:
+                # Its password is never shown: the device logs in with its certificate.
+                user = await self.tenants.create_user(
+                    tenant_id, username, generate_password(), {Role.DEVICE}, generated=True
+                )
+                log.info("registered device user %s/%s at its first certificate login", tenant_id, username)
+            except Conflict:
+                user = await self.tenants.get_user(tenant_id, username)
+        if user is None:
+            return None
+        principal = Principal(tenant_id=tenant_id, username=username, roles=user.roles)
+        if len(self._cert_users) > 50_000:
+            self._cert_users = {k: v for k, v in self._cert_users.items() if v[0] > now}
+        self._cert_users[(tenant_id, username)] = (now + _CERT_CACHE_SECONDS, principal)
+        return principal
+
+    # ----------------------------------------------------------------------------------------- authorize
+
+    def authorize_publish(self, client: ClientInfo, topic: str, qos: int = 0, retain: bool = False) -> bool:
+        policy = client.attributes.get("policy")
+        if policy is None:
+            return self.anonymous is not None and self.anonymous.authorize_publish(client, topic, qos, retain)
+        allowed: bool = policy.may_publish(topic, qos, retain)
+        return allowed
+
+    def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:
+        policy = client.attributes.get("policy")
+        if policy is None:
+            return self.anonymous is not None and self.anonymous.authorize_subscribe(
+                client, topic_filter, qos
+            )
+        allowed: bool = policy.may_subscribe(topic_filter, qos)
+        if not allowed:
+            log.info("MQTT client %s may not subscribe to %r", client.client_id, topic_filter)
+        return allowed
+
+    # ----------------------------------------------------------------------------------------- events
+
+    def on_connected(self, client: ClientInfo, session_present: bool) -> None:
+        principal = client.attributes.get("principal")
+        self.presence.connected(
+            client.mountpoint,
+            client.client_id,
+            username=client.username,
+            tenant_id=principal.tenant_id if isinstance(principal, Principal) else None,
+            peer=client.peer,
+            listener=client.listener,
+            protocol=client.protocol_version,
+        )
+        for listener in self._on_connected:
+            _call(listener, client, session_present)
+
+    def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
+        self.presence.disconnected(client.mountpoint, client.client_id, int(reason), peer=client.peer)
+        for listener in self._on_disconnected:
+            _call(listener, client, reason)
+
+    def on_subscribed(self, client: ClientInfo, topic_filter: str, qos: int) -> None:
+        for listener in self._on_subscribed:
+            _call(listener, client, topic_filter, qos)
+
+    def on_unsubscribed(self, client: ClientInfo, topic_filter: str) -> None:
+        for listener in self._on_unsubscribed:
+            _call(listener, client, topic_filter)
+
+
+def _call(listener: Callable[..., None], *args: Any) -> None:
+    try:
+        listener(*args)
+    except Exception:
+        log.exception("MQTT connection event listener %r failed", listener)

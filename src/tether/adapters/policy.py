@@ -1,0 +1,97 @@
+"""What an authenticated MQTT client may publish and subscribe to (the broker's hot path).
+
+Decided once at CONNECT into a :class:`Policy` kept in the client's attributes, so a check is a few string
+operations and no I/O. Everything is relative to the client's tenant: the broker mounts every topic under
+the tenant's mountpoint, so no rule here can reach another tenant.
+
+* Administrators and EMQX superusers may use any topic of their tenant; operator rules do not apply to them
+  (EMQX: superusers skip authorization).
+* The bootstrap user may only publish `s/ucr` and subscribe to `s/dcr` (seed 000 step 0).
+* No device may name another client's private topics (`$client/...`, where the broker mounts them), whatever
+  the rules say.
+* Every other client (a device) first meets the operator's rules in EMQX's order (its user name, its client
+  id, all; the first match decides), and, when none matches, its own namespaces (issue 5):
+  Cumulocity's SmartREST roots s/, t/, q/, c/ and JSON-via-MQTT roots (private to the client inside the
+  broker, so implicitly its own), `$emqx/things/<its name>/...`, `$emqx/commands/things/<its name>/...` and
+  `v1/device/<its Xyte id>/...`. Its name is the device identifier of its client id (`serial`,
+  `d:serial`, `d:serial:template`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tether.adapters.namespaces import C8Y_PRIVATE_ROOTS
+from tether.credentials.rules import CompiledRule, covers, decide
+from tether.mqtt.topics import SHARE_PREFIX
+
+__all__ = ["BOOTSTRAP_REQUEST", "BOOTSTRAP_RESPONSE", "Policy"]
+
+BOOTSTRAP_REQUEST = "s/ucr"
+BOOTSTRAP_RESPONSE = "s/dcr"
+#: Where the broker mounts other clients' private topics (tether.broker.mountpoints.client_prefix): no rule
+#: opens it to a device.
+_PRIVATE_AREA = "$client"
+_WILDCARDS = frozenset("+#/")
+
+
+def _owned_prefixes(names: tuple[str, ...], xyte_id: str | None) -> tuple[str, ...]:
+    """The topic prefixes (each ending in `/`) of the device's own non-private namespaces."""
+    prefixes = []
+    for name in names:
+        if name and not (_WILDCARDS & set(name)):
+            prefixes.append(f"$emqx/things/{name}/")
+            prefixes.append(f"$emqx/commands/things/{name}/")
+    if xyte_id and not (_WILDCARDS & set(xyte_id)):
+        prefixes.append(f"v1/device/{xyte_id}/")
+    return tuple(prefixes)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    superuser: bool = False
+    bootstrap: bool = False
+    rules: tuple[CompiledRule, ...] = ()
+    owned: tuple[str, ...] = ()  # see _owned_prefixes
+    private_roots: frozenset[str] = C8Y_PRIVATE_ROOTS
+
+    @classmethod
+    def for_device(
+        cls, rules: tuple[CompiledRule, ...], names: tuple[str, ...], xyte_id: str | None = None
+    ) -> Policy:
+        return cls(rules=rules, owned=_owned_prefixes(names, xyte_id))
+
+    def may_publish(self, topic: str, qos: int | None = None, retain: bool | None = None) -> bool:
+        if self.superuser:
+            return True
+        if self.bootstrap:
+            return topic == BOOTSTRAP_REQUEST
+        root = topic.partition("/")[0]
+        if root == _PRIVATE_AREA:
+            return False
+        if self.rules:
+            verdict = decide(self.rules, True, topic, qos, retain)
+            if verdict is not None:
+                return verdict
+        if root in self.private_roots:
+            return True
+        return any(topic.startswith(prefix) or topic == prefix[:-1] for prefix in self.owned)
+
+    def may_subscribe(self, topic_filter: str, qos: int | None = None) -> bool:
+        if self.superuser:
+            return True
+        if self.bootstrap:
+            return topic_filter == BOOTSTRAP_RESPONSE
+        inner = topic_filter
+        if inner.startswith(SHARE_PREFIX):
+            inner = inner[len(SHARE_PREFIX) :].partition("/")[2]
+        root = inner.partition("/")[0]
+        if root == _PRIVATE_AREA:
+            return False
+        if self.rules:
+            verdict = decide(self.rules, False, topic_filter, qos)
+            if verdict is not None:
+                return verdict
+        if root in self.private_roots:
+            return True
+        return any(covers(prefix + "#", inner) for prefix in self.owned)

@@ -1,0 +1,80 @@
+"""Who is online: one record per MQTT client (per tenant namespace and client id), kept in memory from the
+broker's connection events, for the management API's client listing (/api/v5/clients, a later issue)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tether.core.clock import now_ms
+
+__all__ = ["ClientStatus", "Presence"]
+
+
+@dataclass(slots=True)
+class ClientStatus:
+    client_id: str
+    mountpoint: str
+    username: str | None
+    tenant_id: str | None
+    peer: str | None
+    listener: str
+    protocol: int  # 4 = MQTT 3.1.1, 5 = MQTT 5.0
+    connected: bool
+    connected_at: int  # ms since the epoch
+    disconnected_at: int | None = None
+    reason: int | None = None  # the disconnect reason code
+
+
+class Presence:
+    """Bounded: beyond `max_offline` records of disconnected clients, the oldest are forgotten."""
+
+    def __init__(self, max_offline: int = 100_000) -> None:
+        self.max_offline = max_offline
+        self._clients: dict[tuple[str, str], ClientStatus] = {}
+        self._offline = 0
+
+    def connected(
+        self,
+        mountpoint: str,
+        client_id: str,
+        *,
+        username: str | None,
+        tenant_id: str | None,
+        peer: str | None,
+        listener: str,
+        protocol: int,
+    ) -> None:
+        key = (mountpoint, client_id)
+        previous = self._clients.pop(key, None)  # re-inserted: the dict stays in order of last change
+        if previous is not None and not previous.connected:
+            self._offline -= 1
+        self._clients[key] = ClientStatus(
+            client_id, mountpoint, username, tenant_id, peer, listener, protocol, True, now_ms()
+        )
+
+    def disconnected(self, mountpoint: str, client_id: str, reason: int, *, peer: str | None) -> None:
+        status = self._clients.get((mountpoint, client_id))
+        # A session taken over: the new connection's record stays (its peer differs).
+        if status is None or not status.connected or status.peer != peer:
+            return
+        status.connected = False
+        status.disconnected_at = now_ms()
+        status.reason = reason
+        self._offline += 1
+        if self._offline > self.max_offline:
+            for key, old in list(self._clients.items()):
+                if not old.connected:
+                    del self._clients[key]
+                    self._offline -= 1
+                    if self._offline <= self.max_offline * 3 // 4:
+                        break
+
+    def get(self, mountpoint: str, client_id: str) -> ClientStatus | None:
+        return self._clients.get((mountpoint, client_id))
+
+    def __iter__(self) -> Iterator[ClientStatus]:
+        return iter(list(self._clients.values()))
+
+    def __len__(self) -> int:
+        return len(self._clients)

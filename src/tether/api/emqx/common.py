@@ -1,0 +1,151 @@
+"""What the /api/v5 routers share: EMQX error bodies, authentication, paging, JSON bodies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tether.api.auth import authenticate
+from tether.api.context import ctx
+from tether.api.http import PayloadTooLarge, UnsupportedMediaType
+from tether.core import errors
+from tether.core.paging import Page, PageRequest
+from tether.tenants.models import Principal
+
+log = logging.getLogger("tether.api")
+
+PREFIX = "/api/v5"
+R = "emqx"
+
+
+class EmqxError(errors.DomainError):
+    """An error with EMQX's own status and code (e.g. 401 API_KEY_NOT_ALLOW)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message, resource=R)
+        self.status = status
+        self.code = code
+
+
+# Domain errors -> (status, EMQX code) (apps/emqx/include/http_api.hrl).
+_CODES: list[tuple[type[errors.DomainError], int, str]] = [
+    (errors.Unauthorized, 401, "BAD_USERNAME_OR_PWD"),
+    (errors.Forbidden, 403, "UNAUTHORIZED_ROLE"),
+    (errors.NotFound, 404, "NOT_FOUND"),
+    (errors.Conflict, 409, "ALREADY_EXISTS"),
+    (PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
+    (UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    (errors.BadRequest, 400, "BAD_REQUEST"),
+    (errors.InvalidInput, 400, "BAD_REQUEST"),
+]
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "BAD_REQUEST", 401: "BAD_USERNAME_OR_PWD"}
+
+
+def error_body(status: int, code: str, message: str) -> Response:
+    headers = {"WWW-Authenticate": 'Basic Realm="tether"'} if status == 401 else None
+    body = orjson.dumps({"code": code, "message": message})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def domain_error(request: Request, exc: errors.DomainError) -> Response:
+    if isinstance(exc, EmqxError):
+        status, code = exc.status, exc.code
+    else:
+        status, code = next(((s, c) for cls, s, c in _CODES if isinstance(exc, cls)), (400, "BAD_REQUEST"))
+    log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
+    return error_body(status, code, exc.message)
+
+
+def http_error(request: Request, status: int) -> Response:
+    code = _HTTP_CODES.get(status, "BAD_REQUEST")
+    return error_body(status, code, f"{request.method} {request.url.path}: {code.replace('_', ' ').lower()}")
+
+
+def server_error() -> Response:
+    return error_body(500, "INTERNAL_ERROR", "The server could not process the request")
+
+
+async def caller(request: Request, *, allow_api_key: bool = True) -> Principal:
+    """Basic admin user or API key, of the caller's tenant. EMQX refuses API keys on /api_key (401
+    API_KEY_NOT_ALLOW): a key cannot mint or revoke keys."""
+    if not request.headers.get("authorization"):
+        raise EmqxError(401, "AUTHORIZATION_HEADER_ERROR", "Support authorization: basic")
+    who = await authenticate(request)
+    if not allow_api_key and request.scope.get("tether.api_key") is not None:
+        raise EmqxError(401, "API_KEY_NOT_ALLOW", "API key is not allowed to manage API keys")
+    return who
+
+
+def page_request(request: Request) -> PageRequest:
+    """EMQX paging: `page` from 1, `limit` 1..10000 (default 100); else 400 INVALID_PARAMETER."""
+    try:
+        page = int(request.query_params.get("page", "1"))
+        limit = int(request.query_params.get("limit", "100"))
+    except ValueError:
+        raise EmqxError(400, "INVALID_PARAMETER", "page_limit_invalid") from None
+    if page < 1 or not 1 <= limit <= 10_000:
+        raise EmqxError(400, "INVALID_PARAMETER", "page_limit_invalid")
+    return PageRequest(current_page=page, page_size=limit, with_total=True)
+
+
+def paged(items: list[Any], page: Page[Any]) -> dict[str, Any]:
+    total = page.total_elements or 0
+    request = page.request
+    return {
+        "data": items,
+        "meta": {
+            "page": request.current_page,
+            "limit": request.page_size,
+            "count": total,
+            "hasnext": request.offset + len(items) < total,
+        },
+    }
+
+
+def query_bool(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise EmqxError(400, "INVALID_PARAMETER", f"'{name}' must be true or false")
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body (object or array), within the configured size limit."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type and "json" not in content_type:
+        raise UnsupportedMediaType(f"Content type {content_type!r} is not supported; send JSON", resource=R)
+    limit = ctx(request).settings.max_body_size
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes", resource=R)
+    if not body.strip():
+        raise errors.BadRequest("A JSON body is required", resource=R)
+    if b"\\u0000" in body:
+        raise errors.BadRequest("Strings must not contain the NUL character (\\u0000)", resource=R)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.BadRequest(f"Malformed JSON: {exc}", resource=R) from None
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    document = await read_json(request)
+    if not isinstance(document, dict):
+        raise errors.BadRequest("The body must be a JSON object", resource=R)
+    return document
+
+
+def json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
