@@ -1,0 +1,333 @@
+"""Xyte devices over MQTT 5 (seed 004; reference emqx-fleets-xyte.md section 4): the broker handler for
+topics under ``v1``.
+
+A device connects with username = client id = its Xyte id and password = its access key (the platform's
+authenticate hook, adapters/access.py, calls :meth:`XyteService.authenticate` and attaches the device).
+Topics, as the device sees them inside its tenant's mountpoint (``v1`` is not a private root):
+
+* ``v1/device/<id>/telemetry`` (device -> platform): Send Telemetry. Stored as one measurement
+  (``xyte_Telemetry``; numeric values are series of the fragment ``xyte_Telemetry``, the status and every
+  other value the fragment ``xyte_State``: see :mod:`tether.adapters.xyte_format`). The PUBACK is held until
+  the measurement is committed; messages arriving meanwhile (from any device) are stored together in one
+  write per tenant by a single worker task, and a batch that fails is retried message by message, so one
+  bad message never costs the others.
+* ``v1/device/<id>/commands/update`` (device -> platform; ``command/update`` accepted too):
+  ``{"id", "status": in_progress | done | error, "message"}`` moves the operation along its lifecycle
+  (in_progress -> EXECUTING, done -> SUCCESSFUL, error -> FAILED with the message as failure reason).
+* ``v1/device/<id>/command`` (platform -> device): every operation created for the device (routed to it,
+  i.e. the device executes it) is published there at QoS 1 as a Xyte command ``{"id", "device_id",
+  "status", "name", "parameters"}`` with the MQTT 5 Response Topic ``v1/device/<id>/commands/update``.
+  A device that was offline gets its pending and in-progress commands when it subscribes to a filter that
+  matches its command topic (:meth:`XyteAdapter.on_subscribed`, forwarded from ``Hooks.on_subscribed``).
+  Delivery is at least once: a command created while the device subscribes may arrive twice (same id).
+
+Identity: the device is the authenticated client (``client.attributes``), never the topic. A message for
+another device id, or from a client that is not a Xyte device, is refused with 0x87 Not authorized (the ACL
+refuses it before; this is the second lock). Malformed payloads get 0x99 Payload format invalid, commands
+that do not exist or cannot make that transition 0x83 Implementation specific error; each is logged once.
+Other ``v1`` topics are left to the broker (routed to subscribers, acknowledged at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from tether.adapters import xyte_format
+from tether.adapters.namespaces import tenant_mountpoint
+from tether.broker import Broker, ClientInfo, Message
+from tether.core.errors import DomainError, InvalidInput
+from tether.core.events import DomainEvent, EventBus
+from tether.mqtt.properties import Properties
+from tether.mqtt.reason_codes import ReasonCode
+from tether.mqtt.topics import matches
+from tether.operations.models import Operation
+from tether.registration.xyte import XyteService
+from tether.registration.xyte_models import XyteDevice
+from tether.telemetry.measurements import MeasurementService
+from tether.tenants.models import Principal, Role
+
+__all__ = ["ROOT", "ConnectionEvents", "XyteAdapter", "install"]
+
+log = logging.getLogger(__name__)
+
+ROOT = "v1"
+Ack = asyncio.Future[ReasonCode | None]
+Kind = Literal["telemetry", "command_update"]
+_ACTIONS: Mapping[str, Kind] = {
+    "telemetry": "telemetry",
+    "commands/update": "command_update",
+    "command/update": "command_update",
+}
+
+
+def command_topic(device_id: str) -> str:
+    return f"v1/device/{device_id}/command"
+
+
+def update_topic(device_id: str) -> str:
+    return f"v1/device/{device_id}/commands/update"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who published, from the attributes of the authenticate hook: the tenant, the managed object and, when
+    the hook attached it, the Xyte device record."""
+
+    tenant_id: str
+    mo_id: int
+    device: XyteDevice | None
+
+    @classmethod
+    def of(cls, client: ClientInfo) -> Caller | None:
+        attributes = client.attributes
+        device = attributes.get("xyte")
+        if isinstance(device, XyteDevice):
+            return cls(device.tenant_id, device.mo_id, device)
+        principal = attributes.get("principal")
+        raw_mo = attributes.get("device_id")
+        if attributes.get("kind") != "xyte" or not isinstance(principal, Principal) or raw_mo is None:
+            return None
+        text = str(raw_mo)
+        if not text.isdigit():
+            return None
+        return cls(principal.tenant_id, int(text), None)
+
+
+@dataclass(slots=True)
+class _Inbound:
+    kind: Kind
+    caller: Caller
+    topic_id: str  # the device id in the topic
+    payload: Any
+    ack: Ack
+
+
+def _refused(loop: asyncio.AbstractEventLoop, code: ReasonCode) -> Ack:
+    future: Ack = loop.create_future()
+    future.set_result(code)
+    return future
+
+
+def _settle(ack: Ack, code: ReasonCode | None) -> None:
+    if not ack.done():
+        ack.set_result(code)
+
+
+class XyteAdapter:
+    """The ``v1`` handler, the delivery of operations to ``v1/device/<id>/command`` and the re-delivery of
+    pending commands on subscribe. Create it on the broker's event loop."""
+
+    def __init__(
+        self, broker: Broker, xyte: XyteService, measurements: MeasurementService, events: EventBus
+    ) -> None:
+        self._broker = broker
+        self._loop = broker.loop
+        self._xyte = xyte
+        self._measurements = measurements
+        self._inbox: deque[_Inbound] = deque()
+        self._outbox: deque[Operation | tuple[Caller, str]] = deque()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._unsubscribe: Callable[[], None] | None = events.subscribe(self._on_event)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for task in self._workers.values():
+            task.cancel()
+
+    # -- device -> platform ------------------------------------------------------------------------
+
+    def handle(self, client: ClientInfo, topic: str, message: Message) -> Ack | None:
+        """The broker's handler for ``v1/...`` (Broker.add_handler)."""
+        _, _, rest = topic.partition("/")
+        level, _, rest = rest.partition("/")
+        topic_id, _, action = rest.partition("/")
+        kind = _ACTIONS.get(action) if level == "device" else None
+        if kind is None:
+            return None  # a topic the platform does not consume: routed to subscribers only
+        caller = Caller.of(client)
+        if caller is None or (caller.device is not None and caller.device.id != topic_id):
+            log.info("MQTT client %r may not publish to %s", client.client_id, topic)
+            return _refused(self._loop, ReasonCode.NOT_AUTHORIZED)
+        try:
+            payload = orjson.loads(bytes(message.payload))
+        except orjson.JSONDecodeError as exc:
+            log.info("Xyte device %s sent malformed JSON on %s: %s", topic_id, topic, exc)
+            return _refused(self._loop, ReasonCode.PAYLOAD_FORMAT_INVALID)
+        ack: Ack = self._loop.create_future()
+        self._inbox.append(_Inbound(kind, caller, topic_id, payload, ack))
+        self._kick("inbox", self._drain_inbox)
+        return ack
+
+    def _kick(self, name: str, drain: Callable[[], Awaitable[None]]) -> None:
+        """One worker per queue, alive while the queue has work (never a task per message)."""
+        if name not in self._workers:
+            self._workers[name] = self._loop.create_task(self._work(name, drain))
+
+    async def _work(self, name: str, drain: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await drain()
+        finally:
+            # No await between the drain finding its queue empty and this: a message queued after it
+            # finds no worker and starts one.
+            self._workers.pop(name, None)
+
+    async def _drain_inbox(self) -> None:
+        while self._inbox:
+            batch = list(self._inbox)
+            self._inbox.clear()
+            try:
+                await self._process(batch)
+            except Exception as exc:  # an unexpected failure: nothing of this batch is acknowledged
+                log.exception("Xyte messages not processed")
+                for item in batch:
+                    if not item.ack.done():
+                        item.ack.set_exception(exc)
+
+    async def _device(self, caller: Caller, topic_id: str) -> XyteDevice | None:
+        device = caller.device or await self._xyte.device_for_object(caller.tenant_id, caller.mo_id)
+        return device if device is not None and device.id == topic_id else None
+
+    async def _process(self, batch: list[_Inbound]) -> None:
+        telemetry: dict[str, list[tuple[dict[str, Any], _Inbound]]] = {}
+        updates: list[tuple[XyteDevice, _Inbound]] = []
+        for item in batch:
+            device = await self._device(item.caller, item.topic_id)
+            if device is None:
+                log.info(
+                    "MQTT client of object %s may not publish for device %s", item.caller.mo_id, item.topic_id
+                )
+                _settle(item.ack, ReasonCode.NOT_AUTHORIZED)
+            elif item.kind == "telemetry":
+                try:
+                    document = xyte_format.measurement_document(device, item.payload)
+                except InvalidInput as exc:
+                    log.info("Xyte device %s sent bad telemetry: %s", device.id, exc.message)
+                    _settle(item.ack, ReasonCode.PAYLOAD_FORMAT_INVALID)
+                    continue
+                telemetry.setdefault(device.tenant_id, []).append((document, item))
+            else:
+                updates.append((device, item))
+        for tenant_id, entries in telemetry.items():
+            await self._store(tenant_id, entries)
+        for device, item in updates:
+            await self._update(device, item)
+
+    async def _store(self, tenant_id: str, entries: list[tuple[dict[str, Any], _Inbound]]) -> None:
+        """One write for the whole batch; if it is refused, each message alone, so only the bad one fails."""
+        who = Principal(tenant_id, "xyte-adapter", frozenset({Role.ADMIN}))
+        try:
+            await self._measurements.create(who, [document for document, _ in entries])
+        except DomainError as exc:
+            if len(entries) == 1:
+                item = entries[0][1]
+                log.info("telemetry of Xyte device %s not stored: %s", item.topic_id, exc.message)
+                _settle(item.ack, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+            else:
+                for entry in entries:
+                    await self._store(tenant_id, [entry])
+            return
+        for _, item in entries:
+            _settle(item.ack, None)
+
+    async def _update(self, device: XyteDevice, item: _Inbound) -> None:
+        try:
+            update = xyte_format.command_update(item.payload)
+        except InvalidInput as exc:
+            log.info("Xyte device %s sent a bad command update: %s", device.id, exc.message)
+            _settle(item.ack, ReasonCode.PAYLOAD_FORMAT_INVALID)
+            return
+        try:
+            await self._xyte.update_command(device, update.op_id, update.status, update.message)
+        except DomainError as exc:
+            log.info("command update of Xyte device %s refused: %s", device.id, exc.message)
+            _settle(item.ack, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+            return
+        _settle(item.ack, None)
+
+    # -- platform -> device ------------------------------------------------------------------------
+
+    def _on_event(self, event: DomainEvent) -> None:
+        """EventBus handler (synchronous, must not block): queue new operations for delivery."""
+        if (
+            event.resource == "operations"
+            and event.action == "CREATE"
+            and isinstance(event.payload, Operation)
+        ):
+            self._outbox.append(event.payload)
+            self._kick("outbox", self._drain_outbox)
+
+    def on_subscribed(self, client: ClientInfo, topic_filter: str, qos: int) -> None:
+        """Forward ``Hooks.on_subscribed`` here: a Xyte device subscribing to (a filter matching) its command
+        topic gets every command it has yet to execute."""
+        caller = Caller.of(client)
+        if caller is not None and topic_filter.startswith(("v1/", "+/", "#")):
+            self._outbox.append((caller, topic_filter))
+            self._kick("outbox", self._drain_outbox)
+
+    async def _drain_outbox(self) -> None:
+        while self._outbox:
+            item = self._outbox.popleft()
+            try:
+                if isinstance(item, Operation):
+                    device = await self._xyte.device_for_object(item.tenant_id, item.delivered_to)
+                    if device is not None:
+                        self._publish(device, item)
+                else:
+                    caller, topic_filter = item
+                    device = caller.device or await self._xyte.device_for_object(
+                        caller.tenant_id, caller.mo_id
+                    )
+                    if device is not None and matches(topic_filter, command_topic(device.id)):
+                        for op in await self._xyte.pending_commands(device):
+                            self._publish(device, op)
+            except Exception:
+                log.exception("Xyte commands not delivered")
+
+    def _publish(self, device: XyteDevice, op: Operation) -> None:
+        payload = orjson.dumps(xyte_format.command(device, op))
+        properties = Properties(
+            payload_format_indicator=1,
+            content_type="application/json",
+            response_topic=update_topic(device.id),
+        )
+        reached = self._broker.publish(
+            command_topic(device.id),
+            payload,
+            qos=1,
+            mountpoint=tenant_mountpoint(device.tenant_id),
+            properties=properties,
+        )
+        log.debug("command %s for Xyte device %s reached %d sessions", op.id, device.id, reached)
+
+
+class ConnectionEvents(Protocol):
+    """What the platform hooks offer adapters (adapters/access.py PlatformHooks.listen)."""
+
+    def listen(self, *, on_subscribed: Callable[[ClientInfo, str, int], None] | None = None) -> None: ...
+
+
+def install(
+    broker: Broker,
+    xyte: XyteService,
+    measurements: MeasurementService,
+    events: EventBus,
+    hooks: ConnectionEvents | None = None,
+) -> XyteAdapter:
+    """Attach the Xyte adapter to a running broker; call it on the broker's event loop. With `hooks` (the
+    platform hooks), subscriptions are forwarded to :meth:`XyteAdapter.on_subscribed`, which delivers the
+    commands a device has yet to execute; without, forward ``Hooks.on_subscribed`` yourself. Call the
+    adapter's close() before the broker stops."""
+    adapter = XyteAdapter(broker, xyte, measurements, events)
+    broker.add_handler(ROOT, adapter.handle)
+    if hooks is not None:
+        hooks.listen(on_subscribed=adapter.on_subscribed)
+    return adapter

@@ -1,0 +1,40 @@
+"""The Xyte-style HTTP API under /v1 (reference emqx-fleets-xyte.md section 4, seed 004): device models for
+operators, device registration, and the device calls authenticated with `Authorization: <access_key>`.
+
+It is a Starlette app of its own, mounted at /v1, so that every error of this API family (also 404 and 405
+of unknown paths and methods) has the Xyte shape `{"error": <code>, "message": <text>}`.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Mount
+
+from tether.api.context import ApiContext
+from tether.api.xyte import common, devices, models
+from tether.core.errors import DomainError
+
+
+def create_xyte_app(context: ApiContext) -> Starlette:
+    app = Starlette(
+        routes=[*models.routes, *devices.routes],
+        exception_handlers={
+            DomainError: common.domain_error,
+            HTTPException: common.http_error,
+            ClientDisconnect: common.client_gone,
+            Exception: common.server_error,
+        },
+    )
+    app.router.redirect_slashes = False
+    app.state.ctx = context
+    return app
+
+
+def mount(context: ApiContext) -> Mount:
+    """The route to add to the main app."""
+    return Mount("/v1", app=create_xyte_app(context))
+
+
+__all__ = ["create_xyte_app", "mount"]

@@ -1,0 +1,122 @@
+"""The adapter's handler called directly on the server's event loop, for what a network client cannot
+arrange deterministically: messages that arrive together are stored in one write, and one that cannot be
+stored is retried alone so that only it is refused."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from tests.support import ServerThread
+from tests.xyte.helpers import create_model, managed_object_id, register
+from tests.xyte.mqtt_support import AdapterBroker
+
+from tether.adapters.xyte import XyteAdapter
+from tether.broker import ClientInfo, Message
+from tether.mqtt.reason_codes import ReasonCode
+from tether.registration.xyte_models import XyteDevice
+from tether.tenants.models import Principal, Role
+
+
+@pytest.fixture(scope="module")
+def adapter(server: ServerThread) -> Iterator[XyteAdapter]:
+    broker = AdapterBroker(server).start()
+    assert broker.hooks.adapter is not None
+    yield broker.hooks.adapter
+    broker.stop()
+
+
+class CountingMeasurements:
+    """The MeasurementService, recording how many documents each create() call stored."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: list[int] = []
+
+    async def create(self, who: Principal, documents: list[Any]) -> Any:
+        self.calls.append(len(documents))
+        return await self.real.create(who, documents)
+
+
+def client_of(device: XyteDevice) -> ClientInfo:
+    """What the platform hooks attach to a Xyte login (adapters/access.py)."""
+    attributes = {
+        "principal": device.principal,
+        "kind": "xyte",
+        "device_id": str(device.mo_id),
+        "xyte": device,
+    }
+    return ClientInfo(device.id, device.id, 5, "tcp", None, attributes, f"$tenant/{device.tenant_id}/")
+
+
+def telemetry(device: XyteDevice, n: int) -> tuple[ClientInfo, str, Message]:
+    topic = f"v1/device/{device.id}/telemetry"
+    return client_of(device), topic, Message(topic, orjson.dumps({"telemetries": {"n": n}}), 1)
+
+
+def record(server: ServerThread, device: dict[str, Any]) -> XyteDevice:
+    found = server.call(server.platform.xyte.authenticate(device["id"], device["access_key"]))
+    assert found is not None
+    return found
+
+
+def test_messages_together_are_one_write_and_a_bad_one_fails_alone(
+    server: ServerThread, admin: httpx.Client, adapter: XyteAdapter
+) -> None:
+    model = create_model(admin)
+    good, gone = (record(server, register(server.url, model)) for _ in range(2))
+    assert admin.delete(f"/inventory/managedObjects/{gone.mo_id}").status_code == 204
+    spy = CountingMeasurements(adapter._measurements)
+    adapter._measurements = spy  # type: ignore[assignment]
+    messages = [telemetry(good, 0), telemetry(good, 1), telemetry(gone, 2), telemetry(good, 3)]
+
+    async def publish_together() -> list[Any]:
+        acks = [adapter.handle(*message) for message in messages]  # one loop turn: one batch
+        return list(await asyncio.gather(*acks))  # type: ignore[arg-type]
+
+    try:
+        results = server.call(publish_together())
+    finally:
+        adapter._measurements = spy.real
+    assert results == [None, None, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, None]
+    assert spy.calls == [4, 1, 1, 1, 1]  # the batch, refused as a whole, then each alone
+    stored = admin.get("/measurement/measurements", params={"source": good.mo_id, "pageSize": 10})
+    assert sorted(m["xyte_Telemetry"]["n"]["value"] for m in stored.json()["measurements"]) == [0, 1, 3]
+
+
+def test_who_may_publish(server: ServerThread, admin: httpx.Client, adapter: XyteAdapter) -> None:
+    device = record(server, register(server.url, create_model(admin)))
+    other = record(server, register(server.url, create_model(admin)))
+    user = ClientInfo(
+        "app",
+        "t1/admin",
+        5,
+        "tcp",
+        None,
+        {"principal": Principal("t1", "admin", frozenset({Role.ADMIN})), "kind": "user"},
+    )
+
+    async def handle(client: ClientInfo, topic: str, payload: bytes = b"{}") -> Any:
+        ack = adapter.handle(client, topic, Message(topic, payload, 1))
+        return None if ack is None else await ack
+
+    def call(client: ClientInfo, topic: str, payload: bytes = b"{}") -> Any:
+        return server.call(handle(client, topic, payload))
+
+    # Topics the platform does not consume are only routed (no held acknowledgement).
+    assert call(client_of(device), f"v1/device/{device.id}/config/update") is None
+    assert call(user, f"v1/device/{device.id}/license/update") is None
+    # Not a Xyte device, or another device's id: refused.
+    assert call(user, f"v1/device/{device.id}/telemetry") is ReasonCode.NOT_AUTHORIZED
+    assert call(client_of(other), f"v1/device/{device.id}/telemetry") is ReasonCode.NOT_AUTHORIZED
+    assert call(client_of(other), f"v1/device/{device.id}/commands/update") is ReasonCode.NOT_AUTHORIZED
+    assert (
+        call(client_of(device), f"v1/device/{device.id}/telemetry", b"\xff")
+        is ReasonCode.PAYLOAD_FORMAT_INVALID
+    )
+    assert call(client_of(device), f"v1/device/{device.id}/telemetry") is None
+    assert managed_object_id(admin, device.id) == device.mo_id
