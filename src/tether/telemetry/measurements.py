@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tether.core.clock import now_ms
@@ -27,6 +28,20 @@ from tether.tenants.models import Principal
 R = "measurement"
 # Fields the server owns or reads itself; never stored as fragments.
 RESERVED = frozenset({"id", "self", "source", "type", "time", "creationTime"})
+
+
+_SEAL = object()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SourceGrant:
+    """Proof, issued by :meth:`MeasurementService.grant`, that a caller may record measurements about one
+    source. Protocol adapters keep one per connected device so that their ingest batches skip the
+    per-message visibility check (a deleted source is still refused: by the storage's foreign key)."""
+
+    tenant_id: str
+    source_id: int
+    seal: object = field(repr=False)
 
 
 def parse_measurement(document: Mapping[str, Any]) -> NewMeasurement:
@@ -77,6 +92,35 @@ class MeasurementService:
                 Measurement(None, who.tenant_id, d.source_id, d.type, d.time, now, d.fragments)
                 for d in drafts
             ]
+        self._announce(mode, "CREATE", created)
+        return created
+
+    async def grant(self, who: Principal, source_id: int) -> SourceGrant:
+        """A grant for recording about `source_id`: it exists and the caller may see it."""
+        await self._sources.require(who, source_id)
+        return SourceGrant(who.tenant_id, source_id, _SEAL)
+
+    async def create_many(
+        self,
+        entries: Sequence[tuple[SourceGrant, NewMeasurement]],
+        mode: ProcessingMode = ProcessingMode.PERSISTENT,
+    ) -> list[Measurement]:
+        """Measurements of many sources, even of many tenants, stored in ONE write (the ingest path of the
+        device adapters); all or nothing. Each draft's source must be its grant's."""
+        for grant, draft in entries:
+            if grant.seal is not _SEAL or grant.source_id != draft.source_id:
+                raise InvalidInput("Measurement source was not granted", resource=R)
+        now = now_ms()
+        if mode.stores:
+            ids: Sequence[int | None] = await self._store.create_many(
+                [(g.tenant_id, d) for g, d in entries], now
+            )
+        else:
+            ids = [None] * len(entries)
+        created = [
+            Measurement(i, g.tenant_id, d.source_id, d.type, d.time, now, d.fragments)
+            for i, (g, d) in zip(ids, entries, strict=True)
+        ]
         self._announce(mode, "CREATE", created)
         return created
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, delete, func, insert, or_, select, update
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tether.core.errors import NotFound
 from tether.core.paging import Page, PageRequest
 from tether.storage.sql.database import Database
+from tether.storage.sql.measurement_bulk import BulkSourceGone, insert_measurements
 from tether.storage.sql.schema import events as ev
 from tether.storage.sql.schema import managed_objects as mo
 from tether.storage.sql.schema import measurements as ms
@@ -142,6 +144,12 @@ class SqlMeasurementStore:
             Measurement(i, tenant_id, d.source_id, d.type, d.time, now, d.fragments)
             for i, d in zip(ids, drafts, strict=True)
         ]
+
+    async def create_many(self, rows: Sequence[tuple[str, NewMeasurement]], now: int) -> list[int]:
+        try:
+            return await insert_measurements(self._db, rows, now)
+        except BulkSourceGone:
+            raise source_gone() from None
 
     async def get(self, tenant_id: str, measurement_id: int) -> Measurement | None:
         query = select(ms).where(ms.c.tenant_id == tenant_id, ms.c.id == measurement_id)

@@ -1,0 +1,193 @@
+"""Cumulocity JSON via MQTT (Cumulocity's json-via-mqtt; reference cumulocity.md section 2).
+
+Topics `<api>/<resource>/<action>[/<id>]`, also under t/, q/ and c/ for the processing modes:
+event/events (create, createBulk, update, delete), alarm/alarms (create, createBulk, update),
+measurement/measurements (create, createBulk, delete), inventory/managedObjects (create, update) and
+inventory/managedObjects/<id>/childDevices/create. Payloads are the REST API's documents; the source is
+always the device of the MQTT ClientId, whatever the payload says. Errors go to the client's `error`
+topic as `{"error": "<api>/<kind>", "message": ...}`; operations come as JSON on
+devicecontrol/notifications (smartrest/dispatch.py).
+
+It shares the SmartREST adapter's connections: device resolution (and automatic creation), the ingest
+batch for measurements and the ordered per-connection queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tether.core.errors import BadRequest, DomainError, Forbidden, InvalidInput, NotFound
+from tether.core.processing import ProcessingMode
+from tether.inventory.models import ChildKind
+from tether.mqtt.reason_codes import ReasonCode
+from tether.telemetry.measurements import parse_measurement
+
+if TYPE_CHECKING:
+    from tether.adapters.smartrest.adapter import SmartRestAdapter
+    from tether.adapters.smartrest.session import DeviceSession
+
+__all__ = ["JsonViaMqtt"]
+
+log = logging.getLogger("tether.c8y_json")
+
+_COLLECTIONS = {
+    "event/events": "events",
+    "alarm/alarms": "alarms",
+    "measurement/measurements": "measurements",
+}
+
+
+class JsonError(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class JsonViaMqtt:
+    ROOTS = ("event", "alarm", "measurement", "inventory")
+
+    def __init__(self, adapter: SmartRestAdapter) -> None:
+        self.adapter = adapter
+
+    def error(self, session: DeviceSession, kind: str, message: str, api: str = "undefined") -> None:
+        body = {"error": f"{api}/{kind}", "message": message}
+        log.info("JSON via MQTT %s: %s", session, body)
+        self.adapter.publish(session, "error", orjson.dumps(body))
+
+    async def handle(
+        self, session: DeviceSession, mode: ProcessingMode, topic: str, data: bytes
+    ) -> ReasonCode | None:
+        api = topic.partition("/")[0]
+        try:
+            document = orjson.loads(data) if data.strip() else {}
+        except orjson.JSONDecodeError as exc:
+            self.error(session, "validationError", f"Invalid JSON: {exc}", api)
+            return self._reason(session, ReasonCode.PAYLOAD_FORMAT_INVALID)
+        try:
+            await self._dispatch(session, mode, topic, document)
+        except JsonError as exc:
+            self.error(session, exc.kind, exc.message, api)
+            return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+        except (InvalidInput, BadRequest) as exc:
+            self.error(session, "validationError", exc.message, api)
+            return self._reason(session, ReasonCode.PAYLOAD_FORMAT_INVALID)
+        except NotFound as exc:
+            self.error(session, "Not Found", exc.message, api)
+            return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+        except Forbidden as exc:
+            self.error(session, "Forbidden", exc.message, "security")
+            return self._reason(session, ReasonCode.NOT_AUTHORIZED)
+        except DomainError as exc:
+            self.error(session, exc.kind, exc.message, api)
+            return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+        return None
+
+    @staticmethod
+    def _reason(session: DeviceSession, code: ReasonCode) -> ReasonCode | None:
+        return code if session.client.protocol_version == 5 else None
+
+    async def _dispatch(
+        self, session: DeviceSession, mode: ProcessingMode, topic: str, document: Any
+    ) -> None:
+        levels = topic.split("/")
+        if len(levels) < 3:
+            raise JsonError("notSupported", f"Unsupported topic {topic!r}")
+        collection = "/".join(levels[:2])
+        if collection == "inventory/managedObjects":
+            await self._inventory(session, levels[2:], document)
+            return
+        resource = _COLLECTIONS.get(collection)
+        action, rest = levels[2], levels[3:]
+        if resource is None:
+            raise JsonError("notSupported", f"Unsupported topic {topic!r}")
+        if action == "create" and not rest:
+            await self._create(session, mode, resource, [_object(document)])
+        elif action == "createBulk" and not rest:
+            items = document.get(resource) if isinstance(document, dict) else None
+            if not isinstance(items, list) or not items:
+                raise InvalidInput(f"'{resource}' must be a non-empty list", resource=levels[0])
+            await self._create(session, mode, resource, [_object(item) for item in items])
+        elif action in ("update", "delete") and len(rest) == 1:
+            await self._change(session, mode, resource, action, _id(rest[0]), document)
+        else:
+            raise JsonError("notSupported", f"Unsupported action {action!r} on {collection}")
+
+    async def _create(
+        self, session: DeviceSession, mode: ProcessingMode, resource: str, items: list[dict[str, Any]]
+    ) -> None:
+        adapter = self.adapter
+        root = await adapter.root(session)
+        assert root is not None
+        services = adapter.services
+        who = session.who
+        for item in items:
+            item["source"] = {"id": str(root.mo_id)}  # always the ClientId's device (json-via-mqtt)
+        if resource == "measurements":
+            drafts = [(root.grant, parse_measurement(item)) for item in items]
+            await adapter.store_measurements(session, drafts, mode)
+        elif resource == "events":
+            for item in items:
+                await services.events.create(who, item, mode)
+        else:
+            for item in items:
+                await services.alarms.create(who, item, mode)
+
+    async def _change(
+        self,
+        session: DeviceSession,
+        mode: ProcessingMode,
+        resource: str,
+        action: str,
+        id_: int,
+        document: Any,
+    ) -> None:
+        services = self.adapter.services
+        who = session.who
+        if resource == "events":
+            if action == "update":
+                await services.events.update(who, id_, _object(document), mode)
+            else:
+                await services.events.delete(who, id_, mode)
+        elif resource == "alarms" and action == "update":
+            await services.alarms.update(who, id_, _object(document), mode)
+        elif resource == "measurements" and action == "delete":
+            await services.measurements.delete(who, id_, mode)
+        else:
+            raise JsonError("notSupported", f"Unsupported action {action!r} on {resource}")
+
+    async def _inventory(self, session: DeviceSession, levels: list[str], document: Any) -> None:
+        adapter = self.adapter
+        inventory = adapter.services.inventory
+        who = session.who
+        if levels == ["create"]:
+            await inventory.create(who, _object(document))
+        elif len(levels) == 2 and levels[0] == "update":
+            await inventory.update(who, _id(levels[1]), _object(document))
+        elif len(levels) == 3 and levels[1:] == ["childDevices", "create"]:
+            parent = _id(levels[0])
+            child = _object(document)
+            reference = child.get("managedObject")
+            if isinstance(reference, Mapping) and "id" in reference:
+                await inventory.add_child(who, parent, ChildKind.DEVICE, _id(str(reference["id"])))
+            else:
+                created = await inventory.create(who, child)
+                await inventory.add_child(who, parent, ChildKind.DEVICE, created.id)
+        else:
+            raise JsonError("notSupported", f"Unsupported topic inventory/managedObjects/{'/'.join(levels)}")
+
+
+def _object(document: Any) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise InvalidInput("The payload must be a JSON object", resource="undefined")
+    return document
+
+
+def _id(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput(f"Invalid id {text!r}", resource="undefined")
+    return int(text)

@@ -1,0 +1,179 @@
+"""The ingest batcher: measurements of many messages (of many connections) stored with one write.
+
+A message's measurements are added with the future that holds its acknowledgement. Whatever arrives in
+one event-loop turn, and whatever arrives while a write is in flight, goes into the next write: under
+load one `MeasurementService.create_many` call (one INSERT, one commit) stores thousands of messages,
+and every message's future is resolved by the commit that made it durable (issue 6 section 9). A write
+holds at most `max_rows` rows, so that other writers (an operation created over REST) wait at most one
+such write for the database.
+
+A batch refused because one of its sources was deleted meanwhile is split by source and written again,
+so the other devices' data is stored; the messages of the deleted source fail alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tether.core.errors import NotFound
+from tether.core.processing import ProcessingMode
+from tether.mqtt.reason_codes import ReasonCode
+from tether.telemetry.measurements import MeasurementService, SourceGrant
+from tether.telemetry.models import NewMeasurement
+
+__all__ = ["IngestBatcher"]
+
+log = logging.getLogger("tether.smartrest")
+
+Entry = tuple[SourceGrant, NewMeasurement]
+#: on_gone(owner, text): a message's source no longer exists; reports it to the message's owner (its
+#: connection) and returns the acknowledgement's result.
+OnGone = Callable[[Any, str], "ReasonCode | None"]
+
+
+class _Item:
+    __slots__ = ("entries", "future", "mode", "owner")
+
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        mode: ProcessingMode,
+        future: asyncio.Future[ReasonCode | None],
+        owner: Any,
+    ) -> None:
+        self.entries = entries
+        self.mode = mode
+        self.future = future
+        self.owner = owner
+
+
+class IngestBatcher:
+    def __init__(
+        self,
+        measurements: MeasurementService,
+        *,
+        on_gone: OnGone | None = None,
+        max_rows: int = 2000,
+        max_in_flight: int = 2,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._measurements = measurements
+        self._on_gone = on_gone
+        self._max_rows = max_rows
+        self._max_in_flight = max_in_flight
+        self._loop = loop
+        self._pending: deque[_Item] = deque()
+        self._pending_rows = 0
+        self._scheduled = False
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Counters for monitoring and the benchmark.
+        self.rows_written = 0
+        self.writes = 0
+
+    def add(
+        self, entries: Sequence[Entry], mode: ProcessingMode = ProcessingMode.PERSISTENT, owner: Any = None
+    ) -> asyncio.Future[ReasonCode | None]:
+        """Queue one message's measurements; the future resolves (None) once they are durably stored.
+        `owner` (the connection) is what on_gone hears about when their source is gone."""
+        loop = self._loop or asyncio.get_running_loop()
+        future: asyncio.Future[ReasonCode | None] = loop.create_future()
+        if not entries:
+            future.set_result(None)
+            return future
+        self._pending.append(_Item(entries, mode, future, owner))
+        self._pending_rows += len(entries)
+        if not self._scheduled and self._in_flight < self._max_in_flight:
+            # At the end of this loop turn: the other messages read in this turn join the write.
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        while self._pending and self._in_flight < self._max_in_flight:
+            batch = self._take()
+            self._in_flight += 1
+            task = asyncio.ensure_future(self._write(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> list[_Item]:
+        """Whole messages, up to max_rows rows (at least one message)."""
+        pending = self._pending
+        batch = [pending.popleft()]
+        rows = len(batch[0].entries)
+        while pending and rows + len(pending[0].entries) <= self._max_rows:
+            item = pending.popleft()
+            rows += len(item.entries)
+            batch.append(item)
+        self._pending_rows -= rows
+        return batch
+
+    async def _write(self, batch: list[_Item]) -> None:
+        try:
+            by_mode: dict[ProcessingMode, list[_Item]] = {}
+            for item in batch:
+                by_mode.setdefault(item.mode, []).append(item)
+            for mode, items in by_mode.items():
+                await self._store(items, mode)
+        finally:
+            self._in_flight -= 1
+            if self._pending and not self._scheduled:
+                self._flush()
+
+    async def _store(self, items: list[_Item], mode: ProcessingMode) -> None:
+        entries = [entry for item in items for entry in item.entries]
+        try:
+            await self._measurements.create_many(entries, mode)
+        except NotFound:
+            if len({grant.source_id for grant, _ in entries}) > 1:
+                await self._store_by_source(items, mode)
+                return
+            for item in items:
+                self._gone(item, "The device no longer exists")
+            return
+        except Exception as exc:
+            log.error("storing %d measurements failed: %s", len(entries), exc)
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        self.writes += 1
+        self.rows_written += len(entries)
+        for item in items:
+            if not item.future.done():
+                item.future.set_result(None)
+
+    async def _store_by_source(self, items: list[_Item], mode: ProcessingMode) -> None:
+        groups: dict[Any, list[_Item]] = {}
+        for item in items:
+            key = frozenset(grant.source_id for grant, _ in item.entries)
+            groups.setdefault(key, []).append(item)
+        if len(groups) == 1:  # one message's own sources: it cannot be split further
+            for item in items:
+                self._gone(item, "The device no longer exists")
+            return
+        for group in groups.values():
+            await self._store(group, mode)
+
+    def _gone(self, item: _Item, text: str) -> None:
+        if item.future.done():
+            return
+        on_gone = self._on_gone
+        result = on_gone(item.owner, text) if on_gone is not None else ReasonCode.UNSPECIFIED_ERROR
+        item.future.set_result(result)
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far is written (for shutdown and tests)."""
+        while self._pending or self._tasks:
+            if self._pending and not self._scheduled:
+                self._flush()
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            else:
+                await asyncio.sleep(0)

@@ -1,0 +1,117 @@
+"""One MQTT connection of a device, as the SmartREST adapter sees it: who it is, the devices it resolved,
+what it subscribed to, and the queue that keeps its messages in order.
+
+Messages of one connection are processed in arrival order by one worker task that lives only while the
+queue is not empty (no task per message). Measurement-only messages of known devices skip the queue when
+it is empty (the adapter's fast path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tether.adapters.smartrest.context import DeviceRef
+from tether.broker import ClientInfo
+from tether.mqtt.reason_codes import ReasonCode
+from tether.tenants.models import Principal
+
+__all__ = ["DeviceSession", "parse_client_id"]
+
+log = logging.getLogger("tether.smartrest")
+
+Work = Callable[[], Awaitable["ReasonCode | None"]]
+
+
+def parse_client_id(client_id: str) -> tuple[str, str | None]:
+    """(device identifier, default template X-ID) of a ClientId `serial`, `d:serial` or `d:serial:xid`
+    (reference section 1: connectionType optional, no colon inside the device identifier)."""
+    parts = client_id.split(":")
+    if len(parts) == 1:
+        return client_id, None
+    if len(parts) == 2:
+        return parts[1], None
+    return parts[1], ":".join(parts[2:]) or None
+
+
+class DeviceSession:
+    __slots__ = (
+        "by_id",
+        "client",
+        "closed",
+        "default_xid",
+        "devices",
+        "host",
+        "queue",
+        "root",
+        "serial",
+        "subscriptions",
+        "who",
+        "worker",
+    )
+
+    def __init__(self, client: ClientInfo, who: Principal, serial: str, default_xid: str | None) -> None:
+        self.client = client
+        self.who = who
+        self.serial = serial
+        self.default_xid = default_xid
+        self.root: DeviceRef | None = None
+        #: Devices resolved on this connection, by external id and by managed-object id (root included).
+        self.devices: dict[str, DeviceRef] = {}
+        self.by_id: dict[int, DeviceRef] = {}
+        self.subscriptions: set[str] = set()
+        self.queue: deque[tuple[Work, asyncio.Future[ReasonCode | None]]] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        self.closed = False
+        #: What the templates may ask of this connection (the adapter's Host for it).
+        self.host: Any = None
+
+    def __repr__(self) -> str:
+        return f"DeviceSession({self.who.tenant_id}/{self.client.client_id})"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.client.mountpoint, self.client.client_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self.who.tenant_id
+
+    def remember(self, ref: DeviceRef) -> None:
+        self.devices[ref.xid] = ref
+        self.by_id[ref.mo_id] = ref
+        if ref.is_root:
+            self.root = ref
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue)
+
+    def enqueue(self, work: Work) -> asyncio.Future[ReasonCode | None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ReasonCode | None] = loop.create_future()
+        self.queue.append((work, future))
+        if self.worker is None:
+            self.worker = loop.create_task(self._run())
+        return future
+
+    async def _run(self) -> None:
+        queue = self.queue
+        try:
+            while queue:
+                work, future = queue[0]
+                try:
+                    result: Any = await work()
+                except Exception as exc:  # the work reports its own problems; this is a bug
+                    log.exception("SmartREST processing failed for %s", self)
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(result)
+                queue.popleft()
+        finally:
+            self.worker = None

@@ -1,0 +1,102 @@
+"""Bulk measurement inserts for protocol adapters' ingest batches: thousands of rows of many sources (and
+tenants) in one statement of one write transaction, straight through the database driver.
+
+SQLAlchemy's insertmanyvalues path (storage/sql/telemetry.py, used by the REST API) compiles parameters
+and RETURNING rows in Python for every row; here the rows go to the driver as plain values:
+- SQLite: INSERT ... SELECT FROM (VALUES ...) statements of a few fixed sizes, on the aiosqlite connection
+  of the group-commit transaction (one trip to its thread per statement, where SQLAlchemy's cursor takes
+  four). Not `executemany`: the sqlite3 module releases and retakes the GIL around every row's step, and
+  under load the event loop's thread holds it, so the database thread waits a switch interval per row
+  (measured: 3,000 rows/s instead of 100,000). A multi-row statement binds its parameters in one C loop
+  and steps once without the GIL. The ids are `last_insert_rowid()` back: the single writer connection
+  inserts them contiguously, as rowids are max(rowid) + 1.
+- PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) RETURNING id (one round trip, no per-row
+  statement).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+
+from tether.storage.sql.database import Database
+from tether.telemetry.models import NewMeasurement
+
+# One INSERT of a fixed number of rows (prepared once, cached by the driver); the unused rows are NULLs
+# that the WHERE drops. Multi-row VALUES are exempt from SQLITE_LIMIT_COMPOUND_SELECT; 2048 rows x 6 is
+# below SQLITE_MAX_VARIABLE_NUMBER (32766).
+_SIZES = (64, 512, 2048)
+_WIDTH = 6
+_PG_INSERT = (
+    "INSERT INTO measurements (tenant_id, source_id, type, time, creation_time, fragments) "
+    "SELECT t, s, y, m, $5::bigint, f::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[], "
+    "$4::bigint[], $6::text[]) AS u(t, s, y, m, f) RETURNING id"
+)
+
+
+@functools.cache
+def _statement(rows: int) -> str:
+    values = ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "INSERT INTO measurements (tenant_id, source_id, type, time, creation_time, fragments) "
+        f"SELECT column1, column2, column3, column4, column5, column6 FROM (VALUES {values}) "
+        "WHERE column1 IS NOT NULL"
+    )
+
+
+def _sqlite_batches(params: list[object]) -> list[tuple[str, list[object]]]:
+    """Statements of the fixed sizes with their (padded) parameters."""
+    out = []
+    rows = len(params) // _WIDTH
+    start = 0
+    while start < rows:
+        size = next((s for s in _SIZES if s >= rows - start), _SIZES[-1])
+        part = params[start * _WIDTH : (start + size) * _WIDTH]
+        part += [None] * (size * _WIDTH - len(part))
+        out.append((_statement(size), part))
+        start += size
+    return out
+
+
+class BulkSourceGone(Exception):
+    """A source of the batch was deleted meanwhile (its foreign key refused the insert): nothing of the
+    batch was stored."""
+
+
+async def insert_measurements(
+    db: Database, rows: Sequence[tuple[str, NewMeasurement]], now: int
+) -> list[int]:
+    """Insert every row in one write; returns their ids in the order of `rows`."""
+    if not rows:
+        return []
+    dumps = orjson.dumps
+    try:
+        if db.dialect.name == "sqlite":
+            params: list[object] = []
+            for tenant, d in rows:
+                params += (tenant, d.source_id, d.type, d.time, now, dumps(d.fragments).decode())
+            async with db.write() as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                last = 0
+                for sql, part in _sqlite_batches(params):
+                    cursor = await driver.execute(sql, part)
+                    last = cursor.lastrowid
+            first = last - len(rows) + 1
+            return list(range(first, last + 1))
+        tenants = [tenant for tenant, _ in rows]
+        sources = [d.source_id for _, d in rows]
+        types = [d.type for _, d in rows]
+        times = [d.time for _, d in rows]
+        fragments = [dumps(d.fragments).decode() for _, d in rows]
+        async with db.write() as conn:
+            result = await conn.exec_driver_sql(_PG_INSERT, (tenants, sources, types, times, now, fragments))
+            # Ids come from one sequence in the order unnest produces the rows.
+            return sorted(result.scalars().all())
+    except (IntegrityError, sqlite3.IntegrityError):  # the raw aiosqlite connection raises the driver's
+        raise BulkSourceGone() from None
