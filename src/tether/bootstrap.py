@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 
+from tether.adapters import smartrest
+from tether.adapters import xyte as xyte_adapter
+from tether.adapters.access import PlatformHooks
+from tether.adapters.device_bootstrap import DeviceBootstrap
 from tether.api.app import create_app
 from tether.api.c8y import render, telemetry
 from tether.api.c8y.operations import render_operation
 from tether.api.context import ApiContext
+from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.config import ConfigError, Settings
 from tether.core.events import EventBus
+from tether.credentials.api_keys import ApiKeyService
+from tether.credentials.authorization import AclService
+from tether.credentials.certificates import TrustedCertificateService
+from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
 from tether.realtime import Hub
 from tether.registration.service import RegistrationService
+from tether.registration.xyte import XyteService
 from tether.storage.postgresql import PostgresDialect, postgresql_url
 from tether.storage.sql.storage import SqlStorage
 from tether.storage.sqlite import SqliteDialect, sqlite_url
@@ -42,6 +53,11 @@ class Platform:
     measurements: MeasurementService
     device_events: EventService
     alarms: AlarmService
+    xyte: XyteService
+    api_keys: ApiKeyService
+    mqtt_users: MqttUserService
+    acl: AclService
+    certificates: TrustedCertificateService
     app: ASGIApp
     provisioned: Provisioned
 
@@ -81,6 +97,12 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     measurements = MeasurementService(storage.measurements, inventory, events)
     device_events = EventService(storage.events, inventory, events)
     alarms = AlarmService(storage.alarms, inventory, events)
+    xyte = XyteService(storage.xyte, inventory, identity, operations, events)
+    api_keys = ApiKeyService(storage.api_keys)
+    mqtt_users = MqttUserService(storage.mqtt_users)
+    acl = AclService(storage.acl_rules)
+    certificates = TrustedCertificateService(storage.trusted_certificates)
+    await certificates.load()
     realtime.register_renderer("measurements", telemetry.render_measurement)
     realtime.register_renderer("events", telemetry.render_event)
     realtime.register_renderer("alarms", telemetry.render_alarm)
@@ -97,6 +119,11 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         measurements=measurements,
         device_events=device_events,
         alarms=alarms,
+        xyte=xyte,
+        api_keys=api_keys,
+        mqtt_users=mqtt_users,
+        acl=acl,
+        certificates=certificates,
     )
     return Platform(
         settings=settings,
@@ -112,6 +139,60 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         measurements=measurements,
         device_events=device_events,
         alarms=alarms,
+        xyte=xyte,
+        api_keys=api_keys,
+        mqtt_users=mqtt_users,
+        acl=acl,
+        certificates=certificates,
         app=create_app(context, realtime),
         provisioned=provisioned,
     )
+
+
+def build_mqtt_hooks(platform: Platform, config: BrokerConfig) -> PlatformHooks:
+    """The broker's platform hooks: device logins against the platform's credentials (adapters/access.py).
+    Clients without credentials keep the plain broker behaviour (the config file's [acl]) when
+    `--allow-anonymous` is given."""
+    anonymous = DefaultHooks(
+        allow_anonymous=config.allow_anonymous,
+        acl_rules=config.acl_rules,
+        acl_default_allow=config.acl_default_allow,
+    )
+    return PlatformHooks(
+        tenants=platform.tenants,
+        mqtt_users=platform.mqtt_users,
+        api_keys=platform.api_keys,
+        acl=platform.acl,
+        certificates=platform.certificates,
+        default_tenant=platform.settings.tenant,
+        xyte=platform.xyte,
+        anonymous=anonymous if config.allow_anonymous else None,
+    )
+
+
+def install_adapters(
+    platform: Platform, broker: Broker, hooks: PlatformHooks
+) -> list[Callable[[], Awaitable[None] | None]]:
+    """Attach the device protocol adapters to the broker before it accepts connections; returns what to
+    call (and await, if it returns an awaitable) to detach them, before the broker stops."""
+    xyte = xyte_adapter.install(broker, platform.xyte, platform.measurements, platform.events, hooks)
+    # SmartREST 2.0 and JSON via MQTT (roots s, t, q, c, event, alarm, measurement, inventory); the
+    # bootstrap user's s/ucr is passed on to the MQTT bootstrap flow.
+    bootstrap = DeviceBootstrap(platform.registration, broker.publish)
+    services = smartrest.Services(
+        platform.inventory,
+        platform.identity,
+        platform.measurements,
+        platform.device_events,
+        platform.alarms,
+        platform.operations,
+    )
+    c8y = smartrest.install(
+        broker,
+        services,
+        platform.events,
+        templates=platform.storage.smartrest_templates,
+        bootstrap=bootstrap.handle,
+        hooks=hooks,
+    )
+    return [xyte.close, c8y.close]

@@ -29,6 +29,10 @@ class Settings:
     bootstrap_password: str | None = None
     max_body_size: int = 1024 * 1024
     log_level: str = "info"
+    # Addresses handed to Xyte devices at registration (hub_url, mqtt_hub_url); None: the Host header the
+    # device used, with the port of the bound MQTT listener.
+    public_http_url: str | None = None
+    public_mqtt_url: str | None = None
     config: Path | None = None
     # Sections of the config file for later subsystems (e.g. [tls], [acl]) are kept as given.
     sections: Mapping[str, Any] = field(default_factory=dict)

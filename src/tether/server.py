@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 
-from tether.bootstrap import Platform, build_platform
-from tether.broker import BrokerConfig, MqttService
+from tether.adapters.tls import install_trusted_cas
+from tether.bootstrap import Platform, build_mqtt_hooks, build_platform, install_adapters
+from tether.broker import Broker, BrokerConfig, MqttService
 from tether.broker import bind_socket as bind
+from tether.broker.listener import tls_context
 from tether.config import Settings
 
 log = logging.getLogger("tether")
@@ -65,10 +68,22 @@ class TetherServer:
             timeout_graceful_shutdown=5,
         )
         self._http = uvicorn.Server(config)
+        detach: list[Callable[[], Awaitable[None] | None]] = []
         try:
-            # The broker gets the platform's hooks for device authentication in a later step.
-            self.mqtt = MqttService(mqtt_config)
-            for name, url in (await self.mqtt.start(mqtt_sockets)).items():
+            # Device logins against the platform's credentials; sessions and retained messages saved in the
+            # platform's database (broker/persistence.py); the protocol adapters installed before the first
+            # connection is accepted.
+            hooks = build_mqtt_hooks(platform, mqtt_config)
+            ssl_context = None
+            if "mqtt-tls" in mqtt_sockets and mqtt_config.tls is not None:
+                # Device certificates signed by a CA a tenant uploaded log in without a password.
+                ssl_context = await install_trusted_cas(tls_context(mqtt_config.tls), platform.certificates)
+            self.mqtt = MqttService(mqtt_config, hooks, platform.storage.broker_state, ssl_context)
+
+            def setup(broker: Broker) -> None:
+                detach.extend(install_adapters(platform, broker, hooks))
+
+            for name, url in (await self.mqtt.start(mqtt_sockets, setup)).items():
                 platform.readiness.mark_ready(name, url)
                 log.info("MQTT (%s) listening on %s", name, url)
             http_task = asyncio.create_task(self._http.serve(sockets=[http_socket]))
@@ -82,6 +97,10 @@ class TetherServer:
                 self.started.set()
             await http_task
         finally:
+            for close in detach:
+                done = close()
+                if done is not None:
+                    await done
             if self.mqtt is not None:
                 await self.mqtt.close()
             for sock in (http_socket, *mqtt_sockets.values()):

@@ -9,7 +9,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tether.api import emqx as emqx_api
 from tether.api import errors
+from tether.api import xyte as xyte_api
 from tether.api.c8y import (
     alarms,
     events,
@@ -20,6 +22,7 @@ from tether.api.c8y import (
     platform,
     realtime,
     registration,
+    trusted_certificates,
 )
 from tether.api.context import ApiContext, ctx
 from tether.core.errors import DomainError
@@ -61,6 +64,9 @@ def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
         *measurements.routes,
         *events.routes,
         *alarms.routes,
+        *trusted_certificates.routes,
+        *emqx_api.routes,
+        xyte_api.mount(context),
     ]
     app = Starlette(
         routes=routes,

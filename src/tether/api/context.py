@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from tether.config import Settings
+from tether.credentials.api_keys import ApiKeyService
+from tether.credentials.authorization import AclService
+from tether.credentials.certificates import TrustedCertificateService
+from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
 from tether.registration.service import RegistrationService
+from tether.registration.xyte import XyteService
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
@@ -30,6 +35,11 @@ class ApiContext:
     measurements: MeasurementService
     device_events: EventService  # /event/events (not the domain EventBus)
     alarms: AlarmService
+    xyte: XyteService
+    api_keys: ApiKeyService
+    mqtt_users: MqttUserService
+    acl: AclService
+    certificates: TrustedCertificateService
 
 
 def ctx(request: Request) -> ApiContext:

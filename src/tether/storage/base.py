@@ -5,10 +5,12 @@ Every method takes the tenant id first: no store answers across tenants.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from tether.broker.storage import BrokerStore
 from tether.core.paging import Page, PageRequest
+from tether.credentials.models import ApiKey, MqttUser, RuleScope, RuleSet, TrustedCertificate
 from tether.identity.models import ExternalId
 from tether.inventory.models import (
     ChildKind,
@@ -20,6 +22,7 @@ from tether.inventory.models import (
 )
 from tether.operations.models import NewOperation, Operation, OperationChange, OperationCriteria
 from tether.registration.models import DeviceRequest, RequestStatus
+from tether.registration.xyte_models import DeviceModel, XyteDevice
 from tether.telemetry.models import (
     Alarm,
     AlarmChange,
@@ -148,6 +151,12 @@ class MeasurementStore(Protocol):
         """All in one write transaction (multi-row INSERTs); returned in the order of `drafts`."""
         ...
 
+    async def create_many(self, rows: Sequence[tuple[str, NewMeasurement]], now: int) -> list[int]:
+        """(tenant id, draft) rows of any tenants and sources in one write transaction, straight through the
+        driver (adapters' ingest batches); their ids in the order of `rows`. Raises NotFound, storing
+        nothing, when a source no longer exists."""
+        ...
+
     async def get(self, tenant_id: str, measurement_id: int) -> Measurement | None: ...
     async def find(
         self,
@@ -223,6 +232,119 @@ class AlarmStore(Protocol):
     ) -> list[Alarm]: ...
 
 
+class XyteStore(Protocol):
+    """Xyte device models and registered devices. Hardware keys and device ids are unique platform-wide:
+    registration and device authentication find them without a tenant."""
+
+    async def create_model(self, model: DeviceModel) -> None:
+        """Raises Conflict when the tenant has a model of that name."""
+        ...
+
+    async def get_model(self, tenant_id: str, model_id: str) -> DeviceModel | None: ...
+    async def list_models(self, tenant_id: str) -> list[DeviceModel]: ...
+    async def rename_model(
+        self, tenant_id: str, model_id: str, name: str, now: int
+    ) -> DeviceModel | None: ...
+    async def model_by_hardware_key(self, hardware_key: str) -> DeviceModel | None: ...
+    async def find_duplicate(
+        self, tenant_id: str, model_id: str, sn: str, mac: str | None, cloud_id: str | None
+    ) -> str | None:
+        """What an already registered device shares with these (model and sn, MAC or cloud id), or None."""
+        ...
+
+    async def create_device(self, device: XyteDevice) -> None:
+        """Raises Conflict when the device is registered already (a unique constraint decides)."""
+        ...
+
+    async def get_device(self, device_id: str) -> XyteDevice | None: ...
+    async def device_for_object(self, tenant_id: str, mo_id: int) -> XyteDevice | None: ...
+
+
+class ApiKeyStore(Protocol):
+    """API keys; `name` is unique per tenant, `api_key` platform-wide."""
+
+    async def create(self, key: ApiKey) -> None:
+        """Raises Conflict when the tenant has a key of that name."""
+        ...
+
+    async def get(self, tenant_id: str, name: str) -> ApiKey | None: ...
+    async def by_key(self, api_key: str) -> ApiKey | None: ...
+    async def list(self, tenant_id: str) -> list[ApiKey]: ...
+    async def replace(self, key: ApiKey) -> bool:
+        """Store the key's enable, expired_at and desc; False when it no longer exists."""
+        ...
+
+    async def delete(self, tenant_id: str, name: str) -> bool: ...
+
+
+class MqttUserStore(Protocol):
+    async def create(self, user: MqttUser) -> None:
+        """Raises Conflict when the tenant has a user of that id."""
+        ...
+
+    async def get(self, tenant_id: str, user_id: str) -> MqttUser | None: ...
+    async def find(
+        self, tenant_id: str, page: PageRequest, *, like: str | None = None, is_superuser: bool | None = None
+    ) -> Page[MqttUser]:
+        """Ordered by user id; `like` keeps the ids containing it."""
+        ...
+
+    async def replace(self, user: MqttUser) -> bool:
+        """Store the user's password hash and superuser flag; False when it no longer exists."""
+        ...
+
+    async def delete(self, tenant_id: str, user_id: str) -> bool: ...
+
+
+class AclRuleStore(Protocol):
+    """Authorization rule sets, one per (tenant, scope, who); `who` is "" for the scope `all`."""
+
+    async def get(self, tenant_id: str, scope: RuleScope, who: str) -> RuleSet | None: ...
+    async def find(
+        self, tenant_id: str, scope: RuleScope, page: PageRequest, *, like: str | None = None
+    ) -> Page[RuleSet]: ...
+    async def for_tenant(self, tenant_id: str) -> list[RuleSet]: ...
+    async def create_many(self, rule_sets: list[RuleSet]) -> list[str]:
+        """Insert all, or none when any exists already: then the `who` of those that exist."""
+        ...
+
+    async def put(self, rule_set: RuleSet) -> None:
+        """Insert or replace."""
+        ...
+
+    async def delete(self, tenant_id: str, scope: RuleScope, who: str) -> bool: ...
+
+
+class TrustedCertificateStore(Protocol):
+    """Trusted CA certificates; the fingerprint is unique platform-wide."""
+
+    async def create(self, certificate: TrustedCertificate) -> None:
+        """Raises Conflict when the fingerprint is taken (in any tenant)."""
+        ...
+
+    async def get(self, tenant_id: str, fingerprint: str) -> TrustedCertificate | None: ...
+    async def find(self, tenant_id: str, page: PageRequest) -> Page[TrustedCertificate]: ...
+    async def all(self) -> list[TrustedCertificate]:
+        """Every tenant's (the TLS listener trusts them all; the issuer tells the tenant)."""
+        ...
+
+    async def replace(self, certificate: TrustedCertificate) -> bool:
+        """Store name, status and auto-registration; False when it no longer exists."""
+        ...
+
+    async def delete(self, tenant_id: str, fingerprint: str) -> bool: ...
+
+
+class SmartRestTemplateStore(Protocol):
+    """SmartREST 2.0 template collections: a document per (tenant, X-ID), created once."""
+
+    async def create(self, tenant_id: str, xid: str, owner: str, templates: dict[str, Any], now: int) -> int:
+        """The new collection's id; raises Conflict when the tenant has one of that X-ID."""
+        ...
+
+    async def get(self, tenant_id: str, xid: str) -> tuple[int, dict[str, Any]] | None: ...
+
+
 class Storage(Protocol):
     """One database: its stores, opened (migrations applied) and closed together."""
 
@@ -235,6 +357,13 @@ class Storage(Protocol):
     measurements: MeasurementStore
     events: EventStore
     alarms: AlarmStore
+    broker_state: BrokerStore
+    xyte: XyteStore
+    api_keys: ApiKeyStore
+    mqtt_users: MqttUserStore
+    acl_rules: AclRuleStore
+    trusted_certificates: TrustedCertificateStore
+    smartrest_templates: SmartRestTemplateStore
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

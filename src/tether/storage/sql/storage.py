@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from tether.storage.sql.broker_state import SqlBrokerStore
+from tether.storage.sql.credentials import (
+    SqlAclRuleStore,
+    SqlApiKeyStore,
+    SqlMqttUserStore,
+    SqlTrustedCertificateStore,
+)
 from tether.storage.sql.database import Database
 from tether.storage.sql.dialect import Dialect
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
 from tether.storage.sql.registration import SqlDeviceRequestStore
+from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
 from tether.storage.sql.telemetry import SqlEventStore, SqlMeasurementStore
 from tether.storage.sql.telemetry_alarms import SqlAlarmStore
 from tether.storage.sql.tenants import SqlTenantStore, SqlUserStore
+from tether.storage.sql.xyte import SqlXyteStore
 
 
 class SqlStorage:
@@ -25,6 +34,13 @@ class SqlStorage:
         self.measurements = SqlMeasurementStore(self.database)
         self.events = SqlEventStore(self.database)
         self.alarms = SqlAlarmStore(self.database)
+        self.broker_state = SqlBrokerStore(self.database)
+        self.xyte = SqlXyteStore(self.database)
+        self.api_keys = SqlApiKeyStore(self.database)
+        self.mqtt_users = SqlMqttUserStore(self.database)
+        self.acl_rules = SqlAclRuleStore(self.database)
+        self.trusted_certificates = SqlTrustedCertificateStore(self.database)
+        self.smartrest_templates = SqlSmartRestTemplateStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()

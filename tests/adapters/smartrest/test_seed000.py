@@ -1,0 +1,120 @@
+"""Seed 000 (Cumulocity MQTT device integration), walked end to end with paho-mqtt on both backends.
+
+Startup phase: step 0 request credentials (s/ucr -> s/dcr `70,...`), step 1 verify the device (100),
+step 2 verify children (101), step 3 subscribe. Cycle phase: step A send CSV data, step B receive CSV
+operations (and report them back).
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from tests.adapters.smartrest.harness import V5, V311, Device, SmartRestBroker, unique
+from tests.support import BOOTSTRAP_PASSWORD
+
+
+def _credentials(c8y: SmartRestBroker, admin: httpx.Client, serial: str, protocol: int) -> tuple[str, str]:
+    """Step 0: the operator registers the serial; the device polls s/ucr until it gets 70,tenant,user,pw."""
+    assert admin.post("/devicecontrol/newDeviceRequests", json={"id": serial}).status_code == 201
+    bootstrap = Device(c8y.port, serial, "management/devicebootstrap", BOOTSTRAP_PASSWORD, protocol).connect()
+    try:
+        bootstrap.subscribe("s/dcr")
+        accepted = False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            bootstrap.publish("s/ucr", "")
+            if not bootstrap.nothing_on("s/dcr", 0.3):
+                pytest.fail("credentials before acceptance")
+            status = admin.get(f"/devicecontrol/newDeviceRequests/{serial}").json()["status"]
+            if status == "PENDING_ACCEPTANCE" and not accepted:
+                response = admin.put(
+                    f"/devicecontrol/newDeviceRequests/{serial}", json={"status": "ACCEPTED"}
+                )
+                assert response.status_code == 200
+                accepted = True
+                break
+        assert accepted
+        bootstrap.publish("s/ucr", "")
+        code, tenant, username, password = bootstrap.get("s/dcr").split(",")
+        assert (code, tenant, username) == ("70", "t1", f"device_{serial}")
+        return f"{tenant}/{username}", password
+    finally:
+        bootstrap.close()
+
+
+@pytest.mark.parametrize("protocol", [V5, V311], ids=["mqtt5", "mqtt311"])
+def test_startup_and_cycle_phases(c8y: SmartRestBroker, admin: httpx.Client, protocol: int) -> None:
+    serial = unique("seed0")
+    login, password = _credentials(c8y, admin, serial, protocol)
+
+    device = Device(c8y.port, f"d:{serial}", login, password, protocol).connect()
+    try:
+        # Step 3 first as a real agent does: subscribe, then verify the device and its children.
+        device.subscribe("s/ds", "s/e")
+        # Step 1: create the device if missing (blindly on every boot), linked to the ClientId's serial.
+        assert device.publish("s/us", "100,Seed Device,c8y_SeedType") == 0
+        assert device.nothing_on("s/e")
+        found = admin.get(f"/identity/externalIds/c8y_Serial/{serial}").json()
+        mo_id = found["managedObject"]["id"]
+        mo = admin.get(f"/inventory/managedObjects/{mo_id}").json()
+        assert (mo["name"], mo["type"], mo["owner"]) == ("Seed Device", "c8y_SeedType", f"device_{serial}")
+        assert "c8y_IsDevice" in mo
+        device.publish("s/us", "100,Seed Device,c8y_SeedType")  # next boot: it exists
+        assert device.get("s/e") == "41,100,Device already existing"
+
+        # Step 2: the child, created only if missing.
+        child = f"{serial}-child"
+        device.publish("s/us", f"101,{child},Child Name,Child Type")
+        device.publish("s/us", f"101,{child},Child Name,Child Type")
+        child_id = admin.get(f"/identity/externalIds/c8y_Serial/{child}").json()["managedObject"]["id"]
+        children = admin.get(f"/inventory/managedObjects/{mo_id}/childDevices").json()["references"]
+        assert [ref["managedObject"]["id"] for ref in children] == [child_id]
+        assert admin.get(f"/inventory/managedObjects/{child_id}").json()["type"] == "Child Type"
+
+        # Step A: CSV data, several rows per publish, for the device and for the child.
+        rows = "\n".join(
+            [
+                "200,c8y_Temperature,T,21.5,C,2024-05-01T10:00:00.000Z",
+                "211,22",
+                '400,c8y_DoorEvent,"Door opened, then closed"',
+                "301,c8y_TemperatureAlarm",
+                "110,SN-1,ModelX,1.0",
+            ]
+        )
+        assert device.publish("s/us", rows) == 0
+        assert device.publish(f"s/us/{child}", "212,77") == 0
+        assert device.nothing_on("s/e")
+        temperature = admin.get(
+            "/measurement/measurements", params={"source": mo_id, "type": "c8y_Temperature"}
+        )
+        [measurement] = temperature.json()["measurements"]
+        assert measurement["c8y_Temperature"]["T"] == {"value": 21.5, "unit": "C"}
+        assert measurement["time"] == "2024-05-01T10:00:00.000Z"
+        [battery] = admin.get("/measurement/measurements", params={"source": child_id}).json()["measurements"]
+        assert battery["c8y_Battery"]["level"] == {"value": 77, "unit": "%"}
+        [event] = admin.get("/event/events", params={"source": mo_id}).json()["events"]
+        assert (event["type"], event["text"]) == ("c8y_DoorEvent", "Door opened, then closed")
+        [alarm] = admin.get("/alarm/alarms", params={"source": mo_id}).json()["alarms"]
+        assert (alarm["severity"], alarm["text"]) == ("CRITICAL", "Alarm of type c8y_TemperatureAlarm raised")
+        hardware = admin.get(f"/inventory/managedObjects/{mo_id}").json()["c8y_Hardware"]
+        assert hardware == {"serialNumber": "SN-1", "model": "ModelX", "revision": "1.0"}
+
+        # Step B: operations for the device and for the child arrive on the one s/ds subscription.
+        restart = admin.post("/devicecontrol/operations", json={"deviceId": mo_id, "c8y_Restart": {}}).json()
+        assert device.get("s/ds") == f"510,{serial}"
+        command = {"deviceId": child_id, "c8y_Command": {"text": 'echo "hi", there'}}
+        admin.post("/devicecontrol/operations", json=command)
+        assert device.get("s/ds") == f'511,{child},"echo \\"hi\\", there"'
+        device.publish("s/us", "501,c8y_Restart")
+        device.publish("s/us", "503,c8y_Restart")
+        device.publish(f"s/us/{child}", "501,c8y_Command")
+        device.publish(f"s/us/{child}", "503,c8y_Command,hi there")
+        assert device.nothing_on("s/e")
+        assert admin.get(f"/devicecontrol/operations/{restart['id']}").json()["status"] == "SUCCESSFUL"
+        [done] = admin.get("/devicecontrol/operations", params={"deviceId": child_id}).json()["operations"]
+        assert done["status"] == "SUCCESSFUL"
+        assert done["c8y_Command"] == {"text": 'echo "hi", there', "result": "hi there"}
+    finally:
+        device.close()

@@ -1,0 +1,79 @@
+"""Xyte devices log in with MQTT 5 (reference emqx-fleets-xyte.md section 4): user name = client id = the
+device id, password = its access key; they may use v1/device/<their id>/... and nothing of another device."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from tests.adapters.support import (
+    BAD_CREDENTIALS,
+    NOT_AUTHORIZED,
+    PROTOCOL_IDS,
+    PROTOCOLS,
+    V5,
+    PlatformBroker,
+    unique,
+)
+
+
+def register(admin: httpx.Client) -> tuple[str, str]:
+    model = admin.post("/v1/models", json={"name": unique("model"), "communication_protocol": "mqtt"})
+    assert model.status_code == 201, model.text
+    body = {
+        "hardware_key": model.json()["hardware_key"],
+        "sn": unique("sn"),
+        "firmware_version": "1.0",
+        "cloud_id": unique("cloud"),
+    }
+    device = httpx.post(f"{admin.base_url}/v1/devices", json=body)
+    assert device.status_code == 201, device.text
+    return device.json()["id"], device.json()["access_key"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
+def test_xyte_device_login_and_namespace(
+    platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client, protocol: int
+) -> None:
+    device_id, access_key = register(admin)
+    other_id, _ = register(admin)
+    device = mqtt_devices(platform_broker.port, device_id, protocol, username=device_id, password=access_key)
+    assert device.connect() == 0
+    assert device.subscribe(f"v1/device/{device_id}/command") == 1
+    assert device.subscribe(f"v1/device/{other_id}/command") == (NOT_AUTHORIZED if protocol == V5 else 0x80)
+    assert device.subscribe("v1/device/+/command") == (NOT_AUTHORIZED if protocol == V5 else 0x80)
+    assert device.publish(f"v1/device/{other_id}/telemetry", b"{}") == (
+        NOT_AUTHORIZED if protocol == V5 else 0
+    )
+    wrong = mqtt_devices(
+        platform_broker.port, device_id, protocol, username=device_id, password=access_key + "x"
+    )
+    assert wrong.connect() == BAD_CREDENTIALS
+    unknown = unique("x")
+    assert (
+        mqtt_devices(
+            platform_broker.port,
+            unknown,
+            protocol,
+            username="00000000-0000-4000-8000-000000000000",
+            password="k",
+        ).connect()
+        == BAD_CREDENTIALS
+    )
+
+
+def test_xyte_attributes(platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client) -> None:
+    device_id, access_key = register(admin)
+    device = mqtt_devices(platform_broker.port, device_id, username=device_id, password=access_key)
+    assert device.connect() == 0
+
+    async def attributes() -> dict[str, object]:
+        for connection in platform_broker.service.broker.connections:
+            if connection.client is not None and connection.client.client_id == device_id:
+                return dict(connection.client.attributes)
+        raise AssertionError(device_id)
+
+    found = platform_broker.server.call(attributes())
+    assert found["kind"] == "xyte"
+    assert found["xyte"].id == device_id
+    assert found["device_id"] == str(found["xyte"].mo_id)
+    assert found["principal"].tenant_id == "t1"
