@@ -7,11 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tether.broker import BrokerConfig
-from tether.broker.acl import check_acl, filter_covers, parse_acl
+from tether.broker.acl import check_acl, parse_acl
 from tether.broker.message import Message
 from tether.broker.retained import RetainedStore
 from tether.broker.subscriptions import Subscription, SubscriptionTrie
 from tether.mqtt import matches
+from tether.mqtt.topics import filter_covers
 
 
 def _sub(client_id: str, topic_filter: str, qos: int = 0) -> Subscription:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tether.core.errors import BadRequest
-from tether.credentials.rules import compile_rules, covers, decide, parse_rule, parse_rules, render_rule
+from tether.credentials.rules import compile_rules, decide, parse_rule, parse_rules, render_rule
+from tether.mqtt.topics import filter_covers as covers
 
 
 def rules(*raw: dict[str, object], username: str | None = "u1", client_id: str = "c1"):

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tether.adapters.namespaces import C8Y_PRIVATE_ROOTS
-from tether.credentials.rules import CompiledRule, covers, decide
-from tether.mqtt.topics import SHARE_PREFIX
+from tether.credentials.rules import CompiledRule, decide
+from tether.mqtt.topics import SHARE_PREFIX, filter_covers
 
 __all__ = ["BOOTSTRAP_REQUEST", "BOOTSTRAP_RESPONSE", "Policy"]
 
@@ -94,4 +94,4 @@ class Policy:
                 return verdict
         if root in self.private_roots:
             return True
-        return any(covers(prefix + "#", inner) for prefix in self.owned)
+        return any(filter_covers(prefix + "#", inner) for prefix in self.owned)

@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tether.mqtt.topics import SHARE_PREFIX, is_valid_topic_filter, matches
+from tether.mqtt.topics import SHARE_PREFIX, filter_covers, is_valid_topic_filter, matches
 
-__all__ = ["AclRule", "check_acl", "filter_covers", "parse_acl"]
+__all__ = ["AclRule", "check_acl", "parse_acl"]
 
 Action = Literal["publish", "subscribe"]
 
@@ -82,26 +82,6 @@ def parse_acl(section: Mapping[str, Any]) -> tuple[tuple[AclRule, ...], bool]:
             )
         )
     return tuple(rules), default == "allow"
-
-
-def filter_covers(rule_filter: str, requested: str) -> bool:
-    """Whether every topic matched by ``requested`` is matched by ``rule_filter`` (spec 4.7 semantics)."""
-    # [MQTT-4.7.2-1] a rule starting with a wildcard does not cover "$" topics.
-    if requested[:1] == "$" and rule_filter[:1] in ("+", "#"):
-        return False
-    rule = rule_filter.split("/")
-    req = requested.split("/")
-    for i, level in enumerate(rule):
-        if level == "#":
-            return True
-        if i >= len(req):
-            return False
-        asked = req[i]
-        if asked == "#":
-            return False  # the request reaches deeper than this rule
-        if level != "+" and (asked == "+" or asked != level):
-            return False
-    return len(rule) == len(req)
 
 
 def check_acl(

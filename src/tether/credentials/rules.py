@@ -19,9 +19,9 @@ from typing import Any
 
 from tether.core.errors import BadRequest
 from tether.credentials.models import R_ACL, AclRule, Action, Permission
-from tether.mqtt.topics import SHARE_PREFIX, is_valid_topic_filter, matches
+from tether.mqtt.topics import SHARE_PREFIX, filter_covers, is_valid_topic_filter, matches
 
-__all__ = ["CompiledRule", "compile_rules", "covers", "decide", "parse_rule", "parse_rules", "render_rule"]
+__all__ = ["CompiledRule", "compile_rules", "decide", "parse_rule", "parse_rules", "render_rule"]
 
 _EQ = "eq "
 _PLACEHOLDERS = ("${username}", "${clientid}")
@@ -139,24 +139,6 @@ def compile_rules(rules: Iterable[AclRule], username: str | None, client_id: str
     return tuple(compiled)
 
 
-def covers(rule_filter: str, requested: str) -> bool:
-    """Whether every topic the requested filter can match is matched by the rule's filter: `a/#` covers
-    `a/+/c`; `a/b` does not cover `a/#` (EMQX emqx_topic:match of a filter against a filter)."""
-    if requested[:1] == "$" and rule_filter[:1] in ("+", "#"):
-        return False  # [MQTT-4.7.2-1]
-    rule = rule_filter.split("/")
-    req = requested.split("/")
-    for i, level in enumerate(rule):
-        if level == "#":
-            return True
-        if i >= len(req):
-            return False
-        asked = req[i]
-        if asked == "#" or (level != "+" and asked != level):
-            return False
-    return len(rule) == len(req)
-
-
 def _condition_ok(value: int | bool | None, wanted: frozenset[int] | bool | None, allow: bool) -> bool:
     """A qos/retain condition of a rule. When the broker does not say (value None), a restricted allow rule
     does not match and a restricted deny rule does: unknown never widens access."""
@@ -188,7 +170,7 @@ def decide(
         elif publish:
             hit = matches(rule.topic, topic)
         else:
-            hit = covers(rule.topic, topic)
+            hit = filter_covers(rule.topic, topic)
         if not hit:
             continue
         if not _condition_ok(qos, rule.qos, rule.allow):

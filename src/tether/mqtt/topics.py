@@ -11,6 +11,7 @@ from .reason_codes import ReasonCode
 __all__ = [
     "SHARE_PREFIX",
     "SharedSubscription",
+    "filter_covers",
     "has_wildcards",
     "is_valid_topic_filter",
     "is_valid_topic_name",
@@ -162,3 +163,25 @@ def matches(topic_filter: str, topic: str) -> bool:
         if level != "+" and level != t_levels[i]:
             return False
     return len(f_levels) == n
+
+
+def filter_covers(rule_filter: str, requested: str) -> bool:
+    """Whether every topic name the filter ``requested`` can match is matched by ``rule_filter``: ``a/#``
+    covers ``a/+/c``; ``a/b`` covers neither ``a/#`` nor ``a/+`` (ACL rules on subscriptions, like EMQX's
+    filter-against-filter match)."""
+    # [MQTT-4.7.2-1] a rule starting with a wildcard does not cover "$" topics.
+    if requested[:1] == "$" and rule_filter[:1] in ("+", "#"):
+        return False
+    rule = rule_filter.split("/")
+    req = requested.split("/")
+    for i, level in enumerate(rule):
+        if level == "#":
+            return True
+        if i >= len(req):
+            return False
+        asked = req[i]
+        if asked == "#":
+            return False  # the request reaches deeper than this rule
+        if level != "+" and asked != level:
+            return False
+    return len(rule) == len(req)
