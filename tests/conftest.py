@@ -7,33 +7,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.support import (
-    ADMIN_PASSWORD,
-    BOOTSTRAP_PASSWORD,
-    ServerThread,
-    backends,
-    drop_session_database,
-    fresh_database,
-)
-
-from tether.config import Settings
+from tests.support import ADMIN_PASSWORD, ServerThread, backends, drop_session_database, start_server
 
 
 @pytest.fixture(scope="module", params=backends())
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerThread]:
-    tmp = tmp_path_factory.mktemp("tether")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=asyncio.run(fresh_database(request.param, tmp)),
-        http="127.0.0.1:0",
-        mqtt="127.0.0.1:0",
-        admin_password=ADMIN_PASSWORD,
-        bootstrap_password=BOOTSTRAP_PASSWORD,
-        max_body_size=64 * 1024,
-    )
-    thread = ServerThread(settings).start()
+    thread = start_server(request.param, tmp_path_factory.mktemp("tether"))
     yield thread
     thread.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import uuid
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,10 @@ T = TypeVar("T")
 ADMIN_PASSWORD = "admin-secret-1"
 BOOTSTRAP_PASSWORD = "bootstrap-secret-1"
 PG_URL_VARIABLE = "TETHER_TEST_DATABASE_URL"
+
+
+def unique(prefix: str = "c") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
 def backends() -> list[Any]:
@@ -80,6 +85,21 @@ async def drop_session_database() -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{_session_database}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def start_server(backend: str, tmp: Path, **overrides: Any) -> ServerThread:
+    """A real `tether serve` on ephemeral loopback ports over an empty database of the backend (see the
+    `server` fixture of tests/conftest.py); `overrides`: further Settings."""
+    settings: dict[str, Any] = {
+        "data_dir": tmp,
+        "database_url": asyncio.run(fresh_database(backend, tmp)),
+        "http": "127.0.0.1:0",
+        "mqtt": "127.0.0.1:0",
+        "admin_password": ADMIN_PASSWORD,
+        "bootstrap_password": BOOTSTRAP_PASSWORD,
+        "max_body_size": 64 * 1024,
+    }
+    return ServerThread(Settings(**{**settings, **overrides})).start()
 
 
 class ServerThread:

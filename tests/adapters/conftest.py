@@ -1,4 +1,5 @@
-"""Fixtures: the platform's MQTT hooks on a broker over a real `tether serve` (per backend), accounts."""
+"""Fixtures: a real `tether serve` per storage backend with a TLS listener too (its certificate issued by a
+test CA), its MQTT side (tests/mqtt_device.py), paho clients, accounts."""
 
 from __future__ import annotations
 
@@ -7,20 +8,34 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.adapters.support import Device, PlatformBroker, unique
-from tests.support import ServerThread
+from tests.adapters.certs import make_ca, make_leaf
+from tests.mqtt_device import Device, ServerMqtt, unique
+from tests.support import ServerThread, backends, start_server
 
 from tether.tenants.models import Role
 from tether.tenants.passwords import generate_password
 
 
+@pytest.fixture(scope="module", params=backends())
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    """tests/conftest.py's server plus `--mqtt-tls` with a `[tls]` section (server-ca.crt in data_dir)."""
+    tmp = tmp_path_factory.mktemp("tether")
+    ca = make_ca("Tether test server CA")
+    (tmp / "server-ca.crt").write_text(ca.pem)
+    certfile, keyfile = make_leaf(ca, "localhost", server=True).write(tmp, "server")
+    sections = {"tls": {"certfile": certfile, "keyfile": keyfile}}
+    thread = start_server(request.param, tmp, mqtt_tls="127.0.0.1:0", sections=sections)
+    yield thread
+    thread.stop()
+
+
 @pytest.fixture(scope="module")
-def platform_broker(
-    server: ServerThread, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PlatformBroker]:
-    started = PlatformBroker(server, tmp_path_factory.mktemp("mqtt")).start()
-    yield started
-    started.stop()
+def mqtt_server(server: ServerThread) -> ServerMqtt:
+    mqtt = ServerMqtt(server, ca_file=server.server.settings.data_dir / "server-ca.crt")
+    mqtt.lenient_logins()
+    return mqtt
 
 
 @pytest.fixture

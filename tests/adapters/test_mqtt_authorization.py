@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.adapters.support import NOT_AUTHORIZED, PROTOCOL_IDS, PROTOCOLS, V5, PlatformBroker, unique
+from tests.mqtt_device import NOT_AUTHORIZED, PROTOCOL_IDS, PROTOCOLS, V5, ServerMqtt, unique
 from tests.support import ADMIN_PASSWORD
 
 protocols = pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
@@ -23,11 +23,9 @@ def denied_puback(protocol: int) -> int:
 
 
 @pytest.fixture
-def watcher(platform_broker: PlatformBroker, mqtt_devices):
+def watcher(mqtt_server: ServerMqtt, mqtt_devices):
     """An administrator of t1 watching the Fleets and Xyte topics of its tenant."""
-    admin = mqtt_devices(
-        platform_broker.port, unique("watch"), V5, username="t1/admin", password=ADMIN_PASSWORD
-    )
+    admin = mqtt_devices(mqtt_server.port, unique("watch"), V5, username="t1/admin", password=ADMIN_PASSWORD)
     assert admin.connect() == 0
     assert admin.subscribe("$emqx/#") == 1
     assert admin.subscribe("v1/#") == 1
@@ -35,19 +33,27 @@ def watcher(platform_broker: PlatformBroker, mqtt_devices):
 
 
 @protocols
-def test_device_namespaces(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, watcher, protocol: int
-) -> None:
+def test_device_namespaces(mqtt_server: ServerMqtt, mqtt_devices, accounts, watcher, protocol: int) -> None:
     serial, login, password = accounts.device()
+    collection = unique("tpl")
     device = mqtt_devices(
-        platform_broker.port, f"d:{serial}:tpl", protocol, username=login, password=password
+        mqtt_server.port, f"d:{serial}:{collection}", protocol, username=login, password=password
     )
     assert device.connect() == 0
-    # SmartREST and JSON via MQTT: implicitly the device's own (private roots).
+    # SmartREST and JSON via MQTT: implicitly the device's own (private roots). The server's SmartREST
+    # adapter processes what is published there: payloads it accepts (a PUBACK error would be its verdict).
     for topic_filter in ("s/ds", "s/dt", "s/e", "t/ds", "devicecontrol/notifications", "error", "s/#"):
         assert device.subscribe(topic_filter) == 1, topic_filter
-    for topic in ("s/us", "t/us", "q/us", "c/us", "s/uc/tpl", "measurement/measurements/create"):
-        assert device.publish(topic, b"200,c8y_Temperature,T,25") < 0x80, topic
+    measurement = b'{"type": "T", "time": "2024-01-02T03:04:05Z", "c8y_Temperature": {"T": {"value": 25}}}'
+    published = {
+        f"s/ut/{collection}": b"10,200,POST,MEASUREMENT,,c8y_Temperature,,c8y_Temperature.T.value,NUMBER,",
+        f"s/uc/{collection}": b"200,,25",
+        "measurement/measurements/create": measurement,
+        **dict.fromkeys(("s/us", "t/us", "q/us", "c/us"), b"200,c8y_Temperature,T,25"),
+    }
+    for topic, payload in published.items():
+        assert device.publish(topic, payload) < 0x80, topic
+    assert device.none_within(0.3, "s/e") and device.none_within(0, "error")
     # Fleets topics of its own thing.
     own = f"$emqx/things/{serial}"
     assert device.subscribe(f"{own}/shadow/#") == 1
@@ -78,14 +84,14 @@ def test_device_namespaces(
 
 @protocols
 def test_same_topic_in_two_tenants_never_crosses(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, accounts, protocol: int
 ) -> None:
     tenant = accounts.tenant(unique("iso"))
     login1, password1 = accounts.admin("t1")
     login2, password2 = accounts.admin(tenant)
     topic = f"plant/{unique()}/temperature"
-    one = mqtt_devices(platform_broker.port, "same-id", protocol, username=login1, password=password1)
-    two = mqtt_devices(platform_broker.port, "same-id", protocol, username=login2, password=password2)
+    one = mqtt_devices(mqtt_server.port, "same-id", protocol, username=login1, password=password1)
+    two = mqtt_devices(mqtt_server.port, "same-id", protocol, username=login2, password=password2)
     assert one.connect() == 0 and two.connect() == 0  # one client id per tenant: no takeover
     assert one.subscribe(topic) == 1 and two.subscribe(topic) == 1
     assert one.subscribe("#") == 1 and two.subscribe("#") == 1
@@ -98,13 +104,13 @@ def test_same_topic_in_two_tenants_never_crosses(
 
 @protocols
 def test_private_roots_are_each_devices_own(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, accounts, protocol: int
 ) -> None:
     """Two devices of one tenant both use s/ds: each sees only its own."""
     serial1, login1, password1 = accounts.device()
     serial2, login2, password2 = accounts.device()
-    one = mqtt_devices(platform_broker.port, serial1, protocol, username=login1, password=password1)
-    two = mqtt_devices(platform_broker.port, serial2, protocol, username=login2, password=password2)
+    one = mqtt_devices(mqtt_server.port, serial1, protocol, username=login1, password=password1)
+    two = mqtt_devices(mqtt_server.port, serial2, protocol, username=login2, password=password2)
     assert one.connect() == 0 and two.connect() == 0
     assert one.subscribe("s/us") == 1 and two.subscribe("s/us") == 1
     assert one.publish("s/us", b"400,c8y_Event,one") < 0x80
@@ -114,7 +120,7 @@ def test_private_roots_are_each_devices_own(
 
 @protocols
 def test_operator_rules_apply_on_top(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, admin: httpx.Client, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, accounts, admin: httpx.Client, protocol: int
 ) -> None:
     serial, login, password = accounts.device()
     username = login.partition("/")[2]
@@ -132,7 +138,7 @@ def test_operator_rules_apply_on_top(
     assert (
         admin.post(f"{RULES}/clients", json=[{"clientid": serial, "rules": client_rules}]).status_code == 204
     )
-    device = mqtt_devices(platform_broker.port, serial, protocol, username=login, password=password)
+    device = mqtt_devices(mqtt_server.port, serial, protocol, username=login, password=password)
     assert device.connect() == 0
     assert device.publish(f"factory/{username}/line1", b"1") < 0x80  # user-name rule first: allowed
     assert device.publish("factory/other/line1", b"1") == denied_puback(protocol)  # client-id deny
@@ -150,7 +156,7 @@ def test_operator_rules_apply_on_top(
     )
     other_serial, other_login, other_password = accounts.device()
     other = mqtt_devices(
-        platform_broker.port, other_serial, protocol, username=other_login, password=other_password
+        mqtt_server.port, other_serial, protocol, username=other_login, password=other_password
     )
     assert other.connect() == 0
     assert other.subscribe("broadcast/news") == 1
@@ -161,7 +167,7 @@ def test_operator_rules_apply_on_top(
 
 
 def test_operator_rules_qos_and_retain(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, admin: httpx.Client
+    mqtt_server: ServerMqtt, mqtt_devices, accounts, admin: httpx.Client
 ) -> None:
     serial, login, password = accounts.device()
     rules = [
@@ -170,7 +176,7 @@ def test_operator_rules_qos_and_retain(
         {"topic": "limited/#", "permission": "deny", "action": "all"},
     ]
     assert admin.post(f"{RULES}/clients", json=[{"clientid": serial, "rules": rules}]).status_code == 204
-    device = mqtt_devices(platform_broker.port, serial, V5, username=login, password=password)
+    device = mqtt_devices(mqtt_server.port, serial, V5, username=login, password=password)
     assert device.connect() == 0
     # The broker passes the requested QoS and the RETAIN flag to the rules.
     assert device.subscribe("limited/a", qos=0) == 0
@@ -181,7 +187,7 @@ def test_operator_rules_qos_and_retain(
 
 @protocols
 def test_superusers_and_administrators(
-    platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client, protocol: int
 ) -> None:
     superuser, plain = unique("super"), unique("plain")
     assert (
@@ -194,15 +200,13 @@ def test_superusers_and_administrators(
     assert admin.post(f"{RULES}/all", json=deny_all).status_code == 204
     try:
         for username, password in ((superuser, "pw-1"), ("t1/admin", ADMIN_PASSWORD)):
-            client = mqtt_devices(
-                platform_broker.port, unique(), protocol, username=username, password=password
-            )
+            client = mqtt_devices(mqtt_server.port, unique(), protocol, username=username, password=password)
             assert client.connect() == 0
             assert client.subscribe("#") == 1
             assert client.subscribe("$emqx/things/+/shadow/#") == 1
             assert client.publish("any/topic", b"x") < 0x80
             assert client.get().topic == "any/topic"
-        client = mqtt_devices(platform_broker.port, unique(), protocol, username=plain, password="pw-2")
+        client = mqtt_devices(mqtt_server.port, unique(), protocol, username=plain, password="pw-2")
         assert client.connect() == 0
         assert client.subscribe("s/ds") == denied_suback(protocol)  # the rule for all denies
         assert client.subscribe("#") == denied_suback(protocol)
@@ -212,12 +216,12 @@ def test_superusers_and_administrators(
 
 @protocols
 def test_bootstrap_user_may_only_request_credentials(
-    platform_broker: PlatformBroker, mqtt_devices, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, protocol: int
 ) -> None:
     from tests.support import BOOTSTRAP_PASSWORD
 
     device = mqtt_devices(
-        platform_broker.port,
+        mqtt_server.port,
         unique("BOOT"),
         protocol,
         username="management/devicebootstrap",
@@ -234,25 +238,25 @@ def test_bootstrap_user_may_only_request_credentials(
 
 @protocols
 def test_will_on_a_forbidden_topic_is_refused(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, accounts, protocol: int
 ) -> None:
     serial, login, password = accounts.device()
-    device = mqtt_devices(platform_broker.port, serial, protocol, username=login, password=password)
+    device = mqtt_devices(mqtt_server.port, serial, protocol, username=login, password=password)
     device.paho.will_set("not/mine", b"bye")
     assert device.connect() == NOT_AUTHORIZED
-    device = mqtt_devices(platform_broker.port, serial, protocol, username=login, password=password)
+    device = mqtt_devices(mqtt_server.port, serial, protocol, username=login, password=password)
     device.paho.will_set("s/us", b"400,c8y_ConnectionLost,gone")
     assert device.connect() == 0
 
 
 @protocols
 def test_no_rule_opens_other_clients_private_topics(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, admin: httpx.Client, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, accounts, admin: httpx.Client, protocol: int
 ) -> None:
     serial, login, password = accounts.device()
     allow_all = [{"topic": "#", "permission": "allow", "action": "all"}]
     assert admin.post(f"{RULES}/clients", json=[{"clientid": serial, "rules": allow_all}]).status_code == 204
-    device = mqtt_devices(platform_broker.port, serial, protocol, username=login, password=password)
+    device = mqtt_devices(mqtt_server.port, serial, protocol, username=login, password=password)
     assert device.connect() == 0
     assert device.subscribe("anything/at/all") == 1  # the rule applies
     # ...but never to where the broker keeps other devices' SmartREST topics.

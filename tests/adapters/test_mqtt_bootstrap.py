@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.adapters.support import PROTOCOL_IDS, PROTOCOLS, PlatformBroker, unique
+from tests.mqtt_device import PROTOCOL_IDS, PROTOCOLS, ServerMqtt, unique
 from tests.support import BOOTSTRAP_PASSWORD
 
 REQUESTS = "/devicecontrol/newDeviceRequests"
@@ -22,12 +22,12 @@ def _poll_until_status(device, admin: httpx.Client, serial: str, status: str) ->
 
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
 def test_bootstrap_over_mqtt(
-    platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client, protocol: int
 ) -> None:
     serial = unique("BOOT")
     assert admin.post(REQUESTS, json={"id": serial}).status_code == 201
     device = mqtt_devices(
-        platform_broker.port,
+        mqtt_server.port,
         serial,
         protocol,
         username="management/devicebootstrap",
@@ -47,7 +47,7 @@ def test_bootstrap_over_mqtt(
     assert (code, tenant, username) == ("70", "t1", f"device_{serial}")
     assert len(password) >= 20
     # A generated secret is stored as a fast hash (a connect storm must not be CPU-bound), never argon2.
-    server = platform_broker.server
+    server = mqtt_server.server
     stored = server.call(server.platform.tenants.get_user(tenant, username)).password_hash
     assert stored.startswith("sha256$")
     # Once: the request is gone, further polls get nothing.
@@ -56,22 +56,20 @@ def test_bootstrap_over_mqtt(
     assert admin.get(f"{REQUESTS}/{serial}").status_code == 404
     device.close()
     # The device reconnects with its own credentials.
-    own = mqtt_devices(
-        platform_broker.port, serial, protocol, username=f"{tenant}/{username}", password=password
-    )
+    own = mqtt_devices(mqtt_server.port, serial, protocol, username=f"{tenant}/{username}", password=password)
     assert own.connect() == 0
     assert own.subscribe("s/ds") == 1
 
 
 def test_devices_polling_at_once_get_only_their_own(
-    platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client
+    mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client
 ) -> None:
     serials = [unique("BOOT") for _ in range(3)]
     clients = []
     for serial in serials:
         assert admin.post(REQUESTS, json={"id": serial}).status_code == 201
         client = mqtt_devices(
-            platform_broker.port, serial, username="management/devicebootstrap", password=BOOTSTRAP_PASSWORD
+            mqtt_server.port, serial, username="management/devicebootstrap", password=BOOTSTRAP_PASSWORD
         )
         assert client.connect() == 0
         assert client.subscribe("s/dcr") == 1
@@ -87,9 +85,9 @@ def test_devices_polling_at_once_get_only_their_own(
         assert client.none_within(0.3)
 
 
-def test_unknown_device_gets_nothing(platform_broker: PlatformBroker, mqtt_devices) -> None:
+def test_unknown_device_gets_nothing(mqtt_server: ServerMqtt, mqtt_devices) -> None:
     client = mqtt_devices(
-        platform_broker.port,
+        mqtt_server.port,
         unique("NOREQ"),
         username="management/devicebootstrap",
         password=BOOTSTRAP_PASSWORD,

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.adapters.support import (
+from tests.mqtt_device import (
     BAD_CREDENTIALS,
     NOT_AUTHORIZED,
     PROTOCOL_IDS,
     PROTOCOLS,
-    PlatformBroker,
+    ServerMqtt,
     raw_connack,
     unique,
 )
@@ -22,7 +22,7 @@ protocols = pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
 
 
 @protocols
-def test_tenant_users_log_in(platform_broker: PlatformBroker, mqtt_devices, accounts, protocol: int) -> None:
+def test_tenant_users_log_in(mqtt_server: ServerMqtt, mqtt_devices, accounts, protocol: int) -> None:
     serial, login, password = accounts.device()
     cases = [
         ("t1/admin", ADMIN_PASSWORD, unique()),  # argon2
@@ -32,13 +32,13 @@ def test_tenant_users_log_in(platform_broker: PlatformBroker, mqtt_devices, acco
         ("management/devicebootstrap", BOOTSTRAP_PASSWORD, unique("BOOT")),
     ]
     for username, secret, client_id in cases:
-        device = mqtt_devices(platform_broker.port, client_id, protocol, username=username, password=secret)
+        device = mqtt_devices(mqtt_server.port, client_id, protocol, username=username, password=secret)
         assert device.connect() == 0, username
 
 
 @protocols
 def test_bad_credentials_are_refused_with_0x86(
-    platform_broker: PlatformBroker, mqtt_devices, accounts, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, accounts, protocol: int
 ) -> None:
     serial, login, password = accounts.device()
     cases = [
@@ -53,112 +53,102 @@ def test_bad_credentials_are_refused_with_0x86(
         ("t1/", ADMIN_PASSWORD),
     ]
     for username, secret in cases:
-        device = mqtt_devices(platform_broker.port, unique(), protocol, username=username, password=secret)
+        device = mqtt_devices(mqtt_server.port, unique(), protocol, username=username, password=secret)
         assert device.connect() == BAD_CREDENTIALS, username
 
 
 @pytest.mark.parametrize(("version", "bad", "not_authorized"), [(5, 0x86, 0x87), (4, 4, 5)])
 def test_connack_codes_on_the_wire(
-    platform_broker: PlatformBroker, admin: httpx.Client, version: int, bad: int, not_authorized: int
+    mqtt_server: ServerMqtt, admin: httpx.Client, version: int, bad: int, not_authorized: int
 ) -> None:
     """MQTT 3.1.1 return codes are 4 (bad user name or password) and 5 (not authorized)."""
-    assert raw_connack(platform_broker.port, version, unique(), "t1/admin", ADMIN_PASSWORD.encode()) == 0
-    assert raw_connack(platform_broker.port, version, unique(), "t1/admin", b"nope") == bad
-    assert raw_connack(platform_broker.port, version, unique(), "t1/ghost", b"nope") == bad
-    assert raw_connack(platform_broker.port, version, unique(), None, None) == not_authorized
+    assert raw_connack(mqtt_server.port, version, unique(), "t1/admin", ADMIN_PASSWORD.encode()) == 0
+    assert raw_connack(mqtt_server.port, version, unique(), "t1/admin", b"nope") == bad
+    assert raw_connack(mqtt_server.port, version, unique(), "t1/ghost", b"nope") == bad
+    assert raw_connack(mqtt_server.port, version, unique(), None, None) == not_authorized
     key = admin.post("/api/v5/api_key", json={"name": unique("wire")}).json()
     assert (
-        raw_connack(platform_broker.port, version, unique(), key["api_key"], key["api_secret"].encode())
+        raw_connack(mqtt_server.port, version, unique(), key["api_key"], key["api_secret"].encode())
         == not_authorized
     )
-    assert raw_connack(platform_broker.port, version, unique(), key["api_key"], b"bad-secret") == bad
+    assert raw_connack(mqtt_server.port, version, unique(), key["api_key"], b"bad-secret") == bad
     # A password that is not UTF-8 cannot match any secret.
-    assert raw_connack(platform_broker.port, version, unique(), "t1/admin", b"\xff\xfe") == bad
+    assert raw_connack(mqtt_server.port, version, unique(), "t1/admin", b"\xff\xfe") == bad
 
 
 @protocols
-def test_no_credentials_is_not_authorized(
-    platform_broker: PlatformBroker, mqtt_devices, protocol: int
-) -> None:
-    assert mqtt_devices(platform_broker.port, unique(), protocol).connect() == NOT_AUTHORIZED
+def test_no_credentials_is_not_authorized(mqtt_server: ServerMqtt, mqtt_devices, protocol: int) -> None:
+    assert mqtt_devices(mqtt_server.port, unique(), protocol).connect() == NOT_AUTHORIZED
 
 
 @protocols
 def test_api_key_is_a_credential_without_mqtt_rights(
-    platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client, protocol: int
 ) -> None:
     key = admin.post("/api/v5/api_key", json={"name": unique("mqtt")}).json()
     device = mqtt_devices(
-        platform_broker.port, unique(), protocol, username=key["api_key"], password=key["api_secret"]
+        mqtt_server.port, unique(), protocol, username=key["api_key"], password=key["api_secret"]
     )
     assert device.connect() == NOT_AUTHORIZED
-    device = mqtt_devices(platform_broker.port, unique(), protocol, username=key["api_key"], password="wrong")
+    device = mqtt_devices(mqtt_server.port, unique(), protocol, username=key["api_key"], password="wrong")
     assert device.connect() == BAD_CREDENTIALS
 
 
 @protocols
 def test_emqx_built_in_users(
-    platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client, protocol: int
 ) -> None:
     user_id = unique("emqx")
     assert admin.post(USERS, json={"user_id": user_id, "password": "first-pw"}).status_code == 201
     assert (
-        mqtt_devices(
-            platform_broker.port, unique(), protocol, username=user_id, password="first-pw"
-        ).connect()
+        mqtt_devices(mqtt_server.port, unique(), protocol, username=user_id, password="first-pw").connect()
         == 0
     )
     assert (
         mqtt_devices(
-            platform_broker.port, unique(), protocol, username=f"t1/{user_id}", password="first-pw"
+            mqtt_server.port, unique(), protocol, username=f"t1/{user_id}", password="first-pw"
         ).connect()
         == 0
     )
     assert (
-        mqtt_devices(platform_broker.port, unique(), protocol, username=user_id, password="other").connect()
+        mqtt_devices(mqtt_server.port, unique(), protocol, username=user_id, password="other").connect()
         == BAD_CREDENTIALS
     )
     # A new password takes effect at once (the verified-credential cache forgets the old one).
     assert admin.put(f"{USERS}/{user_id}", json={"password": "second-pw"}).status_code == 200
     assert (
-        mqtt_devices(
-            platform_broker.port, unique(), protocol, username=user_id, password="first-pw"
-        ).connect()
+        mqtt_devices(mqtt_server.port, unique(), protocol, username=user_id, password="first-pw").connect()
         == BAD_CREDENTIALS
     )
     assert (
-        mqtt_devices(
-            platform_broker.port, unique(), protocol, username=user_id, password="second-pw"
-        ).connect()
+        mqtt_devices(mqtt_server.port, unique(), protocol, username=user_id, password="second-pw").connect()
         == 0
     )
     # A deleted user cannot log in.
     assert admin.delete(f"{USERS}/{user_id}").status_code == 204
     assert (
-        mqtt_devices(
-            platform_broker.port, unique(), protocol, username=user_id, password="second-pw"
-        ).connect()
+        mqtt_devices(mqtt_server.port, unique(), protocol, username=user_id, password="second-pw").connect()
         == BAD_CREDENTIALS
     )
 
 
-def test_client_id_names_the_device(platform_broker: PlatformBroker, mqtt_devices, accounts) -> None:
+def test_client_id_names_the_device(mqtt_server: ServerMqtt, mqtt_devices, accounts) -> None:
     """`serial`, `d:serial` and `d:serial:templateId` identify the device; the SmartREST adapter reads the
     serial and template id from the client's attributes."""
     serial, login, password = accounts.device()
     for client_id, template in ((serial, None), (f"d:{serial}", None), (f"d:{serial}:tpl-1", "tpl-1")):
-        device = mqtt_devices(platform_broker.port, client_id, username=login, password=password)
+        device = mqtt_devices(mqtt_server.port, client_id, username=login, password=password)
         assert device.connect() == 0
 
         def attributes(client_id: str = client_id) -> dict[str, object]:
             async def find() -> dict[str, object]:
-                broker_ = platform_broker.service.broker
+                broker_ = mqtt_server.broker
                 for connection in broker_.connections:
                     if connection.client is not None and connection.client.client_id == client_id:
                         return dict(connection.client.attributes)
                 raise AssertionError(client_id)
 
-            return platform_broker.server.call(find())
+            return mqtt_server.server.call(find())
 
         found = attributes()
         assert found["serial"] == serial
@@ -170,16 +160,16 @@ def test_client_id_names_the_device(platform_broker: PlatformBroker, mqtt_device
         device.close()
 
 
-def test_presence_records_connections(platform_broker: PlatformBroker, mqtt_devices, accounts) -> None:
+def test_presence_records_connections(mqtt_server: ServerMqtt, mqtt_devices, accounts) -> None:
     serial, login, password = accounts.device()
-    device = mqtt_devices(platform_broker.port, serial, username=login, password=password)
+    device = mqtt_devices(mqtt_server.port, serial, username=login, password=password)
     assert device.connect() == 0
-    presence = platform_broker.hooks.presence
-    status = platform_broker.server.call(_get(presence, "$tenant/t1/", serial))
+    presence = mqtt_server.hooks.presence
+    status = mqtt_server.server.call(_get(presence, "$tenant/t1/", serial))
     assert status.connected and status.protocol == 5 and status.tenant_id == "t1"
     assert status.peer.startswith("127.0.0.1:")
     device.close()
-    platform_broker.server.call(_until(lambda: not presence.get("$tenant/t1/", serial).connected))
+    mqtt_server.server.call(_until(lambda: not presence.get("$tenant/t1/", serial).connected))
     status = presence.get("$tenant/t1/", serial)
     assert status.disconnected_at is not None and status.reason == 0
 

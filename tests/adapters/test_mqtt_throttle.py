@@ -4,10 +4,9 @@ paho-mqtt at 5.0 and 3.1.1; clients log in from two loopback addresses (127.0.0.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from tests.adapters.support import BAD_CREDENTIALS, PROTOCOL_IDS, PROTOCOLS, PlatformBroker, unique
+from tests.mqtt_device import BAD_CREDENTIALS, PROTOCOL_IDS, PROTOCOLS, ServerMqtt, unique
 
 from tether.adapters.throttle import Throttle
 
@@ -15,18 +14,17 @@ ONE, TWO = "127.0.0.1", "127.0.0.2"
 
 
 @pytest.fixture
-def strict(server, tmp_path: Path) -> Iterator[PlatformBroker]:
-    """A broker whose hooks block a key after 3 failures, for a minute (long enough for any test)."""
-    platform_broker = PlatformBroker(
-        server, tmp_path, throttle=Throttle(max_failures=3, window=60, base_block=60)
-    ).start()
-    yield platform_broker
-    platform_broker.stop()
+def strict(mqtt_server: ServerMqtt) -> Iterator[ServerMqtt]:
+    """The server's hooks block a key after 3 failures, for a minute (long enough for any test); a fresh
+    throttle per test, and none after it."""
+    mqtt_server.hooks.throttle = Throttle(max_failures=3, window=60, base_block=60)
+    yield mqtt_server
+    mqtt_server.lenient_logins()
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
 def test_failures_block_the_address_and_the_user_name(
-    strict: PlatformBroker, mqtt_devices, accounts, protocol: int
+    strict: ServerMqtt, mqtt_devices, accounts, protocol: int
 ) -> None:
     _, victim_login, victim_password = accounts.device()
     _, other_login, other_password = accounts.device()

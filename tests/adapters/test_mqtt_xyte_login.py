@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.adapters.support import (
+from tests.mqtt_device import (
     BAD_CREDENTIALS,
     NOT_AUTHORIZED,
     PROTOCOL_IDS,
     PROTOCOLS,
     V5,
-    PlatformBroker,
+    ServerMqtt,
     unique,
 )
 
@@ -32,11 +32,11 @@ def register(admin: httpx.Client) -> tuple[str, str]:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
 def test_xyte_device_login_and_namespace(
-    platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client, protocol: int
+    mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client, protocol: int
 ) -> None:
     device_id, access_key = register(admin)
     other_id, _ = register(admin)
-    device = mqtt_devices(platform_broker.port, device_id, protocol, username=device_id, password=access_key)
+    device = mqtt_devices(mqtt_server.port, device_id, protocol, username=device_id, password=access_key)
     assert device.connect() == 0
     assert device.subscribe(f"v1/device/{device_id}/command") == 1
     assert device.subscribe(f"v1/device/{other_id}/command") == (NOT_AUTHORIZED if protocol == V5 else 0x80)
@@ -44,14 +44,12 @@ def test_xyte_device_login_and_namespace(
     assert device.publish(f"v1/device/{other_id}/telemetry", b"{}") == (
         NOT_AUTHORIZED if protocol == V5 else 0
     )
-    wrong = mqtt_devices(
-        platform_broker.port, device_id, protocol, username=device_id, password=access_key + "x"
-    )
+    wrong = mqtt_devices(mqtt_server.port, device_id, protocol, username=device_id, password=access_key + "x")
     assert wrong.connect() == BAD_CREDENTIALS
     unknown = unique("x")
     assert (
         mqtt_devices(
-            platform_broker.port,
+            mqtt_server.port,
             unknown,
             protocol,
             username="00000000-0000-4000-8000-000000000000",
@@ -61,18 +59,18 @@ def test_xyte_device_login_and_namespace(
     )
 
 
-def test_xyte_attributes(platform_broker: PlatformBroker, mqtt_devices, admin: httpx.Client) -> None:
+def test_xyte_attributes(mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client) -> None:
     device_id, access_key = register(admin)
-    device = mqtt_devices(platform_broker.port, device_id, username=device_id, password=access_key)
+    device = mqtt_devices(mqtt_server.port, device_id, username=device_id, password=access_key)
     assert device.connect() == 0
 
     async def attributes() -> dict[str, object]:
-        for connection in platform_broker.service.broker.connections:
+        for connection in mqtt_server.broker.connections:
             if connection.client is not None and connection.client.client_id == device_id:
                 return dict(connection.client.attributes)
         raise AssertionError(device_id)
 
-    found = platform_broker.server.call(attributes())
+    found = mqtt_server.server.call(attributes())
     assert found["kind"] == "xyte"
     assert found["xyte"].id == device_id
     assert found["device_id"] == str(found["xyte"].mo_id)

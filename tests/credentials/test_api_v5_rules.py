@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.adapters.support import unique
+from tests.support import unique
 
 RULES = "/api/v5/authorization/sources/built_in_database/rules"
 RULE = {"topic": "t/1", "permission": "allow", "action": "publish"}

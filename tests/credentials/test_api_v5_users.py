@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from tests.adapters.support import unique
-from tests.support import ServerThread
+from tests.support import ServerThread, unique
 
 USERS = "/api/v5/authentication/password_based:built_in_database/users"
 

@@ -9,8 +9,7 @@ import ssl
 import httpx
 from cryptography.hazmat.primitives import serialization
 from tests.adapters.certs import make_ca, make_leaf, make_self_signed_leaf
-from tests.adapters.support import unique
-from tests.support import ServerThread
+from tests.support import ServerThread, unique
 
 CERTS = "/tenant/tenants/t1/trusted-certificates"
 

@@ -1,27 +1,24 @@
-"""MQTT for the Xyte suite: a paho-mqtt device client that reports PUBACK reason codes, and the broker the
-adapter runs in.
+"""MQTT for the Xyte suite: a Xyte device on the shared paho client (tests/mqtt_device.py), and the one broker
+with a custom hook that the suite keeps besides `tether serve`'s own listener.
 
-Two brokers run the same tests (fixture `xyte_mqtt` in test_mqtt.py):
-* "serve": the MQTT listener of `tether serve` itself, with the platform's hooks (adapters/access.py) and the
-  adapter as the composition root wires them;
-* "adapter": a broker started on the server's event loop with hooks that accept Xyte logins only, through
-  XyteService.authenticate, and attach what the platform hooks attach minus the device record (so that the
-  adapter's other way of finding the device is exercised too). It has no ACL: the adapter's own refusal of
-  another device's topics is what a test sees there.
+Why a custom hook: `tether serve`'s platform hooks (adapters/access.py) always attach the device record to a
+Xyte login, and their ACL refuses another device's topics before the adapter sees them. `xyte_only_broker`
+runs the adapter behind hooks that accept Xyte logins only, through XyteService.authenticate, attaching what
+the platform hooks attach minus the record, with no ACL: only there does a network client reach the
+adapter's other way of finding the device (by its managed object) and its own refusal of another device's
+topics (the second lock).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties as PahoProperties
-from paho.mqtt.reasoncodes import ReasonCode as PahoReasonCode
+from tests.mqtt_device import V5, Device
 from tests.support import ServerThread
 
 from tether.adapters import xyte as xyte_adapter
@@ -38,7 +35,39 @@ from tether.broker import (
 from tether.mqtt.packets import Connect
 from tether.mqtt.reason_codes import ReasonCode
 
-TIMEOUT = 15.0  # seconds; only guards against hangs
+
+class XyteDevice(Device):
+    """A Xyte device (MQTT 5 unless told): username = client id = its id, password = its access key (seed
+    004); JSON payloads, and on MQTT 5 the user property Xyte's documentation shows (mqtt-events)."""
+
+    def __init__(
+        self,
+        port: int,
+        device: dict[str, Any],
+        *,
+        protocol: int = V5,
+        password: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        self.id: str = device["id"]
+        key = device["access_key"] if password is None else password
+        super().__init__(port, client_id or self.id, protocol, username=self.id, password=key)
+
+    def send(self, topic: str, payload: Any = b"", qos: int = 1, retain: bool = False, **kwargs: Any) -> int:
+        data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        if self.protocol == V5:
+            properties = PahoProperties(mqtt.PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.UserProperty = [("device_id", self.id)]
+            kwargs["properties"] = properties
+        return super().send(topic, data, qos, retain, **kwargs)
+
+    def report(self, suffix: str, payload: Any, *, device_id: str | None = None) -> int:
+        """Publish at QoS 1 to v1/device/<id>/<suffix>; the PUBACK reason code."""
+        return self.publish(f"v1/device/{device_id or self.id}/{suffix}", payload)
+
+    def subscribe(self, topic_filter: str | None = None, qos: int = 1) -> int:
+        """The SUBACK reason code; by default for the device's command topic."""
+        return super().subscribe(topic_filter or f"v1/device/{self.id}/command", qos)
 
 
 class XyteOnlyHooks(Hooks):
@@ -73,121 +102,29 @@ class XyteOnlyHooks(Hooks):
         self.adapter.on_subscribed(client, topic_filter, qos)
 
 
-class AdapterBroker:
-    """A broker with the Xyte adapter on the server's event loop, on an ephemeral loopback port."""
+@contextlib.contextmanager
+def xyte_only_broker(server: ServerThread) -> Iterator[int]:
+    """A broker with XyteOnlyHooks and the Xyte adapter on the server's event loop: its port."""
+    hooks = XyteOnlyHooks(server)
+    service = MqttService(BrokerConfig(), hooks)
+    sock = bind_socket("127.0.0.1:0")
 
-    def __init__(self, server: ServerThread) -> None:
-        self.server = server
-        self.hooks = XyteOnlyHooks(server)
-        self.service = MqttService(BrokerConfig(), self.hooks)
-        self.socket = bind_socket("127.0.0.1:0")
-
-    def start(self) -> AdapterBroker:
-        async def start() -> None:
-            await self.service.start({"mqtt": self.socket})
-            assert self.service.broker is not None
-            platform = self.server.platform
-            self.hooks.adapter = xyte_adapter.install(
-                self.service.broker, platform.xyte, platform.measurements, platform.events
-            )
-
-        self.server.call(start())
-        return self
-
-    @property
-    def port(self) -> int:
-        port: int = self.socket.getsockname()[1]
-        return port
-
-    def stop(self) -> None:
-        async def stop() -> None:
-            if self.hooks.adapter is not None:
-                self.hooks.adapter.close()
-            await self.service.close()
-
-        self.server.call(stop())
-        self.socket.close()
-
-
-class Device:
-    """A Xyte device over paho-mqtt (MQTT 5 unless told): username = client id = its id, password = its
-    access key (seed 004). `publish` returns the PUBACK reason code."""
-
-    def __init__(
-        self,
-        port: int,
-        device: dict[str, Any],
-        *,
-        protocol: int = mqtt.MQTTv5,
-        password: str | None = None,
-        client_id: str | None = None,
-    ) -> None:
-        self.port = port
-        self.id: str = device["id"]
-        self.protocol = protocol
-        self.paho = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id or self.id,
-            protocol=protocol,
-            reconnect_on_failure=False,
+    async def start() -> None:
+        await service.start({"mqtt": sock})
+        assert service.broker is not None
+        platform = server.platform
+        hooks.adapter = xyte_adapter.install(
+            service.broker, platform.xyte, platform.measurements, platform.events
         )
-        self.paho.username_pw_set(self.id, device["access_key"] if password is None else password)
-        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
-        self.connacks: queue.Queue[PahoReasonCode] = queue.Queue()
-        self.subacks: queue.Queue[list[PahoReasonCode]] = queue.Queue()
-        self._acks: dict[int, PahoReasonCode] = {}
-        self._acked = threading.Condition()
-        self.paho.on_message = lambda c, u, m: self.messages.put(m)
-        self.paho.on_connect = lambda c, u, flags, rc, props: self.connacks.put(rc)
-        self.paho.on_subscribe = lambda c, u, mid, rcs, props: self.subacks.put(list(rcs))
-        self.paho.on_publish = self._on_publish
 
-    def _on_publish(self, client: Any, userdata: Any, mid: int, rc: PahoReasonCode, props: Any) -> None:
-        with self._acked:
-            self._acks[mid] = rc
-            self._acked.notify_all()
+    async def stop() -> None:
+        if hooks.adapter is not None:
+            hooks.adapter.close()
+        await service.close()
 
-    def connect(self) -> PahoReasonCode:
-        if self.protocol == mqtt.MQTTv5:
-            self.paho.connect("127.0.0.1", self.port, clean_start=True)
-        else:
-            self.paho.connect("127.0.0.1", self.port)
-        self.paho.loop_start()
-        return self.connacks.get(timeout=TIMEOUT)
-
-    def subscribe(self, topic_filter: str | None = None, qos: int = 1) -> list[PahoReasonCode]:
-        self.paho.subscribe(topic_filter or f"v1/device/{self.id}/command", qos)
-        return self.subacks.get(timeout=TIMEOUT)
-
-    def send(self, topic: str, payload: Any, qos: int = 1) -> int:
-        """Publish without waiting; returns the message id."""
-        data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-        properties = None
-        if self.protocol == mqtt.MQTTv5:
-            # The user properties Xyte's documentation shows on device publishes (mqtt-events).
-            properties = PahoProperties(mqtt.PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            properties.UserProperty = [("device_id", self.id)]
-        return self.paho.publish(topic, data, qos, properties=properties).mid
-
-    def ack(self, mid: int) -> PahoReasonCode:
-        with self._acked:
-            assert self._acked.wait_for(lambda: mid in self._acks, timeout=TIMEOUT), f"no PUBACK for {mid}"
-            return self._acks.pop(mid)
-
-    def publish(self, suffix: str, payload: Any, *, device_id: str | None = None) -> PahoReasonCode:
-        """Publish at QoS 1 to v1/device/<id>/<suffix> and wait for the PUBACK."""
-        return self.ack(self.send(f"v1/device/{device_id or self.id}/{suffix}", payload))
-
-    def get(self) -> mqtt.MQTTMessage:
-        return self.messages.get(timeout=TIMEOUT)
-
-    def none_within(self, seconds: float) -> bool:
-        try:
-            self.messages.get(timeout=seconds)
-        except queue.Empty:
-            return True
-        return False
-
-    def close(self) -> None:
-        self.paho.disconnect()
-        self.paho.loop_stop()
+    server.call(start())
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.call(stop())
+        sock.close()

@@ -5,15 +5,14 @@ stored is retried alone so that only it is refused."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from tests.mqtt_device import ServerMqtt
 from tests.support import ServerThread
 from tests.xyte.helpers import create_model, managed_object_id, register
-from tests.xyte.mqtt_support import AdapterBroker
 
 from tether.adapters.xyte import XyteAdapter
 from tether.broker import ClientInfo, Message
@@ -23,11 +22,11 @@ from tether.tenants.models import Principal, Role
 
 
 @pytest.fixture(scope="module")
-def adapter(server: ServerThread) -> Iterator[XyteAdapter]:
-    broker = AdapterBroker(server).start()
-    assert broker.hooks.adapter is not None
-    yield broker.hooks.adapter
-    broker.stop()
+def adapter(server: ServerThread) -> XyteAdapter:
+    """The adapter `tether serve` installed (tether.bootstrap.install_adapters): its `v1` handler's owner."""
+    installed = getattr(ServerMqtt(server).broker.handlers["v1"], "__self__", None)
+    assert isinstance(installed, XyteAdapter)
+    return installed
 
 
 class CountingMeasurements:

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,7 +18,6 @@ import httpx
 import pytest
 from tests.support import ServerThread
 from tests.xyte.helpers import create_model, managed_object_id, register
-from tests.xyte.mqtt_support import AdapterBroker
 
 JS = Path(__file__).resolve().parent.parent / "js"
 TIMEOUT = 60.0  # seconds; only guards against hangs
@@ -37,14 +35,9 @@ def mqtt_js() -> Path:
     return JS
 
 
-@pytest.fixture(scope="module", params=["serve", "adapter"])
-def mqtt_url(request: pytest.FixtureRequest, server: ServerThread) -> Iterator[str]:
-    if request.param == "serve":
-        yield server.platform.readiness.addresses["mqtt"]
-        return
-    broker = AdapterBroker(server).start()
-    yield f"mqtt://127.0.0.1:{broker.port}"
-    broker.stop()
+@pytest.fixture
+def mqtt_url(mqtt_port: int) -> str:
+    return f"mqtt://127.0.0.1:{mqtt_port}"
 
 
 class Lines:

@@ -1,4 +1,5 @@
-"""Fixtures: the SmartREST adapter on a broker over a real `tether serve` (per storage backend), devices."""
+"""Fixtures: devices of fresh device users on the MQTT listener of a real `tether serve` (per storage
+backend: tests/adapters/conftest.py), where the SmartREST adapter runs as the server wires it."""
 
 from __future__ import annotations
 
@@ -7,19 +8,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.adapters.smartrest.harness import V5, Device, SmartRestBroker
-from tests.support import ServerThread
-
-
-@pytest.fixture(scope="module")
-def c8y(server: ServerThread) -> Iterator[SmartRestBroker]:
-    started = SmartRestBroker(server).start()
-    yield started
-    started.stop()
+from tests.mqtt_device import V5, Device, ServerMqtt
 
 
 @pytest.fixture
-def connect(c8y: SmartRestBroker) -> Iterator[Callable[..., Device]]:
+def connect(mqtt_server: ServerMqtt, accounts: Any) -> Iterator[Callable[..., Device]]:
     """connect(serial=None, client_id=None, protocol=V5, subscribe=("s/ds", "s/e"), **kwargs) -> a connected
     device of a fresh device user (or of the serial's user when it exists); closed after the test."""
     made: list[Device] = []
@@ -34,13 +27,16 @@ def connect(c8y: SmartRestBroker) -> Iterator[Callable[..., Device]]:
         **kwargs: Any,
     ) -> Device:
         if serial is None or serial not in credentials:
-            serial, login, password = c8y.device_user(serial)
+            serial, login, password = accounts.device(serial=serial)
             credentials[serial] = (login, password)
         login, password = credentials[serial]
-        device = Device(c8y.port, client_id or serial, login, password, protocol, **kwargs).connect()
+        device = Device(
+            mqtt_server.port, client_id or serial, protocol, username=login, password=password, **kwargs
+        )
         made.append(device)
-        if subscribe:
-            device.subscribe(*subscribe)
+        assert device.connect() == 0
+        for topic_filter in subscribe:
+            assert device.subscribe(topic_filter) == 1, topic_filter
         return device
 
     yield make

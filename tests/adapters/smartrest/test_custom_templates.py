@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from tests.adapters.smartrest.harness import Device, unique
+from tests.mqtt_device import Device, unique
 
 from tether.adapters.smartrest.csv import parse_rows
 
@@ -34,17 +34,17 @@ def _mo(admin: httpx.Client, xid: str) -> str:
 def test_registration_requests_and_responses(connect: Callable[..., Device], admin: httpx.Client) -> None:
     xid = unique("tpl")
     device = connect(subscribe=("s/dt", "s/e", f"s/dc/{xid}"))
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     # Does the collection exist? Not yet.
     device.publish(f"s/ut/{xid}", "")
-    assert device.get("s/dt") == f"41,{xid}"
+    assert device.text("s/dt") == f"41,{xid}"
     device.publish(f"s/ut/{xid}", TEMPLATES)
-    code, name, collection_id = device.get("s/dt").split(",")
+    code, name, collection_id = device.text("s/dt").split(",")
     assert (code, name) == ("20", xid) and collection_id.isdigit()
     device.publish(f"s/ut/{xid}", "")
-    assert device.get("s/dt") == f"20,{xid},{collection_id}"
+    assert device.text("s/dt") == f"20,{xid},{collection_id}"
     device.publish(f"s/ut/{xid}", TEMPLATES)  # cannot be changed over MQTT once created
-    assert device.get("s/dt") == f"41,{xid}"
+    assert device.text("s/dt") == f"41,{xid}"
 
     device.publish("s/us", "100,Custom device,c8y_Test")
     mo_id = _mo(admin, serial)
@@ -54,7 +54,7 @@ def test_registration_requests_and_responses(connect: Callable[..., Device], adm
     device.publish(f"s/uc/{xid}", "998,2024-01-02T03:04:05.000Z")
     device.publish(f"s/uc/{xid}", "997,2024-01-02T03:04:05.000Z")
     device.publish(f"s/uc/{xid}", "995," + serial + ",updated value")
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")
     measurements = admin.get("/measurement/measurements", params={"source": mo_id}).json()["measurements"]
     assert [m["c8y_MyMeasurement"]["M"] for m in measurements] == [
         {"value": 25, "unit": "X"},
@@ -75,7 +75,7 @@ def test_registration_requests_and_responses(connect: Callable[..., Device], adm
 
     # GET with response templates: the answer on s/dc/<X-ID>.
     device.publish(f"s/uc/{xid}", f"996,{mo_id}")
-    assert parse_rows(device.get(f"s/dc/{xid}")) == [["888", "c8y_Test", "", "val1=1\nval2=2"]]
+    assert parse_rows(device.text(f"s/dc/{xid}")) == [["888", "c8y_Test", "", "val1=1\nval2=2"]]
 
     # Operations: every response template whose condition holds, with the device's external id.
     op = {
@@ -86,33 +86,33 @@ def test_registration_requests_and_responses(connect: Callable[..., Device], adm
     admin.post("/devicecontrol/operations", json=op)
     lines = sorted(device.lines(f"s/dc/{xid}", 2))
     assert lines == [f"111,{serial},1,2,a,b,c", f"222,{serial},1,2"]
-    assert device.nothing_on(f"s/dc/{xid}")
+    assert device.none_within(topic=f"s/dc/{xid}")
 
     # PUT OPERATION: the oldest EXECUTING (else PENDING) operation with the fragment.
     created = admin.post("/devicecontrol/operations", json={"deviceId": mo_id, "c8y_MyOperation": {}}).json()
     device.publish(f"s/uc/{xid}", "993,24")
     done = admin.get(f"/devicecontrol/operations/{created['id']}").json()
     assert (done["status"], done["c8y_MyOperation"]) == ("SUCCESSFUL", {"val": 24})
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")
 
 
 def test_custom_template_errors(connect: Callable[..., Device]) -> None:
     xid = unique("tpl")
     device = connect(subscribe=("s/dt", "s/e"))
     device.publish(f"s/ut/{xid}", "10,1,DELETE,MEASUREMENT,,t,")
-    assert device.get("s/e") == "45,1,Unsupported method and API: DELETE MEASUREMENT"
-    assert device.get("s/dt") == f"41,{xid}"
+    assert device.text("s/e") == "45,1,Unsupported method and API: DELETE MEASUREMENT"
+    assert device.text("s/dt") == f"41,{xid}"
     device.publish(f"s/ut/{xid}", "10,1,POST,MEASUREMENT,,t,,a.b,WEIRD,")
-    assert device.get("s/e") == "45,1,Unknown custom value type 'WEIRD'"
-    assert device.get("s/dt") == f"41,{xid}"
+    assert device.text("s/e") == "45,1,Unknown custom value type 'WEIRD'"
+    assert device.text("s/dt") == f"41,{xid}"
     device.publish(f"s/ut/{xid}", "10,1,POST,MEASUREMENT,,t,,a.v,NUMBER,")
-    assert device.get("s/dt").startswith(f"20,{xid},")
+    assert device.text("s/dt").startswith(f"20,{xid},")
     device.publish(f"s/uc/{xid}", "2,1")
-    assert device.get("s/e") == "40,2,No template for this message id"
+    assert device.text("s/e") == "40,2,No template for this message id"
     device.publish(f"s/uc/{xid}", "1,,not a number")
-    assert device.get("s/e") == "45,1,'a.v' must be a number (got 'not a number')"
+    assert device.text("s/e") == "45,1,'a.v' must be a number (got 'not a number')"
     device.publish(f"s/uc/{unique('missing')}", "1,2")
-    assert device.get("s/e") == "40,1,No template for this message id"
+    assert device.text("s/e") == "40,1,No template for this message id"
 
 
 def test_default_collection_from_the_client_id(connect: Callable[..., Device], admin: httpx.Client) -> None:
@@ -120,11 +120,11 @@ def test_default_collection_from_the_client_id(connect: Callable[..., Device], a
     xid = unique("tpl")
     setup = connect(subscribe=("s/dt",))
     setup.publish(f"s/ut/{xid}", "10,1,GET,INVENTORY,,true\n11,2,,c8y_IsDevice,name")
-    assert setup.get("s/dt").startswith(f"20,{xid},")
+    assert setup.text("s/dt").startswith(f"20,{xid},")
     serial = unique("dflt")
     device = connect(serial, client_id=f"d:{serial}:{xid}", subscribe=("s/dd", "s/e"))
     device.publish("s/us", "100,Default collection device")
     mo_id = _mo(admin, serial)
     device.publish("s/ud", f"1,{mo_id}")
-    assert device.get("s/dd") == "2,Default collection device"
-    assert device.nothing_on("s/e")
+    assert device.text("s/dd") == "2,Default collection device"
+    assert device.none_within(topic="s/e")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import orjson
 import pytest
-from tests.adapters.smartrest.harness import V5, V311, Device, SmartRestBroker
+from tests.mqtt_device import V5, V311, Device, ServerMqtt
 
 from tether.core.events import DomainEvent
 
@@ -20,7 +20,7 @@ def _mo(admin: httpx.Client, xid: str) -> str:
 @pytest.mark.parametrize("protocol", [V5, V311], ids=["mqtt5", "mqtt311"])
 def test_create_update_and_errors(connect: Callable[..., Device], admin: httpx.Client, protocol: int) -> None:
     device = connect(protocol=protocol, subscribe=("error",))
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     event = {"type": "TestEvent", "text": "sensor was triggered", "time": "2014-03-03T12:03:27.845Z"}
     # The source in the payload is ignored: always the ClientId's device (created on the fly).
     assert device.publish("event/events/create", orjson.dumps({**event, "source": {"id": "1"}})) == 0
@@ -53,24 +53,26 @@ def test_create_update_and_errors(connect: Callable[..., Device], admin: httpx.C
         f"inventory/managedObjects/update/{mo_id}", orjson.dumps({"c8y_Firmware": {"version": "2"}})
     )
     assert admin.get(f"/inventory/managedObjects/{mo_id}").json()["c8y_Firmware"] == {"version": "2"}
-    assert device.nothing_on("error")
+    assert device.none_within(topic="error")
 
     # Errors: JSON on `error`; MQTT 5 also sees a reason code.
     v5 = protocol == V5
     assert device.publish("alarm/alarms/create", orjson.dumps({"type": "c8y_A"})) == (0x99 if v5 else 0)
-    error = orjson.loads(device.get("error"))
+    error = orjson.loads(device.text("error"))
     assert error["error"] == "alarm/validationError" and "'text' is mandatory" in error["message"]
     device.publish("event/events/create", b"{not json")
-    assert orjson.loads(device.get("error"))["error"] == "event/validationError"
+    assert orjson.loads(device.text("error"))["error"] == "event/validationError"
     device.publish("event/events/frobnicate", b"{}")
-    assert orjson.loads(device.get("error"))["error"] == "event/notSupported"
+    assert orjson.loads(device.text("error"))["error"] == "event/notSupported"
     device.publish("inventory/managedObjects/update/999999999", b"{}")
-    assert orjson.loads(device.get("error"))["error"] == "inventory/Not Found"
+    assert orjson.loads(device.text("error"))["error"] == "inventory/Not Found"
 
 
-def test_processing_modes(connect: Callable[..., Device], admin: httpx.Client, c8y: SmartRestBroker) -> None:
+def test_processing_modes(
+    connect: Callable[..., Device], admin: httpx.Client, mqtt_server: ServerMqtt
+) -> None:
     device = connect()
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", "100")
     mo_id = _mo(admin, serial)
     announced: list[tuple[str, str | None]] = []
@@ -79,7 +81,7 @@ def test_processing_modes(connect: Callable[..., Device], admin: httpx.Client, c
         if event.source_id == int(mo_id) and event.resource == "measurements":
             announced.append((getattr(event.payload, "type", ""), None if event.id is None else "stored"))
 
-    unsubscribe = c8y.server.platform.events.subscribe(listen)
+    unsubscribe = mqtt_server.server.platform.events.subscribe(listen)
     try:
         # t/: processed (announced to real-time listeners) but not stored; q/: stored, not announced;
         # c/: as s/.
@@ -96,4 +98,4 @@ def test_processing_modes(connect: Callable[..., Device], admin: httpx.Client, c
     stored = admin.get("/measurement/measurements", params={"source": mo_id}).json()["measurements"]
     assert {m["type"] for m in stored} == {"c8y_Quiescent", "c8y_Cep"}
     assert [e["type"] for e in admin.get("/event/events", params={"source": mo_id}).json()["events"]] == ["q"]
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")

@@ -11,21 +11,24 @@ import time
 
 import httpx
 import pytest
-from tests.adapters.smartrest.harness import V5, V311, Device, SmartRestBroker, unique
+from tests.mqtt_device import V5, V311, Device, ServerMqtt, unique
 from tests.support import BOOTSTRAP_PASSWORD
 
 
-def _credentials(c8y: SmartRestBroker, admin: httpx.Client, serial: str, protocol: int) -> tuple[str, str]:
+def _credentials(mqtt_server: ServerMqtt, admin: httpx.Client, serial: str, protocol: int) -> tuple[str, str]:
     """Step 0: the operator registers the serial; the device polls s/ucr until it gets 70,tenant,user,pw."""
     assert admin.post("/devicecontrol/newDeviceRequests", json={"id": serial}).status_code == 201
-    bootstrap = Device(c8y.port, serial, "management/devicebootstrap", BOOTSTRAP_PASSWORD, protocol).connect()
+    bootstrap = Device(
+        mqtt_server.port, serial, protocol, username="management/devicebootstrap", password=BOOTSTRAP_PASSWORD
+    )
     try:
-        bootstrap.subscribe("s/dcr")
+        assert bootstrap.connect() == 0
+        assert bootstrap.subscribe("s/dcr") == 1
         accepted = False
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             bootstrap.publish("s/ucr", "")
-            if not bootstrap.nothing_on("s/dcr", 0.3):
+            if not bootstrap.none_within(0.3, "s/dcr"):
                 pytest.fail("credentials before acceptance")
             status = admin.get(f"/devicecontrol/newDeviceRequests/{serial}").json()["status"]
             if status == "PENDING_ACCEPTANCE" and not accepted:
@@ -37,7 +40,7 @@ def _credentials(c8y: SmartRestBroker, admin: httpx.Client, serial: str, protoco
                 break
         assert accepted
         bootstrap.publish("s/ucr", "")
-        code, tenant, username, password = bootstrap.get("s/dcr").split(",")
+        code, tenant, username, password = bootstrap.text("s/dcr").split(",")
         assert (code, tenant, username) == ("70", "t1", f"device_{serial}")
         return f"{tenant}/{username}", password
     finally:
@@ -45,24 +48,25 @@ def _credentials(c8y: SmartRestBroker, admin: httpx.Client, serial: str, protoco
 
 
 @pytest.mark.parametrize("protocol", [V5, V311], ids=["mqtt5", "mqtt311"])
-def test_startup_and_cycle_phases(c8y: SmartRestBroker, admin: httpx.Client, protocol: int) -> None:
+def test_startup_and_cycle_phases(mqtt_server: ServerMqtt, admin: httpx.Client, protocol: int) -> None:
     serial = unique("seed0")
-    login, password = _credentials(c8y, admin, serial, protocol)
+    login, password = _credentials(mqtt_server, admin, serial, protocol)
 
-    device = Device(c8y.port, f"d:{serial}", login, password, protocol).connect()
+    device = Device(mqtt_server.port, f"d:{serial}", protocol, username=login, password=password)
     try:
+        assert device.connect() == 0
         # Step 3 first as a real agent does: subscribe, then verify the device and its children.
-        device.subscribe("s/ds", "s/e")
+        assert device.subscribe("s/ds") == 1 and device.subscribe("s/e") == 1
         # Step 1: create the device if missing (blindly on every boot), linked to the ClientId's serial.
         assert device.publish("s/us", "100,Seed Device,c8y_SeedType") == 0
-        assert device.nothing_on("s/e")
+        assert device.none_within(topic="s/e")
         found = admin.get(f"/identity/externalIds/c8y_Serial/{serial}").json()
         mo_id = found["managedObject"]["id"]
         mo = admin.get(f"/inventory/managedObjects/{mo_id}").json()
         assert (mo["name"], mo["type"], mo["owner"]) == ("Seed Device", "c8y_SeedType", f"device_{serial}")
         assert "c8y_IsDevice" in mo
         device.publish("s/us", "100,Seed Device,c8y_SeedType")  # next boot: it exists
-        assert device.get("s/e") == "41,100,Device already existing"
+        assert device.text("s/e") == "41,100,Device already existing"
 
         # Step 2: the child, created only if missing.
         child = f"{serial}-child"
@@ -85,7 +89,7 @@ def test_startup_and_cycle_phases(c8y: SmartRestBroker, admin: httpx.Client, pro
         )
         assert device.publish("s/us", rows) == 0
         assert device.publish(f"s/us/{child}", "212,77") == 0
-        assert device.nothing_on("s/e")
+        assert device.none_within(topic="s/e")
         temperature = admin.get(
             "/measurement/measurements", params={"source": mo_id, "type": "c8y_Temperature"}
         )
@@ -103,15 +107,15 @@ def test_startup_and_cycle_phases(c8y: SmartRestBroker, admin: httpx.Client, pro
 
         # Step B: operations for the device and for the child arrive on the one s/ds subscription.
         restart = admin.post("/devicecontrol/operations", json={"deviceId": mo_id, "c8y_Restart": {}}).json()
-        assert device.get("s/ds") == f"510,{serial}"
+        assert device.text("s/ds") == f"510,{serial}"
         command = {"deviceId": child_id, "c8y_Command": {"text": 'echo "hi", there'}}
         admin.post("/devicecontrol/operations", json=command)
-        assert device.get("s/ds") == f'511,{child},"echo \\"hi\\", there"'
+        assert device.text("s/ds") == f'511,{child},"echo \\"hi\\", there"'
         device.publish("s/us", "501,c8y_Restart")
         device.publish("s/us", "503,c8y_Restart")
         device.publish(f"s/us/{child}", "501,c8y_Command")
         device.publish(f"s/us/{child}", "503,c8y_Command,hi there")
-        assert device.nothing_on("s/e")
+        assert device.none_within(topic="s/e")
         assert admin.get(f"/devicecontrol/operations/{restart['id']}").json()["status"] == "SUCCESSFUL"
         [done] = admin.get("/devicecontrol/operations", params={"deviceId": child_id}).json()["operations"]
         assert done["status"] == "SUCCESSFUL"

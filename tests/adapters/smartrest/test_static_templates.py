@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from tests.adapters.smartrest.harness import Device
+from tests.mqtt_device import Device
 
 
 def _mo(admin: httpx.Client, xid: str) -> str:
@@ -20,7 +20,7 @@ def _device(admin: httpx.Client, mo_id: str) -> dict[str, Any]:
 
 def test_inventory_templates(connect: Callable[..., Device], admin: httpx.Client) -> None:
     device = connect()
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", "100")  # defaults: name and type
     mo_id = _mo(admin, serial)
     mo = _device(admin, mo_id)
@@ -42,7 +42,7 @@ def test_inventory_templates(connect: Callable[..., Device], admin: httpx.Client
         "143,yum,docker",
     ]
     assert device.publish("s/us", "\n".join(rows)) == 0
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")
     mo = _device(admin, mo_id)
     assert mo["c8y_Hardware"] == {"model": "ModelY"}
     assert mo["c8y_Mobile"] == {
@@ -101,12 +101,12 @@ def test_inventory_templates(connect: Callable[..., Device], admin: httpx.Client
         "systemd",
         "restarting",
     )
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")
 
 
 def test_measurement_alarm_and_event_templates(connect: Callable[..., Device], admin: httpx.Client) -> None:
     device = connect()
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     rows = [
         "201,KamstrupA220Reading,2022-03-19T12:03:27.845Z,c8y_SinglePhaseEnergyMeasurement,A+:1,1234,kWh,"
         "c8y_SinglePhaseEnergyMeasurement,A-:1,2345,kWh,c8y_ThreePhaseEnergyMeasurement,A+:1,123,kWh",
@@ -166,18 +166,18 @@ def test_measurement_alarm_and_event_templates(connect: Callable[..., Device], a
     device.publish("s/us", "407,c8y_MyEvent,c8y_Extra")
     kept = admin.get(f"/event/events/{mine['id']}").json()
     assert "c8y_Extra" not in kept and "c8y_Keep" in kept
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")
 
 
 def test_operation_templates(connect: Callable[..., Device], admin: httpx.Client) -> None:
     device = connect()
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", "100")
     mo_id = _mo(admin, serial)
 
     def create(**fragments: Any) -> str:
         op = admin.post("/devicecontrol/operations", json={"deviceId": mo_id, **fragments}).json()
-        device.get("s/ds")
+        device.text("s/ds")
         return str(op["id"])
 
     def status(op_id: str) -> dict[str, Any]:
@@ -193,7 +193,7 @@ def test_operation_templates(connect: Callable[..., Device], admin: httpx.Client
     device.publish("s/us", "503,c8y_Restart")
     assert status(newer)["status"] == "SUCCESSFUL"
     device.publish("s/us", "501,c8y_Restart")
-    assert device.get("s/e") == "45,501,No PENDING operation with fragment c8y_Restart"
+    assert device.text("s/e") == "45,501,No PENDING operation with fragment c8y_Restart"
 
     relays = create(c8y_RelayArray=["OPEN", "OPEN"])
     device.publish("s/us", f"504,{relays}\n506,{relays},CLOSED,OPEN")
@@ -215,4 +215,4 @@ def test_operation_templates(connect: Callable[..., Device], admin: httpx.Client
     assert [status(i)["status"] for i in (first, second, other)] == ["FAILED", "FAILED", "EXECUTING"]
     device.publish("s/us", "507")  # every EXECUTING one
     assert status(other)["status"] == "FAILED"
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from tests.adapters.smartrest.harness import Device
+from tests.mqtt_device import Device
 
 
 def _mo(admin: httpx.Client, xid: str) -> str:
@@ -20,7 +20,7 @@ def test_children_with_colons_and_nested_children(
     connect: Callable[..., Device], admin: httpx.Client
 ) -> None:
     device = connect()
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", f"100,{serial},thin-edge.io")
     child, grandchild = f"{serial}:device:child", f"{serial}:device:grandchild"
     device.publish("s/us", f"101,{child},child,thin-edge.io-child")
@@ -30,7 +30,7 @@ def test_children_with_colons_and_nested_children(
     # A first-level child named only by its topic is created on the fly.
     auto = f"{serial}:device:auto"
     device.publish(f"s/us/{auto}", "212,50")
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")
     root_id, child_id, grandchild_id, auto_id = (_mo(admin, x) for x in (serial, child, grandchild, auto))
     kids = {
         r["managedObject"]["id"]
@@ -45,22 +45,22 @@ def test_children_with_colons_and_nested_children(
     assert temperature[0]["c8y_TemperatureMeasurement"]["T"]["value"] == 19.5
     # 105: the children's external ids on s/ds.
     device.publish("s/us", "105")
-    assert sorted(device.get("s/ds").split(",")[1:]) == sorted([child, auto])
+    assert sorted(device.text("s/ds").split(",")[1:]) == sorted([child, auto])
     # 123 -> 124 on the device's and on a child's topic.
     device.publish("s/us", "123")
-    assert device.get("s/ds") == f"124,{root_id}"
+    assert device.text("s/ds") == f"124,{root_id}"
     device.publish(f"s/us/{grandchild}", "123")
-    assert device.get("s/ds") == f"124,{grandchild_id}"
+    assert device.text("s/ds") == f"124,{grandchild_id}"
     # An operation for the grandchild goes to the agent's connection, named by the grandchild's id.
     admin.post("/devicecontrol/operations", json={"deviceId": grandchild_id, "c8y_Restart": {}})
-    assert device.get("s/ds") == f"510,{grandchild}"
+    assert device.text("s/ds") == f"510,{grandchild}"
 
 
 def test_operations_created_offline_arrive_after_reconnect(
     connect: Callable[..., Device], admin: httpx.Client
 ) -> None:
     device = connect()
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", f"100,{serial},thin-edge.io")
     mo_id = _mo(admin, serial)
     device.close()
@@ -72,7 +72,7 @@ def test_operations_created_offline_arrive_after_reconnect(
     # Subscribing again delivers what was not forwarded yet, once.
     device = connect(serial)
     assert device.lines("s/ds", 2) == [f"510,{serial}", f"511,{serial},ls"]
-    assert device.nothing_on("s/ds")
+    assert device.none_within(topic="s/ds")
     # 500 resends every PENDING operation, forwarded or not (thin-edge sends it after every reconnect).
     device.publish("s/us", "500")
     assert device.lines("s/ds", 2) == [f"510,{serial}", f"511,{serial},ls"]
@@ -81,21 +81,21 @@ def test_operations_created_offline_arrive_after_reconnect(
     device.publish("s/us", f"506,{first['id']}")
     device.publish("s/us", f"504,{second['id']}")
     device.publish("s/us", f'505,{second["id"]},"command failed: exit 1"')
-    assert device.nothing_on("s/e")
+    assert device.none_within(topic="s/e")
     assert admin.get(f"/devicecontrol/operations/{first['id']}").json()["status"] == "SUCCESSFUL"
     failed = admin.get(f"/devicecontrol/operations/{second['id']}").json()
     assert (failed["status"], failed["failureReason"]) == ("FAILED", "command failed: exit 1")
     # 500 with nothing pending sends nothing; another device's operation id is refused.
     device.publish("s/us", "500")
-    assert device.nothing_on("s/ds")
+    assert device.none_within(topic="s/ds")
     other = connect()
-    other_serial = other.paho._client_id.decode()
+    other_serial = other.client_id
     other.publish("s/us", "100")
     foreign = admin.post(
         "/devicecontrol/operations", json={"deviceId": _mo(admin, other_serial), "c8y_Restart": {}}
     ).json()
     device.publish("s/us", f"504,{foreign['id']}")
-    assert device.get("s/e").startswith("45,504,")
+    assert device.text("s/e").startswith("45,504,")
     assert admin.get(f"/devicecontrol/operations/{foreign['id']}").json()["status"] == "PENDING"
 
 
@@ -103,7 +103,7 @@ def test_operation_reaches_a_connected_device_at_once(
     connect: Callable[..., Device], admin: httpx.Client
 ) -> None:
     device = connect()
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", "100")
     mo_id = _mo(admin, serial)
     cases = [
@@ -136,7 +136,7 @@ def test_operation_reaches_a_connected_device_at_once(
     ]
     for fragments, line in cases:
         admin.post("/devicecontrol/operations", json={"deviceId": mo_id, **fragments})
-        assert device.get("s/ds") == line
+        assert device.text("s/ds") == line
 
 
 def test_operations_without_static_template_come_as_json(
@@ -145,22 +145,22 @@ def test_operations_without_static_template_come_as_json(
     import orjson
 
     device = connect(subscribe=("s/ds", "devicecontrol/notifications"))
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", "100")
     mo_id = _mo(admin, serial)
     op = admin.post(
         "/devicecontrol/operations", json={"deviceId": mo_id, "my_Custom": {"x": 1}, "description": "d"}
     ).json()
-    notification = orjson.loads(device.get("devicecontrol/notifications"))
+    notification = orjson.loads(device.text("devicecontrol/notifications"))
     assert notification["id"] == op["id"]
     assert notification["my_Custom"] == {"x": 1}
     assert notification["externalSource"] == {"externalId": serial, "type": "c8y_Serial"}
-    assert device.nothing_on("s/ds")
+    assert device.none_within(topic="s/ds")
 
 
 def test_last_will_is_an_event(connect: Callable[..., Device], admin: httpx.Client) -> None:
     device = connect(will=("s/us", "400,c8y_ConnectionLost,Device connection was lost"))
-    serial = device.paho._client_id.decode()
+    serial = device.client_id
     device.publish("s/us", "100")
     mo_id = _mo(admin, serial)
     device.drop()
