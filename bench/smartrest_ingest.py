@@ -89,7 +89,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--server-module",
         default="tether.cli",
         metavar="MODULE",
-        help="run `python -m MODULE serve ...` (a wrapper of tether.cli, e.g. to try a wiring)",
+        help="run `python -m MODULE serve ...` (a wrapper of tether.cli, e.g. one that profiles the server)",
     )
     add_server_options(parser)
     args = parser.parse_args(argv)
@@ -456,7 +456,7 @@ async def _create_probe_device(
         if response.status_code == 404:
             raise RuntimeError(
                 "template 100 created no device: is the SmartREST adapter installed in this server "
-                "(tether.bootstrap.install_adapters)? See --server-module."
+                "(tether.bootstrap.install_adapters, wired into `tether serve`)?"
             )
         response.raise_for_status()
         return str(response.json()["managedObject"]["id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,16 @@ log = logging.getLogger("tether")
 def _shown(sock: socket.socket, scheme: str) -> str:
     host, port = sock.getsockname()[:2]
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def _tune_gc() -> None:
+    """Once the platform is built: its long-lived objects (services, SQLAlchemy's compiled caches,
+    modules) leave the collector's generations, and young collections run less often: ingest allocates
+    a few objects per message that live until the batch's commit (issue 6 section 9; with this, no
+    collection runs during bench/smartrest_ingest.py's load)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 class TetherServer:
@@ -86,6 +97,7 @@ class TetherServer:
             for name, url in (await self.mqtt.start(mqtt_sockets, setup)).items():
                 platform.readiness.mark_ready(name, url)
                 log.info("MQTT (%s) listening on %s", name, url)
+            _tune_gc()
             http_task = asyncio.create_task(self._http.serve(sockets=[http_socket]))
             # uvicorn exposes readiness only as a flag.
             while not self._http.started and not http_task.done():  # noqa: ASYNC110

@@ -174,6 +174,7 @@ class QoSFlows:
 
     def _release_acks(self, _: object = None) -> None:
         acks = self._acks
+        success = _RC.SUCCESS
         while acks:
             first, pid, code, pending = acks[0]
             if pending is not None:
@@ -190,6 +191,9 @@ class QoSFlows:
                         code = result
             acks.popleft()
             if self._closed:
+                continue
+            if code is success:  # the common case, inline (one per stored message under ingest load)
+                self._write(bytes((first, 2, pid >> 8, pid & 0xFF)))
                 continue
             if code.is_error and first == 0x50 and self.session is not None:
                 self.session.awaiting_rel.discard(pid)  # a PUBREC >= 0x80 ends the flow (spec 4.3.3)

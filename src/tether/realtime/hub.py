@@ -62,6 +62,9 @@ class Hub:
         self._by_owner: dict[tuple[str, str], set[Session]] = {}
         # (tenant, endpoint, subscription) -> sessions: one lookup per channel, never a scan of all clients.
         self._subscribers: dict[tuple[str, Endpoint, str], set[Session]] = {}
+        # tenant -> how many of its channels have subscribers: events of a tenant nobody listens to cost one
+        # lookup (device ingest announces every measurement, issue 6 section 9).
+        self._channels: dict[str, int] = {}
         self._unsubscribe_bus: Callable[[], None] | None = events.subscribe(self.publish)
 
     # -- configuration -------------------------------------------------------------------------------------
@@ -128,7 +131,12 @@ class Hub:
             if len(session.subscriptions) >= self.max_subscriptions:
                 raise BayeuxError(403, "Too many subscriptions")
             session.subscriptions.add(name)
-            self._subscribers.setdefault((session.tenant_id, session.endpoint, name), set()).add(session)
+            key = (session.tenant_id, session.endpoint, name)
+            subscribers = self._subscribers.get(key)
+            if subscribers is None:
+                subscribers = self._subscribers[key] = set()
+                self._channels[key[0]] = self._channels.get(key[0], 0) + 1
+            subscribers.add(session)
         return name
 
     def unsubscribe(self, session: Session, channel: object) -> str:
@@ -213,11 +221,18 @@ class Hub:
             subscribers.discard(session)
             if not subscribers:
                 del self._subscribers[key]
+                left = self._channels[key[0]] - 1
+                if left:
+                    self._channels[key[0]] = left
+                else:
+                    del self._channels[key[0]]
 
     # -- fan-out -------------------------------------------------------------------------------------------
 
     def publish(self, event: DomainEvent) -> None:
         """EventBus handler: queue the event for every subscriber of its tenant and wake their connects."""
+        if event.tenant_id not in self._channels:
+            return
         documents: dict[str, dict[str, Any] | None] = {}  # base URL -> rendered object, once per URL
         for target in targets(event):
             sessions: set[Session] = set()

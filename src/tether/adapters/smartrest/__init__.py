@@ -33,7 +33,7 @@ def install(
     templates: Any = None,
     bootstrap: BootstrapHandler | None = None,
     hooks: Any = None,
-    max_batch_rows: int = 2000,
+    max_batch_rows: int = 500,
 ) -> SmartRestAdapter:
     """Register the adapter's handlers (roots s, t, q, c, event, alarm, measurement, inventory) with the
     broker, subscribe it to the EventBus (operations), and let it follow subscriptions and disconnections

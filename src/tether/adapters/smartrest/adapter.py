@@ -80,7 +80,7 @@ class SmartRestAdapter:
         *,
         templates: Any = None,
         bootstrap: BootstrapHandler | None = None,
-        max_batch_rows: int = 2000,
+        max_batch_rows: int = 500,
     ) -> None:
         from tether.adapters.c8y_json import JsonViaMqtt
         from tether.adapters.smartrest.custom import CustomTemplates

@@ -4,8 +4,10 @@ A message's measurements are added with the future that holds its acknowledgemen
 one event-loop turn, and whatever arrives while a write is in flight, goes into the next write: under
 load one `MeasurementService.create_many` call (one INSERT, one commit) stores thousands of messages,
 and every message's future is resolved by the commit that made it durable (issue 6 section 9). A write
-holds at most `max_rows` rows, so that other writers (an operation created over REST) wait at most one
-such write for the database.
+holds at most `max_rows` rows and one write is in flight at a time, so that other writers (an operation
+created over REST) find at most one such write ahead of them in the database's queue (SQLite: a 500-row
+write is a few milliseconds in the driver's thread; more in flight added operation latency, not
+throughput: bench/smartrest_ingest.py).
 
 A batch refused because one of its sources was deleted meanwhile is split by source and written again,
 so the other devices' data is stored; the messages of the deleted source fail alone.
@@ -57,8 +59,8 @@ class IngestBatcher:
         measurements: MeasurementService,
         *,
         on_gone: OnGone | None = None,
-        max_rows: int = 2000,
-        max_in_flight: int = 2,
+        max_rows: int = 500,
+        max_in_flight: int = 1,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._measurements = measurements
@@ -80,7 +82,9 @@ class IngestBatcher:
     ) -> asyncio.Future[ReasonCode | None]:
         """Queue one message's measurements; the future resolves (None) once they are durably stored.
         `owner` (the connection) is what on_gone hears about when their source is gone."""
-        loop = self._loop or asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[ReasonCode | None] = loop.create_future()
         if not entries:
             future.set_result(None)
