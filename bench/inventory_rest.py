@@ -251,6 +251,32 @@ class TetherServer:
             return ""
 
 
+def print_machine(loop_name: str, database_url: str | None) -> None:
+    """The lines every benchmark's report starts with: machine, Python, commit, database."""
+    print(
+        f"machine: {os.cpu_count()} cpus, {platform.platform()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), client loop {loop_name}"
+    )
+    print(f"tether: commit {git_commit()}, database {database_label(database_url)}")
+
+
+def report_server(exit_code: int | None, log: str, *, aborted: bool) -> None:
+    """How the server ended and what its log says: its tail when the run aborted, else the lines worth a
+    look (warnings, errors, tracebacks)."""
+    print(f"server exit status: {describe_exit(exit_code)}")
+    suspicious = suspicious_log_lines(log)
+    if aborted:
+        print("server log (tail):")
+        for line in log.splitlines()[-40:]:
+            print(f"  {line}")
+    elif suspicious:
+        print(f"server log: {len(suspicious)} line(s) worth a look (first 40):")
+        for line in suspicious[:40]:
+            print(f"  {line}")
+    else:
+        print(f"server log: no warnings or errors ({len(log.splitlines())} lines)")
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "not started"
@@ -463,11 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop_factory, loop_name = event_loop_factory()
     password = args.password or secrets.token_urlsafe(18)
     print("tether inventory REST benchmark")
-    print(
-        f"machine: {os.cpu_count()} cpus, {platform.platform()}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), client loop {loop_name}"
-    )
-    print(f"tether: commit {git_commit()}, database {database_label(args.database_url)}")
+    print_machine(loop_name, args.database_url)
     print(
         f"load: {args.concurrency} keep-alive clients "
         f"({'one shared httpx pool' if args.shared_pool else 'one httpx.AsyncClient each'}), "
@@ -502,18 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if any(r.errors for r in results) and status == 0:
                 status = 1
         print()
-        print(f"server exit status: {describe_exit(exit_code)}")
-        suspicious = suspicious_log_lines(log)
-        if status == 2:
-            print("server log (tail):")
-            for line in log.splitlines()[-40:]:
-                print(f"  {line}")
-        elif suspicious:
-            print(f"server log: {len(suspicious)} line(s) worth a look (first 40):")
-            for line in suspicious[:40]:
-                print(f"  {line}")
-        else:
-            print(f"server log: no warnings or errors ({len(log.splitlines())} lines)")
+        report_server(exit_code, log, aborted=status == 2)
     return status
 
 

@@ -31,8 +31,6 @@ import base64
 import contextlib
 import json
 import math
-import os
-import platform
 import random
 import secrets
 import sys
@@ -48,14 +46,12 @@ from inventory_rest import (
     PhaseResult,
     TetherServer,
     add_server_options,
-    database_label,
-    describe_exit,
     event_loop_factory,
     fmt,
-    git_commit,
     percentile,
+    print_machine,
+    report_server,
     run_phase,
-    suspicious_log_lines,
     warm_up,
 )
 
@@ -241,11 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop_factory, loop_name = event_loop_factory()
     password = args.password or secrets.token_urlsafe(18)
     print("tether measurement ingestion REST benchmark")
-    print(
-        f"machine: {os.cpu_count()} cpus, {platform.platform()}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), client loop {loop_name}"
-    )
-    print(f"tether: commit {git_commit()}, database {database_label(args.database_url)}")
+    print_machine(loop_name, args.database_url)
     print(
         f"load: {args.concurrency} keep-alive clients "
         f"({'one shared httpx pool' if args.shared_pool else 'one httpx.AsyncClient each'}), one device "
@@ -308,18 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stored != expected and status == 0:
                 status = 1
         print()
-        print(f"server exit status: {describe_exit(exit_code)}")
-        suspicious = suspicious_log_lines(log)
-        if status == 2:
-            print("server log (tail):")
-            for line in log.splitlines()[-40:]:
-                print(f"  {line}")
-        elif suspicious:
-            print(f"server log: {len(suspicious)} line(s) worth a look (first 40):")
-            for line in suspicious[:40]:
-                print(f"  {line}")
-        else:
-            print(f"server log: no warnings or errors ({len(log.splitlines())} lines)")
+        report_server(exit_code, log, aborted=status == 2)
     return status
 
 

@@ -28,8 +28,6 @@ import asyncio
 import base64
 import contextlib
 import math
-import os
-import platform
 import secrets
 import sys
 import tempfile
@@ -44,13 +42,11 @@ import httpx
 from inventory_rest import (
     TetherServer,
     add_server_options,
-    database_label,
-    describe_exit,
     event_loop_factory,
     fmt,
-    git_commit,
     percentile,
-    suspicious_log_lines,
+    print_machine,
+    report_server,
 )
 
 NOTIFICATIONS = "/devicecontrol/notifications"
@@ -363,11 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop_factory, loop_name = event_loop_factory()
     password = args.password or secrets.token_urlsafe(18)
     print("tether operation delivery latency benchmark")
-    print(
-        f"machine: {os.cpu_count()} cpus, {platform.platform()}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), client loop {loop_name}"
-    )
-    print(f"tether: commit {git_commit()}, database {database_label(args.database_url)}")
+    print_machine(loop_name, args.database_url)
     print(
         f"load: each phase {args.operations} operations or {args.seconds:g} s, whichever first; "
         f"sequential (gap {args.gap:g} ms), then {args.in_flight} in flight; "
@@ -405,18 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if status == 0 and (any(r.errors or r.lost for r in results) or listener.duplicates):
                 status = 1
         print()
-        print(f"server exit status: {describe_exit(exit_code)}")
-        suspicious = suspicious_log_lines(log)
-        if status == 2:
-            print("server log (tail):")
-            for line in log.splitlines()[-40:]:
-                print(f"  {line}")
-        elif suspicious:
-            print(f"server log: {len(suspicious)} line(s) worth a look (first 40):")
-            for line in suspicious[:40]:
-                print(f"  {line}")
-        else:
-            print(f"server log: no warnings or errors ({len(log.splitlines())} lines)")
+        report_server(exit_code, log, aborted=status == 2)
     return status
 
 

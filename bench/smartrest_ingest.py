@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import platform
 import secrets
 import subprocess
 import sys
@@ -51,14 +50,12 @@ from inventory_rest import (
     LOOPBACK,
     TetherServer,
     add_server_options,
-    database_label,
-    describe_exit,
     event_loop_factory,
     fmt,
     free_loopback_port,
-    git_commit,
     percentile,
-    suspicious_log_lines,
+    print_machine,
+    report_server,
 )
 from mqtt_broker import _packet, _string, _vbi
 
@@ -489,11 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop_factory, loop_name = event_loop_factory()
     password = args.password or secrets.token_urlsafe(18)
     print("tether SmartREST ingest benchmark")
-    print(
-        f"machine: {os.cpu_count()} cpus, {platform.platform()}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), client loop {loop_name}"
-    )
-    print(f"tether: commit {git_commit()}, database {database_label(args.database_url)}")
+    print_machine(loop_name, args.database_url)
     print(
         f"load: {args.devices} devices x {args.measurements} measurements x {args.rounds} rounds on s/us, "
         f"QoS 1, window {args.window}; probe operation every {args.op_interval:g} ms"
@@ -528,18 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if status == 0 and (result.stored != result.expected or probe.get("lost") or probe.get("errors")):
                 status = 1
         print()
-        print(f"server exit status: {describe_exit(exit_code)}")
-        suspicious = suspicious_log_lines(log)
-        if status == 2:
-            print("server log (tail):")
-            for line in log.splitlines()[-40:]:
-                print(f"  {line}")
-        elif suspicious:
-            print(f"server log: {len(suspicious)} line(s) worth a look (first 40):")
-            for line in suspicious[:40]:
-                print(f"  {line}")
-        else:
-            print(f"server log: no warnings or errors ({len(log.splitlines())} lines)")
+        report_server(exit_code, log, aborted=status == 2)
     with contextlib.suppress(Exception):
         multiprocessing.active_children()
     return status
