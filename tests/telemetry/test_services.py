@@ -7,9 +7,11 @@ from tests.telemetry.conftest import Telemetry
 
 from tether.core.clock import parse_iso
 from tether.core.errors import Forbidden, InvalidInput, NotFound
+from tether.core.events import DomainEvent, EventBus
 from tether.core.paging import PageRequest
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import NewManagedObject
+from tether.telemetry.measurements import MeasurementService
 from tether.telemetry.models import (
     AlarmCriteria,
     AlarmStatus,
@@ -193,3 +195,39 @@ async def test_series_is_capped_by_the_service_limit(telemetry: Telemetry) -> No
     assert full.truncated is False and [spec.unit for spec in full.specs] == ["C"]
     with pytest.raises(InvalidInput):
         await telemetry.measurements.series(ADMIN, SeriesQuery(s, 10, 5))
+
+
+async def test_bulk_ingest_announces_only_to_listening_tenants(telemetry: Telemetry) -> None:
+    mine, theirs = await source(telemetry), await source(telemetry, tenant="t2")
+    other = Principal("t2", "admin", frozenset({Role.ADMIN}))
+    grants = [
+        await telemetry.measurements.grant(ADMIN, mine),
+        await telemetry.measurements.grant(other, theirs),
+    ]
+    rows = [
+        (grant, "c8y_T", 1_700_000_000_000 + i, {"c8y_T": {"T": {"value": i}}})
+        for i, grant in enumerate(grants)
+    ]
+    # The fixture's recorder listens to everything: both tenants' rows are announced with their ids.
+    ids = await telemetry.measurements.create_many(rows)
+    assert [(e.tenant_id, e.id, e.source_id) for e in telemetry.published] == [
+        ("t1", ids[0], mine),
+        ("t2", ids[1], theirs),
+    ]
+    # A subscriber of other resources, or one that wants only t2 now: t1's rows are not even built.
+    bus = EventBus()
+    service = MeasurementService(telemetry.storage.measurements, telemetry.inventory, bus)
+    seen: list[DomainEvent] = []
+    bus.subscribe(seen.append, resources={"operations"})
+    bus.subscribe(seen.append, resources={"measurements"}, wants=lambda tenant: tenant == "t2")
+    assert bus.listens("t2", "measurements") and not bus.listens("t1", "measurements")
+    assert bus.listens("t1", "operations")
+    await service.create_many(rows)
+    assert [(e.tenant_id, e.resource) for e in seen] == [("t2", "measurements")]
+    # Transient rows are announced without ids, quiescent ones stored but not announced.
+    seen.clear()
+    assert await service.create_many(rows, ProcessingMode.TRANSIENT) == [None, None]
+    assert [e.id for e in seen] == [None]
+    seen.clear()
+    quiet = await service.create_many(rows, ProcessingMode.QUIESCENT)
+    assert seen == [] and all(isinstance(i, int) for i in quiet)

@@ -128,8 +128,9 @@ class JsonViaMqtt:
         for item in items:
             item["source"] = {"id": str(root.mo_id)}  # always the ClientId's device (json-via-mqtt)
         if resource == "measurements":
-            drafts = [(root.grant, parse_measurement(item)) for item in items]
-            await adapter.store_measurements(session, drafts, mode)
+            drafts = [parse_measurement(item) for item in items]
+            rows = [(root.grant, d.type, d.time, d.fragments) for d in drafts]
+            await adapter.store_measurements(session, rows, mode)
         elif resource == "events":
             for item in items:
                 await services.events.create(who, item, mode)

@@ -134,7 +134,9 @@ class XyteAdapter:
         self._inbox: deque[_Inbound] = deque()
         self._outbox: deque[Operation | tuple[Caller, str]] = deque()
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._unsubscribe: Callable[[], None] | None = events.subscribe(self._on_event)
+        self._unsubscribe: Callable[[], None] | None = events.subscribe(
+            self._on_event, resources={"operations"}
+        )
 
     def close(self) -> None:
         if self._unsubscribe is not None:

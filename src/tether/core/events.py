@@ -27,20 +27,54 @@ class DomainEvent:
 
 
 Handler = Callable[[DomainEvent], None]
+#: wants(tenant_id) -> whether a subscriber has any use for a tenant's events right now.
+Interest = Callable[[str], bool]
+
+
+class _Subscription:
+    __slots__ = ("handler", "resources", "wants")
+
+    def __init__(self, handler: Handler, resources: frozenset[str] | None, wants: Interest | None) -> None:
+        self.handler = handler
+        self.resources = resources
+        self.wants = wants
 
 
 class EventBus:
-    def __init__(self) -> None:
-        self._handlers: list[Handler] = []
+    """Subscribers say which resources they handle (and, optionally, for which tenants right now), so a
+    writer can ask `listens` before it builds events nobody would read: device ingest stores tens of
+    thousands of measurements a second (issue 6 section 9) and most have no listener."""
 
-    def subscribe(self, handler: Handler) -> Callable[[], None]:
-        """Register a handler; returns the function that unregisters it."""
-        self._handlers.append(handler)
-        return lambda: self._handlers.remove(handler)
+    def __init__(self) -> None:
+        self._subscriptions: list[_Subscription] = []
+
+    def subscribe(
+        self,
+        handler: Handler,
+        *,
+        resources: frozenset[str] | set[str] | None = None,
+        wants: Interest | None = None,
+    ) -> Callable[[], None]:
+        """Register a handler for `resources` (None: all); returns the function that unregisters it.
+        The handler still sees only events of those resources; `wants` only lets writers skip work."""
+        subscription = _Subscription(handler, None if resources is None else frozenset(resources), wants)
+        self._subscriptions.append(subscription)
+        return lambda: self._subscriptions.remove(subscription)
+
+    def listens(self, tenant_id: str, resource: str) -> bool:
+        """Whether an event of `resource` in `tenant_id` would reach a subscriber that wants it."""
+        for sub in self._subscriptions:
+            if (sub.resources is None or resource in sub.resources) and (
+                sub.wants is None or sub.wants(tenant_id)
+            ):
+                return True
+        return False
 
     def publish(self, event: DomainEvent) -> None:
-        for handler in list(self._handlers):
+        for sub in list(self._subscriptions):
+            if sub.resources is not None and event.resource not in sub.resources:
+                continue
             try:
-                handler(event)
+                sub.handler(event)
             except Exception:  # one faulty subscriber must not break the write that already succeeded
-                log.exception("event handler %r failed for %s %s", handler, event.resource, event.action)
+                log.exception("event handler %r failed for %s %s", sub.handler, event.resource, event.action)

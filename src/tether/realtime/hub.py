@@ -65,7 +65,9 @@ class Hub:
         # tenant -> how many of its channels have subscribers: events of a tenant nobody listens to cost one
         # lookup (device ingest announces every measurement, issue 6 section 9).
         self._channels: dict[str, int] = {}
-        self._unsubscribe_bus: Callable[[], None] | None = events.subscribe(self.publish)
+        self._unsubscribe_bus: Callable[[], None] | None = events.subscribe(
+            self.publish, wants=self._channels.__contains__
+        )
 
     # -- configuration -------------------------------------------------------------------------------------
 

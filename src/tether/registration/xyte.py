@@ -79,7 +79,7 @@ class XyteService:
         self._cache: dict[str, XyteDevice] = {}
         self._by_mo: dict[tuple[str, int], str] = {}
         self._decoy = hash_secret(generate_password())
-        events.subscribe(self._forget_deleted)
+        events.subscribe(self._forget_deleted, resources={"managedobjects"})
 
     # -- device models (tenant admins) ------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from tether.telemetry.models import (
     EventCriteria,
     Measurement,
     MeasurementCriteria,
+    MeasurementRow,
     NewAlarm,
     NewEvent,
     NewMeasurement,
@@ -151,10 +152,10 @@ class MeasurementStore(Protocol):
         """All in one write transaction (multi-row INSERTs); returned in the order of `drafts`."""
         ...
 
-    async def create_many(self, rows: Sequence[tuple[str, NewMeasurement]], now: int) -> list[int]:
-        """(tenant id, draft) rows of any tenants and sources in one write transaction, straight through the
-        driver (adapters' ingest batches); their ids in the order of `rows`. Raises NotFound, storing
-        nothing, when a source no longer exists."""
+    async def create_many(self, rows: Sequence[MeasurementRow], now: int) -> list[int]:
+        """(tenant id, source id, type, time, fragments) rows of any tenants and sources in one write
+        transaction, straight through the driver (adapters' ingest batches); their ids in the order of
+        `rows`. Raises NotFound, storing nothing, when a source no longer exists."""
         ...
 
     async def get(self, tenant_id: str, measurement_id: int) -> Measurement | None: ...

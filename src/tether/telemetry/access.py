@@ -73,6 +73,10 @@ class Announcer:
         self._events = events
         self._resource = resource
 
+    def listens(self, tenant_id: str) -> bool:
+        """Whether announcing this resource in `tenant_id` would reach anyone (else skip building it)."""
+        return self._events.listens(tenant_id, self._resource)
+
     def __call__(self, mode: ProcessingMode, action: Action, items: Iterable[Recorded]) -> None:
         if not mode.announces:
             return

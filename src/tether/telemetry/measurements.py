@@ -16,6 +16,7 @@ from tether.storage.base import MeasurementStore
 from tether.telemetry import documents
 from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
 from tether.telemetry.models import (
+    Json,
     Measurement,
     MeasurementCriteria,
     NewMeasurement,
@@ -42,6 +43,10 @@ class SourceGrant:
     tenant_id: str
     source_id: int
     seal: object = field(repr=False)
+
+
+#: One measurement on the ingest path: (grant, type, time, fragments); the grant names source and tenant.
+IngestRow = tuple[SourceGrant, str, int, Json]
 
 
 def parse_measurement(document: Mapping[str, Any]) -> NewMeasurement:
@@ -101,28 +106,38 @@ class MeasurementService:
         return SourceGrant(who.tenant_id, source_id, _SEAL)
 
     async def create_many(
-        self,
-        entries: Sequence[tuple[SourceGrant, NewMeasurement]],
-        mode: ProcessingMode = ProcessingMode.PERSISTENT,
-    ) -> list[Measurement]:
+        self, rows: Sequence[IngestRow], mode: ProcessingMode = ProcessingMode.PERSISTENT
+    ) -> list[int | None]:
         """Measurements of many sources, even of many tenants, stored in ONE write (the ingest path of the
-        device adapters); all or nothing. Each draft's source must be its grant's."""
-        for grant, draft in entries:
-            if grant.seal is not _SEAL or grant.source_id != draft.source_id:
+        device adapters); all or nothing; their ids (None when the mode does not store them). Each row's
+        source is its grant's. Measurement objects are built only for tenants someone listens to."""
+        for row in rows:
+            if row[0].seal is not _SEAL:
                 raise InvalidInput("Measurement source was not granted", resource=R)
         now = now_ms()
+        ids: list[int | None]
         if mode.stores:
-            ids: Sequence[int | None] = await self._store.create_many(
-                [(g.tenant_id, d) for g, d in entries], now
+            ids = list(
+                await self._store.create_many(
+                    [(g.tenant_id, g.source_id, t, at, f) for g, t, at, f in rows], now
+                )
             )
         else:
-            ids = [None] * len(entries)
-        created = [
-            Measurement(i, g.tenant_id, d.source_id, d.type, d.time, now, d.fragments)
-            for i, (g, d) in zip(ids, entries, strict=True)
-        ]
-        self._announce(mode, "CREATE", created)
-        return created
+            ids = [None] * len(rows)
+        if mode.announces:
+            tenants = {row[0].tenant_id for row in rows}
+            heard = {tenant for tenant in tenants if self._announce.listens(tenant)}
+            if heard:
+                self._announce(
+                    mode,
+                    "CREATE",
+                    [
+                        Measurement(i, g.tenant_id, g.source_id, t, at, now, f)
+                        for i, (g, t, at, f) in zip(ids, rows, strict=True)
+                        if g.tenant_id in heard
+                    ],
+                )
+        return ids
 
     async def get(self, who: Principal, measurement_id: int) -> Measurement:
         require_role(who)

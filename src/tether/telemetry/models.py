@@ -11,6 +11,8 @@ from enum import StrEnum
 from typing import Any
 
 Json = dict[str, Any]
+#: A measurement as the bulk store takes it: (tenant id, source id, type, time, fragments).
+MeasurementRow = tuple[str, int, str, int, Json]
 
 
 # -- measurements ---------------------------------------------------------------------------------

@@ -47,7 +47,6 @@ from tether.core.events import EventBus
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
-from tether.telemetry.models import NewMeasurement
 from tether.tenants.models import Principal
 
 __all__ = ["MODES", "SmartRestAdapter"]
@@ -106,7 +105,7 @@ class SmartRestAdapter:
             self.broker.add_handler(root, self.handle)
         for root in self.json.ROOTS:
             self.broker.add_handler(root, self.handle_json)
-        self._unsubscribe = self.events.subscribe(self.dispatcher.on_event)
+        self._unsubscribe = self.events.subscribe(self.dispatcher.on_event, resources={"operations"})
 
     def detach(self) -> None:
         """Stop following operations and cancel background work (before the broker stops)."""
@@ -283,7 +282,7 @@ class SmartRestAdapter:
             if "\r" in text:  # a lone CR ends a row as LF does: the ordinary parser knows
                 return None
         entries: list[Any] = []
-        grant, source = target.grant, target.mo_id
+        grant = target.grant
         ctx: RowContext | None = None
         now = 0
         try:
@@ -301,7 +300,7 @@ class SmartRestAdapter:
                     else:
                         time = now = now or now_ms()
                     fragments = {fields[1]: {fields[2]: series}}
-                    entries.append((grant, NewMeasurement(source, fields[1], time, fragments)))
+                    entries.append((grant, fields[1], time, fragments))
                     continue
                 if not line.strip(" \t"):
                     continue

@@ -18,8 +18,7 @@ from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
-from tether.telemetry.measurements import MeasurementService, SourceGrant
-from tether.telemetry.models import NewMeasurement
+from tether.telemetry.measurements import IngestRow, MeasurementService, SourceGrant
 from tether.tenants.models import Principal
 
 __all__ = ["DeviceRef", "Fields", "Host", "RowContext", "Services", "parse_number", "parse_time"]
@@ -160,7 +159,7 @@ class RowContext:
     mode: ProcessingMode
     reply: Callable[[str], None]
     target: DeviceRef | None
-    measurements: list[tuple[SourceGrant, NewMeasurement]] = field(default_factory=list)
+    measurements: list[IngestRow] = field(default_factory=list)
     now: int = field(default_factory=now_ms)
 
     @property
@@ -170,8 +169,7 @@ class RowContext:
         return self.target
 
     def measure(self, type_: str, time: int, fragments: dict[str, Any]) -> None:
-        target = self.device
-        self.measurements.append((target.grant, NewMeasurement(target.mo_id, type_, time, fragments)))
+        self.measurements.append((self.device.grant, type_, time, fragments))
 
     def reply_row(self, fields: Iterable[object]) -> None:
         self.reply(encode_row(fields))

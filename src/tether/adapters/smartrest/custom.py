@@ -222,7 +222,12 @@ class CustomTemplates:
             type_, time = mandatory
             document = {"source": source, "type": type_, "time": _time(time, fields.template)}
             document.update(_customs(request, values, fields.template))
-            measurements.append((target.grant, parse_measurement(document)))
+            draft = parse_measurement(document)
+            if draft.source_id != target.mo_id:
+                raise SmartRestError(
+                    Code.INVALID_ARGUMENTS, "A measurement's source is the device", fields.template
+                )
+            measurements.append((target.grant, draft.type, draft.time, draft.fragments))
             return document
         if key == ("POST", "EVENT"):
             type_, text, time = mandatory

@@ -24,14 +24,13 @@ from typing import Any
 from tether.core.errors import NotFound
 from tether.core.processing import ProcessingMode
 from tether.mqtt.reason_codes import ReasonCode
-from tether.telemetry.measurements import MeasurementService, SourceGrant
-from tether.telemetry.models import NewMeasurement
+from tether.telemetry.measurements import IngestRow, MeasurementService
 
 __all__ = ["IngestBatcher"]
 
 log = logging.getLogger("tether.smartrest")
 
-Entry = tuple[SourceGrant, NewMeasurement]
+Entry = IngestRow
 #: on_gone(owner, text): a message's source no longer exists; reports it to the message's owner (its
 #: connection) and returns the acknowledgement's result.
 OnGone = Callable[[Any, str], "ReasonCode | None"]
@@ -135,7 +134,7 @@ class IngestBatcher:
         try:
             await self._measurements.create_many(entries, mode)
         except NotFound:
-            if len({grant.source_id for grant, _ in entries}) > 1:
+            if len({row[0].source_id for row in entries}) > 1:
                 await self._store_by_source(items, mode)
                 return
             for item in items:
@@ -156,7 +155,7 @@ class IngestBatcher:
     async def _store_by_source(self, items: list[_Item], mode: ProcessingMode) -> None:
         groups: dict[Any, list[_Item]] = {}
         for item in items:
-            key = frozenset(grant.source_id for grant, _ in item.entries)
+            key = frozenset(row[0].source_id for row in item.entries)
             groups.setdefault(key, []).append(item)
         if len(groups) == 1:  # one message's own sources: it cannot be split further
             for item in items:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tether.storage.sql.database import Database
 from tether.storage.sqlite import SqliteDialect
-from tether.telemetry.models import NewMeasurement
+from tether.telemetry.models import MeasurementRow
 
 # One INSERT of a fixed number of rows (prepared once, cached by the driver); the unused rows are NULLs
 # that the WHERE drops. Multi-row VALUES are exempt from SQLITE_LIMIT_COMPOUND_SELECT; 2048 rows x 6 is
@@ -69,9 +69,7 @@ class BulkSourceGone(Exception):
     batch was stored."""
 
 
-async def insert_measurements(
-    db: Database, rows: Sequence[tuple[str, NewMeasurement]], now: int
-) -> list[int]:
+async def insert_measurements(db: Database, rows: Sequence[MeasurementRow], now: int) -> list[int]:
     """Insert every row in one write; returns their ids in the order of `rows`."""
     if not rows:
         return []
@@ -80,8 +78,8 @@ async def insert_measurements(
         dialect = db.dialect
         if isinstance(dialect, SqliteDialect):
             params: list[object] = []
-            for tenant, d in rows:
-                params += (tenant, d.source_id, d.type, d.time, now, dumps(d.fragments).decode())
+            for tenant, source, type_, time, fragments in rows:
+                params += (tenant, source, type_, time, now, dumps(fragments).decode())
             batches = _sqlite_batches(params)
 
             def work(conn: sqlite3.Connection) -> int:
@@ -94,13 +92,10 @@ async def insert_measurements(
             last = await dialect.run(work)
             first = last - len(rows) + 1
             return list(range(first, last + 1))
-        tenants = [tenant for tenant, _ in rows]
-        sources = [d.source_id for _, d in rows]
-        types = [d.type for _, d in rows]
-        times = [d.time for _, d in rows]
-        fragments = [dumps(d.fragments).decode() for _, d in rows]
+        tenants, sources, types, times, documents = zip(*rows, strict=True)
+        texts = [dumps(d).decode() for d in documents]
         async with db.write() as conn:
-            result = await conn.exec_driver_sql(_PG_INSERT, (tenants, sources, types, times, now, fragments))
+            result = await conn.exec_driver_sql(_PG_INSERT, (tenants, sources, types, times, now, texts))
             # Ids come from one sequence in the order unnest produces the rows.
             return sorted(result.scalars().all())
     except (IntegrityError, sqlite3.IntegrityError):  # the raw aiosqlite connection raises the driver's

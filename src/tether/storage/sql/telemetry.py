@@ -22,6 +22,7 @@ from tether.telemetry.models import (
     Json,
     Measurement,
     MeasurementCriteria,
+    MeasurementRow,
     NewEvent,
     NewMeasurement,
     SeriesQuery,
@@ -145,7 +146,7 @@ class SqlMeasurementStore:
             for i, d in zip(ids, drafts, strict=True)
         ]
 
-    async def create_many(self, rows: Sequence[tuple[str, NewMeasurement]], now: int) -> list[int]:
+    async def create_many(self, rows: Sequence[MeasurementRow], now: int) -> list[int]:
         try:
             return await insert_measurements(self._db, rows, now)
         except BulkSourceGone:
