@@ -48,3 +48,27 @@ def test_every_refusal_costs_one_hash_check(
         assert server.call(server.platform.xyte.authenticate(device_id, key)) is None
     assert len(checks) == len(attempts)
     assert all(is_fast_hash(stored) for stored in checks)
+
+
+def test_objects_that_are_not_xyte_devices_are_read_once(
+    server: ServerThread, admin: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every new operation asks whether its device is a Xyte device: other devices cost one read."""
+    xyte = server.platform.xyte
+    other = admin.post("/inventory/managedObjects", json={"name": "not xyte", "c8y_IsDevice": {}})
+    other_id = int(other.json()["id"])
+    device = register(server.url, create_model(admin))
+    device_mo = managed_object_id(admin, device["id"])
+    reads: list[int] = []
+    real = xyte._store.device_for_object
+
+    async def counting(tenant_id: str, mo_id: int) -> Any:
+        reads.append(mo_id)
+        return await real(tenant_id, mo_id)
+
+    monkeypatch.setattr(xyte._store, "device_for_object", counting)
+    for _ in range(3):
+        assert server.call(xyte.device_for_object("t1", other_id)) is None
+        found = server.call(xyte.device_for_object("t1", device_mo))
+        assert found is not None and found.id == device["id"]
+    assert reads.count(other_id) == 1 and reads.count(device_mo) <= 1

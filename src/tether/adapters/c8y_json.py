@@ -54,36 +54,48 @@ class JsonViaMqtt:
     def __init__(self, adapter: SmartRestAdapter) -> None:
         self.adapter = adapter
 
-    def error(self, session: DeviceSession, kind: str, message: str, api: str = "undefined") -> None:
-        body = {"error": f"{api}/{kind}", "message": message}
+    def error(
+        self,
+        session: DeviceSession,
+        kind: str,
+        message: str,
+        api: str = "undefined",
+        *,
+        message_id: int = 0,
+    ) -> None:
+        """Publish `{error, message, messageId}` on the device's `error` topic; messageId is the Packet
+        Identifier of the message that failed (QoS 1 and 2; left out for QoS 0, which has none)."""
+        body: dict[str, Any] = {"error": f"{api}/{kind}", "message": message}
+        if message_id:
+            body["messageId"] = message_id
         log.info("JSON via MQTT %s: %s", session, body)
         self.adapter.publish(session, "error", orjson.dumps(body))
 
     async def handle(
-        self, session: DeviceSession, mode: ProcessingMode, topic: str, data: bytes
+        self, session: DeviceSession, mode: ProcessingMode, topic: str, data: bytes, message_id: int = 0
     ) -> ReasonCode | None:
         api = topic.partition("/")[0]
         try:
             document = orjson.loads(data) if data.strip() else {}
         except orjson.JSONDecodeError as exc:
-            self.error(session, "validationError", f"Invalid JSON: {exc}", api)
+            self.error(session, "validationError", f"Invalid JSON: {exc}", api, message_id=message_id)
             return self._reason(session, ReasonCode.PAYLOAD_FORMAT_INVALID)
         try:
             await self._dispatch(session, mode, topic, document)
         except JsonError as exc:
-            self.error(session, exc.kind, exc.message, api)
+            self.error(session, exc.kind, exc.message, api, message_id=message_id)
             return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
         except (InvalidInput, BadRequest) as exc:
-            self.error(session, "validationError", exc.message, api)
+            self.error(session, "validationError", exc.message, api, message_id=message_id)
             return self._reason(session, ReasonCode.PAYLOAD_FORMAT_INVALID)
         except NotFound as exc:
-            self.error(session, "Not Found", exc.message, api)
+            self.error(session, "Not Found", exc.message, api, message_id=message_id)
             return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
         except Forbidden as exc:
-            self.error(session, "Forbidden", exc.message, "security")
+            self.error(session, "Forbidden", exc.message, "security", message_id=message_id)
             return self._reason(session, ReasonCode.NOT_AUTHORIZED)
         except DomainError as exc:
-            self.error(session, exc.kind, exc.message, api)
+            self.error(session, exc.kind, exc.message, api, message_id=message_id)
             return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
         return None
 

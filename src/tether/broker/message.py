@@ -20,7 +20,7 @@ class Message:
     Interval runs out (spec 3.3.2.3.3), or ``None``.
     """
 
-    __slots__ = ("expires_at", "payload", "properties", "qos", "retain", "sender", "topic")
+    __slots__ = ("expires_at", "packet_id", "payload", "properties", "qos", "retain", "sender", "topic")
 
     def __init__(
         self,
@@ -31,6 +31,7 @@ class Message:
         properties: Properties = EMPTY_PROPERTIES,
         expires_at: float | None = None,
         sender: str | None = None,
+        packet_id: int = 0,
     ) -> None:
         self.topic = topic
         self.payload = payload
@@ -41,6 +42,9 @@ class Message:
         #: Client identifier of the publisher (for No Local, spec 3.8.3.1); ``None`` for wills and the
         #: broker itself.
         self.sender = sender
+        #: The publisher's Packet Identifier (QoS 1 and 2), for the platform's replies to it (an error that
+        #: names the message); 0 for QoS 0, wills and the broker's own messages. Not forwarded.
+        self.packet_id = packet_id
 
     def __repr__(self) -> str:
         return f"Message({self.topic!r}, {bytes(self.payload)[:32]!r}, qos={self.qos}, retain={self.retain})"

@@ -125,6 +125,7 @@ class QoSFlows:
             props,
             None if expiry is None else broker.loop.time() + expiry,
             session.client_id,
+            pid,
         )
         broker.needs_commit = False
         if packet.retain:

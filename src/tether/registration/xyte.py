@@ -78,6 +78,7 @@ class XyteService:
         # a device leaves the cache when its managed object is deleted (which deletes its record too).
         self._cache: dict[str, XyteDevice] = {}
         self._by_mo: dict[tuple[str, int], str] = {}
+        self._not_xyte: set[tuple[str, int]] = set()  # managed objects known not to be Xyte devices
         self._decoy = hash_secret(generate_password())
         events.subscribe(self._forget_deleted, resources={"managedobjects"})
 
@@ -170,6 +171,7 @@ class XyteService:
             with contextlib.suppress(Exception):
                 await self._inventory.delete(system, mo.id)
             raise
+        self._not_xyte.discard((model.tenant_id, mo.id))  # an operation may have asked meanwhile
         await self._identity.register(system, mo.id, XYTE_ID_TYPE, device_id)
         with contextlib.suppress(Conflict):  # c8y_Serial only when no other object of the tenant has it
             await self._identity.register(system, mo.id, SERIAL_ID_TYPE, request.sn)
@@ -232,12 +234,21 @@ class XyteService:
 
     async def device_for_object(self, tenant_id: str, mo_id: int) -> XyteDevice | None:
         """The Xyte device whose managed object this is, if any."""
-        cached = self._by_mo.get((tenant_id, mo_id))
+        key = (tenant_id, mo_id)
+        cached = self._by_mo.get(key)
         if cached is not None and cached in self._cache:
             return self._cache[cached]
+        if key in self._not_xyte:
+            return None
         device = await self._store.device_for_object(tenant_id, mo_id)
         if device is not None:
             self._remember(device)
+        else:
+            # Operations of other devices cost no read the next time. Registration always makes a new
+            # object (and forgets the key), so the answer cannot go stale.
+            if len(self._not_xyte) >= _CACHE_LIMIT:
+                self._not_xyte.clear()
+            self._not_xyte.add(key)
         return device
 
     def _remember(self, device: XyteDevice) -> None:

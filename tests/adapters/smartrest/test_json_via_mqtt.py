@@ -60,8 +60,13 @@ def test_create_update_and_errors(connect: Callable[..., Device], admin: httpx.C
     assert device.publish("alarm/alarms/create", orjson.dumps({"type": "c8y_A"})) == (0x99 if v5 else 0)
     error = orjson.loads(device.text("error"))
     assert error["error"] == "alarm/validationError" and "'text' is mandatory" in error["message"]
-    device.publish("event/events/create", b"{not json")
-    assert orjson.loads(device.text("error"))["error"] == "event/validationError"
+    mid = device.send("event/events/create", b"{not json")
+    assert device.ack(mid) == (0x99 if v5 else 0)
+    # messageId: the Packet Identifier of the message that failed; QoS 0 has none.
+    error = orjson.loads(device.text("error"))
+    assert error["error"] == "event/validationError" and error["messageId"] == mid
+    device.publish("event/events/create", b"{not json", qos=0)
+    assert "messageId" not in orjson.loads(device.text("error"))
     device.publish("event/events/frobnicate", b"{}")
     assert orjson.loads(device.text("error"))["error"] == "event/notSupported"
     device.publish("inventory/managedObjects/update/999999999", b"{}")

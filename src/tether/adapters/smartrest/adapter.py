@@ -232,7 +232,8 @@ class SmartRestAdapter:
             return session.enqueue(lambda: self.custom.handle(session, mode, kind, tail, data))
         if root != "s" and kind in self.json.ROOTS:
             data = bytes(payload)
-            return session.enqueue(lambda: self.json.handle(session, mode, rest, data))
+            pid = message.packet_id
+            return session.enqueue(lambda: self.json.handle(session, mode, rest, data, pid))
         return None  # downstream topics (s/ds, s/e, ...) published by a client are only routed
 
     def handle_json(
@@ -244,7 +245,9 @@ class SmartRestAdapter:
         if _packet_size(topic, message) > MAX_MESSAGE_SIZE:
             return self._too_large(session, topic, message, "error")
         data = bytes(message.payload)
-        return session.enqueue(lambda: self.json.handle(session, ProcessingMode.PERSISTENT, topic, data))
+        pid = message.packet_id
+        mode = ProcessingMode.PERSISTENT
+        return session.enqueue(lambda: self.json.handle(session, mode, topic, data, pid))
 
     def _too_large(
         self, session: DeviceSession, topic: str, message: Message, error_topic: str
@@ -254,7 +257,7 @@ class SmartRestAdapter:
         template = head.decode() if head.isdigit() else ""
         text = f"Message too long: {size} bytes; the limit is {MAX_MESSAGE_SIZE} bytes"
         if error_topic == "error":
-            self.json.error(session, "validationError", text)
+            self.json.error(session, "validationError", text, message_id=message.packet_id)
         else:
             self.report(session, SmartRestError(Code.MALFORMED, text, template))
         future: asyncio.Future[ReasonCode | None] = asyncio.get_running_loop().create_future()
