@@ -13,10 +13,12 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import ColumnElement, case, event, func, literal_column
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tether.storage.sql.dialect import Path
 from tether.storage.sql.group_commit import GroupCommit
+from tether.storage.sql.sqlite_driver import connector
 
 T = TypeVar("T")
 
@@ -72,8 +74,14 @@ class SqliteDialect:
             cursor.close()
 
     def _engine(self, **pool: Any) -> AsyncEngine:
+        url = make_url(self._url)
+        args, kwargs = url.get_dialect()().create_connect_args(url)
         engine = create_async_engine(
-            self._url, json_serializer=_dumps, json_deserializer=orjson.loads, **pool
+            url,
+            async_creator=connector(*args, **kwargs),  # one trip to the driver's thread per statement
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+            **pool,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
