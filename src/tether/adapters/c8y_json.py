@@ -75,29 +75,26 @@ class JsonViaMqtt:
         self, session: DeviceSession, mode: ProcessingMode, topic: str, data: bytes, message_id: int = 0
     ) -> ReasonCode | None:
         api = topic.partition("/")[0]
+        reason = ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR
         try:
             document = orjson.loads(data) if data.strip() else {}
-        except orjson.JSONDecodeError as exc:
-            self.error(session, "validationError", f"Invalid JSON: {exc}", api, message_id=message_id)
-            return self._reason(session, ReasonCode.PAYLOAD_FORMAT_INVALID)
-        try:
             await self._dispatch(session, mode, topic, document)
+        except orjson.JSONDecodeError as exc:
+            kind, text, reason = "validationError", f"Invalid JSON: {exc}", ReasonCode.PAYLOAD_FORMAT_INVALID
         except JsonError as exc:
-            self.error(session, exc.kind, exc.message, api, message_id=message_id)
-            return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+            kind, text = exc.kind, exc.message
         except (InvalidInput, BadRequest) as exc:
-            self.error(session, "validationError", exc.message, api, message_id=message_id)
-            return self._reason(session, ReasonCode.PAYLOAD_FORMAT_INVALID)
+            kind, text, reason = "validationError", exc.message, ReasonCode.PAYLOAD_FORMAT_INVALID
         except NotFound as exc:
-            self.error(session, "Not Found", exc.message, api, message_id=message_id)
-            return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+            kind, text = "Not Found", exc.message
         except Forbidden as exc:
-            self.error(session, "Forbidden", exc.message, "security", message_id=message_id)
-            return self._reason(session, ReasonCode.NOT_AUTHORIZED)
+            kind, text, reason, api = "Forbidden", exc.message, ReasonCode.NOT_AUTHORIZED, "security"
         except DomainError as exc:
-            self.error(session, exc.kind, exc.message, api, message_id=message_id)
-            return self._reason(session, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
-        return None
+            kind, text = exc.kind, exc.message
+        else:
+            return None
+        self.error(session, kind, text, api, message_id=message_id)
+        return self._reason(session, reason)
 
     @staticmethod
     def _reason(session: DeviceSession, code: ReasonCode) -> ReasonCode | None:

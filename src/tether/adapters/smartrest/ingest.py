@@ -30,7 +30,6 @@ __all__ = ["IngestBatcher"]
 
 log = logging.getLogger("tether.smartrest")
 
-Entry = IngestRow
 #: on_gone(owner, text): a message's source no longer exists; reports it to the message's owner (its
 #: connection) and returns the acknowledgement's result.
 OnGone = Callable[[Any, str], "ReasonCode | None"]
@@ -41,7 +40,7 @@ class _Item:
 
     def __init__(
         self,
-        entries: Sequence[Entry],
+        entries: Sequence[IngestRow],
         mode: ProcessingMode,
         future: asyncio.Future[ReasonCode | None],
         owner: Any,
@@ -77,7 +76,10 @@ class IngestBatcher:
         self.writes = 0
 
     def add(
-        self, entries: Sequence[Entry], mode: ProcessingMode = ProcessingMode.PERSISTENT, owner: Any = None
+        self,
+        entries: Sequence[IngestRow],
+        mode: ProcessingMode = ProcessingMode.PERSISTENT,
+        owner: Any = None,
     ) -> asyncio.Future[ReasonCode | None]:
         """Queue one message's measurements; the future resolves (None) once they are durably stored.
         `owner` (the connection) is what on_gone hears about when their source is gone."""
