@@ -18,7 +18,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.support import ServerThread, unique
 
 from tether.adapters.access import PlatformHooks
-from tether.adapters.throttle import Throttle
 from tether.broker import Broker
 
 TIMEOUT = 15.0  # seconds; only guards against hangs
@@ -76,8 +75,9 @@ class ServerMqtt:
 
     def lenient_logins(self) -> None:
         """Every test of a module logs in from 127.0.0.1, some with bad credentials on purpose: no throttling
-        (tests/adapters/test_mqtt_throttle.py tests it)."""
-        self.hooks.throttle = Throttle(max_failures=1_000_000)
+        (tests/security/test_login_throttle.py tests it). The throttle is shared with HTTP."""
+        throttle = self.hooks.throttle
+        throttle.max_failures = throttle.user_max_failures = 1_000_000
 
     def client_tls(self, device: _Certificate | None = None, tmp: Path | None = None) -> ssl.SSLContext:
         """A client context trusting the TLS listener, presenting the device's certificate if given."""

@@ -36,6 +36,7 @@ from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.service import Provisioned, TenantService
+from tether.tenants.throttle import Throttle
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Platform:
     mqtt_users: MqttUserService
     acl: AclService
     certificates: TrustedCertificateService
+    throttle: Throttle
     app: ASGIApp
     provisioned: Provisioned
 
@@ -108,6 +110,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     realtime.register_renderer("alarms", telemetry.render_alarm)
     realtime.register_renderer("operations", render_operation)
     readiness = Readiness(listeners)
+    throttle = Throttle()
     context = ApiContext(
         settings=settings,
         tenants=tenants,
@@ -124,6 +127,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         mqtt_users=mqtt_users,
         acl=acl,
         certificates=certificates,
+        throttle=throttle,
     )
     return Platform(
         settings=settings,
@@ -144,6 +148,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         mqtt_users=mqtt_users,
         acl=acl,
         certificates=certificates,
+        throttle=throttle,
         app=create_app(context, realtime),
         provisioned=provisioned,
     )
@@ -166,6 +171,7 @@ def build_mqtt_hooks(platform: Platform, config: BrokerConfig) -> PlatformHooks:
         certificates=platform.certificates,
         default_tenant=platform.settings.tenant,
         xyte=platform.xyte,
+        throttle=platform.throttle,
         anonymous=anonymous if config.allow_anonymous else None,
     )
 

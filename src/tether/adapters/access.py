@@ -11,26 +11,28 @@ Logins (issue 5; reference cumulocity.md section 1, emqx-fleets-xyte.md sections
 * an API key and its secret is a known credential without MQTT rights.
 
 Bad credentials get 0x86 (MQTT 3.1.1: 4), a known credential without MQTT rights 0x87 (3.1.1: 5); nothing else
-is revealed. Failed logins are throttled per client address and per user name (:mod:`.throttle`); secrets are
-compared in constant time, and an unknown user costs the same hash as a known one.
+is revealed. Failed logins are throttled per (address, user name) and, far later, per user name
+(:mod:`.throttle`); a throttled client gets 0x9F (3.1.1: 3). Secrets are compared in constant time, and an
+unknown user costs the same hash as a known one.
 
-The client id (`serial`, `d:serial`, `d:serial:templateId`) names the device: its serial and default template
-go into the attributes for the SmartREST adapter.
+The device a client acts as comes from its credential, never from its ClientId alone (:mod:`.client_ids`): a
+credential bound to a device may use only that device's ClientIds (0x85, 3.1.1: 2, otherwise); its serial
+and the ClientId's default template go into the attributes for the SmartREST adapter.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether.adapters.client_ids import ClientIdentity, bound_serial, parse_client_id, uses_serial
 from tether.adapters.namespaces import C8Y_PRIVATE_ROOTS, tenant_mountpoint
 from tether.adapters.policy import Policy
 from tether.adapters.presence import Presence
-from tether.adapters.throttle import Throttle
 from tether.broker import AuthResult, ClientInfo, ConnectionInfo, DefaultHooks, Hooks
 from tether.core.errors import Conflict
 from tether.credentials.api_keys import ApiKeyService, looks_like_api_key
@@ -45,6 +47,7 @@ from tether.registration.xyte_models import XyteDevice
 from tether.tenants.models import Principal, Role
 from tether.tenants.passwords import generate_password
 from tether.tenants.service import TenantService
+from tether.tenants.throttle import Throttle
 
 __all__ = ["ClientIdentity", "PlatformHooks", "parse_client_id"]
 
@@ -52,29 +55,15 @@ log = logging.getLogger("tether.access")
 
 _BAD = AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
 _NOT_AUTHORIZED = AuthResult(ReasonCode.NOT_AUTHORIZED)
+_CLIENT_ID_NOT_VALID = AuthResult(ReasonCode.CLIENT_IDENTIFIER_NOT_VALID)
+_THROTTLED = AuthResult(ReasonCode.CONNECTION_RATE_EXCEEDED)
 _CERT_CACHE_SECONDS = 60.0
 
 
 class XyteAuthenticator(Protocol):
     async def authenticate(self, device_id: str, access_key: str) -> XyteDevice | None: ...
 
-
-@dataclass(frozen=True, slots=True)
-class ClientIdentity:
-    """A Cumulocity MQTT client id `connectionType:deviceIdentifier:defaultTemplateIdentifier`, the type and
-    template optional (reference cumulocity.md section 1)."""
-
-    serial: str | None
-    template_id: str | None
-
-
-def parse_client_id(client_id: str) -> ClientIdentity:
-    parts = client_id.split(":")
-    if len(parts) == 1:
-        return ClientIdentity(client_id or None, None)
-    serial = parts[1] or None
-    template = ":".join(parts[2:]) or None
-    return ClientIdentity(serial, template)
+    async def get_device(self, device_id: str) -> XyteDevice | None: ...
 
 
 def _host(peer: str | None) -> str | None:
@@ -182,19 +171,25 @@ class PlatformHooks(Hooks):
         if username is None or password is None:
             return _BAD
         address = _host(connection.peer)
-        address_key = None if address is None else f"a:{address}"
-        user_key = f"u:{username}"
-        if self.throttle.blocked(address_key, user_key):
-            log.info("MQTT login of %r from %s refused: throttled", username, connection.peer)
-            return _BAD
+        user_key = self._login_name(username)
+        wait = self.throttle.retry_after(address, user_key)
+        if wait is not None:
+            log.info("MQTT login of %r from %s refused: throttled for %d s", username, connection.peer, wait)
+            return _THROTTLED
         # A credential verified a moment ago (a device reconnecting) is answered at once: no task, no I/O.
         known = self._cached_login(connect, username, password)
         if known is not None:
-            self.throttle.succeeded(address_key)
+            self.throttle.succeeded(address, user_key)
             return known
-        return self._password_login(connect, username, password, address_key, user_key, connection)
+        return self._password_login(connect, username, password, address, user_key, connection)
 
-    def _cached_login(self, connect: Connect, username: str, raw_password: bytes) -> AuthResult | None:
+    def _login_name(self, username: str) -> str:
+        """The throttle's key for a user name: `user` and `<default tenant>/user` are one name."""
+        return username if "/" in username else f"{self.default_tenant}/{username}"
+
+    def _cached_login(
+        self, connect: Connect, username: str, raw_password: bytes
+    ) -> AuthResult | Awaitable[AuthResult] | None:
         try:
             password = raw_password.decode("utf-8")
         except UnicodeDecodeError:
@@ -223,7 +218,7 @@ class PlatformHooks(Hooks):
         connect: Connect,
         username: str,
         raw_password: bytes,
-        address_key: str | None,
+        address: str | None,
         user_key: str,
         connection: ConnectionInfo,
     ) -> AuthResult:
@@ -233,15 +228,21 @@ class PlatformHooks(Hooks):
             password = None
         result = _BAD if password is None else await self._check_password(connect, username, password)
         if result.reason_code is ReasonCode.BAD_USER_NAME_OR_PASSWORD:
-            self.throttle.failed(address_key, user_key)
+            self.throttle.failed(address, user_key)
             log.info("MQTT login of %r from %s refused: bad credentials", username, connection.peer)
         else:
-            self.throttle.succeeded(address_key)
+            self.throttle.succeeded(address, user_key)
             if not result.ok:
                 log.info("MQTT login of %r from %s refused: not authorized", username, connection.peer)
         return result
 
     async def _check_password(self, connect: Connect, username: str, password: str) -> AuthResult:
+        result = await self._credential_result(connect, username, password)
+        return await result if inspect.isawaitable(result) else result
+
+    async def _credential_result(
+        self, connect: Connect, username: str, password: str
+    ) -> AuthResult | Awaitable[AuthResult]:
         tenant, slash, name = username.partition("/")
         if not slash:
             tenant, name = self.default_tenant, username
@@ -278,64 +279,135 @@ class PlatformHooks(Hooks):
 
     # ----------------------------------------------------------------------------------------- results
 
+    @staticmethod
     def _attributes(
-        self, connect: Connect, principal: Principal, kind: str, superuser: bool, policy: Policy
+        principal: Principal,
+        kind: str,
+        superuser: bool,
+        policy: Policy,
+        serial: str | None,
+        template_id: str | None,
     ) -> dict[str, Any]:
-        identity = parse_client_id(connect.client_id)
+        """`serial`: the device the client acts as towards the platform (the SmartREST adapter reads it), None
+        for a client that is no device."""
         return {
             "principal": principal,
             "kind": kind,
             "device_id": None,
             "superuser": superuser,
-            "serial": identity.serial,
-            "template_id": identity.template_id,
+            "serial": serial,
+            "template_id": template_id,
             "acl": policy.rules,
             "policy": policy,
         }
 
     @staticmethod
-    def _accepted(tenant_id: str, attributes: Mapping[str, Any]) -> AuthResult:
+    def _accepted(
+        tenant_id: str, attributes: Mapping[str, Any], private_roots: frozenset[str] = C8Y_PRIVATE_ROOTS
+    ) -> AuthResult:
         return AuthResult(
-            attributes=attributes, mountpoint=tenant_mountpoint(tenant_id), private_roots=C8Y_PRIVATE_ROOTS
+            attributes=attributes, mountpoint=tenant_mountpoint(tenant_id), private_roots=private_roots
         )
 
-    @staticmethod
-    def _device_policy(
-        connect: Connect, rules: tuple[CompiledRule, ...], xyte_id: str | None = None
-    ) -> Policy:
-        serial = parse_client_id(connect.client_id).serial
-        names = tuple(n for n in {serial, xyte_id} if n)
-        return Policy.for_device(rules, names, xyte_id)
+    def _operator_result(self, connect: Connect, principal: Principal, kind: str) -> AuthResult:
+        """An administrator or EMQX superuser: any topic and any ClientId of its tenant, explicitly (it may
+        act as the device its ClientId names)."""
+        identity = parse_client_id(connect.client_id)
+        attributes = self._attributes(
+            principal, kind, True, Policy(superuser=True), identity.serial, identity.template_id
+        )
+        return self._accepted(principal.tenant_id, attributes)
+
+    def _device_result(
+        self,
+        connect: Connect,
+        principal: Principal,
+        kind: str,
+        serial: str,
+        rules: tuple[CompiledRule, ...],
+        xyte_id: str | None = None,
+    ) -> AuthResult:
+        """A credential bound to the device `serial`: only that device's ClientIds (:mod:`.client_ids`)."""
+        client_id = connect.client_id
+        if not (uses_serial(client_id, serial) if xyte_id is None else client_id == xyte_id):
+            log.info(
+                "MQTT client %r refused: not a ClientId of device %s/%s",
+                client_id,
+                principal.tenant_id,
+                serial,
+            )
+            return _CLIENT_ID_NOT_VALID
+        names = (serial,) if xyte_id is None or xyte_id == serial else (serial, xyte_id)
+        policy = Policy.for_device(rules, names, xyte_id)
+        template_id = parse_client_id(client_id).template_id if xyte_id is None else None
+        attributes = self._attributes(principal, kind, False, policy, serial, template_id)
+        return self._accepted(principal.tenant_id, attributes)
+
+    async def _generic_result(
+        self, connect: Connect, principal: Principal, kind: str, rules: tuple[CompiledRule, ...]
+    ) -> AuthResult:
+        """A credential bound to no device: its topics are what the operator's rules allow, it has no private
+        roots (its `s/us` is a plain topic of the tenant), and it may not use a device's ClientId."""
+        if await self._claimed_by_device(principal.tenant_id, connect.client_id):
+            log.info(
+                "MQTT client %r of %s/%s refused: the ClientId belongs to a device",
+                connect.client_id,
+                principal.tenant_id,
+                principal.username,
+            )
+            return _CLIENT_ID_NOT_VALID
+        policy = Policy(rules=rules, private_roots=frozenset())
+        attributes = self._attributes(principal, kind, False, policy, None, None)
+        return self._accepted(principal.tenant_id, attributes, frozenset())
+
+    async def _claimed_by_device(self, tenant_id: str, client_id: str) -> bool:
+        """Whether `client_id` is a ClientId of one of the tenant's devices: a device user's
+        (`device_<serial>` or a device-role user named `serial`), or a Xyte device's id."""
+        serial = parse_client_id(client_id).serial
+        if serial:
+            for name in (DEVICE_USER_PREFIX + serial, serial):
+                user = await self.tenants.get_user(tenant_id, name)
+                if user is not None and Role.DEVICE in user.roles and Role.ADMIN not in user.roles:
+                    return True
+        if self.xyte is not None and _is_uuid(client_id):
+            device = await self.xyte.get_device(client_id.lower())
+            if device is not None and device.tenant_id == tenant_id:
+                return True
+        return False
 
     def _user_result(
         self, connect: Connect, principal: Principal, rules: tuple[CompiledRule, ...]
-    ) -> AuthResult:
-        if Role.BOOTSTRAP in principal.roles and not principal.is_admin:
-            policy = Policy(bootstrap=True)
-            return self._accepted(
-                principal.tenant_id, self._attributes(connect, principal, "bootstrap", False, policy)
+    ) -> AuthResult | Awaitable[AuthResult]:
+        if principal.is_admin:
+            return self._operator_result(connect, principal, "user")
+        if Role.BOOTSTRAP in principal.roles:
+            # Seed 000 step 0: the ClientId is the serial of the device asking for credentials.
+            identity = parse_client_id(connect.client_id)
+            attributes = self._attributes(
+                principal, "bootstrap", False, Policy(bootstrap=True), identity.serial, identity.template_id
             )
-        policy = Policy(superuser=True) if principal.is_admin else self._device_policy(connect, rules)
-        return self._accepted(
-            principal.tenant_id,
-            self._attributes(connect, principal, "user", principal.is_admin, policy),
-        )
+            return self._accepted(principal.tenant_id, attributes)
+        serial = bound_serial(principal)
+        if serial is None:
+            return self._generic_result(connect, principal, "user", rules)
+        return self._device_result(connect, principal, "user", serial, rules)
 
     def _mqtt_user_result(
         self, connect: Connect, tenant_id: str, name: str, superuser: bool, rules: tuple[CompiledRule, ...]
-    ) -> AuthResult:
-        # An MQTT-only user acts as a device of its tenant towards the services (it owns what it creates).
+    ) -> AuthResult | Awaitable[AuthResult]:
+        # An MQTT-only user has the device role towards the services (it owns what it creates).
         principal = Principal(tenant_id=tenant_id, username=name, roles=frozenset({Role.DEVICE}))
-        policy = Policy(superuser=True) if superuser else self._device_policy(connect, rules)
-        return self._accepted(tenant_id, self._attributes(connect, principal, "mqtt_user", superuser, policy))
+        if superuser:
+            return self._operator_result(connect, principal, "mqtt_user")
+        return self._generic_result(connect, principal, "mqtt_user", rules)
 
     async def _xyte_result(self, connect: Connect, device: XyteDevice) -> AuthResult:
         # Its user name and client id are both its id (reference section 4): operator rules for either apply.
         rules = await self._rules(connect, device.tenant_id, device.id)
-        policy = self._device_policy(connect, rules, xyte_id=device.id)
-        attributes = self._attributes(connect, device.principal, "xyte", False, policy)
-        attributes["device_id"] = str(device.mo_id)
-        attributes["xyte"] = device
+        result = self._device_result(connect, device.principal, "xyte", device.id, rules, xyte_id=device.id)
+        if not result.ok:
+            return result
+        attributes = dict(result.attributes, device_id=str(device.mo_id), xyte=device)
         return self._accepted(device.tenant_id, attributes)
 
     # ----------------------------------------------------------------------------------------- certificates
@@ -370,9 +442,12 @@ class PlatformHooks(Hooks):
         if principal is None:
             log.info("MQTT device %s/%s refused: not registered (no auto-registration)", tenant_id, username)
             return _NOT_AUTHORIZED
-        result = self._user_result(connect, principal, await self._rules(connect, tenant_id, username))
+        pending = self._user_result(connect, principal, await self._rules(connect, tenant_id, username))
+        result = await pending if inspect.isawaitable(pending) else pending
+        if not result.ok:
+            return result
         attributes = dict(result.attributes, certificate=True)
-        return self._accepted(tenant_id, attributes)
+        return self._accepted(tenant_id, attributes, result.private_roots)
 
     async def _certificate_user(self, tenant_id: str, username: str, auto_register: bool) -> Principal | None:
         now = time.monotonic()

@@ -9,7 +9,7 @@ import binascii
 from starlette.requests import Request
 
 from tether.api.context import ctx
-from tether.core.errors import Unauthorized
+from tether.core.errors import TooManyRequests, Unauthorized
 from tether.credentials.api_keys import api_key_principal, looks_like_api_key
 from tether.tenants.models import Principal
 
@@ -43,15 +43,28 @@ async def authenticate(request: Request) -> Principal:
     if not header:
         raise Unauthorized("Full authentication is required to access this resource", resource="security")
     credentials = parse_basic(header, context.settings.tenant)
+    if credentials is None:
+        raise Unauthorized("Invalid credentials!", resource="security")
+    tenant, user, password = credentials
+    # Failed logins are throttled as on MQTT, per (address, user name) first (tenants/throttle.py).
+    address = request.client.host if request.client is not None else None
+    login = f"{tenant}/{user}"
+    wait = context.throttle.retry_after(address, login)
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many failed logins of {login}: retry in {wait} s", retry_after=wait, resource="security"
+        )
     principal = None
-    if credentials is not None and looks_like_api_key(credentials[1]):
-        key = await context.api_keys.authenticate(credentials[1], credentials[2])
+    if looks_like_api_key(user):
+        key = await context.api_keys.authenticate(user, password)
         if key is not None:
             principal = api_key_principal(key)
             request.scope["tether.api_key"] = key.name
-    if principal is None and credentials is not None:
-        principal = await context.tenants.authenticate(*credentials)
     if principal is None:
+        principal = await context.tenants.authenticate(tenant, user, password)
+    if principal is None:
+        context.throttle.failed(address, login)
         raise Unauthorized("Invalid credentials!", resource="security")
+    context.throttle.succeeded(address, login)
     request.scope["tether.principal"] = principal
     return principal

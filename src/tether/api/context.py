@@ -21,6 +21,7 @@ from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.service import TenantService
+from tether.tenants.throttle import Throttle
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ApiContext:
     mqtt_users: MqttUserService
     acl: AclService
     certificates: TrustedCertificateService
+    throttle: Throttle  # failed logins, shared with MQTT
 
 
 def ctx(request: Request) -> ApiContext:

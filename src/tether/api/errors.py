@@ -24,6 +24,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     errors.InvalidInput: 422,
+    errors.TooManyRequests: 429,
 }
 INFO = "https://cumulocity.com/guides/reference/rest-implementation/#error_reporting"
 PHRASES = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 401: "Unauthorized"}
@@ -46,7 +47,14 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         return emqx.domain_error(request, exc)
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
     log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
-    return error_response(status, exc.resource, exc.kind, exc.message)
+    return retry_after(error_response(status, exc.resource, exc.kind, exc.message), exc)
+
+
+def retry_after(response: Response, exc: errors.DomainError) -> Response:
+    """RFC 9110 section 10.2.3: a 429 says when to come back."""
+    if isinstance(exc, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

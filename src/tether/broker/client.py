@@ -247,6 +247,9 @@ class ClientConnection(QoSFlows):
             self.close(_RC.MAXIMUM_CONNECT_TIME)
 
     def _on_connect(self, packet: Connect) -> None:
+        # The CONNECT arrived in time: waiting for the authenticate hook (a password hash queued behind
+        # others) is not the client's delay.
+        self._cancel_connect_timer()
         broker = self.broker
         self.version = packet.protocol_level
         if broker.connection_count > broker.config.max_connections:

@@ -40,3 +40,13 @@ class Unauthorized(DomainError):
 
 class Forbidden(DomainError):
     kind = "Forbidden"
+
+
+class TooManyRequests(DomainError):
+    """The caller must wait `retry_after` seconds (HTTP 429 with Retry-After), e.g. after failed logins."""
+
+    kind = "Too Many Requests"
+
+    def __init__(self, message: str, *, retry_after: int, resource: str = "general") -> None:
+        super().__init__(message, resource=resource)
+        self.retry_after = retry_after

@@ -8,7 +8,6 @@ user forgets it at once.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
 
@@ -18,7 +17,7 @@ from tether.core.paging import Page, PageRequest
 from tether.credentials.models import MAX_USER_ID_LENGTH, R_MQTT_USER, MqttUser, require_admin
 from tether.storage.base import MqttUserStore
 from tether.tenants.models import Principal
-from tether.tenants.passwords import generate_password, hash_password, verify_password
+from tether.tenants.passwords import generate_password, hash_slowly, verify_slowly
 
 _USER_NOT_FOUND = "User not found"
 
@@ -54,7 +53,7 @@ class MqttUserService:
     ) -> MqttUser:
         require_admin(who)
         validate_user_id(user_id)
-        password_hash = await asyncio.to_thread(hash_password, validate_password(password))
+        password_hash = await hash_slowly(validate_password(password))
         user = MqttUser(who.tenant_id, user_id, password_hash, is_superuser, now_ms())
         await self._store.create(user)
         return user
@@ -80,7 +79,7 @@ class MqttUserService:
         user = await self.get(who, user_id)
         password_hash = user.password_hash
         if password is not None:
-            password_hash = await asyncio.to_thread(hash_password, validate_password(password))
+            password_hash = await hash_slowly(validate_password(password))
         changed = MqttUser(
             user.tenant_id,
             user.user_id,
@@ -122,7 +121,7 @@ class MqttUserService:
 
     async def verify(self, user: MqttUser, password: str) -> bool:
         """Check the password (argon2, off the loop); remember it when right."""
-        if not await asyncio.to_thread(verify_password, user.password_hash, password):
+        if not await verify_slowly(user.password_hash, password):
             return False
         now = time.monotonic()
         if len(self._verified) > 50_000:

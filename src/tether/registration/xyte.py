@@ -232,6 +232,16 @@ class XyteService:
             return None
         return device
 
+    async def get_device(self, device_id: str) -> XyteDevice | None:
+        """The registered device with this id, or None (no credential check: for deciding whose a ClientId
+        is)."""
+        device = self._cache.get(device_id)
+        if device is None and _is_uuid(device_id):
+            device = await self._store.get_device(device_id)
+            if device is not None:
+                self._remember(device)
+        return device
+
     async def device_for_object(self, tenant_id: str, mo_id: int) -> XyteDevice | None:
         """The Xyte device whose managed object this is, if any."""
         key = (tenant_id, mo_id)

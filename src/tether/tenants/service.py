@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import itertools
@@ -15,10 +14,10 @@ from tether.storage.base import TenantStore, UserStore
 from tether.tenants.models import Principal, Role, Tenant, User
 from tether.tenants.passwords import (
     generate_password,
-    hash_password,
     hash_secret,
-    is_fast_hash,
+    hash_slowly,
     verify_password,
+    verify_slowly,
 )
 
 BOOTSTRAP_TENANT = "management"
@@ -51,7 +50,7 @@ class TenantService:
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:
-            self._decoy = await asyncio.to_thread(hash_password, generate_password())
+            self._decoy = await hash_slowly(generate_password())
         return self._decoy
 
     async def provision(
@@ -94,7 +93,7 @@ class TenantService:
         if generated:
             password_hash = hash_secret(password)
         else:
-            password_hash = await asyncio.to_thread(hash_password, password)
+            password_hash = await hash_slowly(password)
         user = User(tenant_id, username, password_hash, frozenset(roles), now_ms())
         await self._users.create(user)
         return user
@@ -126,11 +125,8 @@ class TenantService:
 
     async def verify(self, user: User, password: str) -> Principal | None:
         """Check a stored user's password (and remember it when right). A generated secret's fast hash is
-        checked on the loop (microseconds); only argon2 goes to a thread (tens of milliseconds)."""
-        if is_fast_hash(user.password_hash):
-            ok = verify_password(user.password_hash, password)
-        else:
-            ok = await asyncio.to_thread(verify_password, user.password_hash, password)
+        checked on the loop (microseconds); only argon2 goes to a thread (tens of milliseconds), queued."""
+        ok = await verify_slowly(user.password_hash, password)
         if not ok:
             return None
         principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
@@ -143,7 +139,7 @@ class TenantService:
         if username.startswith("device_"):  # registration.models.DEVICE_USER_PREFIX
             verify_password(self._fast_decoy, password)
         else:
-            await asyncio.to_thread(verify_password, await self._decoy_hash(), password)
+            await verify_slowly(await self._decoy_hash(), password)
 
     def _remember(self, digest: bytes, principal: Principal) -> None:
         now = time.monotonic()

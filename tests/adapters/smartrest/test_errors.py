@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from tests.mqtt_device import V5, V311, Device
+from tests.mqtt_device import CLIENT_ID_NOT_VALID, V5, V311, Device, ServerMqtt
 
 from tether.adapters.smartrest.csv import parse_rows
 
@@ -68,16 +68,21 @@ def test_each_code_once_per_bad_row(
     assert device.none_within(topic="s/e")
 
 
-def test_server_error_50_when_the_serial_belongs_to_another_device_user(
-    connect: Callable[..., Device], mqtt_server: object
+def test_another_device_user_may_not_use_the_serial(
+    connect: Callable[..., Device],
+    mqtt_devices: Callable[..., Device],
+    mqtt_server: ServerMqtt,
+    accounts: object,
 ) -> None:
+    """Issue 11: the device comes from the credential; another device user's ClientId is refused at CONNECT
+    (0x85), before the SmartREST adapter could act on the serial (its error 50 is no longer reachable)."""
     owner = connect()
     serial = owner.client_id
     owner.publish("s/us", "100")
     owner.close()
-    intruder = connect(client_id=serial)  # another device user with the same ClientId
-    assert intruder.publish("s/us", "200,c8y_T,T,1") == UNSPECIFIED_ERROR
-    assert intruder.text("s/e") == f"50,200,External id c8y_Serial '{serial}' belongs to another device"
+    _, login, password = accounts.device()  # type: ignore[attr-defined]
+    intruder = mqtt_devices(mqtt_server.port, serial, V5, username=login, password=password)
+    assert intruder.connect() == CLIENT_ID_NOT_VALID
 
 
 @pytest.mark.parametrize("protocol", [V5, V311], ids=["mqtt5", "mqtt311"])

@@ -143,10 +143,15 @@ class SmartRestAdapter:
         who = client.attributes.get("principal")
         if not isinstance(who, Principal):
             return None
-        serial = client.attributes.get("serial")
-        default_xid = client.attributes.get("template_id")
-        if not isinstance(serial, str) or not serial:
+        attributes = client.attributes
+        if "serial" in attributes:
+            # The platform's hooks decided which device the credential is (issue 11): None for a client that
+            # is no device, whose s/... topics the adapter leaves alone.
+            serial, default_xid = attributes["serial"], attributes.get("template_id")
+        else:
             serial, default_xid = parse_client_id(client.client_id)
+        if not isinstance(serial, str) or not serial:
+            return None
         session = DeviceSession(client, who, serial, default_xid if isinstance(default_xid, str) else None)
         session.host = SessionHost(self, session)
         if not live:

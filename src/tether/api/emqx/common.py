@@ -41,6 +41,7 @@ _CODES: list[tuple[type[errors.DomainError], int, str]] = [
     (UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
     (errors.BadRequest, 400, "BAD_REQUEST"),
     (errors.InvalidInput, 400, "BAD_REQUEST"),
+    (errors.TooManyRequests, 429, "TOO_MANY_REQUESTS"),
 ]
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "BAD_REQUEST", 401: "BAD_USERNAME_OR_PWD"}
 
@@ -57,7 +58,10 @@ def domain_error(request: Request, exc: errors.DomainError) -> Response:
     else:
         status, code = next(((s, c) for cls, s, c in _CODES if isinstance(exc, cls)), (400, "BAD_REQUEST"))
     log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
-    return error_body(status, code, exc.message)
+    response = error_body(status, code, exc.message)
+    if isinstance(exc, errors.TooManyRequests):  # RFC 9110 section 10.2.3
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def http_error(request: Request, status: int) -> Response:

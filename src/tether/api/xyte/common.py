@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.context import ctx
-from tether.api.errors import STATUS
+from tether.api.errors import STATUS, retry_after
 from tether.core.errors import DomainError, Unauthorized
 from tether.registration.xyte_models import XyteDevice
 
@@ -28,6 +28,7 @@ CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "unprocessable_entity",
+    429: "too_many_requests",
     500: "internal_server_error",
 }
 
@@ -43,7 +44,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
     log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
-    return xyte_error(status, exc.message, basic=exc.resource == "security")
+    return retry_after(xyte_error(status, exc.message, basic=exc.resource == "security"), exc)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
