@@ -7,6 +7,7 @@ holds `Conversation.complete` until data arrives or the timeout passes. Every fa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from tether.realtime.errors import BayeuxError, bad_message, not_readable, unaut
 from tether.realtime.hub import Hub
 from tether.realtime.sessions import Message, Session
 from tether.tenants.models import Principal
+
+log = logging.getLogger(__name__)
 
 VERSION = "1.0"
 CONNECTION_TYPES = ["long-polling", "websocket"]
@@ -201,6 +204,7 @@ class Conversation:
             else:
                 readable = await self._rights.may_read_object(principal, object_id)
             if not readable:
+                log.info("realtime: %s/%s may not read %s", principal.tenant_id, principal.username, name)
                 raise not_readable(name)
 
     def _advice(self, session: Session) -> dict[str, Any]:

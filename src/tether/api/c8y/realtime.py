@@ -29,10 +29,10 @@ from tether.realtime import (
     MalformedBatch,
     Message,
     PendingConnect,
+    ReadRights,
     decode,
     ext_token,
 )
-from tether.realtime.access import ReadRights
 from tether.tenants.models import Principal
 
 log = logging.getLogger("tether.api.realtime")
