@@ -22,9 +22,13 @@ import httpx
 import pytest
 import websockets
 from tests.realtime.assembly import token
+from tests.realtime.helpers import BASE, DEVICE, event, render_thing
 from tests.support import ADMIN_PASSWORD, ServerThread, unique
-from tests.telemetry.helpers import ALARMS, EVENTS, MEASUREMENTS, alarm, created, event, measurement
+from tests.telemetry.helpers import ALARMS, EVENTS, MEASUREMENTS, alarm, created, measurement
+from tests.telemetry.helpers import event as event_document
 
+from tether.core.events import EventBus
+from tether.realtime import Endpoint, Hub, View
 from tether.tenants.models import Role
 
 pytestmark = pytest.mark.anyio
@@ -145,7 +149,7 @@ async def produce(writer: httpx.AsyncClient, admin: httpx.AsyncClient, resource:
     elif resource == "measurements":
         created(await writer.post(MEASUREMENTS, json=measurement(device, TIME, c8y_Marker=marker)))
     elif resource == "events":
-        created(await writer.post(EVENTS, json=event(device, TIME, c8y_Marker=marker)))
+        created(await writer.post(EVENTS, json=event_document(device, TIME, c8y_Marker=marker)))
     elif resource == "alarms":
         created(await writer.post(ALARMS, json=alarm(device, TIME, type_=marker, c8y_Marker=marker)))
     else:  # an operator queues an operation for the device
@@ -370,3 +374,22 @@ async def test_websocket_subscriptions_follow_the_same_rules(
                 break
         assert own in markers(received) and forbidden not in markers(received)
         assert mentions(received, world.b.id) == []
+
+
+# -- the hub alone: the per-message filter fails closed ------------------------------------------------
+
+
+def test_a_device_session_without_a_view_hears_nothing() -> None:
+    """A non-admin session subscribed past the checked path (no view of its rights) gets no message at all."""
+    bus = EventBus()
+    hub = Hub(bus, {"measurements": render_thing, "operations": render_thing})
+    session = hub.handshake(DEVICE, Endpoint.REALTIME, BASE)
+    hub.subscribe(session, "/measurements/*")
+    bus.publish(event("measurements", 5))
+    assert session.drain() == []
+    session.view = View(DEVICE)
+    session.view.ids.add(5)
+    bus.publish(event("measurements", 5))
+    bus.publish(event("measurements", 6))
+    assert [m["channel"] for m in session.drain()] == ["/measurements/5"]
+    hub.close()

@@ -152,11 +152,11 @@ class Hub:
                 log.exception("loading what %s may read failed", session.username)
                 self._release(session)  # the next subscription loads it again
                 raise BayeuxError(500, "Internal error: read rights unavailable") from None
-        if session.closed:
-            raise unknown_client()
 
     def subscribe(self, session: Session, channel: object) -> str:
         name = validate(session.endpoint, channel)
+        if session.closed:
+            raise unknown_client()  # expired while its subscription was being checked: never index it again
         if name not in session.subscriptions:
             if len(session.subscriptions) >= self.max_subscriptions:
                 raise BayeuxError(403, "Too many subscriptions")
