@@ -83,7 +83,7 @@ def test_delete_carries_only_the_id(hub: Hub, bus: EventBus) -> None:
 
 
 def test_operations_endpoint_gets_the_plain_operation_on_the_agent_channel(hub: Hub, bus: EventBus) -> None:
-    session = hub.handshake(DEVICE, Endpoint.OPERATIONS, BASE)
+    session = hub.handshake(ADMIN, Endpoint.OPERATIONS, BASE)  # devices: tests/security
     hub.subscribe(session, "/2480300")
     bus.publish(event("operations", 2480301, object_id=2546600, agent_id=2480300, name="c8y_Restart"))
     bus.publish(event("operations", 2480300, object_id=1, agent_id=1))  # routed to another agent

@@ -54,6 +54,16 @@ def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
     return columns, fragments
 
 
+def may_read(who: Principal, mo: ManagedObject) -> bool:
+    """The read rule of the inventory, for every API that shows an object or data about it (REST, real-time):
+    admins read every object of their tenant, a device user the objects it owns, other roles none."""
+    if who.is_admin:
+        return True
+    if who.is_device:
+        return mo.owner == who.username
+    return False
+
+
 class InventoryService:
     def __init__(self, store: ManagedObjectStore, events: EventBus) -> None:
         self._store = store
@@ -78,7 +88,7 @@ class InventoryService:
 
     async def get(self, who: Principal, mo_id: int) -> ManagedObject:
         mo = await self._store.get(who.tenant_id, mo_id)
-        if mo is None or not self._may_access(who, mo):
+        if mo is None or not may_read(who, mo):
             raise NotFound(
                 f"Finding device data from database failed : No managedObject for id '{mo_id}'!",
                 resource="inventory",
@@ -159,14 +169,6 @@ class InventoryService:
             raise NotFound(
                 f"Managed object {parent_id} has no {kind} reference to {child_id}", resource="inventory"
             )
-
-    @staticmethod
-    def _may_access(who: Principal, mo: ManagedObject) -> bool:
-        if who.is_admin:
-            return True
-        if who.is_device:
-            return mo.owner == who.username
-        return False
 
     @staticmethod
     def _require_inventory_role(who: Principal) -> None:

@@ -6,11 +6,15 @@ translation of their wire formats happens in the adapters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from tether.core.clock import now_ms
 from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.inventory.models import ChildKind, InventoryCriteria, ManagedObject
+from tether.inventory.service import may_read
 from tether.operations.models import (
     AGENT_FRAGMENT,
     Json,
@@ -25,6 +29,13 @@ from tether.storage.base import ManagedObjectStore, OperationStore
 from tether.tenants.models import Principal
 
 R = "devicecontrol"
+T = TypeVar("T")
+
+
+def may_read_operation(reads: Callable[[T], bool], device: T, agent: T | None) -> bool:
+    """The read rule of operations: whoever may read the device or the agent that executes them (`reads`:
+    the inventory's rule for the caller, on objects or on their ids where the ids readable are known)."""
+    return reads(device) or (agent is not None and reads(agent))
 
 
 class OperationService:
@@ -139,6 +150,16 @@ class OperationService:
             self._announce("DELETE", op)
         return len(deleted)
 
+    async def may_read_operations_of(self, who: Principal, device_id: int) -> bool:
+        """Whether `who` may read the operations of `device_id` (or of the agent `device_id`): the device
+        exists in its tenant and `who` may read it or the agent its operations are routed to."""
+        if who.is_admin:
+            return True
+        device = await self._mos.get(who.tenant_id, device_id)
+        if device is None:
+            return False
+        return self._owns(who, device, await self.route(who.tenant_id, device))
+
     async def _may_access(self, who: Principal, op: Operation) -> bool:
         if who.is_admin:
             return True
@@ -149,12 +170,8 @@ class OperationService:
     @staticmethod
     def _owns(who: Principal, device: ManagedObject, agent: ManagedObject | None) -> bool:
         """Admins command every device of their tenant; a device user its own devices and the devices
-        whose agent it is."""
-        if who.is_admin:
-            return True
-        if who.is_device:
-            return device.owner == who.username or (agent is not None and agent.owner == who.username)
-        return False
+        whose agent it is (the same rule decides who may read their operations)."""
+        return may_read_operation(lambda mo: may_read(who, mo), device, agent)
 
     @staticmethod
     def _require_role(who: Principal) -> None:

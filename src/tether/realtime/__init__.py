@@ -1,9 +1,11 @@
 """Cumulocity real-time notifications (Bayeux / CometD 1.0), independent of HTTP and WebSocket.
 
 `Hub` subscribes to the EventBus and fans domain events out to client sessions; `Conversation` speaks the
-Bayeux meta channels over it for one transport. The Starlette routes live in tether.api.c8y.realtime.
+Bayeux meta channels over it for one transport; `ReadRights` and `View` hold every subscription and every
+message to the REST read rules. The Starlette routes live in tether.api.c8y.realtime.
 """
 
+from tether.realtime.access import ReadRights, View
 from tether.realtime.bayeux import (
     Conversation,
     MalformedBatch,
@@ -26,9 +28,11 @@ __all__ = [
     "MalformedBatch",
     "Message",
     "PendingConnect",
+    "ReadRights",
     "Renderer",
     "Session",
     "TokenAuthenticator",
+    "View",
     "decode",
     "ext_token",
 ]

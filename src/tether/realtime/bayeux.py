@@ -7,17 +7,21 @@ holds `Conversation.complete` until data arrives or the timeout passes. Every fa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from tether.realtime.channels import Endpoint, InvalidChannel, validate
-from tether.realtime.errors import BayeuxError, bad_message, unauthorized, unknown_client
+from tether.realtime.access import ReadRights
+from tether.realtime.channels import Endpoint, InvalidChannel, subject, validate
+from tether.realtime.errors import BayeuxError, bad_message, not_readable, unauthorized, unknown_client
 from tether.realtime.hub import Hub
 from tether.realtime.sessions import Message, Session
 from tether.tenants.models import Principal
+
+log = logging.getLogger(__name__)
 
 VERSION = "1.0"
 CONNECTION_TYPES = ["long-polling", "websocket"]
@@ -69,12 +73,14 @@ class Conversation:
         base_url: str,
         principal: Principal | None = None,
         authenticate_token: TokenAuthenticator | None = None,
+        rights: ReadRights | None = None,
     ) -> None:
         self.hub = hub
         self.endpoint = endpoint
         self.base_url = base_url
         self.principal = principal
         self._authenticate_token = authenticate_token
+        self._rights = rights  # without it only admins may subscribe
 
     async def process(self, messages: Sequence[object]) -> list[Message]:
         """Long-polling: every reply in order, a connect's data messages just before its reply."""
@@ -107,9 +113,9 @@ class Conversation:
                     raise unknown_client()
                 return PendingConnect(session, message, self.hub.connect_timeout(_advised(message)))
             if channel == "/meta/subscribe":
-                return [self._subscription(message, session, subscribe=True)]
+                return [await self._subscription(message, session, subscribe=True)]
             if channel == "/meta/unsubscribe":
-                return [self._subscription(message, session, subscribe=False)]
+                return [await self._subscription(message, session, subscribe=False)]
             if channel == "/meta/disconnect":
                 if session is None:
                     raise unknown_client()
@@ -156,7 +162,9 @@ class Conversation:
             advice=self._advice(session),
         )
 
-    def _subscription(self, message: dict[str, Any], session: Session | None, *, subscribe: bool) -> Message:
+    async def _subscription(
+        self, message: dict[str, Any], session: Session | None, *, subscribe: bool
+    ) -> Message:
         if session is None:
             raise unknown_client()
         wanted = message.get("subscription")
@@ -169,12 +177,35 @@ class Conversation:
             names = [validate(self.endpoint, channel) for channel in channels]
         except InvalidChannel as exc:
             raise bad_message(str(exc)) from None
+        if subscribe:
+            await self._authorize(session, names)
         for name in names:
             if subscribe:
                 self.hub.subscribe(session, name)
             else:
                 self.hub.unsubscribe(session, name)
         return _reply(message, successful=True, clientId=session.client_id, subscription=wanted)
+
+    async def _authorize(self, session: Session, names: list[str]) -> None:
+        """Every channel must be readable under the REST rules; all or none of a message's channels are
+        subscribed. A wildcard is narrowed per message instead (hub.publish), as is every channel."""
+        principal = self.principal
+        if session.admin or principal is None:
+            return
+        if self._rights is None:
+            raise not_readable(names[0])
+        await self.hub.watch(session, principal, self._rights)
+        for name in names:
+            resource, object_id = subject(self.endpoint, name)
+            if object_id is None:
+                continue
+            if resource == "operations":
+                readable = await self._rights.may_read_operations_of(principal, object_id)
+            else:
+                readable = await self._rights.may_read_object(principal, object_id)
+            if not readable:
+                log.info("realtime: %s/%s may not read %s", principal.tenant_id, principal.username, name)
+                raise not_readable(name)
 
     def _advice(self, session: Session) -> dict[str, Any]:
         return {

@@ -45,6 +45,14 @@ def validate(endpoint: Endpoint, channel: object) -> str:
     return channel
 
 
+def subject(endpoint: Endpoint, channel: str) -> tuple[str, int | None]:
+    """(resource, object id) of a validated channel; the id is None for a wildcard. On the operations
+    endpoints the resource is "operations" and the id the agent's."""
+    parts = channel.strip("/").split("/")
+    resource = parts[0] if endpoint is Endpoint.REALTIME else "operations"
+    return resource, None if parts[-1] == WILDCARD else int(parts[-1])
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """One delivery of an event: the concrete channel, and the subscriptions that match it."""

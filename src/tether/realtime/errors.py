@@ -36,3 +36,8 @@ def unauthorized() -> BayeuxError:
 
 def forbidden() -> BayeuxError:
     return BayeuxError(403, "Forbidden", reconnect="none")
+
+
+def not_readable(channel: str) -> BayeuxError:
+    """A subscription to an object the subscriber may not read through REST; the session stays usable."""
+    return BayeuxError(403, f"Forbidden: no read access to {channel}")

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tether.core.events import DomainEvent, EventBus
+from tether.realtime.access import ReadRights, View
 from tether.realtime.channels import Endpoint, Target, targets, validate
-from tether.realtime.errors import BayeuxError, forbidden
+from tether.realtime.errors import BayeuxError, forbidden, unknown_client
 from tether.realtime.sessions import Message, Session
 from tether.tenants.models import Principal, Role
 
@@ -65,8 +66,10 @@ class Hub:
         # tenant -> how many of its channels have subscribers: events of a tenant nobody listens to cost one
         # lookup (device ingest announces every measurement, issue 6 section 9).
         self._channels: dict[str, int] = {}
+        # tenant -> user -> what that (non-admin) user may read; followed through the inventory's events.
+        self._views: dict[str, dict[str, View]] = {}
         self._unsubscribe_bus: Callable[[], None] | None = events.subscribe(
-            self.publish, wants=self._channels.__contains__
+            self.publish, wants=lambda tenant: tenant in self._channels or tenant in self._views
         )
 
     # -- configuration -------------------------------------------------------------------------------------
@@ -100,6 +103,7 @@ class Hub:
             buffer_size=self.buffer_size,
             timeout=self.connect_timeout(timeout),
             now=self._clock(),
+            admin=principal.is_admin,
         )
         self._sessions[session.client_id] = session
         self._by_owner.setdefault(owner, set()).add(session)
@@ -127,8 +131,32 @@ class Hub:
             return self.timeout
         return min(max(advised, 0.0), self.max_timeout)
 
+    async def watch(self, session: Session, principal: Principal, rights: ReadRights) -> None:
+        """Give a non-admin session the view of what its user may read (loaded once per user), before it
+        subscribes: until then the hub delivers it nothing."""
+        if session.admin:
+            return
+        if session.view is None:
+            views = self._views.setdefault(session.tenant_id, {})
+            view = views.get(session.username)
+            if view is None:
+                view = views[session.username] = View(principal)
+                view.ready = asyncio.ensure_future(view.load(rights))
+            view.sessions += 1
+            session.view = view
+        ready = session.view.ready
+        if ready is not None:
+            try:
+                await asyncio.shield(ready)
+            except Exception:
+                log.exception("loading what %s may read failed", session.username)
+                self._release(session)  # the next subscription loads it again
+                raise BayeuxError(500, "Internal error: read rights unavailable") from None
+
     def subscribe(self, session: Session, channel: object) -> str:
         name = validate(session.endpoint, channel)
+        if session.closed:
+            raise unknown_client()  # expired while its subscription was being checked: never index it again
         if name not in session.subscriptions:
             if len(session.subscriptions) >= self.max_subscriptions:
                 raise BayeuxError(403, "Too many subscriptions")
@@ -214,7 +242,19 @@ class Hub:
                 del self._by_owner[session.owner]
         for name in session.subscriptions:
             self._unindex(session, name)
+        self._release(session)
         session.close()
+
+    def _release(self, session: Session) -> None:
+        view, session.view = session.view, None
+        if view is None:
+            return
+        view.sessions -= 1
+        views = self._views.get(session.tenant_id)
+        if views is not None and views.get(session.username) is view and (view.sessions <= 0 or view.failed):
+            del views[session.username]
+            if not views:
+                del self._views[session.tenant_id]
 
     def _unindex(self, session: Session, name: str) -> None:
         key = (session.tenant_id, session.endpoint, name)
@@ -232,15 +272,27 @@ class Hub:
     # -- fan-out -------------------------------------------------------------------------------------------
 
     def publish(self, event: DomainEvent) -> None:
-        """EventBus handler: queue the event for every subscriber of its tenant and wake their connects."""
-        if event.tenant_id not in self._channels:
-            return
+        """EventBus handler: queue the event for every subscriber of its tenant that may read it (the REST
+        rule, checked per message: what a user may read changes as objects come and go) and wake them."""
+        views = self._views.get(event.tenant_id) if event.resource == "managedobjects" else None
+        if views and event.action != "DELETE":
+            for view in views.values():
+                view.observe(event)  # a new object of the user's is heard with its own creation
+        if event.tenant_id in self._channels:
+            self._fan_out(event)
+        if views and event.action == "DELETE":
+            for view in list(views.values()):
+                view.observe(event)  # the deletion itself is still told to those who could read it
+
+    def _fan_out(self, event: DomainEvent) -> None:
         documents: dict[str, dict[str, Any] | None] = {}  # base URL -> rendered object, once per URL
         for target in targets(event):
             sessions: set[Session] = set()
             for name in target.subscriptions:
                 sessions |= self._subscribers.get((event.tenant_id, target.endpoint, name), set())
             for session in sessions:
+                if not session.reads(event):
+                    continue
                 if event.action == "DELETE":
                     data = _deleted(event, target)
                 else:

@@ -8,6 +8,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from tether.core.events import DomainEvent
+from tether.realtime.access import View
 from tether.realtime.channels import Endpoint
 
 log = logging.getLogger(__name__)
@@ -33,12 +35,15 @@ class Session:
         buffer_size: int,
         timeout: float,
         now: float,
+        admin: bool = False,
     ) -> None:
         self.client_id = client_id
         self.tenant_id = tenant_id
         self.username = username
         self.endpoint = endpoint
         self.base_url = base_url
+        self.admin = admin  # reads everything of its tenant; others only what their view allows
+        self.view: View | None = None  # set by the hub before the first subscription of a non-admin
         self.timeout = timeout  # seconds a connect is held, unless the connect advises otherwise
         self.subscriptions: set[str] = set()
         self.dropped = 0
@@ -64,6 +69,10 @@ class Session:
     def waiting(self) -> bool:
         """A connect is being held: the client is present, not idle."""
         return self._waiting > 0
+
+    def reads(self, event: DomainEvent) -> bool:
+        """Whether this client may be told about `event` (the REST read rule; no view yet: nothing)."""
+        return self.admin or (self.view is not None and self.view.allows(event))
 
     def deliver(self, channel: str, data: object) -> None:
         if len(self._buffer) == self._buffer.maxlen:

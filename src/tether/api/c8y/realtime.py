@@ -29,6 +29,7 @@ from tether.realtime import (
     MalformedBatch,
     Message,
     PendingConnect,
+    ReadRights,
     decode,
     ext_token,
 )
@@ -60,6 +61,11 @@ def _hub(request: Request) -> Hub:
 def _ctx(conn: HTTPConnection) -> ApiContext:
     context: ApiContext = conn.app.state.ctx
     return context
+
+
+def _rights(context: ApiContext) -> ReadRights:
+    """The REST read rules the subscriptions are checked against."""
+    return ReadRights(context.inventory, context.operations)
 
 
 def _token_authenticator(context: ApiContext) -> Callable[[str], Awaitable[Principal | None]]:
@@ -121,8 +127,9 @@ def _long_polling(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]
         principal: Principal | None = None
         if request.headers.get("authorization") or not any(ext_token(m) for m in messages):
             principal = await authenticate(request)  # 401 unless valid Basic (or an ext token instead)
+        context = _ctx(request)
         conversation = Conversation(
-            hub, endpoint, base_url(request), principal, _token_authenticator(_ctx(request))
+            hub, endpoint, base_url(request), principal, _token_authenticator(context), _rights(context)
         )
         replies = await _until_disconnect(request, conversation.process(messages))
         if replies is None:
@@ -226,6 +233,7 @@ def _websocket(endpoint: Endpoint) -> Callable[[WebSocket], Awaitable[None]]:
             _http_base_url(websocket),
             principal,
             _token_authenticator(_ctx(websocket)),
+            _rights(_ctx(websocket)),
         )
         await _Socket(websocket, conversation).run()
 
