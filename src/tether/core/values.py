@@ -62,7 +62,10 @@ def number(value: int | float, *, where: str = "value", resource: str = "general
 
 def clean(value: Any, *, where: str = "value", resource: str = "general") -> Any:
     """`value` as the stores accept it (see the module), or InvalidInput."""
-    return _clean(value, 0, where, resource)
+    try:
+        return _clean(value, 0)
+    except _Refused as exc:
+        raise InvalidInput(f"{where}{exc.path}: {exc.reason}", resource=resource) from None
 
 
 def clean_fields(fields: Mapping[str, Any], *, resource: str = "general") -> dict[str, Any]:
@@ -70,49 +73,75 @@ def clean_fields(fields: Mapping[str, Any], *, resource: str = "general") -> dic
     value's containers count from 1)."""
     out: dict[str, Any] = {}
     for key, item in fields.items():
-        _check_key(key, "fragment", resource)
-        out[key] = _clean(item, 0, key, resource)
+        try:
+            _check_key(key)
+            out[key] = _clean(item, 0)
+        except _Refused as exc:
+            raise InvalidInput(f"{key}{exc.path}: {exc.reason}", resource=resource) from None
     return out
 
 
-def _check_key(key: Any, where: str, resource: str) -> None:
-    if not isinstance(key, str):
-        raise InvalidInput(f"{where}: object keys must be strings", resource=resource)
+class _Refused(Exception):
+    """Raised inside the walk; `path` grows on the way out (only a refused value pays for it)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.path = ""
+
+
+def _check_key(key: Any) -> None:
+    if type(key) is not str and not isinstance(key, str):
+        raise _Refused("object keys must be strings")
     if "\x00" in key:
-        raise InvalidInput(f"{where}: names must not contain NUL characters", resource=resource)
+        raise _Refused("names must not contain NUL characters")
     if not key.isascii():
-        _check_unicode(key, where, resource)
+        _check_unicode(key)
 
 
-def _check_unicode(text: str, where: str, resource: str) -> None:
+def _check_unicode(text: str) -> None:
     try:
         text.encode()
     except UnicodeEncodeError:
-        raise InvalidInput(
-            f"{where}: strings must be valid Unicode (a lone surrogate)", resource=resource
-        ) from None
+        raise _Refused("strings must be valid Unicode (a lone surrogate)") from None
 
 
-def _clean(value: Any, depth: int, where: str, resource: str) -> Any:
+def _check_number(value: Any) -> int | float:
+    try:
+        return number(value)
+    except InvalidInput as exc:
+        raise _Refused(exc.message.removeprefix("value: ")) from None
+
+
+def _clean(value: Any, depth: int) -> Any:
     kind = type(value)
     if kind is str:
         if "\x00" in value:
-            raise InvalidInput(f"{where}: strings must not contain NUL characters", resource=resource)
+            raise _Refused("strings must not contain NUL characters")
         if not value.isascii():
-            _check_unicode(value, where, resource)
+            _check_unicode(value)
         return value
+    if kind is float:
+        if value - value == 0.0:  # finite (NaN and Infinity give NaN)
+            return value
+        return _check_number(value)
+    if kind is int:
+        if MIN_INT <= value <= MAX_INT:
+            return value
+        return _check_number(value)
     if value is None or kind is bool:
         return value
-    if kind is int or kind is float:
-        return number(value, where=where, resource=resource)
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         depth += 1
         if depth > MAX_DEPTH:
-            raise InvalidInput(f"{where}: nested deeper than {MAX_DEPTH} levels", resource=resource)
+            raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
         out: dict[str, Any] | None = None if kind is dict else {}
         for key, item in value.items():
-            _check_key(key, where, resource)
-            cleaned = _clean(item, depth, f"{where}.{key}", resource)
+            try:
+                _check_key(key)
+                cleaned = _clean(item, depth)
+            except _Refused as exc:
+                exc.path = f".{key}{exc.path}"
+                raise
             if out is None and cleaned is not item:
                 out = {}
                 for done, old in value.items():  # copy what was already checked, then continue
@@ -125,17 +154,21 @@ def _clean(value: Any, depth: int, where: str, resource: str) -> Any:
     if kind is list or kind is tuple:
         depth += 1
         if depth > MAX_DEPTH:
-            raise InvalidInput(f"{where}: nested deeper than {MAX_DEPTH} levels", resource=resource)
+            raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
         items: list[Any] | None = None if kind is list else []
         for index, item in enumerate(value):
-            cleaned = _clean(item, depth, f"{where}[{index}]", resource)
+            try:
+                cleaned = _clean(item, depth)
+            except _Refused as exc:
+                exc.path = f"[{index}]{exc.path}"
+                raise
             if items is None and cleaned is not item:
                 items = list(value[:index])
             if items is not None:
                 items.append(cleaned)
         return value if items is None else items
     if isinstance(value, str):  # a str subclass (StrEnum): as the plain string
-        return _clean(str(value), depth, where, resource)
+        return _clean(str(value), depth)
     if isinstance(value, bool | int | float):
-        return number(value, where=where, resource=resource)
-    raise InvalidInput(f"{where}: {kind.__name__} is not a JSON value", resource=resource)
+        return _check_number(value)
+    raise _Refused(f"{kind.__name__} is not a JSON value")
