@@ -27,6 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.adapters.conftest import Users
 from tests.adapters.smartrest.conftest import connect  # noqa: F401  (the fixture, reused)
+from tests.broker import raw
+from tests.broker.conftest import BrokerFactory, make_broker  # noqa: F401  (the fixture, reused)
+from tests.broker.test_handlers import Mounted, Recorder, _connect
 from tests.mqtt_device import TIMEOUT, V5, V311, Device, ServerMqtt
 from tests.support import ADMIN_PASSWORD, ServerThread
 
@@ -34,6 +37,7 @@ from tether.adapters.smartrest.adapter import SmartRestAdapter
 from tether.core.clock import MAX_MS, MIN_MS, parse_iso, to_iso
 from tether.core.errors import BadRequest, InvalidInput
 from tether.core.values import MAX_DEPTH, MAX_INT, MIN_INT, clean, clean_fields
+from tether.mqtt import ReasonCode
 from tether.telemetry import documents
 from tether.telemetry.measurements import ingest_row
 from tether.telemetry.models import NewEvent
@@ -597,3 +601,23 @@ def test_nothing_else_is_pending(adapter: SmartRestAdapter, server: ServerThread
         return adapter.batcher._pending_rows, adapter.batcher._in_flight
 
     assert server.call(drain()) == (0, 0)
+
+
+# -- the broker: a 3.1.1 message refused for its content is acknowledged, not retried for ever -------------
+
+
+def test_broker_acknowledges_a_refused_payload_to_an_mqtt311_client(
+    make_broker: BrokerFactory,  # noqa: F811
+) -> None:
+    """An adapter answering 0x99 Payload format invalid (Xyte does for any client) must not make the broker
+    close a 3.1.1 connection unacknowledged: the client would resend the same poison for ever."""
+    b = make_broker(hooks=Mounted())
+    handler = Recorder(b)
+    b.run(lambda: b.broker.add_handler("s", handler))
+    with _connect(b, version=4) as c:
+        c.send(raw.publish("s/us", b"poison", qos=1, packet_id=1, version=4))
+        handler.resolve(handler.pending.get(timeout=5), ReasonCode.PAYLOAD_FORMAT_INVALID)
+        assert c.expect(4).body == b"\x00\x01"  # PUBACK (3.1.1 has no reason code)
+        c.send(raw.publish("s/us", b"fine", qos=1, packet_id=2, version=4))
+        handler.resolve(handler.pending.get(timeout=5))
+        assert c.expect(4).body == b"\x00\x02"  # still connected
