@@ -32,6 +32,8 @@ from tests.broker.conftest import BrokerFactory, make_broker  # noqa: F401  (the
 from tests.broker.test_handlers import Mounted, Recorder, _connect
 from tests.mqtt_device import TIMEOUT, V5, V311, Device, ServerMqtt
 from tests.support import ADMIN_PASSWORD, ServerThread
+from tests.xyte.helpers import create_model, managed_object_id, register
+from tests.xyte.mqtt_support import XyteDevice
 
 from tether.adapters.smartrest.adapter import SmartRestAdapter
 from tether.core.clock import MAX_MS, MIN_MS, parse_iso, to_iso
@@ -345,6 +347,10 @@ def test_rest_times_outside_the_years_1_to_9999_are_422_and_nothing_is_stored(
         assert listing.status_code == 200, listing.text
         key = path.rsplit("/", 1)[1]
         assert listing.json()[key] == []
+    # A query date outside the range is a 400, not a 500.
+    for path in ("/measurement/measurements", "/event/events", "/alarm/alarms", "/devicecontrol/operations"):
+        response = admin_client.get(path, params={"dateFrom": at, "dateTo": at})
+        assert response.status_code == 400, (path, response.text)
     bulk = {
         "measurements": [
             posts["/measurement/measurements"] | {"time": "2024-01-01T00:00:00Z"},
@@ -587,7 +593,8 @@ def test_property_accepted_rows_round_trip_through_the_store(
 @pytest.fixture(scope="module")
 def stored_source(server: ServerThread) -> int:
     async def make() -> int:
-        return (await server.platform.inventory.create(ADMIN, {"name": "prop", "c8y_IsDevice": {}})).id
+        mo_id: int = (await server.platform.inventory.create(ADMIN, {"name": "prop", "c8y_IsDevice": {}})).id
+        return mo_id
 
     return server.call(make())
 
@@ -621,3 +628,56 @@ def test_broker_acknowledges_a_refused_payload_to_an_mqtt311_client(
         c.send(raw.publish("s/us", b"fine", qos=1, packet_id=2, version=4))
         handler.resolve(handler.pending.get(timeout=5))
         assert c.expect(4).body == b"\x00\x02"  # still connected
+
+
+# -- Xyte -------------------------------------------------------------------------------------------------
+
+
+def test_xyte_poison_telemetry_fails_alone(
+    server: ServerThread, admin_client: httpx.Client, mqtt_server: ServerMqtt
+) -> None:
+    model = create_model(admin_client)
+    made: list[tuple[XyteDevice, dict[str, Any]]] = []
+    try:
+        for i in range(10):
+            registered = register(server.url, model)
+            registered["mo_id"] = managed_object_id(admin_client, registered["id"])
+            client = XyteDevice(mqtt_server.port, registered, protocol=V5 if i % 2 else V311)
+            made.append((client, registered))
+            assert client.connect() == 0
+        innocent, offenders = made[:8], made[8:]
+        poison: list[Any] = [
+            {"telemetries": {"deep": _nested(300)}},
+            {"telemetries": {"t": 1}, "timestamp": LATE},
+            {"telemetries": {"t": 1}, "timestamp": EARLY},
+            b'{"telemetries": {"t": 1e999}}',
+        ]
+        sent = [
+            (client, client.send(f"v1/device/{client.id}/telemetry", {"telemetries": {"t": i}}))
+            for i, (client, _) in enumerate(innocent)
+        ]
+        refused = [
+            (
+                client,
+                client.send(
+                    f"v1/device/{client.id}/telemetry",
+                    payload if isinstance(payload, bytes) else json.dumps(payload).encode(),
+                ),
+            )
+            for payload in poison
+            for client, _ in offenders
+        ]
+        for client, mid in sent:
+            assert client.ack(mid) == 0
+        for client, mid in refused:
+            assert client.ack(mid) == (PAYLOAD_FORMAT_INVALID if client.protocol == V5 else 0)
+        for client, _ in made:
+            _still_connected(client)
+        for i, (_, registered) in enumerate(innocent):
+            stored = _measurements(admin_client, str(registered["mo_id"]))
+            assert [m["xyte_Telemetry"] for m in stored] == [{"t": {"value": i}}]
+        for _, registered in offenders:
+            assert _measurements(admin_client, str(registered["mo_id"])) == []
+    finally:
+        for client, _ in made:
+            client.close()
