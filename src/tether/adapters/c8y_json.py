@@ -78,7 +78,7 @@ class JsonViaMqtt:
         reason = ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR
         try:
             document = orjson.loads(data) if data.strip() else {}
-            await self._dispatch(session, mode, topic, document)
+            return await self._dispatch(session, mode, topic, document, message_id)
         except orjson.JSONDecodeError as exc:
             kind, text, reason = "validationError", f"Invalid JSON: {exc}", ReasonCode.PAYLOAD_FORMAT_INVALID
         except JsonError as exc:
@@ -91,8 +91,6 @@ class JsonViaMqtt:
             kind, text, reason, api = "Forbidden", exc.message, ReasonCode.NOT_AUTHORIZED, "security"
         except DomainError as exc:
             kind, text = exc.kind, exc.message
-        else:
-            return None
         self.error(session, kind, text, api, message_id=message_id)
         return self._reason(session, reason)
 
@@ -100,35 +98,50 @@ class JsonViaMqtt:
     def _reason(session: DeviceSession, code: ReasonCode) -> ReasonCode | None:
         return code if session.client.protocol_version == 5 else None
 
+    def _rejecter(self, session: DeviceSession, api: str, message_id: int) -> Any:
+        """The answer to a measurement the store refused after the checks (smartrest/ingest.py)."""
+
+        def rejected(text: str) -> ReasonCode | None:
+            self.error(session, "validationError", text, api, message_id=message_id)
+            return self._reason(session, ReasonCode.PAYLOAD_FORMAT_INVALID)
+
+        return rejected
+
     async def _dispatch(
-        self, session: DeviceSession, mode: ProcessingMode, topic: str, document: Any
-    ) -> None:
+        self, session: DeviceSession, mode: ProcessingMode, topic: str, document: Any, message_id: int = 0
+    ) -> ReasonCode | None:
         levels = topic.split("/")
         if len(levels) < 3:
             raise JsonError("notSupported", f"Unsupported topic {topic!r}")
         collection = "/".join(levels[:2])
         if collection == "inventory/managedObjects":
             await self._inventory(session, levels[2:], document)
-            return
+            return None
         resource = _COLLECTIONS.get(collection)
         action, rest = levels[2], levels[3:]
         if resource is None:
             raise JsonError("notSupported", f"Unsupported topic {topic!r}")
+        rejected = self._rejecter(session, levels[0], message_id)
         if action == "create" and not rest:
-            await self._create(session, mode, resource, [_object(document)])
-        elif action == "createBulk" and not rest:
+            return await self._create(session, mode, resource, [_object(document)], rejected)
+        if action == "createBulk" and not rest:
             items = document.get(resource) if isinstance(document, dict) else None
             if not isinstance(items, list) or not items:
                 raise InvalidInput(f"'{resource}' must be a non-empty list", resource=levels[0])
-            await self._create(session, mode, resource, [_object(item) for item in items])
-        elif action in ("update", "delete") and len(rest) == 1:
+            return await self._create(session, mode, resource, [_object(item) for item in items], rejected)
+        if action in ("update", "delete") and len(rest) == 1:
             await self._change(session, mode, resource, action, _id(rest[0]), document)
-        else:
-            raise JsonError("notSupported", f"Unsupported action {action!r} on {collection}")
+            return None
+        raise JsonError("notSupported", f"Unsupported action {action!r} on {collection}")
 
     async def _create(
-        self, session: DeviceSession, mode: ProcessingMode, resource: str, items: list[dict[str, Any]]
-    ) -> None:
+        self,
+        session: DeviceSession,
+        mode: ProcessingMode,
+        resource: str,
+        items: list[dict[str, Any]],
+        rejected: Any = None,
+    ) -> ReasonCode | None:
         adapter = self.adapter
         root = await adapter.root(session)
         assert root is not None
@@ -137,15 +150,17 @@ class JsonViaMqtt:
         for item in items:
             item["source"] = {"id": str(root.mo_id)}  # always the ClientId's device (json-via-mqtt)
         if resource == "measurements":
+            # Checked (parse_measurement: core/values.py, times) before they join the shared ingest batch.
             drafts = [parse_measurement(item) for item in items]
             rows = [(root.grant, d.type, d.time, d.fragments) for d in drafts]
-            await adapter.store_measurements(session, rows, mode)
-        elif resource == "events":
+            return await adapter.store_measurements(session, rows, mode, rejected)
+        if resource == "events":
             for item in items:
                 await services.events.create(who, item, mode)
         else:
             for item in items:
                 await services.alarms.create(who, item, mode)
+        return None
 
     async def _change(
         self,

@@ -50,7 +50,7 @@ from tether.mqtt.topics import matches
 from tether.operations.models import Operation
 from tether.registration.xyte import XyteService
 from tether.registration.xyte_models import XyteDevice
-from tether.telemetry.measurements import MeasurementService
+from tether.telemetry.measurements import MeasurementService, parse_measurement
 from tether.tenants.models import Principal, Role
 
 __all__ = ["ROOT", "ConnectionEvents", "XyteAdapter", "install"]
@@ -211,6 +211,8 @@ class XyteAdapter:
             elif item.kind == "telemetry":
                 try:
                     document = xyte_format.measurement_document(device, item.payload)
+                    # Checked before it joins the batch shared with other devices (issue 11 item 3).
+                    parse_measurement(document)
                 except InvalidInput as exc:
                     log.info("Xyte device %s sent bad telemetry: %s", device.id, exc.message)
                     _settle(item.ack, ReasonCode.PAYLOAD_FORMAT_INVALID)
@@ -224,18 +226,24 @@ class XyteAdapter:
             await self._update(device, item)
 
     async def _store(self, tenant_id: str, entries: list[tuple[dict[str, Any], _Inbound]]) -> None:
-        """One write for the whole batch; if it is refused, each message alone, so only the bad one fails."""
+        """One write for the whole batch; if it fails, each message alone, so only the bad one fails. A
+        message refused alone gets 0x99 (its content) or 0x83; a store failure that is not about the
+        message (the database is down) leaves it unacknowledged (raised to _drain_inbox)."""
         who = Principal(tenant_id, "xyte-adapter", frozenset({Role.ADMIN}))
         try:
             await self._measurements.create(who, [document for document, _ in entries])
-        except DomainError as exc:
-            if len(entries) == 1:
-                item = entries[0][1]
-                log.info("telemetry of Xyte device %s not stored: %s", item.topic_id, exc.message)
-                _settle(item.ack, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
-            else:
+        except Exception as exc:
+            if len(entries) > 1:
+                log.warning("writing %d Xyte messages failed (%s); one by one now", len(entries), exc)
                 for entry in entries:
                     await self._store(tenant_id, [entry])
+                return
+            if not isinstance(exc, DomainError):
+                raise
+            item = entries[0][1]
+            log.info("telemetry of Xyte device %s not stored: %s", item.topic_id, exc.message)
+            code = ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR
+            _settle(item.ack, ReasonCode.PAYLOAD_FORMAT_INVALID if isinstance(exc, InvalidInput) else code)
             return
         for _, item in entries:
             _settle(item.ack, None)

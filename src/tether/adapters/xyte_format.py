@@ -34,6 +34,7 @@ from typing import Any
 
 from tether.core.clock import now_ms, parse_iso, to_iso
 from tether.core.errors import BadRequest, InvalidInput
+from tether.core.values import clean
 from tether.operations.models import Operation, OperationStatus
 from tether.registration.xyte_models import XyteDevice
 
@@ -60,16 +61,6 @@ _TO_XYTE = {
 }
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in k or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def measurement_document(device: XyteDevice, payload: Any) -> dict[str, Any]:
     """The measurement (a MeasurementService document) for one Send Telemetry payload; InvalidInput when
     the payload is not of that shape."""
@@ -88,7 +79,9 @@ def measurement_document(device: XyteDevice, payload: Any) -> dict[str, Any]:
         raise InvalidInput(
             f"'message' must be a string of at most {MAX_MESSAGE_LENGTH} characters", resource=R
         )
-    if _has_nul(telemetries) or _has_nul(message):
+    # Numbers, NUL characters and nesting the stores accept (core/values.py), before anything walks it.
+    telemetries = clean(telemetries, where="telemetries", resource=R)
+    if message is not None and "\x00" in message:
         raise InvalidInput("Telemetry must not contain NUL characters", resource=R)
     series: dict[str, Any] = {}
     state: dict[str, Any] = {}

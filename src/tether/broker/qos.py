@@ -36,6 +36,8 @@ __all__ = ["QoSFlows", "ack"]
 log = logging.getLogger("tether.broker")
 
 _RC = ReasonCode
+#: Refusals a 3.1.1 client is acknowledged for (the message is dropped): resending cannot change them.
+_REFUSED_FOR_GOOD = frozenset({ReasonCode.NOT_AUTHORIZED, ReasonCode.PAYLOAD_FORMAT_INVALID})
 
 
 def _both(
@@ -198,9 +200,11 @@ class QoSFlows:
                 continue
             if code.is_error and first == 0x50 and self.session is not None:
                 self.session.awaiting_rel.discard(pid)  # a PUBREC >= 0x80 ends the flow (spec 4.3.3)
-            if code.is_error and self.version != 5 and code != _RC.NOT_AUTHORIZED:
+            if code.is_error and self.version != 5 and code not in _REFUSED_FOR_GOOD:
                 # MQTT 3.1.1 cannot refuse a message it failed to store: close the connection unacknowledged
-                # so that the client sends it again (spec 4.4).
+                # so that the client sends it again (spec 4.4). A message refused for what it is (not
+                # authorized, its content invalid) is acknowledged and dropped: sent again, it would be
+                # refused again, forever.
                 self.close(_RC.UNSPECIFIED_ERROR)  # type: ignore[attr-defined]
                 return
             self._write_ack(first, pid, code)

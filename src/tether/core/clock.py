@@ -1,25 +1,54 @@
-"""Time as stored (integer milliseconds since the epoch, UTC) and as shown (ISO-8601, Cumulocity style)."""
+"""Time as stored (integer milliseconds since the epoch, UTC) and as shown (ISO-8601, Cumulocity style).
+
+Every stored instant lies in the years 1..9999 UTC (`MIN_MS`..`MAX_MS`): what an ISO-8601 date-time with a
+four-digit year can show, and what Python's datetime (to_iso) can render. :func:`parse_iso` refuses other
+instants AFTER the conversion to UTC, so `9999-12-31T23:59:59-14:00` (year 10000 in UTC) is refused on every
+entry path that reads a date (issue 11 item 3).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tether.core.errors import BadRequest
+
+log = logging.getLogger("tether.clock")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z in milliseconds since the epoch.
+MIN_MS = -62_135_596_800_000
+MAX_MS = 253_402_300_799_999
+
+
+class OutOfRange(BadRequest):
+    """A date-time outside the years 1..9999 once converted to UTC."""
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def in_range(ms: int) -> bool:
+    return MIN_MS <= ms <= MAX_MS
+
+
 def to_iso(ms: int) -> str:
-    """Render as `2013-08-30T10:12:24.378Z`; fixed width, so strings sort like the instants."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """Render as `2013-08-30T10:12:24.378Z`; fixed width, so strings sort like the instants.
+
+    An instant outside the years 1..9999 (only a row stored before parse_iso refused them can hold one) is
+    shown as the nearest bound, so that listing it still works and it can be found and deleted."""
+    if not MIN_MS <= ms <= MAX_MS:
+        log.warning("time %d ms is outside the years 1..9999; shown as the nearest bound", ms)
+        ms = MIN_MS if ms < MIN_MS else MAX_MS
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def parse_iso(text: str, *, field: str = "time", resource: str = "general") -> int:
-    """Parse an ISO-8601 date-time with zone; a date without zone is taken as UTC."""
+    """Parse an ISO-8601 date-time with zone; a date without zone is taken as UTC. BadRequest unless it is
+    a date-time in the years 1..9999 once converted to UTC."""
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
@@ -32,5 +61,10 @@ def parse_iso(text: str, *, field: str = "time", resource: str = "general") -> i
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     # Integer arithmetic: float timestamp() * 1000 truncated lost a millisecond for ~0.6% of inputs.
-    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    delta = dt - _EPOCH
+    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    if not MIN_MS <= ms <= MAX_MS:
+        raise OutOfRange(
+            f"Invalid date for '{field}': {text!r} is outside the years 1..9999 in UTC", resource=resource
+        )
+    return ms

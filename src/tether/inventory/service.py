@@ -9,6 +9,7 @@ from tether.core.clock import now_ms
 from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
+from tether.core.values import clean_fields
 from tether.inventory.models import (
     ChildKind,
     InventoryCriteria,
@@ -49,9 +50,12 @@ def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"'{key}' must be a string", resource="inventory")
             columns[key] = value
+            if value is not None and "\x00" in value:
+                raise InvalidInput(f"'{key}' must not contain NUL characters", resource="inventory")
         else:
             fragments[key] = value
-    return columns, fragments
+    # Numbers, NUL characters and nesting the stores and the encoder accept (issue 11 item 3).
+    return columns, clean_fields(fragments, resource="inventory")
 
 
 def may_read(who: Principal, mo: ManagedObject) -> bool:

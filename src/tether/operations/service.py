@@ -13,6 +13,7 @@ from tether.core.clock import now_ms
 from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
+from tether.core.values import clean_fields
 from tether.inventory.models import ChildKind, InventoryCriteria, ManagedObject
 from tether.inventory.service import may_read
 from tether.operations.models import (
@@ -67,7 +68,7 @@ class OperationService:
         draft = NewOperation(
             device_id=device.id,
             agent_id=None if agent is None else agent.id,
-            fragments={k: v for k, v in fragments.items() if v is not None},
+            fragments={k: v for k, v in clean_fields(fragments, resource=R).items() if v is not None},
             bulk_operation_id=bulk_operation_id,
         )
         op = await self._store.create(who.tenant_id, draft, now_ms())
@@ -130,7 +131,7 @@ class OperationService:
             reason = None
             if new_status is OperationStatus.FAILED:
                 reason = failure_reason if failure_reason is not None else op.failure_reason
-            change = OperationChange(op.status, new_status, reason, dict(fragments or {}))
+            change = OperationChange(op.status, new_status, reason, clean_fields(fragments or {}, resource=R))
             updated = await self._store.update(who.tenant_id, op_id, change, now_ms())
             if updated is not None:
                 self._announce("UPDATE", updated)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from tether.core.clock import parse_iso
 from tether.core.errors import BadRequest, InvalidInput
+from tether.core.values import clean_fields
 from tether.telemetry.models import Json
 
 S = TypeVar("S", bound=StrEnum)
@@ -76,23 +77,11 @@ def fragments(
     document: Mapping[str, Any], reserved: Collection[str], *, resource: str, keep_null: bool = False
 ) -> Json:
     """Everything but the reserved top-level fields; a null fragment is dropped unless `keep_null`
-    (an update, where null removes the fragment)."""
+    (an update, where null removes the fragment). Checked and normalised by core/values.py (numbers,
+    NUL characters, nesting), so that every fragment stored can be encoded again."""
     kept = {
         key: value
         for key, value in document.items()
         if key not in reserved and (keep_null or value is not None)
     }
-    if _holds_nul(kept):
-        raise InvalidInput("Fragments must not contain NUL characters", resource=resource)
-    return kept
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether a NUL character hides in any string or key (PostgreSQL cannot store one in text or JSONB)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
+    return clean_fields(kept, resource=resource)

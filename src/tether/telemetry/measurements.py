@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.core.clock import now_ms
+from tether.core.clock import in_range, now_ms
 from tether.core.errors import InvalidInput, NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
+from tether.core.values import clean_fields
 from tether.inventory.service import InventoryService
 from tether.storage.base import MeasurementStore
 from tether.telemetry import documents
@@ -47,6 +48,19 @@ class SourceGrant:
 
 #: One measurement on the ingest path: (grant, type, time, fragments); the grant names source and tenant.
 IngestRow = tuple[SourceGrant, str, int, Json]
+
+
+def ingest_row(grant: SourceGrant, type_: str, time: int, fragments: Json) -> IngestRow:
+    """One measurement of a protocol adapter, checked BEFORE it joins an ingest batch shared with other
+    devices (issue 11 item 3): the same rules as :func:`parse_measurement` (type, time in the years
+    1..9999, fragments by core/values.py); InvalidInput otherwise."""
+    if not type_ or "\x00" in type_ or len(type_) > documents.MAX_TYPE_LENGTH:
+        raise InvalidInput(
+            f"'type' must be 1 to {documents.MAX_TYPE_LENGTH} characters without NUL", resource=R
+        )
+    if type(time) is not int or not in_range(time):
+        raise InvalidInput("'time' must be a date in the years 1..9999", resource=R)
+    return (grant, type_, time, clean_fields(fragments, resource=R))
 
 
 def parse_measurement(document: Mapping[str, Any]) -> NewMeasurement:

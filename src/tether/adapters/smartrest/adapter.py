@@ -47,6 +47,7 @@ from tether.core.events import EventBus
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
+from tether.telemetry.measurements import ingest_row
 from tether.tenants.models import Principal
 
 __all__ = ["MODES", "SmartRestAdapter"]
@@ -88,7 +89,9 @@ class SmartRestAdapter:
         self.services = services
         self.events = events
         self.devices = Devices(services)
-        self.batcher = IngestBatcher(services.measurements, on_gone=self._gone, max_rows=max_batch_rows)
+        self.batcher = IngestBatcher(
+            services.measurements, on_gone=self._gone, on_rejected=self._rejected, max_rows=max_batch_rows
+        )
         self.dispatcher = OperationDispatcher(self)
         self.custom = CustomTemplates(self, templates)
         self.json = JsonViaMqtt(self)
@@ -308,7 +311,7 @@ class SmartRestAdapter:
                     else:
                         time = now = now or now_ms()
                     fragments = {fields[1]: {fields[2]: series}}
-                    entries.append((grant, fields[1], time, fragments))
+                    entries.append(ingest_row(grant, fields[1], time, fragments))
                     continue
                 if not line.strip(" \t"):
                     continue
@@ -319,7 +322,7 @@ class SmartRestAdapter:
                     ctx = RowContext("", session.who, self.services, session.host, mode, _no_reply, target)
                     ctx.measurements = entries
                 measure(ctx, Fields(fields[0], fields[1:]))
-        except SmartRestError:
+        except (SmartRestError, DomainError):  # the ordinary path reports it, row by row
             return None
         if not entries:
             return None
@@ -331,6 +334,13 @@ class SmartRestAdapter:
         session.devices.clear()
         session.by_id.clear()
         return self.result(session, Code.SERVER_ERROR)
+
+    def _rejected(self, session: Any, text: str) -> ReasonCode | None:
+        """A measurement the store refused although it passed the checks (ingest.py retried it alone):
+        45 on s/e; MQTT 5: 0x99, MQTT 3.1.1: acknowledged all the same (a resent poison message would
+        be refused forever)."""
+        self.report(session, SmartRestError(Code.INVALID_ARGUMENTS, text, ""))
+        return self.result(session, Code.INVALID_ARGUMENTS)
 
     async def _static(
         self, session: DeviceSession, mode: ProcessingMode, child: str, data: bytes
@@ -379,11 +389,17 @@ class SmartRestAdapter:
         return self.result(session, worst)
 
     async def store_measurements(
-        self, session: DeviceSession, measurements: list[Any], mode: ProcessingMode
+        self,
+        session: DeviceSession,
+        measurements: list[Any],
+        mode: ProcessingMode,
+        rejected: Callable[[str], ReasonCode | None] | None = None,
     ) -> ReasonCode | None:
+        """`rejected(text)`: how to answer when the store refuses a row of this message (default: 45 on
+        s/e). A storage failure propagates: the broker refuses the message (3.1.1: closes,
+        unacknowledged, so that it is sent again)."""
         if mode.stores:
-            # A storage failure propagates: the broker refuses the message (3.1.1: closes, unacknowledged).
-            return await self.batcher.add(measurements, mode, session)
+            return await self.batcher.add(measurements, mode, session, rejected)
         await self.services.measurements.create_many(measurements, mode)
         return None
 

@@ -9,16 +9,17 @@ from typing import Any, Protocol
 
 from tether.adapters.smartrest.csv import encode_row
 from tether.adapters.smartrest.errors import invalid
-from tether.core.clock import now_ms, parse_iso
+from tether.core.clock import OutOfRange, now_ms, parse_iso
 from tether.core.errors import BadRequest
 from tether.core.processing import ProcessingMode
+from tether.core.values import MAX_INT, MIN_INT
 from tether.identity.service import IdentityService
 from tether.inventory.models import ChildKind
 from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
-from tether.telemetry.measurements import IngestRow, MeasurementService, SourceGrant
+from tether.telemetry.measurements import IngestRow, MeasurementService, SourceGrant, ingest_row
 from tether.tenants.models import Principal
 
 __all__ = ["DeviceRef", "Fields", "Host", "RowContext", "Services", "parse_number", "parse_time"]
@@ -49,17 +50,21 @@ class DeviceRef:
 
 def parse_number(text: str, name: str, template: str) -> int | float:
     """A JSON number from a CSV field: an integer when written as one, else a float; not NaN or infinite.
-    (No exception on the common paths: this runs for every measurement.)"""
-    if text.isdigit() and text.isascii():
+    An integer beyond 64 bits becomes the nearest float, or is refused when that is infinite (the rule of
+    core/values.py). (No exception on the common paths: this runs for every measurement.)"""
+    if text.isdigit() and text.isascii() and len(text) <= 18:
         return int(text)
     try:
         value = float(text)
     except ValueError:
-        raise invalid(f"'{name}' must be a number (got {text!r})", template) from None
+        raise invalid(f"'{name}' must be a number (got {text[:40]!r})", template) from None
     if not math.isfinite(value):
-        raise invalid(f"'{name}' must be a finite number (got {text!r})", template)
-    if text[0] in "+-" and text[1:].isdigit() and text.isascii():
-        return int(text)
+        raise invalid(f"'{name}' must be a finite number (got {text[:40]!r})", template)
+    digits = text[1:] if text[:1] in "+-" else text
+    if digits.isdigit() and digits.isascii() and len(digits) <= 19:
+        whole = int(text)
+        if MIN_INT <= whole <= MAX_INT:
+            return whole
     return value
 
 
@@ -115,7 +120,9 @@ class Fields:
 def parse_time(value: str, template: str) -> int:
     try:
         return parse_iso(value, resource="smartrest")
-    except (BadRequest, OverflowError):
+    except OutOfRange:
+        raise invalid(f"Invalid date {value!r}; outside the years 1..9999 in UTC", template) from None
+    except BadRequest:
         raise invalid(f"Invalid date {value!r}; expected ISO-8601", template) from None
 
 
@@ -169,7 +176,9 @@ class RowContext:
         return self.target
 
     def measure(self, type_: str, time: int, fragments: dict[str, Any]) -> None:
-        self.measurements.append((self.device.grant, type_, time, fragments))
+        """Checked before it joins the batch (telemetry.measurements.ingest_row): InvalidInput, reported
+        on s/e as 45 for this row only."""
+        self.measurements.append(ingest_row(self.device.grant, type_, time, fragments))
 
     def reply_row(self, fields: Iterable[object]) -> None:
         self.reply(encode_row(fields))

@@ -11,6 +11,13 @@ throughput: bench/smartrest_ingest.py).
 
 A batch refused because one of its sources was deleted meanwhile is split by source and written again,
 so the other devices' data is stored; the messages of the deleted source fail alone.
+
+One bad message never fails another's (issue 11 item 3): rows are checked before they are added
+(telemetry.measurements.ingest_row), and a write that fails all the same is retried row by row, so that
+only the bad row's message fails (`on_rejected`, or the message's own `rejected` answer: SmartREST 45 on
+s/e, JSON via MQTT its error topic; MQTT 5 0x99, MQTT 3.1.1 acknowledged). A failure of the store itself (not
+a refused row: the database is unreachable) is not split further: those messages fail unacknowledged,
+so that their senders send them again.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tether.core.errors import NotFound
+from tether.core.errors import DomainError, NotFound
 from tether.core.processing import ProcessingMode
 from tether.mqtt.reason_codes import ReasonCode
 from tether.telemetry.measurements import IngestRow, MeasurementService
@@ -33,10 +40,12 @@ log = logging.getLogger("tether.smartrest")
 #: on_gone(owner, text): a message's source no longer exists; reports it to the message's owner (its
 #: connection) and returns the acknowledgement's result.
 OnGone = Callable[[Any, str], "ReasonCode | None"]
+#: rejected(text): a row of the message was refused by the store; answers its sender, returns the result.
+Rejected = Callable[[str], "ReasonCode | None"]
 
 
 class _Item:
-    __slots__ = ("entries", "future", "mode", "owner")
+    __slots__ = ("entries", "future", "mode", "owner", "rejected")
 
     def __init__(
         self,
@@ -44,11 +53,13 @@ class _Item:
         mode: ProcessingMode,
         future: asyncio.Future[ReasonCode | None],
         owner: Any,
+        rejected: Rejected | None,
     ) -> None:
         self.entries = entries
         self.mode = mode
         self.future = future
         self.owner = owner
+        self.rejected = rejected
 
 
 class IngestBatcher:
@@ -57,12 +68,14 @@ class IngestBatcher:
         measurements: MeasurementService,
         *,
         on_gone: OnGone | None = None,
+        on_rejected: OnGone | None = None,
         max_rows: int = 500,
         max_in_flight: int = 1,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._measurements = measurements
         self._on_gone = on_gone
+        self._on_rejected = on_rejected
         self._max_rows = max_rows
         self._max_in_flight = max_in_flight
         self._loop = loop
@@ -80,9 +93,11 @@ class IngestBatcher:
         entries: Sequence[IngestRow],
         mode: ProcessingMode = ProcessingMode.PERSISTENT,
         owner: Any = None,
+        rejected: Rejected | None = None,
     ) -> asyncio.Future[ReasonCode | None]:
-        """Queue one message's measurements; the future resolves (None) once they are durably stored.
-        `owner` (the connection) is what on_gone hears about when their source is gone."""
+        """Queue one message's measurements (checked rows: telemetry.measurements.ingest_row); the future
+        resolves (None) once they are durably stored. `owner` (the connection) is what on_gone and
+        on_rejected hear about; `rejected`, when given, answers a refused row instead of on_rejected."""
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -90,7 +105,7 @@ class IngestBatcher:
         if not entries:
             future.set_result(None)
             return future
-        self._pending.append(_Item(entries, mode, future, owner))
+        self._pending.append(_Item(entries, mode, future, owner, rejected))
         self._pending_rows += len(entries)
         if not self._scheduled and self._in_flight < self._max_in_flight:
             # At the end of this loop turn: the other messages read in this turn join the write.
@@ -143,16 +158,66 @@ class IngestBatcher:
                 self._gone(item, "The device no longer exists")
             return
         except Exception as exc:
-            log.error("storing %d measurements failed: %s", len(entries), exc)
-            for item in items:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            if isinstance(exc, DomainError) or len(entries) > 1:
+                log.warning(
+                    "a write of %d measurements failed (%s); storing them one by one", len(entries), exc
+                )
+                await self._store_rows(items, mode)
+                return
+            self._fail(items, exc)
             return
         self.writes += 1
         self.rows_written += len(entries)
         for item in items:
             if not item.future.done():
                 item.future.set_result(None)
+
+    async def _store_rows(self, items: list[_Item], mode: ProcessingMode) -> None:
+        """Each row alone, so that only a bad row fails: its message is answered as rejected, the others'
+        rows are stored and acknowledged. A failure that is not about the row's content (the store is
+        down) ends the retries: that message and the rest fail unacknowledged, to be sent again."""
+        store = self._measurements.create_many
+        for index, item in enumerate(items):
+            problem: str | None = None
+            gone = False
+            for row in item.entries:
+                try:
+                    await store([row], mode)
+                except NotFound:
+                    gone = True
+                except DomainError as exc:
+                    problem = exc.message
+                except Exception as exc:
+                    log.error("storing measurements failed: %s", exc)
+                    self._fail(items[index:], exc)
+                    return
+                else:
+                    self.writes += 1
+                    self.rows_written += 1
+            if gone:
+                self._gone(item, "The device no longer exists")
+            elif problem is not None:
+                self._reject(item, problem)
+            elif not item.future.done():
+                item.future.set_result(None)
+
+    def _fail(self, items: list[_Item], exc: BaseException) -> None:
+        log.error("storing measurements of %d messages failed: %s", len(items), exc)
+        for item in items:
+            if not item.future.done():
+                item.future.set_exception(exc)
+
+    def _reject(self, item: _Item, text: str) -> None:
+        if item.future.done():
+            return
+        log.info("measurement of %s refused by the store: %s", item.owner, text)
+        if item.rejected is not None:
+            result = item.rejected(text)
+        elif self._on_rejected is not None:
+            result = self._on_rejected(item.owner, text)
+        else:
+            result = ReasonCode.PAYLOAD_FORMAT_INVALID
+        item.future.set_result(result)
 
     async def _store_by_source(self, items: list[_Item], mode: ProcessingMode) -> None:
         groups: dict[Any, list[_Item]] = {}

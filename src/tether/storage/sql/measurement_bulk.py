@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Sequence
 
 import orjson
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from tether.storage.sql.database import Database
 from tether.storage.sqlite import SqliteDialect
@@ -69,6 +69,11 @@ class BulkSourceGone(Exception):
     batch was stored."""
 
 
+class BulkRowsRefused(Exception):
+    """A row of the batch cannot be encoded or stored (its content, not the database): nothing of the
+    batch was stored. Rows checked by core/values.py never cause it; it is the last line of defence."""
+
+
 async def insert_measurements(db: Database, rows: Sequence[MeasurementRow], now: int) -> list[int]:
     """Insert every row in one write; returns their ids in the order of `rows`."""
     if not rows:
@@ -100,3 +105,6 @@ async def insert_measurements(db: Database, rows: Sequence[MeasurementRow], now:
             return sorted(result.scalars().all())
     except (IntegrityError, sqlite3.IntegrityError):  # the raw aiosqlite connection raises the driver's
         raise BulkSourceGone() from None
+    except (TypeError, ValueError, OverflowError, DataError, sqlite3.DataError) as exc:
+        # orjson.JSONEncodeError is a TypeError; PostgreSQL refusing a value is a DataError.
+        raise BulkRowsRefused(str(exc)) from exc

@@ -9,10 +9,10 @@ from sqlalchemy import ColumnElement, Select, Table, delete, func, insert, or_, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tether.core.errors import NotFound
+from tether.core.errors import InvalidInput, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.storage.sql.database import Database
-from tether.storage.sql.measurement_bulk import BulkSourceGone, insert_measurements
+from tether.storage.sql.measurement_bulk import BulkRowsRefused, BulkSourceGone, insert_measurements
 from tether.storage.sql.schema import events as ev
 from tether.storage.sql.schema import managed_objects as mo
 from tether.storage.sql.schema import measurements as ms
@@ -151,6 +151,8 @@ class SqlMeasurementStore:
             return await insert_measurements(self._db, rows, now)
         except BulkSourceGone:
             raise source_gone() from None
+        except BulkRowsRefused as exc:
+            raise InvalidInput(f"The measurement cannot be stored: {exc}", resource="measurement") from None
 
     async def get(self, tenant_id: str, measurement_id: int) -> Measurement | None:
         query = select(ms).where(ms.c.tenant_id == tenant_id, ms.c.id == measurement_id)
