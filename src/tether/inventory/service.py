@@ -9,6 +9,7 @@ from tether.core.clock import now_ms
 from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
+from tether.core.text import MAX_KEY_LENGTH, checked
 from tether.inventory.models import (
     ChildKind,
     InventoryCriteria,
@@ -19,6 +20,8 @@ from tether.inventory.models import (
 )
 from tether.storage.base import ManagedObjectStore
 from tether.tenants.models import Principal
+
+R = "inventory"
 
 # Fields the server owns; a client may send them (c8y clients echo documents back) but they are ignored.
 READ_ONLY = frozenset(
@@ -48,7 +51,9 @@ def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
         if key in ("name", "type"):
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"'{key}' must be a string", resource="inventory")
-            columns[key] = value
+            # name is a text column, type a 255-character one
+            limit = MAX_KEY_LENGTH if key == "type" else None
+            columns[key] = value if value is None else checked(value, key, resource=R, max_length=limit)
         else:
             fragments[key] = value
     return columns, fragments
@@ -68,7 +73,7 @@ class InventoryService:
         fragments = {k: v for k, v in fragments.items() if v is not None}
         owner = who.username
         if who.is_admin and isinstance(document.get("owner"), str) and document["owner"]:
-            owner = document["owner"]
+            owner = checked(document["owner"], "owner", resource=R)
         draft = NewManagedObject(
             owner=owner, name=columns.get("name"), type=columns.get("type"), fragments=fragments
         )
