@@ -47,7 +47,9 @@ class RejectNul:
             where = "path" if NUL in scope["path"] else "query" if b"%00" in query or b"\0" in query else None
             if where is not None:
                 message = f"The {where} must not contain the NUL character (%00)"
-                exc = InvalidInput(message, resource="general")
+                # the API named by the first segment, as the routers name theirs (/measurement/...)
+                api = scope["path"].split("/")[1]
+                exc = InvalidInput(message, resource=api if api.isascii() and api.isalpha() else "general")
                 response = await self.handler(Request(scope, receive), exc)
                 await response(scope, receive, send)
                 return
