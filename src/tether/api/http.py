@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound
 from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 
 VENDOR_PREFIX = "application/vnd.com.nsn.cumulocity."
+OFF_LOOP_BODY_SIZE = 64 * 1024  # bodies larger than this are parsed in a worker thread
 MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a request body (a Cumulocity fragment rarely has 5)
 
 
@@ -46,11 +48,14 @@ async def read_json(request: Request, *, resource: str) -> Any:
         raise BadRequest("A JSON body is required", resource=resource)
     if b"\\u0000" in body:  # JSON may escape NUL, but no string we store may hold one (PostgreSQL text)
         raise InvalidInput("Strings must not contain the NUL character (\\u0000)", resource=resource)
-    try:
-        document = orjson.loads(body)
+    try:  # a large body is parsed and walked off the event loop
+        if len(body) > OFF_LOOP_BODY_SIZE:
+            document, deep = await asyncio.to_thread(_parse, bytes(body))
+        else:
+            document, deep = _parse(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc}", resource=resource) from None
-    if _nested_deeper(document, MAX_JSON_DEPTH):
+    if deep:
         raise InvalidInput(
             f"The body nests objects and arrays more than {MAX_JSON_DEPTH} levels deep", resource=resource
         )
@@ -63,6 +68,11 @@ async def read_json_object(request: Request, *, resource: str) -> dict[str, Any]
     if not isinstance(document, dict):
         raise InvalidInput("The body must be a JSON object", resource=resource)
     return document
+
+
+def _parse(body: bytes | bytearray) -> tuple[Any, bool]:
+    document = orjson.loads(body)
+    return document, _nested_deeper(document, MAX_JSON_DEPTH)
 
 
 def _nested_deeper(document: Any, limit: int) -> bool:

@@ -34,7 +34,7 @@ from typing import Literal, NamedTuple
 Scalar = str | int | float | bool | None
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le"]
 MAX_LENGTH = 4096  # characters of the whole query text
-MAX_TERMS = 100  # conditions (comparisons, has(), bygroupid()) in $filter
+MAX_TERMS = 50  # conditions (comparisons, has(), bygroupid()) in $filter
 MAX_DEPTH = 32  # nested parentheses and `not`
 MAX_ORDER_KEYS = 10  # keys of $orderby
 
