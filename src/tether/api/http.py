@@ -15,7 +15,7 @@ from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound
 from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 
 VENDOR_PREFIX = "application/vnd.com.nsn.cumulocity."
-OFF_LOOP_BODY_SIZE = 64 * 1024  # bodies larger than this are parsed in a worker thread
+OFF_LOOP_BODY_SIZE = 32 * 1024  # bodies larger than this are parsed in a worker thread
 MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a request body (a Cumulocity fragment rarely has 5)
 
 
