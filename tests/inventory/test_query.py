@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tether.inventory.query import (
     MAX_DEPTH,
+    MAX_ORDER_KEYS,
     And,
     ByGroupId,
     Compare,
@@ -396,7 +397,11 @@ exprs = st.recursive(
     ),
     max_leaves=12,
 )
-queries = st.builds(Query, st.none() | exprs, st.lists(st.builds(OrderBy, paths, st.booleans())).map(tuple))
+queries = st.builds(
+    Query,
+    st.none() | exprs,
+    st.lists(st.builds(OrderBy, paths, st.booleans()), max_size=MAX_ORDER_KEYS).map(tuple),
+)
 
 
 class Renderer:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from tether.api import emqx as emqx_api
 from tether.api import errors
@@ -25,6 +26,7 @@ from tether.api.c8y import (
     trusted_certificates,
 )
 from tether.api.context import ApiContext, ctx
+from tether.api.edge import CatchAll, NormalizePath, RejectNul
 from tether.core.errors import DomainError
 from tether.realtime import Hub
 
@@ -34,22 +36,6 @@ async def health(request: Request) -> Response:
     if readiness.ready:
         return JSONResponse({"status": "UP", "listeners": readiness.addresses})
     return JSONResponse({"status": "STARTING", "pending": readiness.pending}, status_code=503)
-
-
-class NormalizePath:
-    """`/alarm/alarms/` is `/alarm/alarms` (c8y-api posts alarms with the slash) and `/alarm/alarms//5` is
-    `/alarm/alarms/5` (its Alarm.update() joins '/alarm/alarms/' and '/5')."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            path = scope["path"]
-            normal = "/" + "/".join(part for part in path.split("/") if part)
-            if normal != path:
-                scope = dict(scope, path=normal)
-        await self.app(scope, receive, send)
 
 
 def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
@@ -70,11 +56,14 @@ def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
     ]
     app = Starlette(
         routes=routes,
+        middleware=[
+            Middleware(CatchAll, handler=errors.server_error),
+            Middleware(RejectNul, handler=errors.domain_error, skip=xyte_api.PREFIX + "/"),
+        ],
         exception_handlers={
             DomainError: errors.domain_error,
             HTTPException: errors.http_error,
             ClientDisconnect: errors.client_gone,
-            Exception: errors.server_error,
         },
     )
     app.router.redirect_slashes = False

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
 from starlette.requests import Request
 
@@ -19,9 +18,11 @@ def parse_basic(header: str, default_tenant: str) -> tuple[str, str, str] | None
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
-    try:
+    try:  # the header arrives latin-1 decoded: b64decode refuses non-ASCII text with a plain ValueError
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error and UnicodeDecodeError included
+        return None
+    if "\x00" in decoded:  # no stored name or password holds NUL (PostgreSQL text cannot)
         return None
     login, sep, password = decoded.partition(":")
     if not sep or not login:

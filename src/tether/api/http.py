@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,8 @@ from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound
 from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 
 VENDOR_PREFIX = "application/vnd.com.nsn.cumulocity."
+OFF_LOOP_BODY_SIZE = 32 * 1024  # bodies larger than this are parsed in a worker thread
+MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a request body (a Cumulocity fragment rarely has 5)
 
 
 class PayloadTooLarge(DomainError):
@@ -24,8 +27,9 @@ class UnsupportedMediaType(DomainError):
     kind = "Unsupported Media Type"
 
 
-async def read_json_object(request: Request, *, resource: str) -> dict[str, Any]:
-    """The body as a JSON object, within the configured size limit; anything else is a 4xx."""
+async def read_json(request: Request, *, resource: str) -> Any:
+    """The body as JSON, within the configured size and MAX_JSON_DEPTH; anything else is a 4xx. Every JSON
+    body of every API family is read here."""
     content_type = request.headers.get("content-type", "").lower()
     if content_type and "json" not in content_type:
         raise UnsupportedMediaType(
@@ -44,13 +48,44 @@ async def read_json_object(request: Request, *, resource: str) -> dict[str, Any]
         raise BadRequest("A JSON body is required", resource=resource)
     if b"\\u0000" in body:  # JSON may escape NUL, but no string we store may hold one (PostgreSQL text)
         raise InvalidInput("Strings must not contain the NUL character (\\u0000)", resource=resource)
-    try:
-        document = orjson.loads(body)
+    try:  # a large body is parsed and walked off the event loop
+        if len(body) > OFF_LOOP_BODY_SIZE:
+            document, deep = await asyncio.to_thread(_parse, bytes(body))
+        else:
+            document, deep = _parse(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc}", resource=resource) from None
+    if deep:
+        raise InvalidInput(
+            f"The body nests objects and arrays more than {MAX_JSON_DEPTH} levels deep", resource=resource
+        )
+    return document
+
+
+async def read_json_object(request: Request, *, resource: str) -> dict[str, Any]:
+    """The body as a JSON object (see read_json)."""
+    document = await read_json(request, resource=resource)
     if not isinstance(document, dict):
         raise InvalidInput("The body must be a JSON object", resource=resource)
     return document
+
+
+def _parse(body: bytes | bytearray) -> tuple[Any, bool]:
+    document = orjson.loads(body)
+    return document, _nested_deeper(document, MAX_JSON_DEPTH)
+
+
+def _nested_deeper(document: Any, limit: int) -> bool:
+    """Whether objects/arrays nest more than `limit` levels; iterative, as the code that walks documents
+    later (NUL checks, rendering, storage) may recurse."""
+    stack: list[tuple[Any, int]] = [(document, 1)] if isinstance(document, dict | list) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def json_response(

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from tether.core.errors import InvalidInput, NotFound
 from tether.core.paging import Page, PageRequest
+from tether.core.text import checked
 from tether.identity.models import ExternalId
 from tether.inventory.service import InventoryService
 from tether.storage.base import ExternalIdStore
 from tether.tenants.models import Principal
+
+R = "identity"
+
+
+MAX_VALUE_LENGTH = 1024  # the width of the value column; the type's is MAX_KEY_LENGTH
+
+
+def _check(type_: str, value: str) -> None:
+    checked(type_, "type", resource=R)
+    checked(value, "externalId", resource=R, max_length=MAX_VALUE_LENGTH)
 
 
 class IdentityService:
@@ -18,12 +29,14 @@ class IdentityService:
     async def register(self, who: Principal, mo_id: int, type_: str, value: str) -> ExternalId:
         if not type_ or not value:
             raise InvalidInput("Both 'type' and 'externalId' are required", resource="identity")
+        _check(type_, value)
         await self._inventory.get(who, mo_id)  # the object must exist and be the caller's to see
         xid = ExternalId(type=type_, value=value, mo_id=mo_id)
         await self._store.create(who.tenant_id, xid)
         return xid
 
     async def resolve(self, who: Principal, type_: str, value: str) -> ExternalId:
+        _check(type_, value)
         xid = await self._store.get(who.tenant_id, type_, value)
         if xid is None:
             raise NotFound(

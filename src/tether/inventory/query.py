@@ -20,7 +20,8 @@ Quoted strings escape their quote by doubling it ('O''Brien'). A bare word (lett
 ``*`` in a string value is a wildcard (see :attr:`Compare.is_wildcard`). Sections are separated by
 whitespace or a literal ``+`` (as the ``c8y-api`` client sends ``$filter=(...)+$orderby=name``);
 ``()``, ``$filter=()`` and an empty ``$filter=`` mean "no filter". Nested ``and``/``or`` are flattened.
-Every malformed input raises :class:`QueryError`; nesting deeper than :data:`MAX_DEPTH` is refused.
+Every malformed input raises :class:`QueryError`, and so does a query over one of the limits below: each
+condition costs SQL to build and compile on the event loop, so a query's size is bounded up front.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from typing import Literal, NamedTuple
 
 Scalar = str | int | float | bool | None
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le"]
-MAX_DEPTH = 100
+MAX_LENGTH = 4096  # characters of the whole query text
+MAX_TERMS = 50  # conditions (comparisons, has(), bygroupid()) in $filter
+MAX_DEPTH = 32  # nested parentheses and `not`
+MAX_ORDER_KEYS = 10  # keys of $orderby
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,7 @@ class _Parser:
         self.toks = _tokenize(text)
         self.i = 0
         self.depth = 0
+        self.terms = 0
 
     def peek(self, ahead: int = 0) -> _Tok:
         return self.toks[min(self.i + ahead, len(self.toks) - 1)]
@@ -208,6 +213,10 @@ class _Parser:
             items.append(OrderBy(path, desc))
             if not self.is_punct(0, ","):
                 return tuple(items)
+            if len(items) == MAX_ORDER_KEYS:
+                raise QueryError(
+                    f"$orderby has more than {MAX_ORDER_KEYS} keys at position {self.peek().pos}"
+                )
             self.next()
 
     def filter(self, keyword: str = "or") -> Expr:
@@ -227,7 +236,7 @@ class _Parser:
         self.next()
         self.depth += 1  # guards both "not" chains and parentheses against RecursionError
         if self.depth > MAX_DEPTH:
-            raise QueryError(f"query nested too deeply at position {tok.pos}")
+            raise QueryError(f"query nested more than {MAX_DEPTH} levels deep at position {tok.pos}")
         expr = Not(self.unary()) if tok.kind == "word" else self.filter()
         if tok.kind == "punct":
             self.expect(")")
@@ -236,6 +245,9 @@ class _Parser:
 
     def primary(self) -> Expr:
         tok = self.peek()
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise QueryError(f"query has more than {MAX_TERMS} conditions at position {tok.pos}")
         if self.is_kw(tok, "has", "bygroupid") and self.is_punct(1, "("):
             self.i += 2
             if tok.text.lower() == "has":
@@ -271,4 +283,6 @@ class _Parser:
 
 def parse_query(text: str) -> Query:
     """Parse an inventory query (``$filter=... $orderby=...`` or a bare filter) into a :class:`Query`."""
+    if len(text) > MAX_LENGTH:
+        raise QueryError(f"query is longer than {MAX_LENGTH} characters at position {MAX_LENGTH}")
     return _Parser(text).query()

@@ -9,6 +9,7 @@ from tether.core.clock import now_ms
 from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
+from tether.core.text import MAX_KEY_LENGTH, checked
 from tether.core.values import clean_fields
 from tether.inventory.models import (
     ChildKind,
@@ -20,6 +21,8 @@ from tether.inventory.models import (
 )
 from tether.storage.base import ManagedObjectStore
 from tether.tenants.models import Principal
+
+R = "inventory"
 
 # Fields the server owns; a client may send them (c8y clients echo documents back) but they are ignored.
 READ_ONLY = frozenset(
@@ -49,9 +52,9 @@ def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
         if key in ("name", "type"):
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"'{key}' must be a string", resource="inventory")
-            columns[key] = value
-            if value is not None and "\x00" in value:
-                raise InvalidInput(f"'{key}' must not contain NUL characters", resource="inventory")
+            # name is a text column, type a 255-character one
+            limit = MAX_KEY_LENGTH if key == "type" else None
+            columns[key] = value if value is None else checked(value, key, resource=R, max_length=limit)
         else:
             fragments[key] = value
     # Numbers, NUL characters and nesting the stores and the encoder accept (issue 11 item 3).
@@ -82,7 +85,7 @@ class InventoryService:
         fragments = {k: v for k, v in fragments.items() if v is not None}
         owner = who.username
         if who.is_admin and isinstance(document.get("owner"), str) and document["owner"]:
-            owner = document["owner"]
+            owner = checked(document["owner"], "owner", resource=R)
         draft = NewManagedObject(
             owner=owner, name=columns.get("name"), type=columns.get("type"), fragments=fragments
         )

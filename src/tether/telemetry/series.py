@@ -11,6 +11,7 @@ from typing import Any
 from tether.telemetry.models import Measurement, MinMax, SeriesName, SeriesQuery, SeriesResult, SeriesSpec
 
 SERIES_LIMIT = 5000  # measurements read for one series request; more matching ones set `truncated`
+MAX_SERIES = 20  # series named in one request (`series=` repeated or comma-separated)
 
 
 def _entry(fragments: dict[str, Any], name: SeriesName) -> dict[str, Any] | None:

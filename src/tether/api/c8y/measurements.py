@@ -33,6 +33,7 @@ from tether.api.http import (
 from tether.core.clock import to_iso
 from tether.core.errors import InvalidInput
 from tether.telemetry.models import Aggregation, MeasurementCriteria, SeriesName, SeriesQuery, SeriesResult
+from tether.telemetry.series import MAX_SERIES
 
 R = "measurement"
 COLLECTION_MEDIA = "measurementcollection"
@@ -113,7 +114,10 @@ async def delete_measurements(request: Request) -> Response:
 
 def _series_names(request: Request) -> tuple[SeriesName, ...]:
     names: list[SeriesName] = []
-    for value in query_list(request, "series", resource=R):
+    values = query_list(request, "series", resource=R)
+    if len(values) > MAX_SERIES:
+        raise InvalidInput(f"At most {MAX_SERIES} 'series' may be requested at once", resource=R)
+    for value in values:
         fragment, dot, series = value.partition(".")
         if not dot or not fragment or not series:
             raise InvalidInput(f"'series' must be <fragment>.<series>, got {value!r}", resource=R)

@@ -9,8 +9,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tether.api import http
 from tether.api.auth import authenticate
-from tether.api.context import ctx
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType
 from tether.core import errors
 from tether.core.paging import Page, PageRequest
@@ -120,24 +120,8 @@ def query_bool(request: Request, name: str) -> bool | None:
 
 
 async def read_json(request: Request) -> Any:
-    """The JSON body (object or array), within the configured size limit."""
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type and "json" not in content_type:
-        raise UnsupportedMediaType(f"Content type {content_type!r} is not supported; send JSON", resource=R)
-    limit = ctx(request).settings.max_body_size
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes", resource=R)
-    if not body.strip():
-        raise errors.BadRequest("A JSON body is required", resource=R)
-    if b"\\u0000" in body:
-        raise errors.BadRequest("Strings must not contain the NUL character (\\u0000)", resource=R)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise errors.BadRequest(f"Malformed JSON: {exc}", resource=R) from None
+    """The JSON body (object or array): api/http.py reads every body, with its limits."""
+    return await http.read_json(request, resource=R)
 
 
 async def read_object(request: Request) -> dict[str, Any]:

@@ -9,22 +9,29 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import Mount
 
 from tether.api.context import ApiContext
+from tether.api.edge import CatchAll, RejectNul
 from tether.api.xyte import common, devices, models
 from tether.core.errors import DomainError
+
+PREFIX = "/v1"
 
 
 def create_xyte_app(context: ApiContext) -> Starlette:
     app = Starlette(
         routes=[*models.routes, *devices.routes],
+        middleware=[
+            Middleware(CatchAll, handler=common.server_error),
+            Middleware(RejectNul, handler=common.domain_error),
+        ],
         exception_handlers={
             DomainError: common.domain_error,
             HTTPException: common.http_error,
             ClientDisconnect: common.client_gone,
-            Exception: common.server_error,
         },
     )
     app.router.redirect_slashes = False
@@ -34,7 +41,7 @@ def create_xyte_app(context: ApiContext) -> Starlette:
 
 def mount(context: ApiContext) -> Mount:
     """The route to add to the main app."""
-    return Mount("/v1", app=create_xyte_app(context))
+    return Mount(PREFIX, app=create_xyte_app(context))
 
 
-__all__ = ["create_xyte_app", "mount"]
+__all__ = ["PREFIX", "create_xyte_app", "mount"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -105,7 +106,12 @@ class SqlManagedObjectStore:
         *,
         owner_scope: str | None = None,
     ) -> Page[ManagedObject]:
-        where = [mo.c.tenant_id == tenant_id, *self._filter.conditions(criteria)]
+        if criteria.query is not None and criteria.query.filter is not None:
+            # up to MAX_TERMS conditions of SQLAlchemy constructs: built in a worker thread
+            conditions = await asyncio.to_thread(self._filter.conditions, criteria)
+        else:
+            conditions = self._filter.conditions(criteria)
+        where = [mo.c.tenant_id == tenant_id, *conditions]
         if owner_scope is not None:
             where.append(mo.c.owner == owner_scope)
         order = self._filter.order(criteria.query.order_by) if criteria.query else []
