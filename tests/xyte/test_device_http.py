@@ -1,5 +1,5 @@
 """The calls of a registered device over HTTPS (dev.xyte.io): `Authorization: <access_key>` and its id in
-the path. Telemetry is stored as measurements, commands are operations (DESIGN.md section 1)."""
+the path. Telemetry is stored as measurements, commands are operations (docs/architecture.md section 1)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ Commands are operations. An operation is shown to a Xyte device as (Get Command)
 {...}}``) when the operation has one; otherwise ``name`` is the operation's first fragment other than
 ``description`` (e.g. ``c8y_Restart``) and ``parameters`` its value (an object, else ``{"value": v}``).
 
-Statuses map once, here (DESIGN.md section 1): pending -> PENDING, in_progress -> EXECUTING,
+Statuses map once, here (docs/architecture.md section 1): pending -> PENDING, in_progress -> EXECUTING,
 done -> SUCCESSFUL, error (MQTT) or failed (HTTPS docs) -> FAILED.
 """
 

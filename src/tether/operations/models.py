@@ -2,7 +2,7 @@
 
 The transition table below is the only place that says which status may follow which. Protocol
 families with other status names (Fleets SENT/SUCCEEDED/..., Xyte pending/in_progress/...) map onto
-these four in their adapters, never here (DESIGN.md section 1).
+these four in their adapters, never here (docs/architecture.md section 1).
 """
 
 from __future__ import annotations

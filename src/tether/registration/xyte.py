@@ -1,4 +1,4 @@
-"""Xyte-style registration over the one domain model (DESIGN.md section 1, issue 5 section 5).
+"""Xyte-style registration over the one domain model (docs/architecture.md section 1, issue 5 section 5).
 
 Operators (tenant admins) create device models; a device registers itself with its model's hardware_key
 and receives a platform-wide unique id (UUID) and an access key, stored only as a fast hash (issue 5

@@ -27,7 +27,7 @@ __all__ = ["DeviceRef", "Fields", "Host", "RowContext", "Services", "parse_numbe
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The domain services the REST API uses too (DESIGN.md section 1)."""
+    """The domain services the REST API uses too (docs/architecture.md section 1)."""
 
     inventory: InventoryService
     identity: IdentityService
