@@ -14,6 +14,7 @@ import pytest
 from tests.support import ADMIN_PASSWORD, ServerThread
 
 from tether.api.http import MAX_JSON_DEPTH, OFF_LOOP_BODY_SIZE
+from tether.core.values import MAX_DEPTH as MAX_FRAGMENT_DEPTH
 from tether.inventory.query import MAX_DEPTH, MAX_LENGTH, MAX_ORDER_KEYS, MAX_TERMS
 from tether.telemetry.series import MAX_SERIES
 
@@ -96,10 +97,15 @@ def nested(depth: int) -> Any:
 
 
 def test_json_nesting_at_the_limit_is_stored(admin: httpx.Client) -> None:
-    # the body object itself is level 1, so the fragment may nest MAX_JSON_DEPTH - 1 levels
-    response = admin.post(MO, json={"name": "deep", "c8y_Deep": nested(MAX_JSON_DEPTH - 1)})
+    # a fragment may nest MAX_FRAGMENT_DEPTH levels (core/values.py, the same on every protocol); the body
+    # reader allows that plus the envelope of a collection
+    limit = MAX_FRAGMENT_DEPTH
+    assert limit + 1 < MAX_JSON_DEPTH
+    response = admin.post(MO, json={"name": "deep", "c8y_Deep": nested(limit)})
     assert response.status_code == 201, response.text
-    assert admin.get(f"{MO}/{response.json()['id']}").json()["c8y_Deep"] == nested(MAX_JSON_DEPTH - 1)
+    assert admin.get(f"{MO}/{response.json()['id']}").json()["c8y_Deep"] == nested(limit)
+    deeper = admin.post(MO, json={"name": "deep", "c8y_Deep": nested(limit + 1)})
+    c8y_error(deeper, 422, "inventory/Unprocessable Entity", f"nested deeper than {limit} levels")
 
 
 @pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 1000, 20_000])

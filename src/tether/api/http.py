@@ -13,10 +13,13 @@ from starlette.responses import Response
 from tether.api.context import ctx
 from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound
 from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+from tether.core.values import MAX_DEPTH
 
 VENDOR_PREFIX = "application/vnd.com.nsn.cumulocity."
 OFF_LOOP_BODY_SIZE = 32 * 1024  # bodies larger than this are parsed in a worker thread
-MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a request body (a Cumulocity fragment rarely has 5)
+#: Nesting of objects and arrays in a request body: what a fragment may hold (core.values.MAX_DEPTH, the same
+#: rule on every protocol) plus the envelope of a collection (`{measurements: [{fragment: ...}]}`).
+MAX_JSON_DEPTH = MAX_DEPTH + 4
 
 
 class PayloadTooLarge(DomainError):

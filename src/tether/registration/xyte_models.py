@@ -5,8 +5,8 @@ A device model belongs to a tenant (Xyte's "partner") and carries a generated, p
 the tenant. Its communication protocol is fixed at creation ("This setting must be configured at model
 creation time and cannot be changed afterwards", seed 004).
 
-A registered device IS a managed object with c8y_IsDevice (docs/architecture.md section 1); the record here only
-holds what the inventory cannot: the Xyte id (a UUID, unique platform-wide), the hash of its access key
+A registered device IS a managed object with c8y_IsDevice (docs/architecture.md section 1); the record here
+only holds what the inventory cannot: the Xyte id (a UUID, unique platform-wide), the hash of its access key
 and the identifying fields that must not register twice (model + serial number, MAC, cloud id).
 """
 
