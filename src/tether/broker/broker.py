@@ -337,6 +337,11 @@ class Broker:
         delivery = Delivery(message, qos, retain, ids)
         if owner is not None:
             owner.deliver(delivery)
+            if qos and session.expiry_interval and self.persistence is not None:
+                # In the window or queue of an online persistent session: part of its Session State (spec
+                # 4.1), saved before the publisher's PUBACK/PUBREC as for an offline session.
+                self.persistence.session_changed(session)
+                self.needs_commit = True
         elif qos or self.config.queue_qos0_offline:
             # [MQTT-3.1.2-23] QoS 1 and 2 messages for an offline session are part of its state; a full
             # queue drops them.

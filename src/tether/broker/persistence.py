@@ -1,10 +1,12 @@
 """Write-behind persistence of sessions and retained messages through a :class:`BrokerStore`.
 
-The broker notes what changed (a persistent session went offline, got a queued message or a subscription; a
-retained topic changed; a session ended) and :meth:`Persistence.checkpoint` saves those in one batch: every
-``persist_interval`` seconds, at once when someone waits for durability (:meth:`Persistence.commit_soon`), and
-at shutdown (then every persistent session). What changes while a client is online (its window of messages in
-flight) is saved when it goes offline or at shutdown.
+The broker notes what changed (a persistent session went offline, got a QoS 1/2 message in its window or queue,
+a subscription, an acknowledgement from its client; a retained topic changed; a session ended) and
+:meth:`Persistence.checkpoint` saves those in one batch: every ``persist_interval`` seconds, at once when someone
+waits for durability (:meth:`Persistence.commit_soon`), and at shutdown (then every persistent session).
+PUBACK/PUBREC of a message that went into a persistent session or the retained store, and SUBACK/UNSUBACK of a
+persistent session, wait for such a commit; every acknowledgement waiting meanwhile shares the next one (group
+commit). What the clients acknowledge is saved write-behind (a restart may send such a message again).
 
 A checkpoint saves only what changed since the last one: for each session it remembers which deliveries the
 store holds (by their ``seq``) and which header and subscriptions, so that one message queued for a session
@@ -130,8 +132,8 @@ class Persistence:
 
     @property
     def pending(self) -> bool:
-        """Changes wait for the next checkpoint (e.g. the message just routed was queued for an offline
-        persistent session or changed a retained topic): only then does an acknowledgement need
+        """Changes wait for the next checkpoint (e.g. the message just routed went into a persistent
+        session's window or queue, or changed a retained topic): only then does an acknowledgement need
         :meth:`commit_soon`."""
         return bool(self._sessions or self._ended or self._retained)
 

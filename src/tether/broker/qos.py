@@ -1,7 +1,7 @@
 """QoS flows of one connection in both directions (spec 4.3, 4.4, 4.9): PUBLISH and acknowledgements.
 
-Inbound: QoS 1 is acknowledged after routing, or once stored when a platform handler or the persistence of an
-offline session holds the acknowledgement (in arrival order either way); QoS 2 follows "Method B" of spec
+Inbound: QoS 1 is acknowledged after routing, or once stored when a platform handler or the persistence of a
+persistent session (online or offline) holds the acknowledgement (in arrival order either way); QoS 2 follows "Method B" of spec
 4.3.3 (forwarded on the first PUBLISH, the Packet Identifier kept until PUBREL); more unreleased QoS 2
 messages than our Receive Maximum is answered with DISCONNECT 0x93.
 Outbound: a window of at most the client's Receive Maximum QoS 1/2 messages in flight, a bounded queue behind
@@ -147,7 +147,8 @@ class QoSFlows:
             return
         persistence = broker.persistence
         if broker.needs_commit and persistence is not None:
-            # Queued for an offline persistent session, or retained: acknowledged once it is durable.
+            # In a persistent session's window or queue (online or offline), or retained: acknowledged once
+            # it is durable; one commit covers every acknowledgement waiting for it (group commit).
             durable = persistence.commit_soon()
             pending = durable if pending is None else _both(broker.loop, pending, durable)
         if qos == 2:
@@ -234,6 +235,7 @@ class QoSFlows:
             del outbox.inflight[packet.packet_id]
             if outbox.queue:
                 self._pump()
+            self._outbox_changed()
 
     def _on_pubrec(self, packet: PubRec) -> None:
         outbox = self.session.outbox  # type: ignore[union-attr]
@@ -249,9 +251,11 @@ class QoSFlows:
             # spec 4.3.3: PUBREC with a reason code of 0x80 or greater ends the flow (and frees the window).
             del outbox.inflight[pid]
             self._pump()
+            self._outbox_changed()
             return
         delivery.state = AWAIT_PUBCOMP
         self._write(ack(0x62, pid))
+        self._outbox_changed()
 
     def _on_pubcomp(self, packet: PubComp) -> None:
         outbox = self.session.outbox  # type: ignore[union-attr]
@@ -260,6 +264,14 @@ class QoSFlows:
             del outbox.inflight[packet.packet_id]
             if outbox.queue:
                 self._pump()
+            self._outbox_changed()
+
+    def _outbox_changed(self) -> None:
+        """An acknowledgement from the client changed a persistent session's window: saved by the next
+        periodic checkpoint (write-behind; until then a restart sends the message again, as QoS 1 allows)."""
+        persistence = self.broker.persistence
+        if persistence is not None:
+            persistence.session_changed(self.session)  # type: ignore[arg-type]
 
     def deliver(self, delivery: Delivery) -> None:
         """Send a message now if the window and the socket allow it, else queue it (bounded)."""
