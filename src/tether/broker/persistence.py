@@ -1,12 +1,13 @@
 """Write-behind persistence of sessions and retained messages through a :class:`BrokerStore`.
 
-The broker notes what changed (a persistent session went offline, got a QoS 1/2 message in its window or queue,
-a subscription, an acknowledgement from its client; a retained topic changed; a session ended) and
-:meth:`Persistence.checkpoint` saves those in one batch: every ``persist_interval`` seconds, at once when someone
-waits for durability (:meth:`Persistence.commit_soon`), and at shutdown (then every persistent session).
-PUBACK/PUBREC of a message that went into a persistent session or the retained store, and SUBACK/UNSUBACK of a
-persistent session, wait for such a commit; every acknowledgement waiting meanwhile shares the next one (group
-commit). What the clients acknowledge is saved write-behind (a restart may send such a message again).
+The broker notes what changed (a persistent session went offline, got a QoS 1/2 message in its window or
+queue, a subscription, an acknowledgement from its client; a retained topic changed; a session ended) and
+:meth:`Persistence.checkpoint` saves those in one batch: every ``persist_interval`` seconds, at once when
+someone waits for durability (:meth:`Persistence.commit_soon`), and at shutdown (then every persistent
+session). The PUBACK/PUBREC of a message that went into a persistent session or the retained store, and the
+SUBACK/UNSUBACK of a persistent session, wait for such a commit; every acknowledgement waiting meanwhile
+shares the next one (group commit). What clients acknowledge is saved write-behind (until then a restart may
+send such a message again).
 
 A checkpoint saves only what changed since the last one: for each session it remembers which deliveries the
 store holds (by their ``seq``) and which header and subscriptions, so that one message queued for a session
