@@ -6,6 +6,8 @@ Tether's figures with the ratio to Mosquitto's:
 
   qos0-fan-in    4 publishers -> 1 subscriber, QoS 0, 64-byte payloads: delivered messages/s
   qos1-fan-in    the same at QoS 1 (publishers keep a window of unacknowledged PUBLISH packets)
+  qos1-persistent  the same with a persistent-session subscriber (Clean Session 0): with --tether-serve every
+                 PUBACK waits for the commit that saves the message (Mosquitto keeps it in memory)
   qos0-fan-out   1 publisher -> 10 subscribers, QoS 0: delivered messages/s (all subscribers together)
   latency        1 publisher -> 1 subscriber, QoS 0, a fixed rate: end-to-end p50/p99
   idle-10k       resident memory (RSS) of the broker with 10,000 idle connections
@@ -13,6 +15,7 @@ Tether's figures with the ratio to Mosquitto's:
     .venv/bin/python bench/mqtt_broker.py
     .venv/bin/python bench/mqtt_broker.py --seconds 10 --only qos0-fan-in,latency
     .venv/bin/python bench/mqtt_broker.py --no-mosquitto
+    .venv/bin/python bench/mqtt_broker.py --tether-serve --only qos1-fan-in,qos1-persistent  # with storage
 
 The load generator is one uvloop process speaking MQTT 3.1.1 with hand-built packets (a Python client
 library would be the bottleneck). Brokers and generator share the machine: on 2 cores the figures are lower
@@ -66,9 +69,10 @@ def _packet(first: int, body: bytes) -> bytes:
     return bytes((first,)) + _vbi(len(body)) + body
 
 
-def connect_packet(client_id: str, keep_alive: int = 0) -> bytes:
+def connect_packet(client_id: str, keep_alive: int = 0, clean: bool = True) -> bytes:
+    flags = 0x02 if clean else 0x00
     return _packet(
-        0x10, _string("MQTT") + bytes((4, 0x02)) + keep_alive.to_bytes(2, "big") + _string(client_id)
+        0x10, _string("MQTT") + bytes((4, flags)) + keep_alive.to_bytes(2, "big") + _string(client_id)
     )
 
 
@@ -170,12 +174,16 @@ class MqttConnection(asyncio.Protocol):
 
 
 async def open_client(
-    port: int, client_id: str, latency: list[float] | None = None, keep_alive: int = 0
+    port: int,
+    client_id: str,
+    latency: list[float] | None = None,
+    keep_alive: int = 0,
+    clean: bool = True,
 ) -> MqttConnection:
     loop = asyncio.get_running_loop()
     _, conn = await loop.create_connection(lambda: MqttConnection(loop, latency), HOST, port)
     assert conn.transport is not None
-    conn.transport.write(connect_packet(client_id, keep_alive))
+    conn.transport.write(connect_packet(client_id, keep_alive, clean))
     code = await asyncio.wait_for(conn.connack, 30)
     if code != 0:
         raise RuntimeError(f"CONNACK {code}")
@@ -245,10 +253,11 @@ async def _measure_rate(counters: Callable[[], int], seconds: float, warmup: flo
 
 
 async def throughput(
-    port: int, publishers: int, subscribers: int, qos: int, seconds: float, tag: str
+    port: int, publishers: int, subscribers: int, qos: int, seconds: float, tag: str, persistent: bool = False
 ) -> float:
+    """``persistent``: the subscribers have persistent sessions (3.1.1 Clean Session 0)."""
     topic = f"bench/{tag}"
-    subs = [await open_client(port, f"{tag}-sub-{i}") for i in range(subscribers)]
+    subs = [await open_client(port, f"{tag}-sub-{i}", clean=not persistent) for i in range(subscribers)]
     for s in subs:
         await subscribe(s, topic, qos)
     pubs = [
@@ -367,9 +376,16 @@ class Broker:
                 self.proc.wait()
 
 
-def tether_broker(workdir: Path) -> Broker:
+def tether_broker(workdir: Path, serve: bool = False, database_url: str | None = None) -> Broker:
+    """``python -m tether.broker`` (no storage), or with ``serve`` `tether serve` (sessions and retained
+    messages saved in SQLite in ``workdir``, or in ``database_url``)."""
     port = free_port()
-    command = [sys.executable, "-m", "tether.broker", "--mqtt", f"{HOST}:{port}", "--allow-anonymous"]
+    if not serve:
+        command = [sys.executable, "-m", "tether.broker", "--mqtt", f"{HOST}:{port}", "--allow-anonymous"]
+    else:
+        command = [sys.executable, "-m", "tether.cli", "serve", "--data-dir", str(workdir / "data")]
+        command += ["--http", f"{HOST}:0", "--mqtt", f"{HOST}:{port}", "--allow-anonymous"]
+        command += ["--database-url", database_url] if database_url else []
     return Broker("tether", [*command, "--log-level", "warning"], port, workdir)
 
 
@@ -386,7 +402,7 @@ def mosquitto_broker(workdir: Path, binary: str, options: Sequence[str]) -> Brok
 
 # --------------------------------------------------------------------------- the run
 
-SCENARIOS = ("qos0-fan-in", "qos1-fan-in", "qos0-fan-out", "latency", "idle-10k")
+SCENARIOS = ("qos0-fan-in", "qos1-fan-in", "qos1-persistent", "qos0-fan-out", "latency", "idle-10k")
 
 
 async def run_scenarios(broker: Broker, args: argparse.Namespace) -> dict[str, Result]:
@@ -401,6 +417,9 @@ async def run_scenarios(broker: Broker, args: argparse.Namespace) -> dict[str, R
             results[name] = Result(name, value, "msg/s")
         elif name == "qos1-fan-in":
             value = await throughput(broker.port, 4, 1, 1, args.seconds, "fanin1")
+            results[name] = Result(name, value, "msg/s")
+        elif name == "qos1-persistent":
+            value = await throughput(broker.port, 4, 1, 1, args.seconds, "fanin1p", persistent=True)
             results[name] = Result(name, value, "msg/s")
         elif name == "qos0-fan-out":
             value = await throughput(broker.port, 1, 10, 0, args.seconds, "fanout0")
@@ -441,6 +460,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle", type=int, default=10_000, help="connections in the idle-10k scenario")
     parser.add_argument("--latency-rate", type=int, default=2000, help="messages/s in the latency scenario")
     parser.add_argument("--no-mosquitto", action="store_true", help="measure Tether only")
+    parser.add_argument(
+        "--tether-serve",
+        action="store_true",
+        help="run Tether as `tether serve` with storage (SQLite in a temporary directory) instead of the "
+        "broker alone",
+    )
+    parser.add_argument("--database-url", help="with --tether-serve: the database (give it a scratch one)")
     parser.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
     parser.add_argument(
         "--mosquitto-option",
@@ -465,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: open file limit {hard} is below --idle {args.idle}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="mqtt-bench-") as tmp:
         workdir = Path(tmp)
-        brokers = [tether_broker(workdir)]
+        brokers = [tether_broker(workdir, args.tether_serve, args.database_url)]
         if not args.no_mosquitto:
             if not Path(args.mosquitto).exists():
                 print("mosquitto not found (apt-get install mosquitto); use --no-mosquitto", file=sys.stderr)
@@ -483,7 +509,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 problems[broker.name] = broker.problems()
     ours = results["tether"]
     theirs = results.get("mosquitto", {})
-    version = subprocess.run([args.mosquitto, "-h"], capture_output=True, text=True).stdout.split("\n")[0]
+    version = ""
+    if not args.no_mosquitto:
+        version = subprocess.run([args.mosquitto, "-h"], capture_output=True, text=True).stdout.split("\n")[0]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nMQTT broker benchmark: {machine}")
     extra = "".join(f", {line}" for line in args.mosquitto_option)

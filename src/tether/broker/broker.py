@@ -84,6 +84,8 @@ class Broker:
         self.persistence = Persistence(self, store, config.persist_interval) if store is not None else None
         #: Set while routing one message when it changed durable state (see ClientConnection._on_publish).
         self.needs_commit = False
+        #: While routing a client's QoS 1/2 message: its copies in online persistent sessions, to be saved.
+        self.unsaved: list[Delivery] | None = None
         #: Platform handlers by the first level of the topic as clients send it (see :meth:`add_handler`).
         self.handlers: dict[str, MessageHandler] = {}
 
@@ -337,6 +339,13 @@ class Broker:
         delivery = Delivery(message, qos, retain, ids)
         if owner is not None:
             owner.deliver(delivery)
+            if qos and session.expiry_interval and self.persistence is not None:
+                # In the window or queue of an online persistent session: part of its Session State (spec
+                # 4.1), saved (or delivered) before the publisher's PUBACK/PUBREC.
+                self.persistence.session_changed(session)
+                unsaved = self.unsaved
+                if unsaved is not None:
+                    unsaved.append(delivery)
         elif qos or self.config.queue_qos0_offline:
             # [MQTT-3.1.2-23] QoS 1 and 2 messages for an offline session are part of its state; a full
             # queue drops them.

@@ -405,14 +405,21 @@ class ClientConnection(QoSFlows):
             handling = sub.retain_handling
             if sub.share_name is None and (handling == 0 or (handling == 1 and old is None)):
                 retained_for.append(sub)
-        # [MQTT-3.8.4-1] [MQTT-3.8.4-2] a SUBACK with the SUBSCRIBE's Packet Identifier; one code per filter
-        # [MQTT-3.8.4-6].
-        self._send(SubAck(packet.packet_id, codes))
-        for sub in retained_for:
-            broker.send_retained(session, sub)
-        for sub in granted:
-            shown = sub.topic_filter if mount is None else mount.unmount_filter(sub.topic_filter)
-            hooks.on_subscribed(client, shown, sub.qos)
+
+        def finish() -> None:
+            # [MQTT-3.8.4-1] [MQTT-3.8.4-2] a SUBACK with the SUBSCRIBE's Packet Identifier; one code per
+            # filter [MQTT-3.8.4-6]. Then the retained messages, as before the SUBACK was held.
+            self._send(SubAck(packet.packet_id, codes))
+            for sub in retained_for:
+                broker.send_retained(session, sub)
+            for sub in granted:
+                shown = sub.topic_filter if mount is None else mount.unmount_filter(sub.topic_filter)
+                hooks.on_subscribed(client, shown, sub.qos)
+
+        if granted:
+            self._when_saved(finish)
+        else:
+            finish()
 
     def _on_unsubscribe(self, packet: Unsubscribe) -> None:
         session = self.session
@@ -428,10 +435,41 @@ class ClientConnection(QoSFlows):
                 removed.append(topic_filter)
             else:
                 codes.append(_RC.NO_SUBSCRIPTION_EXISTED)
-        # [MQTT-3.10.4-4] UNSUBACK with the UNSUBSCRIBE's Packet Identifier, one code per filter (MQTT 5).
-        self._send(UnsubAck(packet.packet_id, codes))
-        for topic_filter in removed:
-            self.broker.hooks.on_unsubscribed(client, topic_filter)
+
+        def finish() -> None:
+            # [MQTT-3.10.4-4] UNSUBACK with the UNSUBSCRIBE's Packet Identifier, one code per filter (MQTT 5).
+            self._send(UnsubAck(packet.packet_id, codes))
+            for topic_filter in removed:
+                self.broker.hooks.on_unsubscribed(client, topic_filter)
+
+        if removed:
+            self._when_saved(finish)
+        else:
+            finish()
+
+    def _when_saved(self, finish: Callable[[], None]) -> None:
+        """Run ``finish`` (send the SUBACK/UNSUBACK) now, or for a persistent session once a commit has saved
+        its changed subscriptions: an acknowledged subscription survives a crash. If saving fails, the
+        connection is closed unacknowledged (the client subscribes again when it reconnects)."""
+        session = self.session
+        persistence = self.broker.persistence
+        if persistence is None or session is None or not session.expiry_interval:
+            finish()
+            return
+
+        def saved(future: asyncio.Future[None]) -> None:
+            error = None if future.cancelled() else future.exception()
+            if self._closed:
+                return
+            if future.cancelled() or error is not None:
+                log.error("MQTT subscriptions of %s not stored: %s", self, error)
+                if self.version == 5:
+                    self._send(Disconnect(_RC.UNSPECIFIED_ERROR))
+                self.close(_RC.UNSPECIFIED_ERROR)
+                return
+            finish()
+
+        persistence.commit_soon().add_done_callback(saved)
 
     # ----------------------------------------------------------------------------------------- the rest
 

@@ -14,13 +14,22 @@ released by PUBREL ("Method B" of spec 4.3.3: the message is forwarded once, on 
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 
 from tether.mqtt.constants import MAX_PACKET_ID
 
 from .message import Message
 
-__all__ = ["AWAIT_PUBACK", "AWAIT_PUBCOMP", "AWAIT_PUBREC", "QUEUED", "Delivery", "Outbox"]
+__all__ = [
+    "AWAIT_PUBACK",
+    "AWAIT_PUBCOMP",
+    "AWAIT_PUBREC",
+    "QUEUED",
+    "Delivery",
+    "Outbox",
+    "SavedOrDelivered",
+]
 
 QUEUED = 0
 AWAIT_PUBACK = 1  # QoS 1 PUBLISH sent
@@ -28,10 +37,28 @@ AWAIT_PUBREC = 2  # QoS 2 PUBLISH sent
 AWAIT_PUBCOMP = 3  # QoS 2 PUBREL sent
 
 
+class SavedOrDelivered:
+    """Holds a publisher's acknowledgement until a commit has saved the deliveries of its message, or every
+    one of them has been acknowledged by its subscriber (then there is nothing left to save), if earlier."""
+
+    __slots__ = ("future", "remaining")
+
+    def __init__(self, future: asyncio.Future[None], deliveries: list[Delivery]) -> None:
+        self.future = future
+        self.remaining = len(deliveries)
+        for delivery in deliveries:
+            delivery.waiter = self
+
+    def delivered(self) -> None:
+        self.remaining -= 1
+        if not self.remaining and not self.future.done():
+            self.future.set_result(None)
+
+
 class Delivery:
     """One message on its way to one session, with the QoS, RETAIN flag and identifiers of that copy."""
 
-    __slots__ = ("message", "packet_id", "qos", "retain", "state", "subscription_ids")
+    __slots__ = ("message", "packet_id", "qos", "retain", "state", "subscription_ids", "waiter")
 
     def __init__(
         self, message: Message, qos: int, retain: bool, subscription_ids: tuple[int, ...] = ()
@@ -42,6 +69,8 @@ class Delivery:
         self.subscription_ids = subscription_ids
         self.packet_id = 0
         self.state = QUEUED
+        #: A publisher's acknowledgement waiting for this copy to be saved or delivered.
+        self.waiter: SavedOrDelivered | None = None
 
     def __repr__(self) -> str:
         return f"Delivery({self.message!r}, qos={self.qos}, packet_id={self.packet_id}, state={self.state})"

@@ -1,10 +1,13 @@
 """Write-behind persistence of sessions and retained messages through a :class:`BrokerStore`.
 
-The broker notes what changed (a persistent session went offline, got a queued message or a subscription; a
-retained topic changed; a session ended) and :meth:`Persistence.checkpoint` saves those in one batch: every
-``persist_interval`` seconds, at once when someone waits for durability (:meth:`Persistence.commit_soon`), and
-at shutdown (then every persistent session). What changes while a client is online (its window of messages in
-flight) is saved when it goes offline or at shutdown.
+The broker notes what changed (a persistent session went offline, got a QoS 1/2 message in its window or
+queue, a subscription, an acknowledgement from its client; a retained topic changed; a session ended) and
+:meth:`Persistence.checkpoint` saves those in one batch: every ``persist_interval`` seconds, at once when
+someone waits for durability (:meth:`Persistence.commit_soon`), and at shutdown (then every persistent
+session). The PUBACK/PUBREC of a message that went into a persistent session or the retained store, and the
+SUBACK/UNSUBACK of a persistent session, wait for such a commit; every acknowledgement waiting meanwhile
+shares the next one (group commit). What clients acknowledge is saved write-behind (until then a restart may
+send such a message again).
 
 A checkpoint saves only what changed since the last one: for each session it remembers which deliveries the
 store holds (by their ``seq``) and which header and subscriptions, so that one message queued for a session
@@ -64,6 +67,8 @@ class _Saved:
         "seqs",
         "session",
         "subscriptions",
+        "tail",
+        "total",
     )
 
     def __init__(self, session: Session) -> None:
@@ -82,6 +87,9 @@ class _Saved:
         self.queued = 0
         self.first: Delivery | None = None
         self.last: Delivery | None = None
+        # The length of the window + queue and its last delivery, for the fast path of messages added only.
+        self.total = 0
+        self.tail: Delivery | None = None
 
     def remember_outbox(self) -> None:
         session = self.session
@@ -92,6 +100,9 @@ class _Saved:
         self.queued = len(queue)
         self.first = queue[0] if queue else None
         self.last = queue[-1] if queue else None
+        inflight = session.outbox.inflight
+        self.total = len(inflight) + len(queue)
+        self.tail = queue[-1] if queue else next(reversed(inflight.values())) if inflight else None
 
 
 class Persistence:
@@ -130,8 +141,8 @@ class Persistence:
 
     @property
     def pending(self) -> bool:
-        """Changes wait for the next checkpoint (e.g. the message just routed was queued for an offline
-        persistent session or changed a retained topic): only then does an acknowledgement need
+        """Changes wait for the next checkpoint (e.g. the message just routed went into a persistent
+        session's window or queue, or changed a retained topic): only then does an acknowledgement need
         :meth:`commit_soon`."""
         return bool(self._sessions or self._ended or self._retained)
 
@@ -347,6 +358,29 @@ class Persistence:
                 added.append(encoder.delivery(d, saved.next_seq))
                 saved.next_seq += 1
             return added, [], []
+        n_new = len(inflight) + len(queue) - saved.total
+        moved = min(len(inflight), saved.total) - saved.inflight
+        if saved.tail is not None and n_new >= 0 and moved >= 0:
+            # If no stored delivery has gone (each would shift the last stored one towards the end), messages
+            # were only added at the end of window + queue, and ``moved`` stored ones went from the queue
+            # into the window. Cost proportional to those, not to the queue. (A QoS 2 copy whose PUBREC came
+            # is saved by the next full pass; until then a restart sends its PUBLISH again, DUP, with the same
+            # Packet Identifier, which the client does not forward twice, spec 4.3.3.)
+            tail = list(islice(chain(reversed(queue), reversed(inflight.values())), n_new + 1))
+            if len(tail) == n_new + 1 and tail[-1] is saved.tail:
+                for d in reversed(tail[:-1]):
+                    seqs[d] = saved.next_seq
+                    added.append(encoder.delivery(d, saved.next_seq))
+                    if d.state:
+                        flows[d] = (d.packet_id, d.state)
+                    saved.next_seq += 1
+                moves: list[tuple[int, int, int]] = []
+                if moved:
+                    new_in_window = max(0, len(inflight) - saved.total)
+                    for d in islice(reversed(inflight.values()), new_in_window, new_in_window + moved):
+                        flows[d] = (d.packet_id, d.state)
+                        moves.append((seqs[d], d.packet_id, d.state))
+                return added, moves, []
         # In flight, then queued, in order; the stored ones keep their seq.
         updated: list[tuple[int, int, int]] = []
         kept = 0

@@ -1,9 +1,9 @@
 """QoS flows of one connection in both directions (spec 4.3, 4.4, 4.9): PUBLISH and acknowledgements.
 
-Inbound: QoS 1 is acknowledged after routing, or once stored when a platform handler or the persistence of an
-offline session holds the acknowledgement (in arrival order either way); QoS 2 follows "Method B" of spec
-4.3.3 (forwarded on the first PUBLISH, the Packet Identifier kept until PUBREL); more unreleased QoS 2
-messages than our Receive Maximum is answered with DISCONNECT 0x93.
+Inbound: QoS 1 is acknowledged after routing, or once stored when a platform handler or the persistence of a
+persistent session (online or offline) holds the acknowledgement (in arrival order either way); QoS 2
+follows "Method B" of spec 4.3.3 (forwarded on the first PUBLISH, the Packet Identifier kept until PUBREL);
+more unreleased QoS 2 messages than our Receive Maximum is answered with DISCONNECT 0x93.
 Outbound: a window of at most the client's Receive Maximum QoS 1/2 messages in flight, a bounded queue behind
 it, and the payload forwarded without a copy.
 """
@@ -23,7 +23,7 @@ from tether.mqtt.properties import EMPTY_PROPERTIES
 from tether.mqtt.reason_codes import ReasonCode
 
 from .hooks import ClientInfo
-from .inflight import AWAIT_PUBACK, AWAIT_PUBCOMP, Delivery
+from .inflight import AWAIT_PUBACK, AWAIT_PUBCOMP, Delivery, SavedOrDelivered
 from .message import Message
 from .mountpoints import Mount
 from .sessions import Session
@@ -130,9 +130,13 @@ class QoSFlows:
             pid,
         )
         broker.needs_commit = False
+        unsaved: list[Delivery] | None = None
+        if qos:
+            broker.unsaved = unsaved = []
         if packet.retain:
             broker.retain(message)
         count = broker.route(message)
+        broker.unsaved = None
         pending: asyncio.Future[Any] | None = None
         handlers = broker.handlers
         if handlers:
@@ -148,9 +152,13 @@ class QoSFlows:
         if not qos:
             return
         persistence = broker.persistence
-        if broker.needs_commit and persistence is not None:
-            # Queued for an offline persistent session, or retained: acknowledged once it is durable.
+        if persistence is not None and (broker.needs_commit or unsaved):
+            # Queued for an offline persistent session, or retained: acknowledged once it is durable; one
+            # commit covers every acknowledgement waiting meanwhile (group commit). In online persistent
+            # sessions only: once saved, or once every subscriber has acknowledged its copy, if earlier.
             durable = persistence.commit_soon()
+            if unsaved and not broker.needs_commit:
+                SavedOrDelivered(durable, unsaved)
             pending = durable if pending is None else _both(broker.loop, pending, durable)
         if qos == 2:
             session.awaiting_rel.add(pid)
@@ -238,6 +246,7 @@ class QoSFlows:
             del outbox.inflight[packet.packet_id]
             if outbox.queue:
                 self._pump()
+            self._outbox_changed(delivery)
 
     def _on_pubrec(self, packet: PubRec) -> None:
         outbox = self.session.outbox  # type: ignore[union-attr]
@@ -253,9 +262,11 @@ class QoSFlows:
             # spec 4.3.3: PUBREC with a reason code of 0x80 or greater ends the flow (and frees the window).
             del outbox.inflight[pid]
             self._pump()
+            self._outbox_changed(delivery)
             return
         delivery.state = AWAIT_PUBCOMP
         self._write(ack(0x62, pid))
+        self._outbox_changed(delivery)
 
     def _on_pubcomp(self, packet: PubComp) -> None:
         outbox = self.session.outbox  # type: ignore[union-attr]
@@ -264,6 +275,21 @@ class QoSFlows:
             del outbox.inflight[packet.packet_id]
             if outbox.queue:
                 self._pump()
+            self._outbox_changed(delivery)
+
+    def _outbox_changed(self, delivery: Delivery) -> None:
+        """The client acknowledged ``delivery`` (PUBACK, PUBREC): a publisher's acknowledgement waiting for
+        it to be saved need not wait any more (see SavedOrDelivered). The changed window of a persistent
+        session is saved by the next periodic checkpoint (write-behind: until then a restart may send the
+        message again, as QoS 1 allows; a QoS 2 copy goes again with its Packet Identifier and DUP, which
+        the client does not forward twice, spec 4.3.3)."""
+        waiter = delivery.waiter
+        if waiter is not None:
+            delivery.waiter = None
+            waiter.delivered()
+        persistence = self.broker.persistence
+        if persistence is not None:
+            persistence.session_changed(self.session)  # type: ignore[arg-type]
 
     def deliver(self, delivery: Delivery) -> None:
         """Send a message now if the window and the socket allow it, else queue it (bounded)."""
