@@ -41,7 +41,7 @@ def test_a_measurement_keeps_its_fragments_and_drops_server_fields() -> None:
         ({"source": "1"}, "'source' must be an object"),
         ({"source": {"id": True}}, "'source' must be an object"),
         ({"source": {"id": "abc"}}, "'source.id' must be a managed object id"),
-        ({"source": {"id": "1" * 19}}, "'source.id' must be a managed object id"),
+        ({"source": {"id": "9" * 20}}, "'source.id' must be a managed object id"),
         ({"type": None}, "'type' is mandatory"),
         ({"type": 5}, "'type' must be a string"),
         ({"type": " "}, "'type' must not be empty"),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tether.core.errors import BadRequest, DomainError, Forbidden, InvalidInput, NotFound
+from tether.core.ids import parse_id
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
@@ -213,6 +214,7 @@ def _object(document: Any) -> dict[str, Any]:
 
 
 def _id(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    value = parse_id(text)
+    if value is None:
         raise InvalidInput(f"Invalid id {text!r}", resource="undefined")
-    return int(text)
+    return value

@@ -44,6 +44,7 @@ from tether.adapters.namespaces import tenant_mountpoint
 from tether.broker import Broker, ClientInfo, Message
 from tether.core.errors import DomainError, InvalidInput
 from tether.core.events import DomainEvent, EventBus
+from tether.core.ids import parse_id
 from tether.mqtt.properties import Properties
 from tether.mqtt.reason_codes import ReasonCode
 from tether.mqtt.topics import matches
@@ -94,10 +95,10 @@ class Caller:
         raw_mo = attributes.get("device_id")
         if attributes.get("kind") != "xyte" or not isinstance(principal, Principal) or raw_mo is None:
             return None
-        text = str(raw_mo)
-        if not text.isdigit():
+        mo_id = parse_id(str(raw_mo))
+        if mo_id is None:
             return None
-        return cls(principal.tenant_id, int(text), None)
+        return cls(principal.tenant_id, mo_id, None)
 
 
 @dataclass(slots=True)

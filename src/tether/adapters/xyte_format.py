@@ -34,6 +34,7 @@ from typing import Any
 
 from tether.core.clock import now_ms, parse_iso, to_iso
 from tether.core.errors import BadRequest, InvalidInput
+from tether.core.ids import parse_id
 from tether.core.values import clean
 from tether.operations.models import Operation, OperationStatus
 from tether.registration.xyte_models import XyteDevice
@@ -153,8 +154,8 @@ def command_update(payload: Any) -> CommandUpdate:
     if not isinstance(payload, Mapping):
         raise InvalidInput("A command update must be a JSON object", resource=R)
     raw_id = payload.get("id")
-    text_id = str(raw_id) if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) else ""
-    if not (text_id.isascii() and text_id.isdigit()) or len(text_id) > 18:
+    command_id = parse_id(raw_id)
+    if command_id is None:
         raise InvalidInput(f"'id' must be the id of a command, got {raw_id!r}", resource=R)
     raw_status = payload.get("status")
     status = _TO_DOMAIN.get(raw_status) if isinstance(raw_status, str) else None
@@ -165,7 +166,7 @@ def command_update(payload: Any) -> CommandUpdate:
         raise InvalidInput("'message' must be a string", resource=R)
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidInput(f"'message' is longer than {MAX_MESSAGE_LENGTH} characters", resource=R)
-    return CommandUpdate(int(text_id), status, message)
+    return CommandUpdate(command_id, status, message)
 
 
 def xyte_status(status: OperationStatus) -> str:

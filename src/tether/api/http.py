@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from tether.api.context import ctx
 from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound
+from tether.core.ids import parse_id, parse_int
 from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 from tether.core.values import MAX_DEPTH
 
@@ -119,12 +120,12 @@ def query_int(request: Request, name: str, *, resource: str) -> int | None:
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except ValueError:
+    number = parse_int(value)
+    if number is None:
         raise InvalidInput(
-            f"Query parameter '{name}' must be an integer, got {value!r}", resource=resource
-        ) from None
+            f"Query parameter '{name}' must be a 64-bit integer, got {value!r}", resource=resource
+        )
+    return number
 
 
 def page_request(request: Request, *, resource: str) -> PageRequest:
@@ -166,6 +167,7 @@ def collection(request: Request, key: str, items: list[Any], page: Page[Any]) ->
 def path_id(request: Request, name: str, *, resource: str, what: str) -> int:
     """A numeric id from the path; anything else cannot name an object."""
     raw = request.path_params[name]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    value = parse_id(raw)
+    if value is None:
         raise NotFound(f"No {what} for id '{raw}'!", resource=resource)
-    return int(raw)
+    return value

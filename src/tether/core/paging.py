@@ -9,6 +9,8 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 5
 MAX_PAGE_SIZE = 2000
+#: Past any real row count and within what every store binds (a 64-bit OFFSET): a page further on is empty.
+MAX_OFFSET = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +21,7 @@ class PageRequest:
 
     @property
     def offset(self) -> int:
-        return (self.current_page - 1) * self.page_size
+        return min((self.current_page - 1) * self.page_size, MAX_OFFSET)
 
 
 @dataclass(frozen=True, slots=True)

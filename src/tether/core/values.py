@@ -28,11 +28,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from tether.core.errors import InvalidInput
+from tether.core.ids import MAX_INT, MIN_INT
 
 __all__ = ["MAX_DEPTH", "MAX_INT", "MIN_INT", "clean", "clean_fields", "number"]
 
-MIN_INT = -(2**63)
-MAX_INT = 2**63 - 1
 #: Levels of objects and arrays below a fragment (the fragment's own value is level 1).
 MAX_DEPTH = 64
 

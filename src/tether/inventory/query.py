@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from tether.core.ids import parse_int
+
 Scalar = str | int | float | bool | None
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le"]
 MAX_LENGTH = 4096  # characters of the whole query text
@@ -135,8 +137,11 @@ def _tokenize(text: str) -> list[_Tok]:
             content = raw[1:-1].replace(raw[0] * 2, raw[0])
             toks.append(_Tok(kind, content, pos, content))
         elif kind == "number":
-            try:  # int() refuses thousands of digits; float() overflows to inf
-                value: int | float = float(raw) if re.search("[.eE]", raw) else int(raw)
+            # an integer beyond 64 bits is compared as the nearest float (no store binds it); float()
+            # overflows to inf for thousands of digits
+            whole = None if re.search("[.eE]", raw) else parse_int(raw)
+            try:
+                value: int | float = float(raw) if whole is None else whole
             except ValueError:
                 value = math.inf
             if isinstance(value, float) and not math.isfinite(value):

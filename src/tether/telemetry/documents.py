@@ -8,13 +8,13 @@ from typing import Any, TypeVar
 
 from tether.core.clock import parse_iso
 from tether.core.errors import BadRequest, InvalidInput
+from tether.core.ids import parse_id
 from tether.core.values import clean_fields
 from tether.telemetry.models import Json
 
 S = TypeVar("S", bound=StrEnum)
 
 MAX_TYPE_LENGTH = 255  # the width of the `type` columns
-MAX_ID_DIGITS = 18  # ids are 64-bit integers
 
 
 def source_id(document: Mapping[str, Any], *, resource: str) -> int:
@@ -25,10 +25,10 @@ def source_id(document: Mapping[str, Any], *, resource: str) -> int:
     raw = source.get("id") if isinstance(source, dict) else None
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         raise InvalidInput("'source' must be an object with an 'id'", resource=resource)
-    text = str(raw).strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > MAX_ID_DIGITS:
+    value = parse_id(str(raw).strip())
+    if value is None:
         raise InvalidInput(f"'source.id' must be a managed object id, got {raw!r}", resource=resource)
-    return int(text)
+    return value
 
 
 def required_string(

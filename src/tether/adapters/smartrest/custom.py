@@ -25,6 +25,7 @@ from tether.adapters.smartrest.errors import Code, SmartRestError, from_domain, 
 from tether.adapters.smartrest.session import DeviceSession
 from tether.core.clock import now_ms, to_iso
 from tether.core.errors import Conflict, DomainError, NotFound
+from tether.core.ids import parse_id
 from tether.core.paging import PageRequest
 from tether.core.processing import ProcessingMode
 from tether.mqtt.reason_codes import ReasonCode
@@ -270,9 +271,10 @@ class CustomTemplates:
         by_id = (request.mandatory[0] or "true").lower() == "true"
         if by_id:
             raw = next(values, "")
-            if not raw.isdigit():
+            mo_id = parse_id(raw)
+            if mo_id is None:
                 raise invalid(f"Expected a managed object id (got {raw!r})", template)
-            return int(raw)
+            return mo_id
         ext_type = (
             request.mandatory[1] if len(request.mandatory) > 1 and request.mandatory[1] else next(values, "")
         )

@@ -16,6 +16,7 @@ from tether.adapters.smartrest.context import DeviceRef, Fields, RowContext
 from tether.adapters.smartrest.devices import Devices
 from tether.adapters.smartrest.errors import Code, SmartRestError, invalid
 from tether.core.clock import to_iso
+from tether.core.ids import parse_id
 from tether.core.paging import PageRequest
 from tether.inventory.models import ChildKind
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
@@ -385,9 +386,10 @@ async def _oldest(ctx: RowContext, fragment: str | None, status: OperationStatus
 
 async def _by_id(ctx: RowContext, f: Fields) -> Operation:
     raw = f.req(1, "operationId")
-    if not raw.isdigit() or len(raw) > 18:
+    op_id = parse_id(raw)
+    if op_id is None:
         raise invalid(f"'operationId' must be an operation id (got {raw!r})", f.template)
-    op = await ctx.services.operations.get(ctx.who, int(raw))
+    op = await ctx.services.operations.get(ctx.who, op_id)
     if not ctx.host.owns_operation(op.device_id, op.agent_id):
         raise invalid(f"Operation {raw} is not an operation of this device", f.template)
     return op

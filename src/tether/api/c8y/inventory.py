@@ -20,6 +20,7 @@ from tether.api.http import (
     read_json_object,
 )
 from tether.core.errors import BadRequest, InvalidInput, NotFound
+from tether.core.ids import parse_id
 from tether.inventory.models import ChildKind, InventoryCriteria
 from tether.inventory.query import QueryError, parse_query
 
@@ -35,10 +36,10 @@ def _criteria(request: Request) -> InventoryCriteria:
         raise BadRequest(f"Invalid query: {exc}", resource=R) from None
     ids = None
     if params.get("ids"):
-        try:
-            ids = tuple(int(i) for i in params["ids"].split(",") if i.strip())
-        except ValueError:
-            raise InvalidInput("'ids' must be a comma-separated list of ids", resource=R) from None
+        parsed = [parse_id(i.strip()) for i in params["ids"].split(",") if i.strip()]
+        if None in parsed:
+            raise InvalidInput("'ids' must be a comma-separated list of ids", resource=R)
+        ids = tuple(i for i in parsed if i is not None)
     return InventoryCriteria(
         type=params.get("type") or None,
         fragment_type=params.get("fragmentType") or None,
@@ -130,8 +131,9 @@ def _referenced_id(document: dict[str, object]) -> int:
         raw = target.get("id")
         if raw is None and isinstance(target.get("self"), str):
             raw = str(target["self"]).rstrip("/").rsplit("/", 1)[-1]
-        if isinstance(raw, int | str) and str(raw).isdigit():
-            return int(raw)
+        value = parse_id(raw)
+        if value is not None:
+            return value
     raise InvalidInput('Expected {"managedObject": {"id": "<id>"}}', resource=R)
 
 

@@ -26,6 +26,7 @@ from tether.api.http import (
 )
 from tether.core.clock import parse_iso, to_iso
 from tether.core.errors import BadRequest, InvalidInput
+from tether.core.ids import parse_id
 from tether.operations.models import Json, Operation, OperationCriteria, OperationStatus
 
 R = "devicecontrol"
@@ -86,10 +87,10 @@ def _device_id(document: dict[str, Any]) -> int:
     raw = document.get("deviceId")
     if raw is None or raw == "":
         raise InvalidInput("'deviceId' is required: the id of the device to run the operation", resource=R)
-    text = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
-    if not text.isdigit() or len(text) > 18:
+    device_id = parse_id(raw)
+    if device_id is None:
         raise InvalidInput(f"Cannot create operation: no managed object for id '{raw}'!", resource=R)
-    return int(text)
+    return device_id
 
 
 def _status(raw: object, *, where: str) -> OperationStatus:
@@ -107,7 +108,8 @@ def _id_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else -1
+    value = parse_id(raw)
+    return -1 if value is None else value
 
 
 def _date_param(request: Request, name: str) -> int | None:

@@ -13,13 +13,13 @@ from tether.api.c8y.render import mo_url
 from tether.api.http import query_flag
 from tether.core.clock import parse_iso, to_iso
 from tether.core.errors import InvalidInput
+from tether.core.ids import parse_id
 from tether.core.processing import ProcessingMode
 from tether.telemetry.models import Alarm, Event, Measurement
 
 S = TypeVar("S", bound=StrEnum)
 
 PROCESSING_MODE = "X-Cumulocity-Processing-Mode"
-MAX_ID_DIGITS = 18
 # Characters a fragment or series name in a query may not hold: they would end a JSON path early.
 _NAME_FORBIDDEN = frozenset('"\\\x00')
 
@@ -45,9 +45,10 @@ def query_id(request: Request, name: str, *, resource: str) -> int | None:
     raw = request.query_params.get(name, "").strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_ID_DIGITS:
+    value = parse_id(raw)
+    if value is None:
         raise InvalidInput(f"Query parameter '{name}' must be an id, got {raw!r}", resource=resource)
-    return int(raw)
+    return value
 
 
 def query_date(request: Request, name: str, *, resource: str) -> int | None:

@@ -13,6 +13,7 @@ from tether.api import http
 from tether.api.auth import authenticate
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType
 from tether.core import errors
+from tether.core.ids import parse_int
 from tether.core.paging import Page, PageRequest
 from tether.tenants.models import Principal
 
@@ -86,12 +87,9 @@ async def caller(request: Request, *, allow_api_key: bool = True) -> Principal:
 
 def page_request(request: Request) -> PageRequest:
     """EMQX paging: `page` from 1, `limit` 1..10000 (default 100); else 400 INVALID_PARAMETER."""
-    try:
-        page = int(request.query_params.get("page", "1"))
-        limit = int(request.query_params.get("limit", "100"))
-    except ValueError:
-        raise EmqxError(400, "INVALID_PARAMETER", "page_limit_invalid") from None
-    if page < 1 or not 1 <= limit <= 10_000:
+    page = parse_int(request.query_params.get("page", "1"))
+    limit = parse_int(request.query_params.get("limit", "100"))
+    if page is None or limit is None or page < 1 or not 1 <= limit <= 10_000:
         raise EmqxError(400, "INVALID_PARAMETER", "page_limit_invalid")
     return PageRequest(current_page=page, page_size=limit, with_total=True)
 

@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from tether.core.clock import parse_iso
 from tether.core.errors import BadRequest
+from tether.core.ids import parse_id
 from tether.inventory.models import ChildKind, InventoryCriteria
 from tether.inventory.query import And, ByGroupId, Compare, Expr, Has, Not, Or, OrderBy, Scalar
 from tether.storage.sql.dialect import Dialect
@@ -100,9 +101,10 @@ class InventoryFilter:
                     return _COLUMNS[path[0]].is_not(None)
                 return self._d.json_exists(mo.c.attrs, path)
             case ByGroupId(group_id):
-                if not group_id.isdigit():
-                    return false()
-                return mo.c.id.in_(self._children_of(int(group_id)))
+                parent = parse_id(group_id)
+                if parent is None:
+                    return false()  # no object has that id
+                return mo.c.id.in_(self._children_of(parent))
             case Compare():
                 return self._compare(node)
         raise BadRequest(f"Unsupported query element: {node!r}", resource="inventory")
@@ -114,10 +116,10 @@ class InventoryFilter:
                 raise BadRequest(f"'{head}' must be compared with a date string", resource="inventory")
             return op(_TIME_COLUMNS[head], parse_iso(value, field=head, resource="inventory"))
         if len(node.path) == 1 and head == "id":
-            try:
-                return op(mo.c.id, int(str(value)))
-            except ValueError:
-                return false()
+            number = parse_id(_as_text(value))
+            if number is None:
+                return false()  # not an id: no object has it (`ne` included, as before)
+            return op(mo.c.id, number)
         if len(node.path) == 1 and head in _COLUMNS:
             return self._compare_text(_COLUMNS[head], node, _as_text(value))
         return self._compare_json(node)
