@@ -23,7 +23,10 @@ Topics, as the device sees them inside its tenant's mountpoint (``v1`` is not a 
 
 Identity: the device is the authenticated client (``client.attributes``), never the topic. A message for
 another device id, or from a client that is not a Xyte device, is refused with 0x87 Not authorized (the ACL
-refuses it before; this is the second lock). Malformed payloads get 0x99 Payload format invalid, commands
+refuses it before; this is the second lock). So is every message of a device whose managed object was
+deleted while it stayed connected: its registration went with the object, the connection keeps it online
+but nothing it sends is stored (MQTT 3.1.1: acknowledged and dropped), and it gets no commands; when it
+reconnects, its access key is refused. Malformed payloads get 0x99 Payload format invalid, commands
 that do not exist or cannot make that transition 0x83 Implementation specific error; each is logged once.
 Other ``v1`` topics are left to the broker (routed to subscribers, acknowledged at once).
 """
@@ -195,8 +198,17 @@ class XyteAdapter:
                     if not item.ack.done():
                         item.ack.set_exception(exc)
 
+    async def _registered(self, caller: Caller) -> XyteDevice | None:
+        """The caller's device as registered now. The connection's record (from its CONNECT) is only a
+        hint: once the managed object is deleted the registration is gone with it (XyteService forgets it
+        on the DELETE event), and the connection must not write to or receive for any object."""
+        if caller.device is None:
+            return await self._xyte.device_for_object(caller.tenant_id, caller.mo_id)
+        device = await self._xyte.get_device(caller.device.id)
+        return device if device is not None and device.mo_id == caller.mo_id else None
+
     async def _device(self, caller: Caller, topic_id: str) -> XyteDevice | None:
-        device = caller.device or await self._xyte.device_for_object(caller.tenant_id, caller.mo_id)
+        device = await self._registered(caller)
         return device if device is not None and device.id == topic_id else None
 
     async def _process(self, batch: list[_Inbound]) -> None:
@@ -294,9 +306,7 @@ class XyteAdapter:
                         self._publish(device, item)
                 else:
                     caller, topic_filter = item
-                    device = caller.device or await self._xyte.device_for_object(
-                        caller.tenant_id, caller.mo_id
-                    )
+                    device = await self._registered(caller)
                     if device is not None and matches(topic_filter, command_topic(device.id)):
                         for op in await self._xyte.pending_commands(device):
                             self._publish(device, op)

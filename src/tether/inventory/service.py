@@ -117,9 +117,10 @@ class InventoryService:
         with force its child additions as well (Cumulocity's `cascade` and `forceCascade`).
 
         Its external ids, references (and, through the storage's foreign keys, all data recorded
-        against it) go with it."""
+        against it) go with it. Every deleted object is announced: adapters forget the devices their
+        connections resolved (a live device never writes to or receives for an object that is gone)."""
         mo = await self.get(who, mo_id)
-        doomed = [mo_id]
+        doomed = [mo]
         kinds = (ChildKind.DEVICE, ChildKind.ASSET) + ((ChildKind.ADDITION,) if force else ())
         if cascade or force:
             seen = {mo_id}
@@ -128,9 +129,13 @@ class InventoryService:
                 children = await self._store.child_ids(who.tenant_id, frontier, kinds)
                 frontier = [c for c in children if c not in seen]
                 seen.update(frontier)
-                doomed.extend(frontier)
-        await self._store.delete(who.tenant_id, doomed)
-        self._announce("DELETE", mo)
+                for child_id in frontier:
+                    child = await self._store.get(who.tenant_id, child_id)
+                    if child is not None:
+                        doomed.append(child)
+        await self._store.delete(who.tenant_id, [m.id for m in doomed])
+        for gone in doomed:
+            self._announce("DELETE", gone)
 
     async def find(
         self, who: Principal, criteria: InventoryCriteria, page: PageRequest

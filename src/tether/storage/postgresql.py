@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Float, Text, and_, case, cast, func
+from sqlalchemy import ColumnElement, Connection, Float, Text, and_, case, cast, func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tether.storage.sql.dialect import Path
@@ -44,6 +45,10 @@ class PostgresDialect:
 
     def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self.engine.begin()
+
+    async def migrate(self, upgrade: Callable[[Connection], None]) -> None:
+        async with self.write() as conn:
+            await conn.run_sync(upgrade)
 
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]

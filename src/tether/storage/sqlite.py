@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, case, event, func, literal_column
+from sqlalchemy import ColumnElement, Connection, case, event, func, literal_column
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -116,6 +116,24 @@ class SqliteDialect:
         if self._writer is None:
             raise RuntimeError("database is not open")
         return await self._group_commit.run(self._writer, work)
+
+    async def migrate(self, upgrade: Callable[[Connection], None]) -> None:
+        """The migrations in one write transaction with foreign keys off. A migration that rebuilds a table
+        (SQLite's ALTER TABLE procedure, https://www.sqlite.org/lang_altertable.html#otheralter, as Alembic's
+        batch mode does) drops the old table, and with foreign keys on, dropping a parent deletes every row
+        that refers to it (ON DELETE CASCADE). The PRAGMA is a no-op inside a transaction, so it is set
+        around it; the keys are checked before the commit."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        await self._group_commit.pragma(self._writer, "PRAGMA foreign_keys=OFF")
+        try:
+            async with self.write() as conn:
+                await conn.run_sync(upgrade)
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first()
+                if broken is not None:
+                    raise RuntimeError(f"a migration left a dangling foreign key: {tuple(broken)}")
+        finally:
+            await self._group_commit.pragma(self._writer, "PRAGMA foreign_keys=ON")
 
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         p = _json_path(path)

@@ -108,7 +108,10 @@ class SmartRestAdapter:
             self.broker.add_handler(root, self.handle)
         for root in self.json.ROOTS:
             self.broker.add_handler(root, self.handle_json)
-        self._unsubscribe = self.events.subscribe(self.dispatcher.on_event, resources={"operations"})
+        # Deleted objects too: connections forget them (dispatch.py deleted).
+        self._unsubscribe = self.events.subscribe(
+            self.dispatcher.on_event, resources={"operations", "managedobjects"}
+        )
 
     def detach(self) -> None:
         """Stop following operations and cancel background work (before the broker stops)."""

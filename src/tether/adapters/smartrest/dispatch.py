@@ -77,6 +77,14 @@ class OperationDispatcher:
                 if not sessions:
                     del self._index[(session.tenant_id, mo_id)]
 
+    def deleted(self, tenant: str, mo_id: int) -> None:
+        """A managed object is gone: every connection forgets it (as root or child), so that the device's
+        next message resolves its device anew (SmartREST: creates it again) instead of writing to the old
+        id, and an operation for that id is never published to it."""
+        for session in self._index.pop((tenant, mo_id), ()):
+            session.forget(mo_id)
+        self._forwarded.pop((tenant, mo_id), None)
+
     @staticmethod
     def wants_operations(topic_filter: str) -> bool:
         return any(matches(topic_filter, topic) for topic in _OPERATION_TOPICS) or topic_filter.startswith(
@@ -87,6 +95,10 @@ class OperationDispatcher:
 
     def on_event(self, event: DomainEvent) -> None:
         """EventBus handler: runs in the writer's call, must not block."""
+        if event.resource == "managedobjects":
+            if event.action == "DELETE" and event.id is not None:
+                self.deleted(event.tenant_id, event.id)
+            return
         if event.resource != "operations":
             return
         op = event.payload

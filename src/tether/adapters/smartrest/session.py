@@ -86,6 +86,16 @@ class DeviceSession:
         if ref.is_root:
             self.root = ref
 
+    def forget(self, mo_id: int) -> None:
+        """The object is deleted: resolved anew on its next use (adapter.root / adapter.target)."""
+        ref = self.by_id.pop(mo_id, None)
+        if ref is None:
+            return
+        if self.devices.get(ref.xid) is ref:
+            del self.devices[ref.xid]
+        if self.root is ref:
+            self.root = None
+
     @property
     def busy(self) -> bool:
         return bool(self.queue)

@@ -29,8 +29,7 @@ class Database:
 
     async def open(self) -> None:
         await self.dialect.open()
-        async with self.dialect.write() as conn:
-            await conn.run_sync(_upgrade)
+        await self.dialect.migrate(_upgrade)
 
     async def close(self) -> None:
         await self.dialect.close()

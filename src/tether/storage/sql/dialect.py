@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Path = tuple[str, ...]
@@ -23,6 +24,10 @@ class Dialect(Protocol):
 
     def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A write transaction, committed (durably) when the block ends without an exception."""
+        ...
+
+    async def migrate(self, upgrade: Callable[[Connection], None]) -> None:
+        """Run `upgrade` (the Alembic migrations) in one write transaction, committed when it returns."""
         ...
 
     # JSON documents (column `attrs`): each returns NULL where the path is missing or of another type.

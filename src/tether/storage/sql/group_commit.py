@@ -119,6 +119,15 @@ class GroupCommit:
             await asyncio.shield(committed)
         return result
 
+    async def pragma(self, engine: AsyncEngine, statement: str) -> None:
+        """A PRAGMA that only takes effect outside a transaction (foreign_keys), on the writer connection;
+        for the migrations at open, before any writer."""
+        async with self._lock:
+            if self._committed is not None:
+                raise RuntimeError(f"{statement} inside an open transaction would be a no-op")
+            await self._connection(engine)
+            await _submit(self._driver, _execute, self._driver, statement)
+
     def _schedule_commit(self) -> None:
         if self._commit_task is None:
             self._commit_task = asyncio.create_task(self._commit())
@@ -161,6 +170,11 @@ def _submit(driver: Any, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
     future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
     driver._tx.put_nowait((future, functools.partial(fn, *args)))
     return future
+
+
+def _execute(driver: Any, statement: str) -> None:
+    db: sqlite3.Connection = driver._conn
+    db.execute(statement)
 
 
 def _begin(driver: Any) -> None:

@@ -10,7 +10,8 @@ and RETURNING rows in Python for every row; here the rows go to the driver as pl
   under load the event loop's thread holds it, so the database thread waits a switch interval per row
   (measured: 3,000 rows/s instead of 100,000). A multi-row statement binds its parameters in one C loop
   and steps once without the GIL. The ids are `last_insert_rowid()` back: the single writer connection
-  inserts them contiguously, as rowids are max(rowid) + 1.
+  inserts them contiguously, each one above the largest ever issued (the table is AUTOINCREMENT,
+  migration 0008: an id is never reused).
 - PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) RETURNING id (one round trip, no per-row
   statement).
 """

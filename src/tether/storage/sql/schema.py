@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,6 +23,10 @@ metadata = MetaData()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (a rowid alias); PostgreSQL gets a BIGINT identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+#: Table option of every table whose ids leave the server: ids are never reused. SQLite hands a new row
+#: max(rowid) + 1 unless the table is AUTOINCREMENT (then max ever issued + 1, kept in sqlite_sequence;
+#: https://www.sqlite.org/autoinc.html); PostgreSQL's sequences never go back (migration 0008).
+NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
 Document = JSON().with_variant(JSONB(), "postgresql")
 
 tenants = Table(
@@ -55,6 +61,7 @@ managed_objects = Table(
     Column("attrs", Document, nullable=False),
     Index("ix_mo_tenant_type", "tenant_id", "type"),
     Index("ix_mo_tenant_owner", "tenant_id", "owner"),
+    **NEVER_REUSED,
 )
 
 mo_references = Table(
@@ -92,6 +99,7 @@ measurements = Table(
     Column("fragments", Document, nullable=False),
     Index("ix_meas_source_time", "tenant_id", "source_id", "time"),
     Index("ix_meas_tenant_time", "tenant_id", "time"),
+    **NEVER_REUSED,
 )
 
 events = Table(
@@ -108,6 +116,7 @@ events = Table(
     Column("fragments", Document, nullable=False),
     Index("ix_event_source_time", "tenant_id", "source_id", "time"),
     Index("ix_event_tenant_time", "tenant_id", "time"),
+    **NEVER_REUSED,
 )
 
 alarms = Table(
@@ -138,6 +147,7 @@ alarms = Table(
         sqlite_where=text("status IN ('ACTIVE', 'ACKNOWLEDGED')"),
         postgresql_where=text("status IN ('ACTIVE', 'ACKNOWLEDGED')"),
     ),
+    **NEVER_REUSED,
 )
 
 # -- device control: operations and device registration (migration 0003) ---------------------
@@ -157,6 +167,7 @@ operations = Table(
     Column("fragments", Document, nullable=False),
     Index("ix_op_agent_status", "tenant_id", "agent_id", "status", "id"),
     Index("ix_op_device_status", "tenant_id", "device_id", "status", "id"),
+    **NEVER_REUSED,
 )
 
 new_device_requests = Table(

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tether.core.errors import Conflict
 from tether.storage.sql.database import Database
-from tether.storage.sql.schema import Document, Id, metadata
+from tether.storage.sql.schema import NEVER_REUSED, Document, Id, metadata
 
 smartrest_templates = Table(
     "smartrest_templates",
@@ -22,6 +22,7 @@ smartrest_templates = Table(
     Column("creation_time", BigInteger, nullable=False),
     Column("templates", Document, nullable=False),
     UniqueConstraint("tenant_id", "xid", name="ux_smartrest_templates_xid"),
+    **NEVER_REUSED,
 )
 _t = smartrest_templates
 
