@@ -46,9 +46,17 @@ class TenantStore(Protocol):
     async def create(self, tenant: Tenant) -> None: ...
 
 
+class StorageUnavailable(RuntimeError):
+    """The database cannot be reached, refuses the login or cannot be migrated; the message is one line
+    for the operator (the URL is the caller's to add, without its password)."""
+
+
 class UserStore(Protocol):
     async def get(self, tenant_id: str, username: str) -> User | None: ...
     async def create(self, user: User) -> None: ...
+    async def set_password(self, tenant_id: str, username: str, password_hash: str) -> bool:
+        """False if there is no such user."""
+        ...
 
 
 class ManagedObjectStore(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tether.core.errors import Conflict
@@ -59,6 +59,16 @@ class SqlUserStore:
                 )
         except IntegrityError:
             raise Conflict(f"User {user.username} already exists", resource="user") from None
+
+    async def set_password(self, tenant_id: str, username: str, password_hash: str) -> bool:
+        query = (
+            update(users)
+            .where(users.c.tenant_id == tenant_id, users.c.username == username)
+            .values(password_hash=password_hash)
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(query)
+        return bool(result.rowcount)
 
 
 def _user(row: Any) -> User:
