@@ -54,8 +54,16 @@ class StorageUnavailable(RuntimeError):
 class UserStore(Protocol):
     async def get(self, tenant_id: str, username: str) -> User | None: ...
     async def create(self, user: User) -> None: ...
-    async def set_password(self, tenant_id: str, username: str, password_hash: str) -> bool:
-        """False if there is no such user."""
+    async def set_password(self, tenant_id: str, username: str, password_hash: str, changed: int) -> bool:
+        """Store a new hash and when it changed (ms); False if there is no such user."""
+        ...
+
+    async def last_password_change(self) -> int:
+        """The latest `changed` of any user (0: none)."""
+        ...
+
+    async def password_changes(self, since: int) -> list[tuple[str, str, int]]:
+        """(tenant id, user name, changed) of every user whose password changed after `since`."""
         ...
 
 

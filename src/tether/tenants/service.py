@@ -94,7 +94,17 @@ class TenantService:
         user = await self._users.get(tenant_id, username)
         if user is None:
             return False
-        return await self._users.set_password(tenant_id, username, await hash_slowly(password))
+        changed = await self._users.set_password(tenant_id, username, await hash_slowly(password), now_ms())
+        self.forget(tenant_id, username)
+        return changed
+
+    def forget(self, tenant_id: str, username: str) -> None:
+        """Drop the cached verifications of a user's credentials (its password changed)."""
+        verified = self._verified
+        for key in [
+            k for k, (_, p) in verified.items() if p.tenant_id == tenant_id and p.username == username
+        ]:
+            del verified[key]
 
     async def create_tenant(self, tenant_id: str, domain: str | None = None) -> Tenant:
         tenant = Tenant(id=tenant_id, domain=domain or tenant_id, creation_time=now_ms())

@@ -36,6 +36,9 @@ class Database:
             await self.dialect.open()
             async with self.dialect.write() as conn:
                 await conn.run_sync(_upgrade)
+        except StorageUnavailable:
+            await self.dialect.close()
+            raise
         except (OSError, TimeoutError, DBAPIError) as exc:
             await self.dialect.close()
             raise StorageUnavailable(_reason(exc)) from exc
