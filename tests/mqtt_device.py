@@ -105,7 +105,9 @@ class Device:
         tls: ssl.SSLContext | None = None,
         will: tuple[str, str] | None = None,
         bind_address: str = "",
+        transport: str = "tcp",
     ) -> None:
+        """`transport="websockets"`: MQTT over WebSocket (path /mqtt; on TLS with `tls`)."""
         self.port = port
         self.client_id = client_id
         self.protocol = protocol
@@ -115,7 +117,10 @@ class Device:
             client_id=client_id,
             protocol=protocol,
             reconnect_on_failure=False,
+            transport="websockets" if transport == "websockets" else "tcp",
         )
+        if transport == "websockets":
+            self.paho.ws_set_options(path="/mqtt")
         if username is not None or password is not None:
             self.paho.username_pw_set(username, password)
         if tls is not None:

@@ -35,6 +35,7 @@ from tether.storage.sqlite import SqliteDialect, sqlite_url
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
+from tether.tenants.revocation import PasswordChangeWatch
 from tether.tenants.service import Provisioned, TenantService
 from tether.tenants.throttle import Throttle
 
@@ -62,9 +63,11 @@ class Platform:
     throttle: Throttle
     app: ASGIApp
     provisioned: Provisioned
+    password_watch: PasswordChangeWatch
 
     async def close(self) -> None:
         self.realtime.close()
+        await self.password_watch.close()
         await self.storage.close()
 
 
@@ -90,6 +93,9 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     provisioned = await tenants.provision(
         settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
     )
+    # Passwords changed by `tether admin set-password` while this process runs.
+    password_watch = PasswordChangeWatch(storage.users, tenants)
+    await password_watch.start()
     events = EventBus()
     realtime = Hub(events, {"managedobjects": render.managed_object})
     inventory = InventoryService(storage.managed_objects, events)
@@ -151,6 +157,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         throttle=throttle,
         app=create_app(context, realtime),
         provisioned=provisioned,
+        password_watch=password_watch,
     )
 
 

@@ -4,32 +4,65 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from tether import __version__
-from tether.config import ConfigError, load_settings
+from tether.config import ConfigError, Settings, load_settings
+from tether.storage.base import StorageUnavailable
+
+
+def _common() -> argparse.ArgumentParser:
+    """Where the data is: the same options (and TETHER_* variables) for every command."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--config", metavar="FILE", help="TOML config file (TETHER_CONFIG)")
+    common.add_argument("--data-dir", metavar="DIR", help="data directory, default ./tether-data")
+    common.add_argument("--database-url", metavar="URL", help="sqlite:///FILE or postgresql://...")
+    common.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning, error")
+    return common
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tether", description="Tether device-management platform")
     parser.add_argument("--version", action="version", version=f"tether {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    common = _common()
     serve = commands.add_parser(
-        "serve", help="run every listener in one process", argument_default=argparse.SUPPRESS
+        "serve",
+        help="run every listener in one process",
+        parents=[common],
+        argument_default=argparse.SUPPRESS,
     )
-    serve.add_argument("--config", metavar="FILE", help="TOML config file (TETHER_CONFIG)")
-    serve.add_argument("--data-dir", metavar="DIR", help="data directory, default ./tether-data")
-    serve.add_argument("--database-url", metavar="URL", help="sqlite:///FILE or postgresql://...")
     serve.add_argument("--http", metavar="HOST:PORT", help="HTTP listener, default 0.0.0.0:8080")
+    serve.add_argument("--https", metavar="HOST:PORT", help="HTTPS listener (certificate from [tls])")
     serve.add_argument("--mqtt", metavar="HOST:PORT", help="MQTT listener, default 0.0.0.0:1883")
     serve.add_argument("--mqtt-tls", metavar="HOST:PORT", help="MQTT over TLS listener")
     serve.add_argument("--mqtt-ws", metavar="HOST:PORT", help="MQTT over WebSocket listener")
+    serve.add_argument("--mqtt-wss", metavar="HOST:PORT", help="MQTT over WebSocket on TLS listener")
     serve.add_argument(
         "--allow-anonymous", action="store_const", const=True, help="accept MQTT clients without credentials"
     )
-    serve.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning, error")
+    admin = commands.add_parser("admin", help="operator commands on the configured database")
+    actions = admin.add_subparsers(dest="action", required=True)
+    set_password = actions.add_parser(
+        "set-password",
+        help="change a user's password (read from the terminal, or one line of stdin)",
+        parents=[common],
+        argument_default=argparse.SUPPRESS,
+    )
+    create_user = actions.add_parser(
+        "create-user",
+        help="create a user (password read like set-password's)",
+        parents=[common],
+        argument_default=argparse.SUPPRESS,
+    )
+    create_user.add_argument("--role", choices=["admin", "device"], default="admin")
+    for action in (set_password, create_user):
+        action.add_argument("--tenant", help="tenant id, default the default tenant (TETHER_TENANT)")
+        action.add_argument("user", metavar="USER")
     return parser
 
 
@@ -39,6 +72,40 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         return asyncio.new_event_loop
     return uvloop.new_event_loop
+
+
+def _run(main: Coroutine[Any, Any, Any]) -> Any:
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(main)
+
+
+def _serve(settings: Settings) -> None:
+    from tether.server import TetherServer
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(TetherServer(settings).serve())
+
+
+def _admin(settings: Settings, args: dict[str, Any]) -> int:
+    from tether import admin
+    from tether.tenants.models import Role
+
+    tenant = args.get("tenant") or settings.tenant
+    try:
+        password = admin.read_password()
+        if args["action"] == "set-password":
+            message = _run(admin.set_password(settings, tenant, args["user"], password))
+        else:
+            role = Role(args["role"])
+            message = _run(admin.create_user(settings, tenant, args["user"], role, password))
+    except admin.AdminError as exc:
+        print(f"tether: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, EOFError):
+        print(file=sys.stderr)
+        return 130
+    print(message)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,17 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if command == "serve":
-        from tether.server import TetherServer
-
-        try:
-            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                runner.run(TetherServer(settings).serve())
-        except ConfigError as exc:
-            print(f"tether: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            pass
+    try:
+        if command == "serve":
+            _serve(settings)
+        elif command == "admin":
+            return _admin(settings, args)
+    except ConfigError as exc:
+        print(f"tether: {exc}", file=sys.stderr)
+        return 2
+    except StorageUnavailable as exc:
+        # One line, no traceback: the operator fixes the URL, the password or the server.
+        print(f"tether: cannot open the database {settings.database_shown}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -19,9 +19,11 @@ class Settings:
     data_dir: Path = Path("./tether-data")
     database_url: str | None = None  # None: SQLite file in data_dir
     http: str = "0.0.0.0:8080"
+    https: str | None = None  # HTTPS listener, certificate from [tls]
     mqtt: str = "0.0.0.0:1883"
     mqtt_tls: str | None = None
     mqtt_ws: str | None = None
+    mqtt_wss: str | None = None  # MQTT over WebSocket on TLS, certificate from [tls]
     allow_anonymous: bool = False
     tenant: str = "t1"
     admin_user: str = "admin"
@@ -42,6 +44,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tether.db').resolve()}"
+
+    @property
+    def database_shown(self) -> str:
+        """The database URL as it may be logged: any password replaced by ***."""
+        return redact_url(self.effective_database_url)
 
 
 _FIELDS = {f.name: f for f in fields(Settings) if f.name != "sections"}
@@ -107,3 +114,13 @@ def split_address(address: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ConfigError(f"expected HOST:PORT, got {address!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def redact_url(url: str) -> str:
+    """`scheme://user:password@host/...` -> `scheme://user:***@host/...` (for logs and error messages)."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}:***@{location}"

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 
 import uvicorn
@@ -15,7 +16,7 @@ from tether.bootstrap import Platform, build_mqtt_hooks, build_platform, install
 from tether.broker import Broker, BrokerConfig, MqttService
 from tether.broker import bind_socket as bind
 from tether.broker.listener import tls_context
-from tether.config import Settings
+from tether.config import ConfigError, Settings
 
 log = logging.getLogger("tether")
 
@@ -35,6 +36,17 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def _given(
+    context: ssl.SSLContext,
+) -> Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]:
+    """A uvicorn `ssl_context_factory` answering with a context built already."""
+
+    def factory(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        return context
+
+    return factory
+
+
 class TetherServer:
     """Build the platform, bind the listeners, serve until stopped."""
 
@@ -42,7 +54,7 @@ class TetherServer:
         self.settings = settings
         self.platform: Platform | None = None
         self.http_address: str | None = None
-        self._http: uvicorn.Server | None = None
+        self._http: dict[str, uvicorn.Server] = {}
         self.mqtt: MqttService | None = None
         self.started = asyncio.Event()
 
@@ -50,35 +62,31 @@ class TetherServer:
         settings = self.settings
         # Bind every listener before anything else: a busy port or a bad [mqtt]/[acl]/[tls] section
         # fails fast, before storage is opened.
-        http_socket = bind(settings.http)
+        http_sockets: dict[str, socket.socket] = {}
         mqtt_sockets: dict[str, socket.socket] = {}
         try:
             mqtt_config = BrokerConfig.from_settings(settings)
+            https_context = self._https_context(mqtt_config)
+            for name, address in {"http": settings.http, "https": settings.https}.items():
+                if address:
+                    http_sockets[name] = bind(address)
             mqtt_addresses = {
                 "mqtt": settings.mqtt,
                 "mqtt-tls": settings.mqtt_tls,
                 "mqtt-ws": settings.mqtt_ws,
+                "mqtt-wss": settings.mqtt_wss,
             }
             for name, address in mqtt_addresses.items():
                 if address:
                     mqtt_sockets[name] = bind(address)
-            platform = self.platform = await build_platform(settings, listeners=["http", *mqtt_sockets])
+            log.info("Database %s, data dir %s", settings.database_shown, settings.data_dir.resolve())
+            listeners = [*http_sockets, *mqtt_sockets]
+            platform = self.platform = await build_platform(settings, listeners=listeners)
         except BaseException:
-            for sock in (http_socket, *mqtt_sockets.values()):
+            for sock in (*http_sockets.values(), *mqtt_sockets.values()):
                 sock.close()
             raise
-        self._show_generated_passwords(platform)
-        config = uvicorn.Config(
-            platform.app,
-            loop="none",
-            http="httptools",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=5,
-        )
-        self._http = uvicorn.Server(config)
+        self._show_provisioning(platform)
         detach: list[Callable[[], Awaitable[None] | None]] = []
         try:
             # Device logins against the platform's credentials; sessions and retained messages saved in the
@@ -86,7 +94,7 @@ class TetherServer:
             # connection is accepted.
             hooks = build_mqtt_hooks(platform, mqtt_config)
             ssl_context = None
-            if "mqtt-tls" in mqtt_sockets and mqtt_config.tls is not None:
+            if mqtt_sockets.keys() & {"mqtt-tls", "mqtt-wss"} and mqtt_config.tls is not None:
                 # Device certificates signed by a CA a tenant uploaded log in without a password.
                 ssl_context = await install_trusted_cas(tls_context(mqtt_config.tls), platform.certificates)
             self.mqtt = MqttService(mqtt_config, hooks, platform.storage.broker_state, ssl_context)
@@ -98,16 +106,7 @@ class TetherServer:
                 platform.readiness.mark_ready(name, url)
                 log.info("MQTT (%s) listening on %s", name, url)
             _tune_gc()
-            http_task = asyncio.create_task(self._http.serve(sockets=[http_socket]))
-            # uvicorn exposes readiness only as a flag.
-            while not self._http.started and not http_task.done():  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-            if self._http.started:
-                self.http_address = _shown(http_socket, "http")
-                platform.readiness.mark_ready("http", self.http_address)
-                log.info("HTTP listening on %s", self.http_address)
-                self.started.set()
-            await http_task
+            await self._serve_http(platform, http_sockets, https_context)
         finally:
             for close in detach:
                 done = close()
@@ -115,13 +114,80 @@ class TetherServer:
                     await done
             if self.mqtt is not None:
                 await self.mqtt.close()
-            for sock in (http_socket, *mqtt_sockets.values()):
+            for sock in (*http_sockets.values(), *mqtt_sockets.values()):
                 sock.close()
             await platform.close()
 
+    def _https_context(self, mqtt_config: BrokerConfig) -> ssl.SSLContext | None:
+        """The HTTPS listener's context from `[tls]`: with `cafile`, a client certificate is asked for and
+        verified but not required (HTTP callers still authenticate with their credentials)."""
+        if not self.settings.https:
+            return None
+        if mqtt_config.tls is None:
+            raise ConfigError("--https needs a [tls] section with certfile and keyfile")
+        context = tls_context(mqtt_config.tls, require_client_certificate=False)
+        context.set_alpn_protocols(["http/1.1"])
+        return context
+
+    async def _serve_http(
+        self, platform: Platform, sockets: dict[str, socket.socket], https: ssl.SSLContext | None
+    ) -> None:
+        """One uvicorn server per listener (the TLS context is per server), all on the same application;
+        returns when they have stopped (or one of them failed)."""
+        tasks: dict[str, asyncio.Task[None]] = {}
+        for name, sock in sockets.items():
+            context = https if name == "https" else None
+            config = uvicorn.Config(
+                platform.app,
+                loop="none",
+                http="httptools",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                timeout_graceful_shutdown=5,
+                ssl_context_factory=None if context is None else _given(context),
+            )
+            server = self._http[name] = uvicorn.Server(config)
+            tasks[name] = asyncio.create_task(server.serve(sockets=[sock]))
+        for name, task in tasks.items():
+            server = self._http[name]
+            # uvicorn exposes readiness only as a flag.
+            while not server.started and not task.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            if not server.started:
+                break
+            address = _shown(sockets[name], name)
+            if name == "http":
+                self.http_address = address
+            platform.readiness.mark_ready(name, address)
+            log.info("%s listening on %s", name.upper(), address)
+        else:
+            self.started.set()
+        try:
+            await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for server in self._http.values():
+                server.should_exit = True
+            await asyncio.gather(*tasks.values())
+
     @staticmethod
-    def _show_generated_passwords(platform: Platform) -> None:
+    def _show_provisioning(platform: Platform) -> None:
         shown = platform.provisioned
+        for ignored, variable, user in (
+            (shown.admin_password_ignored, "TETHER_ADMIN_PASSWORD", f"{shown.tenant_id}/{shown.admin_user}"),
+            (shown.bootstrap_password_ignored, "TETHER_BOOTSTRAP_PASSWORD", "management/devicebootstrap"),
+        ):
+            if ignored:
+                tenant, _, name = user.partition("/")
+                log.warning(
+                    "%s is ignored: user %s exists with another password (it is used only when the user is "
+                    "created); to change it run `tether admin set-password --tenant %s %s`",
+                    variable,
+                    user,
+                    tenant,
+                    name,
+                )
         if shown.admin_password:
             log.warning(
                 "Created tenant %s admin user %s with generated password: %s",
@@ -138,5 +204,5 @@ class TetherServer:
     def stop(self) -> None:
         if self.platform is not None:
             self.platform.realtime.close()  # release held long-polls now, not after the grace period
-        if self._http is not None:
-            self._http.should_exit = True
+        for server in self._http.values():
+            server.should_exit = True

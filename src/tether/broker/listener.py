@@ -74,14 +74,15 @@ class MQTTProtocol(asyncio.Protocol):
             self._client.resume_writing()
 
 
-def tls_context(config: TlsConfig) -> ssl.SSLContext:
-    """A server TLS context from the `[tls]` section (client certificates required if `cafile` is set)."""
+def tls_context(config: TlsConfig, *, require_client_certificate: bool = True) -> ssl.SSLContext:
+    """A server TLS context from the `[tls]` section. With `cafile`, client certificates are verified
+    against it and required (or, with `require_client_certificate=False`, asked for but optional)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(config.certfile, config.keyfile, password=config.password)
         if config.cafile:
             context.load_verify_locations(config.cafile)
-            context.verify_mode = ssl.CERT_REQUIRED
+            context.verify_mode = ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"[tls] cannot load the certificate or key: {exc}") from None
     return context

@@ -1,4 +1,5 @@
-"""MqttService: the broker plus its listeners (TCP, TLS, WebSocket), as `tether serve` runs them."""
+"""MqttService: the broker plus its listeners (TCP, TLS, WebSocket, WebSocket on TLS) as `tether serve`
+runs them."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ __all__ = ["LISTENER_KINDS", "MqttService", "bind_socket", "listener_url"]
 log = logging.getLogger("tether.broker")
 
 #: Listener name -> URL scheme. The names are the readiness names used by `tether serve`.
-LISTENER_KINDS: Mapping[str, str] = {"mqtt": "mqtt", "mqtt-tls": "mqtts", "mqtt-ws": "ws"}
+LISTENER_KINDS: Mapping[str, str] = {
+    "mqtt": "mqtt",
+    "mqtt-tls": "mqtts",
+    "mqtt-ws": "ws",
+    "mqtt-wss": "wss",
+}
 
 
 def bind_socket(address: str) -> socket.socket:
@@ -46,7 +52,7 @@ def listener_url(name: str, sock: socket.socket, path: str = "/mqtt") -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     scheme = LISTENER_KINDS[name]
-    return f"{scheme}://{shown}{path if scheme == 'ws' else ''}"
+    return f"{scheme}://{shown}{path if scheme in ('ws', 'wss') else ''}"
 
 
 class MqttService:
@@ -55,7 +61,7 @@ class MqttService:
     ::
 
         service = MqttService(BrokerConfig.from_settings(settings))
-        urls = await service.start({"mqtt": sock, "mqtt-tls": tls_sock, "mqtt-ws": ws_sock})
+        urls = await service.start({"mqtt": sock, "mqtt-tls": tls_sock, "mqtt-ws": ws_sock, "mqtt-wss": wss})
         ...
         await service.close()
     """
@@ -70,7 +76,8 @@ class MqttService:
         self.config = config
         self.hooks = hooks
         self.store = store
-        #: The TLS listener's context; by default built from the [tls] section.
+        #: The TLS listeners' context (MQTT over TLS and over secure WebSocket); by default built from the
+        #: [tls] section.
         self.ssl_context = ssl_context
         self.broker: Broker | None = None
         self._servers: list[asyncio.Server] = []
@@ -92,19 +99,23 @@ class MqttService:
             if name == "mqtt":
                 server = await serve_tcp(broker, sock)
             elif name == "mqtt-tls":
-                context = self.ssl_context
-                if context is None:
-                    if self.config.tls is None:
-                        raise ConfigError("--mqtt-tls needs a [tls] section with certfile and keyfile")
-                    context = tls_context(self.config.tls)
-                server = await serve_tcp(broker, sock, ssl_context=context)
+                server = await serve_tcp(broker, sock, ssl_context=self._tls(name))
             elif name == "mqtt-ws":
                 server = await serve_websocket(broker, sock)
+            elif name == "mqtt-wss":
+                server = await serve_websocket(broker, sock, ssl_context=self._tls(name))
             else:
                 raise ValueError(f"unknown MQTT listener {name!r}")
             self._servers.append(server)
             urls[name] = listener_url(name, sock, self.config.websocket_path)
         return urls
+
+    def _tls(self, name: str) -> ssl.SSLContext:
+        if self.ssl_context is None:
+            if self.config.tls is None:
+                raise ConfigError(f"--{name} needs a [tls] section with certfile and keyfile")
+            self.ssl_context = tls_context(self.config.tls)
+        return self.ssl_context
 
     async def close(self) -> None:
         """Stop accepting, disconnect every client (MQTT 5: 0x8B), save the state, close the listeners."""

@@ -1,4 +1,4 @@
-"""MQTT over WebSocket (spec 6): path `/mqtt`, subprotocol `mqtt`, binary frames.
+"""MQTT over WebSocket (spec 6): path `/mqtt`, subprotocol `mqtt`, binary frames; on TLS too (`wss`).
 
 Built on the sans-I/O WebSocket protocol of the `websockets` library inside an :class:`asyncio.Protocol`,
 like the TCP listener: no task per connection or message. [MQTT-6.0.0-2] MQTT packets may span WebSocket
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -104,8 +105,9 @@ class _WebSocketTransport:
 class WebSocketMQTTProtocol(asyncio.Protocol):
     """HTTP upgrade, then WebSocket frames carrying an MQTT byte stream."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, listener: str = "ws") -> None:
         self._broker = broker
+        self._listener = listener  # "ws", or "wss" on TLS
         self._transport: asyncio.Transport | None = None
         self._ws = ServerProtocol(
             subprotocols=list(_ACCEPTED),
@@ -160,7 +162,9 @@ class WebSocketMQTTProtocol(asyncio.Protocol):
         if self._timeout is not None:
             self._timeout.cancel()  # the client connection has its own CONNECT timeout
         # The socket's peer, not X-Forwarded-For: a header anyone can set must not reach authorization hooks.
-        info = ConnectionInfo("ws", _peer(self._transport))
+        # On TLS, the client certificate the handshake verified (as on the MQTT over TLS listener).
+        certificate = self._transport.get_extra_info("peercert") if self._listener == "wss" else None
+        info = ConnectionInfo(self._listener, _peer(self._transport), certificate or None)
         client = self._client = ClientConnection(self._broker, self._adapter, info)
         self._broker.opened(client)
 
@@ -194,6 +198,14 @@ class WebSocketMQTTProtocol(asyncio.Protocol):
             self._client.resume_writing()
 
 
-async def serve_websocket(broker: Broker, sock: socket.socket) -> asyncio.Server:
-    """Serve MQTT over WebSocket on an already bound, listening socket."""
-    return await broker.loop.create_server(lambda: WebSocketMQTTProtocol(broker), sock=sock)
+async def serve_websocket(
+    broker: Broker, sock: socket.socket, *, ssl_context: ssl.SSLContext | None = None
+) -> asyncio.Server:
+    """Serve MQTT over WebSocket on an already bound, listening socket (on TLS with ``ssl_context``)."""
+    listener = "wss" if ssl_context is not None else "ws"
+    return await broker.loop.create_server(
+        lambda: WebSocketMQTTProtocol(broker, listener),
+        sock=sock,
+        ssl=ssl_context,
+        ssl_handshake_timeout=broker.config.connect_timeout if ssl_context is not None else None,
+    )

@@ -46,9 +46,25 @@ class TenantStore(Protocol):
     async def create(self, tenant: Tenant) -> None: ...
 
 
+class StorageUnavailable(RuntimeError):
+    """The database cannot be reached, refuses the login or cannot be migrated; the message is one line
+    for the operator (the URL is the caller's to add, without its password)."""
+
+
 class UserStore(Protocol):
     async def get(self, tenant_id: str, username: str) -> User | None: ...
     async def create(self, user: User) -> None: ...
+    async def set_password(self, tenant_id: str, username: str, password_hash: str, changed: int) -> bool:
+        """Store a new hash and when it changed (ms); False if there is no such user."""
+        ...
+
+    async def last_password_change(self) -> int:
+        """The latest `changed` of any user (0: none)."""
+        ...
+
+    async def password_changes(self, since: int) -> list[tuple[str, str, int]]:
+        """(tenant id, user name, changed) of every user whose password changed after `since`."""
+        ...
 
 
 class ManagedObjectStore(Protocol):

@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tether.storage.sql.dialect import Path
 
+#: Seconds to establish one connection.
+CONNECT_TIMEOUT = 15.0
+
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -26,7 +29,13 @@ class PostgresDialect:
 
     async def open(self) -> None:
         self._engine = create_async_engine(
-            self._url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_size=10, max_overflow=10
+            self._url,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+            pool_size=10,
+            max_overflow=10,
+            # An unreachable server fails the start (or a request) after this, not asyncpg's 60 s.
+            connect_args={"timeout": CONNECT_TIMEOUT},
         )
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, case, event, func, literal_col
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tether.storage.base import StorageUnavailable
 from tether.storage.sql.dialect import Path
 from tether.storage.sql.group_commit import GroupCommit
 from tether.storage.sql.sqlite_driver import connector
@@ -41,6 +42,14 @@ class SqliteDialect:
         self._writer: AsyncEngine | None = None
 
     async def open(self) -> None:
+        # Fail here, synchronously, if the file cannot be opened (missing directory, permissions): a failed
+        # aiosqlite connect leaves its thread answering to the event loop, racing the loop's end.
+        database = make_url(self._url).database
+        if database and database != ":memory:":
+            try:
+                sqlite3.connect(database).close()
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(str(exc)) from None
         # Readers share a small pool and never open a transaction (each SELECT sees committed data);
         # the single writer connection runs explicit BEGIN IMMEDIATE transactions with SAVEPOINTs.
         # AUTOCOMMIT as the driver already behaved for SELECTs (no BEGIN), and no ROLLBACK when a reader is

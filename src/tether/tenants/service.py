@@ -32,6 +32,10 @@ class Provisioned:
     admin_user: str
     admin_password: str | None
     bootstrap_password: str | None
+    # A password given for a user that exists with another one: it is not applied (`tether admin
+    # set-password` changes it).
+    admin_password_ignored: bool = False
+    bootstrap_password_ignored: bool = False
 
 
 class TenantService:
@@ -64,17 +68,43 @@ class TenantService:
         shown_admin = shown_bootstrap = None
         if await self._tenants.get(tenant_id) is None:
             await self.create_tenant(tenant_id)
-        if await self._users.get(tenant_id, admin_user) is None:
+        admin = await self._users.get(tenant_id, admin_user)
+        if admin is None:
             if admin_password is None:
                 admin_password = shown_admin = generate_password(20)
             await self.create_user(tenant_id, admin_user, admin_password, {Role.ADMIN})
         if await self._tenants.get(BOOTSTRAP_TENANT) is None:
             await self.create_tenant(BOOTSTRAP_TENANT)
-        if await self._users.get(BOOTSTRAP_TENANT, BOOTSTRAP_USER) is None:
+        bootstrap = await self._users.get(BOOTSTRAP_TENANT, BOOTSTRAP_USER)
+        if bootstrap is None:
             if bootstrap_password is None:
                 bootstrap_password = shown_bootstrap = generate_password(20)
             await self.create_user(BOOTSTRAP_TENANT, BOOTSTRAP_USER, bootstrap_password, {Role.BOOTSTRAP})
-        return Provisioned(tenant_id, admin_user, shown_admin, shown_bootstrap)
+        return Provisioned(
+            tenant_id,
+            admin_user,
+            shown_admin,
+            shown_bootstrap,
+            admin_password_ignored=await _differs(admin, admin_password),
+            bootstrap_password_ignored=await _differs(bootstrap, bootstrap_password),
+        )
+
+    async def set_password(self, tenant_id: str, username: str, password: str) -> bool:
+        """Replace a user's password (argon2: a person chooses it); False if there is no such user."""
+        user = await self._users.get(tenant_id, username)
+        if user is None:
+            return False
+        changed = await self._users.set_password(tenant_id, username, await hash_slowly(password), now_ms())
+        self.forget(tenant_id, username)
+        return changed
+
+    def forget(self, tenant_id: str, username: str) -> None:
+        """Drop the cached verifications of a user's credentials (its password changed)."""
+        verified = self._verified
+        for key in [
+            k for k, (_, p) in verified.items() if p.tenant_id == tenant_id and p.username == username
+        ]:
+            del verified[key]
 
     async def create_tenant(self, tenant_id: str, domain: str | None = None) -> Tenant:
         tenant = Tenant(id=tenant_id, domain=domain or tenant_id, creation_time=now_ms())
@@ -151,3 +181,10 @@ class TenantService:
                 for key in list(itertools.islice(verified, self.CACHE_SIZE // 4)):
                     del verified[key]
         verified[digest] = (now + self.CACHE_SECONDS, principal)
+
+
+async def _differs(user: User | None, password: str | None) -> bool:
+    """True when a password was given for an existing user whose stored password is another."""
+    if user is None or password is None:
+        return False
+    return not await verify_slowly(user.password_hash, password)

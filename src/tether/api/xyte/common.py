@@ -75,16 +75,23 @@ async def authenticate_device(request: Request) -> XyteDevice:
 
 def public_urls(request: Request) -> dict[str, str | None]:
     """hub_url, hub_url_static_cert and mqtt_hub_url of a registration response: the configured public
-    addresses, else the address the caller used (Host header) with the port of the bound MQTT listener."""
+    addresses, else the host the caller used (Host header) with the bound listeners' schemes and ports,
+    the TLS ones (https, mqtts) whenever they are bound."""
     context = ctx(request)
     settings = context.settings
-    hub = settings.public_http_url or f"{request.url.scheme}://{request.url.netloc}"
+    addresses = context.readiness.addresses
+    host = request.url.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    hub = settings.public_http_url
+    if not hub:
+        https = addresses.get("https")
+        if request.url.scheme == "https" or https is None:
+            hub = f"{request.url.scheme}://{request.url.netloc}"
+        else:
+            hub = f"https://{host}:{urlsplit(https).port}"
     mqtt = settings.public_mqtt_url
     if not mqtt:
-        host = request.url.hostname or "localhost"
-        host = f"[{host}]" if ":" in host else host
-        addresses = context.readiness.addresses
-        bound = addresses.get("mqtt") or addresses.get("mqtt-tls")
+        bound = addresses.get("mqtt-tls") or addresses.get("mqtt")
         if bound is not None:
             parts = urlsplit(bound)
             mqtt = f"{parts.scheme}://{host}:{parts.port}"

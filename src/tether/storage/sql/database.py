@@ -8,8 +8,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tether.storage.base import StorageUnavailable
 from tether.storage.sql.dialect import Dialect
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -28,8 +30,17 @@ class Database:
         return self.dialect.write()
 
     async def open(self) -> None:
-        await self.dialect.open()
-        await self.dialect.migrate(_upgrade)
+        """Connect and migrate; StorageUnavailable (one line, for the operator) if the database cannot be
+        reached or refuses the login."""
+        try:
+            await self.dialect.open()
+            await self.dialect.migrate(_upgrade)
+        except StorageUnavailable:
+            await self.dialect.close()
+            raise
+        except (OSError, TimeoutError, DBAPIError) as exc:
+            await self.dialect.close()
+            raise StorageUnavailable(_reason(exc)) from exc
 
     async def close(self) -> None:
         await self.dialect.close()
@@ -40,3 +51,10 @@ def _upgrade(connection: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own message, first line only (SQLAlchemy appends a link and the statement)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0]

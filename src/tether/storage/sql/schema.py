@@ -46,6 +46,9 @@ users = Table(
     Column("roles", String(255), nullable=False),
     Column("email", String(255)),
     Column("creation_time", BigInteger, nullable=False),
+    # ms since the epoch of the last password change (0: never); running servers poll it (migration 0008).
+    Column("password_changed", BigInteger, nullable=False, server_default="0"),
+    Index("ix_users_password_changed", "password_changed"),
 )
 
 managed_objects = Table(

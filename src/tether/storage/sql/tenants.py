@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tether.core.errors import Conflict
@@ -59,6 +59,29 @@ class SqlUserStore:
                 )
         except IntegrityError:
             raise Conflict(f"User {user.username} already exists", resource="user") from None
+
+    async def set_password(self, tenant_id: str, username: str, password_hash: str, changed: int) -> bool:
+        query = (
+            update(users)
+            .where(users.c.tenant_id == tenant_id, users.c.username == username)
+            .values(password_hash=password_hash, password_changed=changed)
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(query)
+        return bool(result.rowcount)
+
+    async def last_password_change(self) -> int:
+        async with self._db.read() as conn:
+            value = (await conn.execute(select(func.max(users.c.password_changed)))).scalar()
+        return int(value or 0)
+
+    async def password_changes(self, since: int) -> list[tuple[str, str, int]]:
+        query = select(users.c.tenant_id, users.c.username, users.c.password_changed).where(
+            users.c.password_changed > since
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(row.tenant_id, row.username, row.password_changed) for row in rows]
 
 
 def _user(row: Any) -> User:
