@@ -36,12 +36,14 @@ from tether.mqtt.packets import (
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
 
+from .handshake import HandshakeTicket
 from .hooks import AuthResult, ClientInfo, ConnectionInfo
 from .inflight import AWAIT_PUBCOMP
 from .keepalive import IdleTimer, keep_alive_timeout
 from .message import Message
 from .mountpoints import Mount
 from .qos import QoSFlows, ack
+from .reserved import is_server_topic
 from .sessions import Session
 from .settings import NEVER_EXPIRES
 from .subscriptions import Subscription
@@ -77,6 +79,7 @@ class ClientConnection(QoSFlows):
         "_closed",
         "_connect_timer",
         "_eof",
+        "_handshake",
         "_mount",
         "_out",
         "_paused",
@@ -96,14 +99,25 @@ class ClientConnection(QoSFlows):
         "version",
     )
 
-    def __init__(self, broker: Broker, transport: Transport, info: ConnectionInfo) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        transport: Transport,
+        info: ConnectionInfo,
+        handshake: HandshakeTicket | None = None,
+    ) -> None:
         config = broker.config
         self.broker = broker
         self.transport = transport
         self.info = info
         self.conn = ServerConnection(
-            max_packet_size=config.max_packet_size, outgoing_topic_aliases=config.outgoing_topic_aliases
+            max_packet_size=config.max_packet_size,
+            outgoing_topic_aliases=config.outgoing_topic_aliases,
+            max_connect_size=config.max_connect_size,
+            max_client_id_length=config.max_client_id_length,
         )
+        #: This connection's place among those in their handshake, released at the CONNACK or the end.
+        self._handshake = handshake
         self.version = 4
         self.session: Session | None = None
         self.client: ClientInfo | None = None
@@ -236,9 +250,13 @@ class ClientConnection(QoSFlows):
     # ----------------------------------------------------------------------------------------- CONNECT
 
     def _cancel_connect_timer(self) -> None:
+        # The handshake is over (the successful CONNACK, or the end of the connection).
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
+        if self._handshake is not None:
+            self._handshake.release()
+            self._handshake = None
 
     def _connect_timeout(self) -> None:
         self._connect_timer = None
@@ -310,6 +328,10 @@ class ClientConnection(QoSFlows):
             self.info.certificate,
         )
         will = packet.will
+        if will is not None and is_server_topic(will.topic):
+            # spec 4.7.2: no will on the server's `$` topics (3.1.1 has no code for it: 5 Not authorized).
+            self._refuse(_RC.TOPIC_NAME_INVALID if v5 else _RC.NOT_AUTHORIZED)
+            return
         if will is not None and not broker.hooks.authorize_publish(client, will.topic, will.qos, will.retain):
             self._refuse(_RC.NOT_AUTHORIZED)
             return

@@ -61,6 +61,12 @@ class PacketFramer:
             self._buf = data if type(data) is bytes else bytes(data)
             self._pos = 0
 
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` received bytes of the next packet (fixed header included), without consuming them."""
+        if self._pending:
+            return bytes(self._pending[:n])
+        return self._buf[self._pos : self._pos + n]
+
     def peek_first_byte(self) -> int | None:
         """The first byte of the next packet, if it has arrived (allows checks before the body arrives)."""
         if self._pending:
