@@ -183,6 +183,9 @@ class ClientConnection(QoSFlows):
     def _protocol_error(self, exc: ProtocolError) -> None:
         # spec 4.13: a CONNACK or DISCONNECT with the reason code (MQTT 5), else just close (3.1.1, spec 4.8).
         log.info("MQTT protocol error from %s: %s", self.info.peer, exc)
+        # self.conn keeps the error: without its traceback it holds no frames (nor the bytes received in them)
+        # in a reference cycle that only a full collection would free.
+        exc.__traceback__ = None
         if self._closed:
             return
         data = self.conn.send_protocol_error(exc)
@@ -528,6 +531,7 @@ class ClientConnection(QoSFlows):
         self._detach()
 
     def _detach(self) -> None:
+        self.conn.discard_input()  # a partial packet's buffer goes now, not when this object is collected
         self._cancel_connect_timer()
         if self._timer is not None:
             self._timer.cancel()

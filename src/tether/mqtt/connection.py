@@ -206,7 +206,7 @@ class ServerConnection:
             if self.protocol_version is None:
                 # A CONNECT over the size limit: answer in the client's protocol version if its first bytes
                 # tell it (CONNACK 0x95 in 5.0; 3.1.1 has no return code for it, so the connection is closed).
-                head = self._framer.peek(16)
+                head = self._framer.peek(16)  # fixed header (<= 5) + protocol name (6) + level
                 start = _body_start(head)
                 level = _peek_protocol_level(head, start, len(head)) if start is not None else None
                 if level in (3, 4, 5):
@@ -224,6 +224,11 @@ class ServerConnection:
     def _fail(self, error: ProtocolError) -> None:
         self._error = error
         self._set_state(ConnectionState.ERROR)
+        self._framer.clear()
+
+    def discard_input(self) -> None:
+        """The connection is over: drop the bytes received and not yet decoded, and ignore further ones."""
+        self._framer.clear()
 
     def _set_state(self, state: ConnectionState) -> None:
         self._state = state
