@@ -369,7 +369,14 @@ class ClientConnection(QoSFlows):
                 assigned_client_identifier=assigned,
                 server_keep_alive=server_keep_alive,
             )
-        self._send(ConnAck(present, _RC.SUCCESS, connack_props))
+        connack = self.conn.try_send(ConnAck(present, _RC.SUCCESS, connack_props))
+        if connack is None:
+            # [MQTT-3.1.2-24] the client's Maximum Packet Size leaves no room even for the CONNACK: nothing
+            # can be said to it, so the network connection is closed.
+            log.info("MQTT client %s: its maximum packet size is too small for a CONNACK", self.info.peer)
+            self.close(_RC.PACKET_TOO_LARGE)
+            return
+        self._write(connack)
         self._cancel_connect_timer()
         self._timer = IdleTimer(broker.loop, keep_alive_timeout(keep_alive), self._keep_alive_expired)
         if will is not None:
