@@ -7,8 +7,9 @@ scenarios:
   pending-1mib   1,000 connections each sending all but the last byte of a CONNECT announcing 1 MiB, from
                  10 loopback source addresses: RSS while they hang, and after they are closed
   pending-60kib  the same with a 60 KiB CONNECT (under the CONNECT size cap: what the broker still buffers)
-  churn          rounds of 5,000 connections that CONNECT (CONNACK 0) and DISCONNECT, 500 at a time: RSS
-                 after each round, and after the broker was idle for a moment
+  churn          rounds of 5,000 connections that CONNECT (CONNACK 0) and DISCONNECT, 500 at a time, new
+                 client ids each round (`--reuse-ids`: the same): RSS after each round, and after the broker
+                 was idle for a moment
 
     .venv/bin/python bench/mqtt_handshake_memory.py
     .venv/bin/python bench/mqtt_handshake_memory.py --pending 2000 --rounds 10 --only churn
@@ -102,12 +103,15 @@ async def pending(port: int, pid: int, count: int, size: int) -> dict[str, float
     }
 
 
-async def churn(port: int, pid: int, rounds: int, per_round: int) -> dict[str, float]:
+async def churn(port: int, pid: int, rounds: int, per_round: int, reuse_ids: bool) -> dict[str, float]:
     out = {"before": rss_mb(pid)}
     for r in range(rounds):
         for start in range(0, per_round, 500):
             conns = await asyncio.gather(
-                *(open_client(port, f"churn-{r}-{i}") for i in range(start, min(per_round, start + 500)))
+                *(
+                    open_client(port, f"churn-{0 if reuse_ids else r}-{i}")
+                    for i in range(start, min(per_round, start + 500))
+                )
             )
             for conn in conns:
                 assert conn.transport is not None
@@ -156,7 +160,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         try:
             started = time.perf_counter()
             if name == "churn":
-                figures = await churn(broker.port, broker.proc.pid, args.rounds, args.churn)
+                figures = await churn(broker.port, broker.proc.pid, args.rounds, args.churn, args.reuse_ids)
             else:
                 size = 1024 * 1024 if name == "pending-1mib" else 60 * 1024
                 figures = await pending(broker.port, broker.proc.pid, args.pending, size)
@@ -177,6 +181,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pending", type=int, default=1000, help="unfinished CONNECTs (default 1000)")
     parser.add_argument("--churn", type=int, default=5000, help="connections per churn round (default 5000)")
     parser.add_argument("--rounds", type=int, default=5, help="churn rounds (default 5)")
+    parser.add_argument(
+        "--reuse-ids", action="store_true", help="churn: the same client ids every round (not new ones)"
+    )
     parser.add_argument(
         "--broker-only", action="store_true", help="python -m tether.broker, not tether serve"
     )
