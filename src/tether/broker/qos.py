@@ -107,11 +107,11 @@ class QoSFlows:
                 raise ProtocolError(_RC.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded")
         topic = packet.topic
         refusal = None
-        if topic[:1] == "$" and is_server_topic(topic):
-            # spec 4.7.2: `$SYS/...` and the like are the server's: 0x90 Topic Name invalid.
-            refusal = _RC.TOPIC_NAME_INVALID
-        elif not broker.hooks.authorize_publish(client, topic, qos, packet.retain):
+        if not broker.hooks.authorize_publish(client, topic, qos, packet.retain):
             refusal = _RC.NOT_AUTHORIZED
+        elif topic[:1] == "$" and is_server_topic(topic):
+            # spec 4.7.2: `$SYS/...` and the like are the server's, even for a superuser: 0x90.
+            refusal = _RC.TOPIC_NAME_INVALID
         if refusal is not None:
             log.info("MQTT client %s may not publish to %r", client.client_id, topic)
             if qos == 2 and self.version != 5:
