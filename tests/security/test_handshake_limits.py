@@ -33,15 +33,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
         "max_pending_connects": TOTAL,
     }
     thread = start_server(
-        "sqlite", tmp_path_factory.mktemp("tether"), allow_anonymous=True, sections={"mqtt": mqtt}
+        "sqlite",
+        tmp_path_factory.mktemp("tether"),
+        allow_anonymous=True,
+        mqtt_ws="127.0.0.1:0",
+        sections={"mqtt": mqtt},
     )
     yield thread
     thread.stop()
 
 
-def mqtt_port(server: ServerThread) -> int:
-    url: str = server.platform.readiness.addresses["mqtt"]
-    return int(url.rsplit(":", 1)[1])
+def mqtt_port(server: ServerThread, listener: str = "mqtt") -> int:
+    url: str = server.platform.readiness.addresses[listener]
+    return int(url.rsplit(":", 1)[1].partition("/")[0])
 
 
 def pending(server: ServerThread) -> int:
@@ -183,6 +187,21 @@ def test_connections_in_their_handshake_are_capped_in_total(server: ServerThread
     wait_no_pending(server)
     with RawClient(port, source="127.0.0.30") as c:
         c.handshake(unique())
+
+
+def test_websocket_connections_count_from_before_their_upgrade(server: ServerThread) -> None:
+    port = mqtt_port(server, "mqtt-ws")
+    wait_no_pending(server)
+    with contextlib.ExitStack() as stack:
+        for _ in range(PER_ADDRESS):
+            stack.enter_context(open_from(port, "127.0.0.40"))  # no HTTP upgrade request yet
+        for _ in range(1000):
+            if pending(server) == PER_ADDRESS:
+                break
+            time.sleep(0.01)
+        assert pending(server) == PER_ADDRESS
+        assert closed_by_server(stack.enter_context(open_from(port, "127.0.0.40")))
+    wait_no_pending(server)
 
 
 # ----------------------------------------------------------------------------------------- Client Identifier
