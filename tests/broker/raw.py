@@ -279,8 +279,10 @@ class ConnAckIn:
 class RawClient:
     """A blocking TCP client that sends and reads raw bytes."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    def __init__(self, port: int, host: str = "127.0.0.1", source: str | None = None) -> None:
+        """``source``: the local address to connect from (any 127.x.y.z on Linux loopback)."""
+        address = (source, 0) if source is not None else None
+        self.sock = socket.create_connection((host, port), timeout=TIMEOUT, source_address=address)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = b""
 

@@ -19,8 +19,10 @@ from tether.mqtt.packets import Payload
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
 
+from .handshake import PendingConnects
 from .hooks import ClientInfo, DefaultHooks, Hooks
 from .inflight import Delivery
+from .memory import Trimmer, tune_malloc
 from .message import Message
 from .mountpoints import Mount, client_prefix
 from .persistence import Persistence
@@ -80,6 +82,13 @@ class Broker:
         self.batcher = WriteBatcher(self.loop)
         self.stats = BrokerStats()
         self.connections: set[ClientConnection] = set()
+        #: Connections still in their handshake, and the limits on them (see :mod:`.handshake`).
+        self.handshakes = PendingConnects(
+            self.loop, config.max_pending_connects, config.max_pending_connects_per_address
+        )
+        #: Memory is given back to the system after bursts of connections (see :mod:`.memory`).
+        self.trimmer = Trimmer(self.loop)
+        tune_malloc()
         #: Write-behind persistence of sessions and retained messages, with a store.
         self.persistence = Persistence(self, store, config.persist_interval) if store is not None else None
         #: Set while routing one message when it changed durable state (see ClientConnection._on_publish).
@@ -157,6 +166,7 @@ class Broker:
         """A network connection ended; ``session`` is ``None`` if it never had one (or lost it)."""
         self.connections.discard(connection)
         self.stats.connections = len(self.connections)
+        self.trimmer.connection_ended()
         if session is not None and session.owner is connection:
             if will is not None:
                 publish = self.publish_will
@@ -211,6 +221,8 @@ class Broker:
         for connection in list(self.connections):
             connection.shut_down()
         self.sessions.stop_timers()
+        self.handshakes.close()
+        self.trimmer.close()
 
     # ----------------------------------------------------------------------------------- subscriptions
 

@@ -36,12 +36,14 @@ from tether.mqtt.packets import (
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
 
+from .handshake import HandshakeTicket
 from .hooks import AuthResult, ClientInfo, ConnectionInfo
 from .inflight import AWAIT_PUBCOMP
 from .keepalive import IdleTimer, keep_alive_timeout
 from .message import Message
 from .mountpoints import Mount
 from .qos import QoSFlows, ack
+from .reserved import is_server_topic
 from .sessions import Session
 from .settings import NEVER_EXPIRES
 from .subscriptions import Subscription
@@ -77,6 +79,7 @@ class ClientConnection(QoSFlows):
         "_closed",
         "_connect_timer",
         "_eof",
+        "_handshake",
         "_mount",
         "_out",
         "_paused",
@@ -96,14 +99,25 @@ class ClientConnection(QoSFlows):
         "version",
     )
 
-    def __init__(self, broker: Broker, transport: Transport, info: ConnectionInfo) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        transport: Transport,
+        info: ConnectionInfo,
+        handshake: HandshakeTicket | None = None,
+    ) -> None:
         config = broker.config
         self.broker = broker
         self.transport = transport
         self.info = info
         self.conn = ServerConnection(
-            max_packet_size=config.max_packet_size, outgoing_topic_aliases=config.outgoing_topic_aliases
+            max_packet_size=config.max_packet_size,
+            outgoing_topic_aliases=config.outgoing_topic_aliases,
+            max_connect_size=config.max_connect_size,
+            max_client_id_length=config.max_client_id_length,
         )
+        #: This connection's place among those in their handshake, released at the CONNACK or the end.
+        self._handshake = handshake
         self.version = 4
         self.session: Session | None = None
         self.client: ClientInfo | None = None
@@ -169,6 +183,9 @@ class ClientConnection(QoSFlows):
     def _protocol_error(self, exc: ProtocolError) -> None:
         # spec 4.13: a CONNACK or DISCONNECT with the reason code (MQTT 5), else just close (3.1.1, spec 4.8).
         log.info("MQTT protocol error from %s: %s", self.info.peer, exc)
+        # self.conn keeps the error: without its traceback it holds no frames (nor the bytes received in them)
+        # in a reference cycle that only a full collection would free.
+        exc.__traceback__ = None
         if self._closed:
             return
         data = self.conn.send_protocol_error(exc)
@@ -236,9 +253,13 @@ class ClientConnection(QoSFlows):
     # ----------------------------------------------------------------------------------------- CONNECT
 
     def _cancel_connect_timer(self) -> None:
+        # The handshake is over (the successful CONNACK, or the end of the connection).
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
+        if self._handshake is not None:
+            self._handshake.release()
+            self._handshake = None
 
     def _connect_timeout(self) -> None:
         self._connect_timer = None
@@ -313,6 +334,10 @@ class ClientConnection(QoSFlows):
             self.info.certificate,
         )
         will = packet.will
+        if will is not None and is_server_topic(will.topic):
+            # spec 4.7.2: no will on the server's `$` topics (3.1.1 has no code for it: 5 Not authorized).
+            self._refuse(_RC.TOPIC_NAME_INVALID if v5 else _RC.NOT_AUTHORIZED)
+            return
         if will is not None and not broker.hooks.authorize_publish(client, will.topic, will.qos, will.retain):
             self._refuse(_RC.NOT_AUTHORIZED)
             return
@@ -347,7 +372,14 @@ class ClientConnection(QoSFlows):
                 assigned_client_identifier=assigned,
                 server_keep_alive=server_keep_alive,
             )
-        self._send(ConnAck(present, _RC.SUCCESS, connack_props))
+        connack = self.conn.try_send(ConnAck(present, _RC.SUCCESS, connack_props))
+        if connack is None:
+            # [MQTT-3.1.2-24] the client's Maximum Packet Size leaves no room even for the CONNACK: nothing
+            # can be said to it, so the network connection is closed.
+            log.info("MQTT client %s: its maximum packet size is too small for a CONNACK", self.info.peer)
+            self.close(_RC.PACKET_TOO_LARGE)
+            return
+        self._write(connack)
         self._cancel_connect_timer()
         self._timer = IdleTimer(broker.loop, keep_alive_timeout(keep_alive), self._keep_alive_expired)
         if will is not None:
@@ -547,6 +579,7 @@ class ClientConnection(QoSFlows):
         self._detach()
 
     def _detach(self) -> None:
+        self.conn.discard_input()  # a partial packet's buffer goes now, not when this object is collected
         self._cancel_connect_timer()
         if self._timer is not None:
             self._timer.cancel()

@@ -16,6 +16,7 @@ from tether.config import ConfigError
 
 from .broker import Broker
 from .client import ClientConnection
+from .handshake import address_of
 from .hooks import ConnectionInfo
 from .settings import TlsConfig
 
@@ -43,16 +44,23 @@ class MQTTProtocol(asyncio.Protocol):
         self._client: ClientConnection | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        broker = self._broker
+        ticket = broker.handshakes.admit(address_of(transport.get_extra_info("peername")))
+        if ticket is None:
+            # Too many connections in their handshake: close at once, read nothing.
+            cast(asyncio.Transport, transport).abort()
+            return
         # uvloop's transports implement asyncio.Transport without subclassing it.
         # A TLS client certificate the handshake verified (none unless the context asks for one).
         certificate = transport.get_extra_info("peercert") if self._listener == "tls" else None
         info = ConnectionInfo(self._listener, _peer(transport), certificate or None)
-        client = self._client = ClientConnection(self._broker, cast(asyncio.Transport, transport), info)
-        self._broker.opened(client)
+        client = self._client = ClientConnection(broker, cast(asyncio.Transport, transport), info, ticket)
+        broker.opened(client)
 
     def data_received(self, data: bytes) -> None:
         client = self._client
-        assert client is not None
+        if client is None:
+            return  # refused in connection_made
         try:
             client.data_received(data)
         except Exception as exc:  # a bug, not a protocol error: those are handled inside

@@ -26,6 +26,7 @@ from .hooks import ClientInfo
 from .inflight import AWAIT_PUBACK, AWAIT_PUBCOMP, Delivery, SavedOrDelivered
 from .message import Message
 from .mountpoints import Mount
+from .reserved import is_server_topic
 from .sessions import Session
 
 if TYPE_CHECKING:
@@ -107,14 +108,20 @@ class QoSFlows:
                 # [MQTT-3.3.4-7] spec 4.9: more unacknowledged QoS 2 PUBLISH than our Receive Maximum: 0x93.
                 raise ProtocolError(_RC.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded")
         topic = packet.topic
+        refusal = None
         if not broker.hooks.authorize_publish(client, topic, qos, packet.retain):
+            refusal = _RC.NOT_AUTHORIZED
+        elif topic[:1] == "$" and is_server_topic(topic):
+            # spec 4.7.2: `$SYS/...` and the like are the server's, even for a superuser: 0x90.
+            refusal = _RC.TOPIC_NAME_INVALID
+        if refusal is not None:
             log.info("MQTT client %s may not publish to %r", client.client_id, topic)
             if qos == 2 and self.version != 5:
                 session.awaiting_rel.add(pid)
             if qos:
-                # MQTT 5: PUBACK/PUBREC 0x87 (a PUBREC >= 0x80 ends the QoS 2 flow, spec 4.3.3). 3.1.1 has no
-                # negative acknowledgement: the message is dropped and the flow completed.
-                self._acknowledge(0x40 if qos == 1 else 0x50, pid, _RC.NOT_AUTHORIZED, None)
+                # MQTT 5: PUBACK/PUBREC 0x87 or 0x90 (a PUBREC >= 0x80 ends the QoS 2 flow, spec 4.3.3). 3.1.1
+                # has no negative acknowledgement: the message is dropped and the flow completed.
+                self._acknowledge(0x40 if qos == 1 else 0x50, pid, refusal, None)
             return
         props = packet.properties
         expiry = props.message_expiry_interval

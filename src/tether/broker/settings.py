@@ -55,6 +55,17 @@ class BrokerConfig:
     max_session_expiry: int = NEVER_EXPIRES
     #: Seconds a new network connection may take to send its CONNECT before it is closed.
     connect_timeout: float = 10.0
+    #: Largest CONNECT accepted (bytes, fixed header included): until a client is authenticated it may make
+    #: the broker buffer no more than this. 64 KiB holds a CONNECT with a will and user properties; a larger
+    #: one gets CONNACK 0x95 Packet too large (3.1.1: the connection is closed).
+    max_connect_size: int = 64 * 1024
+    #: Longest Client Identifier in characters (the spec requires 1-23, allows more [MQTT-3.1.3-5]); a longer
+    #: one gets CONNACK 0x85 Client Identifier not valid (3.1.1: return code 2).
+    max_client_id_length: int = 256
+    #: Network connections still in their handshake (no CONNACK yet: TLS or WebSocket upgrade, CONNECT,
+    #: authentication), in total and from one IP address; beyond either a new connection is closed at once.
+    max_pending_connects: int = 5_000
+    max_pending_connects_per_address: int = 500
     #: Open network connections; beyond this CONNECT is refused with 0x89 Server busy (3.1.1: 3).
     max_connections: int = 100_000
     #: Messages queued per session (offline, or beyond the client's receive maximum); then dropped, counted.
@@ -124,6 +135,12 @@ class BrokerConfig:
             raise ValueError("max_keep_alive must be 0..65535")
         if not 0 < self.max_packet_size <= MAX_PACKET_SIZE:
             raise ValueError(f"max_packet_size must be 1..{MAX_PACKET_SIZE}")
+        if self.max_connect_size < 1:
+            raise ValueError("max_connect_size must be >= 1 (max_packet_size caps it as well)")
+        if not 23 <= self.max_client_id_length <= 65_535:
+            raise ValueError("max_client_id_length must be 23..65535 (spec 3.1.3.1)")
+        if self.max_pending_connects < 1 or self.max_pending_connects_per_address < 1:
+            raise ValueError("max_pending_connects and max_pending_connects_per_address must be >= 1")
         if self.max_queued_messages < 0 or self.max_connections < 1:
             raise ValueError("max_queued_messages must be >= 0 and max_connections >= 1")
         if not 0 <= self.max_session_expiry <= NEVER_EXPIRES:

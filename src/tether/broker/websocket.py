@@ -23,6 +23,7 @@ from tether.mqtt.reason_codes import ReasonCode
 
 from .broker import Broker
 from .client import ClientConnection
+from .handshake import HandshakeTicket, address_of
 from .hooks import ConnectionInfo
 from .listener import _peer
 
@@ -112,15 +113,24 @@ class WebSocketMQTTProtocol(asyncio.Protocol):
         self._ws = ServerProtocol(
             subprotocols=list(_ACCEPTED),
             select_subprotocol=_select_subprotocol,
-            # One WebSocket message holds at most one maximum-size MQTT packet plus change.
-            max_size=broker.config.max_packet_size + 1024,
+            # One WebSocket message holds at most one MQTT packet plus change: until the client is accepted, a
+            # CONNECT (max_connect_size); then a maximum-size packet (see data_received).
+            max_size=min(broker.config.max_connect_size, broker.config.max_packet_size) + 1024,
             logger=_ws_log,
         )
         self._adapter: _WebSocketTransport | None = None
         self._client: ClientConnection | None = None
         self._timeout: asyncio.TimerHandle | None = None
+        # Counted among the connections in their handshake from the TCP connection on (the HTTP upgrade is
+        # part of it); handed to the client connection after the upgrade.
+        self._ticket: HandshakeTicket | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._ticket = self._broker.handshakes.admit(address_of(transport.get_extra_info("peername")))
+        if self._ticket is None:
+            # Too many connections in their handshake: close at once, read nothing.
+            cast(asyncio.Transport, transport).abort()
+            return
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self._transport = tcp = cast(asyncio.Transport, transport)
         self._adapter = _WebSocketTransport(tcp, self._ws)
@@ -129,7 +139,11 @@ class WebSocketMQTTProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         ws = self._ws
         adapter = self._adapter
-        assert adapter is not None
+        if adapter is None:
+            return  # refused in connection_made
+        client = self._client
+        if client is not None and client.session is not None:
+            ws.max_message_size = self._broker.config.max_packet_size + 1024
         ws.receive_data(data)
         try:
             for event in ws.events_received():
@@ -165,7 +179,8 @@ class WebSocketMQTTProtocol(asyncio.Protocol):
         # On TLS, the client certificate the handshake verified (as on the MQTT over TLS listener).
         certificate = self._transport.get_extra_info("peercert") if self._listener == "wss" else None
         info = ConnectionInfo(self._listener, _peer(self._transport), certificate or None)
-        client = self._client = ClientConnection(self._broker, self._adapter, info)
+        client = self._client = ClientConnection(self._broker, self._adapter, info, self._ticket)
+        self._ticket = None
         self._broker.opened(client)
 
     def _frame(self, frame: Frame) -> None:
@@ -184,6 +199,9 @@ class WebSocketMQTTProtocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._ticket is not None:
+            self._ticket.release()
+            self._ticket = None
         if self._timeout is not None:
             self._timeout.cancel()
         if self._client is not None:

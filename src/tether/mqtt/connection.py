@@ -35,6 +35,7 @@ from .encoder import encode_publish
 from .errors import (
     LocalProtocolError,
     MalformedPacket,
+    PacketTooLarge,
     PacketTooLargeForPeer,
     ProtocolError,
     UnsupportedProtocolVersion,
@@ -100,7 +101,11 @@ class ConnectionState(Enum):
 class ServerConnection:
     """Protocol state of one client connection, seen from the server.
 
-    ``max_packet_size`` bounds incoming packets (fixed header included) from the very first byte. The other
+    ``max_packet_size`` bounds incoming packets (fixed header included); until the CONNECT has been received
+    the tighter ``max_connect_size`` applies, so that a client nobody has authenticated yet cannot make the
+    server buffer a maximum-size packet. ``max_client_id_length`` caps the Client Identifier (characters): the
+    server MUST allow 1-23 and MAY allow more [MQTT-3.1.3-5]; longer ones get 0x85 (3.1.1: return code 2). The
+    other
     limits on incoming packets are the ones the server announces in the CONNACK it sends through :meth:`send`
     (MQTT 5 Topic Alias Maximum, Maximum QoS, Retain Available, Maximum Packet Size, Subscription Identifiers
     Available); until then the spec defaults apply.
@@ -110,9 +115,16 @@ class ServerConnection:
     """
 
     def __init__(
-        self, *, max_packet_size: int = MAX_PACKET_SIZE, outgoing_topic_aliases: bool = False
+        self,
+        *,
+        max_packet_size: int = MAX_PACKET_SIZE,
+        outgoing_topic_aliases: bool = False,
+        max_connect_size: int = MAX_PACKET_SIZE,
+        max_client_id_length: int = 65_535,
     ) -> None:
-        self._framer = PacketFramer(max_packet_size)
+        self._max_packet_size = max_packet_size
+        self._framer = PacketFramer(min(max_connect_size, max_packet_size))
+        self._max_client_id_length = max_client_id_length
         #: Protocol level of the client (3, 4 or 5) once its CONNECT has been accepted.
         self.protocol_version: int | None = None
         # The level found in a CONNECT that failed to decode: errors are reported in that version.
@@ -190,6 +202,17 @@ class ServerConnection:
             raise self._error
         try:
             return self._next_event()
+        except PacketTooLarge as exc:
+            if self.protocol_version is None:
+                # A CONNECT over the size limit: answer in the client's protocol version if its first bytes
+                # tell it (CONNACK 0x95 in 5.0; 3.1.1 has no return code for it, so the connection is closed).
+                head = self._framer.peek(16)  # fixed header (<= 5) + protocol name (6) + level
+                start = _body_start(head)
+                level = _peek_protocol_level(head, start, len(head)) if start is not None else None
+                if level in (3, 4, 5):
+                    self.error_protocol_version = level
+            self._fail(exc)
+            raise
         except ProtocolError as exc:
             self._fail(exc)
             raise
@@ -201,6 +224,11 @@ class ServerConnection:
     def _fail(self, error: ProtocolError) -> None:
         self._error = error
         self._set_state(ConnectionState.ERROR)
+        self._framer.clear()
+
+    def discard_input(self) -> None:
+        """The connection is over: drop the bytes received and not yet decoded, and ignore further ones."""
+        self._framer.clear()
 
     def _set_state(self, state: ConnectionState) -> None:
         self._state = state
@@ -283,6 +311,13 @@ class ServerConnection:
             self.error_protocol_version = level
         packet = decode_body(first, buf, pos, end, 4)
         assert isinstance(packet, Connect)
+        length, limit = len(packet.client_id), self._max_client_id_length
+        if length > limit:
+            raise ProtocolError(
+                _RC.CLIENT_IDENTIFIER_NOT_VALID, f"client identifier of {length} characters (at most {limit})"
+            )
+        # The CONNECT is in: from now on the maximum packet size applies (the CONNACK may lower it).
+        self._framer.max_packet_size = self._max_packet_size
         props = packet.properties
         if packet.protocol_level == _V5:
             if props.maximum_packet_size is not None:
@@ -598,6 +633,14 @@ def _first_byte_table(state: ConnectionState, version: int, auth_pending: bool) 
 def _with_properties(packet: Packet, props: Properties) -> Packet:
     replaced: Packet = dataclasses.replace(cast(Any, packet), properties=props)
     return replaced
+
+
+def _body_start(head: bytes) -> int | None:
+    """Where the variable header starts after the fixed header at the start of ``head`` (spec 2.1.4)."""
+    for i in range(1, min(len(head), 5)):
+        if not head[i] & 0x80:
+            return i + 1
+    return None
 
 
 def _peek_protocol_level(buf: bytes, pos: int, end: int) -> int | None:

@@ -14,6 +14,9 @@ from .fixed_header import parse_fixed_header
 
 __all__ = ["Frame", "PacketFramer"]
 
+# Bytes kept of a packet known to be too large: enough for its fixed header and a CONNECT's protocol level.
+_KEEP = 16
+
 #: ``(first fixed header byte, buffer, start of the body, end of the body)``
 Frame = tuple[int, bytes, int, int]
 
@@ -52,6 +55,7 @@ class PacketFramer:
                 return
             if header is not None and header[0] + header[1] > self.max_packet_size:
                 self._too_large = PacketTooLarge(header[0] + header[1], self.max_packet_size)
+                del pending[_KEEP:]  # only the start is still of interest (see peek)
         elif self._pos < len(self._buf):
             pending += memoryview(self._buf)[self._pos :]
             pending += data
@@ -60,6 +64,21 @@ class PacketFramer:
         else:
             self._buf = data if type(data) is bytes else bytes(data)
             self._pos = 0
+
+    def clear(self) -> None:
+        """Drop what is buffered and ignore what comes: the connection is over (its memory is returned now,
+        not when the connection object is collected)."""
+        self._buf = b""
+        self._pos = 0
+        self._pending = bytearray()
+        if self._too_large is None:
+            self._too_large = ProtocolError(None, "the connection is closed")
+
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` received bytes of the next packet (fixed header included), without consuming them."""
+        if self._pending:
+            return bytes(self._pending[:n])
+        return self._buf[self._pos : self._pos + n]
 
     def peek_first_byte(self) -> int | None:
         """The first byte of the next packet, if it has arrived (allows checks before the body arrives)."""
