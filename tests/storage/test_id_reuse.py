@@ -273,7 +273,7 @@ async def test_migration_0008_keeps_data_and_never_reuses_ids(
         return 0
 
     await _restarted(database_url, upgraded)
-    assert _rows(path, "SELECT version_num FROM alembic_version") == [("0008",)]
+    assert _rows(path, "SELECT version_num FROM alembic_version")[0][0] >= "0008"  # 0008 and any later one
     for table in TABLES:
         sql = _rows(path, f"SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{table}'")[0][0]
         assert "AUTOINCREMENT" in str(sql), table
