@@ -278,7 +278,9 @@ async def test_migration_0008_keeps_data_and_never_reuses_ids(
         sql = _rows(path, f"SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{table}'")[0][0]
         assert "AUTOINCREMENT" in str(sql), table
     # The rebuilt tables have the indexes they had, the partial unique index of open alarms included.
-    assert set(_rows(path, "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'")) == indexes
+    # (later migrations may add indexes of their own: only the rebuilt tables' are compared)
+    after = set(_rows(path, "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'"))
+    assert {i for i in after if i[1] in TABLES} == {i for i in indexes if i[1] in TABLES}
     # Opened again: nothing is rebuilt, the sequences stay where they are.
     sequences = _rows(path, "SELECT name, seq FROM sqlite_sequence ORDER BY name")
     await _restarted(database_url, _count_devices)
