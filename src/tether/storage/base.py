@@ -49,6 +49,9 @@ class TenantStore(Protocol):
 class UserStore(Protocol):
     async def get(self, tenant_id: str, username: str) -> User | None: ...
     async def create(self, user: User) -> None: ...
+    async def delete(self, tenant_id: str, username: str) -> bool:
+        """Whether the user existed (and is gone now)."""
+        ...
 
 
 class ManagedObjectStore(Protocol):

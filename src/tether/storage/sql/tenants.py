@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from tether.core.errors import Conflict
@@ -59,6 +59,12 @@ class SqlUserStore:
                 )
         except IntegrityError:
             raise Conflict(f"User {user.username} already exists", resource="user") from None
+
+    async def delete(self, tenant_id: str, username: str) -> bool:
+        statement = delete(users).where(users.c.tenant_id == tenant_id, users.c.username == username)
+        async with self._db.write() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
 
 
 def _user(row: Any) -> User:
