@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties as PahoProperties
 from tests.support import ServerThread, unique
 
 from tether.adapters.access import PlatformHooks
@@ -106,18 +108,24 @@ class Device:
         will: tuple[str, str] | None = None,
         bind_address: str = "",
         transport: str = "tcp",
+        session_expiry: int | None = None,
     ) -> None:
-        """`transport="websockets"`: MQTT over WebSocket (path /mqtt; on TLS with `tls`)."""
+        """`transport="websockets"`: MQTT over WebSocket (path /mqtt; on TLS with `tls`). `session_expiry`: a
+        persistent session (MQTT 5 Clean Start 0 with this Session Expiry Interval, 3.1.1 Clean Session 0);
+        None: a clean one."""
         self.port = port
         self.client_id = client_id
         self.protocol = protocol
         self.bind_address = bind_address
+        self.session_expiry = session_expiry
+        persistent = {"clean_session": False} if session_expiry is not None and protocol != V5 else {}
         self.paho = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=protocol,
             reconnect_on_failure=False,
             transport="websockets" if transport == "websockets" else "tcp",
+            **persistent,  # type: ignore[arg-type]
         )
         if transport == "websockets":
             self.paho.ws_set_options(path="/mqtt")
@@ -132,7 +140,10 @@ class Device:
         self._subacks: dict[int, list[int]] = {}
         self._pubacks: dict[int, int] = {}
         self._messages: list[mqtt.MQTTMessage] = []
-        self.paho.on_connect = lambda c, u, flags, rc, props: self._add(self._connacks.append, rc.value)
+        #: Reason codes of the connection's end (the server's DISCONNECT on MQTT 5, else paho's code).
+        self.disconnects: list[int] = []
+        self._flags: list[bool] = []
+        self.paho.on_connect = lambda c, u, flags, rc, props: self._add(self._connected, flags, rc.value)
         self.paho.on_subscribe = lambda c, u, mid, rcs, props: self._add(
             self._subacks.__setitem__, mid, [rc.value for rc in rcs]
         )
@@ -141,7 +152,15 @@ class Device:
         )
         self.paho.on_message = lambda c, u, message: self._add(self._messages.append, message)
         # Closed before any CONNACK (e.g. the server refused the TLS client certificate): None.
-        self.paho.on_disconnect = lambda c, u, flags, rc, props: self._add(self._connacks.append, None)
+        self.paho.on_disconnect = lambda c, u, flags, rc, props: self._add(self._disconnected, rc.value)
+
+    def _connected(self, flags: Any, code: int) -> None:
+        self._flags.append(bool(flags.session_present))
+        self._connacks.append(code)
+
+    def _disconnected(self, code: int) -> None:
+        self._connacks.append(None)
+        self.disconnects.append(code)
 
     def _add(self, store: Any, *args: Any) -> None:
         with self._changed:
@@ -154,7 +173,19 @@ class Device:
 
     def connect(self) -> int | None:
         """The CONNACK reason code (0 accepted); None when the connection closed without one."""
-        self.paho.connect("127.0.0.1", self.port, keepalive=60, bind_address=self.bind_address)
+        if self.session_expiry is not None and self.protocol == V5:
+            properties = PahoProperties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.session_expiry
+            self.paho.connect(
+                "127.0.0.1",
+                self.port,
+                keepalive=60,
+                bind_address=self.bind_address,
+                clean_start=False,
+                properties=properties,
+            )
+        else:
+            self.paho.connect("127.0.0.1", self.port, keepalive=60, bind_address=self.bind_address)
         self.paho.loop_start()
         assert self._wait(lambda: self._connacks), f"{self.client_id}: no CONNACK"
         return self._connacks[0]
@@ -208,6 +239,15 @@ class Device:
     def none_within(self, seconds: float = 0.5, topic: str | None = None) -> bool:
         """Whether no message (on `topic`, if given) arrives within the time."""
         return not self._wait(lambda: any(topic in (None, m.topic) for m in self._messages), seconds)
+
+    def wait_closed(self) -> int:
+        """The reason code the connection ended with, once it has."""
+        assert self._wait(lambda: self.disconnects), f"{self.client_id}: still connected"
+        return self.disconnects[0]
+
+    def session_present(self) -> bool:
+        """Whether the CONNACK said Session Present (call after connect())."""
+        return bool(self._flags and self._flags[0])
 
     def close(self) -> None:
         try:

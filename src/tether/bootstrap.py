@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 
-from tether.adapters import smartrest
+from tether.adapters import revocation, smartrest
 from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
 from tether.adapters.device_bootstrap import DeviceBootstrap
@@ -27,6 +27,7 @@ from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
 from tether.realtime import Hub
+from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
 from tether.storage.postgresql import PostgresDialect, postgresql_url
@@ -89,19 +90,20 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     storage = open_storage(settings.effective_database_url)
     await storage.open()
-    tenants = TenantService(storage.tenants, storage.users)
+    events = EventBus()
+    tenants = TenantService(storage.tenants, storage.users, events)
     provisioned = await tenants.provision(
         settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
     )
     # Passwords changed by `tether admin set-password` while this process runs.
     password_watch = PasswordChangeWatch(storage.users, tenants)
     await password_watch.start()
-    events = EventBus()
     realtime = Hub(events, {"managedobjects": render.managed_object})
     inventory = InventoryService(storage.managed_objects, events)
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
     registration = RegistrationService(storage.device_requests, tenants)
+    retirement = DeviceRetirement(inventory, tenants)
     measurements = MeasurementService(storage.measurements, inventory, events)
     device_events = EventService(storage.events, inventory, events)
     alarms = AlarmService(storage.alarms, inventory, events)
@@ -125,6 +127,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         readiness=readiness,
         operations=operations,
         registration=registration,
+        retirement=retirement,
         measurements=measurements,
         device_events=device_events,
         alarms=alarms,
@@ -208,4 +211,6 @@ def install_adapters(
         bootstrap=bootstrap.handle,
         hooks=hooks,
     )
-    return [xyte.close, c8y.close]
+    # Deleted users (retired devices) lose their MQTT connections at once.
+    revoked = revocation.install(platform.events, broker, hooks, bootstrap)
+    return [xyte.close, c8y.close, revoked]

@@ -260,6 +260,7 @@ def test_the_issue_transitions_are_exactly_these() -> None:
     allowed = {(c, n) for c, following in TRANSITIONS.items() for n in following}
     assert allowed == {
         (S.PENDING, S.EXECUTING),
+        (S.PENDING, S.FAILED),
         (S.EXECUTING, S.SUCCESSFUL),
         (S.EXECUTING, S.FAILED),
     }
@@ -303,6 +304,29 @@ def test_failure_reason_goes_with_failed(admin: httpx.Client) -> None:
     assert admin.get(url).json() == failed_with_reason
     plain = create_op(admin, device, c8y_Restart={})
     drive(admin, plain["id"], S.EXECUTING)
+    failed = admin.put(f"{OPS}/{plain['id']}", json={"status": "FAILED"}).json()
+    assert failed["status"] == "FAILED" and "failureReason" not in failed
+
+
+def test_a_pending_operation_can_be_cancelled(admin: httpx.Client) -> None:
+    """Cumulocity's UI cancels an operation the device has not claimed yet with PUT status FAILED and a
+    failureReason (issue 12 item 4); afterwards the operation is finished like any failed one."""
+    device = create_mo(admin)
+    op = create_op(admin, device, c8y_Restart={})
+    url = f"{OPS}/{op['id']}"
+    cancelled = admin.put(url, json={"status": "FAILED", "failureReason": "Operation cancelled by user"})
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert body["status"] == "FAILED" and body["failureReason"] == "Operation cancelled by user"
+    assert admin.get(url).json() == body
+    assert op["id"] not in listed(admin, deviceId=device, status="PENDING")
+    assert op["id"] in listed(admin, deviceId=device, status="FAILED")
+    # The agent that claims it late is refused; a finished operation stays finished.
+    for late in (S.EXECUTING, S.SUCCESSFUL, S.PENDING):
+        assert_error(admin.put(url, json={"status": late.value}), 422, "devicecontrol/Unprocessable Entity")
+    assert admin.get(url).json()["status"] == "FAILED"
+    # Without a reason it is a plain failure.
+    plain = create_op(admin, device, c8y_Restart={})
     failed = admin.put(f"{OPS}/{plain['id']}", json={"status": "FAILED"}).json()
     assert failed["status"] == "FAILED" and "failureReason" not in failed
 

@@ -110,12 +110,49 @@ async def test_concurrent_credential_calls_create_one_user(services: Services) -
 
 async def test_existing_user_conflict_gives_the_request_back(services: Services) -> None:
     reg = services.registration
-    await services.tenants.create_user("t1", "device_dev-taken", "old", {Role.DEVICE})
     await reg.create_request(ADMIN, "dev-taken")
     with pytest.raises(NotFound):
         await reg.device_credentials(BOOTSTRAP, "dev-taken")
     await reg.update_request(ADMIN, "dev-taken", R.ACCEPTED)
+    # The user appears after the acceptance (accepting while it exists is refused: the next test).
+    await services.tenants.create_user("t1", "device_dev-taken", "old", {Role.DEVICE})
     with pytest.raises(Conflict):
         await reg.device_credentials(BOOTSTRAP, "dev-taken")
     assert (await reg.get_request(ADMIN, "dev-taken")).status is R.ACCEPTED
     assert await services.tenants.authenticate("t1", "device_dev-taken", "old") is not None
+
+
+async def test_accepting_while_the_device_user_exists_is_refused(services: Services) -> None:
+    reg = services.registration
+    await services.tenants.create_user("t1", "device_dev-there", "old", {Role.DEVICE})
+    await reg.create_request(ADMIN, "dev-there")
+    with pytest.raises(NotFound):
+        await reg.device_credentials(BOOTSTRAP, "dev-there")
+    with pytest.raises(Conflict) as refused:
+        await reg.update_request(ADMIN, "dev-there", R.ACCEPTED)
+    assert "device_dev-there" in refused.value.message and "withDeviceUser=true" in refused.value.message
+    assert (await reg.get_request(ADMIN, "dev-there")).status is R.PENDING_ACCEPTANCE
+    # Retired (the user deleted), the device is accepted and gets new credentials.
+    assert await services.tenants.delete_user("t1", "device_dev-there") is not None
+    assert await services.tenants.authenticate("t1", "device_dev-there", "old") is None
+    await reg.update_request(ADMIN, "dev-there", R.ACCEPTED)
+    issued = await reg.device_credentials(BOOTSTRAP, "dev-there")
+    assert await services.tenants.authenticate("t1", issued.username, issued.password) is not None
+
+
+async def test_a_login_that_read_the_user_before_its_deletion_is_refused(services: Services) -> None:
+    """TenantService.delete_user revokes at once: the verified-credential cache forgets the user, and a
+    password check that read the user before the deletion (a login in flight) does not succeed after it."""
+    tenants = services.tenants
+    await tenants.create_user("t1", "device_inflight", "pw-1", {Role.DEVICE}, generated=True)
+    assert await tenants.authenticate("t1", "device_inflight", "pw-1") is not None
+    assert tenants.cached("t1", "device_inflight", "pw-1") is not None
+    read = await tenants.get_user("t1", "device_inflight")
+    assert read is not None
+    await tenants.delete_user("t1", "device_inflight")
+    assert tenants.cached("t1", "device_inflight", "pw-1") is None
+    assert await tenants.verify(read, "pw-1") is None
+    assert await tenants.delete_user("t1", "device_inflight") is None
+    # The same name registered again logs in with its new password.
+    await tenants.create_user("t1", "device_inflight", "pw-2", {Role.DEVICE}, generated=True)
+    assert await tenants.authenticate("t1", "device_inflight", "pw-2") is not None

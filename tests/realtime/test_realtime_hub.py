@@ -18,7 +18,7 @@ from tests.realtime.helpers import (
     until_waiting,
 )
 
-from tether.core.events import EventBus
+from tether.core.events import DomainEvent, EventBus
 from tether.realtime import BayeuxError, Endpoint, Hub, InvalidChannel
 
 
@@ -335,3 +335,16 @@ async def test_the_idle_timer_frees_a_client_that_does_not_come_back(bus: EventB
             break
         await asyncio.sleep(0.005)
     assert session.closed and len(hub) == 0 and session.pending == 0
+
+
+def test_a_deleted_users_clients_are_forgotten(hub: Hub, bus: EventBus) -> None:
+    """A retired device (its user deleted, issue 12 item 4) keeps no real-time client: its next request finds
+    none and must handshake, which takes its (now refused) credentials."""
+    gone = hub.handshake(DEVICE, Endpoint.REALTIME, BASE)
+    operations = hub.handshake(DEVICE, Endpoint.OPERATIONS, BASE)
+    stays = hub.handshake(ADMIN, Endpoint.REALTIME, BASE)
+    bus.publish(DomainEvent(DEVICE.tenant_id, "users", "DELETE", None, None, DEVICE))
+    assert hub.find(gone.client_id, DEVICE, Endpoint.REALTIME) is None
+    assert hub.find(operations.client_id, DEVICE, Endpoint.OPERATIONS) is None
+    assert gone.closed and operations.closed
+    assert hub.find(stays.client_id, ADMIN, Endpoint.REALTIME) is stays

@@ -40,6 +40,13 @@ async def test_tenants_and_users(storage: SqlStorage) -> None:
     assert await storage.users.get("t2", "alice") is None
     with pytest.raises(Conflict):
         await storage.users.create(user)
+    # Deleting is per tenant; a deleted user may be created again (a retired device registered anew).
+    assert not await storage.users.delete("t2", "alice")
+    assert await storage.users.delete("t1", "alice")
+    assert await storage.users.get("t1", "alice") is None
+    assert not await storage.users.delete("t1", "alice")
+    await storage.users.create(user)
+    assert await storage.users.get("t1", "alice") == user
 
 
 async def test_create_get_and_tenant_scope(storage: SqlStorage) -> None:

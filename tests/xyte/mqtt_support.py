@@ -48,10 +48,12 @@ class XyteDevice(Device):
         protocol: int = V5,
         password: str | None = None,
         client_id: str | None = None,
+        session_expiry: int | None = None,
     ) -> None:
         self.id: str = device["id"]
         key = device["access_key"] if password is None else password
-        super().__init__(port, client_id or self.id, protocol, username=self.id, password=key)
+        name = client_id or self.id
+        super().__init__(port, name, protocol, username=self.id, password=key, session_expiry=session_expiry)
 
     def send(self, topic: str, payload: Any = b"", qos: int = 1, retain: bool = False, **kwargs: Any) -> int:
         data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
@@ -96,6 +98,14 @@ class XyteOnlyHooks(Hooks):
             mountpoint=tenant_mountpoint(device.tenant_id),
             private_roots=C8Y_PRIVATE_ROOTS,
         )
+
+    def on_connected(self, client: ClientInfo, session_present: bool) -> None:
+        assert self.adapter is not None
+        self.adapter.on_connected(client, session_present)
+
+    def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
+        assert self.adapter is not None
+        self.adapter.on_disconnected(client, reason)
 
     def on_subscribed(self, client: ClientInfo, topic_filter: str, qos: int) -> None:
         assert self.adapter is not None

@@ -449,6 +449,10 @@ class PlatformHooks(Hooks):
         attributes = dict(result.attributes, certificate=True)
         return self._accepted(tenant_id, attributes, result.private_roots)
 
+    def forget_user(self, tenant_id: str, username: str) -> None:
+        """The user was deleted: a certificate login must look it up again (adapters/revocation.py)."""
+        self._cert_users.pop((tenant_id, username), None)
+
     async def _certificate_user(self, tenant_id: str, username: str, auto_register: bool) -> Principal | None:
         now = time.monotonic()
         hit = self._cert_users.get((tenant_id, username))

@@ -89,6 +89,10 @@ class DeviceBootstrap:
         payload = f"70,{credentials.tenant_id},{credentials.username},{credentials.password}".encode()
         self._deliver(client, serial, payload)
 
+    def forget(self, serial: str) -> None:
+        """The device user of `serial` was deleted: credentials held for it are void."""
+        self._undelivered.pop(serial, None)
+
     def _deliver(self, client: ClientInfo, serial: str, payload: bytes) -> None:
         reached = self._publish(
             RESPONSE_TOPIC, payload, qos=1, mountpoint=client.mountpoint, client_id=client.client_id

@@ -18,8 +18,15 @@ Topics, as the device sees them inside its tenant's mountpoint (``v1`` is not a 
   i.e. the device executes it) is published there at QoS 1 as a Xyte command ``{"id", "device_id",
   "status", "name", "parameters"}`` with the MQTT 5 Response Topic ``v1/device/<id>/commands/update``.
   A device that was offline gets its pending and in-progress commands when it subscribes to a filter that
-  matches its command topic (:meth:`XyteAdapter.on_subscribed`, forwarded from ``Hooks.on_subscribed``).
-  Delivery is at least once: a command created while the device subscribes may arrive twice (same id).
+  matches its command topic (:meth:`XyteAdapter.on_subscribed`, forwarded from ``Hooks.on_subscribed``), or
+  when it resumes a session that is subscribed already.
+
+  Each command is told once per connection. A persistent session (MQTT 5 Session Expiry Interval > 0, 3.1.1
+  Clean Session 0) holds the commands created while the device was away, and the broker delivers them when
+  it comes back ([MQTT-3.1.2-23], in-flight ones again with DUP [MQTT-4.4.0-1]); sending every pending
+  command again on its SUBSCRIBE as well told it twice. So the adapter keeps, per connection of a device,
+  the commands that connection has been told: what its session held at CONNACK, what routing delivered to
+  it and what was sent again; only the rest is sent again on a subscription.
 
 Identity: the device is the authenticated client (``client.attributes``), never the topic. A message for
 another device id, or from a client that is not a Xyte device, is refused with 0x87 Not authorized (the ACL
@@ -124,9 +131,45 @@ def _settle(ack: Ack, code: ReasonCode | None) -> None:
         ack.set_result(code)
 
 
+@dataclass(slots=True)
+class _Told:
+    """The commands one connection of a device has been (or is being) told."""
+
+    client: ClientInfo  # the connection (ClientInfo identity): a newer one of the same session replaces it
+    caller: Caller
+    ids: set[int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Resend:
+    """Send the device its pending commands (those its connection was not told), after a subscription to
+    `topic_filter`, or (None) on a resumed session that is subscribed already."""
+
+    client: ClientInfo
+    topic_filter: str | None
+
+
+def _session_key(client: ClientInfo) -> str:
+    return client.mountpoint + client.client_id  # as the broker keys sessions (broker/client.py _accept)
+
+
+def _command_id(message: Message, mountpoint: str) -> int | None:
+    """The command id of a message on some device's command topic (as the adapter publishes them)."""
+    if not message.topic.startswith(mountpoint):
+        return None
+    levels = message.topic[len(mountpoint) :].split("/")
+    if len(levels) != 4 or levels[0] != ROOT or levels[1] != "device" or levels[3] != "command":
+        return None
+    try:
+        raw = orjson.loads(bytes(message.payload)).get("id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else None
+
+
 class XyteAdapter:
     """The ``v1`` handler, the delivery of operations to ``v1/device/<id>/command`` and the re-delivery of
-    pending commands on subscribe. Create it on the broker's event loop."""
+    pending commands on subscribe, once per connection. Create it on the broker's event loop."""
 
     def __init__(
         self, broker: Broker, xyte: XyteService, measurements: MeasurementService, events: EventBus
@@ -136,8 +179,11 @@ class XyteAdapter:
         self._xyte = xyte
         self._measurements = measurements
         self._inbox: deque[_Inbound] = deque()
-        self._outbox: deque[Operation | tuple[Caller, str]] = deque()
+        self._outbox: deque[Operation | _Resend] = deque()
         self._workers: dict[str, asyncio.Task[None]] = {}
+        #: Live connections of devices by session key, and the session keys of each device (tenant, object).
+        self._told: dict[str, _Told] = {}
+        self._sessions_of: dict[tuple[str, int], set[str]] = {}
         self._unsubscribe: Callable[[], None] | None = events.subscribe(
             self._on_event, resources={"operations"}
         )
@@ -288,12 +334,41 @@ class XyteAdapter:
             self._outbox.append(event.payload)
             self._kick("outbox", self._drain_outbox)
 
+    def on_connected(self, client: ClientInfo, session_present: bool) -> None:
+        """Forward ``Hooks.on_connected`` here (before the broker sends what the session holds): a device's
+        connection starts out told what its resumed session will deliver; a resumed session that is
+        subscribed to the command topic gets the rest of the pending commands at once."""
+        caller = Caller.of(client)
+        if caller is None:
+            return
+        key = _session_key(client)
+        held = self._broker.held_messages(client.mountpoint, client.client_id) if session_present else []
+        told = {i for i in (_command_id(m, client.mountpoint) for m in held) if i is not None}
+        self._told[key] = _Told(client, caller, told)
+        self._sessions_of.setdefault((caller.tenant_id, caller.mo_id), set()).add(key)
+        if session_present:
+            self._outbox.append(_Resend(client, None))
+            self._kick("outbox", self._drain_outbox)
+
+    def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
+        """Forward ``Hooks.on_disconnected`` here."""
+        key = _session_key(client)
+        entry = self._told.get(key)
+        if entry is None or entry.client is not client:
+            return  # not a device, or a newer connection took the session over
+        del self._told[key]
+        device = (entry.caller.tenant_id, entry.caller.mo_id)
+        keys = self._sessions_of.get(device)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._sessions_of[device]
+
     def on_subscribed(self, client: ClientInfo, topic_filter: str, qos: int) -> None:
         """Forward ``Hooks.on_subscribed`` here: a Xyte device subscribing to (a filter matching) its command
-        topic gets every command it has yet to execute."""
-        caller = Caller.of(client)
-        if caller is not None and topic_filter.startswith(("v1/", "+/", "#")):
-            self._outbox.append((caller, topic_filter))
+        topic gets every command it has yet to execute and this connection was not told."""
+        if Caller.of(client) is not None and topic_filter.startswith(("v1/", "+/", "#")):
+            self._outbox.append(_Resend(client, topic_filter))
             self._kick("outbox", self._drain_outbox)
 
     async def _drain_outbox(self) -> None:
@@ -301,17 +376,49 @@ class XyteAdapter:
             item = self._outbox.popleft()
             try:
                 if isinstance(item, Operation):
-                    device = await self._xyte.device_for_object(item.tenant_id, item.delivered_to)
-                    if device is not None:
-                        self._publish(device, item)
+                    await self._deliver_new(item)
                 else:
-                    caller, topic_filter = item
-                    device = await self._registered(caller)
-                    if device is not None and matches(topic_filter, command_topic(device.id)):
-                        for op in await self._xyte.pending_commands(device):
-                            self._publish(device, op)
+                    await self._resend(item)
             except Exception:
                 log.exception("Xyte commands not delivered")
+
+    async def _deliver_new(self, op: Operation) -> None:
+        """A new operation, published on the device's command topic (to every subscriber of it)."""
+        device = await self._xyte.device_for_object(op.tenant_id, op.delivered_to)
+        if device is None:
+            return
+        connections = [self._told[key] for key in self._sessions_of.get((device.tenant_id, device.mo_id), ())]
+        if any(op.id in entry.ids for entry in connections):
+            # Sent already by a re-send whose read found it before its creation was announced.
+            return
+        self._publish(device, op)
+        topic = command_topic(device.id)
+        for entry in connections:
+            if self._broker.reaches(entry.client.mountpoint, entry.client.client_id, topic):
+                entry.ids.add(op.id)
+
+    async def _resend(self, item: _Resend) -> None:
+        client = item.client
+        entry = self._told.get(_session_key(client))
+        if entry is None or entry.client is not client:
+            return  # that connection is gone: the next one gets them
+        caller = entry.caller
+        device = await self._registered(caller)  # the registration now, not at CONNECT
+        if device is None:
+            return
+        topic = command_topic(device.id)
+        if item.topic_filter is None:
+            if not self._broker.reaches(client.mountpoint, client.client_id, topic):
+                return
+        elif not matches(item.topic_filter, topic):
+            return
+        pending = await self._xyte.pending_commands(device)
+        if self._told.get(_session_key(client)) is not entry:
+            return  # the connection ended while the commands were read
+        for op in pending:
+            if op.id not in entry.ids:
+                entry.ids.add(op.id)
+                self._publish(device, op)
 
     def _publish(self, device: XyteDevice, op: Operation) -> None:
         payload = orjson.dumps(xyte_format.command(device, op))
@@ -333,7 +440,13 @@ class XyteAdapter:
 class ConnectionEvents(Protocol):
     """What the platform hooks offer adapters (adapters/access.py PlatformHooks.listen)."""
 
-    def listen(self, *, on_subscribed: Callable[[ClientInfo, str, int], None] | None = None) -> None: ...
+    def listen(
+        self,
+        *,
+        on_connected: Callable[[ClientInfo, bool], None] | None = None,
+        on_disconnected: Callable[[ClientInfo, ReasonCode], None] | None = None,
+        on_subscribed: Callable[[ClientInfo, str, int], None] | None = None,
+    ) -> None: ...
 
 
 def install(
@@ -344,11 +457,15 @@ def install(
     hooks: ConnectionEvents | None = None,
 ) -> XyteAdapter:
     """Attach the Xyte adapter to a running broker; call it on the broker's event loop. With `hooks` (the
-    platform hooks), subscriptions are forwarded to :meth:`XyteAdapter.on_subscribed`, which delivers the
-    commands a device has yet to execute; without, forward ``Hooks.on_subscribed`` yourself. Call the
-    adapter's close() before the broker stops."""
+    platform hooks), connections and subscriptions are forwarded to the adapter (its on_connected,
+    on_disconnected and on_subscribed), which delivers the commands a device has yet to execute; without,
+    forward those ``Hooks`` events yourself. Call the adapter's close() before the broker stops."""
     adapter = XyteAdapter(broker, xyte, measurements, events)
     broker.add_handler(ROOT, adapter.handle)
     if hooks is not None:
-        hooks.listen(on_subscribed=adapter.on_subscribed)
+        hooks.listen(
+            on_connected=adapter.on_connected,
+            on_disconnected=adapter.on_disconnected,
+            on_subscribed=adapter.on_subscribed,
+        )
     return adapter

@@ -15,6 +15,7 @@ from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
+from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
 from tether.telemetry.alarms import AlarmService
@@ -33,6 +34,7 @@ class ApiContext:
     readiness: Readiness
     operations: OperationService
     registration: RegistrationService
+    retirement: DeviceRetirement
     measurements: MeasurementService
     device_events: EventService  # /event/events (not the domain EventBus)
     alarms: AlarmService

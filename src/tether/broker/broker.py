@@ -224,6 +224,38 @@ class Broker:
         self.handshakes.close()
         self.trimmer.close()
 
+    def disconnect_clients(self, select: Callable[[ClientInfo], bool], reason: ReasonCode) -> int:
+        """Close every connection whose client `select` picks (e.g. the clients of a credential that was
+        revoked): MQTT 5 gets a DISCONNECT with `reason` (spec 3.14.2.1, e.g. 0x98 Administrative action),
+        3.1.1 a closed connection. Their sessions end with them, whatever their Session Expiry Interval: the
+        state was granted to a client that is gone. Returns how many were closed."""
+        chosen = [c for c in self.connections if c.client is not None and select(c.client)]
+        for connection in chosen:
+            session = connection.session
+            connection.close_by_server(reason)
+            if session is not None:
+                self.sessions.end(session)
+        return len(chosen)
+
+    # ----------------------------------------------------------------------------------- session state
+
+    def held_messages(self, mountpoint: str, client_id: str) -> list[Message]:
+        """The messages the session of `client_id` (in `mountpoint`) still has to deliver: those in flight
+        (sent, unacknowledged: they are sent again on a resumed session, [MQTT-4.4.0-1]), then the queued
+        ones, in order; [] when it has no session. Topics are the broker's (mounted)."""
+        session = self.sessions.get(mountpoint + client_id)
+        if session is None:
+            return []
+        outbox = session.outbox
+        return [d.message for d in outbox.inflight.values()] + [d.message for d in outbox.queue]
+
+    def reaches(self, mountpoint: str, client_id: str, topic: str) -> bool:
+        """Whether a message on `topic` (as the clients of `mountpoint` see it) is delivered to the session of
+        `client_id`: it has a (non-shared) subscription that matches."""
+        key = mountpoint + client_id
+        subs, _ = self.subscriptions.match(mountpoint + topic)
+        return any(sub.client_id == key for sub in subs)
+
     # ----------------------------------------------------------------------------------- subscriptions
 
     def subscribe(self, session: Session, sub: Subscription) -> Subscription | None:

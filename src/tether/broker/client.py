@@ -532,6 +532,15 @@ class ClientConnection(QoSFlows):
             self._send(Disconnect(_RC.SESSION_TAKEN_OVER))
         self.close(_RC.SESSION_TAKEN_OVER)
 
+    def close_by_server(self, reason: ReasonCode) -> None:
+        """The server ends the connection (e.g. 0x98 Administrative action): MQTT 5 DISCONNECT with the reason
+        (spec 3.14.2.1), close. The will is published as for any connection the client did not end."""
+        if self._closed:
+            return
+        if self.version == 5:
+            self._send(Disconnect(reason))
+        self.close(reason)
+
     def shut_down(self) -> None:
         """The broker is stopping: DISCONNECT 0x8B Server shutting down (MQTT 5), close.
 

@@ -18,7 +18,7 @@ Action = Literal["CREATE", "UPDATE", "DELETE"]
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
     tenant_id: str
-    resource: str  # "managedobjects", "measurements", "events", "alarms", "operations"
+    resource: str  # "managedobjects", "measurements", "events", "alarms", "operations", "users"
     action: Action
     id: int | None  # None for data that was never stored (processing mode TRANSIENT)
     source_id: int | None  # the device or object the data is about (the channel's id)

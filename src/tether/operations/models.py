@@ -31,9 +31,11 @@ class OperationStatus(StrEnum):
 _S = OperationStatus
 
 # from -> the statuses that may follow it. An agent claims a PENDING operation (EXECUTING) and
-# reports its outcome; SUCCESSFUL and FAILED are final. Any other change is rejected (422).
+# reports its outcome; SUCCESSFUL and FAILED are final. A PENDING operation may also fail at once: that
+# is how Cumulocity's UI cancels an operation the device has not claimed (PUT status FAILED with a
+# failureReason), and how SmartREST 502/505 report one. Any other change is rejected (422).
 TRANSITIONS: Mapping[OperationStatus, frozenset[OperationStatus]] = {
-    _S.PENDING: frozenset({_S.EXECUTING}),
+    _S.PENDING: frozenset({_S.EXECUTING, _S.FAILED}),
     _S.EXECUTING: frozenset({_S.SUCCESSFUL, _S.FAILED}),
     _S.SUCCESSFUL: frozenset(),
     _S.FAILED: frozenset(),

@@ -273,7 +273,14 @@ class Hub:
 
     def publish(self, event: DomainEvent) -> None:
         """EventBus handler: queue the event for every subscriber of its tenant that may read it (the REST
-        rule, checked per message: what a user may read changes as objects come and go) and wake them."""
+        rule, checked per message: what a user may read changes as objects come and go) and wake them.
+        A deleted user's clients are forgotten (their next request is refused; its credential is gone)."""
+        if event.resource == "users":
+            if event.action == "DELETE" and isinstance(event.payload, Principal):
+                owner = (event.payload.tenant_id, event.payload.username)
+                for session in list(self._by_owner.get(owner, ())):
+                    self._expire(session)
+            return
         views = self._views.get(event.tenant_id) if event.resource == "managedobjects" else None
         if views and event.action != "DELETE":
             for view in views.values():

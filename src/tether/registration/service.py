@@ -70,7 +70,8 @@ class RegistrationService:
 
     async def update_request(self, who: Principal, request_id: str, status: RequestStatus) -> DeviceRequest:
         """Accept a request whose device has called (PENDING_ACCEPTANCE -> ACCEPTED); repeating the
-        current status changes nothing; anything else is refused with 422."""
+        current status changes nothing; anything else is refused with 422, accepting a device whose device
+        user exists (registered before, not retired) with 409."""
         while True:
             request = await self.get_request(who, request_id)
             if status is request.status:
@@ -85,9 +86,24 @@ class RegistrationService:
                     ),
                     resource=R,
                 )
+            if status is RequestStatus.ACCEPTED:
+                await self._refuse_registered(who.tenant_id, request_id)
             updated = await self._store.advance(request_id, request.status, status, now_ms())
             if updated is not None:
                 return updated
+
+    async def _refuse_registered(self, tenant_id: str, request_id: str) -> None:
+        """Accepting a device whose user exists would issue nothing (the credentials are issued once, with
+        the user): the device would poll for ever. Refused with 409, saying how to retire the device."""
+        username = device_username(request_id)
+        if await self._tenants.get_user(tenant_id, username) is not None:
+            raise Conflict(
+                f"Device '{request_id}' is registered already: its device user '{username}' exists in "
+                f"tenant '{tenant_id}', so no new credentials can be issued. To register the device again "
+                "(e.g. after a factory reset), retire it first: DELETE /inventory/managedObjects/<its id>"
+                "?withDeviceUser=true deletes the device and its user; then accept the request again.",
+                resource=R,
+            )
 
     async def delete_request(self, who: Principal, request_id: str) -> None:
         self._require_admin(who)

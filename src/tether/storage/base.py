@@ -66,6 +66,10 @@ class UserStore(Protocol):
         """(tenant id, user name, changed) of every user whose password changed after `since`."""
         ...
 
+    async def delete(self, tenant_id: str, username: str) -> bool:
+        """Whether the user existed (and is gone now)."""
+        ...
+
 
 class ManagedObjectStore(Protocol):
     async def create(self, tenant_id: str, draft: NewManagedObject, now: int) -> ManagedObject: ...

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tether.core.clock import now_ms
 from tether.core.errors import Conflict
+from tether.core.events import DomainEvent, EventBus
 from tether.storage.base import TenantStore, UserStore
 from tether.tenants.models import Principal, Role, Tenant, User
 from tether.tenants.passwords import (
@@ -44,11 +45,17 @@ class TenantService:
     CACHE_SECONDS = 60.0
     CACHE_SIZE = 50_000
 
-    def __init__(self, tenants: TenantStore, users: UserStore) -> None:
+    #: How long a deleted user's password hash is refused by `verify` (a login that read the user before
+    #: the deletion must not succeed after it); far longer than any login takes.
+    RETIRED_SECONDS = 600.0
+
+    def __init__(self, tenants: TenantStore, users: UserStore, events: EventBus | None = None) -> None:
         self._tenants = tenants
         self._users = users
+        self._events = events
         self._cache_key = generate_password(32).encode()
         self._verified: dict[bytes, tuple[float, Principal]] = {}
+        self._retired: dict[str, float] = {}  # password hash of a deleted user -> until
         self._decoy: str | None = None
         self._fast_decoy = hash_secret(generate_password())
 
@@ -131,6 +138,26 @@ class TenantService:
     async def get_user(self, tenant_id: str, username: str) -> User | None:
         return await self._users.get(tenant_id, username)
 
+    async def delete_user(self, tenant_id: str, username: str) -> User | None:
+        """Delete a user and revoke its credential at once: the verified-credential cache forgets it, a login
+        that read it before is refused, and a `users` DELETE event tells whoever holds sessions of it (the
+        MQTT broker closes its connections, real-time notifications forget its clients). The deleted
+        user, or None if there was none."""
+        user = await self._users.get(tenant_id, username)
+        if user is None or not await self._users.delete(tenant_id, username):
+            return None
+        now = time.monotonic()
+        self._retired = {h: until for h, until in self._retired.items() if until > now}
+        self._retired[user.password_hash] = now + self.RETIRED_SECONDS
+        for key in [
+            k for k, (_, p) in self._verified.items() if p.tenant_id == tenant_id and p.username == username
+        ]:
+            del self._verified[key]
+        if self._events is not None:
+            principal = Principal(tenant_id=tenant_id, username=username, roles=user.roles)
+            self._events.publish(DomainEvent(tenant_id, "users", "DELETE", None, None, principal))
+        return user
+
     async def authenticate(self, tenant_id: str, username: str, password: str) -> Principal | None:
         """The caller's principal, or None for unknown tenant, user or wrong password (indistinguishable)."""
         principal = self.cached(tenant_id, username, password)
@@ -157,7 +184,7 @@ class TenantService:
         """Check a stored user's password (and remember it when right). A generated secret's fast hash is
         checked on the loop (microseconds); only argon2 goes to a thread (tens of milliseconds), queued."""
         ok = await verify_slowly(user.password_hash, password)
-        if not ok:
+        if not ok or user.password_hash in self._retired:  # deleted while (or since) it was read
             return None
         principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
         self._remember(self._digest(user.tenant_id, user.username, password), principal)

@@ -98,10 +98,16 @@ async def update_object(request: Request) -> Response:
 
 
 async def delete_object(request: Request) -> Response:
+    """`cascade`, `forceCascade` and `withDeviceUser` (retire the device: its device user goes too)."""
     who = await authenticate(request)
     mo_id = path_id(request, "id", resource=R, what="managedObject")
-    force = query_flag(request, "forceCascade")
-    await ctx(request).inventory.delete(who, mo_id, cascade=query_flag(request, "cascade"), force=force)
+    await ctx(request).retirement.delete(
+        who,
+        mo_id,
+        cascade=query_flag(request, "cascade"),
+        force=query_flag(request, "forceCascade"),
+        with_device_user=query_flag(request, "withDeviceUser"),
+    )
     return Response(status_code=204)
 
 

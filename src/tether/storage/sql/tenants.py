@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tether.core.errors import Conflict
@@ -82,6 +82,12 @@ class SqlUserStore:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [(row.tenant_id, row.username, row.password_changed) for row in rows]
+
+    async def delete(self, tenant_id: str, username: str) -> bool:
+        statement = delete(users).where(users.c.tenant_id == tenant_id, users.c.username == username)
+        async with self._db.write() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
 
 
 def _user(row: Any) -> User:
