@@ -9,10 +9,8 @@ import io
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ from tests.support import (
     fresh_database,
     start_server,
 )
-from tests.test_serve import free_port
+from tests.test_serve import free_port, serve_until_healthy
 
 from tether import admin
 from tether.config import Settings, redact_url
@@ -185,29 +183,7 @@ def test_wrong_database_password_is_one_line_and_status_2() -> None:
 
 
 def _serve_until_healthy(args: list[str], port: int, **env: str) -> tuple[str, int]:
-    """Start `tether serve`, poll /health until 200 (or the process ends), stop it: (log, last status)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tether.cli", "serve", "--http", f"127.0.0.1:{port}", *args],
-        env=_environ(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    code = 0
-    try:
-        for _ in range(1200):
-            try:
-                code = httpx.get(f"http://127.0.0.1:{port}/health").status_code
-                if code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    break
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    return output, code
+    return serve_until_healthy(args, port, _environ(**env))
 
 
 def test_start_up_log_and_ignored_admin_password(tmp_path: Path) -> None:

@@ -24,30 +24,21 @@ def free_port() -> int:
         return port
 
 
-def run_until_healthy(data_dir: Path, port: int, env: dict[str, str]) -> tuple[str, int]:
-    """Start `tether serve`, wait for /health, stop it; return its log and the last /health status.
+def serve_until_healthy(args: list[str], port: int, env: dict[str, str]) -> tuple[str, int]:
+    """Start `tether serve --http 127.0.0.1:<port> <args>` with `env` as its whole environment, poll /health
+    until it answers 200 (or the process ends), stop it; return its log and the last /health status.
 
     /health may answer 503 while listeners are still starting; it must turn 200."""
-    command = [
-        sys.executable,
-        "-m",
-        "tether.cli",
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--http",
-        f"127.0.0.1:{port}",
-        "--mqtt",
-        "127.0.0.1:0",
-        "--mqtt-ws",
-        "127.0.0.1:0",
-    ]
     process = subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "tether.cli", "serve", "--http", f"127.0.0.1:{port}", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     status = 0
     try:
-        for _ in range(600):
+        for _ in range(1200):
             try:
                 status = httpx.get(f"http://127.0.0.1:{port}/health").status_code
                 if status == 200:
@@ -58,8 +49,14 @@ def run_until_healthy(data_dir: Path, port: int, env: dict[str, str]) -> tuple[s
             time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output, _ = process.communicate(timeout=60)
     return output, status
+
+
+def run_until_healthy(data_dir: Path, port: int, env: dict[str, str]) -> tuple[str, int]:
+    """`tether serve` on a data dir with every listener on an ephemeral port (see serve_until_healthy)."""
+    args = ["--data-dir", str(data_dir), "--mqtt", "127.0.0.1:0", "--mqtt-ws", "127.0.0.1:0"]
+    return serve_until_healthy(args, port, {**os.environ, **env})
 
 
 def test_first_start_prints_generated_passwords_once(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ retired (factory-reset) device bootstraps again over REST and over MQTT."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,21 +26,6 @@ def mqtt(server: ServerThread) -> ServerMqtt:
     broker = ServerMqtt(server)
     broker.lenient_logins()  # old credentials fail on purpose
     return broker
-
-
-@pytest.fixture
-def devices() -> Iterator[Callable[..., Device]]:
-    made: list[Device] = []
-
-    def make(*args: Any, **kwargs: Any) -> Device:
-        device = Device(*args, **kwargs)
-        made.append(device)
-        return device
-
-    yield make
-    for device in made:
-        with contextlib.suppress(Exception):
-            device.close()
 
 
 @pytest.fixture
@@ -93,17 +77,17 @@ def test_a_retired_device_is_locked_out_at_once(
     admin: httpx.Client,
     bootstrap: httpx.Client,
     mqtt: ServerMqtt,
-    devices: Callable[..., Device],
+    mqtt_devices: Callable[..., Device],
     protocol: int,
 ) -> None:
     serial = unique("RET")
     login, password = register_over_rest(admin, bootstrap, serial)
     mo_id = create_device(server, login, password)
     assert http_status(server, login, password) == 200  # verified (and remembered for a while)
-    live = devices(mqtt.port, serial, protocol, username=login, password=password, session_expiry=3600)
+    live = mqtt_devices(mqtt.port, serial, protocol, username=login, password=password, session_expiry=3600)
     assert live.connect() == 0
     assert live.subscribe("s/ds") == 1
-    again = devices(mqtt.port, f"d:{serial}", protocol, username=login, password=password)
+    again = mqtt_devices(mqtt.port, f"d:{serial}", protocol, username=login, password=password)
     assert again.connect() == 0  # a second connection of the device; from the login cache
 
     retire(admin, mo_id)
@@ -115,7 +99,8 @@ def test_a_retired_device_is_locked_out_at_once(
     # Its credentials no longer work, on either protocol.
     assert http_status(server, login, password) == 401
     assert (
-        devices(mqtt.port, serial, protocol, username=login, password=password).connect() == BAD_CREDENTIALS
+        mqtt_devices(mqtt.port, serial, protocol, username=login, password=password).connect()
+        == BAD_CREDENTIALS
     )
     # The device and its user are gone; its persistent session ended with the connection.
     assert admin.get(f"{MO}/{mo_id}").status_code == 404
@@ -160,20 +145,20 @@ def test_a_retired_device_bootstraps_again_over_mqtt(
     admin: httpx.Client,
     bootstrap: httpx.Client,
     mqtt: ServerMqtt,
-    devices: Callable[..., Device],
+    mqtt_devices: Callable[..., Device],
     protocol: int,
 ) -> None:
     serial = unique("MQ")
     login, password = register_over_rest(admin, bootstrap, serial)
     mo_id = create_device(server, login, password)
-    own = devices(mqtt.port, serial, protocol, username=login, password=password)
+    own = mqtt_devices(mqtt.port, serial, protocol, username=login, password=password)
     assert own.connect() == 0
     retire(admin, mo_id)
     own.wait_closed()
 
     # Factory reset: the device asks over MQTT as the bootstrap user, with its serial as ClientId (s/ucr).
     assert admin.post(NDR, json={"id": serial}).status_code == 201
-    asking = devices(
+    asking = mqtt_devices(
         mqtt.port, serial, protocol, username="management/devicebootstrap", password=BOOTSTRAP_PASSWORD
     )
     assert asking.connect() == 0
@@ -185,12 +170,13 @@ def test_a_retired_device_bootstraps_again_over_mqtt(
     code, tenant, username, new_password = asking.text("s/dcr").split(",")
     assert (code, f"{tenant}/{username}") == ("70", login)
     asking.close()
-    again = devices(mqtt.port, serial, protocol, username=login, password=new_password)
+    again = mqtt_devices(mqtt.port, serial, protocol, username=login, password=new_password)
     assert again.connect() == 0
     assert again.subscribe("s/ds") == 1
     assert http_status(server, login, new_password) == 200
     assert (
-        devices(mqtt.port, serial, protocol, username=login, password=password).connect() == BAD_CREDENTIALS
+        mqtt_devices(mqtt.port, serial, protocol, username=login, password=password).connect()
+        == BAD_CREDENTIALS
     )
 
 

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from tests.adapters.conftest import Users
 from tests.adapters.smartrest.conftest import connect  # noqa: F401  (the fixture, reused)
 from tests.broker import raw
-from tests.broker.conftest import BrokerFactory, make_broker  # noqa: F401  (the fixture, reused)
+from tests.broker.conftest import BrokerFactory
 from tests.broker.test_handlers import Mounted, Recorder, _connect
 from tests.mqtt_device import TIMEOUT, V5, V311, Device, ServerMqtt
 from tests.support import ADMIN_PASSWORD, ServerThread
@@ -249,11 +249,15 @@ def test_a_row_refused_by_the_store_fails_alone(
         _still_connected(device)
         assert device.none_within(0.2, "error")
     for i, device in enumerate(innocent):
-        stored = _measurements(admin_client, _source(admin_client, device.client_id))
-        assert [m["c8y_J"] for m in stored if m["type"] == "c8y_J"] == [{"J": {"value": i}}]
+        assert _stored_j(admin_client, device) == [{"J": {"value": i}}]
     for device in offenders:
-        stored = _measurements(admin_client, _source(admin_client, device.client_id))
-        assert not [m for m in stored if m["type"] == "c8y_J"]
+        assert not _stored_j(admin_client, device)
+
+
+def _stored_j(admin_client: httpx.Client, device: Device) -> list[Any]:
+    """The c8y_J fragments stored for the device (the JSON-via-MQTT tests' measurements)."""
+    stored = _measurements(admin_client, _source(admin_client, device.client_id))
+    return [m["c8y_J"] for m in stored if m["type"] == "c8y_J"]
 
 
 # -- JSON via MQTT ----------------------------------------------------------------------------------------
@@ -305,11 +309,9 @@ def test_json_via_mqtt_poison_is_answered_on_error(
         _still_connected(device)
         assert device.none_within(0.2, "error")
     for i, device in enumerate(innocent):
-        stored = _measurements(admin_client, _source(admin_client, device.client_id))
-        assert [m["c8y_J"] for m in stored if m["type"] == "c8y_J"] == [{"J": {"value": i}}]
+        assert _stored_j(admin_client, device) == [{"J": {"value": i}}]
     for device in offenders:
-        stored = _measurements(admin_client, _source(admin_client, device.client_id))
-        assert [m["c8y_J"] for m in stored if m["type"] == "c8y_J"] == [{"J": {"value": float(2**64)}}]
+        assert _stored_j(admin_client, device) == [{"J": {"value": float(2**64)}}]
 
 
 # -- REST -------------------------------------------------------------------------------------------------
@@ -614,7 +616,7 @@ def test_nothing_else_is_pending(adapter: SmartRestAdapter, server: ServerThread
 
 
 def test_broker_acknowledges_a_refused_payload_to_an_mqtt311_client(
-    make_broker: BrokerFactory,  # noqa: F811
+    make_broker: BrokerFactory,
 ) -> None:
     """An adapter answering 0x99 Payload format invalid (Xyte does for any client) must not make the broker
     close a 3.1.1 connection unacknowledged: the client would resend the same poison for ever."""

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.emqx import common as emqx
-from tether.api.http import PayloadTooLarge, UnsupportedMediaType
+from tether.api.http import PayloadTooLarge, UnsupportedMediaType, retry_after
 from tether.core import errors
 
 log = logging.getLogger("tether.api")
@@ -48,13 +48,6 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
     log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
     return retry_after(error_response(status, exc.resource, exc.kind, exc.message), exc)
-
-
-def retry_after(response: Response, exc: errors.DomainError) -> Response:
-    """RFC 9110 section 10.2.3: a 429 says when to come back."""
-    if isinstance(exc, errors.TooManyRequests):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.context import ctx
-from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound
+from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound, TooManyRequests
 from tether.core.ids import parse_id, parse_int
 from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 from tether.core.values import MAX_DEPTH
@@ -29,6 +29,13 @@ class PayloadTooLarge(DomainError):
 
 class UnsupportedMediaType(DomainError):
     kind = "Unsupported Media Type"
+
+
+def retry_after(response: Response, exc: DomainError) -> Response:
+    """RFC 9110 section 10.2.3: a 429 says when to come back (every API family's error body)."""
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def read_json(request: Request, *, resource: str) -> Any:

@@ -3,7 +3,7 @@ tether.operations.service.may_read_operation), never a copy of them.
 
 `ReadRights` asks the services when a client subscribes. `View` is what the hub filters each message by: the
 ids of the managed objects one non-admin user may read, loaded once through the REST list query and kept
-current from the inventory's own events (objects created, deleted, or created again under a reused id).
+current from the inventory's own events (objects created, changed hands, or deleted).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class View:
         elif may_read(self.principal, mo):
             self.ids.add(mo.id)
         else:
-            self.ids.discard(mo.id)  # an id reused for someone else's object
+            self.ids.discard(mo.id)  # e.g. its owner changed
 
     def reads(self, mo_id: int | None) -> bool:
         return mo_id is not None and mo_id in self.ids

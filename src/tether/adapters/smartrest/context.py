@@ -11,8 +11,8 @@ from tether.adapters.smartrest.csv import encode_row
 from tether.adapters.smartrest.errors import invalid
 from tether.core.clock import OutOfRange, now_ms, parse_iso
 from tether.core.errors import BadRequest
+from tether.core.ids import parse_int
 from tether.core.processing import ProcessingMode
-from tether.core.values import MAX_INT, MIN_INT
 from tether.identity.service import IdentityService
 from tether.inventory.models import ChildKind
 from tether.inventory.service import InventoryService
@@ -60,12 +60,8 @@ def parse_number(text: str, name: str, template: str) -> int | float:
         raise invalid(f"'{name}' must be a number (got {text[:40]!r})", template) from None
     if not math.isfinite(value):
         raise invalid(f"'{name}' must be a finite number (got {text[:40]!r})", template)
-    digits = text[1:] if text[:1] in "+-" else text
-    if digits.isdigit() and digits.isascii() and len(digits) <= 19:
-        whole = int(text)
-        if MIN_INT <= whole <= MAX_INT:
-            return whole
-    return value
+    whole = parse_int(text.removeprefix("+"))  # (text is a valid float literal here)
+    return value if whole is None else whole
 
 
 class Fields:

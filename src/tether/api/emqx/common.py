@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from tether.api import http
 from tether.api.auth import authenticate
-from tether.api.http import PayloadTooLarge, UnsupportedMediaType
+from tether.api.http import PayloadTooLarge, UnsupportedMediaType, retry_after
 from tether.core import errors
 from tether.core.ids import parse_int
 from tether.core.paging import Page, PageRequest
@@ -59,10 +59,7 @@ def domain_error(request: Request, exc: errors.DomainError) -> Response:
     else:
         status, code = next(((s, c) for cls, s, c in _CODES if isinstance(exc, cls)), (400, "BAD_REQUEST"))
     log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
-    response = error_body(status, code, exc.message)
-    if isinstance(exc, errors.TooManyRequests):  # RFC 9110 section 10.2.3
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+    return retry_after(error_body(status, code, exc.message), exc)
 
 
 def http_error(request: Request, status: int) -> Response:

@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.context import ctx
-from tether.api.errors import STATUS, retry_after
+from tether.api.errors import STATUS
+from tether.api.http import retry_after
 from tether.core.errors import DomainError, Unauthorized
 from tether.registration.xyte_models import XyteDevice
 
