@@ -47,7 +47,7 @@ class ServerMqtt:
         self.ca_file = ca_file
 
     def _port(self, listener: str) -> int:
-        url: str = self.server.platform.readiness.addresses[listener]
+        url: str = self.server.platform.services.readiness.addresses[listener]
         return int(url.rsplit(":", 1)[1])
 
     @property
@@ -60,7 +60,7 @@ class ServerMqtt:
 
     @property
     def url(self) -> str:
-        url: str = self.server.platform.readiness.addresses["mqtt"]
+        url: str = self.server.platform.services.readiness.addresses["mqtt"]
         return url
 
     @property

@@ -44,7 +44,7 @@ def server(tls_dir: Path) -> Iterator[ServerThread]:
 
 
 def _address(server: ServerThread, listener: str) -> str:
-    address: str = server.platform.readiness.addresses[listener]
+    address: str = server.platform.services.readiness.addresses[listener]
     return address
 
 

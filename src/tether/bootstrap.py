@@ -14,7 +14,6 @@ from tether.adapters.device_bootstrap import DeviceBootstrap
 from tether.api.app import create_app
 from tether.api.c8y import render, telemetry
 from tether.api.c8y.operations import render_operation
-from tether.api.context import ApiContext
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.config import ConfigError, Settings
 from tether.core.events import EventBus
@@ -27,9 +26,11 @@ from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
 from tether.realtime import Hub
+from tether.realtime.hub import Renderer
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.services import Services
 from tether.storage.postgresql import PostgresDialect, postgresql_url
 from tether.storage.sql.storage import SqlStorage
 from tether.storage.sqlite import SqliteDialect, sqlite_url
@@ -40,34 +41,32 @@ from tether.tenants.revocation import PasswordChangeWatch
 from tether.tenants.service import Provisioned, TenantService
 from tether.tenants.throttle import Throttle
 
+# How the real-time hub shows each resource (the Cumulocity REST rendering).
+RENDERERS: dict[str, Renderer] = {
+    "managedobjects": render.managed_object,
+    "measurements": telemetry.render_measurement,
+    "events": telemetry.render_event,
+    "alarms": telemetry.render_alarm,
+    "operations": render_operation,
+}
+
 
 @dataclass
 class Platform:
-    settings: Settings
+    """What `tether serve` runs: the storage, the services over it and the HTTP application."""
+
     storage: SqlStorage
-    tenants: TenantService
-    inventory: InventoryService
-    identity: IdentityService
-    readiness: Readiness
-    events: EventBus
-    realtime: Hub
-    operations: OperationService
-    registration: RegistrationService
-    measurements: MeasurementService
-    device_events: EventService
-    alarms: AlarmService
-    xyte: XyteService
-    api_keys: ApiKeyService
-    mqtt_users: MqttUserService
-    acl: AclService
-    certificates: TrustedCertificateService
-    throttle: Throttle
+    services: Services
     app: ASGIApp
     provisioned: Provisioned
     password_watch: PasswordChangeWatch
 
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
     async def close(self) -> None:
-        self.realtime.close()
+        self.services.realtime.close()
         await self.password_watch.close()
         await self.storage.close()
 
@@ -80,6 +79,37 @@ def open_storage(database_url: str) -> SqlStorage:
     raise ConfigError(f"unsupported database URL {database_url!r}: use sqlite:///FILE or postgresql://...")
 
 
+def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]) -> Services:
+    """Every service over one opened storage; `listeners` names what /health waits for."""
+    events = EventBus()
+    tenants = TenantService(storage.tenants, storage.users, events)
+    inventory = InventoryService(storage.managed_objects, events)
+    identity = IdentityService(storage.external_ids, inventory)
+    operations = OperationService(storage.operations, storage.managed_objects, events)
+    realtime = Hub(events, RENDERERS)
+    return Services(
+        settings=settings,
+        events=events,
+        readiness=Readiness(listeners),
+        realtime=realtime,
+        tenants=tenants,
+        throttle=Throttle(),
+        inventory=inventory,
+        identity=identity,
+        operations=operations,
+        registration=RegistrationService(storage.device_requests, tenants),
+        retirement=DeviceRetirement(inventory, tenants),
+        measurements=MeasurementService(storage.measurements, inventory, events),
+        device_events=EventService(storage.events, inventory, events),
+        alarms=AlarmService(storage.alarms, inventory, events),
+        xyte=XyteService(storage.xyte, inventory, identity, operations, events),
+        api_keys=ApiKeyService(storage.api_keys),
+        mqtt_users=MqttUserService(storage.mqtt_users),
+        acl=AclService(storage.acl_rules),
+        certificates=TrustedCertificateService(storage.trusted_certificates),
+    )
+
+
 async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     """Open storage (applying migrations), provision first-start users and build every service.
 
@@ -90,75 +120,18 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     storage = open_storage(settings.effective_database_url)
     await storage.open()
-    events = EventBus()
-    tenants = TenantService(storage.tenants, storage.users, events)
-    provisioned = await tenants.provision(
+    services = build_services(settings, storage, listeners)
+    provisioned = await services.tenants.provision(
         settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
     )
     # Passwords changed by `tether admin set-password` while this process runs.
-    password_watch = PasswordChangeWatch(storage.users, tenants)
+    password_watch = PasswordChangeWatch(storage.users, services.tenants)
     await password_watch.start()
-    realtime = Hub(events, {"managedobjects": render.managed_object})
-    inventory = InventoryService(storage.managed_objects, events)
-    identity = IdentityService(storage.external_ids, inventory)
-    operations = OperationService(storage.operations, storage.managed_objects, events)
-    registration = RegistrationService(storage.device_requests, tenants)
-    retirement = DeviceRetirement(inventory, tenants)
-    measurements = MeasurementService(storage.measurements, inventory, events)
-    device_events = EventService(storage.events, inventory, events)
-    alarms = AlarmService(storage.alarms, inventory, events)
-    xyte = XyteService(storage.xyte, inventory, identity, operations, events)
-    api_keys = ApiKeyService(storage.api_keys)
-    mqtt_users = MqttUserService(storage.mqtt_users)
-    acl = AclService(storage.acl_rules)
-    certificates = TrustedCertificateService(storage.trusted_certificates)
-    await certificates.load()
-    realtime.register_renderer("measurements", telemetry.render_measurement)
-    realtime.register_renderer("events", telemetry.render_event)
-    realtime.register_renderer("alarms", telemetry.render_alarm)
-    realtime.register_renderer("operations", render_operation)
-    readiness = Readiness(listeners)
-    throttle = Throttle()
-    context = ApiContext(
-        settings=settings,
-        tenants=tenants,
-        inventory=inventory,
-        identity=identity,
-        readiness=readiness,
-        operations=operations,
-        registration=registration,
-        retirement=retirement,
-        measurements=measurements,
-        device_events=device_events,
-        alarms=alarms,
-        xyte=xyte,
-        api_keys=api_keys,
-        mqtt_users=mqtt_users,
-        acl=acl,
-        certificates=certificates,
-        throttle=throttle,
-    )
+    await services.certificates.load()
     return Platform(
-        settings=settings,
         storage=storage,
-        tenants=tenants,
-        inventory=inventory,
-        identity=identity,
-        readiness=readiness,
-        events=events,
-        realtime=realtime,
-        operations=operations,
-        registration=registration,
-        measurements=measurements,
-        device_events=device_events,
-        alarms=alarms,
-        xyte=xyte,
-        api_keys=api_keys,
-        mqtt_users=mqtt_users,
-        acl=acl,
-        certificates=certificates,
-        throttle=throttle,
-        app=create_app(context, realtime),
+        services=services,
+        app=create_app(services),
         provisioned=provisioned,
         password_watch=password_watch,
     )
@@ -173,17 +146,7 @@ def build_mqtt_hooks(platform: Platform, config: BrokerConfig) -> PlatformHooks:
         acl_rules=config.acl_rules,
         acl_default_allow=config.acl_default_allow,
     )
-    return PlatformHooks(
-        tenants=platform.tenants,
-        mqtt_users=platform.mqtt_users,
-        api_keys=platform.api_keys,
-        acl=platform.acl,
-        certificates=platform.certificates,
-        default_tenant=platform.settings.tenant,
-        xyte=platform.xyte,
-        throttle=platform.throttle,
-        anonymous=anonymous if config.allow_anonymous else None,
-    )
+    return PlatformHooks(platform.services, anonymous=anonymous if config.allow_anonymous else None)
 
 
 def install_adapters(
@@ -191,26 +154,18 @@ def install_adapters(
 ) -> list[Callable[[], Awaitable[None] | None]]:
     """Attach the device protocol adapters to the broker before it accepts connections; returns what to
     call (and await, if it returns an awaitable) to detach them, before the broker stops."""
-    xyte = xyte_adapter.install(broker, platform.xyte, platform.measurements, platform.events, hooks)
+    services = platform.services
+    xyte = xyte_adapter.install(broker, services, hooks)
     # SmartREST 2.0 and JSON via MQTT (roots s, t, q, c, event, alarm, measurement, inventory); the
     # bootstrap user's s/ucr is passed on to the MQTT bootstrap flow.
-    bootstrap = DeviceBootstrap(platform.registration, broker.publish)
-    services = smartrest.Services(
-        platform.inventory,
-        platform.identity,
-        platform.measurements,
-        platform.device_events,
-        platform.alarms,
-        platform.operations,
-    )
+    bootstrap = DeviceBootstrap(services.registration, broker.publish)
     c8y = smartrest.install(
         broker,
         services,
-        platform.events,
         templates=platform.storage.smartrest_templates,
         bootstrap=bootstrap.handle,
         hooks=hooks,
     )
     # Deleted users (retired devices) lose their MQTT connections at once.
-    revoked = revocation.install(platform.events, broker, hooks, bootstrap)
+    revoked = revocation.install(services.events, broker, hooks, bootstrap)
     return [xyte.close, c8y.close, revoked]

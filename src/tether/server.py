@@ -96,14 +96,16 @@ class TetherServer:
             ssl_context = None
             if mqtt_sockets.keys() & {"mqtt-tls", "mqtt-wss"} and mqtt_config.tls is not None:
                 # Device certificates signed by a CA a tenant uploaded log in without a password.
-                ssl_context = await install_trusted_cas(tls_context(mqtt_config.tls), platform.certificates)
+                ssl_context = await install_trusted_cas(
+                    tls_context(mqtt_config.tls), platform.services.certificates
+                )
             self.mqtt = MqttService(mqtt_config, hooks, platform.storage.broker_state, ssl_context)
 
             def setup(broker: Broker) -> None:
                 detach.extend(install_adapters(platform, broker, hooks))
 
             for name, url in (await self.mqtt.start(mqtt_sockets, setup)).items():
-                platform.readiness.mark_ready(name, url)
+                platform.services.readiness.mark_ready(name, url)
                 log.info("MQTT (%s) listening on %s", name, url)
             _tune_gc()
             await self._serve_http(platform, http_sockets, https_context)
@@ -160,7 +162,7 @@ class TetherServer:
             address = _shown(sockets[name], name)
             if name == "http":
                 self.http_address = address
-            platform.readiness.mark_ready(name, address)
+            platform.services.readiness.mark_ready(name, address)
             log.info("%s listening on %s", name.upper(), address)
         else:
             self.started.set()
@@ -203,6 +205,6 @@ class TetherServer:
 
     def stop(self) -> None:
         if self.platform is not None:
-            self.platform.realtime.close()  # release held long-polls now, not after the grace period
+            self.platform.services.realtime.close()  # release held long-polls now, not after the grace period
         for server in self._http.values():
             server.should_exit = True

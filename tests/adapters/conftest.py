@@ -61,12 +61,12 @@ class Users:
         self.server = server
 
     def tenant(self, tenant_id: str) -> str:
-        self.server.call(self.server.platform.tenants.create_tenant(tenant_id))
+        self.server.call(self.server.platform.services.tenants.create_tenant(tenant_id))
         return tenant_id
 
     def user(self, tenant_id: str, username: str, roles: set[Role], password: str | None = None) -> str:
         password = password or generate_password()
-        tenants = self.server.platform.tenants
+        tenants = self.server.platform.services.tenants
         with contextlib.suppress(Exception):
             self.server.call(tenants.create_user(tenant_id, username, password, roles, generated=True))
         return password

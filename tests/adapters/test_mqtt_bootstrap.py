@@ -48,7 +48,7 @@ def test_bootstrap_over_mqtt(
     assert len(password) >= 20
     # A generated secret is stored as a fast hash (a connect storm must not be CPU-bound), never argon2.
     server = mqtt_server.server
-    stored = server.call(server.platform.tenants.get_user(tenant, username)).password_hash
+    stored = server.call(server.platform.services.tenants.get_user(tenant, username)).password_hash
     assert stored.startswith("sha256$")
     # Once: the request is gone, further polls get nothing.
     assert device.publish("s/ucr") < 0x80

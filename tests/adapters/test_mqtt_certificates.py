@@ -57,7 +57,7 @@ def test_certificate_login_registers_the_device(
     assert device.connect() == 0
     assert device.subscribe("s/ds") == 1
     assert device.subscribe("#") == (NOT_AUTHORIZED if protocol == V5 else 0x80)  # a device, not an admin
-    user = server.call(server.platform.tenants.get_user("t1", f"device_{serial}"))
+    user = server.call(server.platform.services.tenants.get_user("t1", f"device_{serial}"))
     assert user is not None and [r.value for r in user.roles] == ["device"]
     device.close()
     # The client id forms name the same device; the certificate's CN must be the device id.

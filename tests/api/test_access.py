@@ -11,7 +11,7 @@ from tether.tenants.models import Role
 
 @pytest.fixture(scope="module")
 def other_tenant(server: ServerThread) -> tuple[str, str]:
-    tenants = server.platform.tenants
+    tenants = server.platform.services.tenants
     server.call(tenants.create_tenant("t2"))
     server.call(tenants.create_user("t2", "admin", "t2-secret", {Role.ADMIN}))
     return ("t2/admin", "t2-secret")
@@ -19,7 +19,7 @@ def other_tenant(server: ServerThread) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def device_user(server: ServerThread) -> tuple[str, str]:
-    server.call(server.platform.tenants.create_user("t1", "device_abc", "dev-secret", {Role.DEVICE}))
+    server.call(server.platform.services.tenants.create_user("t1", "device_abc", "dev-secret", {Role.DEVICE}))
     return ("t1/device_abc", "dev-secret")
 
 

@@ -105,7 +105,7 @@ def test_a_retired_device_is_locked_out_at_once(
     # The device and its user are gone; its persistent session ended with the connection.
     assert admin.get(f"{MO}/{mo_id}").status_code == 404
     tenant, _, username = login.partition("/")
-    assert server.call(server.platform.tenants.get_user(tenant, username)) is None
+    assert server.call(server.platform.services.tenants.get_user(tenant, username)) is None
     assert mqtt.broker.held_messages(f"$tenant/{tenant}/", serial) == []
     assert not [s for s in mqtt.broker.sessions if s.client_id.endswith(serial)]
 

@@ -88,13 +88,13 @@ PATH_TO = {
 
 @pytest.fixture(scope="module")
 def device_user(server: ServerThread) -> tuple[str, str]:
-    server.call(server.platform.tenants.create_user("t1", "device_ops", "ops-secret", {Role.DEVICE}))
+    server.call(server.platform.services.tenants.create_user("t1", "device_ops", "ops-secret", {Role.DEVICE}))
     return ("t1/device_ops", "ops-secret")
 
 
 @pytest.fixture(scope="module")
 def other_tenant(server: ServerThread) -> tuple[str, str]:
-    tenants = server.platform.tenants
+    tenants = server.platform.services.tenants
     server.call(tenants.create_tenant("t3"))
     server.call(tenants.create_user("t3", "admin", "t3-secret", {Role.ADMIN}))
     return ("t3/admin", "t3-secret")
@@ -116,7 +116,7 @@ def events(server: ServerThread) -> Iterator[list[DomainEvent]]:
 
 
 async def _subscribe(server: ServerThread, handler: Any) -> Any:
-    return server.platform.events.subscribe(handler)  # on the server's loop: no race with publishers
+    return server.platform.services.events.subscribe(handler)  # on the server's loop: no race with publishers
 
 
 async def _unsubscribe(unsubscribe: Any) -> None:

@@ -21,7 +21,9 @@ def bayeux(client: httpx.Client, *messages: dict[str, Any]) -> list[dict[str, An
 
 
 def test_agent_receives_operations_of_its_children(admin: httpx.Client, server: ServerThread) -> None:
-    server.call(server.platform.tenants.create_user("t1", "device_agent77", "agent-secret", {Role.DEVICE}))
+    server.call(
+        server.platform.services.tenants.create_user("t1", "device_agent77", "agent-secret", {Role.DEVICE})
+    )
     with httpx.Client(base_url=server.url, auth=("t1/device_agent77", "agent-secret"), timeout=120) as agent:
         gateway = agent.post(
             "/inventory/managedObjects",

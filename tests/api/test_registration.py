@@ -156,7 +156,7 @@ def test_full_bootstrap_flow_over_http(
     assert_error(admin.get(f"{NDR}/{device_id}"), 404, "devicecontrol/Not Found")
 
     # The password is stored only as a hash.
-    user = server.call(server.platform.tenants.get_user("t1", f"device_{device_id}"))
+    user = server.call(server.platform.services.tenants.get_user("t1", f"device_{device_id}"))
     assert user.roles == frozenset({Role.DEVICE}) and password not in user.password_hash
 
     auth = (f"t1/device_{device_id}", password)
@@ -211,7 +211,9 @@ def test_an_existing_device_user_is_a_conflict_and_keeps_the_request(
     accept(admin, device_id)
     # The user appears between the acceptance and the hand-over (accepting while it exists is refused:
     # tests/api/test_device_retirement.py).
-    server.call(server.platform.tenants.create_user("t1", f"device_{device_id}", "old-secret", {Role.DEVICE}))
+    server.call(
+        server.platform.services.tenants.create_user("t1", f"device_{device_id}", "old-secret", {Role.DEVICE})
+    )
     assert_error(bootstrap.post(CREDENTIALS, json={"id": device_id}), 409, "devicecontrol/Conflict")
     assert status_of(admin, device_id) == "ACCEPTED"  # the operator still sees it and can remove it
     old = httpx.get(f"{server.url}/user/currentUser", auth=(f"t1/device_{device_id}", "old-secret"))
@@ -221,7 +223,9 @@ def test_an_existing_device_user_is_a_conflict_and_keeps_the_request(
 def test_roles(admin: httpx.Client, bootstrap: httpx.Client, server: ServerThread) -> None:
     device_id = serial("roles")
     request_device(admin, device_id)
-    server.call(server.platform.tenants.create_user("t1", "device_roles", "roles-secret", {Role.DEVICE}))
+    server.call(
+        server.platform.services.tenants.create_user("t1", "device_roles", "roles-secret", {Role.DEVICE})
+    )
     with httpx.Client(base_url=server.url, auth=("t1/device_roles", "roles-secret")) as device:
         for client in (bootstrap, device):
             assert_error(client.get(NDR), 403, "security/Forbidden")
@@ -238,7 +242,7 @@ def test_roles(admin: httpx.Client, bootstrap: httpx.Client, server: ServerThrea
 
 
 def test_tenants_never_see_each_others_requests(admin: httpx.Client, server: ServerThread) -> None:
-    tenants = server.platform.tenants
+    tenants = server.platform.services.tenants
     server.call(tenants.create_tenant("t4"))
     server.call(tenants.create_user("t4", "admin", "t4-secret", {Role.ADMIN}))
     device_id = serial("iso")

@@ -244,7 +244,7 @@ def test_seed001_device_integration_life_cycle(server: ServerThread) -> None:
                 "clientId": client_id,
                 "advice": {"timeout": 600_000},  # hold it until the operation arrives, however long
             }
-            session = server.platform.realtime._sessions[client_id]
+            session = server.platform.services.realtime._sessions[client_id]
             with ThreadPoolExecutor(max_workers=1) as pool:
                 held = pool.submit(bayeux, listener, connect)
                 while not session.waiting:  # the server now holds the connect

@@ -25,7 +25,7 @@ TIME = "2024-01-01T00:00:00Z"
 
 @pytest.fixture(scope="module")
 def other_tenant(server: ServerThread) -> tuple[str, str]:
-    tenants = server.platform.tenants
+    tenants = server.platform.services.tenants
     server.call(tenants.create_tenant("t2"))
     server.call(tenants.create_user("t2", "admin", "t2-secret", {Role.ADMIN}))
     return ("t2/admin", "t2-secret")
@@ -33,7 +33,7 @@ def other_tenant(server: ServerThread) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def device_user(server: ServerThread) -> tuple[str, str]:
-    server.call(server.platform.tenants.create_user("t1", "device_tel", "dev-secret", {Role.DEVICE}))
+    server.call(server.platform.services.tenants.create_user("t1", "device_tel", "dev-secret", {Role.DEVICE}))
     return ("t1/device_tel", "dev-secret")
 
 

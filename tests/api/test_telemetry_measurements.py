@@ -257,7 +257,7 @@ def test_processing_modes(admin: httpx.Client) -> None:
 def test_changes_reach_the_event_bus_and_real_time(admin: httpx.Client, server: ServerThread) -> None:
     source = device(admin, "announced")
     seen: list[DomainEvent] = []
-    unsubscribe = server.platform.events.subscribe(seen.append)
+    unsubscribe = server.platform.services.events.subscribe(seen.append)
     try:
         body = measurement(source, "2024-06-01T00:00:00Z")
         stored = created(admin.post(MEASUREMENTS, json=body))
@@ -273,7 +273,7 @@ def test_changes_reach_the_event_bus_and_real_time(admin: httpx.Client, server: 
         ("DELETE", int(stored["id"]), int(source), "t1"),
     ]
     # The hub renders them with the REST renderer: the same document as the API returned.
-    render = server.platform.realtime.renderers["measurements"]
+    render = server.platform.services.realtime.renderers["measurements"]
     assert render(str(admin.base_url), mine[0].payload) == stored
     assert "id" not in render(str(admin.base_url), mine[1].payload)
-    assert set(server.platform.realtime.renderers) >= {"measurements", "events", "alarms"}
+    assert set(server.platform.services.realtime.renderers) >= {"measurements", "events", "alarms"}

@@ -49,7 +49,7 @@ class RestartableServer:
     @property
     def port(self) -> int:
         assert self.thread is not None
-        url: str = self.thread.platform.readiness.addresses["mqtt"]
+        url: str = self.thread.platform.services.readiness.addresses["mqtt"]
         return int(url.rsplit(":", 1)[1])
 
     def stored_sessions(self) -> dict[str, SessionRecord]:

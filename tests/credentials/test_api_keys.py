@@ -90,8 +90,8 @@ def test_keys_are_per_tenant(admin: httpx.Client, server: ServerThread) -> None:
     from tether.tenants.models import Role
 
     tenant = unique("t")
-    server.call(server.platform.tenants.create_tenant(tenant))
-    server.call(server.platform.tenants.create_user(tenant, "boss", "boss-pw", {Role.ADMIN}))
+    server.call(server.platform.services.tenants.create_tenant(tenant))
+    server.call(server.platform.services.tenants.create_user(tenant, "boss", "boss-pw", {Role.ADMIN}))
     name = unique("mine")
     assert admin.post(KEYS, json={"name": name}).status_code == 200
     with httpx.Client(base_url=server.url, auth=(f"{tenant}/boss", "boss-pw")) as other:

@@ -87,9 +87,9 @@ def test_users_are_per_tenant(admin: httpx.Client, server: ServerThread) -> None
     from tether.tenants.models import Role
 
     tenant = unique("t")
-    server.call(server.platform.tenants.create_tenant(tenant))
-    server.call(server.platform.tenants.create_user(tenant, "boss", "boss-pw", {Role.ADMIN}))
-    server.call(server.platform.tenants.create_user("t1", unique("dev"), "dev-pw", {Role.DEVICE}))
+    server.call(server.platform.services.tenants.create_tenant(tenant))
+    server.call(server.platform.services.tenants.create_user(tenant, "boss", "boss-pw", {Role.ADMIN}))
+    server.call(server.platform.services.tenants.create_user("t1", unique("dev"), "dev-pw", {Role.DEVICE}))
     user_id = unique("mine")
     assert admin.post(USERS, json={"user_id": user_id, "password": "pw"}).status_code == 201
     with httpx.Client(base_url=server.url, auth=(f"{tenant}/boss", "boss-pw")) as other:
@@ -103,7 +103,7 @@ def test_devices_may_not_manage_users(server: ServerThread) -> None:
     from tether.tenants.models import Role
 
     name = unique("dev")
-    server.call(server.platform.tenants.create_user("t1", name, "dev-pw", {Role.DEVICE}))
+    server.call(server.platform.services.tenants.create_user("t1", name, "dev-pw", {Role.DEVICE}))
     forbidden = httpx.get(server.url + USERS, auth=(f"t1/{name}", "dev-pw"))
     assert forbidden.status_code == 403
     assert forbidden.json() == {"code": "UNAUTHORIZED_ROLE", "message": "Access is denied"}

@@ -106,8 +106,8 @@ def test_errors(admin: httpx.Client, server: ServerThread) -> None:
     from tether.tenants.models import Role
 
     tenant = unique("t")
-    server.call(server.platform.tenants.create_tenant(tenant))
-    server.call(server.platform.tenants.create_user(tenant, "boss", "boss-pw", {Role.ADMIN}))
+    server.call(server.platform.services.tenants.create_tenant(tenant))
+    server.call(server.platform.services.tenants.create_user(tenant, "boss", "boss-pw", {Role.ADMIN}))
     with httpx.Client(base_url=server.url, auth=(f"{tenant}/boss", "boss-pw")) as other:
         assert other.get(CERTS).status_code == 403
         assert other.get(f"{CERTS}/{fingerprint(ca)}").status_code == 403

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD
 
 from tether.api import errors
 from tether.api.c8y import realtime, render
-from tether.api.context import ApiContext
 from tether.bootstrap import Platform, build_platform
 from tether.config import Settings
 from tether.core.errors import DomainError
 from tether.realtime import Hub
+from tether.services import Services
 from tether.tenants.models import Principal, Role
 
 ADMIN_AUTH = ("t1/admin", ADMIN_PASSWORD)
@@ -40,10 +41,10 @@ def token(login: str, password: str) -> dict[str, Any]:
     return {"com.cumulocity.authn": {"token": encoded}}
 
 
-def _context(app: Any) -> ApiContext:
+def _context(app: Any) -> Services:
     while not hasattr(app, "state"):  # create_app wraps the Starlette app in middleware
         app = app.app
-    context: ApiContext = app.state.ctx
+    context: Services = app.state.ctx
     return context
 
 
@@ -73,13 +74,12 @@ async def assemble(tmp_path: Path, app: Starlette | None = None, **hub_options: 
     )
     platform = await build_platform(settings, listeners=[])
     hub = Hub(
-        platform.events,
+        platform.services.events,
         {"managedobjects": render.managed_object, "operations": render_thing},
         **{"timeout": 30.0, **hub_options},
     )
     app = app or realtime_app()
-    app.state.ctx = _context(platform.app)
-    app.state.realtime = hub
+    app.state.ctx = dataclasses.replace(_context(platform.app), realtime=hub)
     return Assembled(platform, hub, app)
 
 

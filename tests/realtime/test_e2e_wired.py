@@ -1,6 +1,7 @@
 """End to end against `tether serve` (the `server` fixture); needs the wiring in bootstrap.py and create_app.
 
-Expects `server.platform.realtime` to be the Hub and the routes of tether.api.c8y.realtime to be mounted.
+Expects `server.platform.services.realtime` to be the Hub
+and the routes of tether.api.c8y.realtime to be mounted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ T1_ADMIN = Principal("t1", "admin", frozenset({Role.ADMIN}))
 
 
 def hub_of(server: ServerThread) -> Hub:
-    hub: Hub = server.platform.realtime
+    hub: Hub = server.platform.services.realtime
     return hub
 
 
@@ -55,7 +56,7 @@ async def _set_renderer(hub: Hub, resource: str, renderer: Any) -> None:
 
 
 async def _publish(server: ServerThread, domain_event: DomainEvent) -> None:
-    server.platform.events.publish(domain_event)
+    server.platform.services.events.publish(domain_event)
 
 
 async def until_held(server: ServerThread, client_id: str, principal: Principal, endpoint: Endpoint) -> None:
@@ -199,7 +200,7 @@ async def test_the_bootstrap_user_may_not_listen(client: httpx.AsyncClient) -> N
 
 
 async def test_another_tenant_receives_nothing(server: ServerThread, client: httpx.AsyncClient) -> None:
-    tenants = server.platform.tenants
+    tenants = server.platform.services.tenants
     server.call(tenants.create_tenant("t2"))
     server.call(tenants.create_user("t2", "admin", "t2-secret", {Role.ADMIN}))
     t2 = ("t2/admin", "t2-secret")

@@ -80,7 +80,9 @@ async def test_seed_flow_on_devicecontrol_notifications(
     session = assembled.hub.find(client_id, T1_ADMIN, Endpoint.OPERATIONS)
     assert session is not None
     await until_waiting(session)
-    assembled.platform.events.publish(event("operations", 2480301, object_id=2546600, agent_id=2480300))
+    assembled.platform.services.events.publish(
+        event("operations", 2480301, object_id=2546600, agent_id=2480300)
+    )
     data, reply = await connect
     assert data == {
         "channel": "/2480300",
@@ -94,7 +96,7 @@ async def test_seed_flow_on_devicecontrol_notifications(
 async def test_inventory_changes_reach_notification_realtime(
     client: httpx.AsyncClient, assembled: Assembled
 ) -> None:
-    inventory = assembled.platform.inventory
+    inventory = assembled.platform.services.inventory
     mo = await inventory.create(T1_ADMIN, {"name": "RaspPi", "c8y_IsDevice": {}})
     path = "/notification/realtime"
     client_id = await handshake(client, path)
@@ -213,7 +215,7 @@ async def test_the_bootstrap_user_is_forbidden(client: httpx.AsyncClient) -> Non
 
 
 async def test_another_tenant_receives_nothing(client: httpx.AsyncClient, assembled: Assembled) -> None:
-    tenants = assembled.platform.tenants
+    tenants = assembled.platform.services.tenants
     await tenants.create_tenant("t2")
     await tenants.create_user("t2", "admin", "t2-secret", {Role.ADMIN})
     t2 = ("t2/admin", "t2-secret")
@@ -227,7 +229,7 @@ async def test_another_tenant_receives_nothing(client: httpx.AsyncClient, assemb
             {"channel": "/meta/subscribe", "subscription": "/managedobjects/*", "clientId": client_id},
             auth=auth,
         )
-    inventory = assembled.platform.inventory
+    inventory = assembled.platform.services.inventory
     t2_admin = Principal("t2", "admin", frozenset({Role.ADMIN}))
     mo = await inventory.create(T1_ADMIN, {"name": "t1 object"})
     other = await inventory.create(t2_admin, {"name": "t2 object"})

@@ -62,7 +62,7 @@ async def test_websocket_with_the_ext_token(running: tuple[str, Assembled]) -> N
         session = assembled.hub.find(client_id, T1_ADMIN, Endpoint.REALTIME)
         assert session is not None
         await until_waiting(session)
-        assembled.platform.events.publish(event("operations", 7, object_id=70, agent_id=1))
+        assembled.platform.services.events.publish(event("operations", 7, object_id=70, agent_id=1))
         data, reply = await receive(ws)
         host = url.removeprefix("ws://")
         assert data == {
@@ -88,7 +88,7 @@ async def test_websocket_with_basic_on_the_upgrade(running: tuple[str, Assembled
             ws, {"channel": "/meta/subscribe", "subscription": "/42", "clientId": client_id}
         )
         assert subscribed["successful"] is True
-        assembled.platform.events.publish(event("operations", 43, object_id=5, agent_id=42))
+        assembled.platform.services.events.publish(event("operations", 43, object_id=5, agent_id=42))
         data, reply = await exchange(ws, {"channel": "/meta/connect", "clientId": client_id})
         assert data["channel"] == "/42" and data["data"]["id"] == "5"  # buffered before the connect
         assert reply["channel"] == "/meta/connect"
@@ -159,6 +159,6 @@ async def test_an_abandoned_long_poll_keeps_its_messages(running: tuple[str, Ass
                 break
             await asyncio.sleep(0.001)
         assert not session.waiting
-        assembled.platform.events.publish(event("events", 1))
+        assembled.platform.services.events.publish(event("events", 1))
         replies = (await client.post(path, json=[{"channel": "/meta/connect", "clientId": client_id}])).json()
         assert [r["channel"] for r in replies] == ["/events/1", "/meta/connect"]

@@ -44,7 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 
 
 def mqtt_port(server: ServerThread, listener: str = "mqtt") -> int:
-    url: str = server.platform.readiness.addresses[listener]
+    url: str = server.platform.services.readiness.addresses[listener]
     return int(url.rsplit(":", 1)[1].partition("/")[0])
 
 

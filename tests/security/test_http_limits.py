@@ -255,9 +255,9 @@ def broken(server: ServerThread, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
         raise RuntimeError("injected failure")
 
     platform = server.platform
-    monkeypatch.setattr(platform.inventory, "get", boom)
-    monkeypatch.setattr(platform.mqtt_users, "get", boom)
-    monkeypatch.setattr(platform.xyte, "list_models", boom)
+    monkeypatch.setattr(platform.services.inventory, "get", boom)
+    monkeypatch.setattr(platform.services.mqtt_users, "get", boom)
+    monkeypatch.setattr(platform.services.xyte, "list_models", boom)
     yield
 
 

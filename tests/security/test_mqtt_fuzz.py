@@ -35,7 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 
 
 def mqtt_port(server: ServerThread) -> int:
-    url: str = server.platform.readiness.addresses["mqtt"]
+    url: str = server.platform.services.readiness.addresses["mqtt"]
     return int(url.rsplit(":", 1)[1])
 
 

@@ -432,8 +432,8 @@ def test_rows_stored_before_the_check_still_list(server: ServerThread, admin_cli
     platform = server.platform
 
     async def legacy() -> None:
-        grant = await platform.measurements.grant(ADMIN, source)
-        await platform.measurements.create_many(
+        grant = await platform.services.measurements.grant(ADMIN, source)
+        await platform.services.measurements.create_many(
             [(grant, "old", MAX_MS + 50_400_000, {"c8y_O": {"O": {"value": 1}}})]
         )
         event = NewEvent(source, "old", "stored before", MIN_MS - 1000, {})
@@ -577,14 +577,14 @@ def test_property_accepted_rows_round_trip_through_the_store(
     platform = server.platform
 
     async def run() -> None:
-        grant = await platform.measurements.grant(ADMIN, stored_source)
+        grant = await platform.services.measurements.grant(ADMIN, stored_source)
         try:
             row = ingest_row(grant, "prop", ms, fragments)
         except InvalidInput:
             return
-        (measurement_id,) = await platform.measurements.create_many([row])
+        (measurement_id,) = await platform.services.measurements.create_many([row])
         assert measurement_id is not None
-        stored = await platform.measurements.get(ADMIN, measurement_id)
+        stored = await platform.services.measurements.get(ADMIN, measurement_id)
         assert stored.time == ms
         assert _same(stored.fragments, row[3])
         assert clean_fields(stored.fragments) is not None
@@ -595,7 +595,9 @@ def test_property_accepted_rows_round_trip_through_the_store(
 @pytest.fixture(scope="module")
 def stored_source(server: ServerThread) -> int:
     async def make() -> int:
-        mo_id: int = (await server.platform.inventory.create(ADMIN, {"name": "prop", "c8y_IsDevice": {}})).id
+        mo_id: int = (
+            await server.platform.services.inventory.create(ADMIN, {"name": "prop", "c8y_IsDevice": {}})
+        ).id
         return mo_id
 
     return server.call(make())

@@ -57,7 +57,7 @@ class World:
 
 def _device_user(server: ServerThread, label: str) -> Device:
     name, password = unique(f"device_{label}"), unique("pw")
-    server.call(server.platform.tenants.create_user("t1", name, password, {Role.DEVICE}))
+    server.call(server.platform.services.tenants.create_user("t1", name, password, {Role.DEVICE}))
     auth = (f"t1/{name}", password)
     with httpx.Client(base_url=server.url, auth=auth, timeout=30) as client:
         mo = created(

@@ -16,7 +16,7 @@ from tether.tenants.models import Role
 
 @pytest.fixture(scope="module")
 def other_tenant(server: ServerThread) -> tuple[str, str]:
-    tenants = server.platform.tenants
+    tenants = server.platform.services.tenants
     server.call(tenants.create_tenant("t2"))
     server.call(tenants.create_user("t2", "admin", "t2-secret", {Role.ADMIN}))
     return ("t2/admin", "t2-secret")

@@ -84,7 +84,7 @@ class XyteOnlyHooks(Hooks):
 
     async def _login(self, connect: Connect) -> AuthResult:
         password = (connect.password or b"").decode("utf-8", "replace")
-        device = await self.platform.xyte.authenticate(connect.username or "", password)
+        device = await self.platform.services.xyte.authenticate(connect.username or "", password)
         if device is None:
             return AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
         attributes = {
@@ -122,10 +122,7 @@ def xyte_only_broker(server: ServerThread) -> Iterator[int]:
     async def start() -> None:
         await service.start({"mqtt": sock})
         assert service.broker is not None
-        platform = server.platform
-        hooks.adapter = xyte_adapter.install(
-            service.broker, platform.xyte, platform.measurements, platform.events
-        )
+        hooks.adapter = xyte_adapter.install(service.broker, server.platform.services)
 
     async def stop() -> None:
         if hooks.adapter is not None:

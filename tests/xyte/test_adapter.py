@@ -59,7 +59,7 @@ def telemetry(device: XyteDevice, n: int) -> tuple[ClientInfo, str, Message]:
 
 
 def record(server: ServerThread, device: dict[str, Any]) -> XyteDevice:
-    found = server.call(server.platform.xyte.authenticate(device["id"], device["access_key"]))
+    found = server.call(server.platform.services.xyte.authenticate(device["id"], device["access_key"]))
     assert found is not None
     return found
 
@@ -72,7 +72,7 @@ def test_messages_together_are_one_write_and_a_bad_one_fails_alone(
     assert admin.delete(f"/inventory/managedObjects/{gone.mo_id}").status_code == 204
     # As if deleted between the adapter's check of the registration and the write (a deleted device is
     # refused before it joins a batch: tests/xyte/test_device_deleted.py): only the store can refuse it.
-    server.platform.xyte._remember(gone)
+    server.platform.services.xyte._remember(gone)
     spy = CountingMeasurements(adapter._measurements)
     adapter._measurements = spy  # type: ignore[assignment]
     messages = [telemetry(good, 0), telemetry(good, 1), telemetry(gone, 2), telemetry(good, 3)]
@@ -85,7 +85,7 @@ def test_messages_together_are_one_write_and_a_bad_one_fails_alone(
         results = server.call(publish_together())
     finally:
         adapter._measurements = spy.real
-        server.platform.xyte._forget_deleted(
+        server.platform.services.xyte._forget_deleted(
             DomainEvent("t1", "managedobjects", "DELETE", gone.mo_id, None, None)
         )
     assert results == [None, None, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, None]

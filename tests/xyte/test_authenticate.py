@@ -16,7 +16,7 @@ from tether.tenants.passwords import is_fast_hash
 
 def test_authenticate_returns_the_device_record(server: ServerThread, admin: httpx.Client) -> None:
     device = register(server.url, create_model(admin))
-    found = server.call(server.platform.xyte.authenticate(device["id"], device["access_key"]))
+    found = server.call(server.platform.services.xyte.authenticate(device["id"], device["access_key"]))
     assert found is not None
     assert found.id == device["id"] and found.tenant_id == "t1"
     assert found.mo_id == managed_object_id(admin, device["id"])
@@ -45,7 +45,7 @@ def test_every_refusal_costs_one_hash_check(
         (device["id"].upper(), device["access_key"]),
     ]
     for device_id, key in attempts:
-        assert server.call(server.platform.xyte.authenticate(device_id, key)) is None
+        assert server.call(server.platform.services.xyte.authenticate(device_id, key)) is None
     assert len(checks) == len(attempts)
     assert all(is_fast_hash(stored) for stored in checks)
 
@@ -54,7 +54,7 @@ def test_objects_that_are_not_xyte_devices_are_read_once(
     server: ServerThread, admin: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every new operation asks whether its device is a Xyte device: other devices cost one read."""
-    xyte = server.platform.xyte
+    xyte = server.platform.services.xyte
     other = admin.post("/inventory/managedObjects", json={"name": "not xyte", "c8y_IsDevice": {}})
     other_id = int(other.json()["id"])
     device = register(server.url, create_model(admin))

@@ -30,7 +30,7 @@ def test_register_returns_the_seed_fields(server: ServerThread, admin: httpx.Cli
     assert len(body["access_key"]) >= 24 and body["access_key"].isalnum()
     # Defaults: the address the device used, and the bound MQTT listener's port on the same host.
     assert body["hub_url"] == body["hub_url_static_cert"] == server.url
-    mqtt_port = server.platform.readiness.addresses["mqtt"].rsplit(":", 1)[1]
+    mqtt_port = server.platform.services.readiness.addresses["mqtt"].rsplit(":", 1)[1]
     assert body["mqtt_hub_url"] == f"mqtt://127.0.0.1:{mqtt_port}"
     assert response.headers["cache-control"] == "no-store"
 

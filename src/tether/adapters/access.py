@@ -35,19 +35,16 @@ from tether.adapters.policy import Policy
 from tether.adapters.presence import Presence
 from tether.broker import AuthResult, ClientInfo, ConnectionInfo, DefaultHooks, Hooks
 from tether.core.errors import Conflict
-from tether.credentials.api_keys import ApiKeyService, looks_like_api_key
-from tether.credentials.authorization import AclService
-from tether.credentials.certificates import TrustedCertificateService, common_name, normalize_dn
-from tether.credentials.mqtt_users import MqttUserService
+from tether.credentials.api_keys import looks_like_api_key
+from tether.credentials.certificates import common_name, normalize_dn
 from tether.credentials.rules import CompiledRule
 from tether.mqtt.packets import Connect
 from tether.mqtt.reason_codes import ReasonCode
 from tether.registration.models import DEVICE_USER_PREFIX, MAX_ID_LENGTH
 from tether.registration.xyte_models import XyteDevice
+from tether.services import Services
 from tether.tenants.models import Principal, Role
 from tether.tenants.passwords import generate_password
-from tether.tenants.service import TenantService
-from tether.tenants.throttle import Throttle
 
 __all__ = ["ClientIdentity", "PlatformHooks", "parse_client_id"]
 
@@ -100,26 +97,19 @@ class PlatformHooks(Hooks):
 
     def __init__(
         self,
+        services: Services,
         *,
-        tenants: TenantService,
-        mqtt_users: MqttUserService,
-        api_keys: ApiKeyService,
-        acl: AclService,
-        certificates: TrustedCertificateService,
-        default_tenant: str,
-        xyte: XyteAuthenticator | None = None,
-        throttle: Throttle | None = None,
         presence: Presence | None = None,
         anonymous: DefaultHooks | None = None,
     ) -> None:
-        self.tenants = tenants
-        self.mqtt_users = mqtt_users
-        self.api_keys = api_keys
-        self.acl = acl
-        self.certificates = certificates
-        self.default_tenant = default_tenant
-        self.xyte = xyte
-        self.throttle = throttle or Throttle()
+        self.tenants = services.tenants
+        self.mqtt_users = services.mqtt_users
+        self.api_keys = services.api_keys
+        self.acl = services.acl
+        self.certificates = services.certificates
+        self.default_tenant = services.settings.tenant
+        self.xyte: XyteAuthenticator = services.xyte
+        self.throttle = services.throttle
         self.presence = presence or Presence()
         #: Clients without any credential, when `--allow-anonymous` is given: the broker's plain behaviour
         #: (no tenant mountpoint, the config file's [acl]).

@@ -157,7 +157,7 @@ class JsonViaMqtt:
             return await adapter.store_measurements(session, rows, mode, rejected)
         if resource == "events":
             for item in items:
-                await services.events.create(who, item, mode)
+                await services.device_events.create(who, item, mode)
         else:
             for item in items:
                 await services.alarms.create(who, item, mode)
@@ -176,9 +176,9 @@ class JsonViaMqtt:
         who = session.who
         if resource == "events":
             if action == "update":
-                await services.events.update(who, id_, _object(document), mode)
+                await services.device_events.update(who, id_, _object(document), mode)
             else:
-                await services.events.delete(who, id_, mode)
+                await services.device_events.delete(who, id_, mode)
         elif resource == "alarms" and action == "update":
             await services.alarms.update(who, id_, _object(document), mode)
         elif resource == "measurements" and action == "delete":

@@ -5,7 +5,7 @@ so password logins keep working) and verifies it against the CA certificates the
 The broker's `tls_context` builds the server context from `[tls]`; wire it as::
 
     context = tls_context(config.tls)
-    await install_trusted_cas(context, platform.certificates)   # before serving
+    await install_trusted_cas(context, platform.services.certificates)   # before serving
 
 `SSLContext.load_verify_locations(cadata=...)` on the live context applies to every later handshake, so a
 CA a tenant uploads is trusted at once. A CA cannot be removed from a live context: a deleted or disabled

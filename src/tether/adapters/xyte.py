@@ -61,6 +61,7 @@ from tether.mqtt.topics import matches
 from tether.operations.models import Operation
 from tether.registration.xyte import XyteService
 from tether.registration.xyte_models import XyteDevice
+from tether.services import Services
 from tether.telemetry.measurements import MeasurementService, parse_measurement
 from tether.tenants.models import Principal, Role
 
@@ -449,18 +450,12 @@ class ConnectionEvents(Protocol):
     ) -> None: ...
 
 
-def install(
-    broker: Broker,
-    xyte: XyteService,
-    measurements: MeasurementService,
-    events: EventBus,
-    hooks: ConnectionEvents | None = None,
-) -> XyteAdapter:
+def install(broker: Broker, services: Services, hooks: ConnectionEvents | None = None) -> XyteAdapter:
     """Attach the Xyte adapter to a running broker; call it on the broker's event loop. With `hooks` (the
     platform hooks), connections and subscriptions are forwarded to the adapter (its on_connected,
     on_disconnected and on_subscribed), which delivers the commands a device has yet to execute; without,
     forward those ``Hooks`` events yourself. Call the adapter's close() before the broker stops."""
-    adapter = XyteAdapter(broker, xyte, measurements, events)
+    adapter = XyteAdapter(broker, services.xyte, services.measurements, services.events)
     broker.add_handler(ROOT, adapter.handle)
     if hooks is not None:
         hooks.listen(

@@ -25,10 +25,10 @@ from tether.api.c8y import (
     registration,
     trusted_certificates,
 )
-from tether.api.context import ApiContext, ctx
+from tether.api.context import ctx
 from tether.api.edge import CatchAll, NormalizePath, RejectNul
 from tether.core.errors import DomainError
-from tether.realtime import Hub
+from tether.services import Services
 
 
 async def health(request: Request) -> Response:
@@ -38,7 +38,7 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "STARTING", "pending": readiness.pending}, status_code=503)
 
 
-def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
+def create_app(context: Services) -> ASGIApp:
     routes = [
         Route("/health", health, methods=["GET"]),
         *inventory.routes,
@@ -68,5 +68,4 @@ def create_app(context: ApiContext, hub: Hub | None = None) -> ASGIApp:
     )
     app.router.redirect_slashes = False
     app.state.ctx = context
-    app.state.realtime = hub
     return NormalizePath(app)

@@ -18,7 +18,7 @@ from tether.credentials.models import (
     NewApiKey,
     require_admin,
 )
-from tether.storage.base import ApiKeyStore
+from tether.credentials.store import ApiKeyStore
 from tether.tenants.models import Principal, Role
 from tether.tenants.passwords import generate_password, hash_secret, verify_password
 

@@ -11,7 +11,7 @@ from tether.core.errors import BadRequest, Conflict, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.credentials.models import R_ACL, AclRule, RuleScope, RuleSet, require_admin
 from tether.credentials.rules import CompiledRule, compile_rules
-from tether.storage.base import AclRuleStore
+from tether.credentials.store import AclRuleStore
 from tether.tenants.models import Principal
 
 _MAX_WHO = 255

@@ -20,7 +20,7 @@ from tether.core.clock import now_ms
 from tether.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.credentials.models import R_CERT, CertificateStatus, TrustedCertificate, require_admin
-from tether.storage.base import TrustedCertificateStore
+from tether.credentials.store import TrustedCertificateStore
 from tether.tenants.models import Principal
 
 DistinguishedName = tuple[tuple[tuple[str, str], ...], ...]

@@ -15,7 +15,7 @@ from tether.core.clock import now_ms
 from tether.core.errors import BadRequest, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.credentials.models import MAX_USER_ID_LENGTH, R_MQTT_USER, MqttUser, require_admin
-from tether.storage.base import MqttUserStore
+from tether.credentials.store import MqttUserStore
 from tether.tenants.models import Principal
 from tether.tenants.passwords import generate_password, hash_slowly, verify_slowly
 

@@ -6,8 +6,8 @@ from tether.core.errors import InvalidInput, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.core.text import checked
 from tether.identity.models import ExternalId
-from tether.inventory.service import InventoryService
-from tether.storage.base import ExternalIdStore
+from tether.identity.store import ExternalIdStore
+from tether.inventory.access import ReadableObjects
 from tether.tenants.models import Principal
 
 R = "identity"
@@ -22,7 +22,7 @@ def _check(type_: str, value: str) -> None:
 
 
 class IdentityService:
-    def __init__(self, store: ExternalIdStore, inventory: InventoryService) -> None:
+    def __init__(self, store: ExternalIdStore, inventory: ReadableObjects) -> None:
         self._store = store
         self._inventory = inventory
 

@@ -11,6 +11,7 @@ from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.text import MAX_KEY_LENGTH, checked
 from tether.core.values import clean_fields
+from tether.inventory.access import may_read
 from tether.inventory.models import (
     ChildKind,
     InventoryCriteria,
@@ -19,7 +20,7 @@ from tether.inventory.models import (
     NewManagedObject,
     Relations,
 )
-from tether.storage.base import ManagedObjectStore
+from tether.inventory.store import ManagedObjectStore
 from tether.tenants.models import Principal
 
 R = "inventory"
@@ -59,16 +60,6 @@ def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
             fragments[key] = value
     # Numbers, NUL characters and nesting the stores and the encoder accept (issue 11 item 3).
     return columns, clean_fields(fragments, resource="inventory")
-
-
-def may_read(who: Principal, mo: ManagedObject) -> bool:
-    """The read rule of the inventory, for every API that shows an object or data about it (REST, real-time):
-    admins read every object of their tenant, a device user the objects it owns, other roles none."""
-    if who.is_admin:
-        return True
-    if who.is_device:
-        return mo.owner == who.username
-    return False
 
 
 class InventoryService:

@@ -14,8 +14,9 @@ from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.values import clean_fields
+from tether.inventory.access import may_read
 from tether.inventory.models import ChildKind, InventoryCriteria, ManagedObject
-from tether.inventory.service import may_read
+from tether.inventory.store import ManagedObjectStore
 from tether.operations.models import (
     AGENT_FRAGMENT,
     Json,
@@ -26,7 +27,7 @@ from tether.operations.models import (
     OperationStatus,
     check_transition,
 )
-from tether.storage.base import ManagedObjectStore, OperationStore
+from tether.operations.store import OperationStore
 from tether.tenants.models import Principal
 
 R = "devicecontrol"

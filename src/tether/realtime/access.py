@@ -1,4 +1,4 @@
-"""Who may hear what: real-time notifications follow the REST read rules (tether.inventory.service.may_read,
+"""Who may hear what: real-time notifications follow the REST read rules (tether.inventory.access.may_read,
 tether.operations.service.may_read_operation), never a copy of them.
 
 `ReadRights` asks the services when a client subscribes. `View` is what the hub filters each message by: the
@@ -13,8 +13,9 @@ import asyncio
 from tether.core.errors import NotFound
 from tether.core.events import DomainEvent
 from tether.core.paging import MAX_PAGE_SIZE, PageRequest
+from tether.inventory.access import may_read
 from tether.inventory.models import InventoryCriteria, ManagedObject
-from tether.inventory.service import InventoryService, may_read
+from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService, may_read_operation
 from tether.tenants.models import Principal
 

@@ -18,7 +18,7 @@ from tether.registration.models import (
     RequestStatus,
     device_username,
 )
-from tether.storage.base import DeviceRequestStore
+from tether.registration.store import DeviceRequestStore
 from tether.tenants.models import Principal, Role
 from tether.tenants.passwords import generate_password
 from tether.tenants.service import TenantService

@@ -25,6 +25,7 @@ from tether.inventory.models import ChildKind
 from tether.inventory.service import InventoryService
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
 from tether.operations.service import OperationService
+from tether.registration.store import XyteStore
 from tether.registration.xyte_models import (
     DEVICE_FRAGMENT,
     MAX_NAME_LENGTH,
@@ -36,7 +37,6 @@ from tether.registration.xyte_models import (
     Registered,
     XyteDevice,
 )
-from tether.storage.base import XyteStore
 from tether.tenants.models import Principal, Role
 from tether.tenants.passwords import generate_password, hash_secret, verify_password
 

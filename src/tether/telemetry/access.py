@@ -12,8 +12,8 @@ from typing import Protocol
 from tether.core.errors import Forbidden, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.processing import ProcessingMode
+from tether.inventory.access import ReadableObjects
 from tether.inventory.models import ManagedObject
-from tether.inventory.service import InventoryService
 from tether.tenants.models import Principal
 
 
@@ -28,7 +28,7 @@ def owner_scope(who: Principal) -> str | None:
 
 
 class Sources:
-    def __init__(self, inventory: InventoryService, resource: str) -> None:
+    def __init__(self, inventory: ReadableObjects, resource: str) -> None:
         self._inventory = inventory
         self._resource = resource
 

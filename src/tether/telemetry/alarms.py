@@ -16,8 +16,7 @@ from tether.core.errors import InvalidInput, NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
-from tether.inventory.service import InventoryService
-from tether.storage.base import AlarmStore
+from tether.inventory.access import ReadableObjects
 from tether.telemetry import documents
 from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
 from tether.telemetry.models import (
@@ -28,6 +27,7 @@ from tether.telemetry.models import (
     AlarmStatus,
     NewAlarm,
 )
+from tether.telemetry.store import AlarmStore
 from tether.tenants.models import Principal
 
 R = "alarm"
@@ -80,7 +80,7 @@ def parse_change(document: Mapping[str, Any]) -> AlarmChange:
 
 
 class AlarmService:
-    def __init__(self, store: AlarmStore, inventory: InventoryService, events: EventBus) -> None:
+    def __init__(self, store: AlarmStore, inventory: ReadableObjects, events: EventBus) -> None:
         self._store = store
         self._sources = Sources(inventory, R)
         self._announce = Announcer(events, "alarms")

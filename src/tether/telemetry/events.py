@@ -10,11 +10,11 @@ from tether.core.errors import NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
-from tether.inventory.service import InventoryService
-from tether.storage.base import EventStore
+from tether.inventory.access import ReadableObjects
 from tether.telemetry import documents
 from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
 from tether.telemetry.models import Event, EventCriteria, NewEvent
+from tether.telemetry.store import EventStore
 from tether.tenants.models import Principal
 
 R = "event"
@@ -34,7 +34,7 @@ def parse_event(document: Mapping[str, Any]) -> NewEvent:
 
 
 class EventService:
-    def __init__(self, store: EventStore, inventory: InventoryService, events: EventBus) -> None:
+    def __init__(self, store: EventStore, inventory: ReadableObjects, events: EventBus) -> None:
         self._store = store
         self._sources = Sources(inventory, R)
         self._announce = Announcer(events, "events")

@@ -13,8 +13,7 @@ from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
 from tether.core.values import clean_fields
-from tether.inventory.service import InventoryService
-from tether.storage.base import MeasurementStore
+from tether.inventory.access import ReadableObjects
 from tether.telemetry import documents
 from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
 from tether.telemetry.models import (
@@ -26,6 +25,7 @@ from tether.telemetry.models import (
     SeriesResult,
 )
 from tether.telemetry.series import SERIES_LIMIT, compute_series
+from tether.telemetry.store import MeasurementStore
 from tether.tenants.models import Principal
 
 R = "measurement"
@@ -77,7 +77,7 @@ class MeasurementService:
     def __init__(
         self,
         store: MeasurementStore,
-        inventory: InventoryService,
+        inventory: ReadableObjects,
         events: EventBus,
         *,
         series_limit: int = SERIES_LIMIT,

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 
-from tether.storage.base import UserStore
 from tether.tenants.service import TenantService
+from tether.tenants.store import UserStore
 
 log = logging.getLogger("tether.tenants")
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from tether.core.clock import now_ms
 from tether.core.errors import Conflict
 from tether.core.events import DomainEvent, EventBus
-from tether.storage.base import TenantStore, UserStore
 from tether.tenants.models import Principal, Role, Tenant, User
 from tether.tenants.passwords import (
     generate_password,
@@ -20,6 +19,7 @@ from tether.tenants.passwords import (
     verify_password,
     verify_slowly,
 )
+from tether.tenants.store import TenantStore, UserStore
 
 BOOTSTRAP_TENANT = "management"
 BOOTSTRAP_USER = "devicebootstrap"

@@ -22,7 +22,7 @@ ADMIN = Principal("t1", "admin", frozenset({Role.ADMIN}))
 
 async def _devices(platform: Any, count: int) -> list[int]:
     return [
-        (await platform.inventory.create(ADMIN, {"name": f"d{i}", "c8y_IsDevice": {}})).id
+        (await platform.services.inventory.create(ADMIN, {"name": f"d{i}", "c8y_IsDevice": {}})).id
         for i in range(count)
     ]
 
@@ -33,7 +33,7 @@ def _row(grant: SourceGrant, i: int) -> IngestRow:
 
 def test_create_many_stores_rows_of_many_sources_with_their_ids(server: ServerThread) -> None:
     platform = server.platform
-    service = platform.measurements
+    service = platform.services.measurements
 
     async def run() -> None:
         sources = await _devices(platform, 3)
@@ -59,7 +59,7 @@ def test_create_many_stores_rows_of_many_sources_with_their_ids(server: ServerTh
 
 def test_create_many_refuses_forged_grants(server: ServerThread) -> None:
     platform = server.platform
-    service = platform.measurements
+    service = platform.services.measurements
 
     async def run() -> None:
         (first,) = await _devices(platform, 1)
@@ -76,7 +76,7 @@ def test_create_many_refuses_forged_grants(server: ServerThread) -> None:
 
 def test_batcher_writes_many_messages_once_and_isolates_a_deleted_source(server: ServerThread) -> None:
     platform = server.platform
-    service = platform.measurements
+    service = platform.services.measurements
     gone: list[tuple[Any, str]] = []
 
     async def run() -> None:
@@ -90,7 +90,7 @@ def test_batcher_writes_many_messages_once_and_isolates_a_deleted_source(server:
         ]
         assert await asyncio.gather(*futures) == [None] * 30
         assert batcher.rows_written == 90 and batcher.writes == 2  # 48 + 42 rows
-        await platform.inventory.delete(ADMIN, doomed)
+        await platform.services.inventory.delete(ADMIN, doomed)
         mixed = [
             batcher.add([_row(grants[kept], 100)], ProcessingMode.PERSISTENT, "a"),
             batcher.add([_row(grants[doomed], 101)], ProcessingMode.PERSISTENT, "b"),

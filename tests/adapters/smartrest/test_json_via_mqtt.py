@@ -86,7 +86,7 @@ def test_processing_modes(
         if event.source_id == int(mo_id) and event.resource == "measurements":
             announced.append((getattr(event.payload, "type", ""), None if event.id is None else "stored"))
 
-    unsubscribe = mqtt_server.server.platform.events.subscribe(listen)
+    unsubscribe = mqtt_server.server.platform.services.events.subscribe(listen)
     try:
         # t/: processed (announced to real-time listeners) but not stored; q/: stored, not announced;
         # c/: as s/.

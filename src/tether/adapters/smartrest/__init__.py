@@ -2,7 +2,7 @@
 
 Wiring (the composition root calls this once the broker exists)::
 
-    adapter = smartrest.install(broker, services, platform.events, templates=storage.smartrest_templates,
+    adapter = smartrest.install(broker, services, templates=storage.smartrest_templates,
                                 bootstrap=device_bootstrap.handle, hooks=platform_hooks)
     ...
     await adapter.close()  # before the storage closes: the last ingest batch is written
@@ -18,17 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 from tether.adapters.smartrest.adapter import BootstrapHandler, SmartRestAdapter
-from tether.adapters.smartrest.context import Services
 from tether.broker import Broker
-from tether.core.events import EventBus
+from tether.services import Services
 
-__all__ = ["Services", "SmartRestAdapter", "install"]
+__all__ = ["SmartRestAdapter", "install"]
 
 
 def install(
     broker: Broker,
     services: Services,
-    events: EventBus,
     *,
     templates: Any = None,
     bootstrap: BootstrapHandler | None = None,
@@ -40,7 +38,7 @@ def install(
     through `hooks` (tether.adapters.access.PlatformHooks.listen) when given. `max_batch_rows`: the most
     measurements one ingest write stores (other writers wait at most one such write)."""
     adapter = SmartRestAdapter(
-        broker, services, events, templates=templates, bootstrap=bootstrap, max_batch_rows=max_batch_rows
+        broker, services, templates=templates, bootstrap=bootstrap, max_batch_rows=max_batch_rows
     )
     adapter.install()
     if hooks is not None:

@@ -22,7 +22,6 @@ from tether.adapters.smartrest.context import (
     DeviceRef,
     Fields,
     RowContext,
-    Services,
     parse_number,
     parse_time,
 )
@@ -43,10 +42,10 @@ from tether.adapters.smartrest.static import MEASUREMENT_TEMPLATES, STATIC
 from tether.broker import Broker, ClientInfo, Message
 from tether.core.clock import now_ms
 from tether.core.errors import DomainError
-from tether.core.events import EventBus
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
+from tether.services import Services
 from tether.telemetry.measurements import ingest_row
 from tether.tenants.models import Principal
 
@@ -76,7 +75,6 @@ class SmartRestAdapter:
         self,
         broker: Broker,
         services: Services,
-        events: EventBus,
         *,
         templates: Any = None,
         bootstrap: BootstrapHandler | None = None,
@@ -87,7 +85,7 @@ class SmartRestAdapter:
 
         self.broker = broker
         self.services = services
-        self.events = events
+        self.events = services.events
         self.devices = Devices(services)
         self.batcher = IngestBatcher(
             services.measurements, on_gone=self._gone, on_rejected=self._rejected, max_rows=max_batch_rows

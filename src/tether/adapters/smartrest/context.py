@@ -13,28 +13,12 @@ from tether.core.clock import OutOfRange, now_ms, parse_iso
 from tether.core.errors import BadRequest
 from tether.core.ids import parse_int
 from tether.core.processing import ProcessingMode
-from tether.identity.service import IdentityService
 from tether.inventory.models import ChildKind
-from tether.inventory.service import InventoryService
-from tether.operations.service import OperationService
-from tether.telemetry.alarms import AlarmService
-from tether.telemetry.events import EventService
-from tether.telemetry.measurements import IngestRow, MeasurementService, SourceGrant, ingest_row
+from tether.services import Services
+from tether.telemetry.measurements import IngestRow, SourceGrant, ingest_row
 from tether.tenants.models import Principal
 
-__all__ = ["DeviceRef", "Fields", "Host", "RowContext", "Services", "parse_number", "parse_time"]
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """The domain services the REST API uses too (docs/architecture.md section 1)."""
-
-    inventory: InventoryService
-    identity: IdentityService
-    measurements: MeasurementService
-    events: EventService
-    alarms: AlarmService
-    operations: OperationService
+__all__ = ["DeviceRef", "Fields", "Host", "RowContext", "parse_number", "parse_time"]
 
 
 @dataclass(slots=True)

@@ -234,7 +234,7 @@ class CustomTemplates:
             type_, text, time = mandatory
             document = {"source": source, "type": type_, "text": text, "time": _time(time, fields.template)}
             document.update(_customs(request, values, fields.template))
-            event = await services.events.create(who, document, mode)
+            event = await services.device_events.create(who, document, mode)
             return {**document, "id": str(event.id)}
         if key == ("POST", "ALARM"):
             type_, text, status, severity, time = mandatory

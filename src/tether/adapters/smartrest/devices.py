@@ -14,11 +14,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from tether.adapters.smartrest.context import DeviceRef, Services
+from tether.adapters.smartrest.context import DeviceRef
 from tether.core.errors import Conflict, NotFound
 from tether.core.paging import PageRequest
 from tether.inventory.models import ChildKind
 from tether.operations.models import AGENT_FRAGMENT
+from tether.services import Services
 from tether.tenants.models import Principal
 
 __all__ = ["SERIAL", "Devices"]

@@ -345,7 +345,7 @@ async def t400(ctx: RowContext, f: Fields) -> None:
         "text": f.req(2, "text"),
         "time": to_iso(f.time(3, ctx.now)),
     }
-    await ctx.services.events.create(ctx.who, document, ctx.mode)
+    await ctx.services.device_events.create(ctx.who, document, ctx.mode)
 
 
 async def t401(ctx: RowContext, f: Fields) -> None:
@@ -357,7 +357,7 @@ async def t401(ctx: RowContext, f: Fields) -> None:
         "time": to_iso(f.time(5, ctx.now)),
         "c8y_Position": position,
     }
-    await ctx.services.events.create(ctx.who, document, ctx.mode)
+    await ctx.services.device_events.create(ctx.who, document, ctx.mode)
 
 
 async def t402(ctx: RowContext, f: Fields) -> None:
@@ -370,9 +370,9 @@ async def t407(ctx: RowContext, f: Fields) -> None:
     if not names:
         return
     criteria = EventCriteria(source_id=ctx.device.mo_id, type=type_)
-    page = await ctx.services.events.find(ctx.who, criteria, PageRequest(page_size=1))
+    page = await ctx.services.device_events.find(ctx.who, criteria, PageRequest(page_size=1))
     if page.items and page.items[0].id is not None:
-        await ctx.services.events.update(ctx.who, page.items[0].id, dict.fromkeys(names), ctx.mode)
+        await ctx.services.device_events.update(ctx.who, page.items[0].id, dict.fromkeys(names), ctx.mode)
 
 
 # -- operations (5xx) -------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tether.api.auth import authenticate, parse_basic
-from tether.api.context import ApiContext
+from tether.api.context import ctx
 from tether.api.errors import error_response
 from tether.api.http import PayloadTooLarge, base_url
-from tether.core.errors import BadRequest, NotFound
+from tether.core.errors import BadRequest
 from tether.realtime import (
     Conversation,
     Endpoint,
@@ -33,6 +33,7 @@ from tether.realtime import (
     decode,
     ext_token,
 )
+from tether.services import Services
 from tether.tenants.models import Principal
 
 log = logging.getLogger("tether.api.realtime")
@@ -46,29 +47,16 @@ PATHS: dict[str, Endpoint] = {
 }
 
 
-def _find_hub(conn: HTTPConnection) -> Hub | None:
-    hub: Hub | None = getattr(conn.app.state, "realtime", None)
-    return hub
+def _hub(conn: HTTPConnection) -> Hub:
+    return ctx(conn).realtime
 
 
-def _hub(request: Request) -> Hub:
-    hub = _find_hub(request)
-    if hub is None:
-        raise NotFound("Real-time notifications are not enabled", resource=R)
-    return hub
-
-
-def _ctx(conn: HTTPConnection) -> ApiContext:
-    context: ApiContext = conn.app.state.ctx
-    return context
-
-
-def _rights(context: ApiContext) -> ReadRights:
+def _rights(context: Services) -> ReadRights:
     """The REST read rules the subscriptions are checked against."""
     return ReadRights(context.inventory, context.operations)
 
 
-def _token_authenticator(context: ApiContext) -> Callable[[str], Awaitable[Principal | None]]:
+def _token_authenticator(context: Services) -> Callable[[str], Awaitable[Principal | None]]:
     """The handshake ext token is base64("tenant/user:password"), as in HTTP Basic."""
 
     async def authenticate_token(token: str) -> Principal | None:
@@ -82,7 +70,7 @@ def _token_authenticator(context: ApiContext) -> Callable[[str], Awaitable[Princ
 
 
 async def _body(request: Request) -> bytes:
-    limit = _ctx(request).settings.max_body_size
+    limit = ctx(request).settings.max_body_size
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -127,7 +115,7 @@ def _long_polling(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]
         principal: Principal | None = None
         if request.headers.get("authorization") or not any(ext_token(m) for m in messages):
             principal = await authenticate(request)  # 401 unless valid Basic (or an ext token instead)
-        context = _ctx(request)
+        context = ctx(request)
         conversation = Conversation(
             hub, endpoint, base_url(request), principal, _token_authenticator(context), _rights(context)
         )
@@ -152,7 +140,7 @@ async def _upgrade_principal(websocket: WebSocket) -> tuple[bool, Principal | No
     header = websocket.headers.get("authorization")
     if not header:
         return True, None
-    context = _ctx(websocket)
+    context = ctx(websocket)
     credentials = parse_basic(header, context.settings.tenant)
     principal = None if credentials is None else await context.tenants.authenticate(*credentials)
     return principal is not None, principal
@@ -214,10 +202,7 @@ class _Socket:
 
 def _websocket(endpoint: Endpoint) -> Callable[[WebSocket], Awaitable[None]]:
     async def handle(websocket: WebSocket) -> None:
-        hub = _find_hub(websocket)
-        if hub is None:
-            await websocket.close(code=1013)  # try again later: the service is not wired in
-            return
+        hub = _hub(websocket)
         accepted, principal = await _upgrade_principal(websocket)
         if not accepted:
             if "websocket.http.response" in websocket.scope.get("extensions", {}):
@@ -232,8 +217,8 @@ def _websocket(endpoint: Endpoint) -> Callable[[WebSocket], Awaitable[None]]:
             endpoint,
             _http_base_url(websocket),
             principal,
-            _token_authenticator(_ctx(websocket)),
-            _rights(_ctx(websocket)),
+            _token_authenticator(ctx(websocket)),
+            _rights(ctx(websocket)),
         )
         await _Socket(websocket, conversation).run()
 

@@ -13,15 +13,15 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import Mount
 
-from tether.api.context import ApiContext
 from tether.api.edge import CatchAll, RejectNul
 from tether.api.xyte import common, devices, models
 from tether.core.errors import DomainError
+from tether.services import Services
 
 PREFIX = "/v1"
 
 
-def create_xyte_app(context: ApiContext) -> Starlette:
+def create_xyte_app(context: Services) -> Starlette:
     app = Starlette(
         routes=[*models.routes, *devices.routes],
         middleware=[
@@ -39,7 +39,7 @@ def create_xyte_app(context: ApiContext) -> Starlette:
     return app
 
 
-def mount(context: ApiContext) -> Mount:
+def mount(context: Services) -> Mount:
     """The route to add to the main app."""
     return Mount(PREFIX, app=create_xyte_app(context))
 

@@ -1,0 +1,52 @@
+"""Every service of the platform, named once: the value the composition root builds (bootstrap.py) and the
+HTTP routers, the MQTT adapters and the broker hooks take (whole, or the part they need).
+
+A new capability adds one field here and one line in :func:`tether.bootstrap.build_services`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tether.config import Settings
+from tether.core.events import EventBus
+from tether.credentials.api_keys import ApiKeyService
+from tether.credentials.authorization import AclService
+from tether.credentials.certificates import TrustedCertificateService
+from tether.credentials.mqtt_users import MqttUserService
+from tether.health import Readiness
+from tether.identity.service import IdentityService
+from tether.inventory.service import InventoryService
+from tether.operations.service import OperationService
+from tether.realtime import Hub
+from tether.registration.retirement import DeviceRetirement
+from tether.registration.service import RegistrationService
+from tether.registration.xyte import XyteService
+from tether.telemetry.alarms import AlarmService
+from tether.telemetry.events import EventService
+from tether.telemetry.measurements import MeasurementService
+from tether.tenants.service import TenantService
+from tether.tenants.throttle import Throttle
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    events: EventBus  # domain events, in process (not the /event/events of devices: device_events)
+    readiness: Readiness  # what /health waits for
+    realtime: Hub  # Cumulocity real-time notifications
+    tenants: TenantService
+    throttle: Throttle  # failed logins, shared by HTTP and MQTT
+    inventory: InventoryService
+    identity: IdentityService
+    operations: OperationService
+    registration: RegistrationService
+    retirement: DeviceRetirement
+    measurements: MeasurementService
+    device_events: EventService
+    alarms: AlarmService
+    xyte: XyteService
+    api_keys: ApiKeyService
+    mqtt_users: MqttUserService
+    acl: AclService
+    certificates: TrustedCertificateService
