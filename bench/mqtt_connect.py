@@ -1,4 +1,4 @@
-"""Authenticated MQTT CONNECTs per second: 5,000 device users with generated passwords (issue 5 item 9).
+"""Authenticated MQTT CONNECTs per second: 5,000 device users with generated passwords (bench/README.md).
 
 Starts a server process with the platform (SQLite in a temporary directory, or `--database-url`) and the
 broker with the platform's authentication hooks (adapters/access.py) on a free loopback port, creates the

@@ -5,7 +5,8 @@ Starts `tether serve` as a subprocess on a free loopback port with a fresh tempo
 clients in this process:
 
   listener  a Bayeux client on /devicecontrol/notifications: handshake, subscribe /<agentId>, then
-            back-to-back /meta/connect long-polls (the seed's step 6-7 device loop)
+            back-to-back /meta/connect long-polls (the device loop of Cumulocity's REST device integration,
+            steps 6-7)
   operator  POST /devicecontrol/operations for the agent, one at a time ("sequential": the next one only
             after the previous one was delivered and the listener has re-armed its connect) and then with
             --in-flight operations outstanding at once

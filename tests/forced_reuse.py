@@ -1,6 +1,6 @@
 """Force what SQLite did before migration 0008: hand a deleted managed object's id to a new object.
 
-The adapters' tests of issue 12 item 2 must not depend on the store reusing ids (it no longer does), so the
+The adapters' tests of a deleted device must not depend on the store reusing ids (it no longer does), so the
 new object is inserted with the old id explicitly, through the running server's own storage (its writer
 connection, on its loop)."""
 

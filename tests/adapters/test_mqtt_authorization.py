@@ -1,6 +1,7 @@
-"""What a logged-in client may publish and subscribe to (issue 5 item 4), with paho-mqtt at 5.0 and 3.1.1:
-a device's own namespaces, operator rules on top (EMQX order), superusers, tenant isolation. A refused
-subscription gets SUBACK 0x87 (3.1.1: 0x80); a refused QoS 1 publish gets PUBACK 0x87 (3.1.1: dropped)."""
+"""What a logged-in client may publish and subscribe to (docs/security.md, Identity and ClientIds), with
+paho-mqtt at 5.0 and 3.1.1: a device's own namespaces, operator rules on top (EMQX order), superusers, tenant
+isolation. A refused subscription gets SUBACK 0x87 (3.1.1: 0x80); a refused QoS 1 publish gets PUBACK 0x87
+(3.1.1: dropped)."""
 
 from __future__ import annotations
 

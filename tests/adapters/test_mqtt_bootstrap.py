@@ -1,5 +1,5 @@
-"""MQTT device bootstrap (seed 000 step 0), with paho-mqtt at 5.0 and 3.1.1: a device connected as the
-bootstrap user polls s/ucr and receives nothing until an operator accepts its request; then
+"""MQTT device bootstrap (docs/protocols.md section 7), with paho-mqtt at 5.0 and 3.1.1: a device connected as
+the bootstrap user polls s/ucr and receives nothing until an operator accepts its request; then
 `70,<tenant>,<user>,<pw>` once, and those credentials log in."""
 
 from __future__ import annotations

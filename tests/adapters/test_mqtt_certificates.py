@@ -1,6 +1,6 @@
-"""Device login with a TLS client certificate (issue 5 item 2), with paho-mqtt at 5.0 and 3.1.1: a tenant
-uploads its CA (trusted-certificates API); a device presenting a certificate that CA issued connects on the
-TLS listener without a password, as `device_<common name>`."""
+"""Device login with a TLS client certificate (docs/protocols.md section 1), with paho-mqtt at 5.0 and 3.1.1:
+a tenant uploads its CA (trusted-certificates API); a device presenting a certificate that CA issued connects
+on the TLS listener without a password, as `device_<common name>`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""MQTT logins against the platform's credentials (issue 5 item 1), with paho-mqtt at 5.0 and 3.1.1 and raw
-bytes for the exact 3.1.1 return codes: Cumulocity users (administrator, device, bootstrap), EMQX built-in
-accounts, API keys (known, no MQTT rights), and every refusal."""
+"""MQTT logins against the platform's credentials (docs/protocols.md section 1), with paho-mqtt at 5.0 and
+3.1.1 and raw bytes for the exact 3.1.1 return codes: Cumulocity users (administrator, device, bootstrap),
+EMQX built-in accounts, API keys (known, no MQTT rights), and every refusal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Xyte devices log in with MQTT 5 (reference emqx-fleets-xyte.md section 4): user name = client id = the
+"""Xyte devices log in with MQTT 5 (docs/protocols.md section 9): user name = client id = the
 device id, password = its access key; they may use v1/device/<their id>/... and nothing of another device."""
 
 from __future__ import annotations

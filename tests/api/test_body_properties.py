@@ -1,6 +1,6 @@
-"""No body gets a 5xx on /v1 and /api/v5 (issue 12 item 3): hypothesis builds bodies with the fields each
-endpoint reads, each holding any JSON value (huge integers, deep nesting, NUL and other odd text, wrong
-types), and every answer must be below 500, on both storage backends."""
+"""No body gets a 5xx on /v1 and /api/v5 (docs/security.md, HTTP input limits): hypothesis builds bodies with
+the fields each endpoint reads, each holding any JSON value (huge integers, deep nesting, NUL and other odd
+text, wrong types), and every answer must be below 500, on both storage backends."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Retiring a device and registering it again (issue 12 item 4), against a real `tether serve` with httpx and
-paho-mqtt at 5.0 and 3.1.1: `DELETE /inventory/managedObjects/{id}?withDeviceUser=true` deletes the device
-user, so its credentials stop working over HTTP and MQTT at once and its live MQTT connection is closed;
-accepting a new-device request while the device user exists is refused with 409 saying how to retire it; a
-retired (factory-reset) device bootstraps again over REST and over MQTT."""
+"""Retiring a device and registering it again (README, Device retirement), against a real `tether serve` with
+httpx and paho-mqtt at 5.0 and 3.1.1: `DELETE /inventory/managedObjects/{id}?withDeviceUser=true` deletes the
+device user, so its credentials stop working over HTTP and MQTT at once and its live MQTT connection is
+closed; accepting a new-device request while the device user exists is refused with 409 saying how to retire
+it; a retired (factory-reset) device bootstraps again over REST and over MQTT."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""One parser for ids and one for paging bounds (issue 12 item 3): every case that answered 500 before gets
-a 4xx or an empty page now, on both backends; and the parsers themselves, with hypothesis."""
+"""One parser for ids and one for paging bounds (docs/security.md, HTTP input limits): every case that
+answered 500 before gets a 4xx or an empty page now, on both backends; and the parsers themselves, with
+hypothesis."""
 
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def test_child_references(admin: httpx.Client) -> None:
     gw = create(admin, name="gw", com_cumulocity_model_Agent={})
     sensor = create(admin, name="sensor")
     base = f"/inventory/managedObjects/{gw['id']}/childDevices"
-    # The seed's form: the child named by its self URL.
+    # The form of Cumulocity's REST device-integration guide: the child named by its self URL.
     response = admin.post(
         base,
         json={"managedObject": {"self": sensor["self"]}},

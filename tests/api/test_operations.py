@@ -191,8 +191,9 @@ def test_operations_are_routed_to_the_nearest_agent(admin: httpx.Client) -> None
     assert listed(admin, deviceId=grandchild) == [to_gateway[2]]
 
 
-def test_seed_steps_6_and_7(admin: httpx.Client) -> None:
-    """Device integration: finish EXECUTING operations after a restart, then execute PENDING ones."""
+def test_device_integration_steps_6_and_7(admin: httpx.Client) -> None:
+    """Steps 6-7 of Cumulocity's REST device integration (c8y-docs `device-integration-rest`): finish
+    EXECUTING operations after a restart, then execute PENDING ones."""
     agent = create_mo(admin, com_cumulocity_model_Agent={}, c8y_SupportedOperations=["c8y_Restart"])
     restart = create_op(admin, agent, c8y_Restart={})
     drive(admin, restart["id"], S.EXECUTING)
@@ -310,7 +311,7 @@ def test_failure_reason_goes_with_failed(admin: httpx.Client) -> None:
 
 def test_a_pending_operation_can_be_cancelled(admin: httpx.Client) -> None:
     """Cumulocity's UI cancels an operation the device has not claimed yet with PUT status FAILED and a
-    failureReason (issue 12 item 4); afterwards the operation is finished like any failed one."""
+    failureReason (README, Device control); afterwards the operation is finished like any failed one."""
     device = create_mo(admin)
     op = create_op(admin, device, c8y_Restart={})
     url = f"{OPS}/{op['id']}"

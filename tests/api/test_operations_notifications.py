@@ -1,4 +1,5 @@
-"""Seed steps 6-7 end to end on the real server: an agent subscribes to /devicecontrol/notifications
+"""Steps 6-7 of Cumulocity's REST device integration (c8y-docs `device-integration-rest`) end to end on the
+real server: an agent subscribes to /devicecontrol/notifications
 channel /<agentId> and receives the operations created for its child devices, as Cumulocity JSON."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""No input gets a 5xx (issue 12 item 3): schemathesis generates requests from Cumulocity's own OpenAPI
-specification (cumulocity-openapi-10.15.0.json beside this file) for every operation Tether implements, and
-every answer must be below 500, on both storage backends.
+"""No input gets a 5xx (docs/security.md, HTTP input limits): schemathesis generates requests from
+Cumulocity's own OpenAPI specification (cumulocity-openapi-10.15.0.json beside this file) for every operation
+Tether implements, and every answer must be below 500, on both storage backends.
 
 An operation counts as implemented when an unauthenticated call answers anything but 404 or 405 (Tether
 asks for credentials before it looks anything up). Each gets a bounded number of examples (derandomized, so

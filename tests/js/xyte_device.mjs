@@ -1,4 +1,4 @@
-// A Xyte device on MQTT.js, as seed 004 connects one: protocolVersion 5, username = clientId = the device id,
+// A Xyte device on MQTT.js (docs/protocols.md section 9): protocolVersion 5, username = clientId = the device id,
 // password = the access key. It subscribes to its command topic, sends one telemetry message, waits for one
 // command, reports it done on the command's response topic and exits. Every step is one JSON line on stdout.
 // Environment: MQTT_URL, DEVICE_ID, ACCESS_KEY.

@@ -105,7 +105,7 @@ async def subscribe(client: httpx.AsyncClient, path: str, client_id: str, channe
     assert reply["successful"] is True, reply
 
 
-async def test_seed_flow_operations_reach_the_agent(
+async def test_device_integration_operations_reach_the_agent(
     server: ServerThread, client: httpx.AsyncClient, operation_renderer: None
 ) -> None:
     path = "/devicecontrol/notifications"

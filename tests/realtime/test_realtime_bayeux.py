@@ -71,7 +71,7 @@ async def test_handshake_advice_sets_the_connect_timeout_within_the_cap(bus: Eve
     assert short["advice"]["timeout"] == 1500 and long["advice"]["timeout"] == 60_000
 
 
-async def test_the_seed_flow_subscribe_and_connect(hub: Hub, bus: EventBus) -> None:
+async def test_the_device_integration_subscribe_and_connect(hub: Hub, bus: EventBus) -> None:
     conv = conversation(hub, endpoint=Endpoint.OPERATIONS)
     client_id = await handshake(conv)
     [subscribed] = await conv.process(

@@ -59,7 +59,7 @@ async def handshake(client: httpx.AsyncClient, path: str, **kw: Any) -> str:
     return client_id
 
 
-async def test_seed_flow_on_devicecontrol_notifications(
+async def test_device_integration_on_devicecontrol_notifications(
     client: httpx.AsyncClient, assembled: Assembled
 ) -> None:
     path = "/devicecontrol/notifications"

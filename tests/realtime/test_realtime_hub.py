@@ -338,8 +338,8 @@ async def test_the_idle_timer_frees_a_client_that_does_not_come_back(bus: EventB
 
 
 def test_a_deleted_users_clients_are_forgotten(hub: Hub, bus: EventBus) -> None:
-    """A retired device (its user deleted, issue 12 item 4) keeps no real-time client: its next request finds
-    none and must handshake, which takes its (now refused) credentials."""
+    """A retired device (its user deleted, README: Device retirement) keeps no real-time client: its next
+    request finds none and must handshake, which takes its (now refused) credentials."""
     gone = hub.handshake(DEVICE, Endpoint.REALTIME, BASE)
     operations = hub.handshake(DEVICE, Endpoint.OPERATIONS, BASE)
     stays = hub.handshake(ADMIN, Endpoint.REALTIME, BASE)

@@ -1,6 +1,7 @@
-"""Issue 11 item 1: identity comes from the credential, never from the ClientId alone. For every credential
-kind, at 5.0 and 3.1.1, device A can take over neither device B's connection, nor its session, nor its topics;
-a generic credential never gets a device's namespaces; administrators keep their explicit rights."""
+"""Identity and ClientIds (docs/security.md): identity comes from the credential, never from the ClientId
+alone. For every credential kind, at 5.0 and 3.1.1, device A can take over neither device B's connection, nor
+its session, nor its topics; a generic credential never gets a device's namespaces; administrators keep their
+explicit rights."""
 
 from __future__ import annotations
 

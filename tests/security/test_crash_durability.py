@@ -1,4 +1,4 @@
-"""Acknowledged means durable, for online subscribers too (issue 11).
+"""Acknowledged means durable, for online subscribers too (docs/security.md).
 
 `tether serve` is killed with SIGKILL (no shutdown checkpoint) right after an acknowledgement; after the
 restart, what was acknowledged is there:

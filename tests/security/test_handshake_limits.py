@@ -1,4 +1,4 @@
-"""Issue 11 items 4 and 8 (broker): what an unauthenticated MQTT client may cost, what a client may name.
+"""Broker limits (docs/security.md): what an unauthenticated MQTT client may cost, what a client may name.
 
 Against a real `tether serve` (tests/support.py) with raw sockets (tests/broker/raw.py): a CONNECT over
 `max_connect_size` is refused as soon as its length is known; connections in their handshake are capped per

@@ -1,6 +1,6 @@
-"""HTTP fuzzing (issue 11): hypothesis-generated requests against a real in-process server, on SQLite and
-PostgreSQL. Whatever the path, query, headers and body, the answer is never a 5xx, nothing logs a
-traceback, and /health stays 200 throughout."""
+"""HTTP fuzzing (docs/security.md, HTTP input limits): hypothesis-generated requests against a real in-process
+server, on SQLite and PostgreSQL. Whatever the path, query, headers and body, the answer is never a 5xx,
+nothing logs a traceback, and /health stays 200 throughout."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""HTTP input limits (issue 11): every oversized or unstorable input is a 4xx in its API family's error body,
-on SQLite and PostgreSQL; an unexpected exception is a 500 that keeps the keep-alive connection."""
+"""HTTP input limits (docs/security.md, HTTP input limits): every oversized or unstorable input is a 4xx in
+its API family's error body, on SQLite and PostgreSQL; an unexpected exception is a 500 that keeps the
+keep-alive connection."""
 
 from __future__ import annotations
 

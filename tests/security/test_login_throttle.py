@@ -1,7 +1,7 @@
-"""Issue 11 item 5: throttling that protects without locking out, on MQTT (paho at 5.0 and 3.1.1) and HTTP
-(httpx); clients log in from several loopback addresses (127.0.0.x). Plus the queue for password hashes
-(bounded concurrency, one computation for simultaneous checks of one credential) and the connect timeout that
-does not count the time spent waiting for one."""
+"""Login throttling (docs/security.md): throttling that protects without locking out, on MQTT (paho at 5.0 and
+3.1.1) and HTTP (httpx); clients log in from several loopback addresses (127.0.0.x). Plus the queue for
+password hashes (bounded concurrency, one computation for simultaneous checks of one credential) and the
+connect timeout that does not count the time spent waiting for one."""
 
 from __future__ import annotations
 

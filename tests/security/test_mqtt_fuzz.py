@@ -1,4 +1,4 @@
-"""Issue 11 item 9 (MQTT part): a bounded fuzz run against a real `tether serve`.
+"""MQTT fuzzing (docs/security.md): a bounded fuzz run against a real `tether serve`.
 
 Valid CONNECT / PUBLISH / SUBSCRIBE / UNSUBSCRIBE / PINGREQ / DISCONNECT encodings built by hand
 (tests/broker/raw.py) are mutated (bytes flipped, inserted, deleted, lengths rewritten, cut short, packets

@@ -1,4 +1,4 @@
-"""Issue 11 item 3: one bad message never fails another's.
+"""Poison input (docs/security.md): one bad message never fails another's.
 
 A row the stores or the JSON encoder cannot take (an integer beyond what a float holds, a time outside the
 years 1..9999 in UTC, fragments nested too deep) used to raise inside the ingest batch that SmartREST and

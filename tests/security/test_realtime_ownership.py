@@ -1,4 +1,4 @@
-"""Real-time notifications follow the REST read rules (issue 11, item 2).
+"""Real-time notifications follow the REST read rules (docs/security.md, Real-time notifications).
 
 Device user A may read through REST only what it owns (B's objects answer 404). On every Bayeux endpoint
 (/notification/realtime, /cep/realtime, /devicecontrol/notifications, /notification/operations) a subscription

@@ -1,4 +1,4 @@
-"""Ids are never reused (issue 12 item 1), on SQLite and PostgreSQL: for every entity whose numeric id leaves
+"""Ids are never reused (README, Storage), on SQLite and PostgreSQL: for every entity whose numeric id leaves
 the server, delete the newest, restart the store, create another: its id is higher than every id issued.
 And an existing SQLite database, upgraded by migration 0008, goes on from above its largest id."""
 
@@ -179,7 +179,7 @@ async def test_deleted_newest_id_is_not_reused_after_restart(url: str, entity: s
 
 
 async def test_deleted_device_id_is_not_reused_without_restart(url: str) -> None:
-    """The live case of issue 12 item 2: delete managed object N, create another: it is not N."""
+    """While the server runs (a device deleted while connected): delete object N, create another: not N."""
 
     async def work(store: SqlStorage) -> int:
         first = await _device(store)

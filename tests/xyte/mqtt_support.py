@@ -37,8 +37,9 @@ from tether.mqtt.reason_codes import ReasonCode
 
 
 class XyteDevice(Device):
-    """A Xyte device (MQTT 5 unless told): username = client id = its id, password = its access key (seed
-    004); JSON payloads, and on MQTT 5 the user property Xyte's documentation shows (mqtt-events)."""
+    """A Xyte device (MQTT 5 unless told): username = client id = its id, password = its access key
+    (docs/protocols.md section 9); JSON payloads, and on MQTT 5 the user property Xyte's documentation shows
+    (mqtt-events)."""
 
     def __init__(
         self,

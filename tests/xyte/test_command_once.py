@@ -1,4 +1,4 @@
-"""A Xyte device with a persistent session is told each pending command once per connection (issue 12 item 8).
+"""A Xyte device with a persistent session is told each pending command once per connection (README, Xyte).
 
 The broker keeps what a persistent session (MQTT 5 Clean Start 0 and Session Expiry Interval > 0, MQTT 3.1.1
 Clean Session 0) was sent while the device was away; the adapter sends pending commands again when the device

@@ -1,7 +1,7 @@
 """A live Xyte device whose managed object is deleted never writes to, or receives for, an object it no
-longer owns (issue 12 item 2). Its registration went with the object, so the connection's record (from its
-CONNECT) no longer counts: every message is refused with 0x87 Not authorized (MQTT 3.1.1: acknowledged and
-dropped), it gets no commands, and a new connection is refused (adapters/xyte.py).
+longer owns (README, Telemetry: deleting a device). Its registration went with the object, so the connection's
+record (from its CONNECT) no longer counts: every message is refused with 0x87 Not authorized (MQTT 3.1.1:
+acknowledged and dropped), it gets no commands, and a new connection is refused (adapters/xyte.py).
 
 The old id is handed to another object on purpose (tests/forced_reuse.py): the store no longer reuses ids,
 but a connection must not depend on that."""

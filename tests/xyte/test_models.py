@@ -1,5 +1,5 @@
 """POST/GET/PUT/PATCH /v1/models: device models with generated hardware keys; the communication protocol is
-fixed at creation (seed 004)."""
+fixed at creation (docs/protocols.md section 9)."""
 
 from __future__ import annotations
 

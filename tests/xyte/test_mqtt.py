@@ -1,5 +1,6 @@
-"""The Xyte flow over MQTT with paho-mqtt (seed 004): telemetry stored as measurements before the PUBACK,
-operations delivered on v1/device/<id>/command, their status reported on v1/device/<id>/commands/update."""
+"""The Xyte flow over MQTT with paho-mqtt (docs/protocols.md section 9): telemetry stored as measurements
+before the PUBACK, operations delivered on v1/device/<id>/command, their status reported on
+v1/device/<id>/commands/update."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Xyte flow with MQTT.js (npm package `mqtt`), the client seed 004 shows: connect with MQTT 5, id and
+"""The Xyte flow (docs/protocols.md section 9) with MQTT.js (npm package `mqtt`): connect with MQTT 5, id and
 access key; telemetry stored before its PUBACK; an operation arrives as a command and is reported done.
 
 MQTT.js comes from tests/js/package.json (pinned by package-lock.json); the `mqtt_js` fixture runs `npm ci`
@@ -65,7 +65,7 @@ class Lines:
             return line
 
 
-def test_the_seed_004_flow_with_mqtt_js(
+def test_the_xyte_flow_with_mqtt_js(
     server: ServerThread, admin: httpx.Client, mqtt_js: Path, mqtt_url: str
 ) -> None:
     device = register(server.url, create_model(admin))

@@ -1,5 +1,6 @@
-"""POST /v1/devices: registration with a model's hardware key (seed 004): 201 {id, access_key, hub_url,
-hub_url_static_cert, mqtt_hub_url}; the device IS a managed object with external ids; once only."""
+"""POST /v1/devices: registration with a model's hardware key (docs/protocols.md section 9): 201 {id,
+access_key, hub_url, hub_url_static_cert, mqtt_hub_url}; the device IS a managed object with external ids;
+once only."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.xyte.helpers import (
 )
 
 
-def test_register_returns_the_seed_fields(server: ServerThread, admin: httpx.Client) -> None:
+def test_register_returns_the_documented_fields(server: ServerThread, admin: httpx.Client) -> None:
     model = create_model(admin)
     response = httpx.post(f"{server.url}/v1/devices", json=registration(model))
     assert response.status_code == 201, response.text

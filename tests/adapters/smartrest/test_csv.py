@@ -1,4 +1,5 @@
-"""The SmartREST CSV codec: examples from the reference and properties (hypothesis)."""
+"""The SmartREST CSV codec: examples from Cumulocity's SmartREST 2.0 pages (docs/protocols.md section 3)
+and properties (hypothesis)."""
 
 from __future__ import annotations
 

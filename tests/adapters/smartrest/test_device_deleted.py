@@ -1,6 +1,7 @@
 """A live SmartREST device whose managed object is deleted never writes to, or receives for, an object it no
-longer owns (issue 12 item 2). Its connection forgets the object (adapters/smartrest/dispatch.py deleted);
-its next message creates its device anew, as for a device seen for the first time.
+longer owns (README, Telemetry: deleting a device). Its connection forgets the object
+(adapters/smartrest/dispatch.py deleted); its next message creates its device anew, as for a device seen for
+the first time.
 
 The old id is handed to another object on purpose (tests/forced_reuse.py): the store no longer reuses ids,
 but a connection must not depend on that."""
@@ -84,7 +85,7 @@ def test_a_deleted_child_is_created_anew(
     assert _values(admin, old_child) == []
     new_child = _mo(admin, child)
     assert new_child != old_child and _values(admin, new_child) == [2]
-    # Created below its device again (reference section 4: a first-level child on s/us/<child>).
+    # Created below its device again (docs/protocols.md section 1: a first-level child on s/us/<child>).
     children = admin.get(f"/inventory/managedObjects/{_mo(admin, device.client_id)}/childDevices").json()
     assert [r["managedObject"]["id"] for r in children["references"]] == [str(new_child)]
 

@@ -1,4 +1,4 @@
-"""Every SmartREST error code on s/e (reference cumulocity.md section 6), the rows around a bad one still
+"""Every SmartREST error code on s/e (docs/protocols.md section 6), the rows around a bad one still
 processed, MQTT 5 reason codes in the PUBACK, and the 16184-byte limit."""
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def test_another_device_user_may_not_use_the_serial(
     mqtt_server: ServerMqtt,
     accounts: object,
 ) -> None:
-    """Issue 11: the device comes from the credential; another device user's ClientId is refused at CONNECT
-    (0x85), before the SmartREST adapter could act on the serial (its error 50 is no longer reachable)."""
+    """The device comes from the credential (docs/security.md, Identity and ClientIds): another device user's
+    ClientId is refused at CONNECT (0x85), before the SmartREST adapter could act on the serial (its error 50
+    is no longer reachable)."""
     owner = connect()
     serial = owner.client_id
     owner.publish("s/us", "100")

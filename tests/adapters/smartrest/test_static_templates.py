@@ -1,4 +1,4 @@
-"""The upstream static templates of reference section 4 and their effect through the REST API."""
+"""The upstream static templates (docs/protocols.md section 4) and their effect through the REST API."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""What thin-edge.io does (reference cumulocity.md section 10): ClientId = device id, 100 and 101 on every
-start, children with colons, `500` after every reconnect, 501-503 and 504-506 by id, 123 -> 124, and a
-last will on s/us."""
+"""What thin-edge.io does (its Cumulocity mapper; docs/protocols.md sections 1-5): ClientId = device id, 100
+and 101 on every start, children with colons, `500` after every reconnect, 501-503 and 504-506 by id, 123 ->
+124, and a last will on s/us."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Seed 000 (Cumulocity MQTT device integration), walked end to end with paho-mqtt on both backends.
+"""The Cumulocity MQTT device life cycle (bootstrap, create, measure, operate; c8y-docs
+`device-integration/mqtt`, docs/protocols.md sections 1-7), walked end to end with paho-mqtt on both backends.
 
 Startup phase: step 0 request credentials (s/ucr -> s/dcr `70,...`), step 1 verify the device (100),
 step 2 verify children (101), step 3 subscribe. Cycle phase: step A send CSV data, step B receive CSV
@@ -49,7 +50,7 @@ def _credentials(mqtt_server: ServerMqtt, admin: httpx.Client, serial: str, prot
 
 @pytest.mark.parametrize("protocol", [V5, V311], ids=["mqtt5", "mqtt311"])
 def test_startup_and_cycle_phases(mqtt_server: ServerMqtt, admin: httpx.Client, protocol: int) -> None:
-    serial = unique("seed0")
+    serial = unique("life")
     login, password = _credentials(mqtt_server, admin, serial, protocol)
 
     device = Device(mqtt_server.port, f"d:{serial}", protocol, username=login, password=password)

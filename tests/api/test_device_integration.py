@@ -1,6 +1,7 @@
-"""Seed 001 ("Device integration") steps 0-11 end to end, exactly as a device walks them: bootstrap
-credentials, identity check, inventory create/register/update, child devices, operations through
-/devicecontrol/notifications (Bayeux over HTTP long-polling), then measurements, events and alarms."""
+"""Cumulocity's REST device integration (c8y-docs `device-integration-rest`) steps 0-11 end to end, exactly as
+a device walks them: bootstrap credentials, identity check, inventory create/register/update, child devices,
+operations through /devicecontrol/notifications (Bayeux over HTTP long-polling), then measurements, events and
+alarms."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def operations(client: httpx.Client, **params: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_seed001_device_integration_life_cycle(server: ServerThread) -> None:
+def test_device_integration_life_cycle(server: ServerThread) -> None:
     serial = f"0000000017b769d5{next(_runs)}"
     xid = f"raspi-{serial}"
     base = server.url
