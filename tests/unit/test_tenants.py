@@ -42,7 +42,9 @@ async def test_authenticate_tells_nothing_about_which_part_was_wrong(world: Worl
 
 
 async def test_generated_device_secrets_verify_with_the_fast_hash(world: World) -> None:
-    user = await world.tenants.create_user("t1", "device_1", "generated-secret", {Role.DEVICE}, generated=True)
+    user = await world.tenants.create_user(
+        "t1", "device_1", "generated-secret", {Role.DEVICE}, generated=True
+    )
     assert not user.password_hash.startswith("$argon2")
     principal = await world.tenants.authenticate("t1", "device_1", "generated-secret")
     assert principal is not None and principal.is_device and not principal.is_admin
