@@ -115,6 +115,11 @@ class FakeXyteStore:
     async def find_duplicate(
         self, tenant_id: str, model_id: str, sn: str, mac: str | None, cloud_id: str | None
     ) -> str | None:
+        return self._duplicate(tenant_id, model_id, sn, mac, cloud_id)
+
+    def _duplicate(
+        self, tenant_id: str, model_id: str, sn: str, mac: str | None, cloud_id: str | None
+    ) -> str | None:
         for d in self.devices.values():
             if d.model_id == model_id and d.sn == sn:
                 return f"serial number '{sn}' of this model"
@@ -127,7 +132,7 @@ class FakeXyteStore:
     async def create_device(self, device: XyteDevice) -> None:
         if device.id in self.devices or any(d.mo_id == device.mo_id for d in self.devices.values()):
             raise Conflict("Device already registered", resource="xyte")
-        if await self.find_duplicate(
+        if self._duplicate(  # the unique constraints, whatever find_duplicate answered before
             device.tenant_id, device.model_id, device.sn, device.mac, device.cloud_id
         ):
             raise Conflict("Device already registered", resource="xyte")
