@@ -165,6 +165,7 @@ def test_command_updates_are_checked() -> None:
     assert (update.op_id, update.status, update.message) == (9, OperationStatus.SUCCESSFUL, "ok")
     assert command_update({"id": 9, "status": "error"}).status is OperationStatus.FAILED
     assert command_update({"id": 9, "status": "in_progress"}).status is OperationStatus.EXECUTING
+    bad: object
     for bad in (
         [],
         {"id": "x", "status": "done"},

@@ -19,7 +19,7 @@ from tether.operations.models import (
 
 pytestmark = pytest.mark.anyio
 S = OperationStatus
-AGENT = {AGENT_FRAGMENT: {}, "c8y_IsDevice": {}}
+AGENT: dict[str, object] = {AGENT_FRAGMENT: {}, "c8y_IsDevice": {}}
 
 
 async def test_an_operation_is_routed_to_the_nearest_agent(world: World) -> None:

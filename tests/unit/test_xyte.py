@@ -25,8 +25,15 @@ async def _model(world: World, name: str = "Thermo") -> DeviceModel:
     return await world.xyte.create_model(ADMIN, name, MQTT)
 
 
-def _registration(model: DeviceModel, sn: str = "SN-1", **extra: str) -> DeviceRegistration:
-    return DeviceRegistration(hardware_key=model.hardware_key, sn=sn, firmware_version="1.0", **extra)
+def _registration(
+    model: DeviceModel,
+    sn: str = "SN-1",
+    *,
+    mac: str | None = None,
+    cloud_id: str | None = None,
+    parent_id: str | None = None,
+) -> DeviceRegistration:
+    return DeviceRegistration(model.hardware_key, sn, "1.0", mac=mac, cloud_id=cloud_id, parent_id=parent_id)
 
 
 async def test_models_are_per_tenant_named_once_and_keep_their_protocol(world: World) -> None:
@@ -92,10 +99,10 @@ async def test_a_lost_registration_race_leaves_no_object_behind(world: World) ->
     await world.xyte.register(_registration(model))
     objects_before = set(world.mos.objects)
 
-    async def no_duplicate_yet(*_: object) -> None:
+    async def no_duplicate_yet(*_: str | None) -> str | None:
         return None  # the check ran before a concurrent registration of the same device was stored
 
-    world.xyte_store.find_duplicate = no_duplicate_yet  # type: ignore[method-assign]
+    world.xyte_store.find_duplicate = no_duplicate_yet  # type: ignore[method-assign,assignment]
     with pytest.raises(Conflict):  # the store's unique constraint decides
         await world.xyte.register(_registration(model))
     assert set(world.mos.objects) == objects_before
