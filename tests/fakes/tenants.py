@@ -1,0 +1,56 @@
+"""In-memory TenantStore and UserStore (tether.tenants.store)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tether.core.errors import Conflict
+from tether.tenants.models import Tenant, User
+
+
+class FakeTenantStore:
+    def __init__(self) -> None:
+        self.tenants: dict[str, Tenant] = {}
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    async def create(self, tenant: Tenant) -> None:
+        if tenant.id in self.tenants:
+            raise Conflict(f"Tenant {tenant.id} already exists", resource="tenant")
+        self.tenants[tenant.id] = tenant
+
+
+class FakeUserStore:
+    def __init__(self) -> None:
+        self.users: dict[tuple[str, str], User] = {}
+        self.changed: dict[tuple[str, str], int] = {}  # when each password changed (ms); 0: never
+
+    async def get(self, tenant_id: str, username: str) -> User | None:
+        return self.users.get((tenant_id, username))
+
+    async def create(self, user: User) -> None:
+        key = (user.tenant_id, user.username)
+        if key in self.users:
+            raise Conflict(f"User {user.username} already exists", resource="user")
+        self.users[key] = user
+        self.changed[key] = 0
+
+    async def set_password(self, tenant_id: str, username: str, password_hash: str, changed: int) -> bool:
+        key = (tenant_id, username)
+        user = self.users.get(key)
+        if user is None:
+            return False
+        self.users[key] = dataclasses.replace(user, password_hash=password_hash)
+        self.changed[key] = changed
+        return True
+
+    async def last_password_change(self) -> int:
+        return max(self.changed.values(), default=0)
+
+    async def password_changes(self, since: int) -> list[tuple[str, str, int]]:
+        return [(tenant, name, when) for (tenant, name), when in self.changed.items() if when > since]
+
+    async def delete(self, tenant_id: str, username: str) -> bool:
+        self.changed.pop((tenant_id, username), None)
+        return self.users.pop((tenant_id, username), None) is not None

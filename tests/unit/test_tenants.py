@@ -1,0 +1,91 @@
+"""TenantService over fake stores: first-start provisioning, authentication, password changes, deletion."""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.conftest import World
+
+from tether.core.errors import Conflict
+from tether.tenants.models import Principal, Role
+from tether.tenants.service import BOOTSTRAP_TENANT, BOOTSTRAP_USER
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_provision_creates_tenants_and_users_once_and_shows_generated_passwords(world: World) -> None:
+    first = await world.tenants.provision("t1", "admin", None, "boot-secret")
+    assert first.admin_password is not None and first.bootstrap_password is None
+    assert set(world.tenant_store.tenants) == {"t1", BOOTSTRAP_TENANT}
+    admin = await world.tenants.get_user("t1", "admin")
+    bootstrap = await world.tenants.get_user(BOOTSTRAP_TENANT, BOOTSTRAP_USER)
+    assert admin is not None and admin.roles == {Role.ADMIN}
+    assert bootstrap is not None and bootstrap.roles == {Role.BOOTSTRAP}
+    assert await world.tenants.authenticate("t1", "admin", first.admin_password) is not None
+
+    again = await world.tenants.provision("t1", "admin", "another", "boot-secret")
+    assert again.admin_password is None and again.bootstrap_password is None
+    assert again.admin_password_ignored and not again.bootstrap_password_ignored
+    assert len(world.user_store.users) == 2
+    # the stored password is the first one: a given password never overwrites an existing user's
+    assert await world.tenants.authenticate("t1", "admin", "another") is None
+
+
+async def test_authenticate_tells_nothing_about_which_part_was_wrong(world: World) -> None:
+    await world.tenants.create_tenant("t1")
+    await world.tenants.create_user("t1", "alice", "s3cret", {Role.ADMIN})
+    principal = await world.tenants.authenticate("t1", "alice", "s3cret")
+    assert principal is not None
+    assert (principal.tenant_id, principal.username, principal.is_admin) == ("t1", "alice", True)
+    assert await world.tenants.authenticate("t1", "alice", "wrong") is None
+    assert await world.tenants.authenticate("t1", "bob", "s3cret") is None
+    assert await world.tenants.authenticate("t2", "alice", "s3cret") is None  # tenants do not share users
+
+
+async def test_generated_device_secrets_verify_with_the_fast_hash(world: World) -> None:
+    user = await world.tenants.create_user(
+        "t1", "device_1", "generated-secret", {Role.DEVICE}, generated=True
+    )
+    assert not user.password_hash.startswith("$argon2")
+    principal = await world.tenants.authenticate("t1", "device_1", "generated-secret")
+    assert principal is not None and principal.is_device and not principal.is_admin
+
+
+async def test_duplicate_user_is_a_conflict_and_duplicate_tenant_is_not(world: World) -> None:
+    await world.tenants.create_tenant("t1")
+    await world.tenants.create_tenant("t1", domain="other")  # provisioning twice is harmless
+    assert world.tenant_store.tenants["t1"].domain == "t1"
+    await world.tenants.create_user("t1", "alice", "pw", {Role.ADMIN})
+    with pytest.raises(Conflict):
+        await world.tenants.create_user("t1", "alice", "pw2", {Role.DEVICE})
+    await world.tenants.create_user("t2", "alice", "pw", {Role.ADMIN})  # same name, other tenant
+
+
+async def test_password_change_takes_effect_at_once_despite_the_cache(world: World) -> None:
+    await world.tenants.create_user("t1", "alice", "old", {Role.ADMIN})
+    assert await world.tenants.authenticate("t1", "alice", "old") is not None
+    assert world.tenants.cached("t1", "alice", "old") is not None
+    assert await world.user_store.last_password_change() == 0
+
+    assert await world.tenants.set_password("t1", "alice", "new")
+    assert world.tenants.cached("t1", "alice", "old") is None
+    assert await world.tenants.authenticate("t1", "alice", "old") is None
+    assert await world.tenants.authenticate("t1", "alice", "new") is not None
+    changed = await world.user_store.last_password_change()
+    assert changed > 0
+    assert await world.user_store.password_changes(0) == [("t1", "alice", changed)]
+    assert not await world.tenants.set_password("t1", "nobody", "x")
+
+
+async def test_deleting_a_user_revokes_it_and_announces_it(world: World) -> None:
+    user = await world.tenants.create_user("t1", "device_7", "secret", {Role.DEVICE}, generated=True)
+    assert await world.tenants.authenticate("t1", "device_7", "secret") is not None
+
+    deleted = await world.tenants.delete_user("t1", "device_7")
+    assert deleted == user
+    assert await world.tenants.get_user("t1", "device_7") is None
+    assert world.tenants.cached("t1", "device_7", "secret") is None
+    # a login that read the user before the deletion is refused afterwards
+    assert await world.tenants.verify(user, "secret") is None
+    assert world.announced_as("users") == [("DELETE", None)]
+    assert world.announced[-1].payload == Principal("t1", "device_7", frozenset({Role.DEVICE}))
+    assert await world.tenants.delete_user("t1", "device_7") is None
