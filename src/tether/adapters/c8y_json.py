@@ -9,7 +9,8 @@ topic as `{"error": "<api>/<kind>", "message": ...}`; operations come as JSON on
 devicecontrol/notifications (smartrest/dispatch.py).
 
 It shares the SmartREST adapter's connections: device resolution (and automatic creation), the ingest
-batch for measurements and the ordered per-connection queue.
+batch for measurements and the ordered per-connection queue; it reaches them through the port
+smartrest/ports.py (Connections), not the adapter itself.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from tether.core.ids import parse_id
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
+from tether.services import Services
 from tether.telemetry.measurements import parse_measurement
 
-if TYPE_CHECKING:
-    from tether.adapters.smartrest.adapter import SmartRestAdapter
+if TYPE_CHECKING:  # annotations only: the smartrest package's __init__ imports this module (adapter.py)
+    from tether.adapters.smartrest.ports import Connections
     from tether.adapters.smartrest.session import DeviceSession
 
 __all__ = ["JsonViaMqtt"]
@@ -52,8 +54,9 @@ class JsonError(Exception):
 class JsonViaMqtt:
     ROOTS = ("event", "alarm", "measurement", "inventory")
 
-    def __init__(self, adapter: SmartRestAdapter) -> None:
-        self.adapter = adapter
+    def __init__(self, services: Services, connections: Connections) -> None:
+        self.services = services
+        self.connections = connections
 
     def error(
         self,
@@ -70,7 +73,7 @@ class JsonViaMqtt:
         if message_id:
             body["messageId"] = message_id
         log.info("JSON via MQTT %s: %s", session, body)
-        self.adapter.publish(session, "error", orjson.dumps(body))
+        self.connections.publish(session, "error", orjson.dumps(body))
 
     async def handle(
         self, session: DeviceSession, mode: ProcessingMode, topic: str, data: bytes, message_id: int = 0
@@ -143,10 +146,10 @@ class JsonViaMqtt:
         items: list[dict[str, Any]],
         rejected: Any = None,
     ) -> ReasonCode | None:
-        adapter = self.adapter
+        adapter = self.connections
         root = await adapter.root(session)
         assert root is not None
-        services = adapter.services
+        services = self.services
         who = session.who
         for item in items:
             item["source"] = {"id": str(root.mo_id)}  # always the ClientId's device (json-via-mqtt)
@@ -172,7 +175,7 @@ class JsonViaMqtt:
         id_: int,
         document: Any,
     ) -> None:
-        services = self.adapter.services
+        services = self.services
         who = session.who
         if resource == "events":
             if action == "update":
@@ -187,8 +190,7 @@ class JsonViaMqtt:
             raise JsonError("notSupported", f"Unsupported action {action!r} on {resource}")
 
     async def _inventory(self, session: DeviceSession, levels: list[str], document: Any) -> None:
-        adapter = self.adapter
-        inventory = adapter.services.inventory
+        inventory = self.services.inventory
         who = session.who
         if levels == ["create"]:
             await inventory.create(who, _object(document))

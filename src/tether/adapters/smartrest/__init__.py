@@ -10,7 +10,8 @@ Wiring (the composition root calls this once the broker exists)::
 Modules: csv (the CSV codec), static (upstream static templates), downstream (operations on s/ds),
 custom and template_model (s/ut, s/uc, s/dc), errors (s/e), ingest (the batched measurement path),
 dispatch (operations to connected devices), devices and session (a connection's devices), adapter
-(the broker binding); JSON via MQTT lives in tether.adapters.c8y_json.
+(the broker binding), ports (what custom, dispatch and JSON via MQTT ask of the binding); JSON via MQTT
+lives in tether.adapters.c8y_json.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from tether.adapters.c8y_json import JsonViaMqtt
 from tether.adapters.smartrest.context import (
     DeviceRef,
     Fields,
@@ -26,6 +27,7 @@ from tether.adapters.smartrest.context import (
     parse_time,
 )
 from tether.adapters.smartrest.csv import parse_rows_lenient
+from tether.adapters.smartrest.custom import CustomTemplates
 from tether.adapters.smartrest.devices import Devices
 from tether.adapters.smartrest.dispatch import OperationDispatcher
 from tether.adapters.smartrest.errors import (
@@ -36,7 +38,7 @@ from tether.adapters.smartrest.errors import (
     reason_for,
     unknown_template,
 )
-from tether.adapters.smartrest.ingest import IngestBatcher
+from tether.adapters.smartrest.ingest import IngestBatcher, Rejected
 from tether.adapters.smartrest.session import DeviceSession, parse_client_id
 from tether.adapters.smartrest.static import MEASUREMENT_TEMPLATES, STATIC
 from tether.broker import Broker, ClientInfo, Message
@@ -46,7 +48,7 @@ from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
 from tether.services import Services
-from tether.telemetry.measurements import ingest_row
+from tether.telemetry.measurements import IngestRow, ingest_row
 from tether.tenants.models import Principal
 
 __all__ = ["MODES", "SmartRestAdapter"]
@@ -71,6 +73,10 @@ def _packet_size(topic: str, message: Message) -> int:
 
 
 class SmartRestAdapter:
+    """The broker binding. It builds its collaborators and hands them what they use explicitly: the
+    domain services, itself as their `Connections` port (ports.py: publish, report, result, root,
+    target, store_measurements), the custom templates to the dispatcher as its `ResponseTemplates`."""
+
     def __init__(
         self,
         broker: Broker,
@@ -80,9 +86,6 @@ class SmartRestAdapter:
         bootstrap: BootstrapHandler | None = None,
         max_batch_rows: int = 500,
     ) -> None:
-        from tether.adapters.c8y_json import JsonViaMqtt
-        from tether.adapters.smartrest.custom import CustomTemplates
-
         self.broker = broker
         self.services = services
         self.events = services.events
@@ -90,9 +93,9 @@ class SmartRestAdapter:
         self.batcher = IngestBatcher(
             services.measurements, on_gone=self._gone, on_rejected=self._rejected, max_rows=max_batch_rows
         )
-        self.dispatcher = OperationDispatcher(self)
-        self.custom = CustomTemplates(self, templates)
-        self.json = JsonViaMqtt(self)
+        self.custom = CustomTemplates(services, self, templates)
+        self.dispatcher = OperationDispatcher(services, self, self.devices, self.custom, self.spawn)
+        self.json = JsonViaMqtt(services, self)
         self.bootstrap = bootstrap
         self.sessions: dict[tuple[str, str], DeviceSession] = {}
         self._unsubscribe: Callable[[], None] | None = None
@@ -157,7 +160,7 @@ class SmartRestAdapter:
         if not isinstance(serial, str) or not serial:
             return None
         session = DeviceSession(client, who, serial, default_xid if isinstance(default_xid, str) else None)
-        session.host = SessionHost(self, session)
+        session.host = SessionHost(self.devices, self.dispatcher, session)
         if not live:
             session.closed = True
             return session
@@ -392,9 +395,9 @@ class SmartRestAdapter:
     async def store_measurements(
         self,
         session: DeviceSession,
-        measurements: list[Any],
+        measurements: Sequence[IngestRow],
         mode: ProcessingMode,
-        rejected: Callable[[str], ReasonCode | None] | None = None,
+        rejected: Rejected | None = None,
     ) -> ReasonCode | None:
         """`rejected(text)`: how to answer when the store refuses a row of this message (default: 45 on
         s/e). A storage failure propagates: the broker refuses the message (3.1.1: closes,
@@ -458,44 +461,43 @@ def _no_reply(line: str) -> None:
 class SessionHost:
     """The Host (context.py) of one connection: device creation, children, pending operations."""
 
-    __slots__ = ("adapter", "session")
+    __slots__ = ("devices", "dispatcher", "session")
 
-    def __init__(self, adapter: SmartRestAdapter, session: DeviceSession) -> None:
-        self.adapter = adapter
+    def __init__(self, devices: Devices, dispatcher: OperationDispatcher, session: DeviceSession) -> None:
+        self.devices = devices
+        self.dispatcher = dispatcher
         self.session = session
 
     async def create_root(self, name: str | None, type_: str | None) -> bool:
-        adapter, session = self.adapter, self.session
+        devices, session = self.devices, self.session
         document = Devices.root_document(session.serial, name, type_)
-        mo_id, created = await adapter.devices.create(session.who, session.serial, document)
-        ref = await adapter.devices.ref(session.who, mo_id, session.serial, is_root=True)
+        mo_id, created = await devices.create(session.who, session.serial, document)
+        ref = await devices.ref(session.who, mo_id, session.serial, is_root=True)
         session.remember(ref)
-        adapter.dispatcher.index(session, ref)
+        self.dispatcher.index(session, ref)
         return created
 
     async def create_child(
         self, parent: DeviceRef, xid: str, document: dict[str, Any], kind: ChildKind = ChildKind.DEVICE
     ) -> tuple[int, bool]:
-        adapter, session = self.adapter, self.session
-        mo_id, created = await adapter.devices.create(
-            session.who, xid, document, parent=parent.mo_id, kind=kind
-        )
+        devices, session = self.devices, self.session
+        mo_id, created = await devices.create(session.who, xid, document, parent=parent.mo_id, kind=kind)
         if kind is ChildKind.DEVICE:
-            ref = await adapter.devices.ref(session.who, mo_id, xid)
+            ref = await devices.ref(session.who, mo_id, xid)
             session.remember(ref)
-            adapter.dispatcher.index(session, ref)
+            self.dispatcher.index(session, ref)
         return mo_id, created
 
     async def child_xids(self, parent: DeviceRef) -> list[str]:
-        adapter, who = self.adapter, self.session.who
+        devices, who = self.devices, self.session.who
         xids = []
-        for mo_id in await adapter.devices.children(who, parent.mo_id):
+        for mo_id in await devices.children(who, parent.mo_id):
             known = self.session.by_id.get(mo_id)
-            xids.append(known.xid if known is not None else await adapter.devices.external_id(who, mo_id))
+            xids.append(known.xid if known is not None else await devices.external_id(who, mo_id))
         return xids
 
     async def resend_pending(self, target: DeviceRef) -> None:
-        await self.adapter.dispatcher.send_pending(self.session, everything=True)
+        await self.dispatcher.send_pending(self.session, everything=True)
 
     def owns_operation(self, device_id: int, agent_id: int | None) -> bool:
         session = self.session

@@ -14,14 +14,16 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from tether.adapters.smartrest import template_model as tm
+import tether.adapters.smartrest.template_model as tm
 from tether.adapters.smartrest.context import DeviceRef, Fields, parse_number, parse_time
 from tether.adapters.smartrest.csv import encode_row, parse_rows_lenient
+from tether.adapters.smartrest.dispatch import render_operation_json
 from tether.adapters.smartrest.errors import Code, SmartRestError, from_domain, invalid, unknown_template
+from tether.adapters.smartrest.ports import Connections
 from tether.adapters.smartrest.session import DeviceSession
 from tether.core.clock import now_ms, to_iso
 from tether.core.errors import Conflict, DomainError, NotFound
@@ -31,11 +33,9 @@ from tether.core.processing import ProcessingMode
 from tether.mqtt.reason_codes import ReasonCode
 from tether.mqtt.topics import has_wildcards
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
+from tether.services import Services
 from tether.telemetry.measurements import parse_measurement
 from tether.telemetry.models import AlarmCriteria, AlarmStatus
-
-if TYPE_CHECKING:
-    from tether.adapters.smartrest.adapter import SmartRestAdapter
 
 __all__ = ["CustomTemplates"]
 
@@ -43,8 +43,12 @@ log = logging.getLogger("tether.smartrest")
 
 
 class CustomTemplates:
-    def __init__(self, adapter: SmartRestAdapter, store: Any) -> None:
-        self.adapter = adapter
+    """`connections` publishes, reports and resolves devices for a connection (ports.py); `store` keeps
+    the template collections (store.py; None: none exist and none can be created)."""
+
+    def __init__(self, services: Services, connections: Connections, store: Any) -> None:
+        self.services = services
+        self.connections = connections
         self.store = store
         #: (tenant, X-ID) -> the collection, or None when it does not exist (creations update it).
         self._cache: dict[tuple[str, str], tm.Collection | None] = {}
@@ -100,24 +104,24 @@ class CustomTemplates:
         try:
             text = data.decode()
         except UnicodeDecodeError:
-            self.adapter.report(session, SmartRestError(Code.MALFORMED, "Message is not UTF-8 text"))
-            return self.adapter.result(session, Code.MALFORMED)
+            self.connections.report(session, SmartRestError(Code.MALFORMED, "Message is not UTF-8 text"))
+            return self.connections.result(session, Code.MALFORMED)
         if kind == "ut":
             return await self._register(session, tail, text)
         if kind == "ud":
             xid, child, topic = session.default_xid, tail, "s/dd"
             if not xid:
-                self.adapter.report(
+                self.connections.report(
                     session, SmartRestError(Code.UNKNOWN_TEMPLATE, "No default X-ID in ClientId")
                 )
-                return self.adapter.result(session, Code.UNKNOWN_TEMPLATE)
+                return self.connections.result(session, Code.UNKNOWN_TEMPLATE)
         else:
             xid, _, child = tail.partition("/")
             topic = f"s/dc/{xid}"
         return await self._requests(session, mode, xid, child, topic, text)
 
     async def _register(self, session: DeviceSession, xid: str, text: str) -> ReasonCode | None:
-        adapter = self.adapter
+        adapter = self.connections
         if not xid or "/" in xid:
             adapter.publish(session, "s/dt", encode_row(["41", xid]))
             return None
@@ -152,7 +156,7 @@ class CustomTemplates:
     async def _requests(
         self, session: DeviceSession, mode: ProcessingMode, xid: str, child: str, topic: str, text: str
     ) -> ReasonCode | None:
-        adapter = self.adapter
+        adapter = self.connections
         collection = await self.collection(session.tenant_id, xid)
         worst: Code | None = None
         measurements: list[Any] = []
@@ -201,7 +205,7 @@ class CustomTemplates:
     ) -> dict[str, Any] | None:
         """Apply one request template; the object it produced or read (for response templates), if any."""
         values = iter(fields.values)
-        services, who = self.adapter.services, session.who
+        services, who = self.services, session.who
         key = (request.method, request.api)
         if key in (("GET", "INVENTORY"), ("PUT", "INVENTORY")):
             mo_id = await self._object_id(session, request, values, fields.template)
@@ -280,7 +284,7 @@ class CustomTemplates:
         )
         ext_value = next(values, "")
         try:
-            return (await self.adapter.services.identity.resolve(session.who, ext_type, ext_value)).mo_id
+            return (await self.services.identity.resolve(session.who, ext_type, ext_value)).mo_id
         except NotFound:
             raise invalid(f"No object with external id {ext_type} '{ext_value}'", template) from None
 
@@ -288,7 +292,7 @@ class CustomTemplates:
         self, session: DeviceSession, target: DeviceRef, fragment: str, changes: dict[str, Any], template: str
     ) -> dict[str, Any] | None:
         """PUT OPERATION: the oldest EXECUTING operation with the fragment, else the oldest PENDING one."""
-        services, who = self.adapter.services, session.who
+        services, who = self.services, session.who
         for status in (OperationStatus.EXECUTING, OperationStatus.PENDING):
             criteria = OperationCriteria(device_id=target.mo_id, status=status, fragment_type=fragment)
             page = await services.operations.find(who, criteria, PageRequest(page_size=1))
@@ -368,6 +372,4 @@ def _mo_json(mo: Any) -> dict[str, Any]:
 
 
 def _operation_json(op: Operation) -> bytes:
-    from tether.adapters.smartrest.dispatch import render_operation_json
-
     return render_operation_json(op, "")

@@ -13,21 +13,22 @@ cumulocity.md sections 2 and 5).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import orjson
 
+from tether.adapters.smartrest.context import DeviceRef
+from tether.adapters.smartrest.devices import Devices
 from tether.adapters.smartrest.downstream import static_line
+from tether.adapters.smartrest.ports import Connections, ResponseTemplates
 from tether.adapters.smartrest.session import DeviceSession
 from tether.core.clock import to_iso
 from tether.core.events import DomainEvent
 from tether.core.paging import PageRequest
 from tether.mqtt.topics import matches
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
-
-if TYPE_CHECKING:
-    from tether.adapters.smartrest.adapter import SmartRestAdapter
-    from tether.adapters.smartrest.context import DeviceRef
+from tether.services import Services
 
 __all__ = ["NOTIFICATIONS", "OperationDispatcher", "render_operation_json"]
 
@@ -55,8 +56,23 @@ def render_operation_json(op: Operation, xid: str) -> bytes:
 
 
 class OperationDispatcher:
-    def __init__(self, adapter: SmartRestAdapter) -> None:
-        self.adapter = adapter
+    """`connections` publishes and resolves the root device, `devices` looks up external ids,
+    `templates` renders the custom response templates, `spawn` runs a delivery that needs a lookup in the
+    background (ports.py)."""
+
+    def __init__(
+        self,
+        services: Services,
+        connections: Connections,
+        devices: Devices,
+        templates: ResponseTemplates,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self.services = services
+        self.connections = connections
+        self.devices = devices
+        self.templates = templates
+        self.spawn = spawn
         #: (tenant, managed-object id) -> the live connections whose device (or child) it is.
         self._index: dict[tuple[str, int], set[DeviceSession]] = {}
         #: (tenant, device id) -> ids of PENDING operations already published to it.
@@ -114,7 +130,7 @@ class OperationDispatcher:
             return
         for session in list(sessions):
             if not self._deliver_now(session, op):
-                self.adapter.spawn(self.deliver(session, op))
+                self.spawn(self.deliver(session, op))
 
     def _settled(self, tenant: str, op: Operation) -> None:
         if op.status is not OperationStatus.PENDING:
@@ -129,27 +145,25 @@ class OperationDispatcher:
     def _deliver_now(self, session: DeviceSession, op: Operation) -> bool:
         """Publish without waiting when everything needed is known; False when a lookup is needed."""
         ref = session.by_id.get(op.device_id)
-        if ref is None or not self.adapter.custom.ready(session):
+        if ref is None or not self.templates.ready(session):
             return False
         self._publish(session, op, ref.xid)
         return True
 
     async def deliver(self, session: DeviceSession, op: Operation) -> None:
         ref = session.by_id.get(op.device_id)
-        xid = (
-            ref.xid if ref is not None else await self.adapter.devices.external_id(session.who, op.device_id)
-        )
-        await self.adapter.custom.load(session)
+        xid = ref.xid if ref is not None else await self.devices.external_id(session.who, op.device_id)
+        await self.templates.load(session)
         if not session.closed:
             self._publish(session, op, xid)
 
     def _publish(self, session: DeviceSession, op: Operation, xid: str) -> int:
-        adapter = self.adapter
+        adapter = self.connections
         reached = 0
         line = static_line(op, xid)
         if line is not None:
             reached += adapter.publish(session, "s/ds", line)
-        for topic, lines in adapter.custom.operation_lines(session, op, xid):
+        for topic, lines in self.templates.operation_lines(session, op, xid):
             for custom in lines:
                 reached += adapter.publish(session, topic, custom)
         if line is None:
@@ -161,7 +175,7 @@ class OperationDispatcher:
     async def subscribed(self, session: DeviceSession) -> None:
         """After a subscription to an operation topic: resolve the device (never create it) and send
         what was not forwarded yet."""
-        root = await self.adapter.root(session, create=False)
+        root = await self.connections.root(session, create=False)
         if root is not None:
             await self.send_pending(session, everything=False)
 
@@ -172,8 +186,8 @@ class OperationDispatcher:
         if root is None:
             return
         agents = [root.mo_id, *(mo_id for mo_id in session.by_id if mo_id != root.mo_id)]
-        await self.adapter.custom.load(session)
-        services = self.adapter.services
+        await self.templates.load(session)
+        services = self.services
         seen: set[int] = set()
         for agent in agents:
             page_number = 1
