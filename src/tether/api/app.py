@@ -52,16 +52,15 @@ def create_app(context: Services) -> ASGIApp:
         *events.routes,
         *alarms.routes,
         *trusted_certificates.routes,
-        emqx_api.mount(context),
+        *emqx_api.mount(context),
         xyte_api.mount(context),
     ]
     app = Starlette(
         routes=routes,
         middleware=[
             Middleware(CatchAll, handler=errors.server_error),
-            Middleware(
-                RejectNul, handler=errors.domain_error, skip=(emqx_api.PREFIX + "/", xyte_api.PREFIX + "/")
-            ),
+            # the mounted apps check their own paths (/api/v5 owns its bare prefix too, emqx.mount)
+            Middleware(RejectNul, handler=errors.domain_error, skip=(emqx_api.PREFIX, xyte_api.PREFIX + "/")),
         ],
         exception_handlers={
             DomainError: errors.domain_error,

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount, Route
 
 from tether.api.edge import CatchAll, RejectNul
 from tether.api.emqx import api_keys, authn_users, authz_rules, errors
@@ -39,9 +39,11 @@ def create_emqx_app(context: Services) -> Starlette:
     return app
 
 
-def mount(context: Services) -> Mount:
-    """The route to add to the main app."""
-    return Mount(PREFIX, app=create_emqx_app(context))
+def mount(context: Services) -> list[BaseRoute]:
+    """The routes to add to the main app: everything under /api/v5, and /api/v5 itself (a Mount matches only
+    below its prefix), whose 404 is EMQX's too."""
+    app = create_emqx_app(context)
+    return [Mount(PREFIX, app=app), Route(PREFIX, app)]
 
 
 __all__ = ["PREFIX", "create_emqx_app", "mount"]
