@@ -17,6 +17,8 @@ from tests.mqtt_device import (
 )
 from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD
 
+from tether.adapters.login import Login, login_of
+
 USERS = "/api/v5/authentication/password_based:built_in_database/users"
 protocols = pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
 
@@ -134,29 +136,31 @@ def test_emqx_built_in_users(
 
 def test_client_id_names_the_device(mqtt_server: ServerMqtt, mqtt_devices, accounts) -> None:
     """`serial`, `d:serial` and `d:serial:templateId` identify the device; the SmartREST adapter reads the
-    serial and template id from the client's attributes."""
+    serial and template id from the client's login record."""
     serial, login, password = accounts.device()
     for client_id, template in ((serial, None), (f"d:{serial}", None), (f"d:{serial}:tpl-1", "tpl-1")):
         device = mqtt_devices(mqtt_server.port, client_id, username=login, password=password)
         assert device.connect() == 0
 
-        def attributes(client_id: str = client_id) -> dict[str, object]:
-            async def find() -> dict[str, object]:
+        def record(client_id: str = client_id) -> Login:
+            async def find() -> Login:
                 broker_ = mqtt_server.broker
                 for connection in broker_.connections:
                     if connection.client is not None and connection.client.client_id == client_id:
-                        return dict(connection.client.attributes)
+                        found = login_of(connection.client)
+                        assert found is not None
+                        return found
                 raise AssertionError(client_id)
 
             return mqtt_server.server.call(find())
 
-        found = attributes()
-        assert found["serial"] == serial
-        assert found["template_id"] == template
-        assert found["kind"] == "user"
-        assert found["superuser"] is False
-        assert found["principal"].username == f"device_{serial}"
-        assert found["principal"].tenant_id == "t1"
+        found = record()
+        assert found.serial == serial
+        assert found.template_id == template
+        assert found.kind == "user"
+        assert found.superuser is False
+        assert found.principal.username == f"device_{serial}"
+        assert found.principal.tenant_id == "t1"
         device.close()
 
 

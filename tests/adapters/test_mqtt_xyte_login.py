@@ -15,6 +15,8 @@ from tests.mqtt_device import (
     unique,
 )
 
+from tether.adapters.login import Login, login_of
+
 
 def register(admin: httpx.Client) -> tuple[str, str]:
     model = admin.post("/v1/models", json={"name": unique("model"), "communication_protocol": "mqtt"})
@@ -59,19 +61,20 @@ def test_xyte_device_login_and_namespace(
     )
 
 
-def test_xyte_attributes(mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client) -> None:
+def test_xyte_login_record(mqtt_server: ServerMqtt, mqtt_devices, admin: httpx.Client) -> None:
     device_id, access_key = register(admin)
     device = mqtt_devices(mqtt_server.port, device_id, username=device_id, password=access_key)
     assert device.connect() == 0
 
-    async def attributes() -> dict[str, object]:
+    async def login() -> Login | None:
         for connection in mqtt_server.broker.connections:
             if connection.client is not None and connection.client.client_id == device_id:
-                return dict(connection.client.attributes)
+                return login_of(connection.client)
         raise AssertionError(device_id)
 
-    found = mqtt_server.server.call(attributes())
-    assert found["kind"] == "xyte"
-    assert found["xyte"].id == device_id
-    assert found["device_id"] == str(found["xyte"].mo_id)
-    assert found["principal"].tenant_id == "t1"
+    found = mqtt_server.server.call(login())
+    assert found is not None and found.kind == "xyte"
+    assert found.xyte is not None and found.xyte.id == device_id
+    assert found.mo_id == found.xyte.mo_id
+    assert found.principal.tenant_id == "t1"
+    assert found.serial == device_id and found.certificate is False

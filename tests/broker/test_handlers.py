@@ -16,9 +16,7 @@ from tether.mqtt import Connect, ReasonCode
 
 class Mounted(Hooks):
     def authenticate(self, connect: Connect, connection: ConnectionInfo) -> AuthResult:
-        return AuthResult(
-            attributes={"user": connect.username}, mountpoint="$tenant/t1/", private_roots=frozenset({"s"})
-        )
+        return AuthResult(login=connect.username, mountpoint="$tenant/t1/", private_roots=frozenset({"s"}))
 
 
 class Recorder:
@@ -33,7 +31,14 @@ class Recorder:
     def __call__(
         self, client: ClientInfo, topic: str, message: Message
     ) -> asyncio.Future[ReasonCode | None] | None:
-        self.seen.put((client.client_id, topic, bytes(message.payload), client.attributes.get("user")))
+        self.seen.put(
+            (
+                client.client_id,
+                topic,
+                bytes(message.payload),
+                client.login if isinstance(client.login, str) else None,
+            )
+        )
         if not self.hold:
             return None
         future: asyncio.Future[ReasonCode | None] = self.broker.loop.create_future()

@@ -15,7 +15,7 @@ from tether.mqtt import Connect, ReasonCode
 
 
 class Recorder(Hooks):
-    """Checks a password asynchronously, keeps the tenant as an attribute, records every event."""
+    """Checks a password asynchronously, keeps the tenant as the login record, records every event."""
 
     def __init__(self) -> None:
         self.events: list[tuple[object, ...]] = []
@@ -30,16 +30,16 @@ class Recorder(Hooks):
         async def check() -> AuthResult:
             await asyncio.sleep(0.05)  # e.g. a database lookup
             if connect.username == "t1/dev" and connect.password == b"secret":
-                return AuthResult(attributes={"tenant": "t1"})
+                return AuthResult(login="t1")
             return AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
 
         return check()
 
     def authorize_publish(self, client: ClientInfo, topic: str, qos: int = 0, retain: bool = False) -> bool:
-        return topic.startswith(f"{client.attributes['tenant']}/")
+        return topic.startswith(f"{client.login}/")
 
     def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:
-        return topic_filter.startswith(f"{client.attributes['tenant']}/")
+        return topic_filter.startswith(f"{client.login}/")
 
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:
         self._record("connected", client.client_id, client.listener, session_present)

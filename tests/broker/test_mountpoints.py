@@ -29,7 +29,7 @@ class TenantHooks(Hooks):
         if not tenant:
             return AuthResult()  # unmounted: the whole topic space
         return AuthResult(
-            attributes={"tenant": tenant},
+            login=tenant,
             mountpoint=f"$tenant/{tenant}/",
             private_roots=frozenset({"s", "c"}),
         )

@@ -22,7 +22,9 @@ from tests.mqtt_device import V5, Device
 from tests.support import ServerThread
 
 from tether.adapters import xyte as xyte_adapter
+from tether.adapters.login import Login
 from tether.adapters.namespaces import C8Y_PRIVATE_ROOTS, tenant_mountpoint
+from tether.adapters.policy import Policy
 from tether.broker import (
     AuthResult,
     BrokerConfig,
@@ -88,14 +90,10 @@ class XyteOnlyHooks(Hooks):
         device = await self.platform.services.xyte.authenticate(connect.username or "", password)
         if device is None:
             return AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
-        attributes = {
-            "principal": device.principal,
-            "kind": "xyte",
-            "device_id": str(device.mo_id),
-            "superuser": False,
-        }
+        policy = Policy.for_device((), (device.id,), device.id)  # (these hooks allow every topic)
+        login = Login(device.principal, "xyte", policy, serial=device.id, mo_id=device.mo_id)
         return AuthResult(
-            attributes=attributes,
+            login=login,
             mountpoint=tenant_mountpoint(device.tenant_id),
             private_roots=C8Y_PRIVATE_ROOTS,
         )

@@ -14,6 +14,8 @@ from tests.mqtt_device import ServerMqtt
 from tests.support import ServerThread
 from tests.xyte.helpers import create_model, managed_object_id, register
 
+from tether.adapters.login import Login
+from tether.adapters.policy import Policy
 from tether.adapters.xyte import XyteAdapter
 from tether.broker import ClientInfo, Message
 from tether.core.events import DomainEvent
@@ -44,13 +46,9 @@ class CountingMeasurements:
 
 def client_of(device: XyteDevice) -> ClientInfo:
     """What the platform hooks attach to a Xyte login (adapters/access.py)."""
-    attributes = {
-        "principal": device.principal,
-        "kind": "xyte",
-        "device_id": str(device.mo_id),
-        "xyte": device,
-    }
-    return ClientInfo(device.id, device.id, 5, "tcp", None, attributes, f"$tenant/{device.tenant_id}/")
+    policy = Policy.for_device((), (device.id,), device.id)
+    login = Login(device.principal, "xyte", policy, serial=device.id, xyte=device, mo_id=device.mo_id)
+    return ClientInfo(device.id, device.id, 5, "tcp", None, login, f"$tenant/{device.tenant_id}/")
 
 
 def telemetry(device: XyteDevice, n: int) -> tuple[ClientInfo, str, Message]:
@@ -103,7 +101,7 @@ def test_who_may_publish(server: ServerThread, admin: httpx.Client, adapter: Xyt
         5,
         "tcp",
         None,
-        {"principal": Principal("t1", "admin", frozenset({Role.ADMIN})), "kind": "user"},
+        Login(Principal("t1", "admin", frozenset({Role.ADMIN})), "user", Policy(superuser=True), True),
     )
 
     async def handle(client: ClientInfo, topic: str, payload: bytes = b"{}") -> Any:

@@ -17,7 +17,7 @@ unknown user costs the same hash as a known one.
 
 The device a client acts as comes from its credential, never from its ClientId alone (:mod:`.client_ids`): a
 credential bound to a device may use only that device's ClientIds (0x85, 3.1.1: 2, otherwise); its serial
-and the ClientId's default template go into the attributes for the SmartREST adapter.
+and the ClientId's default template go into the client's :class:`~.login.Login` for the SmartREST adapter.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from tether.adapters.client_ids import ClientIdentity, bound_serial, parse_client_id, uses_serial
+from tether.adapters.login import Login, LoginKind, login_of
 from tether.adapters.namespaces import C8Y_PRIVATE_ROOTS, tenant_mountpoint
 from tether.adapters.policy import Policy
 from tether.adapters.presence import Presence
@@ -123,7 +125,7 @@ class PlatformHooks(Hooks):
     def subscribe_refusal(self, client: ClientInfo) -> ReasonCode:
         """0x87 Not authorized for a refused subscription of a platform client (issue 5); anonymous clients
         get the broker's 0x80, as the Paho interoperability suite (run anonymously) expects."""
-        if client.attributes.get("policy") is None:
+        if login_of(client) is None:
             return ReasonCode.UNSPECIFIED_ERROR
         return ReasonCode.NOT_AUTHORIZED
 
@@ -155,7 +157,7 @@ class PlatformHooks(Hooks):
             return self._certificate_login(connect, connection.certificate)
         if username is None and password is None:
             if self.anonymous is not None and self.anonymous.allow_anonymous:
-                return AuthResult(attributes={"kind": "anonymous", "superuser": False})
+                return AuthResult()  # no login record: the broker's plain behaviour
             log.info("MQTT client %r from %s refused: no credentials", connect.client_id, connection.peer)
             return _NOT_AUTHORIZED
         if username is None or password is None:
@@ -270,49 +272,23 @@ class PlatformHooks(Hooks):
     # ----------------------------------------------------------------------------------------- results
 
     @staticmethod
-    def _attributes(
-        principal: Principal,
-        kind: str,
-        superuser: bool,
-        policy: Policy,
-        serial: str | None,
-        template_id: str | None,
-    ) -> dict[str, Any]:
-        """`serial`: the device the client acts as towards the platform (the SmartREST adapter reads it), None
-        for a client that is no device."""
-        return {
-            "principal": principal,
-            "kind": kind,
-            "device_id": None,
-            "superuser": superuser,
-            "serial": serial,
-            "template_id": template_id,
-            "acl": policy.rules,
-            "policy": policy,
-        }
-
-    @staticmethod
     def _accepted(
-        tenant_id: str, attributes: Mapping[str, Any], private_roots: frozenset[str] = C8Y_PRIVATE_ROOTS
+        tenant_id: str, login: Login, private_roots: frozenset[str] = C8Y_PRIVATE_ROOTS
     ) -> AuthResult:
-        return AuthResult(
-            attributes=attributes, mountpoint=tenant_mountpoint(tenant_id), private_roots=private_roots
-        )
+        return AuthResult(login=login, mountpoint=tenant_mountpoint(tenant_id), private_roots=private_roots)
 
-    def _operator_result(self, connect: Connect, principal: Principal, kind: str) -> AuthResult:
+    def _operator_result(self, connect: Connect, principal: Principal, kind: LoginKind) -> AuthResult:
         """An administrator or EMQX superuser: any topic and any ClientId of its tenant, explicitly (it may
         act as the device its ClientId names)."""
         identity = parse_client_id(connect.client_id)
-        attributes = self._attributes(
-            principal, kind, True, Policy(superuser=True), identity.serial, identity.template_id
-        )
-        return self._accepted(principal.tenant_id, attributes)
+        login = Login(principal, kind, Policy(superuser=True), True, identity.serial, identity.template_id)
+        return self._accepted(principal.tenant_id, login)
 
     def _device_result(
         self,
         connect: Connect,
         principal: Principal,
-        kind: str,
+        kind: LoginKind,
         serial: str,
         rules: tuple[CompiledRule, ...],
         xyte_id: str | None = None,
@@ -330,11 +306,11 @@ class PlatformHooks(Hooks):
         names = (serial,) if xyte_id is None or xyte_id == serial else (serial, xyte_id)
         policy = Policy.for_device(rules, names, xyte_id)
         template_id = parse_client_id(client_id).template_id if xyte_id is None else None
-        attributes = self._attributes(principal, kind, False, policy, serial, template_id)
-        return self._accepted(principal.tenant_id, attributes)
+        login = Login(principal, kind, policy, serial=serial, template_id=template_id)
+        return self._accepted(principal.tenant_id, login)
 
     async def _generic_result(
-        self, connect: Connect, principal: Principal, kind: str, rules: tuple[CompiledRule, ...]
+        self, connect: Connect, principal: Principal, kind: LoginKind, rules: tuple[CompiledRule, ...]
     ) -> AuthResult:
         """A credential bound to no device: its topics are what the operator's rules allow, it has no private
         roots (its `s/us` is a plain topic of the tenant), and it may not use a device's ClientId."""
@@ -347,8 +323,7 @@ class PlatformHooks(Hooks):
             )
             return _CLIENT_ID_NOT_VALID
         policy = Policy(rules=rules, private_roots=frozenset())
-        attributes = self._attributes(principal, kind, False, policy, None, None)
-        return self._accepted(principal.tenant_id, attributes, frozenset())
+        return self._accepted(principal.tenant_id, Login(principal, kind, policy), frozenset())
 
     async def _claimed_by_device(self, tenant_id: str, client_id: str) -> bool:
         """Whether `client_id` is a ClientId of one of the tenant's devices: a device user's
@@ -373,10 +348,14 @@ class PlatformHooks(Hooks):
         if Role.BOOTSTRAP in principal.roles:
             # Seed 000 step 0: the ClientId is the serial of the device asking for credentials.
             identity = parse_client_id(connect.client_id)
-            attributes = self._attributes(
-                principal, "bootstrap", False, Policy(bootstrap=True), identity.serial, identity.template_id
+            login = Login(
+                principal,
+                "bootstrap",
+                Policy(bootstrap=True),
+                serial=identity.serial,
+                template_id=identity.template_id,
             )
-            return self._accepted(principal.tenant_id, attributes)
+            return self._accepted(principal.tenant_id, login)
         serial = bound_serial(principal)
         if serial is None:
             return self._generic_result(connect, principal, "user", rules)
@@ -395,10 +374,10 @@ class PlatformHooks(Hooks):
         # Its user name and client id are both its id (reference section 4): operator rules for either apply.
         rules = await self._rules(connect, device.tenant_id, device.id)
         result = self._device_result(connect, device.principal, "xyte", device.id, rules, xyte_id=device.id)
-        if not result.ok:
+        login = _accepted_login(result)
+        if login is None:
             return result
-        attributes = dict(result.attributes, device_id=str(device.mo_id), xyte=device)
-        return self._accepted(device.tenant_id, attributes)
+        return self._accepted(device.tenant_id, replace(login, xyte=device, mo_id=device.mo_id))
 
     # ----------------------------------------------------------------------------------------- certificates
 
@@ -434,10 +413,10 @@ class PlatformHooks(Hooks):
             return _NOT_AUTHORIZED
         pending = self._user_result(connect, principal, await self._rules(connect, tenant_id, username))
         result = await pending if inspect.isawaitable(pending) else pending
-        if not result.ok:
+        login = _accepted_login(result)
+        if login is None:
             return result
-        attributes = dict(result.attributes, certificate=True)
-        return self._accepted(tenant_id, attributes, result.private_roots)
+        return self._accepted(tenant_id, replace(login, certificate=True), result.private_roots)
 
     def forget_user(self, tenant_id: str, username: str) -> None:
         """The user was deleted: a certificate login must look it up again (adapters/revocation.py)."""
@@ -469,19 +448,18 @@ class PlatformHooks(Hooks):
     # ----------------------------------------------------------------------------------------- authorize
 
     def authorize_publish(self, client: ClientInfo, topic: str, qos: int = 0, retain: bool = False) -> bool:
-        policy = client.attributes.get("policy")
-        if policy is None:
+        login = login_of(client)
+        if login is None:
             return self.anonymous is not None and self.anonymous.authorize_publish(client, topic, qos, retain)
-        allowed: bool = policy.may_publish(topic, qos, retain)
-        return allowed
+        return login.policy.may_publish(topic, qos, retain)
 
     def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:
-        policy = client.attributes.get("policy")
-        if policy is None:
+        login = login_of(client)
+        if login is None:
             return self.anonymous is not None and self.anonymous.authorize_subscribe(
                 client, topic_filter, qos
             )
-        allowed: bool = policy.may_subscribe(topic_filter, qos)
+        allowed = login.policy.may_subscribe(topic_filter, qos)
         if not allowed:
             log.info("MQTT client %s may not subscribe to %r", client.client_id, topic_filter)
         return allowed
@@ -489,12 +467,12 @@ class PlatformHooks(Hooks):
     # ----------------------------------------------------------------------------------------- events
 
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:
-        principal = client.attributes.get("principal")
+        login = login_of(client)
         self.presence.connected(
             client.mountpoint,
             client.client_id,
             username=client.username,
-            tenant_id=principal.tenant_id if isinstance(principal, Principal) else None,
+            tenant_id=login.principal.tenant_id if login is not None else None,
             peer=client.peer,
             listener=client.listener,
             protocol=client.protocol_version,
@@ -514,6 +492,11 @@ class PlatformHooks(Hooks):
     def on_unsubscribed(self, client: ClientInfo, topic_filter: str) -> None:
         for listener in self._on_unsubscribed:
             _call(listener, client, topic_filter)
+
+
+def _accepted_login(result: AuthResult) -> Login | None:
+    """The login record of an accepted result (None: refused)."""
+    return result.login if result.ok and isinstance(result.login, Login) else None
 
 
 def _call(listener: Callable[..., None], *args: Any) -> None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tether.core.errors import BadRequest, DomainError, Forbidden, InvalidInput, NotFound
+from tether.core.errors import BadRequest, DomainError, ErrorMap, Forbidden, InvalidInput, NotFound
 from tether.core.ids import parse_id
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
@@ -42,6 +43,29 @@ _COLLECTIONS = {
     "alarm/alarms": "alarms",
     "measurement/measurements": "measurements",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class JsonAnswer:
+    """How JSON via MQTT reports a domain error: the kind in its error body (None: the error's own `kind`),
+    the reason code of the MQTT 5 acknowledgement, and the api of the body (None: the topic's)."""
+
+    kind: str | None
+    reason: ReasonCode
+    api: str | None = None
+
+
+_INVALID = JsonAnswer("validationError", ReasonCode.PAYLOAD_FORMAT_INVALID)
+#: Domain error -> its report on the `error` topic.
+ANSWERS: ErrorMap[JsonAnswer] = ErrorMap(
+    {
+        InvalidInput: _INVALID,
+        BadRequest: _INVALID,
+        NotFound: JsonAnswer("Not Found", ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR),
+        Forbidden: JsonAnswer("Forbidden", ReasonCode.NOT_AUTHORIZED, "security"),
+        DomainError: JsonAnswer(None, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR),
+    }
+)
 
 
 class JsonError(Exception):
@@ -87,14 +111,9 @@ class JsonViaMqtt:
             kind, text, reason = "validationError", f"Invalid JSON: {exc}", ReasonCode.PAYLOAD_FORMAT_INVALID
         except JsonError as exc:
             kind, text = exc.kind, exc.message
-        except (InvalidInput, BadRequest) as exc:
-            kind, text, reason = "validationError", exc.message, ReasonCode.PAYLOAD_FORMAT_INVALID
-        except NotFound as exc:
-            kind, text = "Not Found", exc.message
-        except Forbidden as exc:
-            kind, text, reason, api = "Forbidden", exc.message, ReasonCode.NOT_AUTHORIZED, "security"
         except DomainError as exc:
-            kind, text = exc.kind, exc.message
+            answer = ANSWERS(exc)
+            kind, text, reason, api = answer.kind or exc.kind, exc.message, answer.reason, answer.api or api
         self.error(session, kind, text, api, message_id=message_id)
         return self._reason(session, reason)
 

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from tether.adapters.login import login_of
 from tether.broker import ClientInfo, Message
 from tether.core.errors import DomainError, NotFound
 from tether.mqtt.reason_codes import ReasonCode
@@ -39,7 +40,8 @@ Publish = Callable[..., int]
 
 
 def is_bootstrap(client: ClientInfo) -> bool:
-    return client.attributes.get("kind") == "bootstrap"
+    login = login_of(client)
+    return login is not None and login.kind == "bootstrap"
 
 
 class DeviceBootstrap:
@@ -59,14 +61,14 @@ class DeviceBootstrap:
         (the broker's authorization lets a bootstrap client publish nothing else)."""
         if topic != REQUEST_TOPIC or not is_bootstrap(client):
             return None
-        serial = client.attributes.get("serial")
-        principal = client.attributes.get("principal")
-        if not isinstance(serial, str) or not serial or not isinstance(principal, Principal):
+        login = login_of(client)
+        serial = login.serial if login is not None else None
+        if login is None or not serial:
             log.info("bootstrap client %r: no device id in its client id; ignored", client.client_id)
             return None
         key = (client.mountpoint, client.client_id)
         if key not in self._polling:
-            task = asyncio.get_running_loop().create_task(self._poll(client, principal, serial))
+            task = asyncio.get_running_loop().create_task(self._poll(client, login.principal, serial))
             self._polling[key] = task
             task.add_done_callback(lambda _: self._polling.pop(key, None))
         return None

@@ -1,6 +1,6 @@
 """What an authenticated MQTT client may publish and subscribe to (the broker's hot path).
 
-Decided once at CONNECT into a :class:`Policy` kept in the client's attributes, so a check is a few string
+Decided once at CONNECT into a :class:`Policy` kept in the client's login record, so a check is a few string
 operations and no I/O. Everything is relative to the client's tenant: the broker mounts every topic under
 the tenant's mountpoint, so no rule here can reach another tenant.
 

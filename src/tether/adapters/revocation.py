@@ -2,7 +2,7 @@
 `DELETE /inventory/managedObjects/{id}?withDeviceUser=true`) announces a `users` DELETE domain event; this
 module is the broker's side of it, so the domain never imports the broker:
 
-* every MQTT connection logged in as that user (its client attributes' principal) is closed, and its session
+* every MQTT connection logged in as that user (the principal of its login record) is closed, and its session
   ends with it: MQTT 5 clients get DISCONNECT 0x98 Administrative action (spec 3.14.2.1: "the Connection is
   closed because of an administrative action"; 0x87 Not authorized would say a packet of the client was
   refused), MQTT 3.1.1 clients a closed connection (3.1.1 has no server DISCONNECT);
@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from tether.adapters.access import PlatformHooks
 from tether.adapters.device_bootstrap import DeviceBootstrap
+from tether.adapters.login import login_of
 from tether.broker import Broker, ClientInfo
 from tether.core.events import DomainEvent, EventBus
 from tether.mqtt.reason_codes import ReasonCode
@@ -35,11 +36,11 @@ REVOKED = ReasonCode.ADMINISTRATIVE_ACTION
 
 def _logged_in_as(principal: Principal) -> Callable[[ClientInfo], bool]:
     def select(client: ClientInfo) -> bool:
-        who = client.attributes.get("principal")
+        login = login_of(client)
         return (
-            isinstance(who, Principal)
-            and who.tenant_id == principal.tenant_id
-            and who.username == principal.username
+            login is not None
+            and login.principal.tenant_id == principal.tenant_id
+            and login.principal.username == principal.username
         )
 
     return select

@@ -28,7 +28,7 @@ Topics, as the device sees them inside its tenant's mountpoint (``v1`` is not a 
   the commands that connection has been told: what its session held at CONNACK, what routing delivered to
   it and what was sent again; only the rest is sent again on a subscription.
 
-Identity: the device is the authenticated client (``client.attributes``), never the topic. A message for
+Identity: the device is the authenticated client (``client.login``), never the topic. A message for
 another device id, or from a client that is not a Xyte device, is refused with 0x87 Not authorized (the ACL
 refuses it before; this is the second lock). So is every message of a device whose managed object was
 deleted while it stayed connected: its registration went with the object, the connection keeps it online
@@ -50,11 +50,11 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from tether.adapters import xyte_format
+from tether.adapters.login import login_of
 from tether.adapters.namespaces import tenant_mountpoint
 from tether.broker import Broker, ClientInfo, Message
 from tether.core.errors import DomainError, InvalidInput
 from tether.core.events import DomainEvent, EventBus
-from tether.core.ids import parse_id
 from tether.mqtt.properties import Properties
 from tether.mqtt.reason_codes import ReasonCode
 from tether.mqtt.topics import matches
@@ -89,8 +89,8 @@ def update_topic(device_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who published, from the attributes of the authenticate hook: the tenant, the managed object and, when
-    the hook attached it, the Xyte device record."""
+    """Who published, from the login record of the authenticate hook (adapters/login.py): the tenant, the
+    managed object and, when the hook attached it, the Xyte device record."""
 
     tenant_id: str
     mo_id: int
@@ -98,18 +98,14 @@ class Caller:
 
     @classmethod
     def of(cls, client: ClientInfo) -> Caller | None:
-        attributes = client.attributes
-        device = attributes.get("xyte")
-        if isinstance(device, XyteDevice):
-            return cls(device.tenant_id, device.mo_id, device)
-        principal = attributes.get("principal")
-        raw_mo = attributes.get("device_id")
-        if attributes.get("kind") != "xyte" or not isinstance(principal, Principal) or raw_mo is None:
+        login = login_of(client)
+        if login is None:
             return None
-        mo_id = parse_id(str(raw_mo))
-        if mo_id is None:
+        if login.xyte is not None:
+            return cls(login.xyte.tenant_id, login.xyte.mo_id, login.xyte)
+        if login.kind != "xyte" or login.mo_id is None:
             return None
-        return cls(principal.tenant_id, mo_id, None)
+        return cls(login.principal.tenant_id, login.mo_id, None)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""The ASGI application: routes of every API family, one error map, trailing slashes tolerated."""
+"""The ASGI application: the Cumulocity API at the root with its error map (`errors.py`), /api/v5 and /v1
+mounted as apps of their own with theirs, trailing slashes tolerated."""
 
 from __future__ import annotations
 
@@ -51,14 +52,15 @@ def create_app(context: Services) -> ASGIApp:
         *events.routes,
         *alarms.routes,
         *trusted_certificates.routes,
-        *emqx_api.routes,
+        *emqx_api.mount(context),
         xyte_api.mount(context),
     ]
     app = Starlette(
         routes=routes,
         middleware=[
             Middleware(CatchAll, handler=errors.server_error),
-            Middleware(RejectNul, handler=errors.domain_error, skip=xyte_api.PREFIX + "/"),
+            # the mounted apps check their own paths (/api/v5 owns its bare prefix too, emqx.mount)
+            Middleware(RejectNul, handler=errors.domain_error, skip=(emqx_api.PREFIX, xyte_api.PREFIX + "/")),
         ],
         exception_handlers={
             DomainError: errors.domain_error,

@@ -33,16 +33,16 @@ class NormalizePath:
 class RejectNul:
     """A NUL character (`%00`) anywhere in the path or query string is a 422 in the app's error body:
     every path segment and query parameter ends up as a stored or looked-up text, and PostgreSQL text
-    cannot hold NUL (request bodies are checked where they are parsed, api/http.py). `skip`: the prefix
-    of a mounted app that checks its own requests."""
+    cannot hold NUL (request bodies are checked where they are parsed, api/http.py). `skip`: the prefixes
+    of mounted apps that check their own requests."""
 
-    def __init__(self, app: ASGIApp, handler: Handler, skip: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, handler: Handler, skip: tuple[str, ...] = ()) -> None:
         self.app = app
         self.handler = handler
         self.skip = skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not (self.skip and scope["path"].startswith(self.skip)):
+        if scope["type"] == "http" and not scope["path"].startswith(self.skip):
             query = scope.get("query_string", b"").lower()
             where = "path" if NUL in scope["path"] else "query" if b"%00" in query or b"\0" in query else None
             if where is not None:

@@ -1,4 +1,6 @@
-"""One map from domain errors to HTTP, in the error body of the API family the path belongs to."""
+"""The Cumulocity family's errors (the root app): its map from domain errors to HTTP statuses and its error
+body `{"error": "<resource>/<kind>", "message", "info"}`. /api/v5 (`api/emqx/errors.py`) and /v1
+(`api/xyte/errors.py`) are apps of their own with their own maps and bodies."""
 
 from __future__ import annotations
 
@@ -9,23 +11,26 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tether.api.emqx import common as emqx
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType, retry_after
 from tether.core import errors
 
 log = logging.getLogger("tether.api")
 
-STATUS: dict[type[errors.DomainError], int] = {
-    errors.BadRequest: 400,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    PayloadTooLarge: 413,
-    UnsupportedMediaType: 415,
-    errors.InvalidInput: 422,
-    errors.TooManyRequests: 429,
-}
+#: Domain error -> HTTP status.
+STATUS: errors.ErrorMap[int] = errors.ErrorMap(
+    {
+        errors.BadRequest: 400,
+        errors.Unauthorized: 401,
+        errors.Forbidden: 403,
+        errors.NotFound: 404,
+        errors.Conflict: 409,
+        PayloadTooLarge: 413,
+        UnsupportedMediaType: 415,
+        errors.InvalidInput: 422,
+        errors.TooManyRequests: 429,
+        errors.DomainError: 400,
+    }
+)
 INFO = "https://cumulocity.com/guides/reference/rest-implementation/#error_reporting"
 PHRASES = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 401: "Unauthorized"}
 
@@ -43,17 +48,13 @@ def error_response(status: int, resource: str, kind: str, message: str) -> Respo
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)
-    if request.url.path.startswith(emqx.PREFIX):
-        return emqx.domain_error(request, exc)
-    status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    status = STATUS(exc)
     log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
     return retry_after(error_response(status, exc.resource, exc.kind, exc.message), exc)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if request.url.path.startswith(emqx.PREFIX):
-        return emqx.http_error(request, exc.status_code)
     phrase = PHRASES.get(exc.status_code, "Error")
     return error_response(
         exc.status_code, "general", phrase, f"{request.method} {request.url.path}: {phrase}"
@@ -68,6 +69,4 @@ async def client_gone(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("%s %s failed", request.method, request.url.path)
-    if request.url.path.startswith(emqx.PREFIX):
-        return emqx.server_error()
     return error_response(500, "general", "Internal Server Error", "The server could not process the request")

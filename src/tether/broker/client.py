@@ -329,7 +329,7 @@ class ClientConnection(QoSFlows):
             self.version,
             self.info.listener,
             self.info.peer,
-            result.attributes,
+            result.login,
             result.mountpoint,
             self.info.certificate,
         )

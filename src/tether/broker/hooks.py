@@ -5,7 +5,8 @@ Subclass :class:`Hooks` and override what you need; the base class allows everyt
 * :meth:`Hooks.authenticate` runs once per CONNECT and may be a coroutine (a password check can hit the
   database); while it runs the connection reads nothing more.
 * :meth:`Hooks.authorize_publish` and :meth:`Hooks.authorize_subscribe` run on the hot path and are plain
-  functions: load what they need at :meth:`Hooks.authenticate` time into :attr:`AuthResult.attributes`.
+  functions: load what they need at :meth:`Hooks.authenticate` time into :attr:`AuthResult.login`, a value
+  of the hooks' own type that the broker hands back unread as :attr:`ClientInfo.login`.
 * The ``on_*`` events are plain functions too; start a task from them for slow work.
 
 Tenants: :attr:`AuthResult.mountpoint` puts a client's topics under a prefix inside the broker (like EMQX's
@@ -16,7 +17,7 @@ always see topics as the client sent them. See :mod:`.mountpoints`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tether.mqtt.packets import Connect
@@ -46,8 +47,9 @@ class ClientInfo:
     protocol_version: int
     listener: str
     peer: str | None = None
-    #: What :meth:`Hooks.authenticate` attached (e.g. the tenant and device of the credentials).
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: What :meth:`Hooks.authenticate` attached (:attr:`AuthResult.login`; e.g. the tenant and device of the
+    #: credentials), opaque to the broker.
+    login: object | None = None
     #: The client's topic namespace inside the broker (:attr:`AuthResult.mountpoint`).
     mountpoint: str = ""
     #: The verified TLS client certificate, if any (:attr:`ConnectionInfo.certificate`).
@@ -56,10 +58,13 @@ class ClientInfo:
 
 @dataclass(frozen=True, slots=True)
 class AuthResult:
-    """The outcome of :meth:`Hooks.authenticate`: a CONNACK reason code (0x00 accepts) and attributes."""
+    """The outcome of :meth:`Hooks.authenticate`: a CONNACK reason code (0x00 accepts) and what the hooks
+    want to know of the client later."""
 
     reason_code: ReasonCode = ReasonCode.SUCCESS
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: The hooks' record of the login, of their own type; the broker keeps it as :attr:`ClientInfo.login`
+    #: and never reads it.
+    login: object | None = None
     #: Prefix of every topic of this client inside the broker (e.g. ``$tenant/t1/``); sessions are keyed by
     #: mountpoint + client id. Empty: the client sees the broker's whole topic space.
     mountpoint: str = ""

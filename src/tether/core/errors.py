@@ -1,6 +1,12 @@
-"""Domain errors; each adapter maps them to its protocol's terms (HTTP status, SmartREST code, reason)."""
+"""Domain errors; each protocol family maps them to its own terms (HTTP status and body, SmartREST code,
+MQTT reason code) with an :class:`ErrorMap`."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
 
 
 class DomainError(Exception):
@@ -50,3 +56,25 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int, resource: str = "general") -> None:
         super().__init__(message, resource=resource)
         self.retry_after = retry_after
+
+
+class ErrorMap(Generic[V]):
+    """A protocol family's answer to each domain error, declared as one table. An error gets the entry of its
+    own class or of its nearest base class (a subclass such as `InvalidTransition` answers as `InvalidInput`);
+    the table's `DomainError` entry is the family's answer to everything else, so every table has one."""
+
+    def __init__(self, table: Mapping[type[DomainError], V]) -> None:
+        if DomainError not in table:
+            raise ValueError("an error map needs a DomainError entry, its fallback")
+        self.table: Mapping[type[DomainError], V] = dict(table)
+
+    def __call__(self, exc: DomainError) -> V:
+        return lookup(self.table, exc)
+
+
+def lookup(table: Mapping[type[DomainError], V], exc: DomainError) -> V:
+    """The entry of `exc`'s class or of its nearest base class in `table` (the method resolution order)."""
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    raise KeyError(type(exc).__name__)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tether.adapters.c8y_json import JsonViaMqtt
+from tether.adapters.login import login_of
 from tether.adapters.smartrest.context import (
     DeviceRef,
     Fields,
@@ -39,7 +40,7 @@ from tether.adapters.smartrest.errors import (
     unknown_template,
 )
 from tether.adapters.smartrest.ingest import IngestBatcher, Rejected
-from tether.adapters.smartrest.session import DeviceSession, parse_client_id
+from tether.adapters.smartrest.session import DeviceSession
 from tether.adapters.smartrest.static import MEASUREMENT_TEMPLATES, STATIC
 from tether.broker import Broker, ClientInfo, Message
 from tether.core.clock import now_ms
@@ -49,7 +50,6 @@ from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
 from tether.services import Services
 from tether.telemetry.measurements import IngestRow, ingest_row
-from tether.tenants.models import Principal
 
 __all__ = ["MODES", "SmartRestAdapter"]
 
@@ -147,19 +147,12 @@ class SmartRestAdapter:
         session = self.sessions.get(key)
         if session is not None and session.client is client:
             return session
-        who = client.attributes.get("principal")
-        if not isinstance(who, Principal):
+        # The platform's hooks decided which device the credential is (adapters/login.py): no serial for a
+        # client that is no device, whose s/... topics the adapter leaves alone.
+        login = login_of(client)
+        if login is None or not login.serial:
             return None
-        attributes = client.attributes
-        if "serial" in attributes:
-            # The platform's hooks decided which device the credential is (issue 11): None for a client that
-            # is no device, whose s/... topics the adapter leaves alone.
-            serial, default_xid = attributes["serial"], attributes.get("template_id")
-        else:
-            serial, default_xid = parse_client_id(client.client_id)
-        if not isinstance(serial, str) or not serial:
-            return None
-        session = DeviceSession(client, who, serial, default_xid if isinstance(default_xid, str) else None)
+        session = DeviceSession(client, login.principal, login.serial, login.template_id)
         session.host = SessionHost(self.devices, self.dispatcher, session)
         if not live:
             session.closed = True
@@ -218,7 +211,8 @@ class SmartRestAdapter:
         self, client: ClientInfo, topic: str, message: Message
     ) -> asyncio.Future[ReasonCode | None] | None:
         root, _, rest = topic.partition("/")
-        if rest == "ucr" and client.attributes.get("kind") == "bootstrap":
+        login = login_of(client)
+        if rest == "ucr" and login is not None and login.kind == "bootstrap":
             return self.bootstrap(client, topic, message) if self.bootstrap is not None else None
         # Wills (and the platform's own publishes) have no sender; a will may come after the disconnection.
         session = self.session(client, live=message.sender is not None)

@@ -10,10 +10,10 @@ import logging
 from enum import IntEnum
 
 from tether.adapters.smartrest.csv import encode_row
-from tether.core.errors import Conflict, DomainError, Forbidden, NotFound
+from tether.core.errors import Conflict, DomainError, ErrorMap, Forbidden, NotFound
 from tether.mqtt.reason_codes import ReasonCode
 
-__all__ = ["Code", "SmartRestError", "error_line", "from_domain", "reason_for"]
+__all__ = ["CODES", "Code", "SmartRestError", "error_line", "from_domain", "reason_for"]
 
 log = logging.getLogger("tether.smartrest")
 
@@ -57,14 +57,21 @@ def invalid(text: str, template: str = "") -> SmartRestError:
     return SmartRestError(Code.INVALID_ARGUMENTS, text, template)
 
 
+#: Domain error -> the code of its s/e line: access and existence conflicts are a server-side refusal (50),
+#: anything else an argument problem (45).
+CODES: ErrorMap[Code] = ErrorMap(
+    {
+        Forbidden: Code.SERVER_ERROR,
+        Conflict: Code.SERVER_ERROR,
+        NotFound: Code.INVALID_ARGUMENTS,
+        DomainError: Code.INVALID_ARGUMENTS,
+    }
+)
+
+
 def from_domain(exc: DomainError, template: str) -> SmartRestError:
-    """A service refused the row: its message, as an argument problem (45) or, for access and
-    existence conflicts, as a server-side refusal (50)."""
-    if isinstance(exc, Forbidden | Conflict):
-        return SmartRestError(Code.SERVER_ERROR, exc.message, template)
-    if isinstance(exc, NotFound):
-        return SmartRestError(Code.INVALID_ARGUMENTS, exc.message, template)
-    return SmartRestError(Code.INVALID_ARGUMENTS, exc.message, template)
+    """A service refused the row: its message, with the code of :data:`CODES`."""
+    return SmartRestError(CODES(exc), exc.message, template)
 
 
 def reason_for(code: Code) -> ReasonCode:

@@ -11,12 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tether.api.context import ctx
-from tether.api.emqx.common import PREFIX, EmqxError, R, caller, json, no_content, read_object
+from tether.api.emqx.common import caller, json, no_content, read_object
+from tether.api.emqx.errors import EmqxError, R
 from tether.core.clock import now_ms, parse_iso, to_iso
 from tether.core.errors import BadRequest, Conflict
 from tether.credentials.models import ApiKey, ApiKeyRole
 
-BASE = f"{PREFIX}/api_key"
+BASE = "/api_key"  # under the app's mount, /api/v5
 
 
 def render(key: ApiKey, secret: str | None = None) -> dict[str, Any]:

@@ -11,8 +11,6 @@ from starlette.routing import Route
 
 from tether.api.context import ctx
 from tether.api.emqx.common import (
-    PREFIX,
-    R,
     caller,
     json,
     no_content,
@@ -21,10 +19,11 @@ from tether.api.emqx.common import (
     query_bool,
     read_object,
 )
+from tether.api.emqx.errors import R
 from tether.core.errors import BadRequest
 from tether.credentials.models import MqttUser
 
-BASE = f"{PREFIX}/authentication/password_based:built_in_database/users"
+BASE = "/authentication/password_based:built_in_database/users"  # under the app's mount, /api/v5
 
 
 def render(user: MqttUser) -> dict[str, Any]:

@@ -17,8 +17,6 @@ from starlette.routing import Route
 
 from tether.api.context import ctx
 from tether.api.emqx.common import (
-    PREFIX,
-    R,
     caller,
     json,
     no_content,
@@ -27,11 +25,12 @@ from tether.api.emqx.common import (
     read_json,
     read_object,
 )
+from tether.api.emqx.errors import R
 from tether.core.errors import BadRequest
 from tether.credentials.models import AclRule, RuleScope, RuleSet
 from tether.credentials.rules import parse_rules, render_rule
 
-BASE = f"{PREFIX}/authorization/sources/built_in_database/rules"
+BASE = "/authorization/sources/built_in_database/rules"  # under the app's mount, /api/v5
 _KEY = {RuleScope.USERNAME: "username", RuleScope.CLIENTID: "clientid"}
 
 

@@ -1,8 +1,7 @@
-"""What the /api/v5 routers share: EMQX error bodies, authentication, paging, JSON bodies."""
+"""What the /api/v5 routers share: authentication, paging, JSON bodies (errors: `errors.py`)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
@@ -11,64 +10,11 @@ from starlette.responses import Response
 
 from tether.api import http
 from tether.api.auth import authenticate
-from tether.api.http import PayloadTooLarge, UnsupportedMediaType, retry_after
+from tether.api.emqx.errors import EmqxError, R
 from tether.core import errors
 from tether.core.ids import parse_int
 from tether.core.paging import Page, PageRequest
 from tether.tenants.models import Principal
-
-log = logging.getLogger("tether.api")
-
-PREFIX = "/api/v5"
-R = "emqx"
-
-
-class EmqxError(errors.DomainError):
-    """An error with EMQX's own status and code (e.g. 401 API_KEY_NOT_ALLOW)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message, resource=R)
-        self.status = status
-        self.code = code
-
-
-# Domain errors -> (status, EMQX code) (apps/emqx/include/http_api.hrl).
-_CODES: list[tuple[type[errors.DomainError], int, str]] = [
-    (errors.Unauthorized, 401, "BAD_USERNAME_OR_PWD"),
-    (errors.Forbidden, 403, "UNAUTHORIZED_ROLE"),
-    (errors.NotFound, 404, "NOT_FOUND"),
-    (errors.Conflict, 409, "ALREADY_EXISTS"),
-    (PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
-    (UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
-    (errors.BadRequest, 400, "BAD_REQUEST"),
-    (errors.InvalidInput, 400, "BAD_REQUEST"),
-    (errors.TooManyRequests, 429, "TOO_MANY_REQUESTS"),
-]
-_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "BAD_REQUEST", 401: "BAD_USERNAME_OR_PWD"}
-
-
-def error_body(status: int, code: str, message: str) -> Response:
-    headers = {"WWW-Authenticate": 'Basic Realm="tether"'} if status == 401 else None
-    body = orjson.dumps({"code": code, "message": message})
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
-def domain_error(request: Request, exc: errors.DomainError) -> Response:
-    if isinstance(exc, EmqxError):
-        status, code = exc.status, exc.code
-    else:
-        status, code = next(((s, c) for cls, s, c in _CODES if isinstance(exc, cls)), (400, "BAD_REQUEST"))
-    log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
-    return retry_after(error_body(status, code, exc.message), exc)
-
-
-def http_error(request: Request, status: int) -> Response:
-    code = _HTTP_CODES.get(status, "BAD_REQUEST")
-    return error_body(status, code, f"{request.method} {request.url.path}: {code.replace('_', ' ').lower()}")
-
-
-def server_error() -> Response:
-    return error_body(500, "INTERNAL_ERROR", "The server could not process the request")
 
 
 async def caller(request: Request, *, allow_api_key: bool = True) -> Principal:

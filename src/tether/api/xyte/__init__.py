@@ -2,7 +2,7 @@
 operators, device registration, and the device calls authenticated with `Authorization: <access_key>`.
 
 It is a Starlette app of its own, mounted at /v1, so that every error of this API family (also 404 and 405
-of unknown paths and methods) has the Xyte shape `{"error": <code>, "message": <text>}`.
+of unknown paths and methods) has the Xyte shape `{"error": <code>, "message": <text>}` (`errors.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Mount
 
 from tether.api.edge import CatchAll, RejectNul
-from tether.api.xyte import common, devices, models
+from tether.api.xyte import devices, errors, models
 from tether.core.errors import DomainError
 from tether.services import Services
 
@@ -25,13 +25,13 @@ def create_xyte_app(context: Services) -> Starlette:
     app = Starlette(
         routes=[*models.routes, *devices.routes],
         middleware=[
-            Middleware(CatchAll, handler=common.server_error),
-            Middleware(RejectNul, handler=common.domain_error),
+            Middleware(CatchAll, handler=errors.server_error),
+            Middleware(RejectNul, handler=errors.domain_error),
         ],
         exception_handlers={
-            DomainError: common.domain_error,
-            HTTPException: common.http_error,
-            ClientDisconnect: common.client_gone,
+            DomainError: errors.domain_error,
+            HTTPException: errors.http_error,
+            ClientDisconnect: errors.client_gone,
         },
     )
     app.router.redirect_slashes = False

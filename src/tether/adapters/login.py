@@ -1,0 +1,45 @@
+"""The login record: what the platform's hooks (:mod:`.access`) decided about an MQTT client at CONNECT (who
+it is, which device it acts as, which topics it may use). The broker carries it unread as
+``ClientInfo.login``; the adapters read it with :func:`login_of`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tether.adapters.policy import Policy
+from tether.broker import ClientInfo
+from tether.registration.xyte_models import XyteDevice
+from tether.tenants.models import Principal
+
+__all__ = ["Login", "LoginKind", "login_of"]
+
+#: The credential: a tenant's user (administrator or device user), an EMQX built-in database user, the
+#: bootstrap user, a Xyte device's access key.
+LoginKind = Literal["user", "mqtt_user", "bootstrap", "xyte"]
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    #: Whom the services see.
+    principal: Principal
+    kind: LoginKind
+    #: What it may publish and subscribe to (:mod:`.policy`).
+    policy: Policy
+    #: An administrator or EMQX superuser: any topic and any ClientId of its tenant.
+    superuser: bool = False
+    #: The device it acts as towards the platform (the SmartREST adapter's device); None: no device.
+    serial: str | None = None
+    #: The default SmartREST template of its ClientId (`d:<serial>:<template id>`).
+    template_id: str | None = None
+    #: A Xyte device: its record, when the hooks loaded it, and its managed object.
+    xyte: XyteDevice | None = None
+    mo_id: int | None = None
+    #: Logged in with a TLS client certificate.
+    certificate: bool = False
+
+
+def login_of(client: ClientInfo) -> Login | None:
+    """The client's login; None for an anonymous client (or one accepted by other hooks)."""
+    login = client.login
+    return login if isinstance(login, Login) else None
