@@ -19,22 +19,12 @@ from tether.broker import ClientInfo
 from tether.mqtt.reason_codes import ReasonCode
 from tether.tenants.models import Principal
 
-__all__ = ["DeviceSession", "parse_client_id"]
+__all__ = ["DeviceSession"]
 
 log = logging.getLogger("tether.smartrest")
 
 Work = Callable[[], Awaitable["ReasonCode | None"]]
 
-
-def parse_client_id(client_id: str) -> tuple[str, str | None]:
-    """(device identifier, default template X-ID) of a ClientId `serial`, `d:serial` or `d:serial:xid`
-    (reference section 1: connectionType optional, no colon inside the device identifier)."""
-    parts = client_id.split(":")
-    if len(parts) == 1:
-        return client_id, None
-    if len(parts) == 2:
-        return parts[1], None
-    return parts[1], ":".join(parts[2:]) or None
 
 
 class DeviceSession:
