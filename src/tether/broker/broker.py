@@ -331,11 +331,12 @@ class Broker:
                 count += 1
                 durable = durable or shared
         self.stats.messages_routed += count
-        if unsaved:
-            return Routed(count, durable, tuple(unsaved))
-        if durable:
-            return Routed(count, True)
-        return _ROUTED[count] if count < len(_ROUTED) else Routed(count)
+        if unsaved or durable:
+            return Routed(count, durable, tuple(unsaved) if unsaved else ())
+        try:
+            return _ROUTED[count]
+        except IndexError:
+            return Routed(count)
 
     def _route_many(
         self, message: Message, subs: list[Subscription], unsaved: list[Delivery] | None
