@@ -73,10 +73,8 @@ def offline_session(broker: Broker, client_id: str, *filters: str) -> Session:
 
 
 def publish(broker: Broker, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
-    message = Message(topic, payload, qos, retain, sender="publisher")
-    if retain:
-        broker.retain(message)
-    return broker.route(message)
+    """Route a message as a client's PUBLISH is routed (retained first with ``retain``)."""
+    return broker.route(Message(topic, payload, qos, retain, sender="publisher")).matched
 
 
 def assert_stored_as_live(broker: Broker, store: MemoryBrokerStore) -> None:

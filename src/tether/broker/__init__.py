@@ -3,8 +3,9 @@
 One module per spec concept: :mod:`.listener` and :mod:`.websocket` (network), :mod:`.client` (one
 connection), :mod:`.sessions`, :mod:`.subscriptions`, :mod:`.retained`, :mod:`.inflight` (QoS flows),
 :mod:`.will`, :mod:`.keepalive`, :mod:`.hooks` and :mod:`.acl` (the seam for authentication and
-authorization), :mod:`.mountpoints` (tenant namespaces), :mod:`.broker` (routing, platform handlers) and
-:mod:`.service` (the broker with its listeners, as `tether serve` runs it).
+authorization), :mod:`.mountpoints` (tenant namespaces), :mod:`.broker` (routing, platform handlers),
+:mod:`.persistence` (write-behind saving), :mod:`.ports` (the seams between them) and :mod:`.service` (the
+broker with its listeners, as `tether serve` runs it).
 """
 
 from __future__ import annotations

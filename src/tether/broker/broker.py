@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 from tether.mqtt.packets import Payload
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
@@ -25,42 +23,33 @@ from .inflight import Delivery
 from .memory import Trimmer, tune_malloc
 from .message import Message
 from .mountpoints import Mount, client_prefix
-from .persistence import Persistence
+from .persistence import Persistence, Restored
+from .ports import Connection, MessageHandler, Routed
 from .retained import RetainedStore
 from .sessions import Session, SessionRegistry
 from .settings import BrokerConfig
+from .stats import BrokerStats
 from .storage import BrokerStore
 from .subscriptions import SharedGroup, Subscription, SubscriptionTrie
 from .transport import WriteBatcher
 from .will import PendingWill
 
-if TYPE_CHECKING:
-    from .client import ClientConnection
-
 __all__ = ["Broker", "BrokerStats", "MessageHandler"]
 
 log = logging.getLogger("tether.broker")
 
-#: A platform handler (a protocol adapter) for the messages clients publish under one first topic level:
-#: ``handler(client, topic as the client sent it, message)``. It returns ``None`` to let the broker
-#: acknowledge at once, or a future that holds the PUBACK/PUBREC until the adapter has stored the message;
-#: its result is ``None`` (success) or a reason code >= 0x80 for the MQTT 5 acknowledgement.
-MessageHandler = Callable[[ClientInfo, str, Message], "asyncio.Future[ReasonCode | None] | None"]
-
-
-@dataclass
-class BrokerStats:
-    """Counters for monitoring (the management API and $SYS-style topics read them)."""
-
-    messages_received: int = 0
-    messages_routed: int = 0
-    #: Messages dropped because a session's queue was full.
-    dropped: int = 0
-    connections: int = 0
+#: What routing returns when nothing went into durable state, by the number of sessions reached (no
+#: allocation on the hot path).
+_ROUTED = tuple(Routed(n) for n in range(256))
 
 
 class Broker:
-    """One MQTT broker. Create it inside the running event loop; listeners feed it connections."""
+    """One MQTT broker. Create it inside the running event loop; listeners feed it connections.
+
+    It implements :class:`~tether.broker.ports.BrokerPort` for its client connections and reports durable
+    changes to its :class:`~tether.broker.persistence.Persistence` through the
+    :class:`~tether.broker.ports.StateSink` events.
+    """
 
     def __init__(
         self,
@@ -81,7 +70,7 @@ class Broker:
         self.retained = RetainedStore(config.max_retained_messages)
         self.batcher = WriteBatcher(self.loop)
         self.stats = BrokerStats()
-        self.connections: set[ClientConnection] = set()
+        self.connections: set[Connection] = set()
         #: Connections still in their handshake, and the limits on them (see :mod:`.handshake`).
         self.handshakes = PendingConnects(
             self.loop, config.max_pending_connects, config.max_pending_connects_per_address
@@ -90,11 +79,11 @@ class Broker:
         self.trimmer = Trimmer(self.loop)
         tune_malloc()
         #: Write-behind persistence of sessions and retained messages, with a store.
-        self.persistence = Persistence(self, store, config.persist_interval) if store is not None else None
-        #: Set while routing one message when it changed durable state (see ClientConnection._on_publish).
-        self.needs_commit = False
-        #: While routing a client's QoS 1/2 message: its copies in online persistent sessions, to be saved.
-        self.unsaved: list[Delivery] | None = None
+        self.persistence = (
+            Persistence(store, config.persist_interval, self.loop, self.sessions, self.retained)
+            if store is not None
+            else None
+        )
         #: Platform handlers by the first level of the topic as clients send it (see :meth:`add_handler`).
         self.handlers: dict[str, MessageHandler] = {}
 
@@ -126,15 +115,32 @@ class Broker:
         expiry = properties.message_expiry_interval
         expires_at = None if expiry is None else self.loop.time() + expiry
         message = Message(prefix + topic, payload, qos, retain, properties, expires_at, None)
-        if retain:
-            self.retain(message)
-        return self.route(message)
+        return self.route(message).matched
 
     async def start(self) -> None:
         """Restore the saved state (with a store) and start saving changes."""
         if self.persistence is not None:
-            await self.persistence.restore()
+            restored = await self.persistence.restore(self.config.max_queued_messages, self.publish_will)
+            self._install(restored)
             self.persistence.start()
+
+    def _install(self, restored: Restored) -> None:
+        """Install the state restored from the store: retained messages, then the sessions (offline, their
+        expiry running), then the wills of sessions that ended while the broker was down."""
+        for message in restored.retained:
+            self.retained.set(message)
+        for session, remaining in restored.sessions:
+            for sub in session.subscriptions.values():
+                self.subscriptions.add(sub)
+            self.sessions.restore(session, remaining)
+        for will in restored.wills:
+            self.publish_will(will)
+        if restored.sessions or restored.retained:
+            log.info(
+                "MQTT broker restored %d sessions and %d retained messages",
+                len(restored.sessions),
+                len(self.retained),
+            )
 
     async def stop(self) -> None:
         """Disconnect every client and save the state of every persistent session."""
@@ -148,17 +154,20 @@ class Broker:
 
     # ----------------------------------------------------------------------------------- connections
 
-    def opened(self, connection: ClientConnection) -> None:
+    def opened(self, connection: Connection) -> None:
         self.connections.add(connection)
         self.stats.connections = len(self.connections)
 
-    def connected(self, connection: ClientConnection, session: Session, present: bool) -> None:
+    def open_session(self, client_id: str, clean_start: bool, max_queued: int) -> tuple[Session, bool]:
+        return self.sessions.open(client_id, clean_start, max_queued)
+
+    def connected(self, connection: Connection, session: Session, present: bool) -> None:
         assert connection.client is not None
         self.hooks.on_connected(connection.client, present)
 
     def disconnected(
         self,
-        connection: ClientConnection,
+        connection: Connection,
         session: Session | None,
         will: Message | None,
         will_delay: int,
@@ -179,7 +188,7 @@ class Broker:
                     session.pending_will = PendingWill(self.loop, will, will_delay, publish)
             self.sessions.detached(session)
             if self.persistence is not None:
-                self.persistence.session_changed(session)
+                self.persistence.session_offline(session)
         client = connection.client
         if client is not None:
             reason = connection.disconnect_reason
@@ -203,8 +212,6 @@ class Broker:
         (e.g. a SmartREST device's last will on s/us)."""
         if message.properties.message_expiry_interval is not None:
             message.expires_at = self.loop.time() + message.properties.message_expiry_interval
-        if message.retain:
-            self.retain(message)
         self.route(message)
         if origin is not None:
             client, mount = origin
@@ -262,7 +269,7 @@ class Broker:
         old = self.subscriptions.add(sub)
         session.subscriptions[sub.topic_filter] = sub
         if self.persistence is not None:
-            self.persistence.session_changed(session)
+            self.persistence.subscriptions_changed(session)
         return old
 
     def unsubscribe(self, session: Session, topic_filter: str) -> bool:
@@ -270,7 +277,7 @@ class Broker:
             return False
         self.subscriptions.remove(session.client_id, topic_filter)
         if self.persistence is not None:
-            self.persistence.session_changed(session)
+            self.persistence.subscriptions_changed(session)
         return True
 
     def send_retained(self, session: Session, sub: Subscription) -> None:
@@ -278,23 +285,31 @@ class Broker:
         3.1.1: [MQTT-3.3.1-8])."""
         ids = (sub.identifier,) if sub.identifier is not None else ()
         for message in self.retained.match(sub.topic_filter, self.loop.time()):
-            self._deliver(session, message, min(message.qos, sub.qos), True, ids)
+            self._deliver(session, message, min(message.qos, sub.qos), True, ids, None)
 
-    def retain(self, message: Message) -> None:
+    def retain(self, message: Message) -> bool:
+        """Set (or with an empty payload delete) the retained message of its topic (spec 3.3.1.3); whether
+        persistence has to commit the change."""
         if not self.retained.set(message):
             log.warning("retained message store full: %r not retained", message.topic)
-        elif self.persistence is not None:
+            return False
+        if self.persistence is not None:
             self.persistence.retained_changed(message.topic)
-            self.needs_commit = True
+            return True
+        return False
 
     # ----------------------------------------------------------------------------------- routing
 
-    def route(self, message: Message) -> int:
-        """Deliver a message to every matching subscription; returns the number of sessions reached."""
+    def route(self, message: Message) -> Routed:
+        """Retain it if it has the RETAIN flag, and deliver it to every matching subscription; says how many
+        sessions it reached and what the publisher's acknowledgement waits for (see :class:`Routed`)."""
         self.stats.messages_received += 1
+        durable = message.retain and self.retain(message)
         subs, groups = self.subscriptions.match(message.topic)
         if not subs and not groups:
-            return 0
+            return Routed(0, True) if durable else _ROUTED[0]
+        # Copies for online persistent sessions (only QoS 1/2 copies are saved, and only with a store).
+        unsaved: list[Delivery] | None = [] if message.qos and self.persistence is not None else None
         sessions = self.sessions
         count = 0
         if len(subs) == 1:
@@ -304,16 +319,28 @@ class Broker:
                 if session is not None:
                     ids = (sub.identifier,) if sub.identifier is not None else ()
                     retain = message.retain and sub.retain_as_published
-                    self._deliver(session, message, min(message.qos, sub.qos), retain, ids)
+                    if self._deliver(session, message, min(message.qos, sub.qos), retain, ids, unsaved):
+                        durable = True
                     count = 1
         elif subs:
-            count = self._route_many(message, subs)
+            count, queued = self._route_many(message, subs, unsaved)
+            durable = durable or queued
         for group in groups:
-            count += self._route_shared(message, group)
+            shared = self._route_shared(message, group, unsaved)
+            if shared is not None:
+                count += 1
+                durable = durable or shared
         self.stats.messages_routed += count
-        return count
+        if unsaved or durable:
+            return Routed(count, durable, tuple(unsaved) if unsaved else ())
+        try:
+            return _ROUTED[count]
+        except IndexError:
+            return Routed(count)
 
-    def _route_many(self, message: Message, subs: list[Subscription]) -> int:
+    def _route_many(
+        self, message: Message, subs: list[Subscription], unsaved: list[Delivery] | None
+    ) -> tuple[int, bool]:
         # One copy per session: highest QoS, RETAIN if any subscription keeps it, every identifier.
         merged: dict[str, tuple[int, bool, tuple[int, ...]]] = {}
         sender = message.sender
@@ -335,19 +362,25 @@ class Broker:
                 ids = previous[2] + ids
             merged[client_id] = (qos, retain, ids)
         count = 0
+        durable = False
         sessions = self.sessions
         for client_id, (qos, retain, ids) in merged.items():
             session = sessions.get(client_id)
             if session is not None:
-                self._deliver(session, message, qos, retain, ids)
+                if self._deliver(session, message, qos, retain, ids, unsaved):
+                    durable = True
                 count += 1
-        return count
+        return count, durable
 
-    def _route_shared(self, message: Message, group: SharedGroup) -> int:
+    def _route_shared(
+        self, message: Message, group: SharedGroup, unsaved: list[Delivery] | None
+    ) -> bool | None:
+        """Give one member of the group a copy: ``None`` if no member has a session, else whether the copy
+        went into durable state (see :meth:`_deliver`)."""
         order = group.order
         n = len(order)
         if not n:
-            return 0
+            return None
         sessions = self.sessions
         start = group.next_index
         chosen: tuple[Subscription, Session] | None = None
@@ -367,18 +400,26 @@ class Broker:
         if chosen is None:
             # Nobody online: the next member's session queues it (spec 4.8.2 leaves the choice to us).
             if fallback is None:
-                return 0
+                return None
             chosen = fallback
             group.next_index = (start + 1) % n
         sub, session = chosen
         ids = (sub.identifier,) if sub.identifier is not None else ()
         retain = message.retain and sub.retain_as_published
-        self._deliver(session, message, min(message.qos, sub.qos), retain, ids)
-        return 1
+        return self._deliver(session, message, min(message.qos, sub.qos), retain, ids, unsaved)
 
     def _deliver(
-        self, session: Session, message: Message, qos: int, retain: bool, ids: tuple[int, ...]
-    ) -> None:
+        self,
+        session: Session,
+        message: Message,
+        qos: int,
+        retain: bool,
+        ids: tuple[int, ...],
+        unsaved: list[Delivery] | None,
+    ) -> bool:
+        """Hand one copy to the session's connection, or queue it for an offline session. Returns whether it
+        went into the queue of an offline persistent session (to be committed before the publisher's
+        acknowledgement); a QoS 1/2 copy for an online persistent session is added to ``unsaved``."""
         owner = session.owner
         delivery = Delivery(message, qos, retain, ids)
         if owner is not None:
@@ -386,8 +427,7 @@ class Broker:
             if qos and session.expiry_interval and self.persistence is not None:
                 # In the window or queue of an online persistent session: part of its Session State (spec
                 # 4.1), saved (or delivered) before the publisher's PUBACK/PUBREC.
-                self.persistence.session_changed(session)
-                unsaved = self.unsaved
+                self.persistence.delivery_queued(session)
                 if unsaved is not None:
                     unsaved.append(delivery)
         elif qos or self.config.queue_qos0_offline:
@@ -396,5 +436,6 @@ class Broker:
             if not session.outbox.enqueue(delivery):
                 self.stats.dropped += 1
             elif self.persistence is not None and session.expiry_interval:
-                self.persistence.session_changed(session)
-                self.needs_commit = True
+                self.persistence.delivery_queued(session)
+                return True
+        return False

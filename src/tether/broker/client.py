@@ -12,7 +12,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tether.mqtt.connection import ServerConnection
 from tether.mqtt.errors import MQTTError, ProtocolError
@@ -42,6 +42,7 @@ from .inflight import AWAIT_PUBCOMP
 from .keepalive import IdleTimer, keep_alive_timeout
 from .message import Message
 from .mountpoints import Mount
+from .ports import BrokerPort
 from .qos import QoSFlows, ack
 from .reserved import is_server_topic
 from .sessions import Session
@@ -49,9 +50,6 @@ from .settings import NEVER_EXPIRES
 from .subscriptions import Subscription
 from .transport import Transport
 from .will import will_message
-
-if TYPE_CHECKING:
-    from .broker import Broker
 
 __all__ = ["ClientConnection"]
 
@@ -101,7 +99,7 @@ class ClientConnection(QoSFlows):
 
     def __init__(
         self,
-        broker: Broker,
+        broker: BrokerPort,
         transport: Transport,
         info: ConnectionInfo,
         handshake: HandshakeTicket | None = None,
@@ -351,7 +349,7 @@ class ClientConnection(QoSFlows):
         v311_expiry = 0 if packet.clean_start else NEVER_EXPIRES
         expiry = (props.session_expiry_interval or 0) if v5 else v311_expiry
         capped_expiry = min(expiry, config.max_session_expiry)
-        session, present = broker.sessions.open(session_key, packet.clean_start, config.max_queued_messages)
+        session, present = broker.open_session(session_key, packet.clean_start, config.max_queued_messages)
         session.expiry_interval = capped_expiry
         session.owner = self
         self.session = session

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 
 from tether.mqtt.constants import MAX_PACKET_ID
 
@@ -43,7 +44,7 @@ class SavedOrDelivered:
 
     __slots__ = ("future", "remaining")
 
-    def __init__(self, future: asyncio.Future[None], deliveries: list[Delivery]) -> None:
+    def __init__(self, future: asyncio.Future[None], deliveries: Sequence[Delivery]) -> None:
         self.future = future
         self.remaining = len(deliveries)
         for delivery in deliveries:

@@ -1,13 +1,16 @@
 """Write-behind persistence of sessions and retained messages through a :class:`BrokerStore`.
 
-The broker notes what changed (a persistent session went offline, got a QoS 1/2 message in its window or
-queue, a subscription, an acknowledgement from its client; a retained topic changed; a session ended) and
-:meth:`Persistence.checkpoint` saves those in one batch: every ``persist_interval`` seconds, at once when
-someone waits for durability (:meth:`Persistence.commit_soon`), and at shutdown (then every persistent
-session). The PUBACK/PUBREC of a message that went into a persistent session or the retained store, and the
-SUBACK/UNSUBACK of a persistent session, wait for such a commit; every acknowledgement waiting meanwhile
-shares the next one (group commit). What clients acknowledge is saved write-behind (until then a restart may
-send such a message again).
+The broker tells :class:`Persistence` what changed through the events of
+:class:`~tether.broker.ports.StateSink` (a persistent session went offline, got a QoS 1/2 message in its
+window or queue, a subscription, an acknowledgement from its client; a retained topic changed; a session
+ended), and :meth:`Persistence.checkpoint` saves those in one batch, reading the live sessions and retained
+messages from the :class:`SessionRegistry` and the :class:`RetainedStore`: every ``persist_interval``
+seconds, at once when someone waits for durability (:meth:`Persistence.commit_soon`), and at shutdown (then
+every persistent session). The PUBACK/PUBREC of a message that went into a persistent session or the
+retained store, and the SUBACK/UNSUBACK of a persistent session, wait for such a commit; every
+acknowledgement waiting meanwhile shares the next one (group commit). What clients acknowledge is saved
+write-behind (until then a restart may send such a message again). At start, :meth:`Persistence.restore`
+loads the stored state and returns it as live objects (:class:`Restored`) for the broker to install.
 
 A checkpoint saves only what changed since the last one: for each session it remembers which deliveries the
 store holds (by their ``seq``) and which header and subscriptions, so that one message queued for a session
@@ -19,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import chain, islice
-from typing import TYPE_CHECKING
 
 from tether.mqtt.constants import PacketType
 from tether.mqtt.packets import RetainHandling
@@ -28,7 +32,9 @@ from tether.mqtt.properties import EMPTY_PROPERTIES, decode_properties, encode_p
 
 from .inflight import Delivery
 from .message import Message
-from .sessions import Session
+from .retained import RetainedStore
+from .sessions import Session, SessionRegistry
+from .settings import NEVER_EXPIRES
 from .storage import (
     BrokerStore,
     DeliveryRecord,
@@ -41,10 +47,7 @@ from .storage import (
 from .subscriptions import Subscription
 from .will import PendingWill
 
-if TYPE_CHECKING:
-    from .broker import Broker
-
-__all__ = ["Persistence"]
+__all__ = ["Persistence", "Restored"]
 
 log = logging.getLogger("tether.broker")
 
@@ -105,14 +108,40 @@ class _Saved:
         self.tail = queue[-1] if queue else next(reversed(inflight.values())) if inflight else None
 
 
-class Persistence:
-    """Tracks changes and saves them to the store; restores the broker's state at start."""
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """The stored state as live objects, for the broker to install (see :meth:`Persistence.restore`)."""
 
-    def __init__(self, broker: Broker, store: BrokerStore, interval: float) -> None:
+    #: Retained messages (expired ones left out).
+    retained: list[Message]
+    #: Sessions, offline, with the seconds until they end (``None``: never); a delayed will is pending.
+    sessions: list[tuple[Session, float | None]]
+    #: Wills of sessions that ended while the broker was down, to publish now.
+    wills: list[Message]
+
+
+class Persistence:
+    """Tracks changes and saves them to the store; loads the stored state at start.
+
+    Implements :class:`~tether.broker.ports.Durability`: the broker reports changes through its events and
+    acknowledgements wait on :meth:`commit_soon`. ``sessions`` and ``retained`` are the live state a
+    checkpoint reads.
+    """
+
+    def __init__(
+        self,
+        store: BrokerStore,
+        interval: float,
+        loop: asyncio.AbstractEventLoop,
+        sessions: SessionRegistry,
+        retained: RetainedStore,
+    ) -> None:
         if interval <= 0:
             raise ValueError("persist_interval must be greater than 0")
-        self.broker = broker
         self.store = store
+        self.loop = loop
+        self.sessions = sessions
+        self.retained = retained
         self.interval = interval
         self._sessions: set[str] = set()
         self._ended: set[str] = set()
@@ -128,8 +157,16 @@ class Persistence:
     # ------------------------------------------------------------------------------- change tracking
 
     def session_changed(self, session: Session) -> None:
+        """Something in ``session`` changed: the next checkpoint saves it, if it is persistent."""
         if session.expiry_interval:
             self._sessions.add(session.client_id)
+
+    # The StateSink events of a session: each is saved alike, the checkpoint diffing the session against what
+    # the store holds.
+    session_offline = session_changed
+    subscriptions_changed = session_changed
+    delivery_queued = session_changed
+    delivery_acked = session_changed
 
     def session_ended(self, client_id: str) -> None:
         self._sessions.discard(client_id)
@@ -150,7 +187,7 @@ class Persistence:
 
     def start(self) -> None:
         self._stopping = False
-        self._task = self.broker.loop.create_task(self._run())
+        self._task = self.loop.create_task(self._run())
 
     def commit_soon(self) -> asyncio.Future[None]:
         """A future resolved once a checkpoint that starts after this call has committed.
@@ -158,12 +195,12 @@ class Persistence:
         The checkpoint starts at once, or as soon as the one running ends; every request made meanwhile
         shares it. If saving fails the future gets the exception.
         """
-        future: asyncio.Future[None] = self.broker.loop.create_future()
+        future: asyncio.Future[None] = self.loop.create_future()
         self._waiters.append(future)
         if self._task is not None and not self._stopping:
             self._wake.set()
         else:  # not started, or stopped: no periodic loop to wake
-            task = self.broker.loop.create_task(self._checkpoint_logged())
+            task = self.loop.create_task(self._checkpoint_logged())
             self._extra.add(task)
             task.add_done_callback(self._extra.discard)
         return future
@@ -228,14 +265,13 @@ class Persistence:
 
     async def _save(self, everything: bool) -> None:
         # Everything up to the store call runs without yielding: the batch is a snapshot.
-        broker = self.broker
-        registry = broker.sessions
+        registry = self.sessions
         names = [s.client_id for s in registry] if everything else list(self._sessions)
         ended, retained_topics = list(self._ended), list(self._retained)
         self._sessions.clear()
         self._ended.clear()
         self._retained.clear()
-        encoder = _Encoder(broker.loop)
+        encoder = _Encoder(self.loop)
         changes: list[SessionChange] = []
         for client_id in names:
             session = registry.get(client_id)
@@ -252,7 +288,7 @@ class Persistence:
         retained: list[MessageRecord] = []
         deleted_retained: list[str] = []
         for topic in retained_topics:
-            message = broker.retained.get(topic)
+            message = self.retained.get(topic)
             if message is None:
                 deleted_retained.append(topic)
             else:
@@ -417,34 +453,34 @@ class Persistence:
 
     # ------------------------------------------------------------------------------- restoring
 
-    async def restore(self) -> None:
-        """Load the saved state: retained messages, and sessions (offline, their expiry running)."""
+    async def restore(self, max_queued: int, publish_will: Callable[[Message], None]) -> Restored:
+        """Load the saved state for the broker to install: retained messages, sessions (offline, their expiry
+        running; ``max_queued`` bounds their queues, a delayed will is published by ``publish_will``) and the
+        wills of sessions that ended while the broker was down. Remembers what the store holds of each."""
         state = await self.store.load()
-        broker = self.broker
-        decoder = _Decoder(broker.loop)
+        loop = self.loop
+        decoder = _Decoder(loop)
         now = time.time()
+        retained: list[Message] = []
         for record in state.retained:
             message = decoder.message(record)
-            if message.expired(broker.loop.time()):
+            if message.expired(loop.time()):
                 self._retained.add(record.topic)  # deleted at the next checkpoint
             else:
-                broker.retained.set(message)
-        restored = 0
+                retained.append(message)
+        sessions: list[tuple[Session, float | None]] = []
+        wills: list[Message] = []
         for srec in state.sessions:
             remaining = srec.disconnected_at + srec.expiry_interval - now
-            if srec.expiry_interval != 0xFFFF_FFFF and remaining <= 0:
+            if srec.expiry_interval != NEVER_EXPIRES and remaining <= 0:
                 self._ended.add(srec.client_id)
                 if srec.will is not None:
-                    broker.publish_will(decoder.message(srec.will))  # the session ended while we were down
+                    wills.append(decoder.message(srec.will))  # the session ended while we were down
                 continue
-            session, saved = decoder.session(srec, broker.config.max_queued_messages)
-            for sub in session.subscriptions.values():
-                broker.subscriptions.add(sub)
+            session, saved = decoder.session(srec, max_queued)
             if srec.will is not None:
                 delay = max(0.0, (srec.will_at or now) - now)
-                session.pending_will = PendingWill(
-                    broker.loop, decoder.message(srec.will), delay, broker.publish_will
-                )
+                session.pending_will = PendingWill(loop, decoder.message(srec.will), delay, publish_will)
             saved.header = (
                 srec.expiry_interval,
                 srec.disconnected_at,
@@ -453,12 +489,8 @@ class Persistence:
             )
             saved.remember_outbox()
             self._saved[srec.client_id] = saved
-            broker.sessions.restore(session, None if srec.expiry_interval == 0xFFFF_FFFF else remaining)
-            restored += 1
-        if restored or state.retained:
-            log.info(
-                "MQTT broker restored %d sessions and %d retained messages", restored, len(broker.retained)
-            )
+            sessions.append((session, None if srec.expiry_interval == NEVER_EXPIRES else remaining))
+        return Restored(retained, sessions, wills)
 
 
 class _Encoder:

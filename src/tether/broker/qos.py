@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tether.mqtt.connection import ServerConnection
 from tether.mqtt.encoder import encode_publish_parts
@@ -26,11 +26,9 @@ from .hooks import ClientInfo
 from .inflight import AWAIT_PUBACK, AWAIT_PUBCOMP, Delivery, SavedOrDelivered
 from .message import Message
 from .mountpoints import Mount
+from .ports import BrokerPort
 from .reserved import is_server_topic
 from .sessions import Session
-
-if TYPE_CHECKING:
-    from .broker import Broker
 
 __all__ = ["QoSFlows", "ack"]
 
@@ -72,7 +70,7 @@ class QoSFlows:
 
     __slots__ = ()
 
-    broker: Broker
+    broker: BrokerPort
     conn: ServerConnection
     session: Session | None
     client: ClientInfo | None
@@ -136,14 +134,8 @@ class QoSFlows:
             session.client_id,
             pid,
         )
-        broker.needs_commit = False
-        unsaved: list[Delivery] | None = None
-        if qos:
-            broker.unsaved = unsaved = []
-        if packet.retain:
-            broker.retain(message)
-        count = broker.route(message)
-        broker.unsaved = None
+        routed = broker.route(message)
+        count = routed.matched
         pending: asyncio.Future[Any] | None = None
         handlers = broker.handlers
         if handlers:
@@ -159,13 +151,13 @@ class QoSFlows:
         if not qos:
             return
         persistence = broker.persistence
-        if persistence is not None and (broker.needs_commit or unsaved):
+        if persistence is not None and (routed.durable or routed.unsaved):
             # Queued for an offline persistent session, or retained: acknowledged once it is durable; one
             # commit covers every acknowledgement waiting meanwhile (group commit). In online persistent
             # sessions only: once saved, or once every subscriber has acknowledged its copy, if earlier.
             durable = persistence.commit_soon()
-            if unsaved and not broker.needs_commit:
-                SavedOrDelivered(durable, unsaved)
+            if not routed.durable:
+                SavedOrDelivered(durable, routed.unsaved)
             pending = durable if pending is None else _both(broker.loop, pending, durable)
         if qos == 2:
             session.awaiting_rel.add(pid)
@@ -296,7 +288,7 @@ class QoSFlows:
             waiter.delivered()
         persistence = self.broker.persistence
         if persistence is not None:
-            persistence.session_changed(self.session)  # type: ignore[arg-type]
+            persistence.delivery_acked(self.session)  # type: ignore[arg-type]
 
     def deliver(self, delivery: Delivery) -> None:
         """Send a message now if the window and the socket allow it, else queue it (bounded)."""
