@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tether.core.ids import MAX_INT, MIN_INT
 from tether.inventory.query import (
     MAX_DEPTH,
     MAX_ORDER_KEYS,
@@ -371,7 +372,7 @@ paths = st.lists(segments, min_size=1, max_size=3).map(tuple)  # the alphabet ca
 scalars = st.one_of(
     st.text(),
     st.text(SEGMENT_ALPHABET + "*:/.", min_size=1),
-    st.integers(),
+    st.integers(MIN_INT, MAX_INT),  # beyond 64 bits a number is compared as a float (query.py)
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.none(),
