@@ -1,4 +1,5 @@
-"""The structure of the source: no import cycle among the modules of one package.
+"""The structure of the source (docs/architecture.md section 2): no import cycle among the modules of one
+package, and the domain packages depend on none of the layers above or beside them.
 
 The graph is static: every ``import`` / ``from ... import`` statement anywhere in a file counts, including
 those inside functions and under ``if TYPE_CHECKING:`` (a cycle hidden there is still a cycle in the design).
@@ -7,6 +8,7 @@ those inside functions and under ``if TYPE_CHECKING:`` (a cycle hidden there is 
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,11 +16,21 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
-#: Package directories (relative to src/) whose modules must not import each other in a cycle.
-PACKAGES = [
-    "tether/broker",
-    "tether/mqtt",
-]
+#: Package directories (relative to src/) whose modules must not import each other in a cycle: all of them.
+PACKAGES = sorted(
+    str(init.parent.relative_to(SRC)) for init in SRC.rglob("__init__.py") if "migrations" not in init.parts
+)
+
+#: The domain packages and what they must never import (directly or through another domain).
+DOMAINS = ["tenants", "inventory", "identity", "operations", "telemetry", "registration", "credentials"]
+ABOVE = ("tether.api", "tether.adapters", "tether.broker", "tether.storage", "tether.bootstrap", "tether.server")
+
+
+@functools.cache
+def _source_graph() -> tuple[dict[str, Path], dict[str, set[str]]]:
+    """The modules of src/ and their imports, parsed once per test run."""
+    modules = _modules()
+    return modules, _imports(modules)
 
 
 def _modules() -> dict[str, Path]:
@@ -100,11 +112,26 @@ def _cycles(graph: dict[str, set[str]], members: set[str]) -> list[list[str]]:
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_cycle_within_a_package(package: str) -> None:
-    modules = _modules()
+    modules, graph = _source_graph()
     directory = SRC / package
     members = {name for name, path in modules.items() if path.parent == directory}
     assert members, f"no modules in {directory}"
-    assert _cycles(_imports(modules), members) == []
+    assert _cycles(graph, members) == []
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_a_domain_imports_no_layer_above_it(domain: str) -> None:
+    """Everything a domain package reaches, transitively, is core/, domain packages and the MQTT topic
+    syntax; never an API, an adapter, the broker, a concrete store or the composition root."""
+    modules, graph = _source_graph()
+    seen: set[str] = set()
+    frontier = [name for name in modules if name.startswith(f"tether.{domain}")]
+    while frontier:
+        name = frontier.pop()
+        if name not in seen:
+            seen.add(name)
+            frontier.extend(graph.get(name, ()))
+    assert sorted(m for m in seen if m.startswith(ABOVE)) == []
 
 
 def test_hidden_imports_make_a_cycle(tmp_path: Path) -> None:
