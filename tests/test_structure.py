@@ -23,7 +23,14 @@ PACKAGES = sorted(
 
 #: The domain packages and what they must never import (directly or through another domain).
 DOMAINS = ["tenants", "inventory", "identity", "operations", "telemetry", "registration", "credentials"]
-ABOVE = ("tether.api", "tether.adapters", "tether.broker", "tether.storage", "tether.bootstrap", "tether.server")
+ABOVE = (
+    "tether.api",
+    "tether.adapters",
+    "tether.broker",
+    "tether.storage",
+    "tether.bootstrap",
+    "tether.server",
+)
 
 
 @functools.cache
