@@ -12,9 +12,8 @@ from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
 from tether.adapters.device_bootstrap import DeviceBootstrap
 from tether.api.app import create_app
-from tether.api.c8y import render, telemetry
-from tether.api.c8y.operations import render_operation
 from tether.broker import Broker, BrokerConfig, DefaultHooks
+from tether.c8y import render
 from tether.config import ConfigError, Settings
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
@@ -44,10 +43,10 @@ from tether.tenants.throttle import Throttle
 # How the real-time hub shows each resource (the Cumulocity REST rendering).
 RENDERERS: dict[str, Renderer] = {
     "managedobjects": render.managed_object,
-    "measurements": telemetry.render_measurement,
-    "events": telemetry.render_event,
-    "alarms": telemetry.render_alarm,
-    "operations": render_operation,
+    "measurements": render.measurement,
+    "events": render.event,
+    "alarms": render.alarm,
+    "operations": render.operation,
 }
 
 

@@ -14,7 +14,7 @@ from c8y_api import CumulocityApi
 from c8y_api.model import Device, Operation
 from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, ServerThread
 
-from tether.api.c8y.operations import render_operation
+from tether.c8y import render
 from tether.core.events import DomainEvent
 from tether.operations.models import TRANSITIONS, OperationStatus
 from tether.tenants.models import Role
@@ -564,9 +564,9 @@ def test_every_change_publishes_a_domain_event(
         assert event.tenant_id == "t1" and event.resource == "operations"
         assert event.source_id == int(child) and event.agent_id == int(gateway)
     base = str(admin.base_url).rstrip("/")
-    assert render_operation(base, mine[0].payload) == op  # type: ignore[arg-type]
-    assert render_operation(base, mine[1].payload) == updated  # type: ignore[arg-type]
-    assert render_operation(base, mine[2].payload)["status"] == "EXECUTING"  # type: ignore[arg-type]
+    assert render.operation(base, mine[0].payload) == op  # type: ignore[arg-type]
+    assert render.operation(base, mine[1].payload) == updated  # type: ignore[arg-type]
+    assert render.operation(base, mine[2].payload)["status"] == "EXECUTING"  # type: ignore[arg-type]
 
 
 def test_c8y_api_client_creates_and_reads_operations(server: ServerThread) -> None:

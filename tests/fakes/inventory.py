@@ -71,6 +71,7 @@ class FakeManagedObjectStore:
         return mo if mo is not None and mo.tenant_id == tenant_id else None
 
     async def create(self, tenant_id: str, draft: NewManagedObject, now: int) -> ManagedObject:
+        assert draft.owner is not None  # the inventory service names the owner before it stores
         mo = ManagedObject(
             id=self._next_id,
             tenant_id=tenant_id,

@@ -22,8 +22,9 @@ from tests.realtime.helpers import render_thing
 from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD
 
 from tether.api import errors
-from tether.api.c8y import realtime, render
+from tether.api.c8y import realtime
 from tether.bootstrap import Platform, build_platform
+from tether.c8y import render
 from tether.config import Settings
 from tether.core.errors import DomainError
 from tether.realtime import Hub

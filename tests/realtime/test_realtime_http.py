@@ -12,6 +12,7 @@ from tests.realtime.assembly import ADMIN_AUTH, BOOTSTRAP_AUTH, T1_ADMIN, Assemb
 from tests.realtime.helpers import event, until_waiting
 from tests.support import ADMIN_PASSWORD
 
+from tether.c8y import documents
 from tether.realtime import Endpoint
 from tether.tenants.models import Principal, Role
 
@@ -97,7 +98,7 @@ async def test_inventory_changes_reach_notification_realtime(
     client: httpx.AsyncClient, assembled: Assembled
 ) -> None:
     inventory = assembled.platform.services.inventory
-    mo = await inventory.create(T1_ADMIN, {"name": "RaspPi", "c8y_IsDevice": {}})
+    mo = await inventory.create(T1_ADMIN, documents.managed_object({"name": "RaspPi", "c8y_IsDevice": {}}))
     path = "/notification/realtime"
     client_id = await handshake(client, path)
     await bayeux(
@@ -109,7 +110,7 @@ async def test_inventory_changes_reach_notification_realtime(
     session = assembled.hub.find(client_id, T1_ADMIN, Endpoint.REALTIME)
     assert session is not None
     await until_waiting(session)
-    await inventory.update(T1_ADMIN, mo.id, {"c8y_Hardware": {"model": "B"}})
+    await inventory.update(T1_ADMIN, mo.id, documents.managed_object_change({"c8y_Hardware": {"model": "B"}}))
     data, reply = await connect
     assert data["channel"] == f"/managedobjects/{mo.id}"
     assert data["data"]["realtimeAction"] == "UPDATE"
@@ -120,7 +121,7 @@ async def test_inventory_changes_reach_notification_realtime(
     assert reply["channel"] == "/meta/connect" and reply["successful"] is True
 
     # between connects, changes are buffered for the next connect
-    await inventory.update(T1_ADMIN, mo.id, {"name": "renamed"})
+    await inventory.update(T1_ADMIN, mo.id, documents.managed_object_change({"name": "renamed"}))
     await inventory.delete(T1_ADMIN, mo.id)
     replies = await bayeux(client, path, {"channel": "/meta/connect", "clientId": client_id})
     assert [r["data"]["realtimeAction"] for r in replies[:-1]] == ["UPDATE", "DELETE"]
@@ -231,10 +232,10 @@ async def test_another_tenant_receives_nothing(client: httpx.AsyncClient, assemb
         )
     inventory = assembled.platform.services.inventory
     t2_admin = Principal("t2", "admin", frozenset({Role.ADMIN}))
-    mo = await inventory.create(T1_ADMIN, {"name": "t1 object"})
-    other = await inventory.create(t2_admin, {"name": "t2 object"})
-    await inventory.update(T1_ADMIN, mo.id, {"name": "t1 only"})
-    await inventory.update(t2_admin, other.id, {"name": "t2 only"})
+    mo = await inventory.create(T1_ADMIN, documents.managed_object({"name": "t1 object"}))
+    other = await inventory.create(t2_admin, documents.managed_object({"name": "t2 object"}))
+    await inventory.update(T1_ADMIN, mo.id, documents.managed_object_change({"name": "t1 only"}))
+    await inventory.update(t2_admin, other.id, documents.managed_object_change({"name": "t2 only"}))
     connect = {"channel": "/meta/connect", "advice": {"timeout": 0}}
     # (whether creation is announced too is the inventory's business: only the tenants matter here)
     replies = await bayeux(client, path, {**connect, "clientId": theirs}, auth=t2)

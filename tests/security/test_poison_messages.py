@@ -39,8 +39,9 @@ from tether.adapters.smartrest.adapter import SmartRestAdapter
 from tether.core.clock import MAX_MS, MIN_MS, parse_iso, to_iso
 from tether.core.errors import BadRequest, InvalidInput
 from tether.core.values import MAX_DEPTH, MAX_INT, MIN_INT, clean, clean_fields
+from tether.inventory.models import NewManagedObject
 from tether.mqtt import ReasonCode
-from tether.telemetry import documents
+from tether.telemetry import measurements as measurement_rules
 from tether.telemetry.measurements import ingest_row
 from tether.telemetry.models import NewEvent
 from tether.tenants.models import Principal, Role
@@ -221,7 +222,7 @@ def test_a_row_refused_by_the_store_fails_alone(
     offenders = [connect(protocol=V5, subscribe=("error",)), connect(protocol=V311, subscribe=("error",))]
     for device in innocent + offenders:
         assert device.publish("s/us", "200,c8y_Warmup,W,1") == 0
-    monkeypatch.setattr(documents, "clean_fields", lambda fields, **_: dict(fields))
+    monkeypatch.setattr(measurement_rules, "clean_fields", lambda fields, **_: dict(fields))
 
     def body(value: Any) -> bytes:  # the standard library's encoder: orjson would refuse 300 levels
         return json.dumps({"type": "c8y_J", "time": "2024-05-01T00:00:00Z", "c8y_J": {"J": value}}).encode()
@@ -596,7 +597,9 @@ def test_property_accepted_rows_round_trip_through_the_store(
 def stored_source(server: ServerThread) -> int:
     async def make() -> int:
         mo_id: int = (
-            await server.platform.services.inventory.create(ADMIN, {"name": "prop", "c8y_IsDevice": {}})
+            await server.platform.services.inventory.create(
+                ADMIN, NewManagedObject(None, "prop", None, {"c8y_IsDevice": {}})
+            )
         ).id
         return mo_id
 

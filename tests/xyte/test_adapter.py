@@ -21,6 +21,7 @@ from tether.broker import ClientInfo, Message
 from tether.core.events import DomainEvent
 from tether.mqtt.reason_codes import ReasonCode
 from tether.registration.xyte_models import XyteDevice
+from tether.telemetry.measurements import SourceGrant
 from tether.tenants.models import Principal, Role
 
 
@@ -33,15 +34,20 @@ def adapter(server: ServerThread) -> XyteAdapter:
 
 
 class CountingMeasurements:
-    """The MeasurementService, recording how many documents each create() call stored."""
+    """The MeasurementService, recording how many measurements each create_many() call stored; `grants`
+    issued before a source was deleted stand in for the real ones, so only the store can refuse them."""
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, grants: dict[int, SourceGrant]) -> None:
         self.real = real
+        self.grants = grants
         self.calls: list[int] = []
 
-    async def create(self, who: Principal, documents: list[Any]) -> Any:
-        self.calls.append(len(documents))
-        return await self.real.create(who, documents)
+    async def grant(self, who: Principal, source_id: int) -> SourceGrant:
+        return self.grants.get(source_id) or await self.real.grant(who, source_id)
+
+    async def create_many(self, rows: list[Any]) -> Any:
+        self.calls.append(len(rows))
+        return await self.real.create_many(rows)
 
 
 def client_of(device: XyteDevice) -> ClientInfo:
@@ -67,11 +73,12 @@ def test_messages_together_are_one_write_and_a_bad_one_fails_alone(
 ) -> None:
     model = create_model(admin)
     good, gone = (record(server, register(server.url, model)) for _ in range(2))
+    granted = server.call(adapter._measurements.grant(gone.principal, gone.mo_id))
     assert admin.delete(f"/inventory/managedObjects/{gone.mo_id}").status_code == 204
     # As if deleted between the adapter's check of the registration and the write (a deleted device is
     # refused before it joins a batch: tests/xyte/test_device_deleted.py): only the store can refuse it.
     server.platform.services.xyte._remember(gone)
-    spy = CountingMeasurements(adapter._measurements)
+    spy = CountingMeasurements(adapter._measurements, {gone.mo_id: granted})
     adapter._measurements = spy  # type: ignore[assignment]
     messages = [telemetry(good, 0), telemetry(good, 1), telemetry(gone, 2), telemetry(good, 3)]
 

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from tether.c8y import documents
 from tether.core.errors import BadRequest, DomainError, ErrorMap, Forbidden, InvalidInput, NotFound
 from tether.core.ids import parse_id
 from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
 from tether.services import Services
-from tether.telemetry.measurements import parse_measurement
+from tether.telemetry.measurements import ingest_row
 
 if TYPE_CHECKING:  # annotations only: the smartrest package's __init__ imports this module (adapter.py)
     from tether.adapters.smartrest.ports import Connections
@@ -173,16 +174,17 @@ class JsonViaMqtt:
         for item in items:
             item["source"] = {"id": str(root.mo_id)}  # always the ClientId's device (json-via-mqtt)
         if resource == "measurements":
-            # Checked (parse_measurement: core/values.py, times) before they join the shared ingest batch.
-            drafts = [parse_measurement(item) for item in items]
-            rows = [(root.grant, d.type, d.time, d.fragments) for d in drafts]
+            # Checked (the document, then ingest_row: core/values.py, times) before they join the shared
+            # ingest batch.
+            drafts = [documents.measurement(item) for item in items]
+            rows = [ingest_row(root.grant, d.type, d.time, d.fragments) for d in drafts]
             return await adapter.store_measurements(session, rows, mode, rejected)
         if resource == "events":
             for item in items:
-                await services.device_events.create(who, item, mode)
+                await services.device_events.create(who, documents.event(item), mode)
         else:
             for item in items:
-                await services.alarms.create(who, item, mode)
+                await services.alarms.create(who, documents.alarm(item), mode)
         return None
 
     async def _change(
@@ -198,11 +200,11 @@ class JsonViaMqtt:
         who = session.who
         if resource == "events":
             if action == "update":
-                await services.device_events.update(who, id_, _object(document), mode)
+                await services.device_events.update(who, id_, documents.event_change(_object(document)), mode)
             else:
                 await services.device_events.delete(who, id_, mode)
         elif resource == "alarms" and action == "update":
-            await services.alarms.update(who, id_, _object(document), mode)
+            await services.alarms.update(who, id_, documents.alarm_change(_object(document)), mode)
         elif resource == "measurements" and action == "delete":
             await services.measurements.delete(who, id_, mode)
         else:
@@ -212,9 +214,9 @@ class JsonViaMqtt:
         inventory = self.services.inventory
         who = session.who
         if levels == ["create"]:
-            await inventory.create(who, _object(document))
+            await inventory.create(who, documents.managed_object(_object(document)))
         elif len(levels) == 2 and levels[0] == "update":
-            await inventory.update(who, _id(levels[1]), _object(document))
+            await inventory.update(who, _id(levels[1]), documents.managed_object_change(_object(document)))
         elif len(levels) == 3 and levels[1:] == ["childDevices", "create"]:
             parent = _id(levels[0])
             child = _object(document)
@@ -222,7 +224,7 @@ class JsonViaMqtt:
             if isinstance(reference, Mapping) and "id" in reference:
                 await inventory.add_child(who, parent, ChildKind.DEVICE, _id(str(reference["id"])))
             else:
-                created = await inventory.create(who, child)
+                created = await inventory.create(who, documents.managed_object(child))
                 await inventory.add_child(who, parent, ChildKind.DEVICE, created.id)
         else:
             raise JsonError("notSupported", f"Unsupported topic inventory/managedObjects/{'/'.join(levels)}")

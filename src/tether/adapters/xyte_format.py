@@ -32,12 +32,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tether.core.clock import now_ms, parse_iso, to_iso
+from tether.core.clock import now_ms, parse_iso
 from tether.core.errors import BadRequest, InvalidInput
 from tether.core.ids import parse_id
 from tether.core.values import clean
 from tether.operations.models import Operation, OperationStatus
 from tether.registration.xyte_models import XyteDevice
+from tether.telemetry.models import NewMeasurement
 
 R = "xyte"
 MEASUREMENT_TYPE = "xyte_Telemetry"
@@ -62,9 +63,9 @@ _TO_XYTE = {
 }
 
 
-def measurement_document(device: XyteDevice, payload: Any) -> dict[str, Any]:
-    """The measurement (a MeasurementService document) for one Send Telemetry payload; InvalidInput when
-    the payload is not of that shape."""
+def measurement(device: XyteDevice, payload: Any) -> NewMeasurement:
+    """The measurement of the device for one Send Telemetry payload; InvalidInput when the payload is not
+    of that shape."""
     if not isinstance(payload, Mapping):
         raise InvalidInput("Telemetry must be a JSON object", resource=R)
     status = payload.get("status")
@@ -99,23 +100,22 @@ def measurement_document(device: XyteDevice, payload: Any) -> dict[str, Any]:
         state["status"] = status
     if message is not None:
         state["message"] = message
-    document: dict[str, Any] = {"source": {"id": str(device.mo_id)}, "type": MEASUREMENT_TYPE}
     timestamp = payload.get("timestamp")
     if timestamp is not None:
         if not isinstance(timestamp, str):
             raise InvalidInput("'timestamp' must be an ISO-8601 date-time string", resource=R)
         try:
-            parse_iso(timestamp, field="timestamp", resource=R)
+            time = parse_iso(timestamp, field="timestamp", resource=R)
         except BadRequest as exc:
             raise InvalidInput(exc.message, resource=R) from None
-        document["time"] = timestamp
     else:
-        document["time"] = to_iso(now_ms())
+        time = now_ms()
+    fragments: dict[str, Any] = {}
     if series:
-        document[SERIES_FRAGMENT] = series
+        fragments[SERIES_FRAGMENT] = series
     if state:
-        document[STATE_FRAGMENT] = state
-    return document
+        fragments[STATE_FRAGMENT] = state
+    return NewMeasurement(source_id=device.mo_id, type=MEASUREMENT_TYPE, time=time, fragments=fragments)
 
 
 def command(device: XyteDevice, op: Operation) -> dict[str, Any]:

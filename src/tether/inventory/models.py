@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from tether.inventory.query import Query
 
@@ -37,10 +37,26 @@ class ManagedObject:
 
 @dataclass(frozen=True, slots=True)
 class NewManagedObject:
-    owner: str
+    """A managed object to create. `owner` None is the creating caller; only an administrator names another
+    owner (the inventory service decides, and hands its store the draft with the owner resolved)."""
+
+    owner: str | None
     name: str | None
     type: str | None
     fragments: Json
+
+
+#: The indexed top-level fields of a managed object (the rest are fragments).
+Column = Literal["name", "type"]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedObjectChange:
+    """A merge: each field named in `columns` takes its value (None clears it); a fragment given replaces
+    the stored one whole, a fragment set to None is removed; what is not named stays."""
+
+    columns: dict[Column, str | None] = field(default_factory=dict)
+    fragments: Json = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import dataclasses
 
 from tether.core.clock import now_ms
 from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
-from tether.core.text import MAX_KEY_LENGTH, checked
+from tether.core.text import checked
 from tether.core.values import clean_fields
 from tether.inventory.access import may_read
 from tether.inventory.models import (
     ChildKind,
     InventoryCriteria,
-    Json,
     ManagedObject,
+    ManagedObjectChange,
     NewManagedObject,
     Relations,
 )
@@ -24,42 +23,6 @@ from tether.inventory.store import ManagedObjectStore
 from tether.tenants.models import Principal
 
 R = "inventory"
-
-# Fields the server owns; a client may send them (c8y clients echo documents back) but they are ignored.
-READ_ONLY = frozenset(
-    {
-        "id",
-        "self",
-        "owner",
-        "creationTime",
-        "lastUpdated",
-        "childDevices",
-        "childAssets",
-        "childAdditions",
-        "assetParents",
-        "deviceParents",
-        "additionParents",
-    }
-)
-
-
-def _split(document: Mapping[str, Any]) -> tuple[dict[str, Any], Json]:
-    """Separate the indexed top-level fields (name, type) from free-form fragments."""
-    columns: dict[str, Any] = {}
-    fragments: Json = {}
-    for key, value in document.items():
-        if key in READ_ONLY:
-            continue
-        if key in ("name", "type"):
-            if value is not None and not isinstance(value, str):
-                raise InvalidInput(f"'{key}' must be a string", resource="inventory")
-            # name is a text column, type a 255-character one
-            limit = MAX_KEY_LENGTH if key == "type" else None
-            columns[key] = value if value is None else checked(value, key, resource=R, max_length=limit)
-        else:
-            fragments[key] = value
-    # Numbers, NUL characters and nesting the stores and the encoder accept (issue 11 item 3).
-    return columns, clean_fields(fragments, resource="inventory")
 
 
 class InventoryService:
@@ -70,17 +33,16 @@ class InventoryService:
     def _announce(self, action: Action, mo: ManagedObject) -> None:
         self._events.publish(DomainEvent(mo.tenant_id, "managedobjects", action, mo.id, mo.id, mo))
 
-    async def create(self, who: Principal, document: Mapping[str, Any]) -> ManagedObject:
+    async def create(self, who: Principal, draft: NewManagedObject) -> ManagedObject:
+        """The caller owns the new object unless an administrator names another owner."""
         self._require_inventory_role(who)
-        columns, fragments = _split(document)
-        fragments = {k: v for k, v in fragments.items() if v is not None}
+        # Numbers, NUL characters and nesting the stores and the encoder accept (core/values.py).
+        fragments = {k: v for k, v in clean_fields(draft.fragments, resource=R).items() if v is not None}
         owner = who.username
-        if who.is_admin and isinstance(document.get("owner"), str) and document["owner"]:
-            owner = checked(document["owner"], "owner", resource=R)
-        draft = NewManagedObject(
-            owner=owner, name=columns.get("name"), type=columns.get("type"), fragments=fragments
-        )
-        mo = await self._store.create(who.tenant_id, draft, now_ms())
+        if who.is_admin and draft.owner:
+            owner = checked(draft.owner, "owner", resource=R)
+        resolved = dataclasses.replace(draft, owner=owner, fragments=fragments)
+        mo = await self._store.create(who.tenant_id, resolved, now_ms())
         self._announce("CREATE", mo)
         return mo
 
@@ -93,10 +55,11 @@ class InventoryService:
             )
         return mo
 
-    async def update(self, who: Principal, mo_id: int, document: Mapping[str, Any]) -> ManagedObject:
-        """PUT merges: given fragments replace whole fragments, a fragment set to null is removed."""
+    async def update(self, who: Principal, mo_id: int, change: ManagedObjectChange) -> ManagedObject:
+        """A merge: given fragments replace whole fragments, a fragment set to None is removed."""
         await self.get(who, mo_id)
-        columns, fragments = _split(document)
+        columns: dict[str, str | None] = {key: value for key, value in change.columns.items()}
+        fragments = clean_fields(change.fragments, resource=R)
         updated = await self._store.update(who.tenant_id, mo_id, columns, fragments, now_ms())
         if updated is None:
             raise NotFound(f"No managedObject for id '{mo_id}'!", resource="inventory")

@@ -90,6 +90,16 @@ class NewOperation:
 
 
 @dataclass(frozen=True, slots=True)
+class OperationUpdate:
+    """What a caller asks to change: a status (None: keep it), a failure reason (with FAILED only) and
+    fragments to merge (None removes one)."""
+
+    status: OperationStatus | None = None
+    failure_reason: str | None = None
+    fragments: Json = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class OperationChange:
     """What one update sets: the status it expects to find (compare-and-set) and the new values."""
 

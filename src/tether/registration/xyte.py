@@ -21,7 +21,7 @@ from tether.core.errors import Conflict, DomainError, Forbidden, InvalidInput, N
 from tether.core.events import DomainEvent, EventBus
 from tether.core.paging import PageRequest
 from tether.identity.service import IdentityService
-from tether.inventory.models import ChildKind
+from tether.inventory.models import ChildKind, NewManagedObject
 from tether.inventory.service import InventoryService
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
 from tether.operations.service import OperationService
@@ -161,7 +161,7 @@ class XyteService:
             access_key_hash=hash_secret(access_key),
             creation_time=now_ms(),
         )
-        mo = await self._inventory.create(system, self._document(model, request, device))
+        mo = await self._inventory.create(system, self._managed_object(model, request, device))
         device = dataclasses.replace(device, mo_id=mo.id)
         try:
             await self._store.create_device(device)
@@ -195,7 +195,10 @@ class XyteService:
         return parent
 
     @staticmethod
-    def _document(model: DeviceModel, request: DeviceRegistration, device: XyteDevice) -> dict[str, object]:
+    def _managed_object(
+        model: DeviceModel, request: DeviceRegistration, device: XyteDevice
+    ) -> NewManagedObject:
+        """The device's managed object, owned by the device (its user name)."""
         xyte: dict[str, object] = {"id": device.id, "model_id": model.id, "model": model.name}
         for key, value in (
             ("mac", request.mac),
@@ -206,15 +209,17 @@ class XyteService:
         ):
             if value is not None:
                 xyte[key] = value
-        return {
-            "name": request.name or f"{model.name} {request.sn}",
-            "type": model.name,
-            "owner": device.username,
-            "c8y_IsDevice": {},
-            "c8y_Hardware": {"serialNumber": request.sn, "model": model.name},
-            "c8y_Firmware": {"version": request.firmware_version},
-            DEVICE_FRAGMENT: xyte,
-        }
+        return NewManagedObject(
+            owner=device.username,
+            name=request.name or f"{model.name} {request.sn}",
+            type=model.name,
+            fragments={
+                "c8y_IsDevice": {},
+                "c8y_Hardware": {"serialNumber": request.sn, "model": model.name},
+                "c8y_Firmware": {"version": request.firmware_version},
+                DEVICE_FRAGMENT: xyte,
+            },
+        )
 
     # -- authentication ----------------------------------------------------------------------------
 

@@ -8,22 +8,20 @@ raises. CLEARED alarms are never de-duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
 from tether.core.clock import now_ms
 from tether.core.errors import InvalidInput, NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
+from tether.core.values import clean_fields
 from tether.inventory.access import ReadableObjects
-from tether.telemetry import documents
 from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
 from tether.telemetry.models import (
     Alarm,
     AlarmChange,
     AlarmCriteria,
-    AlarmSeverity,
     AlarmStatus,
     NewAlarm,
 )
@@ -31,52 +29,6 @@ from tether.telemetry.store import AlarmStore
 from tether.tenants.models import Principal
 
 R = "alarm"
-# Fields the server owns or reads itself; never stored as fragments. An update ignores source, type and
-# time (clients echo whole documents back), as it ignores the server-owned fields.
-RESERVED = frozenset(
-    {
-        "id",
-        "self",
-        "source",
-        "type",
-        "text",
-        "time",
-        "status",
-        "severity",
-        "count",
-        "creationTime",
-        "lastUpdated",
-        "firstOccurrenceTime",
-        "history",
-    }
-)
-
-
-def parse_alarm(document: Mapping[str, Any]) -> NewAlarm:
-    status = document.get("status")
-    return NewAlarm(
-        source_id=documents.source_id(document, resource=R),
-        type=documents.type_name(document, resource=R),
-        text=documents.required_string(document, "text", resource=R),
-        severity=documents.enum_value(document.get("severity"), AlarmSeverity, "severity", resource=R),
-        status=AlarmStatus.ACTIVE
-        if status is None
-        else documents.enum_value(status, AlarmStatus, "status", resource=R),
-        time=documents.time(document, resource=R),
-        fragments=documents.fragments(document, RESERVED, resource=R),
-    )
-
-
-def parse_change(document: Mapping[str, Any]) -> AlarmChange:
-    status, severity, text = document.get("status"), document.get("severity"), document.get("text")
-    return AlarmChange(
-        status=None if status is None else documents.enum_value(status, AlarmStatus, "status", resource=R),
-        severity=None
-        if severity is None
-        else documents.enum_value(severity, AlarmSeverity, "severity", resource=R),
-        text=None if text is None else documents.string(text, "text", resource=R),
-        fragments=documents.fragments(document, RESERVED, resource=R, keep_null=True),
-    )
 
 
 class AlarmService:
@@ -86,11 +38,11 @@ class AlarmService:
         self._announce = Announcer(events, "alarms")
 
     async def create(
-        self, who: Principal, document: Mapping[str, Any], mode: ProcessingMode = ProcessingMode.PERSISTENT
+        self, who: Principal, new: NewAlarm, mode: ProcessingMode = ProcessingMode.PERSISTENT
     ) -> Alarm:
         """The new alarm, or the open alarm of the same source and type that absorbed this one."""
         require_role(who)
-        draft = parse_alarm(document)
+        draft = replace(new, fragments=clean_fields(new.fragments, resource=R))
         source = await self._sources.require(who, draft.source_id)
         now = now_ms()
         if not mode.stores:
@@ -135,13 +87,14 @@ class AlarmService:
         self,
         who: Principal,
         alarm_id: int,
-        document: Mapping[str, Any],
+        change: AlarmChange,
         mode: ProcessingMode = ProcessingMode.PERSISTENT,
     ) -> Alarm:
-        """Status, severity, text and custom fragments change. Re-opening a cleared alarm while another
-        open alarm of its source and type exists is a Conflict."""
+        """Status, severity, text and custom fragments change (a fragment set to None is removed).
+        Re-opening a cleared alarm while another open alarm of its source and type exists is a Conflict."""
         await self.get(who, alarm_id)
-        updated = await self._store.update(who.tenant_id, alarm_id, parse_change(document), now_ms())
+        change = replace(change, fragments=clean_fields(change.fragments, resource=R))
+        updated = await self._store.update(who.tenant_id, alarm_id, change, now_ms())
         if updated is None:
             raise NotFound(f"No alarm for id '{alarm_id}'!", resource=R)
         self._announce(mode, "UPDATE", [updated])
@@ -151,7 +104,7 @@ class AlarmService:
         self,
         who: Principal,
         criteria: AlarmCriteria,
-        document: Mapping[str, Any],
+        status: AlarmStatus,
         mode: ProcessingMode = ProcessingMode.PERSISTENT,
     ) -> int:
         """Set the status of every matching alarm (the one field Cumulocity's bulk update changes).
@@ -160,9 +113,6 @@ class AlarmService:
         require_role(who)
         if criteria.is_unfiltered:
             raise InvalidInput("At least one query parameter is required to update alarms", resource=R)
-        if document.get("status") is None:
-            raise InvalidInput("'status' is mandatory; only the status of alarms can be updated", resource=R)
-        status = documents.enum_value(document["status"], AlarmStatus, "status", resource=R)
         updated = await self._store.update_matching(
             who.tenant_id, criteria, status, now_ms(), owner_scope=owner_scope(who)
         )

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
 from tether.core.clock import now_ms
 from tether.core.errors import NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
+from tether.core.values import clean_fields
 from tether.inventory.access import ReadableObjects
-from tether.telemetry import documents
 from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
-from tether.telemetry.models import Event, EventCriteria, NewEvent
+from tether.telemetry.models import Event, EventChange, EventCriteria, NewEvent
 from tether.telemetry.store import EventStore
 from tether.tenants.models import Principal
 
 R = "event"
-# Fields the server owns or reads itself; never stored as fragments. An update ignores source, type and
-# time (clients echo whole documents back), as it ignores the server-owned fields.
-RESERVED = frozenset({"id", "self", "source", "type", "text", "time", "creationTime", "lastUpdated"})
-
-
-def parse_event(document: Mapping[str, Any]) -> NewEvent:
-    return NewEvent(
-        source_id=documents.source_id(document, resource=R),
-        type=documents.type_name(document, resource=R),
-        text=documents.required_string(document, "text", resource=R),
-        time=documents.time(document, resource=R),
-        fragments=documents.fragments(document, RESERVED, resource=R),
-    )
 
 
 class EventService:
@@ -40,10 +26,10 @@ class EventService:
         self._announce = Announcer(events, "events")
 
     async def create(
-        self, who: Principal, document: Mapping[str, Any], mode: ProcessingMode = ProcessingMode.PERSISTENT
+        self, who: Principal, new: NewEvent, mode: ProcessingMode = ProcessingMode.PERSISTENT
     ) -> Event:
         require_role(who)
-        draft = parse_event(document)
+        draft = replace(new, fragments=clean_fields(new.fragments, resource=R))
         await self._sources.require(who, draft.source_id)
         now = now_ms()
         if mode.stores:
@@ -78,16 +64,13 @@ class EventService:
         self,
         who: Principal,
         event_id: int,
-        document: Mapping[str, Any],
+        change: EventChange,
         mode: ProcessingMode = ProcessingMode.PERSISTENT,
     ) -> Event:
-        """Text and custom fragments change; a fragment set to null is removed."""
+        """Text and custom fragments change; a fragment set to None is removed."""
         await self.get(who, event_id)
-        text = document.get("text")
-        if text is not None:
-            text = documents.string(text, "text", resource=R)
-        fragments = documents.fragments(document, RESERVED, resource=R, keep_null=True)
-        updated = await self._store.update(who.tenant_id, event_id, text, fragments, now_ms())
+        fragments = clean_fields(change.fragments, resource=R)
+        updated = await self._store.update(who.tenant_id, event_id, change.text, fragments, now_ms())
         if updated is None:
             raise NotFound(f"No event for id '{event_id}'!", resource=R)
         self._announce(mode, "UPDATE", [updated])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from tether.core.clock import in_range, now_ms
 from tether.core.errors import InvalidInput, NotFound
@@ -14,9 +13,9 @@ from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
 from tether.core.values import clean_fields
 from tether.inventory.access import ReadableObjects
-from tether.telemetry import documents
 from tether.telemetry.access import Announcer, Sources, owner_scope, require_role
 from tether.telemetry.models import (
+    MAX_TYPE_LENGTH,
     Json,
     Measurement,
     MeasurementCriteria,
@@ -29,9 +28,6 @@ from tether.telemetry.store import MeasurementStore
 from tether.tenants.models import Principal
 
 R = "measurement"
-# Fields the server owns or reads itself; never stored as fragments.
-RESERVED = frozenset({"id", "self", "source", "type", "time", "creationTime"})
-
 
 _SEAL = object()
 
@@ -53,24 +49,13 @@ IngestRow = tuple[SourceGrant, str, int, Json]
 
 def ingest_row(grant: SourceGrant, type_: str, time: int, fragments: Json) -> IngestRow:
     """One measurement of a protocol adapter, checked BEFORE it joins an ingest batch shared with other
-    devices (issue 11 item 3): the same rules as :func:`parse_measurement` (type, time in the years
-    1..9999, fragments by core/values.py); InvalidInput otherwise."""
-    if not type_ or "\x00" in type_ or len(type_) > documents.MAX_TYPE_LENGTH:
-        raise InvalidInput(
-            f"'type' must be 1 to {documents.MAX_TYPE_LENGTH} characters without NUL", resource=R
-        )
+    devices: the type, a time in the years 1..9999 and the fragments by core/values.py; InvalidInput
+    otherwise."""
+    if not type_ or "\x00" in type_ or len(type_) > MAX_TYPE_LENGTH:
+        raise InvalidInput(f"'type' must be 1 to {MAX_TYPE_LENGTH} characters without NUL", resource=R)
     if type(time) is not int or not in_range(time):
         raise InvalidInput("'time' must be a date in the years 1..9999", resource=R)
     return (grant, type_, time, clean_fields(fragments, resource=R))
-
-
-def parse_measurement(document: Mapping[str, Any]) -> NewMeasurement:
-    return NewMeasurement(
-        source_id=documents.source_id(document, resource=R),
-        type=documents.type_name(document, resource=R),
-        time=documents.time(document, resource=R),
-        fragments=documents.fragments(document, RESERVED, resource=R),
-    )
 
 
 class MeasurementService:
@@ -90,18 +75,14 @@ class MeasurementService:
     async def create(
         self,
         who: Principal,
-        document_list: Sequence[object],
+        new: Sequence[NewMeasurement],
         mode: ProcessingMode = ProcessingMode.PERSISTENT,
     ) -> list[Measurement]:
-        """All or nothing: every document is checked before any is stored, in one write."""
+        """All or nothing: every measurement is checked before any is stored, in one write."""
         require_role(who)
-        if not document_list:
+        if not new:
             raise InvalidInput("At least one measurement is required", resource=R)
-        drafts = []
-        for index, document in enumerate(document_list):
-            if not isinstance(document, Mapping):
-                raise InvalidInput(f"Measurement {index} must be a JSON object", resource=R)
-            drafts.append(parse_measurement(document))
+        drafts = [replace(d, fragments=clean_fields(d.fragments, resource=R)) for d in new]
         for source_id in dict.fromkeys(d.source_id for d in drafts):
             await self._sources.require(who, source_id)
         now = now_ms()

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 Json = dict[str, Any]
+MAX_TYPE_LENGTH = 255  # the width of the `type` columns
 #: A measurement as the bulk store takes it: (tenant id, source id, type, time, fragments).
 MeasurementRow = tuple[str, int, str, int, Json]
 
@@ -118,6 +119,15 @@ class NewEvent:
     text: str
     time: int
     fragments: Json
+
+
+@dataclass(frozen=True, slots=True)
+class EventChange:
+    """An update of an event: the text when given; a fragment given replaces the stored one, None removes
+    it. Source, type and time never change."""
+
+    text: str | None = None
+    fragments: Json = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from tether.adapters.smartrest.ingest import IngestBatcher
 from tether.core.errors import InvalidInput, NotFound
 from tether.core.paging import PageRequest
 from tether.core.processing import ProcessingMode
+from tether.inventory.models import NewManagedObject
 from tether.telemetry.measurements import IngestRow, SourceGrant
 from tether.telemetry.models import MeasurementCriteria
 from tether.tenants.models import Principal, Role
@@ -22,7 +23,11 @@ ADMIN = Principal("t1", "admin", frozenset({Role.ADMIN}))
 
 async def _devices(platform: Any, count: int) -> list[int]:
     return [
-        (await platform.services.inventory.create(ADMIN, {"name": f"d{i}", "c8y_IsDevice": {}})).id
+        (
+            await platform.services.inventory.create(
+                ADMIN, NewManagedObject(None, f"d{i}", None, {"c8y_IsDevice": {}})
+            )
+        ).id
         for i in range(count)
     ]
 

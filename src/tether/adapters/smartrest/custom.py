@@ -21,10 +21,10 @@ import orjson
 import tether.adapters.smartrest.template_model as tm
 from tether.adapters.smartrest.context import DeviceRef, Fields, parse_number, parse_time
 from tether.adapters.smartrest.csv import encode_row, parse_rows_lenient
-from tether.adapters.smartrest.dispatch import render_operation_json
 from tether.adapters.smartrest.errors import Code, SmartRestError, from_domain, invalid, unknown_template
 from tether.adapters.smartrest.ports import Connections
 from tether.adapters.smartrest.session import DeviceSession
+from tether.c8y import documents, render
 from tether.core.clock import now_ms, to_iso
 from tether.core.errors import Conflict, DomainError, NotFound
 from tether.core.ids import parse_id
@@ -34,7 +34,7 @@ from tether.mqtt.reason_codes import ReasonCode
 from tether.mqtt.topics import has_wildcards
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
 from tether.services import Services
-from tether.telemetry.measurements import parse_measurement
+from tether.telemetry.measurements import ingest_row
 from tether.telemetry.models import AlarmCriteria, AlarmStatus
 
 __all__ = ["CustomTemplates"]
@@ -212,12 +212,14 @@ class CustomTemplates:
             if request.method == "GET":
                 return _mo_json(await services.inventory.get(who, mo_id))
             document = _customs(request, values, fields.template)
-            return _mo_json(await services.inventory.update(who, mo_id, document))
+            return _mo_json(
+                await services.inventory.update(who, mo_id, documents.managed_object_change(document))
+            )
         if key == ("POST", "INVENTORY"):
             ext_value = next(values, "")
             ext_type = request.mandatory[0] or next(values, "")
             document = _customs(request, values, fields.template)
-            mo = await services.inventory.create(who, document)
+            mo = await services.inventory.create(who, documents.managed_object(document))
             if ext_value and ext_type:
                 await services.identity.register(who, mo.id, ext_type, ext_value)
             return _mo_json(mo)
@@ -227,18 +229,18 @@ class CustomTemplates:
             type_, time = mandatory
             document = {"source": source, "type": type_, "time": _time(time, fields.template)}
             document.update(_customs(request, values, fields.template))
-            draft = parse_measurement(document)
+            draft = documents.measurement(document)
             if draft.source_id != target.mo_id:
                 raise SmartRestError(
                     Code.INVALID_ARGUMENTS, "A measurement's source is the device", fields.template
                 )
-            measurements.append((target.grant, draft.type, draft.time, draft.fragments))
+            measurements.append(ingest_row(target.grant, draft.type, draft.time, draft.fragments))
             return document
         if key == ("POST", "EVENT"):
             type_, text, time = mandatory
             document = {"source": source, "type": type_, "text": text, "time": _time(time, fields.template)}
             document.update(_customs(request, values, fields.template))
-            event = await services.device_events.create(who, document, mode)
+            event = await services.device_events.create(who, documents.event(document), mode)
             return {**document, "id": str(event.id)}
         if key == ("POST", "ALARM"):
             type_, text, status, severity, time = mandatory
@@ -251,7 +253,7 @@ class CustomTemplates:
                 "time": _time(time, fields.template),
             }
             document.update(_customs(request, values, fields.template))
-            alarm = await services.alarms.create(who, document, mode)
+            alarm = await services.alarms.create(who, documents.alarm(document), mode)
             return {**document, "id": str(alarm.id)}
         if key == ("PUT", "ALARM"):
             (type_,) = mandatory
@@ -260,7 +262,7 @@ class CustomTemplates:
                 criteria = AlarmCriteria(source_id=target.mo_id, types=(type_,), statuses=(status,))
                 page = await services.alarms.find(who, criteria, PageRequest(page_size=1))
                 if page.items and page.items[0].id is not None:
-                    await services.alarms.update(who, page.items[0].id, changes, mode)
+                    await services.alarms.update(who, page.items[0].id, documents.alarm_change(changes), mode)
                     return {"type": type_, **changes}
             return None
         if key == ("PUT", "OPERATION"):
@@ -372,4 +374,4 @@ def _mo_json(mo: Any) -> dict[str, Any]:
 
 
 def _operation_json(op: Operation) -> bytes:
-    return render_operation_json(op, "")
+    return orjson.dumps(render.device_operation(op, ""))

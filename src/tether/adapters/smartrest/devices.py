@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tether.adapters.smartrest.context import DeviceRef
+from tether.c8y import documents
 from tether.core.errors import Conflict, NotFound
 from tether.core.paging import PageRequest
 from tether.inventory.models import ChildKind
@@ -62,7 +63,7 @@ class Devices:
         if existing is not None:
             return existing, False
         services = self.services
-        mo = await services.inventory.create(who, document)
+        mo = await services.inventory.create(who, documents.managed_object(document))
         try:
             await services.identity.register(who, mo.id, SERIAL, xid)
         except Conflict:

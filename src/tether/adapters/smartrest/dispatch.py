@@ -23,36 +23,19 @@ from tether.adapters.smartrest.devices import Devices
 from tether.adapters.smartrest.downstream import static_line
 from tether.adapters.smartrest.ports import Connections, ResponseTemplates
 from tether.adapters.smartrest.session import DeviceSession
-from tether.core.clock import to_iso
+from tether.c8y import render
 from tether.core.events import DomainEvent
 from tether.core.paging import PageRequest
 from tether.mqtt.topics import matches
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
 from tether.services import Services
 
-__all__ = ["NOTIFICATIONS", "OperationDispatcher", "render_operation_json"]
+__all__ = ["NOTIFICATIONS", "OperationDispatcher"]
 
 log = logging.getLogger("tether.smartrest")
 
 NOTIFICATIONS = "devicecontrol/notifications"
 _OPERATION_TOPICS = ("s/ds", NOTIFICATIONS, "s/dc/x", "s/dd")
-
-
-def render_operation_json(op: Operation, xid: str) -> bytes:
-    """An operation as JSON via MQTT shows it: ids as strings, its fragments inline, and the external id
-    of the device it is for (`externalSource`), so an agent knows which child executes it."""
-    body: dict[str, object] = {
-        "id": str(op.id),
-        "deviceId": str(op.device_id),
-        "status": op.status.value,
-        "creationTime": to_iso(op.creation_time),
-        "externalSource": {"externalId": xid, "type": "c8y_Serial"},
-    }
-    if op.agent_id is not None:
-        body["agentId"] = str(op.agent_id)
-    for key, value in op.fragments.items():
-        body.setdefault(key, value)
-    return orjson.dumps(body)
 
 
 class OperationDispatcher:
@@ -167,7 +150,7 @@ class OperationDispatcher:
             for custom in lines:
                 reached += adapter.publish(session, topic, custom)
         if line is None:
-            reached += adapter.publish(session, NOTIFICATIONS, render_operation_json(op, xid))
+            reached += adapter.publish(session, NOTIFICATIONS, orjson.dumps(render.device_operation(op, xid)))
         if reached:
             self._forwarded.setdefault((session.tenant_id, op.delivered_to), set()).add(op.id)
         return reached

@@ -15,12 +15,13 @@ from typing import Any
 from tether.adapters.smartrest.context import DeviceRef, Fields, RowContext
 from tether.adapters.smartrest.devices import Devices
 from tether.adapters.smartrest.errors import Code, SmartRestError, invalid
+from tether.c8y import documents
 from tether.core.clock import to_iso
 from tether.core.ids import parse_id
 from tether.core.paging import PageRequest
-from tether.inventory.models import ChildKind
+from tether.inventory.models import ChildKind, ManagedObjectChange
 from tether.operations.models import Operation, OperationCriteria, OperationStatus
-from tether.telemetry.models import AlarmCriteria, AlarmStatus, EventCriteria
+from tether.telemetry.models import AlarmChange, AlarmCriteria, AlarmStatus, EventCriteria
 
 __all__ = ["MEASUREMENT_TEMPLATES", "STATIC", "Template"]
 
@@ -43,7 +44,7 @@ class Template:
 
 async def _update(ctx: RowContext, document: dict[str, Any], device: DeviceRef | None = None) -> None:
     target = device or ctx.device
-    await ctx.services.inventory.update(ctx.who, target.mo_id, document)
+    await ctx.services.inventory.update(ctx.who, target.mo_id, documents.managed_object_change(document))
 
 
 def _present(**values: Any) -> dict[str, Any]:
@@ -73,7 +74,7 @@ async def t102(ctx: RowContext, f: Fields) -> None:
     document = {"type": "c8y_Service", "name": name, "serviceType": service_type, "status": status}
     mo_id, created = await ctx.host.create_child(ctx.device, xid, document, ChildKind.ADDITION)
     if not created:
-        await ctx.services.inventory.update(ctx.who, mo_id, {"status": status})
+        await ctx.services.inventory.update(ctx.who, mo_id, ManagedObjectChange(fragments={"status": status}))
 
 
 async def t104(ctx: RowContext, f: Fields) -> None:
@@ -298,7 +299,7 @@ def _raise(severity: str) -> Handler:
             "severity": severity,
             "time": to_iso(f.time(3, ctx.now)),
         }
-        await ctx.services.alarms.create(ctx.who, document, ctx.mode)
+        await ctx.services.alarms.create(ctx.who, documents.alarm(document), ctx.mode)
 
     return raise_alarm
 
@@ -317,13 +318,15 @@ async def t305(ctx: RowContext, f: Fields) -> None:
     type_, severity = f.req(1, "type"), f.req(2, "severity").upper()
     alarm_id = await _open_alarm(ctx, type_)
     if alarm_id is not None:
-        await ctx.services.alarms.update(ctx.who, alarm_id, {"severity": severity}, ctx.mode)
+        change = documents.alarm_change({"severity": severity})
+        await ctx.services.alarms.update(ctx.who, alarm_id, change, ctx.mode)
 
 
 async def t306(ctx: RowContext, f: Fields) -> None:
     alarm_id = await _open_alarm(ctx, f.req(1, "type"))
     if alarm_id is not None:
-        await ctx.services.alarms.update(ctx.who, alarm_id, {"status": "CLEARED"}, ctx.mode)
+        change = AlarmChange(status=AlarmStatus.CLEARED)
+        await ctx.services.alarms.update(ctx.who, alarm_id, change, ctx.mode)
 
 
 async def t307(ctx: RowContext, f: Fields) -> None:
@@ -332,7 +335,8 @@ async def t307(ctx: RowContext, f: Fields) -> None:
         raise invalid("At least one fragment name is required", "307")
     alarm_id = await _open_alarm(ctx, type_)
     if alarm_id is not None:
-        await ctx.services.alarms.update(ctx.who, alarm_id, dict.fromkeys(names), ctx.mode)
+        change = documents.alarm_change(dict.fromkeys(names))
+        await ctx.services.alarms.update(ctx.who, alarm_id, change, ctx.mode)
 
 
 # -- events (4xx) -----------------------------------------------------------------------------------
@@ -345,7 +349,7 @@ async def t400(ctx: RowContext, f: Fields) -> None:
         "text": f.req(2, "text"),
         "time": to_iso(f.time(3, ctx.now)),
     }
-    await ctx.services.device_events.create(ctx.who, document, ctx.mode)
+    await ctx.services.device_events.create(ctx.who, documents.event(document), ctx.mode)
 
 
 async def t401(ctx: RowContext, f: Fields) -> None:
@@ -357,7 +361,7 @@ async def t401(ctx: RowContext, f: Fields) -> None:
         "time": to_iso(f.time(5, ctx.now)),
         "c8y_Position": position,
     }
-    await ctx.services.device_events.create(ctx.who, document, ctx.mode)
+    await ctx.services.device_events.create(ctx.who, documents.event(document), ctx.mode)
 
 
 async def t402(ctx: RowContext, f: Fields) -> None:
@@ -372,7 +376,8 @@ async def t407(ctx: RowContext, f: Fields) -> None:
     criteria = EventCriteria(source_id=ctx.device.mo_id, type=type_)
     page = await ctx.services.device_events.find(ctx.who, criteria, PageRequest(page_size=1))
     if page.items and page.items[0].id is not None:
-        await ctx.services.device_events.update(ctx.who, page.items[0].id, dict.fromkeys(names), ctx.mode)
+        change = documents.event_change(dict.fromkeys(names))
+        await ctx.services.device_events.update(ctx.who, page.items[0].id, change, ctx.mode)
 
 
 # -- operations (5xx) -------------------------------------------------------------------------------
@@ -435,7 +440,7 @@ async def _apply_parameters(ctx: RowContext, op: Operation, params: list[str]) -
             "time": stamp,
         }
     if device:
-        await ctx.services.inventory.update(ctx.who, op.device_id, device)
+        await ctx.services.inventory.update(ctx.who, op.device_id, documents.managed_object_change(device))
     return fragments
 
 

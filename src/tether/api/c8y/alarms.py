@@ -18,7 +18,6 @@ from tether.api.c8y.telemetry import (
     query_id,
     query_list,
     reject_related_sources,
-    render_alarm,
 )
 from tether.api.context import ctx
 from tether.api.http import (
@@ -30,6 +29,7 @@ from tether.api.http import (
     query_flag,
     read_json_object,
 )
+from tether.c8y import documents, render
 from tether.telemetry.models import AlarmCriteria, AlarmSeverity, AlarmStatus
 
 R = "alarm"
@@ -60,8 +60,8 @@ async def create_alarm(request: Request) -> Response:
     who = await authenticate(request)
     mode = processing_mode(request, resource=R)
     document = await read_json_object(request, resource=R)
-    alarm = await ctx(request).alarms.create(who, document, mode)
-    body = render_alarm(base_url(request), alarm)
+    alarm = await ctx(request).alarms.create(who, documents.alarm(document), mode)
+    body = render.alarm(base_url(request), alarm)
     headers = {"Location": body["self"]} if "self" in body else None
     return json_response(request, body, "alarm", 201, headers)
 
@@ -70,7 +70,7 @@ async def list_alarms(request: Request) -> Response:
     who = await authenticate(request)
     page = await ctx(request).alarms.find(who, _criteria(request), page_request(request, resource=R))
     base = base_url(request)
-    items = [render_alarm(base, a) for a in page.items]
+    items = [render.alarm(base, a) for a in page.items]
     return json_response(request, collection(request, "alarms", items, page), "alarmCollection")
 
 
@@ -87,7 +87,7 @@ async def get_alarm(request: Request) -> Response:
     who = await authenticate(request)
     alarm_id = path_id(request, "id", resource=R, what="alarm")
     alarm = await ctx(request).alarms.get(who, alarm_id)
-    return json_response(request, render_alarm(base_url(request), alarm), "alarm")
+    return json_response(request, render.alarm(base_url(request), alarm), "alarm")
 
 
 async def update_alarm(request: Request) -> Response:
@@ -96,8 +96,8 @@ async def update_alarm(request: Request) -> Response:
     mode = processing_mode(request, resource=R)
     alarm_id = path_id(request, "id", resource=R, what="alarm")
     document = await read_json_object(request, resource=R)
-    alarm = await ctx(request).alarms.update(who, alarm_id, document, mode)
-    return json_response(request, render_alarm(base_url(request), alarm), "alarm")
+    alarm = await ctx(request).alarms.update(who, alarm_id, documents.alarm_change(document), mode)
+    return json_response(request, render.alarm(base_url(request), alarm), "alarm")
 
 
 async def update_alarms(request: Request) -> Response:
@@ -106,7 +106,7 @@ async def update_alarms(request: Request) -> Response:
     mode = processing_mode(request, resource=R)
     criteria = _criteria(request)
     document = await read_json_object(request, resource=R)
-    await ctx(request).alarms.update_matching(who, criteria, document, mode)
+    await ctx(request).alarms.update_matching(who, criteria, documents.alarm_status(document), mode)
     return Response(status_code=200)
 
 

@@ -15,7 +15,6 @@ from tether.api.c8y.telemetry import (
     query_id,
     query_text,
     reject_related_sources,
-    render_event,
 )
 from tether.api.context import ctx
 from tether.api.http import (
@@ -27,6 +26,7 @@ from tether.api.http import (
     query_flag,
     read_json_object,
 )
+from tether.c8y import documents, render
 from tether.core.errors import InvalidInput
 from tether.telemetry.models import EventCriteria
 
@@ -58,8 +58,8 @@ async def create_event(request: Request) -> Response:
     who = await authenticate(request)
     mode = processing_mode(request, resource=R)
     document = await read_json_object(request, resource=R)
-    event = await ctx(request).device_events.create(who, document, mode)
-    body = render_event(base_url(request), event)
+    event = await ctx(request).device_events.create(who, documents.event(document), mode)
+    body = render.event(base_url(request), event)
     headers = {"Location": body["self"]} if "self" in body else None
     return json_response(request, body, "event", 201, headers)
 
@@ -68,7 +68,7 @@ async def list_events(request: Request) -> Response:
     who = await authenticate(request)
     page = await ctx(request).device_events.find(who, _criteria(request), page_request(request, resource=R))
     base = base_url(request)
-    items = [render_event(base, e) for e in page.items]
+    items = [render.event(base, e) for e in page.items]
     return json_response(request, collection(request, "events", items, page), "eventCollection")
 
 
@@ -76,7 +76,7 @@ async def get_event(request: Request) -> Response:
     who = await authenticate(request)
     event_id = path_id(request, "id", resource=R, what="event")
     event = await ctx(request).device_events.get(who, event_id)
-    return json_response(request, render_event(base_url(request), event), "event")
+    return json_response(request, render.event(base_url(request), event), "event")
 
 
 async def update_event(request: Request) -> Response:
@@ -85,8 +85,8 @@ async def update_event(request: Request) -> Response:
     mode = processing_mode(request, resource=R)
     event_id = path_id(request, "id", resource=R, what="event")
     document = await read_json_object(request, resource=R)
-    event = await ctx(request).device_events.update(who, event_id, document, mode)
-    return json_response(request, render_event(base_url(request), event), "event")
+    event = await ctx(request).device_events.update(who, event_id, documents.event_change(document), mode)
+    return json_response(request, render.event(base_url(request), event), "event")
 
 
 async def delete_event(request: Request) -> Response:

@@ -7,9 +7,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tether.api.auth import authenticate
-from tether.api.c8y import render
 from tether.api.context import ctx
 from tether.api.http import base_url, collection, json_response, page_request, path_id, read_json_object
+from tether.c8y import render
 from tether.core.errors import InvalidInput
 
 R = "identity"

@@ -7,7 +7,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tether.api.auth import authenticate
-from tether.api.c8y import render
 from tether.api.context import ctx
 from tether.api.http import (
     base_url,
@@ -19,6 +18,7 @@ from tether.api.http import (
     query_int,
     read_json_object,
 )
+from tether.c8y import documents, render
 from tether.core.errors import BadRequest, InvalidInput, NotFound
 from tether.core.ids import parse_id
 from tether.inventory.models import ChildKind, InventoryCriteria
@@ -72,7 +72,7 @@ async def create_object(request: Request) -> Response:
     who = await authenticate(request)
     document = await read_json_object(request, resource=R)
     inventory = ctx(request).inventory
-    mo = await inventory.create(who, document)
+    mo = await inventory.create(who, documents.managed_object(document))
     relations = (await inventory.relations(who, [mo.id]))[mo.id]
     body = render.managed_object(base_url(request), mo, relations)
     return json_response(request, body, "managedObject", 201, {"Location": body["self"]})
@@ -92,7 +92,7 @@ async def update_object(request: Request) -> Response:
     mo_id = path_id(request, "id", resource=R, what="managedObject")
     document = await read_json_object(request, resource=R)
     inventory = ctx(request).inventory
-    mo = await inventory.update(who, mo_id, document)
+    mo = await inventory.update(who, mo_id, documents.managed_object_change(document))
     relations = (await inventory.relations(who, [mo_id]))[mo_id]
     return json_response(request, render.managed_object(base_url(request), mo, relations), "managedObject")
 

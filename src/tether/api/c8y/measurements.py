@@ -18,7 +18,6 @@ from tether.api.c8y.telemetry import (
     query_id,
     query_list,
     query_text,
-    render_measurement,
 )
 from tether.api.context import ctx
 from tether.api.http import (
@@ -30,6 +29,7 @@ from tether.api.http import (
     query_flag,
     read_json_object,
 )
+from tether.c8y import documents, render
 from tether.core.clock import to_iso
 from tether.core.errors import InvalidInput
 from tether.telemetry.models import Aggregation, MeasurementCriteria, SeriesName, SeriesQuery, SeriesResult
@@ -71,12 +71,12 @@ async def create_measurements(request: Request) -> Response:
         batch = [document]
     elif not isinstance(batch, list):
         raise InvalidInput("A measurement collection needs a 'measurements' array", resource=R)
-    created = await ctx(request).measurements.create(who, batch, mode)
+    created = await ctx(request).measurements.create(who, documents.measurements(batch), mode)
     base = base_url(request)
     if is_collection:
-        body: dict[str, Any] = {"measurements": [render_measurement(base, m) for m in created]}
+        body: dict[str, Any] = {"measurements": [render.measurement(base, m) for m in created]}
         return json_response(request, body, "measurementCollection", 201)
-    body = render_measurement(base, created[0])
+    body = render.measurement(base, created[0])
     headers = {"Location": body["self"]} if "self" in body else None
     return json_response(request, body, "measurement", 201, headers)
 
@@ -85,7 +85,7 @@ async def list_measurements(request: Request) -> Response:
     who = await authenticate(request)
     page = await ctx(request).measurements.find(who, _criteria(request), page_request(request, resource=R))
     base = base_url(request)
-    items = [render_measurement(base, m) for m in page.items]
+    items = [render.measurement(base, m) for m in page.items]
     return json_response(request, collection(request, "measurements", items, page), "measurementCollection")
 
 
@@ -93,7 +93,7 @@ async def get_measurement(request: Request) -> Response:
     who = await authenticate(request)
     measurement_id = path_id(request, "id", resource=R, what="measurement")
     measurement = await ctx(request).measurements.get(who, measurement_id)
-    return json_response(request, render_measurement(base_url(request), measurement), "measurement")
+    return json_response(request, render.measurement(base_url(request), measurement), "measurement")
 
 
 async def delete_measurement(request: Request) -> Response:

@@ -1,21 +1,18 @@
-"""What the measurement, event and alarm routers share: the processing-mode header, query parameters and
-the Cumulocity JSON of the three (render_measurement, render_event, render_alarm; also used for real-time
-notifications, so they accept objects without an id: processing mode TRANSIENT)."""
+"""What the measurement, event and alarm routers share: the processing-mode header and query parameters
+(their documents in and out: c8y/documents.py, c8y/render.py)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from starlette.requests import Request
 
-from tether.api.c8y.render import mo_url
 from tether.api.http import query_flag
-from tether.core.clock import parse_iso, to_iso
+from tether.core.clock import parse_iso
 from tether.core.errors import InvalidInput
 from tether.core.ids import parse_id
 from tether.core.processing import ProcessingMode
-from tether.telemetry.models import Alarm, Event, Measurement
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -124,77 +121,3 @@ def reject_related_sources(request: Request, *, resource: str) -> None:
 def check_range(start: int | None, end: int | None, *, resource: str) -> None:
     if start is not None and end is not None and start > end:
         raise InvalidInput("'dateFrom' must not be after 'dateTo'", resource=resource)
-
-
-# -- rendering ------------------------------------------------------------------------------------
-
-
-def measurement_url(base: str, measurement_id: int) -> str:
-    return f"{base}/measurement/measurements/{measurement_id}"
-
-
-def event_url(base: str, event_id: int) -> str:
-    return f"{base}/event/events/{event_id}"
-
-
-def alarm_url(base: str, alarm_id: int) -> str:
-    return f"{base}/alarm/alarms/{alarm_id}"
-
-
-def _identity(body: dict[str, Any], item_id: int | None, url: str) -> None:
-    if item_id is not None:
-        body["id"] = str(item_id)
-        body["self"] = url
-
-
-def _source(base: str, source_id: int, name: str | None = None) -> dict[str, Any]:
-    source: dict[str, Any] = {"id": str(source_id)}
-    if name is not None:
-        source["name"] = name
-    source["self"] = mo_url(base, source_id)
-    return source
-
-
-def _fragments(body: dict[str, Any], fragments: dict[str, Any]) -> dict[str, Any]:
-    for key, value in fragments.items():
-        body.setdefault(key, value)  # never let a stored fragment shadow a field of the server
-    return body
-
-
-def render_measurement(base: str, m: Measurement) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    _identity(body, m.id, measurement_url(base, m.id or 0))
-    body["source"] = _source(base, m.source_id)
-    if m.type is not None:
-        body["type"] = m.type
-    body["time"] = to_iso(m.time)
-    return _fragments(body, m.fragments)
-
-
-def render_event(base: str, e: Event) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    _identity(body, e.id, event_url(base, e.id or 0))
-    body["creationTime"] = to_iso(e.creation_time)
-    body["lastUpdated"] = to_iso(e.last_updated)
-    body["source"] = _source(base, e.source_id)
-    body["type"] = e.type
-    body["text"] = e.text
-    body["time"] = to_iso(e.time)
-    return _fragments(body, e.fragments)
-
-
-def render_alarm(base: str, a: Alarm) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    _identity(body, a.id, alarm_url(base, a.id or 0))
-    body["creationTime"] = to_iso(a.creation_time)
-    body["lastUpdated"] = to_iso(a.last_updated)
-    body["source"] = _source(base, a.source_id, a.source_name)
-    body["type"] = a.type
-    body["text"] = a.text
-    body["status"] = a.status.value
-    body["severity"] = a.severity.value
-    body["count"] = a.count
-    body["time"] = to_iso(a.time)
-    if a.count > 1:  # the spec: "only present when count is greater than 1"
-        body["firstOccurrenceTime"] = to_iso(a.first_occurrence_time)
-    return _fragments(body, a.fragments)

@@ -33,9 +33,9 @@ async def telemetry(request: Request) -> Response:
     """Send Telemetry: stored (durably) as one measurement before the answer, which tells whether a
     command waits (`command`); configuration, licenses and firmware are not served here."""
     device = await authenticate_device(request)
-    document = xyte_format.measurement_document(device, await read_json_object(request, resource=R))
+    draft = xyte_format.measurement(device, await read_json_object(request, resource=R))
     context = ctx(request)
-    await context.measurements.create(device.principal, [document])
+    await context.measurements.create(device.principal, [draft])
     waiting = await context.xyte.pending_commands(device, limit=1)
     return respond(
         {

@@ -44,6 +44,7 @@ class SqlManagedObjectStore:
         self._filter = InventoryFilter(db.dialect)
 
     async def create(self, tenant_id: str, draft: NewManagedObject, now: int) -> ManagedObject:
+        assert draft.owner is not None  # the inventory service names the owner before it stores
         values = {
             "tenant_id": tenant_id,
             "owner": draft.owner,

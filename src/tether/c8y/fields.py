@@ -1,4 +1,6 @@
-"""Reading the fields of an incoming measurement, event or alarm document; bad content is InvalidInput."""
+"""Reading the fields of an incoming Cumulocity document: mandatory fields, strings, ids, times, enums and
+the fragments left once the fields the server reads or owns are taken out. Bad content is InvalidInput (a
+422); the values inside fragments are the domain's to check (core/values.py, by the services)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,9 @@ from typing import Any, TypeVar
 from tether.core.clock import parse_iso
 from tether.core.errors import BadRequest, InvalidInput
 from tether.core.ids import parse_id
-from tether.core.values import clean_fields
-from tether.telemetry.models import Json
 
 S = TypeVar("S", bound=StrEnum)
-
-MAX_TYPE_LENGTH = 255  # the width of the `type` columns
+Json = dict[str, Any]
 
 
 def source_id(document: Mapping[str, Any], *, resource: str) -> int:
@@ -50,8 +49,8 @@ def string(value: Any, key: str, *, resource: str, max_length: int | None = None
     return value
 
 
-def type_name(document: Mapping[str, Any], *, resource: str) -> str:
-    value = required_string(document, "type", resource=resource, max_length=MAX_TYPE_LENGTH)
+def type_name(document: Mapping[str, Any], *, resource: str, max_length: int) -> str:
+    value = required_string(document, "type", resource=resource, max_length=max_length)
     if not value.strip():
         raise InvalidInput("'type' must not be empty", resource=resource)
     return value
@@ -73,15 +72,11 @@ def enum_value(value: Any, enum: type[S], key: str, *, resource: str) -> S:
     return enum(value)
 
 
-def fragments(
-    document: Mapping[str, Any], reserved: Collection[str], *, resource: str, keep_null: bool = False
-) -> Json:
-    """Everything but the reserved top-level fields; a null fragment is dropped unless `keep_null`
-    (an update, where null removes the fragment). Checked and normalised by core/values.py (numbers,
-    NUL characters, nesting), so that every fragment stored can be encoded again."""
-    kept = {
+def fragments(document: Mapping[str, Any], reserved: Collection[str], *, keep_null: bool = False) -> Json:
+    """Everything but the reserved top-level fields; a null fragment is dropped unless `keep_null` (an
+    update, where null removes the fragment)."""
+    return {
         key: value
         for key, value in document.items()
         if key not in reserved and (keep_null or value is not None)
     }
-    return clean_fields(kept, resource=resource)
