@@ -29,8 +29,8 @@ def _shown(sock: socket.socket, scheme: str) -> str:
 def _tune_gc() -> None:
     """Once the platform is built: its long-lived objects (services, SQLAlchemy's compiled caches,
     modules) leave the collector's generations, and young collections run less often: ingest allocates
-    a few objects per message that live until the batch's commit (issue 6 section 9; with this, no
-    collection runs during bench/smartrest_ingest.py's load)."""
+    a few objects per message that live until the batch's commit (bench/README.md: with this, no collection
+    runs during bench/smartrest_ingest.py's load)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

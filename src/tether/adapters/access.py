@@ -1,7 +1,7 @@
 """The broker's platform hooks: who may connect (authentication), what they may do (authorization, see
 :mod:`tether.adapters.policy`), and who is online (:mod:`tether.adapters.presence`).
 
-Logins (issue 5; reference cumulocity.md section 1, emqx-fleets-xyte.md sections 1 and 4):
+Logins (docs/protocols.md sections 1, 8 and 9; docs/security.md, Identity and ClientIds):
 
 * user name `tenant/user` (plain `user`: the default tenant) and password: the tenant's users (administrators,
   devices, the bootstrap user `management/devicebootstrap`), then the tenant's EMQX built-in database users;
@@ -123,7 +123,7 @@ class PlatformHooks(Hooks):
         self._on_unsubscribed: list[UnsubscribedListener] = []
 
     def subscribe_refusal(self, client: ClientInfo) -> ReasonCode:
-        """0x87 Not authorized for a refused subscription of a platform client (issue 5); anonymous clients
+        """0x87 Not authorized for a refused subscription of a platform client; anonymous clients
         get the broker's 0x80, as the Paho interoperability suite (run anonymously) expects."""
         if login_of(client) is None:
             return ReasonCode.UNSPECIFIED_ERROR
@@ -346,7 +346,8 @@ class PlatformHooks(Hooks):
         if principal.is_admin:
             return self._operator_result(connect, principal, "user")
         if Role.BOOTSTRAP in principal.roles:
-            # Seed 000 step 0: the ClientId is the serial of the device asking for credentials.
+            # Device bootstrap (docs/protocols.md section 7): the ClientId is the serial of the device asking
+            # for credentials.
             identity = parse_client_id(connect.client_id)
             login = Login(
                 principal,
@@ -371,7 +372,8 @@ class PlatformHooks(Hooks):
         return self._generic_result(connect, principal, "mqtt_user", rules)
 
     async def _xyte_result(self, connect: Connect, device: XyteDevice) -> AuthResult:
-        # Its user name and client id are both its id (reference section 4): operator rules for either apply.
+        # Its user name and client id are both its id (docs/protocols.md section 9): operator rules for
+        # either apply.
         rules = await self._rules(connect, device.tenant_id, device.id)
         result = self._device_result(connect, device.principal, "xyte", device.id, rules, xyte_id=device.id)
         login = _accepted_login(result)
@@ -383,7 +385,7 @@ class PlatformHooks(Hooks):
 
     async def _certificate_login(self, connect: Connect, certificate: Mapping[str, Any]) -> AuthResult:
         """A TLS client certificate the handshake verified against the trusted CAs of every tenant: its issuer
-        names the tenant, its common name the device (reference cumulocity.md section 1: with a
+        names the tenant, its common name the device (docs/protocols.md section 1: with a
         certificate, the device identifier of the client id must equal the common name)."""
         issuer = normalize_dn(certificate.get("issuer"))
         ca = self.certificates.issuer(issuer)

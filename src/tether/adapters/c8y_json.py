@@ -1,4 +1,4 @@
-"""Cumulocity JSON via MQTT (Cumulocity's json-via-mqtt; reference cumulocity.md section 2).
+"""Cumulocity JSON via MQTT (Cumulocity's json-via-mqtt; docs/protocols.md section 2).
 
 Topics `<api>/<resource>/<action>[/<id>]`, also under t/, q/ and c/ for the processing modes:
 event/events (create, createBulk, update, delete), alarm/alarms (create, createBulk, update),

@@ -1,8 +1,8 @@
-"""Which MQTT ClientIds a credential may use (issue 11: identity comes from the credential, never from the
-ClientId alone).
+"""Which MQTT ClientIds a credential may use (docs/security.md): identity comes from the credential, never
+from the ClientId alone.
 
 A Cumulocity client id is `connectionType:deviceIdentifier:defaultTemplateIdentifier`, the type and template
-optional (reference cumulocity.md section 1): `serial`, `d:serial` and `d:serial:template` all name the device
+optional (docs/protocols.md section 1): `serial`, `d:serial` and `d:serial:template` all name the device
 `serial`. Inside a tenant, the broker keys sessions and SmartREST's private topics (s/, t/, ...) by ClientId,
 so whoever uses a device's ClientId would take over its connection, its session and its topics.
 
@@ -30,7 +30,7 @@ __all__ = ["ClientIdentity", "bound_serial", "parse_client_id", "uses_serial"]
 @dataclass(frozen=True, slots=True)
 class ClientIdentity:
     """A Cumulocity MQTT client id `connectionType:deviceIdentifier:defaultTemplateIdentifier`, the type and
-    template optional (reference cumulocity.md section 1)."""
+    template optional (docs/protocols.md section 1)."""
 
     serial: str | None
     template_id: str | None

@@ -1,4 +1,4 @@
-"""MQTT device bootstrap (seed 000 step 0; reference cumulocity.md section 2, topics s/ucr and s/dcr).
+"""MQTT device bootstrap (docs/protocols.md section 7; topics s/ucr and s/dcr).
 
 A new device connects as the bootstrap user `management/devicebootstrap` with its serial as client id,
 subscribes to `s/dcr` and keeps publishing empty messages on `s/ucr`. Each message is one poll of the same

@@ -2,7 +2,7 @@
 
 Every authenticated device is mounted under its tenant, so the same topic in two tenants never crosses.
 Cumulocity's MQTT topics (SmartREST s/, t/, q/, c/ and JSON via MQTT) are implicitly the connected
-client's own (reference cumulocity.md section 3): they are private to the client inside its tenant.
+client's own (docs/protocols.md section 2): they are private to the client inside its tenant.
 """
 
 from __future__ import annotations

@@ -6,11 +6,11 @@ the tenant's mountpoint, so no rule here can reach another tenant.
 
 * Administrators and EMQX superusers may use any topic of their tenant; operator rules do not apply to them
   (EMQX: superusers skip authorization).
-* The bootstrap user may only publish `s/ucr` and subscribe to `s/dcr` (seed 000 step 0).
+* The bootstrap user may only publish `s/ucr` and subscribe to `s/dcr` (docs/protocols.md section 7).
 * No device may name another client's private topics (`$client/...`, where the broker mounts them), whatever
   the rules say.
 * Every other client (a device) first meets the operator's rules in EMQX's order (its user name, its client
-  id, all; the first match decides), and, when none matches, its own namespaces (issue 5):
+  id, all; the first match decides), and, when none matches, its own namespaces (docs/security.md):
   Cumulocity's SmartREST roots s/, t/, q/, c/ and JSON-via-MQTT roots (private to the client inside the
   broker, so implicitly its own), `$emqx/things/<its name>/...`, `$emqx/commands/things/<its name>/...` and
   `v1/device/<its Xyte id>/...`. Its name is the device identifier of its client id (`serial`,

@@ -1,4 +1,4 @@
-"""Xyte devices over MQTT 5 (seed 004; reference emqx-fleets-xyte.md section 4): the broker handler for
+"""Xyte devices over MQTT 5 (docs/protocols.md section 9): the broker handler for
 topics under ``v1``.
 
 A device connects with username = client id = its Xyte id and password = its access key (the platform's

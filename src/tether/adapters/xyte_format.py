@@ -1,6 +1,6 @@
 """The Xyte wire format, shared by the HTTPS routes (api/xyte) and the MQTT adapter (adapters/xyte).
 
-Telemetry (Send Telemetry; reference emqx-fleets-xyte.md section 4, dev.xyte.io "send-telemetry")::
+Telemetry (Send Telemetry; dev.xyte.io "send-telemetry")::
 
     {"status": "online" | "offline" | "error", "timestamp": "2021-08-04T07:45:44.122Z",
      "telemetries": {"fan_speed": 100.1, "connection": "4g", "usbc": true}, "message": "..."}

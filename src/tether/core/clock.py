@@ -3,7 +3,7 @@
 Every stored instant lies in the years 1..9999 UTC (`MIN_MS`..`MAX_MS`): what an ISO-8601 date-time with a
 four-digit year can show, and what Python's datetime (to_iso) can render. :func:`parse_iso` refuses other
 instants AFTER the conversion to UTC, so `9999-12-31T23:59:59-14:00` (year 10000 in UTC) is refused on every
-entry path that reads a date (issue 11 item 3).
+entry path that reads a date (docs/security.md, Poison input).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ class _Subscription:
 class EventBus:
     """Subscribers say which resources they handle (and, optionally, for which tenants right now), so a
     writer can ask `listens` before it builds events nobody would read: device ingest stores tens of
-    thousands of measurements a second (issue 6 section 9) and most have no listener."""
+    thousands of measurements a second (bench/README.md, smartrest_ingest.py) and most have no listener."""
 
     def __init__(self) -> None:
         self._subscriptions: list[_Subscription] = []

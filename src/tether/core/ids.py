@@ -1,5 +1,5 @@
-"""Ids and integers that arrive as text: the one parser every API and adapter uses (issue 12: no input gets a
-5xx).
+"""Ids and integers that arrive as text: the one parser every API and adapter uses (no input gets a 5xx:
+docs/security.md, HTTP input limits).
 
 Ids are positive 63-bit integers (what both stores' integer keys hold). A text names an id only when it is
 1 to 19 ASCII digits within that range: `str.isdigit` also accepts `³` and `٣`, and `int()` reads those and

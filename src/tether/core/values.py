@@ -1,4 +1,5 @@
-"""JSON values the stores and the encoder accept: ONE check for every entry path (issue 11 item 3).
+"""JSON values the stores and the encoder accept: ONE check for every entry path (docs/security.md,
+Poison input).
 
 Every fragment (measurements, events, alarms, managed objects, operations) is written with orjson into
 SQLite JSON text or PostgreSQL JSONB, and read back and encoded again for every answer. What orjson or the

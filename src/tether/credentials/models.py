@@ -1,7 +1,7 @@
 """API keys, MQTT users, authorization rules and trusted CA certificates: the records and their rules.
 
 Shapes follow the systems clients already know: EMQX 5's management API for API keys, built-in database users
-and rules (reference emqx-fleets-xyte.md section 1), Cumulocity's trusted certificates (its OpenAPI
+and rules (docs/protocols.md section 8), Cumulocity's trusted certificates (its OpenAPI
 `TrustedCertificate`).
 """
 

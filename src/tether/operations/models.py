@@ -17,7 +17,7 @@ from tether.core.errors import InvalidInput
 Json = dict[str, Any]
 
 # The fragment that marks a device running an agent: it receives the operations of itself and of
-# every device below it that has no nearer agent (Cumulocity device integration, step 2).
+# every device below it that has no nearer agent (step 2 of Cumulocity's REST device integration guide).
 AGENT_FRAGMENT = "com_cumulocity_model_Agent"
 
 

@@ -64,7 +64,7 @@ class Hub:
         # (tenant, endpoint, subscription) -> sessions: one lookup per channel, never a scan of all clients.
         self._subscribers: dict[tuple[str, Endpoint, str], set[Session]] = {}
         # tenant -> how many of its channels have subscribers: events of a tenant nobody listens to cost one
-        # lookup (device ingest announces every measurement, issue 6 section 9).
+        # lookup (device ingest announces every measurement; bench/README.md, smartrest_ingest.py).
         self._channels: dict[str, int] = {}
         # tenant -> user -> what that (non-admin) user may read; followed through the inventory's events.
         self._views: dict[str, dict[str, View]] = {}
@@ -325,7 +325,8 @@ class Hub:
 
 def _wrap(event: DomainEvent, target: Target, document: dict[str, Any]) -> object:
     if target.endpoint is Endpoint.OPERATIONS:
-        return document  # the operations endpoints carry the plain object (seed, step 7)
+        # the operations endpoints carry the plain object (Cumulocity's REST device integration guide, step 7)
+        return document
     return {"realtimeAction": event.action, "data": document}
 
 

@@ -1,6 +1,6 @@
 """New-device requests: an operator announces a device id, the device asks for credentials, the
-operator accepts, and the device receives its credentials exactly once (Cumulocity device
-integration, step 0)."""
+operator accepts, and the device receives its credentials exactly once (docs/protocols.md
+section 7; step 0 of Cumulocity's REST device integration guide)."""
 
 from __future__ import annotations
 

@@ -134,7 +134,8 @@ class RegistrationService:
         username = device_username(request_id)
         password = generate_password()
         try:
-            # A generated secret: a fast hash, so a connect storm of devices is not CPU-bound (issue 5).
+            # A generated secret: a fast hash, so a connect storm of devices is not CPU-bound
+            # (bench/README.md, mqtt_connect.py).
             await self._tenants.create_user(
                 claimed.tenant_id, username, password, {Role.DEVICE}, generated=True
             )

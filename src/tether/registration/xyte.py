@@ -1,11 +1,12 @@
-"""Xyte-style registration over the one domain model (docs/architecture.md section 1, issue 5 section 5).
+"""Xyte-style registration over the one domain model (docs/architecture.md section 1; docs/protocols.md
+section 9).
 
-Operators (tenant admins) create device models; a device registers itself with its model's hardware_key
-and receives a platform-wide unique id (UUID) and an access key, stored only as a fast hash (issue 5
-section 7). Registration creates the device's managed object (c8y_IsDevice, c8y_Hardware, c8y_Firmware,
+Operators (tenant admins) create device models; a device registers itself with its model's hardware_key and
+receives a platform-wide unique id (UUID) and an access key, stored only as a fast hash (bench/README.md,
+mqtt_connect.py). Registration creates the device's managed object (c8y_IsDevice, c8y_Hardware, c8y_Firmware,
 xyte_Device), its external ids (`xyte_id` = id, `c8y_Serial` = sn when free) and, with parent_id, the
-childDevices reference. Its telemetry is stored as measurements and its commands are operations: the
-protocol adapters (HTTP api/xyte, MQTT adapters/xyte) call MeasurementService and OperationService with
+childDevices reference. Its telemetry is stored as measurements and its commands are operations: the protocol
+adapters (HTTP api/xyte, MQTT adapters/xyte) call MeasurementService and OperationService with
 :attr:`XyteDevice.principal`, the device acting as the owner of its own managed object.
 """
 
@@ -114,8 +115,8 @@ class XyteService:
     async def update_model(
         self, who: Principal, model_id: str, *, name: str | None, protocol: CommunicationProtocol | None
     ) -> DeviceModel:
-        """Rename a model. Its communication protocol is fixed at creation (seed 004): naming the same one
-        again is accepted, another one is refused."""
+        """Rename a model. Its communication protocol is fixed at creation (docs/protocols.md section 9):
+        naming the same one again is accepted, another one is refused."""
         model = await self.get_model(who, model_id)
         if protocol is not None and protocol is not model.communication_protocol:
             raise InvalidInput(

@@ -1,9 +1,9 @@
-"""Xyte-style device models and registered devices (reference emqx-fleets-xyte.md section 4, seed 004).
+"""Xyte-style device models and registered devices (docs/protocols.md section 9).
 
 A device model belongs to a tenant (Xyte's "partner") and carries a generated, platform-wide unique
 `hardware_key`: the shared credential a device's firmware presents to register itself, which also selects
 the tenant. Its communication protocol is fixed at creation ("This setting must be configured at model
-creation time and cannot be changed afterwards", seed 004).
+creation time and cannot be changed afterwards"; docs/protocols.md section 9).
 
 A registered device IS a managed object with c8y_IsDevice (docs/architecture.md section 1); the record here
 only holds what the inventory cannot: the Xyte id (a UUID, unique platform-wide), the hash of its access key
@@ -80,7 +80,7 @@ class XyteDevice:
 @dataclass(frozen=True, slots=True)
 class DeviceRegistration:
     """The body of `POST /v1/devices`, checked: hardware_key, sn and firmware_version are required, and
-    `mac` or `cloud_id` (the model's authentication method, reference section 4)."""
+    `mac` or `cloud_id` (the model's authentication method, docs/protocols.md section 9)."""
 
     hardware_key: str
     sn: str

@@ -8,8 +8,9 @@ SHA-256 (``sha256$<salt>$<digest>``) and compared in constant time.
 
 argon2 runs off the event loop through :func:`hash_slowly` and :func:`verify_slowly`: at most
 :data:`MAX_CONCURRENT_HASHES` at once per event loop, so that a storm of logins queues instead of taking every
-core from ingest (issue 11), and simultaneous checks of one password against one hash (a client retrying, many
-HTTP requests of one caller) share a single computation.
+core from ingest (docs/security.md, Login throttling and password hashing), and simultaneous checks of
+one password against one hash (a client retrying, many HTTP requests of one caller) share a single
+computation.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The SmartREST 2.0 adapter bound to the broker: topics s/, t/, q/, c/ in, s/ds, s/e, s/dc, s/dt out.
 
-Topics (reference cumulocity.md section 2): `<s|t|q|c>/us[/<child>]` static templates, `<..>/uc/<X-ID>` and
+Topics (docs/protocols.md section 2): `<s|t|q|c>/us[/<child>]` static templates, `<..>/uc/<X-ID>` and
 `<..>/ud` custom templates, `s/ut/<X-ID>` template registration, `s/ucr` device bootstrap (handed to the
 bootstrap handler), and `t|q|c/<api>/<resource>/<action>` JSON via MQTT in a processing mode. The first level
 picks the processing mode: s persistent, t transient, q quiescent, c CEP (as the REST API's
@@ -187,7 +187,7 @@ class SmartRestAdapter:
 
     def publish(self, session: DeviceSession, topic: str, payload: str | bytes) -> int:
         """Publish on one of the client's own topics (s/ds, s/e, ...): QoS 2 so that the subscriber's
-        granted QoS decides (reference section 1: downstream uses the subscriber's QoS)."""
+        granted QoS decides (docs/protocols.md section 1)."""
         data = payload.encode() if isinstance(payload, str) else payload
         client = session.client
         return self.broker.publish(

@@ -83,7 +83,7 @@ class Fields:
         return parse_number(self.req(position, name), name, self.template)
 
     def time(self, position: int, now: int) -> int:
-        """A date at `position`, or the server time when it is empty (reference section 4)."""
+        """A date at `position`, or the server time when it is empty (docs/protocols.md section 4)."""
         value = self.opt(position)
         if value is None:
             return now

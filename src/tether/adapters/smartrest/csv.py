@@ -1,4 +1,4 @@
-"""The SmartREST CSV codec: rows of fields, several rows per MQTT message (reference cumulocity.md section 3).
+"""The SmartREST CSV codec: rows of fields, several rows per MQTT message (docs/protocols.md section 3).
 
 Upstream (device -> platform) a publish holds one row per line (LF or CRLF); fields are separated by commas;
 a field is quoted with `"` when it holds a comma, a quote, a line break, a tab or leading/trailing blanks.
@@ -44,7 +44,7 @@ def parse_rows_lenient(text: str) -> list[tuple[list[str], MalformedCsv | None]]
     """Every row with its problem (None when it was read cleanly), in order.
 
     A malformed row ends at the next line break outside quotes as far as it could be read, so that the rows
-    after it are still processed (reference section 3: one message per row)."""
+    after it are still processed (docs/protocols.md section 3: one row per line)."""
     if '"' not in text:
         # The hot path: no quoting anywhere, so lines and fields are plain splits.
         out: list[tuple[list[str], MalformedCsv | None]] = []

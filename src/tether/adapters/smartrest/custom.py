@@ -1,4 +1,4 @@
-"""SmartREST 2.0 custom templates (Cumulocity's smartrest-two; reference cumulocity.md section 2).
+"""SmartREST 2.0 custom templates (Cumulocity's smartrest-two; docs/protocols.md section 2).
 
 - `s/ut/<X-ID>`: a publish of request templates (`10,...`) and response templates (`11,...`) creates the
   collection, once per tenant; an empty publish asks whether it exists. The answer comes on s/dt:

@@ -1,5 +1,5 @@
 """Devices of an MQTT connection: the device of the ClientId and its children, found or created through
-the inventory and identity services (reference cumulocity.md sections 1 and 4, seed 000 steps 1-2).
+the inventory and identity services (docs/protocols.md sections 1 and 4).
 
 Publishing on a static topic creates the device when it is missing (external id `c8y_Serial` = the ClientId's
 device identifier, owned by the device user), and first-level children on `s/us/<childId>`; deeper

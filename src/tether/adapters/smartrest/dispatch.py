@@ -1,6 +1,6 @@
 """Operations to connected devices: on s/ds with the static templates, on s/dc/<X-ID> with the device's
-response templates, and as JSON on devicecontrol/notifications when no static template fits (reference
-cumulocity.md sections 2 and 5).
+response templates, and as JSON on devicecontrol/notifications when no static template fits
+(docs/protocols.md sections 2 and 5).
 
 - An operation created while its agent is connected is published at once, from the EventBus handler
   (the same way the real-time notifications learn about it), without a database read when the device

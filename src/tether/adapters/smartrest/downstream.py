@@ -1,4 +1,4 @@
-"""Operations -> s/ds lines with the static templates (reference cumulocity.md section 5; Cumulocity's
+"""Operations -> s/ds lines with the static templates (docs/protocols.md section 5; Cumulocity's
 mqtt-static-templates "Subscribe templates"): `<id>,<device or child external id>,<parameters>`.
 
 An operation whose fragments have no static template returns None: the adapter sends it as JSON on

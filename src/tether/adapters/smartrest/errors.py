@@ -1,4 +1,4 @@
-"""SmartREST error lines on s/e: `<code>,<templateId>,<text>` (reference cumulocity.md sections 2 and 6).
+"""SmartREST error lines on s/e: `<code>,<templateId>,<text>` (docs/protocols.md section 6).
 
 Each problem with one row becomes one line; the rows before and after it are still processed. For MQTT 5
 clients the acknowledgement of the message also carries a reason code (see :func:`reason_for`).
@@ -17,7 +17,7 @@ __all__ = ["CODES", "Code", "SmartRestError", "error_line", "from_domain", "reas
 
 log = logging.getLogger("tether.smartrest")
 
-#: Cumulocity's limit for one MQTT message, header included (reference section 1).
+#: Cumulocity's limit for one MQTT message, header included (docs/protocols.md section 6).
 MAX_MESSAGE_SIZE = 16184
 
 

@@ -1,18 +1,18 @@
 """The ingest batcher: measurements of many messages (of many connections) stored with one write.
 
-A message's measurements are added with the future that holds its acknowledgement. Whatever arrives in
-one event-loop turn, and whatever arrives while a write is in flight, goes into the next write: under
-load one `MeasurementService.create_many` call (one INSERT, one commit) stores thousands of messages,
-and every message's future is resolved by the commit that made it durable (issue 6 section 9). A write
-holds at most `max_rows` rows and one write is in flight at a time, so that other writers (an operation
-created over REST) find at most one such write ahead of them in the database's queue (SQLite: a 500-row
-write is a few milliseconds in the driver's thread; more in flight added operation latency, not
-throughput: bench/smartrest_ingest.py).
+A message's measurements are added with the future that holds its acknowledgement. Whatever arrives in one
+event-loop turn, and whatever arrives while a write is in flight, goes into the next write: under load one
+`MeasurementService.create_many` call (one INSERT, one commit) stores thousands of messages, and every
+message's future is resolved by the commit that made it durable (bench/README.md, smartrest_ingest.py). A
+write holds at most `max_rows` rows and one write is in flight at a time, so that other writers (an operation
+created over REST) find at most one such write ahead of them in the database's queue (SQLite: a 500-row write
+is a few milliseconds in the driver's thread; more in flight added operation latency, not throughput:
+bench/smartrest_ingest.py).
 
 A batch refused because one of its sources was deleted meanwhile is split by source and written again,
 so the other devices' data is stored; the messages of the deleted source fail alone.
 
-One bad message never fails another's (issue 11 item 3): rows are checked before they are added
+One bad message never fails another's (docs/security.md, Poison input): rows are checked before they are added
 (telemetry.measurements.ingest_row), and a write that fails all the same is retried row by row, so that
 only the bad row's message fails (`on_rejected`, or the message's own `rejected` answer: SmartREST 45 on
 s/e, JSON via MQTT its error topic; MQTT 5 0x99, MQTT 3.1.1 acknowledged). A failure of the store itself (not

@@ -1,9 +1,9 @@
 """Upstream static templates (s/us, t/us, q/us, c/us and their child topics) -> domain calls.
 
-The table follows reference cumulocity.md section 4 (Cumulocity's mqtt-static-templates): field positions
+The table follows Cumulocity's mqtt-static-templates (docs/protocols.md section 4): field positions
 count from 1 after the template id, optional fields may be empty or dropped and get the defaults given
 there. Measurement templates (2xx) do not call a service: they add to the message's ingest batch, which
-the adapter stores with one write for many messages (issue 6 section 9).
+the adapter stores with one write for many messages (bench/README.md, smartrest_ingest.py).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _present(**values: Any) -> dict[str, Any]:
 
 async def t100(ctx: RowContext, f: Fields) -> None:
     if ctx.target is not None or not await ctx.host.create_root(f.opt(1), f.opt(2)):
-        # thin-edge relies on this exact line (reference section 10).
+        # thin-edge.io relies on this exact line (docs/protocols.md section 4).
         raise SmartRestError(Code.CREATION_ERROR, "Device already existing", "100")
 
 
@@ -305,7 +305,8 @@ def _raise(severity: str) -> Handler:
 
 
 async def _open_alarm(ctx: RowContext, type_: str) -> int | None:
-    """The ACTIVE alarm of this type on the device, else the ACKNOWLEDGED one (reference section 4, 306)."""
+    """The ACTIVE alarm of this type on the device, else the ACKNOWLEDGED one (template 306,
+    docs/protocols.md section 4)."""
     for status in (AlarmStatus.ACTIVE, AlarmStatus.ACKNOWLEDGED):
         criteria = AlarmCriteria(source_id=ctx.device.mo_id, types=(type_,), statuses=(status,))
         page = await ctx.services.alarms.find(ctx.who, criteria, PageRequest(page_size=1))

@@ -1,4 +1,4 @@
-"""The EMQX-compatible management API under /api/v5 (reference emqx-fleets-xyte.md section 1): built-in
+"""The EMQX-compatible management API under /api/v5 (docs/protocols.md section 8): built-in
 database users and authorization rules, and API keys.
 
 It is a Starlette app of its own, mounted at /api/v5, so that every error of this API family (also 404 and

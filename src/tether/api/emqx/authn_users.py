@@ -1,5 +1,5 @@
 """/api/v5/authentication/password_based:built_in_database/users: MQTT users of the caller's tenant
-(EMQX 5 emqx_authn_api; reference emqx-fleets-xyte.md section 1)."""
+(EMQX 5 emqx_authn_api; docs/protocols.md section 8)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """/api/v5/authorization/sources/built_in_database/rules/{users,clients,all}: operator rules of the caller's
-tenant, in EMQX 5's shapes (emqx_authz_api_mnesia; reference emqx-fleets-xyte.md section 1):
+tenant, in EMQX 5's shapes (emqx_authz_api_mnesia; docs/protocols.md section 8):
 
 * GET /users, /clients: `{data: [{username|clientid, rules}], meta}` (filter like_username / like_clientid);
   POST: an array `[{username|clientid, rules}]` -> 204, 409 ALREADY_EXISTS when any has rules already;

@@ -1,4 +1,4 @@
-"""The Xyte-style HTTP API under /v1 (reference emqx-fleets-xyte.md section 4, seed 004): device models for
+"""The Xyte-style HTTP API under /v1 (docs/protocols.md section 9): device models for
 operators, device registration, and the device calls authenticated with `Authorization: <access_key>`.
 
 It is a Starlette app of its own, mounted at /v1, so that every error of this API family (also 404 and 405

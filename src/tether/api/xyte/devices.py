@@ -20,7 +20,7 @@ R = "xyte"
 
 
 async def register(request: Request) -> Response:
-    """201 {id, access_key, hub_url, hub_url_static_cert, mqtt_hub_url} (seed 004)."""
+    """201 {id, access_key, hub_url, hub_url_static_cert, mqtt_hub_url} (docs/protocols.md section 9)."""
     document = await read_json_object(request, resource=R)
     registered = await ctx(request).xyte.register(parse_registration(document))
     body = {"id": registered.device.id, "access_key": registered.access_key, **public_urls(request)}
