@@ -26,7 +26,6 @@ log = logging.getLogger("tether.smartrest")
 Work = Callable[[], Awaitable["ReasonCode | None"]]
 
 
-
 class DeviceSession:
     __slots__ = (
         "by_id",
