@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from tether.adapters import revocation, smartrest
 from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
+from tether.adapters.control import BrokerControl
 from tether.adapters.device_bootstrap import DeviceBootstrap
 from tether.api.app import create_app
 from tether.broker import Broker, BrokerConfig, DefaultHooks
@@ -91,6 +92,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         events=events,
         readiness=Readiness(listeners),
         realtime=realtime,
+        broker=BrokerControl(),
         tenants=tenants,
         throttle=Throttle(),
         inventory=inventory,
@@ -167,4 +169,6 @@ def install_adapters(
     )
     # Deleted users (retired devices) lose their MQTT connections at once.
     revoked = revocation.install(services.events, broker, hooks, bootstrap)
-    return [xyte.close, c8y.close, revoked]
+    # The management API reaches the broker from now until it stops.
+    services.broker.attach(broker)
+    return [services.broker.detach, xyte.close, c8y.close, revoked]

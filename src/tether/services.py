@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tether.adapters.control import BrokerControl
 from tether.config import Settings
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
@@ -35,6 +36,7 @@ class Services:
     events: EventBus  # domain events, in process (not the /event/events of devices: device_events)
     readiness: Readiness  # what /health waits for
     realtime: Hub  # Cumulocity real-time notifications
+    broker: BrokerControl  # the running MQTT broker, once attached (the management API's clients, publish)
     tenants: TenantService
     throttle: Throttle  # failed logins, shared by HTTP and MQTT
     inventory: InventoryService

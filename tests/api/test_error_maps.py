@@ -36,7 +36,7 @@ FAMILIES: dict[str, tuple[ErrorMap[Any], set[type[DomainError]]]] = {
     # s/e: 45 for every argument problem.
     "smartrest": (smartrest.CODES, {errors.BadRequest, errors.InvalidInput, *_HTTP_ONLY, emqx.EmqxError}),
     # error topic: the error's own kind.
-    "c8y_json": (c8y_json.ANSWERS, {errors.Conflict, *_HTTP_ONLY, emqx.EmqxError}),
+    "c8y_json": (c8y_json.ANSWERS, {errors.Conflict, errors.ServiceUnavailable, *_HTTP_ONLY, emqx.EmqxError}),
 }
 
 

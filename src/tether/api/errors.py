@@ -28,6 +28,7 @@ STATUS: errors.ErrorMap[int] = errors.ErrorMap(
         UnsupportedMediaType: 415,
         errors.InvalidInput: 422,
         errors.TooManyRequests: 429,
+        errors.ServiceUnavailable: 503,
         errors.DomainError: 400,
     }
 )

@@ -48,6 +48,12 @@ class Forbidden(DomainError):
     kind = "Forbidden"
 
 
+class ServiceUnavailable(DomainError):
+    """A part of the platform the request needs is not running (yet), e.g. the broker (HTTP 503)."""
+
+    kind = "Service Unavailable"
+
+
 class TooManyRequests(DomainError):
     """The caller must wait `retry_after` seconds (HTTP 429 with Retry-After), e.g. after failed logins."""
 

@@ -10,7 +10,7 @@ import logging
 from enum import IntEnum
 
 from tether.adapters.smartrest.csv import encode_row
-from tether.core.errors import Conflict, DomainError, ErrorMap, Forbidden, NotFound
+from tether.core.errors import Conflict, DomainError, ErrorMap, Forbidden, NotFound, ServiceUnavailable
 from tether.mqtt.reason_codes import ReasonCode
 
 __all__ = ["CODES", "Code", "SmartRestError", "error_line", "from_domain", "reason_for"]
@@ -63,6 +63,7 @@ CODES: ErrorMap[Code] = ErrorMap(
     {
         Forbidden: Code.SERVER_ERROR,
         Conflict: Code.SERVER_ERROR,
+        ServiceUnavailable: Code.SERVER_ERROR,
         NotFound: Code.INVALID_ARGUMENTS,
         DomainError: Code.INVALID_ARGUMENTS,
     }

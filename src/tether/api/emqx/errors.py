@@ -39,6 +39,7 @@ CODES: errors.ErrorMap[tuple[int, str]] = errors.ErrorMap(
         errors.BadRequest: (400, "BAD_REQUEST"),
         errors.InvalidInput: (400, "BAD_REQUEST"),
         errors.TooManyRequests: (429, "TOO_MANY_REQUESTS"),
+        errors.ServiceUnavailable: (503, "SERVICE_UNAVAILABLE"),
         errors.DomainError: (400, "BAD_REQUEST"),
     }
 )

@@ -27,6 +27,7 @@ STATUS: errors.ErrorMap[int] = errors.ErrorMap(
         UnsupportedMediaType: 415,
         errors.InvalidInput: 422,
         errors.TooManyRequests: 429,
+        errors.ServiceUnavailable: 503,
         errors.DomainError: 400,
     }
 )
@@ -42,6 +43,7 @@ CODES = {
     422: "unprocessable_entity",
     429: "too_many_requests",
     500: "internal_server_error",
+    503: "service_unavailable",
 }
 
 
