@@ -3,10 +3,7 @@ mounted as apps of their own with theirs, trailing slashes tolerated."""
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
@@ -27,8 +24,8 @@ from tether.api.c8y import (
     trusted_certificates,
 )
 from tether.api.context import ctx
-from tether.api.edge import CatchAll, NormalizePath, RejectNul
-from tether.core.errors import DomainError
+from tether.api.edge import NormalizePath
+from tether.api.family import family_app
 from tether.services import Services
 
 
@@ -55,19 +52,6 @@ def create_app(context: Services) -> ASGIApp:
         *emqx_api.mount(context),
         xyte_api.mount(context),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(CatchAll, handler=errors.server_error),
-            # the mounted apps check their own paths (/api/v5 owns its bare prefix too, emqx.mount)
-            Middleware(RejectNul, handler=errors.domain_error, skip=(emqx_api.PREFIX, xyte_api.PREFIX + "/")),
-        ],
-        exception_handlers={
-            DomainError: errors.domain_error,
-            HTTPException: errors.http_error,
-            ClientDisconnect: errors.client_gone,
-        },
-    )
-    app.router.redirect_slashes = False
-    app.state.ctx = context
-    return NormalizePath(app)
+    # the mounted apps check their own paths (/api/v5 owns its bare prefix too, emqx.mount)
+    mounted = (emqx_api.PREFIX, xyte_api.PREFIX + "/")
+    return NormalizePath(family_app(routes, errors, context, mounted=mounted))

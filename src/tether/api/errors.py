@@ -62,12 +62,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def client_gone(request: Request, exc: Exception) -> Response:
-    """The client left while its body was being read: nobody is there to answer, nothing to log."""
-    log.debug("%s %s: client disconnected", request.method, request.url.path)
-    return Response(status_code=400)
-
-
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("%s %s failed", request.method, request.url.path)
     return error_response(500, "general", "Internal Server Error", "The server could not process the request")

@@ -8,35 +8,17 @@ It is a Starlette app of its own, mounted at /api/v5, so that every error of thi
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Mount, Route
 
-from tether.api.edge import CatchAll, RejectNul
 from tether.api.emqx import api_keys, authn_users, authz_rules, errors
-from tether.core.errors import DomainError
+from tether.api.family import family_app
 from tether.services import Services
 
 PREFIX = "/api/v5"
 
 
 def create_emqx_app(context: Services) -> Starlette:
-    app = Starlette(
-        routes=[*authn_users.routes, *authz_rules.routes, *api_keys.routes],
-        middleware=[
-            Middleware(CatchAll, handler=errors.server_error),
-            Middleware(RejectNul, handler=errors.domain_error),
-        ],
-        exception_handlers={
-            DomainError: errors.domain_error,
-            HTTPException: errors.http_error,
-            ClientDisconnect: errors.client_gone,
-        },
-    )
-    app.router.redirect_slashes = False
-    app.state.ctx = context
-    return app
+    return family_app([*authn_users.routes, *authz_rules.routes, *api_keys.routes], errors, context)
 
 
 def mount(context: Services) -> list[BaseRoute]:

@@ -66,12 +66,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_body(exc.status_code, code, message)
 
 
-async def client_gone(request: Request, exc: Exception) -> Response:
-    """The client left while its body was being read: nobody is there to answer, nothing to log."""
-    log.debug("%s %s: client disconnected", request.method, request.url.path)
-    return Response(status_code=400)
-
-
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("%s %s failed", request.method, request.url.path)
     return error_body(500, "INTERNAL_ERROR", "The server could not process the request")

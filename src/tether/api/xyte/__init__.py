@@ -8,35 +8,17 @@ of unknown paths and methods) has the Xyte shape `{"error": <code>, "message": <
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect
 from starlette.routing import Mount
 
-from tether.api.edge import CatchAll, RejectNul
+from tether.api.family import family_app
 from tether.api.xyte import devices, errors, models
-from tether.core.errors import DomainError
 from tether.services import Services
 
 PREFIX = "/v1"
 
 
 def create_xyte_app(context: Services) -> Starlette:
-    app = Starlette(
-        routes=[*models.routes, *devices.routes],
-        middleware=[
-            Middleware(CatchAll, handler=errors.server_error),
-            Middleware(RejectNul, handler=errors.domain_error),
-        ],
-        exception_handlers={
-            DomainError: errors.domain_error,
-            HTTPException: errors.http_error,
-            ClientDisconnect: errors.client_gone,
-        },
-    )
-    app.router.redirect_slashes = False
-    app.state.ctx = context
-    return app
+    return family_app([*models.routes, *devices.routes], errors, context)
 
 
 def mount(context: Services) -> Mount:

@@ -66,11 +66,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return xyte_error(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}")
 
 
-async def client_gone(request: Request, exc: Exception) -> Response:
-    log.debug("%s %s: client disconnected", request.method, request.url.path)
-    return Response(status_code=400)
-
-
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("%s %s failed", request.method, request.url.path)
     return xyte_error(500, "The server could not process the request")
