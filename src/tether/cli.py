@@ -12,7 +12,7 @@ from typing import Any
 
 from tether import __version__
 from tether.config import ConfigError, Settings, load_settings
-from tether.storage.base import StorageUnavailable
+from tether.storage.errors import StorageUnavailable
 
 
 def _common() -> argparse.ArgumentParser:

@@ -19,11 +19,6 @@ from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
 from tether.tenants.store import TenantStore, UserStore
 
 
-class StorageUnavailable(RuntimeError):
-    """The database cannot be reached, refuses the login or cannot be migrated; the message is one line
-    for the operator (the URL is the caller's to add, without its password)."""
-
-
 class Storage(Protocol):
     """One database: its stores, opened (migrations applied) and closed together."""
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, case, event, func, literal_col
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tether.storage.base import StorageUnavailable
+from tether.storage.errors import StorageUnavailable
 from tether.storage.sql.dialect import Path
 from tether.storage.sql.group_commit import GroupCommit
 from tether.storage.sql.sqlite_driver import connector

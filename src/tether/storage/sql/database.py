@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tether.storage.base import StorageUnavailable
+from tether.storage.errors import StorageUnavailable
 from tether.storage.sql.dialect import Dialect
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
