@@ -11,6 +11,7 @@ from __future__ import annotations
 from tether.core.clock import now_ms
 from tether.core.errors import BadRequest, Conflict, NotFound
 from tether.credentials.bans import R_BANNED, Ban, BanFilter, BanKind, Candidate, validate
+from tether.credentials.models import require_admin
 from tether.credentials.store import BanStore
 from tether.tenants.models import Principal
 
@@ -52,6 +53,7 @@ class BanService:
 
     def find(self, who: Principal, criteria: BanFilter) -> list[Ban]:
         """The tenant's bans in force, oldest first."""
+        require_admin(who)
         now = now_ms()
         bans = self._bans.get(who.tenant_id, {}).values()
         return sorted(
@@ -72,6 +74,7 @@ class BanService:
     ) -> Ban:
         """Conflict when the tenant bans this already; BadRequest for an invalid subject or a ban that ended
         before it would be created."""
+        require_admin(who)
         now = now_ms()
         ban = Ban(who.tenant_id, kind, validate(kind, subject), by, reason, now if at is None else at, until)
         if ban.expired(now):
@@ -88,6 +91,7 @@ class BanService:
         return ban
 
     async def delete(self, who: Principal, kind: BanKind, subject: str) -> None:
+        require_admin(who)
         bans = self._bans.get(who.tenant_id, {})
         if bans.pop((kind, subject), None) is None:
             raise NotFound(f"{kind.value} {subject!r} is not banned", resource=R_BANNED)
@@ -97,5 +101,6 @@ class BanService:
 
     async def clear(self, who: Principal) -> None:
         """Lift every ban of the tenant."""
+        require_admin(who)
         self._bans.pop(who.tenant_id, None)
         await self.store.clear(who.tenant_id)

@@ -26,8 +26,10 @@ from tether.api.context import ctx
 from tether.api.emqx.common import caller, json, read_json, read_object
 from tether.api.emqx.errors import R
 from tether.core.errors import BadRequest
+from tether.credentials.models import require_admin
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
+from tether.tenants.models import Principal
 
 _FIELDS = frozenset({"topic", "payload", "payload_encoding", "qos", "retain", "properties", "clientid"})
 _NO_SUBSCRIBERS = {
@@ -134,8 +136,15 @@ def _refused(exc: PublishRefused) -> Response:
     return json({"reason_code": int(exc.reason_code), "message": exc.message}, 400)
 
 
-async def publish_one(request: Request) -> Response:
+async def operator(request: Request) -> Principal:
+    """An administrator or API key of the tenant (403 UNAUTHORIZED_ROLE for its devices)."""
     who = await caller(request)
+    require_admin(who)
+    return who
+
+
+async def publish_one(request: Request) -> Response:
+    who = await operator(request)
     document = await read_object(request)
     broker = ctx(request).broker.broker
     try:
@@ -149,7 +158,7 @@ async def publish_one(request: Request) -> Response:
 
 
 async def publish_bulk(request: Request) -> Response:
-    who = await caller(request)
+    who = await operator(request)
     document = await read_json(request)
     if not isinstance(document, list):
         raise _bad("The body must be an array of messages")
