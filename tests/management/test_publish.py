@@ -236,7 +236,7 @@ def test_requires_an_operator(server: ServerThread, mqtt_server: ServerMqtt) -> 
     with httpx.Client(base_url=server.url, timeout=30) as anonymous:
         answer = anonymous.post("/api/v5/publish", json={"topic": "a", "payload": "x"})
         assert answer.status_code == 401
-        serial, login, password = device_user(server)
+        _, login, password = device_user(server)
         answer = anonymous.post(
             "/api/v5/publish", json={"topic": "a", "payload": "x"}, auth=(login, password)
         )
