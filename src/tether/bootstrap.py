@@ -19,6 +19,7 @@ from tether.config import ConfigError, Settings
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
 from tether.credentials.authorization import AclService
+from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
@@ -108,6 +109,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         mqtt_users=MqttUserService(storage.mqtt_users),
         acl=AclService(storage.acl_rules),
         certificates=TrustedCertificateService(storage.trusted_certificates),
+        bans=BanService(storage.bans),
     )
 
 
@@ -129,6 +131,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     password_watch = PasswordChangeWatch(storage.users, services.tenants)
     await password_watch.start()
     await services.certificates.load()
+    await services.bans.load()
     return Platform(
         storage=storage,
         services=services,

@@ -13,6 +13,7 @@ from tether.config import Settings
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
 from tether.credentials.authorization import AclService
+from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
@@ -52,3 +53,4 @@ class Services:
     mqtt_users: MqttUserService
     acl: AclService
     certificates: TrustedCertificateService
+    bans: BanService  # banned clients, checked in memory at every MQTT CONNECT

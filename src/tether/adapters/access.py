@@ -11,7 +11,8 @@ Logins (docs/protocols.md sections 1, 8 and 9; docs/security.md, Identity and Cl
 * an API key and its secret is a known credential without MQTT rights.
 
 Bad credentials get 0x86 (MQTT 3.1.1: 4), a known credential without MQTT rights 0x87 (3.1.1: 5); nothing else
-is revealed. Failed logins are throttled per (address, user name) and, far later, per user name
+is revealed. A client that a ban of its tenant matches (credentials/banning.py, checked in memory) gets 0x8A
+(3.1.1: 5). Failed logins are throttled per (address, user name) and, far later, per user name
 (:mod:`.throttle`); a throttled client gets 0x9F (3.1.1: 3). Secrets are compared in constant time, and an
 unknown user costs the same hash as a known one.
 
@@ -30,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
+from tether.adapters.bans import candidate, host_of
 from tether.adapters.client_ids import ClientIdentity, bound_serial, parse_client_id, uses_serial
 from tether.adapters.login import Login, LoginKind, login_of
 from tether.adapters.namespaces import C8Y_PRIVATE_ROOTS, tenant_mountpoint
@@ -56,6 +58,7 @@ _BAD = AuthResult(ReasonCode.BAD_USER_NAME_OR_PASSWORD)
 _NOT_AUTHORIZED = AuthResult(ReasonCode.NOT_AUTHORIZED)
 _CLIENT_ID_NOT_VALID = AuthResult(ReasonCode.CLIENT_IDENTIFIER_NOT_VALID)
 _THROTTLED = AuthResult(ReasonCode.CONNECTION_RATE_EXCEEDED)
+_BANNED = AuthResult(ReasonCode.BANNED)
 _CERT_CACHE_SECONDS = 60.0
 
 
@@ -63,15 +66,6 @@ class XyteAuthenticator(Protocol):
     async def authenticate(self, device_id: str, access_key: str) -> XyteDevice | None: ...
 
     async def get_device(self, device_id: str) -> XyteDevice | None: ...
-
-
-def _host(peer: str | None) -> str | None:
-    """The address part of `host:port` / `[v6]:port`."""
-    if not peer:
-        return None
-    if peer.startswith("["):
-        return peer[1 : peer.find("]")]
-    return peer.rpartition(":")[0] or peer
 
 
 def _is_uuid(value: str) -> bool:
@@ -112,6 +106,7 @@ class PlatformHooks(Hooks):
         self.default_tenant = services.settings.tenant
         self.xyte: XyteAuthenticator = services.xyte
         self.throttle = services.throttle
+        self.bans = services.bans
         self.presence = presence or Presence()
         #: Clients without any credential, when `--allow-anonymous` is given: the broker's plain behaviour
         #: (no tenant mountpoint, the config file's [acl]).
@@ -152,6 +147,42 @@ class PlatformHooks(Hooks):
     def authenticate(
         self, connect: Connect, connection: ConnectionInfo
     ) -> AuthResult | Awaitable[AuthResult]:
+        result = self._authenticate(connect, connection)
+        if not self.bans.any:
+            return result
+        if inspect.isawaitable(result):
+            return self._unless_banned_later(result, connect, connection)
+        return self._unless_banned(result, connect, connection)
+
+    def _unless_banned(self, result: AuthResult, connect: Connect, connection: ConnectionInfo) -> AuthResult:
+        """0x8A Banned (MQTT 3.1.1: 5) for an accepted client that one of its tenant's bans matches (in
+        memory, credentials/banning.py)."""
+        login = _accepted_login(result)
+        if login is None:
+            return result
+        principal = login.principal
+        client = candidate(connect.client_id, connect.username, principal.username, connection.peer)
+        ban = self.bans.banned(principal.tenant_id, client)
+        if ban is None:
+            return result
+        log.info(
+            "MQTT client %r of %s from %s refused: banned (%s %r)",
+            connect.client_id,
+            principal.tenant_id,
+            connection.peer,
+            ban.kind.value,
+            ban.who,
+        )
+        return _BANNED
+
+    async def _unless_banned_later(
+        self, pending: Awaitable[AuthResult], connect: Connect, connection: ConnectionInfo
+    ) -> AuthResult:
+        return self._unless_banned(await pending, connect, connection)
+
+    def _authenticate(
+        self, connect: Connect, connection: ConnectionInfo
+    ) -> AuthResult | Awaitable[AuthResult]:
         username, password = connect.username, connect.password
         if password is None and connection.certificate:
             return self._certificate_login(connect, connection.certificate)
@@ -162,7 +193,7 @@ class PlatformHooks(Hooks):
             return _NOT_AUTHORIZED
         if username is None or password is None:
             return _BAD
-        address = _host(connection.peer)
+        address = host_of(connection.peer)
         user_key = self._login_name(username)
         wait = self.throttle.retry_after(address, user_key)
         if wait is not None:

@@ -1,4 +1,4 @@
-"""The stores of API keys, MQTT users, authorization rules and trusted certificates.
+"""The stores of API keys, MQTT users, authorization rules, trusted certificates and bans.
 Implementations: storage/sql (SQLite, PostgreSQL).
 
 Every method that reads or writes a tenant's data takes the tenant id first: no store answers across tenants.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from tether.core.paging import Page, PageRequest
+from tether.credentials.bans import Ban, BanKind
 from tether.credentials.models import ApiKey, MqttUser, RuleScope, RuleSet, TrustedCertificate
 
 
@@ -85,3 +86,20 @@ class TrustedCertificateStore(Protocol):
         ...
 
     async def delete(self, tenant_id: str, fingerprint: str) -> bool: ...
+
+
+class BanStore(Protocol):
+    """Bans, one per (tenant, kind, who) (credentials/bans.py)."""
+
+    async def create(self, ban: Ban) -> None:
+        """Raises Conflict when the tenant has this ban already."""
+        ...
+
+    async def all(self) -> list[Ban]:
+        """Every tenant's (the broker checks them in memory)."""
+        ...
+
+    async def delete(self, tenant_id: str, kind: BanKind, who: str) -> bool: ...
+    async def clear(self, tenant_id: str) -> int:
+        """Delete every ban of the tenant; how many there were."""
+        ...

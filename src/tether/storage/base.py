@@ -10,7 +10,13 @@ from typing import Protocol
 
 from tether.adapters.smartrest.store import SmartRestTemplateStore
 from tether.broker.storage import BrokerStore
-from tether.credentials.store import AclRuleStore, ApiKeyStore, MqttUserStore, TrustedCertificateStore
+from tether.credentials.store import (
+    AclRuleStore,
+    ApiKeyStore,
+    BanStore,
+    MqttUserStore,
+    TrustedCertificateStore,
+)
 from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
@@ -38,6 +44,7 @@ class Storage(Protocol):
     acl_rules: AclRuleStore
     trusted_certificates: TrustedCertificateStore
     smartrest_templates: SmartRestTemplateStore
+    bans: BanStore
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
-from tether.api.emqx import api_keys, authn_users, authz_rules, errors
+from tether.api.emqx import api_keys, authn_users, authz_rules, banned, errors, publish
 from tether.api.family import family_app
 from tether.services import Services
 
@@ -18,7 +18,8 @@ PREFIX = "/api/v5"
 
 
 def create_emqx_app(context: Services) -> Starlette:
-    return family_app([*authn_users.routes, *authz_rules.routes, *api_keys.routes], errors, context)
+    routes = [*authn_users.routes, *authz_rules.routes, *api_keys.routes, *publish.routes, *banned.routes]
+    return family_app(routes, errors, context)
 
 
 def mount(context: Services) -> list[BaseRoute]:

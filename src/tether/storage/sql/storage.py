@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tether.storage.sql.bans import SqlBanStore
 from tether.storage.sql.broker_state import SqlBrokerStore
 from tether.storage.sql.credentials import (
     SqlAclRuleStore,
@@ -41,6 +42,7 @@ class SqlStorage:
         self.acl_rules = SqlAclRuleStore(self.database)
         self.trusted_certificates = SqlTrustedCertificateStore(self.database)
         self.smartrest_templates = SqlSmartRestTemplateStore(self.database)
+        self.bans = SqlBanStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()
