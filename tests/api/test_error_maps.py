@@ -13,6 +13,7 @@ import pytest
 
 import tether
 from tether.adapters import c8y_json
+from tether.adapters import xyte as xyte_mqtt
 from tether.adapters.smartrest import errors as smartrest
 from tether.api import errors as c8y
 from tether.api.emqx import errors as emqx
@@ -37,6 +38,18 @@ FAMILIES: dict[str, tuple[ErrorMap[Any], set[type[DomainError]]]] = {
     "smartrest": (smartrest.CODES, {errors.BadRequest, errors.InvalidInput, *_HTTP_ONLY, emqx.EmqxError}),
     # error topic: the error's own kind.
     "c8y_json": (c8y_json.ANSWERS, {errors.Conflict, errors.ServiceUnavailable, *_HTTP_ONLY, emqx.EmqxError}),
+    # Xyte over MQTT: 0x83 for whatever is not about the payload's content.
+    "xyte_mqtt": (
+        xyte_mqtt.REASONS,
+        {
+            errors.BadRequest,
+            errors.Conflict,
+            errors.Forbidden,
+            errors.ServiceUnavailable,
+            *_HTTP_ONLY,
+            emqx.EmqxError,
+        },
+    ),
 }
 
 
@@ -79,6 +92,9 @@ def test_subclasses_answer_as_their_nearest_base() -> None:
     assert emqx.CODES(transition) == (400, "BAD_REQUEST")
     assert smartrest.CODES(transition) is smartrest.Code.INVALID_ARGUMENTS
     assert c8y_json.ANSWERS(transition).reason is ReasonCode.PAYLOAD_FORMAT_INVALID
+    # Xyte over MQTT: a command update that cannot make the transition is well-formed, unlike bad content.
+    assert xyte_mqtt.REASONS(transition) is ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR
+    assert xyte_mqtt.REASONS(errors.InvalidInput("bad")) is ReasonCode.PAYLOAD_FORMAT_INVALID
 
 
 def test_fallback_answers() -> None:
@@ -86,6 +102,7 @@ def test_fallback_answers() -> None:
     assert (c8y.STATUS(error), xyte.STATUS(error), emqx.CODES(error)) == (400, 400, (400, "BAD_REQUEST"))
     assert smartrest.CODES(error) is smartrest.Code.INVALID_ARGUMENTS
     assert c8y_json.ANSWERS(error) == c8y_json.JsonAnswer(None, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+    assert xyte_mqtt.REASONS(error) is ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR
 
 
 def test_http_statuses_have_a_xyte_code() -> None:

@@ -418,7 +418,16 @@ def test_deleting_the_device_deletes_its_operations(admin: httpx.Client) -> None
     device = create_mo(admin)
     op = create_op(admin, device, c8y_Restart={})
     assert admin.delete(f"{MO}/{device}").status_code == 204
-    assert_error(admin.get(f"{OPS}/{op['id']}"), 404, "devicecontrol/Not Found")
+    gone = admin.get(f"{OPS}/{op['id']}")
+    assert_error(gone, 404, "devicecontrol/Not Found")
+    # Cumulocity's words (c8y/errors.py), as c8y clients see them
+    assert (
+        gone.json()["message"]
+        == f"Finding operation from database failed : No operation for id '{op['id']}'!"
+    )
+    assert admin.get(f"{MO}/{device}").json()["message"] == (
+        f"Finding device data from database failed : No managedObject for id '{device}'!"
+    )
 
 
 @pytest.mark.parametrize(

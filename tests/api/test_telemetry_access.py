@@ -52,7 +52,11 @@ def test_device_users_reach_only_their_own_sources(
         assert my_alarm["source"]["name"] == "my device"
         # Recording against someone else's source: as if it did not exist.
         assert_error(dev.post(MEASUREMENTS, json=measurement(foreign, TIME)), 404, "measurement/Not Found")
-        assert_error(dev.post(EVENTS, json=event(foreign, TIME)), 404, "event/Not Found")
+        refused = dev.post(EVENTS, json=event(foreign, TIME))
+        assert_error(refused, 404, "event/Not Found")
+        assert refused.json()["message"] == (
+            f"Finding source managed object failed: No managedObject for id '{foreign}'!"
+        )
         assert_error(dev.post(ALARMS, json=alarm(foreign, TIME)), 404, "alarm/Not Found")
         assert_error(
             dev.post(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tether.c8y import documents
+from tether.c8y import errors as wording
 from tether.core.errors import BadRequest, DomainError, ErrorMap, Forbidden, InvalidInput, NotFound
 from tether.core.ids import parse_id
 from tether.core.processing import ProcessingMode
@@ -114,7 +115,12 @@ class JsonViaMqtt:
             kind, text = exc.kind, exc.message
         except DomainError as exc:
             answer = ANSWERS(exc)
-            kind, text, reason, api = answer.kind or exc.kind, exc.message, answer.reason, answer.api or api
+            kind, text, reason, api = (
+                answer.kind or exc.kind,
+                wording.message(exc),
+                answer.reason,
+                answer.api or api,
+            )
         self.error(session, kind, text, api, message_id=message_id)
         return self._reason(session, reason)
 

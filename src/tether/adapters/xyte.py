@@ -33,8 +33,9 @@ another device id, or from a client that is not a Xyte device, is refused with 0
 refuses it before; this is the second lock). So is every message of a device whose managed object was
 deleted while it stayed connected: its registration went with the object, the connection keeps it online
 but nothing it sends is stored (MQTT 3.1.1: acknowledged and dropped), and it gets no commands; when it
-reconnects, its access key is refused. Malformed payloads get 0x99 Payload format invalid, commands
-that do not exist or cannot make that transition 0x83 Implementation specific error; each is logged once.
+reconnects, its access key is refused. A refused message's reason code comes from :data:`REASONS`:
+malformed payloads get 0x99 Payload format invalid, commands that do not exist or cannot make that
+transition 0x83 Implementation specific error; each is logged once.
 Other ``v1`` topics are left to the broker (routed to subscribers, acknowledged at once).
 """
 
@@ -53,18 +54,18 @@ from tether.adapters import xyte_format
 from tether.adapters.login import login_of
 from tether.adapters.namespaces import tenant_mountpoint
 from tether.broker import Broker, ClientInfo, Message
-from tether.core.errors import DomainError, InvalidInput
+from tether.core.errors import DomainError, ErrorMap, InvalidInput, NotFound
 from tether.core.events import DomainEvent, EventBus
 from tether.mqtt.properties import Properties
 from tether.mqtt.reason_codes import ReasonCode
 from tether.mqtt.topics import matches
-from tether.operations.models import Operation
+from tether.operations.models import InvalidTransition, Operation
 from tether.registration.xyte import XyteService
 from tether.registration.xyte_models import XyteDevice
 from tether.services import Services
 from tether.telemetry.measurements import IngestRow, MeasurementService, SourceGrant, ingest_row
 
-__all__ = ["ROOT", "ConnectionEvents", "XyteAdapter", "install"]
+__all__ = ["REASONS", "ROOT", "ConnectionEvents", "XyteAdapter", "install"]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,19 @@ class _Inbound:
     topic_id: str  # the device id in the topic
     payload: Any
     ack: Ack
+
+
+#: Domain error -> the reason code of the PUBACK/PUBREC of a message the platform refused (MQTT 5, spec
+#: 3.4.2.1; an MQTT 3.1.1 device gets its plain acknowledgement): what it sent is malformed 0x99; the
+#: command it names cannot make that transition, or what it names is gone, 0x83, as is everything else.
+REASONS: ErrorMap[ReasonCode] = ErrorMap(
+    {
+        InvalidInput: ReasonCode.PAYLOAD_FORMAT_INVALID,
+        InvalidTransition: ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
+        NotFound: ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
+        DomainError: ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
+    }
+)
 
 
 def _refused(loop: asyncio.AbstractEventLoop, code: ReasonCode) -> Ack:
@@ -274,13 +288,9 @@ class XyteAdapter:
                         grant = await self._measurements.grant(device.principal, draft.source_id)
                         grants[device.id] = grant
                     row = ingest_row(grant, draft.type, draft.time, draft.fragments)
-                except InvalidInput as exc:
-                    log.info("Xyte device %s sent bad telemetry: %s", device.id, exc.message)
-                    _settle(item.ack, ReasonCode.PAYLOAD_FORMAT_INVALID)
-                    continue
-                except DomainError as exc:  # its object is gone
-                    log.info("telemetry of Xyte device %s not stored: %s", device.id, exc.message)
-                    _settle(item.ack, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+                except DomainError as exc:  # bad telemetry, or its object is gone
+                    log.info("telemetry of Xyte device %s refused: %s", device.id, exc.message)
+                    _settle(item.ack, REASONS(exc))
                     continue
                 telemetry.setdefault(device.tenant_id, []).append((row, item))
             else:
@@ -306,8 +316,7 @@ class XyteAdapter:
                 raise
             item = entries[0][1]
             log.info("telemetry of Xyte device %s not stored: %s", item.topic_id, exc.message)
-            code = ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR
-            _settle(item.ack, ReasonCode.PAYLOAD_FORMAT_INVALID if isinstance(exc, InvalidInput) else code)
+            _settle(item.ack, REASONS(exc))
             return
         for _, item in entries:
             _settle(item.ack, None)
@@ -317,13 +326,13 @@ class XyteAdapter:
             update = xyte_format.command_update(item.payload)
         except InvalidInput as exc:
             log.info("Xyte device %s sent a bad command update: %s", device.id, exc.message)
-            _settle(item.ack, ReasonCode.PAYLOAD_FORMAT_INVALID)
+            _settle(item.ack, REASONS(exc))
             return
         try:
             await self._xyte.update_command(device, update.op_id, update.status, update.message)
-        except DomainError as exc:
+        except DomainError as exc:  # no such command for it, or not that transition (the update is valid)
             log.info("command update of Xyte device %s refused: %s", device.id, exc.message)
-            _settle(item.ack, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR)
+            _settle(item.ack, REASONS(exc))
             return
         _settle(item.ack, None)
 

@@ -1,6 +1,7 @@
 """The Cumulocity family's errors (the root app): its map from domain errors to HTTP statuses and its error
-body `{"error": "<resource>/<kind>", "message", "info"}`. /api/v5 (`api/emqx/errors.py`) and /v1
-(`api/xyte/errors.py`) are apps of their own with their own maps and bodies."""
+body `{"error": "<resource>/<kind>", "message", "info"}`, the message in Cumulocity's words (c8y/errors.py).
+/api/v5 (`api/emqx/errors.py`) and /v1 (`api/xyte/errors.py`) are apps of their own with their own maps
+and bodies."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType, retry_after
+from tether.c8y import errors as wording
 from tether.core import errors
 
 log = logging.getLogger("tether.api")
@@ -50,8 +52,9 @@ def error_response(status: int, resource: str, kind: str, message: str) -> Respo
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)
     status = STATUS(exc)
-    log.info("%s %s -> %d %s", request.method, request.url.path, status, exc.message)
-    return retry_after(error_response(status, exc.resource, exc.kind, exc.message), exc)
+    text = wording.message(exc)
+    log.info("%s %s -> %d %s", request.method, request.url.path, status, text)
+    return retry_after(error_response(status, exc.resource, exc.kind, text), exc)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

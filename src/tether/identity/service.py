@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tether.core.errors import InvalidInput, NotFound
+from tether.core.errors import InvalidInput, Missing, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.core.text import checked
 from tether.identity.models import ExternalId
@@ -39,9 +39,7 @@ class IdentityService:
         _check(type_, value)
         xid = await self._store.get(who.tenant_id, type_, value)
         if xid is None:
-            raise NotFound(
-                f"External id not found; external id = ID [type={type_}, value={value}]", resource="identity"
-            )
+            raise NotFound(missing=Missing.of("external id", type_, value), resource="identity")
         await self._visible(who, xid)
         return xid
 
@@ -58,6 +56,5 @@ class IdentityService:
             await self._inventory.get(who, xid.mo_id)
         except NotFound:
             raise NotFound(
-                f"External id not found; external id = ID [type={xid.type}, value={xid.value}]",
-                resource="identity",
+                missing=Missing.of("external id", xid.type, xid.value), resource="identity"
             ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tether.core.clock import now_ms
-from tether.core.errors import Forbidden, InvalidInput, NotFound
+from tether.core.errors import Forbidden, InvalidInput, Missing, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.text import checked
@@ -49,10 +49,7 @@ class InventoryService:
     async def get(self, who: Principal, mo_id: int) -> ManagedObject:
         mo = await self._store.get(who.tenant_id, mo_id)
         if mo is None or not may_read(who, mo):
-            raise NotFound(
-                f"Finding device data from database failed : No managedObject for id '{mo_id}'!",
-                resource="inventory",
-            )
+            raise NotFound(missing=Missing.of("managed object", mo_id), resource="inventory")
         return mo
 
     async def update(self, who: Principal, mo_id: int, change: ManagedObjectChange) -> ManagedObject:
@@ -62,7 +59,7 @@ class InventoryService:
         fragments = clean_fields(change.fragments, resource=R)
         updated = await self._store.update(who.tenant_id, mo_id, columns, fragments, now_ms())
         if updated is None:
-            raise NotFound(f"No managedObject for id '{mo_id}'!", resource="inventory")
+            raise NotFound(missing=Missing.of("managed object", mo_id), resource="inventory")
         self._announce("UPDATE", updated)
         return updated
 
@@ -124,19 +121,20 @@ class InventoryService:
     ) -> ManagedObject:
         await self.get(who, parent_id)
         if child_id not in await self._store.child_ids(who.tenant_id, [parent_id], (kind,)):
-            raise NotFound(
-                f"Managed object {parent_id} has no {kind} reference to {child_id}", resource="inventory"
-            )
+            raise NotFound(missing=_reference(parent_id, kind, child_id), resource="inventory")
         return await self.get(who, child_id)
 
     async def remove_child(self, who: Principal, parent_id: int, kind: ChildKind, child_id: int) -> None:
         await self.get(who, parent_id)
         if not await self._store.remove_child(who.tenant_id, parent_id, kind, child_id, now_ms()):
-            raise NotFound(
-                f"Managed object {parent_id} has no {kind} reference to {child_id}", resource="inventory"
-            )
+            raise NotFound(missing=_reference(parent_id, kind, child_id), resource="inventory")
 
     @staticmethod
     def _require_inventory_role(who: Principal) -> None:
         if not (who.is_admin or who.is_device):
             raise Forbidden("Access is denied", resource="security")
+
+
+def _reference(parent_id: int, kind: ChildKind, child_id: int) -> Missing:
+    """`child_id` as a `kind` child of `parent_id`: a reference that does not exist."""
+    return Missing.of("managed object", child_id, role=kind.value, parent=parent_id)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tether.core.clock import now_ms
-from tether.core.errors import Forbidden, InvalidInput, NotFound
+from tether.core.errors import Forbidden, InvalidInput, Missing, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.values import clean_fields
@@ -63,9 +63,7 @@ class OperationService:
         agent = None if device is None else await self.route(who.tenant_id, device)
         if device is None or not self._owns(who, device, agent):
             # Another tenant's device, or one the caller may not command, looks like no device at all.
-            raise InvalidInput(
-                f"Cannot create operation: no managed object for id '{device_id}'!", resource=R
-            )
+            raise InvalidInput(missing=Missing.of("managed object", device_id, role="device"), resource=R)
         draft = NewOperation(
             device_id=device.id,
             agent_id=None if agent is None else agent.id,
@@ -103,9 +101,7 @@ class OperationService:
         self._require_role(who)
         op = await self._store.get(who.tenant_id, op_id)
         if op is None or not await self._may_access(who, op):
-            raise NotFound(
-                f"Finding operation from database failed : No operation for id '{op_id}'!", resource=R
-            )
+            raise NotFound(missing=Missing.of("operation", op_id), resource=R)
         return op
 
     async def update(

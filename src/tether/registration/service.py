@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from tether.core.clock import now_ms
-from tether.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tether.core.errors import Conflict, Forbidden, InvalidInput, Missing, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.registration.models import (
     DEVICE_TRANSITIONS,
@@ -61,7 +61,7 @@ class RegistrationService:
         self._require_admin(who)
         request = await self._store.get(who.tenant_id, request_id)
         if request is None:
-            raise NotFound(f"No newDeviceRequest for id '{request_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("device request", request_id), resource=R)
         return request
 
     async def list_requests(self, who: Principal, page: PageRequest) -> Page[DeviceRequest]:
@@ -108,7 +108,7 @@ class RegistrationService:
     async def delete_request(self, who: Principal, request_id: str) -> None:
         self._require_admin(who)
         if not await self._store.delete(who.tenant_id, request_id):
-            raise NotFound(f"No newDeviceRequest for id '{request_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("device request", request_id), resource=R)
 
     # -- the device's side (as the bootstrap user) -------------------------------------------------
 
@@ -122,15 +122,15 @@ class RegistrationService:
         validate_request_id(request_id)
         request = await self._store.lookup(request_id)
         if request is None:
-            raise NotFound(f"No newDeviceRequest for id '{request_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("device request", request_id), resource=R)
         if request.status is not RequestStatus.ACCEPTED:
             target = RequestStatus.PENDING_ACCEPTANCE
             if target in DEVICE_TRANSITIONS[request.status]:
                 await self._store.advance(request_id, request.status, target, now_ms())
-            raise NotFound(f"newDeviceRequest '{request_id}' has not been accepted yet", resource=R)
+            raise NotFound(missing=Missing.of("device request", request_id, role="accepted"), resource=R)
         claimed = await self._store.claim(request_id)
         if claimed is None:  # another call took the credentials (or the request was deleted) meanwhile
-            raise NotFound(f"No newDeviceRequest for id '{request_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("device request", request_id), resource=R)
         username = device_username(request_id)
         password = generate_password()
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from tether.core.errors import Forbidden, NotFound
+from tether.core.errors import Forbidden, Missing, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.processing import ProcessingMode
 from tether.inventory.access import ReadableObjects
@@ -40,8 +40,7 @@ class Sources:
             return await self._inventory.get(who, source_id)
         except NotFound:
             raise NotFound(
-                f"Finding source managed object failed: No managedObject for id '{source_id}'!",
-                resource=self._resource,
+                missing=Missing.of("managed object", source_id, role="source"), resource=self._resource
             ) from None
 
     async def visible(self, who: Principal, source_id: int) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tether.core.clock import now_ms
-from tether.core.errors import InvalidInput, NotFound
+from tether.core.errors import InvalidInput, Missing, NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
@@ -72,7 +72,7 @@ class AlarmService:
         require_role(who)
         found = await self._store.get(who.tenant_id, alarm_id)
         if found is None or not await self._sources.visible(who, found.source_id):
-            raise NotFound(f"No alarm for id '{alarm_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("alarm", alarm_id), resource=R)
         return found
 
     async def find(self, who: Principal, criteria: AlarmCriteria, page: PageRequest) -> Page[Alarm]:
@@ -96,7 +96,7 @@ class AlarmService:
         change = replace(change, fragments=clean_fields(change.fragments, resource=R))
         updated = await self._store.update(who.tenant_id, alarm_id, change, now_ms())
         if updated is None:
-            raise NotFound(f"No alarm for id '{alarm_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("alarm", alarm_id), resource=R)
         self._announce(mode, "UPDATE", [updated])
         return updated
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tether.core.clock import now_ms
-from tether.core.errors import NotFound
+from tether.core.errors import Missing, NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
@@ -53,7 +53,7 @@ class EventService:
         require_role(who)
         found = await self._store.get(who.tenant_id, event_id)
         if found is None or not await self._sources.visible(who, found.source_id):
-            raise NotFound(f"No event for id '{event_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("event", event_id), resource=R)
         return found
 
     async def find(self, who: Principal, criteria: EventCriteria, page: PageRequest) -> Page[Event]:
@@ -72,7 +72,7 @@ class EventService:
         fragments = clean_fields(change.fragments, resource=R)
         updated = await self._store.update(who.tenant_id, event_id, change.text, fragments, now_ms())
         if updated is None:
-            raise NotFound(f"No event for id '{event_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("event", event_id), resource=R)
         self._announce(mode, "UPDATE", [updated])
         return updated
 

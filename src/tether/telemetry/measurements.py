@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from tether.core.clock import in_range, now_ms
-from tether.core.errors import InvalidInput, NotFound
+from tether.core.errors import InvalidInput, Missing, NotFound
 from tether.core.events import EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.processing import ProcessingMode
@@ -139,7 +139,7 @@ class MeasurementService:
         require_role(who)
         found = await self._store.get(who.tenant_id, measurement_id)
         if found is None or not await self._sources.visible(who, found.source_id):
-            raise NotFound(f"No measurement for id '{measurement_id}'!", resource=R)
+            raise NotFound(missing=Missing.of("measurement", measurement_id), resource=R)
         return found
 
     async def find(

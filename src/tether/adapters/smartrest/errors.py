@@ -10,6 +10,7 @@ import logging
 from enum import IntEnum
 
 from tether.adapters.smartrest.csv import encode_row
+from tether.c8y import errors as wording
 from tether.core.errors import Conflict, DomainError, ErrorMap, Forbidden, NotFound, ServiceUnavailable
 from tether.mqtt.reason_codes import ReasonCode
 
@@ -71,8 +72,8 @@ CODES: ErrorMap[Code] = ErrorMap(
 
 
 def from_domain(exc: DomainError, template: str) -> SmartRestError:
-    """A service refused the row: its message, with the code of :data:`CODES`."""
-    return SmartRestError(CODES(exc), exc.message, template)
+    """A service refused the row: its message in Cumulocity's words, with the code of :data:`CODES`."""
+    return SmartRestError(CODES(exc), wording.message(exc), template)
 
 
 def reason_for(code: Code) -> ReasonCode:

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tether.c8y import errors as wording
 from tether.core.errors import DomainError, NotFound
 from tether.core.processing import ProcessingMode
 from tether.mqtt.reason_codes import ReasonCode
@@ -186,7 +187,7 @@ class IngestBatcher:
                 except NotFound:
                     gone = True
                 except DomainError as exc:
-                    problem = exc.message
+                    problem = wording.message(exc)
                 except Exception as exc:
                     log.error("storing measurements failed: %s", exc)
                     self._fail(items[index:], exc)
