@@ -77,7 +77,8 @@ def test_list_and_get(admin: httpx.Client, connect: Callable[..., Device], proto
     assert body["ip_address"] == "127.0.0.1" and isinstance(body["port"], int)
     assert body["clean_start"] is True and body["keepalive"] == 60 and body["listener"] == "tcp:default"
     assert body["subscriptions_cnt"] == 1 and body["inflight_cnt"] == 0 and body["mqueue_len"] == 0
-    assert body["recv_msg"] == 1 and body["send_msg"] == 1 and body["recv_pkt"] >= 3  # CONNECT, SUBSCRIBE, PUBLISH
+    # recv_pkt: CONNECT, SUBSCRIBE, PUBLISH (the PUBACK of the message it got may be on its way).
+    assert body["recv_msg"] == 1 and body["send_msg"] == 1 and body["recv_pkt"] >= 3
     assert body["recv_oct"] > 0 and body["send_oct"] > 0
     assert body["connected_at"].endswith("Z") and "disconnected_at" not in body
     # Filters: repeated client ids, username, protocol version, address, connection time, fields.
@@ -97,7 +98,8 @@ def test_list_and_get(admin: httpx.Client, connect: Callable[..., Device], proto
     assert admin.get(CLIENTS, params=[*ids, ("conn_state", "disconnected")]).json()["data"] == []
     since = admin.get(CLIENTS, params=[*ids, ("gte_connected_at", str(before))]).json()
     assert since["meta"]["count"] == 2
-    assert admin.get(CLIENTS, params=[*ids, ("lte_connected_at", "2020-01-01T00:00:00Z")]).json()["data"] == []
+    old = admin.get(CLIENTS, params=[*ids, ("lte_connected_at", "2020-01-01T00:00:00Z")]).json()
+    assert old["data"] == []
     fuzzy = admin.get(CLIENTS, params={"like_clientid": a}).json()
     assert [c["clientid"] for c in fuzzy["data"]] == [a] and "count" not in fuzzy["meta"]
     slim = admin.get(CLIENTS, params={"clientid": a, "fields": "clientid,connected"}).json()["data"]
@@ -231,9 +233,7 @@ def test_proxy_subscription_errors(
     own = admin.post(f"{CLIENTS}/{serial}/subscribe", json={"topic": "s/ds", "qos": 1})
     assert own.status_code == 200 and own.json()["topic"] == "s/ds"
     # A bulk request with one refused filter makes none of them.
-    mixed = admin.post(
-        f"{CLIENTS}/{serial}/subscribe/bulk", json=[{"topic": "s/dt"}, {"topic": "other/#"}]
-    )
+    mixed = admin.post(f"{CLIENTS}/{serial}/subscribe/bulk", json=[{"topic": "s/dt"}, {"topic": "other/#"}])
     assert mixed.status_code == 403
     assert [s["topic"] for s in admin.get(f"{CLIENTS}/{serial}/subscriptions").json()] == ["s/ds"]
     for body, code in (

@@ -11,7 +11,7 @@ SUBSCRIBE, and messages on the topic reach the device as to any subscriber.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from tether.adapters.presence import ClientStatus, Presence
@@ -177,14 +177,16 @@ class TenantClients:
     def _status(self, client_id: str) -> ClientStatus | None:
         return None if self.presence is None else self.presence.get(self.mountpoint, client_id)
 
-    def _predicate(self, where: ClientFilter) -> Callable[[str, Session, Connection | None], bool]:
+    def _predicate(self, where: ClientFilter) -> Callable[[str, Session], bool]:
         status_of = self._status
 
-        def keep(client_id: str, session: Session, connection: Connection | None) -> bool:
+        def keep(client_id: str, session: Session) -> bool:
+            # The checks on the client id first: they touch no other object (a listing visits every client).
             if where.client_ids and client_id not in where.client_ids:
                 return False
             if where.like_clientid is not None and where.like_clientid not in client_id:
                 return False
+            connection: Connection | None = session.owner  # type: ignore[assignment]
             if where.conn_state is not None and (where.conn_state == "connected") != (connection is not None):
                 return False
             if where.gte_created_at is not None and session.created_at < where.gte_created_at:
@@ -226,19 +228,35 @@ class TenantClients:
 
         return keep
 
+    def _candidates(self, where: ClientFilter) -> list[Session]:
+        """The sessions of the mountpoint (those of `where.client_ids` only, when given). A plain
+        comprehension: this visits every session of the broker."""
+        mountpoint = self.mountpoint
+        sessions = self.broker.sessions
+        if where.client_ids:
+            found = (sessions.get(mountpoint + client_id) for client_id in sorted(where.client_ids))
+            candidates = [session for session in found if session is not None]
+        else:
+            candidates = [session for session in sessions if session.client_id.startswith(mountpoint)]
+        # By the key (mountpoint + client id) alone: reading every session's connection here would cost more
+        # than the rest of the listing. Single-client operations also check the connection's mountpoint.
+        return candidates
+
     def page(self, where: ClientFilter, offset: int, limit: int) -> tuple[list[ClientDetails], int]:
         """One page of the clients `where` keeps (in the order their sessions were created) and how many it
         keeps in all."""
-        keep = self._predicate(where)
-        total = 0
-        chosen: list[tuple[str, Session, Connection | None]] = []
-        end = offset + limit
-        for entry in self._sessions():
-            if keep(*entry):
-                if offset <= total < end:
-                    chosen.append(entry)
-                total += 1
-        return [self._details(*entry) for entry in chosen], total
+        skip = len(self.mountpoint)
+        connection_of = self.broker.connection_of
+        candidates = self._candidates(where)
+        if replace(where, client_ids=frozenset()) != ClientFilter():
+            keep = self._predicate(where)
+            candidates = [session for session in candidates if keep(session.client_id[skip:], session)]
+        chosen = candidates[offset : offset + limit]
+        details = [
+            self._details(session.client_id[skip:], session, connection_of(session.client_id))
+            for session in chosen
+        ]
+        return details, len(candidates)
 
     def get(self, client_id: str) -> ClientDetails:
         session = self.broker.sessions.get(self.mountpoint + client_id)
