@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tether.adapters.clients import TenantClients
+from tether.adapters.namespaces import tenant_mountpoint
+from tether.adapters.presence import Presence
 from tether.core.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -37,3 +40,11 @@ class BrokerControl:
         if self._broker is None:
             raise ServiceUnavailable("The MQTT broker is not running", resource="broker")
         return self._broker
+
+    def clients(self, tenant_id: str) -> TenantClients:
+        """The tenant's clients in the running broker (:mod:`.clients`)."""
+        broker = self.broker
+        presence = getattr(broker.hooks, "presence", None)
+        return TenantClients(
+            broker, tenant_mountpoint(tenant_id), presence if isinstance(presence, Presence) else None
+        )

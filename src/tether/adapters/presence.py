@@ -8,7 +8,31 @@ from dataclasses import dataclass
 
 from tether.core.clock import now_ms
 
-__all__ = ["ClientStatus", "Presence"]
+__all__ = ["ClientStatus", "Presence", "reason_name"]
+
+#: EMQX's names of why a client disconnected (its `client.disconnected` reasons), by the DISCONNECT reason
+#: code the broker reports (tether.broker.hooks.Hooks.on_disconnected; spec 3.14.2.1).
+_REASON_NAMES = {
+    0x00: "normal",
+    0x04: "normal",
+    0x80: "tcp_closed",
+    0x81: "frame_error",
+    0x82: "protocol_error",
+    0x87: "not_authorized",
+    0x8B: "shutdown",
+    0x8D: "keepalive_timeout",
+    0x8E: "takenover",
+    0x93: "receive_maximum_exceeded",
+    0x95: "packet_too_large",
+    0x98: "kicked",
+    0xA0: "connack_timeout",
+}
+
+
+def reason_name(code: int) -> str:
+    """The name of a disconnect reason code: 0x98 Administrative action (an operator's kick, a revoked
+    credential) is `kicked`; a code without a name of its own is `internal_error`."""
+    return _REASON_NAMES.get(code, "internal_error")
 
 
 @dataclass(slots=True)
@@ -24,6 +48,7 @@ class ClientStatus:
     connected_at: int  # ms since the epoch
     disconnected_at: int | None = None
     reason: int | None = None  # the disconnect reason code
+    reason_name: str | None = None  # its name (`kicked`, `normal`, ...: see reason_name())
 
 
 class Presence:
@@ -61,6 +86,7 @@ class Presence:
         status.connected = False
         status.disconnected_at = now_ms()
         status.reason = reason
+        status.reason_name = reason_name(reason)
         self._offline += 1
         if self._offline > self.max_offline:
             for key, old in list(self._clients.items()):

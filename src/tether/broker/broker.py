@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import cast
 
 from tether.mqtt.packets import Payload
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
@@ -243,6 +244,23 @@ class Broker:
             if session is not None:
                 self.sessions.end(session)
         return len(chosen)
+
+    def connection_of(self, client_key: str) -> Connection | None:
+        """The connection holding the session of `client_key` (mountpoint + client id), if it is online."""
+        session = self.sessions.get(client_key)
+        return None if session is None else cast("Connection | None", session.owner)
+
+    def kick(self, client_key: str, reason: ReasonCode) -> bool:
+        """End the session of `client_key` (mountpoint + client id); its connection, if online, is closed as
+        by :meth:`disconnect_clients`. Whether there was such a session."""
+        session = self.sessions.get(client_key)
+        if session is None:
+            return False
+        connection = self.connection_of(client_key)
+        if connection is not None:
+            connection.close_by_server(reason)
+        self.sessions.end(session)
+        return True
 
     # ----------------------------------------------------------------------------------- session state
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,6 +48,7 @@ from .qos import QoSFlows, ack
 from .reserved import is_server_topic
 from .sessions import Session
 from .settings import NEVER_EXPIRES
+from .stats import Traffic
 from .subscriptions import Subscription
 from .transport import Transport
 from .will import will_message
@@ -88,11 +90,15 @@ class ClientConnection(QoSFlows):
         "_will_delay",
         "_writable",
         "broker",
+        "clean_start",
         "client",
         "conn",
+        "connected_at",
         "disconnect_reason",
         "info",
+        "keep_alive",
         "session",
+        "traffic",
         "transport",
         "version",
     )
@@ -121,6 +127,11 @@ class ClientConnection(QoSFlows):
         self.client: ClientInfo | None = None
         #: Why the connection ended (for the on_disconnected hook).
         self.disconnect_reason: ReasonCode | None = None
+        #: Of the accepted CONNECT: when (wall clock), its Clean Start and the Keep Alive in force.
+        self.connected_at = 0.0
+        self.clean_start = True
+        self.keep_alive = 0
+        self.traffic = Traffic()
         # Output of this loop turn: small packets gathered in one buffer, large payloads kept aside (by
         # reference) in the order they were written; see flush().
         self._out = bytearray()
@@ -150,6 +161,11 @@ class ClientConnection(QoSFlows):
         return f"ClientConnection({client_id!r}, {self.info.peer})"
 
     @property
+    def receive_maximum(self) -> int:
+        """The client's Receive Maximum: the most QoS 1/2 messages in flight to it (spec 3.1.2.11.3)."""
+        return self._receive_maximum
+
+    @property
     def mount(self) -> Mount | None:
         """The client's namespace inside the broker (``None``: the whole topic space)."""
         return self._mount
@@ -162,6 +178,7 @@ class ClientConnection(QoSFlows):
         timer = self._timer
         if timer is not None:
             timer.last = self.broker.loop.time()
+        self.traffic.recv_oct += len(data)
         self.conn.receive_data(data)
         if not self._paused:
             self._process()
@@ -174,6 +191,7 @@ class ClientConnection(QoSFlows):
                 packet = conn.next_event()
                 if packet is None:
                     return
+                self.traffic.recv_pkt += 1
                 handlers[type(packet)](self, packet)
         except ProtocolError as exc:
             self._protocol_error(exc)
@@ -224,6 +242,7 @@ class ClientConnection(QoSFlows):
                 return
             self._out = bytearray()  # the transport may keep a view of `out`: never reuse it
             if not self._eof and not self.transport.is_closing():
+                self.traffic.send_oct += len(out)
                 self.transport.write(out)
             return
         if out:
@@ -232,6 +251,7 @@ class ClientConnection(QoSFlows):
         self._chunks = None
         self._chunk_size = 0
         if not self._eof and not self.transport.is_closing():
+            self.traffic.send_oct += sum(len(chunk) for chunk in chunks)
             self.transport.writelines(chunks)
 
     def _send(self, packet: Packet) -> None:
@@ -384,6 +404,9 @@ class ClientConnection(QoSFlows):
             self._will = will_message(will, mount.topic(will.topic) if mount is not None else will.topic)
             self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0
         self._receive_maximum = self.conn.client_receive_maximum
+        self.connected_at = time.time()
+        self.clean_start = packet.clean_start
+        self.keep_alive = keep_alive
         broker.connected(self, session, present)
         # [MQTT-4.4.0-1] on a resumed session, resend unacknowledged PUBLISH (DUP set) and PUBREL packets in
         # their original order before anything new.

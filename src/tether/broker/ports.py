@@ -22,7 +22,7 @@ from .message import Message
 from .mountpoints import Mount
 from .sessions import Session, SessionOwner
 from .settings import BrokerConfig
-from .stats import BrokerStats
+from .stats import BrokerStats, Traffic
 from .subscriptions import Subscription
 from .transport import WriteBatcher
 
@@ -104,6 +104,28 @@ class Connection(SessionOwner, Protocol):
 
     @property
     def disconnect_reason(self) -> ReasonCode | None: ...
+
+    # What the management API shows of an accepted connection.
+    @property
+    def connected_at(self) -> float:
+        """When the CONNECT was accepted (wall clock)."""
+        ...
+
+    @property
+    def clean_start(self) -> bool: ...
+
+    @property
+    def keep_alive(self) -> int:
+        """The Keep Alive in force (the Server Keep Alive if the server chose one)."""
+        ...
+
+    @property
+    def receive_maximum(self) -> int:
+        """The client's Receive Maximum."""
+        ...
+
+    @property
+    def traffic(self) -> Traffic: ...
 
     def close_by_server(self, reason: ReasonCode) -> None:
         """DISCONNECT with ``reason`` (MQTT 5), close."""

@@ -29,6 +29,7 @@ from .mountpoints import Mount
 from .ports import BrokerPort
 from .reserved import is_server_topic
 from .sessions import Session
+from .stats import Traffic
 
 __all__ = ["QoSFlows", "ack"]
 
@@ -79,6 +80,7 @@ class QoSFlows:
     _closed: bool
     _receive_maximum: int
     _mount: Mount | None
+    traffic: Traffic
     _acks: deque[tuple[int, int, ReasonCode, asyncio.Future[Any] | None]] | None
 
     def _write(self, data: bytes | bytearray | memoryview) -> None:
@@ -96,6 +98,7 @@ class QoSFlows:
         broker = self.broker
         qos = packet.qos
         pid = packet.packet_id
+        self.traffic.recv_msg += 1
         if qos == 2:
             awaiting = session.awaiting_rel
             if pid in awaiting:
@@ -369,6 +372,7 @@ class QoSFlows:
             return False
         if alias:
             conn.outgoing_aliases.commit(topic, alias)  # type: ignore[union-attr]
+        self.traffic.send_msg += 1
         self._write(head)
         if payload:
             self._write(payload)

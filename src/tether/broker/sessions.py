@@ -37,6 +37,7 @@ class Session:
         "_expiry_handle",
         "awaiting_rel",
         "client_id",
+        "created_at",
         "disconnected_at",
         "expiry_interval",
         "outbox",
@@ -58,6 +59,8 @@ class Session:
         self.pending_will: PendingWill | None = None
         #: When the last network connection ended (wall clock), for persistence.
         self.disconnected_at = 0.0
+        #: When this process created (or restored) it, wall clock (the management API's `created_at`).
+        self.created_at = time.time()
         self._expiry_handle: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:

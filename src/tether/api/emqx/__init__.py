@@ -10,7 +10,16 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
-from tether.api.emqx import api_keys, authn_users, authz_rules, banned, errors, publish
+from tether.api.emqx import (
+    api_keys,
+    authn_users,
+    authz_rules,
+    banned,
+    clients,
+    errors,
+    publish,
+    subscriptions,
+)
 from tether.api.family import family_app
 from tether.services import Services
 
@@ -18,7 +27,15 @@ PREFIX = "/api/v5"
 
 
 def create_emqx_app(context: Services) -> Starlette:
-    routes = [*authn_users.routes, *authz_rules.routes, *api_keys.routes, *publish.routes, *banned.routes]
+    routes = [
+        *authn_users.routes,
+        *authz_rules.routes,
+        *api_keys.routes,
+        *clients.routes,
+        *subscriptions.routes,
+        *publish.routes,
+        *banned.routes,
+    ]
     return family_app(routes, errors, context)
 
 

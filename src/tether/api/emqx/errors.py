@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tether.adapters.clients import ClientNotFound, InvalidSubscription, SubscribeRefused
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType, retry_after
 from tether.core import errors
 
@@ -31,6 +32,9 @@ class EmqxError(errors.DomainError):
 CODES: errors.ErrorMap[tuple[int, str]] = errors.ErrorMap(
     {
         errors.Unauthorized: (401, "BAD_USERNAME_OR_PWD"),
+        ClientNotFound: (404, "CLIENTID_NOT_FOUND"),
+        SubscribeRefused: (403, "FORBIDDEN"),
+        InvalidSubscription: (400, "INVALID_PARAMETER"),
         errors.Forbidden: (403, "UNAUTHORIZED_ROLE"),
         errors.NotFound: (404, "NOT_FOUND"),
         errors.Conflict: (409, "ALREADY_EXISTS"),
