@@ -24,6 +24,7 @@ from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
+from tether.monitoring import DatabaseProbe, Monitoring
 from tether.operations.service import OperationService
 from tether.realtime import Hub
 from tether.realtime.hub import Renderer
@@ -108,6 +109,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         mqtt_users=MqttUserService(storage.mqtt_users),
         acl=AclService(storage.acl_rules),
         certificates=TrustedCertificateService(storage.trusted_certificates),
+        monitoring=Monitoring(DatabaseProbe(storage.database)),
     )
 
 
@@ -169,6 +171,8 @@ def install_adapters(
     )
     # Deleted users (retired devices) lose their MQTT connections at once.
     revoked = revocation.install(services.events, broker, hooks, bootstrap)
+    # Connection events and ingest per family, for /api/v5/metrics and Prometheus (after the handlers).
+    services.monitoring.mqtt.install(broker, hooks)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
     return [services.broker.detach, xyte.close, c8y.close, revoked]

@@ -18,6 +18,7 @@ from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
+from tether.monitoring import Monitoring
 from tether.operations.service import OperationService
 from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
@@ -52,3 +53,4 @@ class Services:
     mqtt_users: MqttUserService
     acl: AclService
     certificates: TrustedCertificateService
+    monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats

@@ -29,6 +29,7 @@ from tether.api.c8y import (
 from tether.api.context import ctx
 from tether.api.edge import CatchAll, NormalizePath, RejectNul
 from tether.core.errors import DomainError
+from tether.monitoring import HttpMetrics
 from tether.services import Services
 
 
@@ -58,6 +59,8 @@ def create_app(context: Services) -> ASGIApp:
     app = Starlette(
         routes=routes,
         middleware=[
+            # Requests by route and status (monitoring/http.py): outside CatchAll, so its 500s count too.
+            Middleware(HttpMetrics, counts=context.monitoring.http),
             Middleware(CatchAll, handler=errors.server_error),
             # the mounted apps check their own paths (/api/v5 owns its bare prefix too, emqx.mount)
             Middleware(RejectNul, handler=errors.domain_error, skip=(emqx_api.PREFIX, xyte_api.PREFIX + "/")),
