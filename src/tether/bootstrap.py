@@ -41,6 +41,7 @@ from tether.telemetry.measurements import MeasurementService
 from tether.tenants.revocation import PasswordChangeWatch
 from tether.tenants.service import Provisioned, TenantService
 from tether.tenants.throttle import Throttle
+from tether.tenants.tokens import OperatorTokens
 
 # How the real-time hub shows each resource (the Cumulocity REST rendering).
 RENDERERS: dict[str, Renderer] = {
@@ -109,6 +110,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         mqtt_users=MqttUserService(storage.mqtt_users),
         acl=AclService(storage.acl_rules),
         certificates=TrustedCertificateService(storage.trusted_certificates),
+        tokens=OperatorTokens(tenants),
         monitoring=Monitoring(DatabaseProbe(storage.database)),
     )
 

@@ -29,6 +29,7 @@ from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.service import TenantService
 from tether.tenants.throttle import Throttle
+from tether.tenants.tokens import OperatorTokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,4 +54,5 @@ class Services:
     mqtt_users: MqttUserService
     acl: AclService
     certificates: TrustedCertificateService
+    tokens: OperatorTokens  # bearer tokens of POST /api/v5/login
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
