@@ -25,6 +25,7 @@ from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.monitoring import DatabaseProbe, Monitoring
+from tether.monitoring.sys_topics import SysTopics
 from tether.operations.service import OperationService
 from tether.realtime import Hub
 from tether.realtime.hub import Renderer
@@ -175,6 +176,10 @@ def install_adapters(
     revoked = revocation.install(services.events, broker, hooks, bootstrap)
     # Connection events and ingest per family, for /api/v5/metrics and Prometheus (after the handlers).
     services.monitoring.mqtt.install(broker, hooks)
+    sys_topics = services.monitoring.sys_topics = SysTopics(
+        broker, services.monitoring.stats, services.monitoring.node
+    )
+    sys_topics.install(hooks)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
-    return [services.broker.detach, xyte.close, c8y.close, revoked]
+    return [services.broker.detach, xyte.close, c8y.close, revoked, sys_topics.close]

@@ -4,10 +4,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tether.monitoring.http import HttpCounts, HttpMetrics
 from tether.monitoring.mqtt import MqttCounters
 from tether.monitoring.probe import DatabaseProbe
 from tether.monitoring.stats import StatsReader, node_name
+
+if TYPE_CHECKING:
+    from tether.monitoring.sys_topics import SysTopics
 
 __all__ = [
     "DatabaseProbe",
@@ -29,3 +34,5 @@ class Monitoring:
         self.stats = StatsReader(self.mqtt)
         self.database = database
         self.node = node_name()
+        #: The `$SYS` publisher, once the broker runs (bootstrap.install_adapters).
+        self.sys_topics: SysTopics | None = None
