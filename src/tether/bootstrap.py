@@ -25,6 +25,8 @@ from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
+from tether.monitoring import DatabaseProbe, Monitoring
+from tether.monitoring.sys_topics import SysTopics
 from tether.operations.service import OperationService
 from tether.realtime import Hub
 from tether.realtime.hub import Renderer
@@ -41,6 +43,7 @@ from tether.telemetry.measurements import MeasurementService
 from tether.tenants.revocation import PasswordChangeWatch
 from tether.tenants.service import Provisioned, TenantService
 from tether.tenants.throttle import Throttle
+from tether.tenants.tokens import OperatorTokens
 
 # How the real-time hub shows each resource (the Cumulocity REST rendering).
 RENDERERS: dict[str, Renderer] = {
@@ -110,6 +113,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         acl=AclService(storage.acl_rules),
         certificates=TrustedCertificateService(storage.trusted_certificates),
         bans=BanService(storage.bans),
+        tokens=OperatorTokens(tenants),
+        monitoring=Monitoring(DatabaseProbe(storage.database)),
     )
 
 
@@ -172,6 +177,12 @@ def install_adapters(
     )
     # Deleted users (retired devices) lose their MQTT connections at once.
     revoked = revocation.install(services.events, broker, hooks, bootstrap)
+    # Connection events and ingest per family, for /api/v5/metrics and Prometheus (after the handlers).
+    services.monitoring.mqtt.install(broker, hooks)
+    sys_topics = services.monitoring.sys_topics = SysTopics(
+        broker, services.monitoring.stats, services.monitoring.node
+    )
+    sys_topics.install(hooks)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
-    return [services.broker.detach, xyte.close, c8y.close, revoked]
+    return [services.broker.detach, xyte.close, c8y.close, revoked, sys_topics.close]

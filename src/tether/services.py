@@ -19,6 +19,7 @@ from tether.credentials.mqtt_users import MqttUserService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
+from tether.monitoring import Monitoring
 from tether.operations.service import OperationService
 from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
@@ -29,6 +30,7 @@ from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.service import TenantService
 from tether.tenants.throttle import Throttle
+from tether.tenants.tokens import OperatorTokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +56,5 @@ class Services:
     acl: AclService
     certificates: TrustedCertificateService
     bans: BanService  # banned clients, checked in memory at every MQTT CONNECT
+    tokens: OperatorTokens  # bearer tokens of POST /api/v5/login
+    monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats

@@ -77,7 +77,7 @@ def test_errors(admin: httpx.Client) -> None:
         {"name": unique(), "enable": "yes"},
         {"name": unique(), "desc": 5},
         {"name": unique(), "expired_at": "tomorrow"},
-        {"name": unique(), "role": "viewer"},
+        {"name": unique(), "role": "superuser"},
     ):
         response = admin.post(KEYS, json=body)
         assert response.status_code == 400, body

@@ -3,6 +3,7 @@ mounted as apps of their own with theirs, trailing slashes tolerated."""
 
 from __future__ import annotations
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +27,7 @@ from tether.api.c8y import (
 from tether.api.context import ctx
 from tether.api.edge import NormalizePath
 from tether.api.family import family_app
+from tether.monitoring import HttpMetrics
 from tether.services import Services
 
 
@@ -54,4 +56,6 @@ def create_app(context: Services) -> ASGIApp:
     ]
     # the mounted apps check their own paths (/api/v5 owns its bare prefix too, emqx.mount)
     mounted = (emqx_api.PREFIX, xyte_api.PREFIX + "/")
-    return NormalizePath(family_app(routes, errors, context, mounted=mounted))
+    # Requests by route and status (monitoring/http.py): outside CatchAll, so its 500s count too.
+    metrics = Middleware(HttpMetrics, counts=context.monitoring.http)
+    return NormalizePath(family_app(routes, errors, context, mounted=mounted, outer=[metrics]))

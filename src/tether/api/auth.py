@@ -1,5 +1,6 @@
 """HTTP Basic authentication: `tenant/user:password`, plain `user` for the default tenant, or an API key
-`key:secret` (an administrator of the key's tenant; the request scope names the key in `tether.api_key`)."""
+`key:secret` (an administrator of the key's tenant, one that may only read for a viewer key; the request
+scope names the key in `tether.api_key`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import base64
 from starlette.requests import Request
 
 from tether.api.context import ctx
-from tether.core.errors import TooManyRequests, Unauthorized
+from tether.core.errors import Forbidden, TooManyRequests, Unauthorized
 from tether.credentials.api_keys import api_key_principal, looks_like_api_key
+from tether.credentials.models import ApiKeyRole
 from tether.tenants.models import Principal
 
 
@@ -35,6 +37,10 @@ def parse_basic(header: str, default_tenant: str) -> tuple[str, str, str] | None
     return tenant, user, password
 
 
+#: What a viewer API key may do (EMQX: the viewer role may only GET).
+_READS = frozenset({"GET", "HEAD"})
+
+
 async def authenticate(request: Request) -> Principal:
     cached: Principal | None = request.scope.get("tether.principal")
     if cached is not None:
@@ -56,16 +62,20 @@ async def authenticate(request: Request) -> Principal:
             f"Too many failed logins of {login}: retry in {wait} s", retry_after=wait, resource="security"
         )
     principal = None
+    viewer = False
     if looks_like_api_key(user):
         key = await context.api_keys.authenticate(user, password)
         if key is not None:
             principal = api_key_principal(key)
             request.scope["tether.api_key"] = key.name
+            viewer = key.role is ApiKeyRole.VIEWER
     if principal is None:
         principal = await context.tenants.authenticate(tenant, user, password)
     if principal is None:
         context.throttle.failed(address, login)
         raise Unauthorized("Invalid credentials!", resource="security")
     context.throttle.succeeded(address, login)
+    if viewer and request.method not in _READS:
+        raise Forbidden("A viewer API key may only read (GET)", resource="security")
     request.scope["tether.principal"] = principal
     return principal

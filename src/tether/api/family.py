@@ -40,12 +40,19 @@ async def client_gone(request: Request, exc: Exception) -> Response:
 
 
 def family_app(
-    routes: Sequence[BaseRoute], errors: FamilyErrors, context: Services, *, mounted: tuple[str, ...] = ()
+    routes: Sequence[BaseRoute],
+    errors: FamilyErrors,
+    context: Services,
+    *,
+    mounted: tuple[str, ...] = (),
+    outer: Sequence[Middleware] = (),
 ) -> Starlette:
-    """`mounted`: the prefixes of the families mounted inside this one, which check their own URLs."""
+    """`mounted`: the prefixes of the families mounted inside this one, which check their own URLs;
+    `outer`: middleware that sees every request and answer before the family's own (e.g. metrics)."""
     app = Starlette(
         routes=list(routes),
         middleware=[
+            *outer,
             Middleware(CatchAll, handler=errors.server_error),
             Middleware(RejectNul, handler=errors.domain_error, skip=mounted),
         ],

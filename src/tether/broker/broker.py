@@ -325,6 +325,7 @@ class Broker:
         durable = message.retain and self.retain(message)
         subs, groups = self.subscriptions.match(message.topic)
         if not subs and not groups:
+            self.stats.no_subscribers += 1
             return Routed(0, True) if durable else _ROUTED[0]
         # Copies for online persistent sessions (only QoS 1/2 copies are saved, and only with a store).
         unsaved: list[Delivery] | None = [] if message.qos and self.persistence is not None else None
@@ -442,6 +443,7 @@ class Broker:
         delivery = Delivery(message, qos, retain, ids)
         if owner is not None:
             owner.deliver(delivery)
+            self.stats.messages_sent += 1
             if qos and session.expiry_interval and self.persistence is not None:
                 # In the window or queue of an online persistent session: part of its Session State (spec
                 # 4.1), saved (or delivered) before the publisher's PUBACK/PUBREC.

@@ -1,6 +1,6 @@
 """API keys for HTTPS clients (EMQX 5 `/api_key`): created by a tenant's administrator, the secret shown once
 and stored as a fast hash (it is generated, so it cannot be guessed); a key acts as an administrator of its
-tenant while it is enabled and not expired."""
+tenant while it is enabled and not expired (a viewer key: one that may only read, api/auth.py)."""
 
 from __future__ import annotations
 
@@ -92,6 +92,7 @@ class ApiKeyService:
         desc: str | None = None,
         set_expiry: bool = False,
         expired_at: int | None = None,
+        role: ApiKeyRole | None = None,
     ) -> ApiKey:
         """Change what is given; with `set_expiry`, `expired_at` (None: never expires)."""
         key = await self.get(who, name)
@@ -104,7 +105,7 @@ class ApiKeyService:
             expired_at=expired_at if set_expiry else key.expired_at,
             desc=key.desc if desc is None else desc,
             enable=key.enable if enable is None else enable,
-            role=key.role,
+            role=key.role if role is None else role,
         )
         self._by_key.pop(key.api_key, None)
         if not await self._store.replace(changed):

@@ -27,9 +27,11 @@ MAX_USER_ID_LENGTH = 255
 
 
 class ApiKeyRole(StrEnum):
-    """EMQX's API key roles; Tether knows the administrator (everything within the key's tenant)."""
+    """EMQX's API key roles: an administrator may do everything within the key's tenant, a viewer only read
+    (GET) what an administrator may."""
 
     ADMINISTRATOR = "administrator"
+    VIEWER = "viewer"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from tether.api.emqx import (
     banned,
     clients,
     errors,
+    login,
+    monitoring,
     publish,
     subscriptions,
 )
@@ -35,6 +37,8 @@ def create_emqx_app(context: Services) -> Starlette:
         *subscriptions.routes,
         *publish.routes,
         *banned.routes,
+        *monitoring.routes,
+        *login.routes,
     ]
     return family_app(routes, errors, context)
 

@@ -67,7 +67,7 @@ def _role(document: dict[str, Any]) -> ApiKeyRole:
     try:
         return ApiKeyRole(raw)
     except ValueError:
-        raise BadRequest(f"Unsupported role {raw!r}: Tether keys are 'administrator'", resource=R) from None
+        raise BadRequest(f"Unsupported role {raw!r}: 'administrator' or 'viewer'", resource=R) from None
 
 
 async def list_keys(request: Request) -> Response:
@@ -104,7 +104,6 @@ async def get_key(request: Request) -> Response:
 async def update_key(request: Request) -> Response:
     who = await caller(request, allow_api_key=False)
     document = await read_object(request)
-    _role(document)
     key = await ctx(request).api_keys.update(
         who,
         request.path_params["name"],
@@ -112,6 +111,7 @@ async def update_key(request: Request) -> Response:
         desc=_desc(document),
         set_expiry="expired_at" in document,
         expired_at=_expired_at(document),
+        role=_role(document) if "role" in document else None,
     )
     return json(render(key))
 

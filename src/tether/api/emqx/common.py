@@ -10,21 +10,40 @@ from starlette.responses import Response
 
 from tether.api import http
 from tether.api.auth import authenticate
+from tether.api.context import ctx
 from tether.api.emqx.errors import EmqxError, R
 from tether.core import errors
 from tether.core.ids import parse_int
 from tether.core.paging import Page, PageRequest
 from tether.tenants.models import Principal
+from tether.tenants.tokens import TokenRefused
 
 
 async def caller(request: Request, *, allow_api_key: bool = True) -> Principal:
-    """Basic admin user or API key, of the caller's tenant. EMQX refuses API keys on /api_key (401
-    API_KEY_NOT_ALLOW): a key cannot mint or revoke keys."""
-    if not request.headers.get("authorization"):
-        raise EmqxError(401, "AUTHORIZATION_HEADER_ERROR", "Support authorization: basic")
+    """Basic admin user or API key, or a bearer token of POST /login, of the caller's tenant. EMQX refuses
+    API keys on /api_key (401 API_KEY_NOT_ALLOW): a key cannot mint or revoke keys."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise EmqxError(401, "AUTHORIZATION_HEADER_ERROR", "Support authorization: basic or bearer")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return await _bearer(request, token.strip())
     who = await authenticate(request)
     if not allow_api_key and request.scope.get("tether.api_key") is not None:
         raise EmqxError(401, "API_KEY_NOT_ALLOW", "API key is not allowed to manage API keys")
+    return who
+
+
+async def _bearer(request: Request, token: str) -> Principal:
+    """The administrator of a token from POST /login (tenants/tokens.py)."""
+    cached: Principal | None = request.scope.get("tether.principal")
+    if cached is not None:
+        return cached
+    try:
+        who = await ctx(request).tokens.verify(token)
+    except TokenRefused as refused:
+        raise EmqxError(401, refused.code, refused.message) from None
+    request.scope["tether.principal"] = who
     return who
 
 

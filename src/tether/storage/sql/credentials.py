@@ -171,7 +171,7 @@ class SqlApiKeyStore:
         statement = (
             update(api_keys)
             .where(api_keys.c.tenant_id == key.tenant_id, api_keys.c.name == key.name)
-            .values(enable=key.enable, expired_at=key.expired_at, description=key.desc)
+            .values(enable=key.enable, expired_at=key.expired_at, description=key.desc, role=key.role.value)
         )
         async with self._db.write() as conn:
             result = await conn.execute(statement)

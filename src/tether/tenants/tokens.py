@@ -1,0 +1,109 @@
+"""Operator bearer tokens (EMQX 5 `POST /api/v5/login`): a JSON Web Token (RFC 7519, HS256 by PyJWT) for an
+administrator who logged in with user name and password, accepted by every /api/v5 endpoint as
+`Authorization: Bearer <token>` until it expires (EMQX's default: 60 minutes) or is logged out.
+
+The signing key is made at start: tokens end with the process. A token names its user and a fingerprint of
+the password hash it was issued under; a user deleted, no longer an administrator or whose password changed
+loses its tokens within CACHE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from tether.tenants.models import Principal, User
+from tether.tenants.service import TenantService
+
+__all__ = ["OperatorTokens", "TokenRefused"]
+
+_ALGORITHM = "HS256"
+
+
+class TokenRefused(Exception):
+    """A bearer token that cannot be used; `code` is EMQX's (BAD_TOKEN, TOKEN_TIME_OUT)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    token: str
+    expires_at: int  # seconds since the epoch
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+class OperatorTokens:
+    LIFETIME_SECONDS = 3600
+    #: How long a verified user record is reused (a token is checked on every request).
+    CACHE_SECONDS = 5.0
+
+    def __init__(self, tenants: TenantService, lifetime: int = LIFETIME_SECONDS) -> None:
+        self._tenants = tenants
+        self._key = secrets.token_bytes(32)
+        self.lifetime = lifetime
+        self._users: dict[tuple[str, str], tuple[float, User | None]] = {}
+        #: Logged-out token ids, until their tokens expire.
+        self._revoked: dict[str, int] = {}
+
+    def issue(self, user: User) -> Issued:
+        now = int(time.time())
+        expires_at = now + self.lifetime
+        claims = {
+            "sub": user.username,
+            "tid": user.tenant_id,
+            "pwd": _fingerprint(user),
+            "iat": now,
+            "exp": expires_at,
+            "jti": secrets.token_hex(8),
+        }
+        return Issued(jwt.encode(claims, self._key, algorithm=_ALGORITHM), expires_at)
+
+    async def verify(self, token: str) -> Principal:
+        """The administrator the token was issued to; TokenRefused otherwise."""
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "tid", "jti"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenRefused("TOKEN_TIME_OUT", "Token expired, get new token by POST /login") from None
+        except jwt.InvalidTokenError:
+            raise TokenRefused("BAD_TOKEN", "Get a token by POST /login") from None
+        if claims["jti"] in self._revoked:
+            raise TokenRefused("BAD_TOKEN", "Logged out: get a new token by POST /login")
+        user = await self._user(str(claims["tid"]), str(claims["sub"]))
+        if user is None or _fingerprint(user) != claims.get("pwd"):
+            raise TokenRefused("BAD_TOKEN", "The token's user or password changed: POST /login again")
+        principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
+        if not principal.is_admin:
+            raise TokenRefused("BAD_TOKEN", "The token's user is no administrator")
+        return principal
+
+    def revoke(self, token: str) -> None:
+        """Log a token out (it is already verified)."""
+        claims = jwt.decode(token, self._key, algorithms=[_ALGORITHM], options={"verify_exp": False})
+        now = int(time.time())
+        self._revoked = {jti: exp for jti, exp in self._revoked.items() if exp > now}
+        self._revoked[str(claims["jti"])] = int(claims["exp"])
+
+    async def _user(self, tenant_id: str, username: str) -> User | None:
+        now = time.monotonic()
+        key = (tenant_id, username)
+        hit = self._users.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user = await self._tenants.get_user(tenant_id, username)
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[key] = (now + self.CACHE_SECONDS, user)
+        return user
