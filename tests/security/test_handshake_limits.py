@@ -267,3 +267,21 @@ def test_no_will_on_sys_topics(server: ServerThread, version: int, code: int) ->
     with RawClient(mqtt_port(server)) as c:
         c.send(raw.connect(unique(), version=version, will_topic="$SYS/broker/clients", will_payload=b"x"))
         assert connack_code(c, version) == code
+
+
+# ------------------------------------------------------------------------ ClientIds of the mounted space
+
+
+@pytest.mark.parametrize(("version", "refused"), [(5, 0x85), (4, 2)])
+def test_an_anonymous_client_may_not_name_a_tenants_session(
+    server: ServerThread, version: int, refused: int
+) -> None:
+    """Sessions of a tenant's clients are keyed `$tenant/<id>/<client id>`: an anonymous client (the whole
+    topic space, no mountpoint) naming such a key would take the tenant's session over."""
+    with RawClient(mqtt_port(server)) as c:
+        c.send(raw.connect(f"$tenant/t1/{unique()}", version=version))
+        assert connack_code(c, version) == refused  # Client Identifier not valid (3.1.1: identifier rejected)
+        assert c.expect_closed() == []
+    with RawClient(mqtt_port(server)) as c:
+        c.send(raw.connect(unique(), version=version))
+        assert connack_code(c, version) == 0

@@ -359,6 +359,11 @@ class ClientConnection(QoSFlows):
         if will is not None and not broker.hooks.authorize_publish(client, will.topic, will.qos, will.retain):
             self._refuse(_RC.NOT_AUTHORIZED)
             return
+        if not result.mountpoint and client_id.startswith("$"):
+            # A session key starting with `$` is a mounted one (`$tenant/<id>/<client id>`): a client of the
+            # whole topic space may not name one, or it would take over a tenant's session.
+            self._refuse(_RC.CLIENT_IDENTIFIER_NOT_VALID)
+            return
         mount = None
         session_key = client_id
         if result.mountpoint:
