@@ -71,6 +71,8 @@ def test_list_and_get(admin: httpx.Client, connect: Callable[..., Device], proto
     assert first.subscribe(f"lst/{a}/#", 1) == 1
     assert first.publish(f"lst/{a}/x", b"hello", qos=1) == 0
     first.get(f"lst/{a}/x")
+    # The client's PUBACK of the message it got may still be on its way: in flight until it arrives.
+    wait_for(lambda: admin.get(f"{CLIENTS}/{a}").json()["inflight_cnt"] == 0)
     body = admin.get(f"{CLIENTS}/{a}").json()
     assert body["clientid"] == a and body["username"] == "t1/admin" and body["connected"] is True
     assert body["proto_name"] == "MQTT" and body["proto_ver"] == protocol
