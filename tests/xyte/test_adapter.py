@@ -5,6 +5,7 @@ stored is retried alone so that only it is refused."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import httpx
@@ -28,7 +29,7 @@ from tether.tenants.models import Principal, Role
 @pytest.fixture(scope="module")
 def adapter(server: ServerThread) -> XyteAdapter:
     """The adapter `tether serve` installed (tether.bootstrap.install_adapters): its `v1` handler's owner."""
-    installed = getattr(ServerMqtt(server).broker.handlers["v1"], "__self__", None)
+    installed = getattr(inspect.unwrap(ServerMqtt(server).broker.handlers["v1"]), "__self__", None)
     assert isinstance(installed, XyteAdapter)
     return installed
 

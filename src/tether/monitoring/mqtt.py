@@ -9,6 +9,7 @@ once per event or message, on the broker's loop, and cost a dict update.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -91,6 +92,7 @@ class MqttCounters:
     def _counted(self, family: str, handler: MessageHandler) -> MessageHandler:
         ingested = self.ingested
 
+        @functools.wraps(handler)  # the adapter stays reachable as __wrapped__
         def handle(client: ClientInfo, topic: str, message: Message) -> Handled:
             ingested[family] += 1
             return handler(client, topic, message)
