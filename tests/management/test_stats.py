@@ -4,9 +4,8 @@ operator (the default tenant's administrator) the whole broker and the Prometheu
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,21 +26,6 @@ def mqtt_server(server: ServerThread) -> ServerMqtt:
     mqtt = ServerMqtt(server)
     mqtt.lenient_logins()
     return mqtt
-
-
-@pytest.fixture
-def devices() -> Iterator[Callable[..., Device]]:
-    made: list[Device] = []
-
-    def make(*args: Any, **kwargs: Any) -> Device:
-        device = Device(*args, **kwargs)
-        made.append(device)
-        return device
-
-    yield make
-    for device in made:
-        with contextlib.suppress(Exception):
-            device.close()
 
 
 def new_tenant(server: ServerThread) -> tuple[str, str, str]:
@@ -69,11 +53,11 @@ def eventually(read: Callable[[], Any], check: Callable[[Any], bool]) -> Any:
 
 
 def test_stats_of_a_tenant_are_its_own(
-    server: ServerThread, mqtt_server: ServerMqtt, admin: httpx.Client, devices: Callable[..., Device]
+    server: ServerThread, mqtt_server: ServerMqtt, admin: httpx.Client, mqtt_devices: Callable[..., Device]
 ) -> None:
     _, login, password = new_tenant(server)
-    first = devices(mqtt_server.port, unique(), V5, username=login, password=password)
-    second = devices(mqtt_server.port, unique(), V311, username=login, password=password)
+    first = mqtt_devices(mqtt_server.port, unique(), V5, username=login, password=password)
+    second = mqtt_devices(mqtt_server.port, unique(), V311, username=login, password=password)
     assert first.connect() == 0 and second.connect() == 0
     assert first.subscribe("plant/+/temp") == 1 and first.subscribe("$share/g/plant/#") == 1
     assert second.subscribe("plant/+/temp") == 1
@@ -111,13 +95,13 @@ def test_stats_of_a_tenant_are_its_own(
 
 
 def test_metrics_count_a_tenants_connection_events(
-    server: ServerThread, mqtt_server: ServerMqtt, devices: Callable[..., Device]
+    server: ServerThread, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device]
 ) -> None:
     _, login, password = new_tenant(server)
     with operator(server, login, password) as client:
         before = client.get(METRICS, params={"aggregate": "true"}).json()
         assert before["client.connected"] == 0 and "messages.received" not in before
-        device = devices(mqtt_server.port, unique(), V5, username=login, password=password)
+        device = mqtt_devices(mqtt_server.port, unique(), V5, username=login, password=password)
         assert device.connect() == 0
         assert device.subscribe("a/b") == 1
         device.close()
@@ -136,9 +120,9 @@ def test_metrics_count_a_tenants_connection_events(
 
 
 def test_platform_metrics_count_messages(
-    mqtt_server: ServerMqtt, admin: httpx.Client, devices: Callable[..., Device]
+    mqtt_server: ServerMqtt, admin: httpx.Client, mqtt_devices: Callable[..., Device]
 ) -> None:
-    listener = devices(mqtt_server.port, unique(), V5, username="t1/admin", password=ADMIN_PASSWORD)
+    listener = mqtt_devices(mqtt_server.port, unique(), V5, username="t1/admin", password=ADMIN_PASSWORD)
     assert listener.connect() == 0 and listener.subscribe("news/#") == 1
     before = admin.get(METRICS, params={"aggregate": "true"}).json()
     assert listener.publish("news/today", "x") == 0

@@ -4,9 +4,7 @@ another tenant."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -24,21 +22,6 @@ def mqtt_server(server: ServerThread) -> ServerMqtt:
     return mqtt
 
 
-@pytest.fixture
-def devices() -> Iterator[Callable[..., Device]]:
-    made: list[Device] = []
-
-    def make(*args: Any, **kwargs: Any) -> Device:
-        device = Device(*args, **kwargs)
-        made.append(device)
-        return device
-
-    yield make
-    for device in made:
-        with contextlib.suppress(Exception):
-            device.close()
-
-
 def new_tenant(server: ServerThread) -> tuple[str, str]:
     tenants = server.platform.services.tenants
     tenant = unique("sys").lower()
@@ -50,15 +33,15 @@ def new_tenant(server: ServerThread) -> tuple[str, str]:
 
 @pytest.mark.parametrize("protocol", [V5, V311], ids=["mqtt5", "mqtt311"])
 def test_an_operator_hears_its_own_clients(
-    server: ServerThread, mqtt_server: ServerMqtt, devices: Callable[..., Device], protocol: int
+    server: ServerThread, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device], protocol: int
 ) -> None:
     login, password = new_tenant(server)
     other_login, other_password = new_tenant(server)
-    watcher = devices(mqtt_server.port, unique("ops"), protocol, username=login, password=password)
+    watcher = mqtt_devices(mqtt_server.port, unique("ops"), protocol, username=login, password=password)
     assert watcher.connect() == 0
     assert watcher.subscribe("$SYS/brokers/+/clients/#") == 1
     client_id = unique("dev")
-    device = devices(mqtt_server.port, client_id, V5, username=login, password=password)
+    device = mqtt_devices(mqtt_server.port, client_id, V5, username=login, password=password)
     assert device.connect() == 0
     connected = watcher.get()
     assert connected.topic.startswith("$SYS/brokers/tether@")
@@ -73,20 +56,22 @@ def test_an_operator_hears_its_own_clients(
     gone = orjson.loads(disconnected.payload)
     assert gone["clientid"] == client_id and gone["reason"] == "normal" and gone["disconnected_at"] >= 0
     # Another tenant's clients are not heard.
-    stranger = devices(mqtt_server.port, unique("dev"), V5, username=other_login, password=other_password)
+    stranger = mqtt_devices(
+        mqtt_server.port, unique("dev"), V5, username=other_login, password=other_password
+    )
     assert stranger.connect() == 0
     stranger.close()
     assert watcher.none_within(0.5)
 
 
 def test_periodic_stats_per_tenant(
-    server: ServerThread, mqtt_server: ServerMqtt, devices: Callable[..., Device]
+    server: ServerThread, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device]
 ) -> None:
     login, password = new_tenant(server)
     other_login, other_password = new_tenant(server)
-    watcher = devices(mqtt_server.port, unique("ops"), V5, username=login, password=password)
+    watcher = mqtt_devices(mqtt_server.port, unique("ops"), V5, username=login, password=password)
     assert watcher.connect() == 0 and watcher.subscribe("$SYS/brokers/+/stats/#") == 1
-    other = devices(mqtt_server.port, unique("ops"), V5, username=other_login, password=other_password)
+    other = mqtt_devices(mqtt_server.port, unique("ops"), V5, username=other_login, password=other_password)
     assert other.connect() == 0 and other.subscribe("x/y") == 1 and other.subscribe("x/z") == 1
     sys_topics = server.platform.services.monitoring.sys_topics
     assert sys_topics is not None and sys_topics.interval == 60.0
