@@ -19,6 +19,7 @@ from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.operations.service import OperationService
+from tether.presence.service import PresenceService
 from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
@@ -52,3 +53,4 @@ class Services:
     mqtt_users: MqttUserService
     acl: AclService
     certificates: TrustedCertificateService
+    presence: PresenceService  # connection history, device connection and availability, offline alarms

@@ -22,6 +22,7 @@ from tether.api.c8y import (
     measurements,
     operations,
     platform,
+    presence,
     realtime,
     registration,
     trusted_certificates,
@@ -42,6 +43,7 @@ async def health(request: Request) -> Response:
 def create_app(context: Services) -> ASGIApp:
     routes = [
         Route("/health", health, methods=["GET"]),
+        *presence.routes,  # before the inventory's {id}/{kind}
         *inventory.routes,
         *identity.routes,
         *platform.routes,

@@ -14,6 +14,7 @@ from tether.credentials.store import AclRuleStore, ApiKeyStore, MqttUserStore, T
 from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
+from tether.presence.store import PresenceStore
 from tether.registration.store import DeviceRequestStore, XyteStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
 from tether.tenants.store import TenantStore, UserStore
@@ -43,6 +44,7 @@ class Storage(Protocol):
     acl_rules: AclRuleStore
     trusted_certificates: TrustedCertificateStore
     smartrest_templates: SmartRestTemplateStore
+    presence: PresenceStore
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Mount, Route
 
 from tether.api.edge import CatchAll, RejectNul
-from tether.api.emqx import api_keys, authn_users, authz_rules, errors
+from tether.api.emqx import api_keys, authn_users, authz_rules, client_history, errors
 from tether.core.errors import DomainError
 from tether.services import Services
 
@@ -23,7 +23,7 @@ PREFIX = "/api/v5"
 
 def create_emqx_app(context: Services) -> Starlette:
     app = Starlette(
-        routes=[*authn_users.routes, *authz_rules.routes, *api_keys.routes],
+        routes=[*authn_users.routes, *authz_rules.routes, *api_keys.routes, *client_history.routes],
         middleware=[
             Middleware(CatchAll, handler=errors.server_error),
             Middleware(RejectNul, handler=errors.domain_error),
