@@ -175,7 +175,7 @@ class Availability:
                 await self._raise(
                     state,
                     OFFLINE_ALARM,
-                    f"The device's connection dropped at {to_iso(state.disconnected_at)} and did not come back.",
+                    f"The connection dropped at {to_iso(state.disconnected_at)} and did not come back.",
                 )
         await self.save()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from tether.core.clock import now_ms
 from tether.core.errors import DomainError, NotFound
-from tether.core.events import DomainEvent, EventBus
+from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
@@ -141,10 +141,9 @@ class PresenceService:
         self._queue.put_nowait(("disconnected", record))
         self._announce("UPDATE", record)
 
-    def _announce(self, action: str, record: ConnectionRecord) -> None:
+    def _announce(self, action: Action, record: ConnectionRecord) -> None:
         if self._events.listens(record.tenant_id, RESOURCE):
-            kind = "CREATE" if action == "CREATE" else "UPDATE"
-            self._events.publish(DomainEvent(record.tenant_id, RESOURCE, kind, None, record.mo_id, record))
+            self._events.publish(DomainEvent(record.tenant_id, RESOURCE, action, None, record.mo_id, record))
 
     # ------------------------------------------------------------------------------- the writer
 
