@@ -44,6 +44,9 @@ log = logging.getLogger("tether.presence")
 RESOURCE = "connections"
 SERIAL = "c8y_Serial"
 _PURGE_EVERY_MS = 3_600_000
+#: How long a device's managed object id (or its absence) is remembered for reconnects (a connect storm must
+#: not cost a lookup per CONNECT).
+_RESOLVED_MS = 60_000
 
 
 @dataclass(slots=True)
@@ -77,6 +80,7 @@ class PresenceService:
         self._worker: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._purged_at = 0
+        self._resolved: dict[tuple[str, str], tuple[int, int | None]] = {}  # -> (until, mo id)
         self._unsubscribe = events.subscribe(self.availability.on_inventory, resources={"managedobjects"})
 
     # ------------------------------------------------------------------------------- lifecycle
@@ -181,7 +185,7 @@ class PresenceService:
     async def _device_connected(self, record: ConnectionRecord) -> None:
         mo_id = record.mo_id
         if mo_id is None and record.device is not None:
-            mo_id = await self._resolve(record.tenant_id, record.device)
+            mo_id = await self._resolve(record.tenant_id, record.device, cached=True)
             if mo_id is not None:
                 await self._bind(record.id, mo_id)
         live = self._live.get(record.id)
@@ -222,11 +226,20 @@ class PresenceService:
         if interval is not None:
             self.availability.state(tenant_id, mo_id).response_interval = interval
 
-    async def _resolve(self, tenant_id: str, serial: str) -> int | None:
+    async def _resolve(self, tenant_id: str, serial: str, *, cached: bool = False) -> int | None:
+        key = (tenant_id, serial)
+        now = self.clock()
+        hit = self._resolved.get(key)
+        if cached and hit is not None and hit[0] > now:
+            return hit[1]
         try:
-            return (await self._identity.resolve(system(tenant_id), SERIAL, serial)).mo_id
+            mo_id: int | None = (await self._identity.resolve(system(tenant_id), SERIAL, serial)).mo_id
         except DomainError:
-            return None
+            mo_id = None
+        if len(self._resolved) > 100_000:
+            self._resolved = {k: v for k, v in self._resolved.items() if v[0] > now}
+        self._resolved[key] = (now + _RESOLVED_MS, mo_id)
+        return mo_id
 
     async def _bind(self, record_id: str, mo_id: int) -> None:
         await self._store.set_device(record_id, mo_id)
