@@ -21,6 +21,7 @@ from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.monitoring import Monitoring
 from tether.operations.service import OperationService
+from tether.presence.service import PresenceService
 from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
@@ -58,3 +59,4 @@ class Services:
     bans: BanService  # banned clients, checked in memory at every MQTT CONNECT
     tokens: OperatorTokens  # bearer tokens of POST /api/v5/login
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
+    presence: PresenceService  # connection history, device connection and availability, offline alarms

@@ -350,6 +350,8 @@ class ClientConnection(QoSFlows):
             result.login,
             result.mountpoint,
             self.info.certificate,
+            packet.clean_start,
+            packet.keep_alive,
         )
         will = packet.will
         if will is not None and is_server_topic(will.topic):

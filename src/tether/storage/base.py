@@ -20,6 +20,7 @@ from tether.credentials.store import (
 from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
+from tether.presence.store import PresenceStore
 from tether.registration.store import DeviceRequestStore, XyteStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
 from tether.tenants.store import TenantStore, UserStore
@@ -45,6 +46,7 @@ class Storage(Protocol):
     trusted_certificates: TrustedCertificateStore
     smartrest_templates: SmartRestTemplateStore
     bans: BanStore
+    presence: PresenceStore
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

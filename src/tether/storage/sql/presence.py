@@ -1,0 +1,227 @@
+"""Connection history and device presence in SQL (migration 0012)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from tether.core.paging import Page, PageRequest
+from tether.presence.models import (
+    AvailabilityStatus,
+    ConnectionRecord,
+    DevicePresence,
+    HistoryCriteria,
+)
+from tether.storage.sql.database import Database
+from tether.storage.sql.schema import metadata
+
+connection_history = Table(
+    "connection_history",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(255), nullable=False),
+    Column("username", String(255)),
+    Column("device", String(255)),
+    Column("mo_id", BigInteger),
+    Column("ip_address", String(64)),
+    Column("proto_ver", Integer, nullable=False),
+    Column("clean_start", Boolean, nullable=False),
+    Column("keepalive", Integer, nullable=False),
+    Column("connected_at", BigInteger, nullable=False),
+    Column("disconnected_at", BigInteger),
+    Column("reason", String(64)),
+    Index("ix_connection_history_client", "tenant_id", "client_id", "connected_at"),
+    Index("ix_connection_history_device", "tenant_id", "mo_id", "connected_at"),
+    Index("ix_connection_history_ended", "disconnected_at"),
+)
+
+device_presence = Table(
+    "device_presence",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("mo_id", BigInteger, primary_key=True),
+    Column("connected", Boolean, nullable=False),
+    Column("last_message", BigInteger),
+    Column("response_interval", Integer),
+    Column("status", String(16)),
+    Column("since", BigInteger, nullable=False),
+    Column("disconnected_at", BigInteger),
+    Column("offline_alarm", Boolean, nullable=False),
+)
+
+_H = connection_history.c
+_D = device_presence.c
+
+
+def _record(row: Any) -> ConnectionRecord:
+    return ConnectionRecord(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        client_id=row.client_id,
+        username=row.username,
+        device=row.device,
+        mo_id=row.mo_id,
+        ip_address=row.ip_address,
+        proto_ver=row.proto_ver,
+        clean_start=row.clean_start,
+        keepalive=row.keepalive,
+        connected_at=row.connected_at,
+        disconnected_at=row.disconnected_at,
+        reason=row.reason,
+    )
+
+
+def _row(record: ConnectionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "tenant_id": record.tenant_id,
+        "client_id": record.client_id,
+        "username": record.username,
+        "device": record.device,
+        "mo_id": record.mo_id,
+        "ip_address": record.ip_address,
+        "proto_ver": record.proto_ver,
+        "clean_start": record.clean_start,
+        "keepalive": record.keepalive,
+        "connected_at": record.connected_at,
+        "disconnected_at": record.disconnected_at,
+        "reason": record.reason,
+    }
+
+
+class SqlPresenceStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, records: list[ConnectionRecord]) -> None:
+        if records:
+            async with self._db.write() as conn:
+                await conn.execute(insert(connection_history), [_row(r) for r in records])
+
+    async def close(self, closes: list[tuple[str, int, str]]) -> None:
+        if not closes:
+            return
+        statement = (
+            update(connection_history)
+            .where(_H.id == bindparam("b_id"))
+            .values(disconnected_at=bindparam("b_at"), reason=bindparam("b_reason"))
+        )
+        async with self._db.write() as conn:
+            await conn.execute(statement, [{"b_id": i, "b_at": at, "b_reason": r} for i, at, r in closes])
+
+    async def set_device(self, record_id: str, mo_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(update(connection_history).where(_H.id == record_id).values(mo_id=mo_id))
+
+    async def close_open(self, at: int, reason: str) -> list[ConnectionRecord]:
+        async with self._db.write() as conn:
+            rows = (await conn.execute(select(connection_history).where(_H.disconnected_at.is_(None)))).all()
+            if rows:
+                await conn.execute(
+                    update(connection_history)
+                    .where(_H.disconnected_at.is_(None))
+                    .values(disconnected_at=at, reason=reason)
+                )
+        return [replace(_record(r), disconnected_at=at, reason=reason) for r in rows]
+
+    async def find(
+        self, tenant_id: str, criteria: HistoryCriteria, page: PageRequest
+    ) -> Page[ConnectionRecord]:
+        where: list[Any] = [_H.tenant_id == tenant_id]
+        if criteria.client_id is not None:
+            where.append(_H.client_id == criteria.client_id)
+        if criteria.mo_id is not None:
+            where.append(_H.mo_id == criteria.mo_id)
+        if criteria.date_to is not None:
+            where.append(_H.connected_at <= criteria.date_to)
+        if criteria.date_from is not None:
+            where.append(or_(_H.disconnected_at.is_(None), _H.disconnected_at >= criteria.date_from))
+        query = (
+            select(connection_history)
+            .where(and_(*where))
+            .order_by(_H.connected_at.desc(), _H.id.desc())
+            .limit(page.page_size)
+            .offset(page.offset)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            total = (
+                await conn.scalar(select(func.count()).select_from(connection_history).where(and_(*where)))
+                if page.with_total
+                else None
+            )
+        return Page([_record(r) for r in rows], page, total)
+
+    async def purge(self, before: int) -> int:
+        async with self._db.write() as conn:
+            result = await conn.execute(delete(connection_history).where(_H.disconnected_at < before))
+        return int(result.rowcount or 0)
+
+    async def devices(self) -> list[DevicePresence]:
+        async with self._db.read() as conn:
+            rows = (await conn.execute(select(device_presence))).all()
+        return [
+            DevicePresence(
+                tenant_id=r.tenant_id,
+                mo_id=r.mo_id,
+                connected=r.connected,
+                last_message=r.last_message,
+                response_interval=r.response_interval,
+                status=AvailabilityStatus(r.status) if r.status else None,
+                since=r.since,
+                disconnected_at=r.disconnected_at,
+                offline_alarm=r.offline_alarm,
+            )
+            for r in rows
+        ]
+
+    async def save_devices(self, states: list[DevicePresence]) -> None:
+        if not states:
+            return
+        rows = [
+            {
+                "tenant_id": s.tenant_id,
+                "mo_id": s.mo_id,
+                "connected": s.connected,
+                "last_message": s.last_message,
+                "response_interval": s.response_interval,
+                "status": s.status.value if s.status else None,
+                "since": s.since,
+                "disconnected_at": s.disconnected_at,
+                "offline_alarm": s.offline_alarm,
+            }
+            for s in states
+        ]
+        keys = [{"b_tenant": s.tenant_id, "b_mo": s.mo_id} for s in states]
+        async with self._db.write() as conn:
+            await conn.execute(
+                delete(device_presence).where(
+                    _D.tenant_id == bindparam("b_tenant"), _D.mo_id == bindparam("b_mo")
+                ),
+                keys,
+            )
+            await conn.execute(insert(device_presence), rows)
+
+    async def forget_device(self, tenant_id: str, mo_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(delete(device_presence).where(_D.tenant_id == tenant_id, _D.mo_id == mo_id))
