@@ -110,6 +110,33 @@ def test_history_and_connection_status(admin: httpx.Client, server: ServerThread
     assert _history(admin, unique("nobody"))["data"] == []
 
 
+def test_device_connection_counts_through_batches(admin: httpx.Client, server: ServerThread) -> None:
+    """A connection that begins and ends before the writer sees it, and two overlapping connections of one
+    device (two client ids, one serial): c8y_Connection follows the device's last live connection."""
+    serial = unique("batch")
+    mo_id = _device(admin, serial)
+    _connect(server, serial).close()  # open and closed within one write batch
+    server.call(server.platform.services.presence.flush())
+    assert _history(admin, serial)["data"][0]["reason"] == "normal"
+    assert admin.get(f"/inventory/managedObjects/{mo_id}/availability").json()["connectionStatus"] == (
+        "DISCONNECTED"
+    )
+    first = _connect(server, serial)
+    port = ServerMqtt(server).port
+    second = Device(port, f"{serial}-b", V5, username="t1/admin", password=ADMIN_PASSWORD)
+    assert second.connect() == 0
+    server.call(server.platform.services.presence.flush())
+    # The second client id names no device: only the first counts for it.
+    assert admin.get(f"/inventory/managedObjects/{mo_id}").json()["c8y_Connection"] == {"status": "CONNECTED"}
+    second.close()
+    first.close()
+    _eventually(lambda: _history(admin, serial)["data"][0]["disconnected_at"])
+    server.call(server.platform.services.presence.flush())
+    assert admin.get(f"/inventory/managedObjects/{mo_id}").json()["c8y_Connection"] == {
+        "status": "DISCONNECTED"
+    }
+
+
 def test_tenant_isolation(admin: httpx.Client, server: ServerThread) -> None:
     serial = unique("iso")
     mo_id = _device(admin, serial)

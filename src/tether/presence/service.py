@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-import uuid
-from dataclasses import dataclass, replace
+import secrets
+from dataclasses import dataclass
 
 from tether.core.clock import now_ms
-from tether.core.errors import DomainError, NotFound
+from tether.core.errors import NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.identity.service import IdentityService
@@ -47,6 +48,8 @@ _PURGE_EVERY_MS = 3_600_000
 #: How long a device's managed object id (or its absence) is remembered for reconnects (a connect storm must
 #: not cost a lookup per CONNECT).
 _RESOLVED_MS = 60_000
+#: Seconds the writer waits after the first fact of a batch.
+_BATCH_WINDOW = 0.05
 
 
 @dataclass(slots=True)
@@ -75,7 +78,11 @@ class PresenceService:
         self.clock = clock
         self.availability = Availability(store, inventory, alarms, settings, clock)
         self._live: dict[str, _Live] = {}
-        self._device_connections: dict[tuple[str, int], int] = {}
+        # History ids: random per process, then counted (32 hex digits; cheaper than a uuid4 per CONNECT).
+        self._id_prefix = secrets.token_hex(10)
+        self._ids = itertools.count()
+        self._device_connections: dict[tuple[str, int], int] = {}  # device -> its live connections
+        self._counted: dict[str, tuple[str, int]] = {}  # history id -> the device it counts for
         self._queue: asyncio.Queue[tuple[str, ConnectionRecord]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -119,19 +126,7 @@ class PresenceService:
 
     def connected(self, fact: ConnectionFact, activity: Activity) -> str:
         """Record a new connection; returns its history id (for :meth:`disconnected`)."""
-        record = ConnectionRecord(
-            id=uuid.uuid4().hex,
-            tenant_id=fact.tenant_id,
-            client_id=fact.client_id,
-            username=fact.username,
-            device=fact.device,
-            mo_id=fact.mo_id,
-            ip_address=fact.ip_address,
-            proto_ver=fact.proto_ver,
-            clean_start=fact.clean_start,
-            keepalive=fact.keepalive,
-            connected_at=fact.connected_at,
-        )
+        record = ConnectionRecord.opened(f"{self._id_prefix}{next(self._ids):012x}", fact)
         self._live[record.id] = _Live(record, activity, activity.messages)
         self._queue.put_nowait(("connected", record))
         self._announce("CREATE", record)
@@ -141,7 +136,7 @@ class PresenceService:
         live = self._live.pop(record_id, None)
         if live is None:
             return
-        record = replace(live.record, disconnected_at=self.clock(), reason=reason)
+        record = live.record.ended(self.clock(), reason)
         self._queue.put_nowait(("disconnected", record))
         self._announce("UPDATE", record)
 
@@ -154,6 +149,9 @@ class PresenceService:
     async def _write_loop(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            # History is not acknowledged to anyone: a short wait lets a connect storm share one transaction
+            # (and a connection that ends within it is one row). flush() and close() still wait for it.
+            await asyncio.sleep(_BATCH_WINDOW)
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -174,40 +172,38 @@ class PresenceService:
             else:
                 assert record.disconnected_at is not None and record.reason is not None
                 closes.append((record.id, record.disconnected_at, record.reason))
-        await self._store.add(list(inserts.values()))
-        await self._store.close(closes)
+        # The devices of the batch's new connections, one query per tenant for those not known lately.
+        devices = await self._devices_of([r for kind, r in batch if kind == "connected"])
+        rows = [
+            r if r.mo_id is not None or r.id not in devices else r.of_device(devices[r.id])
+            for r in inserts.values()
+        ]
+        await self._store.record(rows, closes)
         for kind, record in batch:
             if kind == "connected":
-                await self._device_connected(record)
-            else:
+                if record.id in devices:
+                    await self._device_connected(record, devices[record.id])
+            elif record.id in self._counted:
                 await self._device_disconnected(record)
 
-    async def _device_connected(self, record: ConnectionRecord) -> None:
-        mo_id = record.mo_id
-        if mo_id is None and record.device is not None:
-            mo_id = await self._resolve(record.tenant_id, record.device, cached=True)
-            if mo_id is not None:
-                await self._bind(record.id, mo_id)
+    async def _device_connected(self, record: ConnectionRecord, mo_id: int) -> None:
         live = self._live.get(record.id)
-        if mo_id is None or live is None:
-            return
-        live.record = replace(live.record, mo_id=mo_id)
-        await self._count_in(record.tenant_id, mo_id)
+        if live is None:
+            return  # over already (within this batch): the device's connection state did not change
+        live.record = live.record.of_device(mo_id)
+        await self._count_in(record.id, record.tenant_id, mo_id)
 
     async def _device_disconnected(self, record: ConnectionRecord) -> None:
-        mo_id = record.mo_id
-        key = None if mo_id is None else (record.tenant_id, mo_id)
-        if key is None or key not in self._device_connections:
-            return
+        key = self._counted.pop(record.id)
         left = self._device_connections[key] - 1
         if left > 0:
             self._device_connections[key] = left
             return
         del self._device_connections[key]
-        await self.availability.disconnected(record.tenant_id, key[1])
+        await self.availability.disconnected(*key)
 
-    async def _count_in(self, tenant_id: str, mo_id: int) -> None:
-        key = (tenant_id, mo_id)
+    async def _count_in(self, record_id: str, tenant_id: str, mo_id: int) -> None:
+        key = self._counted[record_id] = (tenant_id, mo_id)
         count = self._device_connections.get(key, 0)
         self._device_connections[key] = count + 1
         if count == 0:
@@ -226,20 +222,37 @@ class PresenceService:
         if interval is not None:
             self.availability.state(tenant_id, mo_id).response_interval = interval
 
-    async def _resolve(self, tenant_id: str, serial: str, *, cached: bool = False) -> int | None:
-        key = (tenant_id, serial)
+    async def _devices_of(self, records: list[ConnectionRecord]) -> dict[str, int]:
+        """History id -> the device's managed object id, for the records whose device has one. Devices
+        not looked up lately are looked up together, one query per tenant."""
         now = self.clock()
-        hit = self._resolved.get(key)
-        if cached and hit is not None and hit[0] > now:
-            return hit[1]
-        try:
-            mo_id: int | None = (await self._identity.resolve(system(tenant_id), SERIAL, serial)).mo_id
-        except DomainError:
-            mo_id = None
+        found: dict[str, int] = {}
+        wanted: dict[str, set[str]] = {}
+        for record in records:
+            if record.mo_id is not None:
+                found[record.id] = record.mo_id
+            elif record.device is not None:
+                hit = self._resolved.get((record.tenant_id, record.device))
+                if hit is None or hit[0] <= now:
+                    wanted.setdefault(record.tenant_id, set()).add(record.device)
+        for tenant_id, serials in wanted.items():
+            await self._resolve(tenant_id, sorted(serials))
+        for record in records:
+            if record.mo_id is None and record.device is not None:
+                hit = self._resolved.get((record.tenant_id, record.device))
+                if hit is not None and hit[1] is not None:
+                    found[record.id] = hit[1]
+        return found
+
+    async def _resolve(self, tenant_id: str, serials: list[str]) -> dict[str, int]:
+        """Look the devices up (by c8y_Serial) and remember the answers, found or not, for a while."""
+        ids = await self._identity.resolve_all(tenant_id, SERIAL, serials)
+        now = self.clock()
         if len(self._resolved) > 100_000:
             self._resolved = {k: v for k, v in self._resolved.items() if v[0] > now}
-        self._resolved[key] = (now + _RESOLVED_MS, mo_id)
-        return mo_id
+        for serial in serials:
+            self._resolved[(tenant_id, serial)] = (now + _RESOLVED_MS, ids.get(serial))
+        return ids
 
     async def _bind(self, record_id: str, mo_id: int) -> None:
         await self._store.set_device(record_id, mo_id)
@@ -266,12 +279,12 @@ class PresenceService:
             record = live.record
             if record.mo_id is None and record.device is not None:
                 # A device that did not exist at CONNECT: its first message may have created it.
-                mo_id = await self._resolve(record.tenant_id, record.device)
+                mo_id = (await self._resolve(record.tenant_id, [record.device])).get(record.device)
                 if mo_id is None or record.id not in self._live:
                     continue
-                live.record = record = replace(record, mo_id=mo_id)
+                live.record = record = record.of_device(mo_id)
                 await self._bind(record.id, mo_id)
-                await self._count_in(record.tenant_id, mo_id)
+                await self._count_in(record.id, record.tenant_id, mo_id)
             if record.mo_id is not None:
                 await self.availability.heard(record.tenant_id, record.mo_id)
         await self.availability.check()

@@ -9,12 +9,9 @@ from tether.presence.models import ConnectionRecord, DevicePresence, HistoryCrit
 
 
 class PresenceStore(Protocol):
-    async def add(self, records: list[ConnectionRecord]) -> None:
-        """Insert history rows (open or already closed)."""
-        ...
-
-    async def close(self, closes: list[tuple[str, int, str]]) -> None:
-        """Set (disconnected_at, reason) of the rows with these ids: (id, at, reason)."""
+    async def record(self, inserts: list[ConnectionRecord], closes: list[tuple[str, int, str]]) -> None:
+        """In one transaction: insert history rows (open or already closed), then set (disconnected_at,
+        reason) of the rows with the ids of `closes`: (id, at, reason)."""
         ...
 
     async def set_device(self, record_id: str, mo_id: int) -> None: ...

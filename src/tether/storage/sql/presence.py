@@ -71,6 +71,11 @@ device_presence = Table(
 
 _H = connection_history.c
 _D = device_presence.c
+_CLOSE = (
+    update(connection_history)
+    .where(_H.id == bindparam("b_id"))
+    .values(disconnected_at=bindparam("b_at"), reason=bindparam("b_reason"))
+)
 
 
 def _record(row: Any) -> ConnectionRecord:
@@ -113,21 +118,14 @@ class SqlPresenceStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, records: list[ConnectionRecord]) -> None:
-        if records:
-            async with self._db.write() as conn:
-                await conn.execute(insert(connection_history), [_row(r) for r in records])
-
-    async def close(self, closes: list[tuple[str, int, str]]) -> None:
-        if not closes:
+    async def record(self, inserts: list[ConnectionRecord], closes: list[tuple[str, int, str]]) -> None:
+        if not inserts and not closes:
             return
-        statement = (
-            update(connection_history)
-            .where(_H.id == bindparam("b_id"))
-            .values(disconnected_at=bindparam("b_at"), reason=bindparam("b_reason"))
-        )
         async with self._db.write() as conn:
-            await conn.execute(statement, [{"b_id": i, "b_at": at, "b_reason": r} for i, at, r in closes])
+            if inserts:
+                await conn.execute(insert(connection_history), [_row(r) for r in inserts])
+            if closes:
+                await conn.execute(_CLOSE, [{"b_id": i, "b_at": at, "b_reason": r} for i, at, r in closes])
 
     async def set_device(self, record_id: str, mo_id: int) -> None:
         async with self._db.write() as conn:
