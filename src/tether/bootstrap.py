@@ -122,7 +122,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         acl=AclService(storage.acl_rules),
         certificates=TrustedCertificateService(storage.trusted_certificates),
         bans=BanService(storage.bans),
-        tokens=OperatorTokens(tenants),
+        tokens=OperatorTokens(tenants, storage.operator_tokens),
         monitoring=Monitoring(DatabaseProbe(storage.database)),
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
     )
@@ -147,6 +147,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     await password_watch.start()
     await services.certificates.load()
     await services.bans.load()
+    await services.tokens.load()
     # Connection history and device presence: what a previous process left open is closed now.
     await services.presence.start()
     return Platform(

@@ -23,7 +23,7 @@ from tether.operations.store import OperationStore
 from tether.presence.store import PresenceStore
 from tether.registration.store import DeviceRequestStore, XyteStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
-from tether.tenants.store import TenantStore, UserStore
+from tether.tenants.store import OperatorTokenStore, TenantStore, UserStore
 
 
 class Storage(Protocol):
@@ -46,6 +46,7 @@ class Storage(Protocol):
     trusted_certificates: TrustedCertificateStore
     smartrest_templates: SmartRestTemplateStore
     bans: BanStore
+    operator_tokens: OperatorTokenStore
     presence: PresenceStore
 
     async def open(self) -> None: ...

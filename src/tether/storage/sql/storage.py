@@ -21,6 +21,7 @@ from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
 from tether.storage.sql.telemetry import SqlEventStore, SqlMeasurementStore
 from tether.storage.sql.telemetry_alarms import SqlAlarmStore
 from tether.storage.sql.tenants import SqlTenantStore, SqlUserStore
+from tether.storage.sql.tokens import SqlOperatorTokenStore
 from tether.storage.sql.xyte import SqlXyteStore
 
 
@@ -44,6 +45,7 @@ class SqlStorage:
         self.trusted_certificates = SqlTrustedCertificateStore(self.database)
         self.smartrest_templates = SqlSmartRestTemplateStore(self.database)
         self.bans = SqlBanStore(self.database)
+        self.operator_tokens = SqlOperatorTokenStore(self.database)
         self.presence = SqlPresenceStore(self.database)
 
     async def open(self) -> None:
