@@ -22,6 +22,9 @@ from tether.credentials.authorization import AclService
 from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
+from tether.fleets.catalog import Catalog
+from tether.fleets.shadows import ShadowService
+from tether.fleets.things import ThingService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
@@ -114,6 +117,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         certificates=TrustedCertificateService(storage.trusted_certificates),
         bans=BanService(storage.bans),
         tokens=OperatorTokens(tenants),
+        things=ThingService(inventory, identity, tenants, Catalog(inventory, identity), events),
+        shadows=ShadowService(storage.shadows),
         monitoring=Monitoring(DatabaseProbe(storage.database)),
     )
 

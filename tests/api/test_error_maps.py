@@ -17,6 +17,7 @@ from tether.adapters import xyte as xyte_mqtt
 from tether.adapters.smartrest import errors as smartrest
 from tether.api import errors as c8y
 from tether.api.emqx import errors as emqx
+from tether.api.fleets import errors as fleets
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType
 from tether.api.xyte import errors as xyte
 from tether.core import errors
@@ -34,6 +35,7 @@ FAMILIES: dict[str, tuple[ErrorMap[Any], set[type[DomainError]]]] = {
     "c8y": (c8y.STATUS, {emqx.EmqxError}),
     "emqx": (emqx.CODES, {emqx.EmqxError}),
     "xyte": (xyte.STATUS, {emqx.EmqxError}),
+    "fleets": (fleets.CODES, {emqx.EmqxError}),
     # s/e: 45 for every argument problem.
     "smartrest": (smartrest.CODES, {errors.BadRequest, errors.InvalidInput, *_HTTP_ONLY, emqx.EmqxError}),
     # error topic: the error's own kind.
