@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 
+from tether.adapters import fleets as fleets_adapter
 from tether.adapters import revocation, smartrest
 from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
@@ -170,6 +171,8 @@ def install_adapters(
     call (and await, if it returns an awaitable) to detach them, before the broker stops."""
     services = platform.services
     xyte = xyte_adapter.install(broker, services, hooks)
+    # EMQX Fleets shadows on $emqx/things/<name>/shadow/..., and the things' online status.
+    fleets = fleets_adapter.install(broker, services, hooks)
     # SmartREST 2.0 and JSON via MQTT (roots s, t, q, c, event, alarm, measurement, inventory); the
     # bootstrap user's s/ucr is passed on to the MQTT bootstrap flow.
     bootstrap = DeviceBootstrap(services.registration, broker.publish)
@@ -190,4 +193,4 @@ def install_adapters(
     sys_topics.install(hooks)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
-    return [services.broker.detach, xyte.close, c8y.close, revoked, sys_topics.close]
+    return [services.broker.detach, xyte.close, fleets.close, c8y.close, revoked, sys_topics.close]

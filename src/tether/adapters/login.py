@@ -37,6 +37,8 @@ class Login:
     mo_id: int | None = None
     #: Logged in with a TLS client certificate.
     certificate: bool = False
+    #: The EMQX Fleets things it is (their names): the managed objects its credential owns.
+    things: tuple[str, ...] = ()
 
 
 def login_of(client: ClientInfo) -> Login | None:

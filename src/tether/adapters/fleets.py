@@ -1,0 +1,281 @@
+"""EMQX Fleets devices over MQTT (docs/protocols.md section 10): the broker handler for `$emqx/...` topics,
+the shadow's answers and notifications, and a thing's online status.
+
+Shadow topics, as the device sees them inside its tenant's mountpoint (AWS IoT's, under `$emqx/things`):
+
+* `$emqx/things/<name>/shadow/update` (device -> platform): `{"state": {"reported"|"desired": {...}},
+  "clientToken"?, "version"?}`. Answered on `.../update/accepted` or `.../update/rejected`; every accepted
+  change (also one made over HTTP) is published on `.../update/documents` and, when the request's desired
+  state differs from reported, on `.../update/delta`. A desired change made over HTTP is published on
+  `.../shadow/update` too, as the device would have received it from the cloud.
+* `$emqx/things/<name>/shadow/get` -> `.../get/accepted` (with `state.delta`) | `.../get/rejected`.
+* `$emqx/things/<name>/shadow/delete` -> `.../delete/accepted` | `.../delete/rejected`.
+
+Answers and notifications are published at QoS 1 to every subscriber of the thing's topics in the tenant
+(a persistent session that is offline receives them when it resumes, [MQTT-3.1.2-23]). The PUBACK of a
+request waits until the change is committed and its answer published; a malformed request is answered on
+`.../rejected` with AWS's code and message (the PUBACK is a success: the request was received).
+
+Who may use a thing's topics is decided at CONNECT (adapters/access.py, adapters/policy.py): a device
+credential gets the `$emqx/things/<name>/...` and `$emqx/commands/things/<name>/...` of the things whose
+managed object it owns, operators any. The handler checks it a second time: a message about a thing the
+client is not (or no longer) is refused 0x87. Other `$emqx` topics are routed to subscribers only.
+
+A thing's status (Cumulocity's `c8y_Connection`, Fleets' online/offline) follows its device's connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from tether.adapters.login import Login, login_of
+from tether.adapters.namespaces import tenant_mountpoint
+from tether.broker import Broker, ClientInfo, Message
+from tether.core.errors import Conflict, DomainError, ErrorMap, InvalidInput, NotFound
+from tether.fleets import shadow
+from tether.fleets.models import Json, Thing
+from tether.fleets.shadows import ShadowChange, ShadowService, now_s
+from tether.fleets.things import ThingService
+from tether.mqtt.properties import Properties
+from tether.mqtt.reason_codes import ReasonCode
+from tether.services import Services
+
+__all__ = ["CODES", "ROOT", "FleetsAdapter", "install"]
+
+log = logging.getLogger(__name__)
+
+ROOT = "$emqx"
+Ack = asyncio.Future[ReasonCode | None]
+Operation = Literal["update", "get", "delete"]
+_OPERATIONS: dict[str, Operation] = {"update": "update", "get": "get", "delete": "delete"}
+_JSON = Properties(payload_format_indicator=1, content_type="application/json")
+
+#: Domain error -> the AWS code of a `.../rejected` answer (device-shadow-error-messages): a malformed
+#: request 400, a missing shadow 404, a version conflict 409, the rest 500.
+CODES: ErrorMap[int] = ErrorMap(
+    {
+        InvalidInput: 400,
+        NotFound: 404,
+        Conflict: 409,
+        DomainError: 500,
+    }
+)
+
+
+def shadow_topic(name: str, suffix: str) -> str:
+    return f"$emqx/things/{name}/shadow/{suffix}"
+
+
+@dataclass(slots=True)
+class _Request:
+    tenant_id: str
+    name: str
+    operation: Operation
+    payload: bytes
+    ack: Ack
+
+
+def _settle(ack: Ack, code: ReasonCode | None) -> None:
+    if not ack.done():
+        ack.set_result(code)
+
+
+def _may_use(login: Login, name: str) -> bool:
+    return login.superuser or name in login.things
+
+
+class FleetsAdapter:
+    """The `$emqx` handler and the publisher of shadow answers. Create it on the broker's event loop."""
+
+    def __init__(self, broker: Broker, things: ThingService, shadows: ShadowService) -> None:
+        self._broker = broker
+        self._loop = broker.loop
+        self._things = things
+        self._shadows = shadows
+        self._inbox: deque[_Request] = deque()
+        self._presence: deque[tuple[ClientInfo, bool]] = deque()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._unwatch: Callable[[], None] | None = shadows.watch(self._on_change)
+
+    def close(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        for task in self._workers.values():
+            task.cancel()
+
+    # -- device -> platform ------------------------------------------------------------------------
+
+    def handle(self, client: ClientInfo, topic: str, message: Message) -> Ack | None:
+        """The broker's handler for `$emqx/...` (Broker.add_handler)."""
+        levels = topic.split("/")
+        if len(levels) != 5 or levels[1] != "things" or levels[3] != "shadow":
+            return None  # not a request the platform answers: routed to subscribers only
+        operation = _OPERATIONS.get(levels[4])
+        if operation is None:
+            return None
+        name = levels[2]
+        login = login_of(client)
+        if login is None or not _may_use(login, name):
+            log.info("MQTT client %r may not use the shadow of thing %r", client.client_id, name)
+            ack: Ack = self._loop.create_future()
+            ack.set_result(ReasonCode.NOT_AUTHORIZED)
+            return ack
+        ack = self._loop.create_future()
+        tenant_id = login.principal.tenant_id
+        self._inbox.append(_Request(tenant_id, name, operation, bytes(message.payload), ack))
+        self._kick("inbox", self._drain_inbox)
+        return ack
+
+    def _kick(self, name: str, drain: Callable[[], Awaitable[None]]) -> None:
+        """One worker per queue, alive while the queue has work (never a task per message)."""
+        if name not in self._workers:
+            self._workers[name] = self._loop.create_task(self._work(name, drain))
+
+    async def _work(self, name: str, drain: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await drain()
+        finally:
+            self._workers.pop(name, None)
+
+    async def _drain_inbox(self) -> None:
+        while self._inbox:
+            request = self._inbox.popleft()
+            try:
+                await self._process(request)
+            except Exception as exc:  # e.g. the database is down: not acknowledged, not answered
+                log.exception("shadow request on thing %s not processed", request.name)
+                if not request.ack.done():
+                    request.ack.set_exception(exc)
+
+    async def _process(self, request: _Request) -> None:
+        thing = await self._things.by_name(request.tenant_id, request.name)
+        document: Any = None
+        if request.payload:
+            try:
+                document = orjson.loads(request.payload)
+            except orjson.JSONDecodeError:
+                document = _INVALID
+        token = shadow.client_token(document)
+        try:
+            if thing is None:
+                raise NotFound("Thing not found", resource="fleets")
+            await self._answer(thing, request.operation, document, token)
+        except DomainError as exc:
+            if not isinstance(exc, InvalidInput | NotFound | Conflict):
+                raise
+            code = CODES(exc)
+            answer = shadow.error(code, exc.message, now_s(), token)
+            self._publish(
+                request.tenant_id, shadow_topic(request.name, f"{request.operation}/rejected"), answer
+            )
+        _settle(request.ack, None)
+
+    async def _answer(self, thing: Thing, operation: Operation, document: Any, token: str | None) -> None:
+        if document is _INVALID:
+            raise shadow.ShadowRejected("Invalid JSON", resource="fleets")
+        if operation == "update":
+            # Answered (accepted, documents, delta) by _on_change once committed.
+            await self._shadows.update(thing, shadow.parse_update(document), "mqtt")
+            return
+        body: Json = {} if document is None else document
+        if not isinstance(body, dict):
+            raise shadow.ShadowRejected("Invalid JSON", resource="fleets")
+        token = shadow.parse_token(body)
+        if operation == "get":
+            answer = await self._shadows.get(thing, token)
+            self._publish(thing.tenant_id, shadow_topic(thing.name, "get/accepted"), answer)
+        else:
+            version = shadow.parse_version(body)
+            await self._shadows.delete(thing, version, token, "mqtt")
+
+    # -- platform -> device ------------------------------------------------------------------------
+
+    def _on_change(self, change: ShadowChange) -> None:
+        """ShadowService watcher: publish what AWS publishes for a committed change."""
+        thing = change.thing
+        tenant_id, name = thing.tenant_id, thing.name
+        if change.updated is None:
+            if change.deleted is not None:
+                self._publish(tenant_id, shadow_topic(name, "delete/accepted"), change.deleted)
+            return
+        updated = change.updated
+        if change.origin == "http" and change.request is not None:
+            # The cloud's change, as a device subscribed to .../shadow/update sees it (Fleets).
+            cloud: Json = {"state": change.request.state, "version": updated.current.version}
+            cloud["timestamp"] = updated.current.timestamp
+            if change.request.client_token is not None:
+                cloud["clientToken"] = change.request.client_token
+            self._publish(tenant_id, shadow_topic(name, "update"), cloud)
+        self._publish(tenant_id, shadow_topic(name, "update/accepted"), updated.accepted)
+        self._publish(tenant_id, shadow_topic(name, "update/documents"), updated.documents)
+        if updated.delta is not None:
+            self._publish(tenant_id, shadow_topic(name, "update/delta"), updated.delta)
+
+    def _publish(self, tenant_id: str, topic: str, document: Json) -> None:
+        self._broker.publish(
+            topic,
+            orjson.dumps(document),
+            qos=1,
+            mountpoint=tenant_mountpoint(tenant_id),
+            properties=_JSON,
+        )
+
+    # -- presence ----------------------------------------------------------------------------------
+
+    def on_connected(self, client: ClientInfo, session_present: bool) -> None:
+        login = login_of(client)
+        if login is not None and login.things:
+            self._presence.append((client, True))
+            self._kick("presence", self._drain_presence)
+
+    def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
+        login = login_of(client)
+        # A session taken over by a newer connection of the device: it stays online.
+        if login is not None and login.things and reason is not ReasonCode.SESSION_TAKEN_OVER:
+            self._presence.append((client, False))
+            self._kick("presence", self._drain_presence)
+
+    async def _drain_presence(self) -> None:
+        while self._presence:
+            client, connected = self._presence.popleft()
+            login = login_of(client)
+            assert login is not None
+            for name in login.things:
+                try:
+                    thing = await self._things.by_name(login.principal.tenant_id, name)
+                    if thing is not None:
+                        await self._things.set_connected(thing, connected)
+                except Exception:
+                    log.exception("status of thing %s not recorded", name)
+
+
+_INVALID = object()
+
+
+class ConnectionEvents(Protocol):
+    """What the platform hooks offer adapters (adapters/access.py PlatformHooks.listen)."""
+
+    def listen(
+        self,
+        *,
+        on_connected: Callable[[ClientInfo, bool], None] | None = None,
+        on_disconnected: Callable[[ClientInfo, ReasonCode], None] | None = None,
+    ) -> None: ...
+
+
+def install(broker: Broker, services: Services, hooks: ConnectionEvents | None = None) -> FleetsAdapter:
+    """Attach the Fleets adapter to a running broker (on its event loop); with `hooks`, connections are
+    forwarded to it for the things' status. Call its close() before the broker stops."""
+    adapter = FleetsAdapter(broker, services.things, services.shadows)
+    broker.add_handler(ROOT, adapter.handle)
+    if hooks is not None:
+        hooks.listen(on_connected=adapter.on_connected, on_disconnected=adapter.on_disconnected)
+    return adapter
