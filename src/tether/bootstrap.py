@@ -24,6 +24,7 @@ from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
 from tether.fleets.catalog import Catalog
+from tether.fleets.commands import CommandService
 from tether.fleets.shadows import ShadowService
 from tether.fleets.things import ThingService
 from tether.health import Readiness
@@ -95,6 +96,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
     realtime = Hub(events, RENDERERS)
+    things = ThingService(inventory, identity, tenants, Catalog(inventory, identity), events)
     return Services(
         settings=settings,
         events=events,
@@ -118,8 +120,9 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         certificates=TrustedCertificateService(storage.trusted_certificates),
         bans=BanService(storage.bans),
         tokens=OperatorTokens(tenants),
-        things=ThingService(inventory, identity, tenants, Catalog(inventory, identity), events),
+        things=things,
         shadows=ShadowService(storage.shadows),
+        commands=CommandService(operations, things),
         monitoring=Monitoring(DatabaseProbe(storage.database)),
     )
 

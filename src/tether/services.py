@@ -16,6 +16,7 @@ from tether.credentials.authorization import AclService
 from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
+from tether.fleets.commands import CommandService
 from tether.fleets.shadows import ShadowService
 from tether.fleets.things import ThingService
 from tether.health import Readiness
@@ -61,4 +62,5 @@ class Services:
     tokens: OperatorTokens  # bearer tokens of POST /api/v5/login
     things: ThingService  # EMQX Fleets things, types and groups (managed objects)
     shadows: ShadowService  # their shadow documents
+    commands: CommandService  # Fleets commands (operations of the things)
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats

@@ -21,6 +21,15 @@ credential gets the `$emqx/things/<name>/...` and `$emqx/commands/things/<name>/
 managed object it owns, operators any. The handler checks it a second time: a message about a thing the
 client is not (or no longer) is refused 0x87. Other `$emqx` topics are routed to subscribers only.
 
+Commands (fleets/commands.py; each is an operation of the thing's device): a new one is published at QoS 1
+on `$emqx/commands/things/<name>/executions/<executionId>/request` as `{"commandId", "action", "params",
+"timestamp", "ttl"}`, with the ttl as its Message Expiry Interval and the response topic as its MQTT 5
+Response Topic; the device answers `{"status": SUCCEEDED|FAILED|REJECTED, "result"}` on
+`.../executions/<executionId>/response` (MQTT 5 reason codes: 0x99 for a malformed answer, 0x83 for an
+unknown or finished command; MQTT 3.1.1: acknowledged and dropped). A timer per command times it out when
+its ttl passes unanswered. A Cumulocity operation for a thing that has no agent is delivered as a command
+too.
+
 A thing's status (Cumulocity's `c8y_Connection`, Fleets' online/offline) follows its device's connections.
 """
 
@@ -39,12 +48,16 @@ from tether.adapters.login import Login, login_of
 from tether.adapters.namespaces import tenant_mountpoint
 from tether.broker import Broker, ClientInfo, Message
 from tether.core.errors import Conflict, DomainError, ErrorMap, InvalidInput, NotFound
+from tether.core.events import DomainEvent, EventBus
+from tether.fleets import commands as fleets_commands
 from tether.fleets import shadow
+from tether.fleets.commands import Command, CommandService
 from tether.fleets.models import Json, Thing
 from tether.fleets.shadows import ShadowChange, ShadowService, now_s
 from tether.fleets.things import ThingService
 from tether.mqtt.properties import Properties
 from tether.mqtt.reason_codes import ReasonCode
+from tether.operations.models import Operation
 from tether.services import Services
 
 __all__ = ["CODES", "ROOT", "FleetsAdapter", "install"]
@@ -53,8 +66,8 @@ log = logging.getLogger(__name__)
 
 ROOT = "$emqx"
 Ack = asyncio.Future[ReasonCode | None]
-Operation = Literal["update", "get", "delete"]
-_OPERATIONS: dict[str, Operation] = {"update": "update", "get": "get", "delete": "delete"}
+ShadowAction = Literal["update", "get", "delete"]
+_OPERATIONS: dict[str, ShadowAction] = {"update": "update", "get": "get", "delete": "delete"}
 _JSON = Properties(payload_format_indicator=1, content_type="application/json")
 
 #: Domain error -> the AWS code of a `.../rejected` answer (device-shadow-error-messages): a malformed
@@ -73,13 +86,42 @@ def shadow_topic(name: str, suffix: str) -> str:
     return f"$emqx/things/{name}/shadow/{suffix}"
 
 
+def execution_topic(name: str, execution_id: str, suffix: str) -> str:
+    return f"$emqx/commands/things/{name}/executions/{execution_id}/{suffix}"
+
+
+#: Domain error -> the reason code of the PUBACK of a command answer the platform refused (MQTT 5).
+ANSWER_REASONS: ErrorMap[ReasonCode] = ErrorMap(
+    {
+        InvalidInput: ReasonCode.PAYLOAD_FORMAT_INVALID,
+        DomainError: ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
+    }
+)
+
+
 @dataclass(slots=True)
 class _Request:
     tenant_id: str
     name: str
-    operation: Operation
+    operation: ShadowAction
     payload: bytes
     ack: Ack
+
+
+@dataclass(slots=True)
+class _Answer:
+    tenant_id: str
+    name: str
+    execution_id: str
+    payload: bytes
+    ack: Ack
+    v5: bool  # MQTT 5 (the PUBACK can say why an answer was refused)
+
+
+@dataclass(frozen=True, slots=True)
+class _Expire:
+    tenant_id: str
+    execution_id: str
 
 
 def _settle(ack: Ack, code: ReasonCode | None) -> None:
@@ -94,43 +136,69 @@ def _may_use(login: Login, name: str) -> bool:
 class FleetsAdapter:
     """The `$emqx` handler and the publisher of shadow answers. Create it on the broker's event loop."""
 
-    def __init__(self, broker: Broker, things: ThingService, shadows: ShadowService) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        things: ThingService,
+        shadows: ShadowService,
+        commands: CommandService,
+        events: EventBus,
+    ) -> None:
         self._broker = broker
         self._loop = broker.loop
         self._things = things
         self._shadows = shadows
-        self._inbox: deque[_Request] = deque()
+        self._commands = commands
+        self._inbox: deque[_Request | _Answer] = deque()
+        self._outbox: deque[Operation | _Expire] = deque()
         self._presence: deque[tuple[ClientInfo, bool]] = deque()
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._unwatch: Callable[[], None] | None = shadows.watch(self._on_change)
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._unwatch: list[Callable[[], None]] = [
+            shadows.watch(self._on_change),
+            events.subscribe(self._on_operation, resources={"operations"}),
+        ]
 
     def close(self) -> None:
-        if self._unwatch is not None:
-            self._unwatch()
-            self._unwatch = None
+        for unwatch in self._unwatch:
+            unwatch()
+        self._unwatch = []
         for task in self._workers.values():
             task.cancel()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     # -- device -> platform ------------------------------------------------------------------------
 
     def handle(self, client: ClientInfo, topic: str, message: Message) -> Ack | None:
         """The broker's handler for `$emqx/...` (Broker.add_handler)."""
         levels = topic.split("/")
-        if len(levels) != 5 or levels[1] != "things" or levels[3] != "shadow":
+        operation: ShadowAction | None
+        if len(levels) == 7 and levels[1:3] == ["commands", "things"] and levels[4] == "executions":
+            if levels[6] != "response":
+                return None
+            name, execution_id, operation = levels[3], levels[5], None
+        elif len(levels) == 5 and levels[1] == "things" and levels[3] == "shadow":
+            name, execution_id, operation = levels[2], "", _OPERATIONS.get(levels[4])
+            if operation is None:
+                return None
+        else:
             return None  # not a request the platform answers: routed to subscribers only
-        operation = _OPERATIONS.get(levels[4])
-        if operation is None:
-            return None
-        name = levels[2]
         login = login_of(client)
         if login is None or not _may_use(login, name):
-            log.info("MQTT client %r may not use the shadow of thing %r", client.client_id, name)
+            log.info("MQTT client %r may not act as thing %r", client.client_id, name)
             ack: Ack = self._loop.create_future()
             ack.set_result(ReasonCode.NOT_AUTHORIZED)
             return ack
         ack = self._loop.create_future()
         tenant_id = login.principal.tenant_id
-        self._inbox.append(_Request(tenant_id, name, operation, bytes(message.payload), ack))
+        payload = bytes(message.payload)
+        if operation is None:
+            v5 = client.protocol_version == 5
+            self._inbox.append(_Answer(tenant_id, name, execution_id, payload, ack, v5))
+        else:
+            self._inbox.append(_Request(tenant_id, name, operation, payload, ack))
         self._kick("inbox", self._drain_inbox)
         return ack
 
@@ -149,7 +217,10 @@ class FleetsAdapter:
         while self._inbox:
             request = self._inbox.popleft()
             try:
-                await self._process(request)
+                if isinstance(request, _Answer):
+                    await self._answer_command(request)
+                else:
+                    await self._process(request)
             except Exception as exc:  # e.g. the database is down: not acknowledged, not answered
                 log.exception("shadow request on thing %s not processed", request.name)
                 if not request.ack.done():
@@ -178,7 +249,7 @@ class FleetsAdapter:
             )
         _settle(request.ack, None)
 
-    async def _answer(self, thing: Thing, operation: Operation, document: Any, token: str | None) -> None:
+    async def _answer(self, thing: Thing, operation: ShadowAction, document: Any, token: str | None) -> None:
         if document is _INVALID:
             raise shadow.ShadowRejected("Invalid JSON", resource="fleets")
         if operation == "update":
@@ -196,7 +267,75 @@ class FleetsAdapter:
             version = shadow.parse_version(body)
             await self._shadows.delete(thing, version, token, "mqtt")
 
+    async def _answer_command(self, answer: _Answer) -> None:
+        try:
+            try:
+                document = orjson.loads(answer.payload)
+            except orjson.JSONDecodeError:
+                raise InvalidInput("Invalid JSON", resource="fleets") from None
+            status, result = fleets_commands.parse_answer(document)
+            thing = await self._things.by_name(answer.tenant_id, answer.name)
+            if thing is None:
+                raise NotFound("Thing not found", resource="fleets")
+            command = await self._commands.answer(thing, answer.execution_id, status, result)
+        except DomainError as exc:
+            if not isinstance(exc, InvalidInput | NotFound | Conflict):
+                raise
+            log.info("answer of thing %s to command %s refused: %s", answer.name, answer.execution_id, exc)
+            # MQTT 3.1.1 cannot refuse a message: an answer that can never be taken is acknowledged and
+            # dropped (an error would close the connection and the device would send it again, forever).
+            _settle(answer.ack, ANSWER_REASONS(exc) if answer.v5 else None)
+            return
+        self._forget_timer(answer.tenant_id, command.execution_id)
+        _settle(answer.ack, None)
+
     # -- platform -> device ------------------------------------------------------------------------
+
+    def _on_operation(self, event: DomainEvent) -> None:
+        """EventBus handler (must not block): new operations, some of which are commands."""
+        if event.action == "CREATE" and isinstance(event.payload, Operation):
+            self._outbox.append(event.payload)
+            self._kick("outbox", self._drain_outbox)
+
+    async def _drain_outbox(self) -> None:
+        while self._outbox:
+            item = self._outbox.popleft()
+            try:
+                if isinstance(item, _Expire):
+                    self._timers.pop((item.tenant_id, item.execution_id), None)
+                    await self._commands.expire(item.tenant_id, item.execution_id)
+                    continue
+                command = fleets_commands.command_of(item) or await self._commands.adopt(item)
+                if command is not None:
+                    self._send(command)
+            except Exception:
+                log.exception("Fleets command not delivered or expired")
+
+    def _send(self, command: Command) -> None:
+        properties = Properties(
+            payload_format_indicator=1,
+            content_type="application/json",
+            message_expiry_interval=command.ttl,
+            response_topic=execution_topic(command.thing_name, command.execution_id, "response"),
+        )
+        self._broker.publish(
+            execution_topic(command.thing_name, command.execution_id, "request"),
+            orjson.dumps(fleets_commands.request_document(command)),
+            qos=1,
+            mountpoint=tenant_mountpoint(command.tenant_id),
+            properties=properties,
+        )
+        key = (command.tenant_id, command.execution_id)
+        self._timers[key] = self._loop.call_later(command.ttl, self._expire, key)
+
+    def _expire(self, key: tuple[str, str]) -> None:
+        self._outbox.append(_Expire(*key))
+        self._kick("outbox", self._drain_outbox)
+
+    def _forget_timer(self, tenant_id: str, execution_id: str) -> None:
+        timer = self._timers.pop((tenant_id, execution_id), None)
+        if timer is not None:
+            timer.cancel()
 
     def _on_change(self, change: ShadowChange) -> None:
         """ShadowService watcher: publish what AWS publishes for a committed change."""
@@ -274,7 +413,7 @@ class ConnectionEvents(Protocol):
 def install(broker: Broker, services: Services, hooks: ConnectionEvents | None = None) -> FleetsAdapter:
     """Attach the Fleets adapter to a running broker (on its event loop); with `hooks`, connections are
     forwarded to it for the things' status. Call its close() before the broker stops."""
-    adapter = FleetsAdapter(broker, services.things, services.shadows)
+    adapter = FleetsAdapter(broker, services.things, services.shadows, services.commands, services.events)
     broker.add_handler(ROOT, adapter.handle)
     if hooks is not None:
         hooks.listen(on_connected=adapter.on_connected, on_disconnected=adapter.on_disconnected)

@@ -342,6 +342,13 @@ class ThingService:
         self._names_of_mo[(tenant_id, thing.mo_id)] = name
         return thing
 
+    async def by_device(self, tenant_id: str, mo_id: int) -> Thing | None:
+        """The thing a managed object is, or None."""
+        try:
+            return thing_of(await self._inventory.get(system(tenant_id), mo_id))
+        except NotFound:
+            return None
+
     def cached_names_owned(self, tenant_id: str, owner: str) -> tuple[str, ...] | None:
         """The names of the things the user `owner` acts as (owns), if known without I/O."""
         return self._owned.get((tenant_id, owner))
