@@ -30,7 +30,8 @@ unknown or finished command; MQTT 3.1.1: acknowledged and dropped). A timer per 
 its ttl passes unanswered. A Cumulocity operation for a thing that has no agent is delivered as a command
 too.
 
-A thing's status (Cumulocity's `c8y_Connection`, Fleets' online/offline) follows its device's connections.
+A thing's status (Cumulocity's `c8y_Connection`, Fleets' online/offline) follows the connections that use its
+MQTT client id.
 """
 
 from __future__ import annotations
@@ -390,7 +391,8 @@ class FleetsAdapter:
             for name in login.things:
                 try:
                     thing = await self._things.by_name(login.principal.tenant_id, name)
-                    if thing is not None:
+                    # Fleets tracks a thing's status by its MQTT client id (a listener on d:<id> is not it).
+                    if thing is not None and thing.client_id == client.client_id:
                         await self._things.set_connected(thing, connected)
                 except Exception:
                     log.exception("status of thing %s not recorded", name)
