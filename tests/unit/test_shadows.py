@@ -80,3 +80,28 @@ async def test_concurrent_updates_of_one_thing_are_serial() -> None:
     assert sorted(r.current.version for r in results) == list(range(1, 21))
     assert store.rows[("t1", 7)].state["reported"] == {f"k{i}": i for i in range(20)}
     assert service._locks == {}
+
+
+async def test_what_this_process_knows_is_only_a_hint() -> None:
+    """An update starts from the last shadow this process stored (no read); another process's write makes
+    the compare-and-set fail or the version look wrong, and the store is asked."""
+    store = FakeShadowStore()
+    service = ShadowService(store)
+    await service.update(THING, _report(a=1), "mqtt")
+    reads = []
+    original_get = store.get
+
+    async def counting_get(tenant_id: str, mo_id: int) -> Shadow | None:
+        reads.append(mo_id)
+        return await original_get(tenant_id, mo_id)
+
+    store.get = counting_get  # type: ignore[method-assign]
+    await service.update(THING, _report(a=2), "mqtt")
+    assert reads == []  # served from what it knew
+    # Another process moves the shadow to version 5; a request naming 5 is accepted after one read.
+    store.rows[("t1", 7)] = Shadow({"reported": {"a": 9}}, {}, 5, 0, True)
+    named = await service.update(
+        THING, shadow.parse_update({"state": {"reported": {"b": 1}}, "version": 5}), "mqtt"
+    )
+    assert named.current.version == 6 and named.current.state == {"reported": {"a": 9, "b": 1}}
+    assert reads == [7]

@@ -150,10 +150,12 @@ class FleetsAdapter:
         self._things = things
         self._shadows = shadows
         self._commands = commands
-        self._inbox: deque[_Request | _Answer] = deque()
+        # Requests per thing, each thing's in order; one worker per thing with work (never per message),
+        # so things are served concurrently (the database commits their writes together).
+        self._inboxes: dict[tuple[str, str], deque[_Request | _Answer]] = {}
         self._outbox: deque[Operation | _Expire] = deque()
         self._presence: deque[tuple[ClientInfo, bool]] = deque()
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._workers: dict[str | tuple[str, str], asyncio.Task[None]] = {}
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._unwatch: list[Callable[[], None]] = [
             shadows.watch(self._on_change),
@@ -197,26 +199,37 @@ class FleetsAdapter:
         payload = bytes(message.payload)
         if operation is None:
             v5 = client.protocol_version == 5
-            self._inbox.append(_Answer(tenant_id, name, execution_id, payload, ack, v5))
+            item: _Request | _Answer = _Answer(tenant_id, name, execution_id, payload, ack, v5)
         else:
-            self._inbox.append(_Request(tenant_id, name, operation, payload, ack))
-        self._kick("inbox", self._drain_inbox)
+            item = _Request(tenant_id, name, operation, payload, ack)
+        key = (tenant_id, name)
+        inbox = self._inboxes.get(key)
+        if inbox is None:
+            inbox = self._inboxes[key] = deque()
+        inbox.append(item)
+        self._kick(key, lambda: self._drain_inbox(key))
         return ack
 
-    def _kick(self, name: str, drain: Callable[[], Awaitable[None]]) -> None:
+    def _kick(self, name: str | tuple[str, str], drain: Callable[[], Awaitable[None]]) -> None:
         """One worker per queue, alive while the queue has work (never a task per message)."""
         if name not in self._workers:
             self._workers[name] = self._loop.create_task(self._work(name, drain))
 
-    async def _work(self, name: str, drain: Callable[[], Awaitable[None]]) -> None:
+    async def _work(self, name: str | tuple[str, str], drain: Callable[[], Awaitable[None]]) -> None:
         try:
             await drain()
         finally:
             self._workers.pop(name, None)
 
-    async def _drain_inbox(self) -> None:
-        while self._inbox:
-            request = self._inbox.popleft()
+    async def _drain_inbox(self, key: tuple[str, str]) -> None:
+        while True:
+            inbox = self._inboxes.get(key)
+            if not inbox:
+                # No await from here to the worker's end (_work): a request queued later finds no worker
+                # and starts one.
+                self._inboxes.pop(key, None)
+                return
+            request = inbox.popleft()
             try:
                 if isinstance(request, _Answer):
                     await self._answer_command(request)

@@ -18,13 +18,14 @@ from typing import Literal
 from tether.core.errors import ServiceUnavailable
 from tether.fleets import shadow
 from tether.fleets.models import Json, Thing
-from tether.fleets.shadow import Shadow, Updated, UpdateRequest
+from tether.fleets.shadow import Shadow, Updated, UpdateRequest, VersionConflict
 from tether.fleets.store import ShadowStore
 
 log = logging.getLogger(__name__)
 Origin = Literal["mqtt", "http"]
 #: Attempts of a compare-and-set that other writers (other processes) keep winning.
 _ATTEMPTS = 10
+_KNOWN_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class ShadowService:
         # an entry lives while someone holds or awaits it.
         self._locks: dict[tuple[str, int], tuple[asyncio.Lock, list[int]]] = {}
         self._watchers: list[Watcher] = []
+        # The last shadow this process stored or read per thing: an update needs no read first.
+        self._known: dict[tuple[str, int], tuple[Shadow, bool]] = {}
 
     def watch(self, watcher: Watcher) -> Callable[[], None]:
         self._watchers.append(watcher)
@@ -77,9 +80,23 @@ class ShadowService:
             if not entry[1][0]:
                 del self._locks[key]
 
-    async def _stored(self, thing: Thing) -> tuple[Shadow, bool]:
+    async def _stored(self, thing: Thing, *, fresh: bool = True) -> tuple[Shadow, bool]:
+        """The stored shadow and whether a row exists. `fresh` False: the last one this process wrote or
+        read, if it knows one (a hint: the store's compare-and-set refuses a stale one)."""
+        key = (thing.tenant_id, thing.mo_id)
+        if not fresh:
+            known = self._known.get(key)
+            if known is not None:
+                return known
         found = await self._store.get(thing.tenant_id, thing.mo_id)
-        return (Shadow(), False) if found is None else (found, True)
+        value = (Shadow(), False) if found is None else (found, True)
+        self._remember(key, value)
+        return value
+
+    def _remember(self, key: tuple[str, int], value: tuple[Shadow, bool]) -> None:
+        if len(self._known) >= _KNOWN_LIMIT and key not in self._known:
+            self._known.clear()
+        self._known[key] = value
 
     async def get(self, thing: Thing, token: str | None = None) -> Json:
         """The `get/accepted` document; NoShadow (404) when there is none."""
@@ -89,12 +106,21 @@ class ShadowService:
     async def update(self, thing: Thing, request: UpdateRequest, origin: Origin) -> Updated:
         """Apply a checked request; ShadowRejected / VersionConflict as the rules say."""
         async with self._exclusive(thing):
+            fresh = False
             for _ in range(_ATTEMPTS):
-                current, exists = await self._stored(thing)
-                updated = shadow.apply_update(current, request, now_s())
+                current, exists = await self._stored(thing, fresh=fresh)
+                try:
+                    updated = shadow.apply_update(current, request, now_s())
+                except VersionConflict:
+                    if fresh:
+                        raise
+                    fresh = True  # judged on what this process knew: ask the store
+                    continue
                 expected = current.version if exists else None
                 if await self._store.put(thing.tenant_id, thing.mo_id, updated.current, expected):
+                    self._remember((thing.tenant_id, thing.mo_id), (updated.current, True))
                     break
+                fresh = True  # another writer got there first
             else:
                 raise ServiceUnavailable("The shadow is being changed too often", resource="fleets")
         self._tell(ShadowChange(thing, origin, request, updated))
@@ -107,6 +133,7 @@ class ShadowService:
                 current, _ = await self._stored(thing)
                 gone = shadow.deleted(current, thing.name, version, now_s())
                 if await self._store.put(thing.tenant_id, thing.mo_id, gone, current.version):
+                    self._remember((thing.tenant_id, thing.mo_id), (gone, True))
                     break
             else:
                 raise ServiceUnavailable("The shadow is being changed too often", resource="fleets")
