@@ -292,3 +292,41 @@ def test_tenants_never_meet(
         assert boss.get(f"{THINGS}/{theirs.id}/shadow").status_code == 404
         assert boss.get(f"{THINGS}/{mine.id}/shadow").status_code == 404
     assert admin.get(f"{THINGS}/{mine.id}/shadow").json()["state"]["reported"] == {"t": "a"}
+
+
+def test_thing_datas_https(
+    admin: httpx.Client, server: ServerThread, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device]
+) -> None:
+    """A device on HTTPS with an API key: reports by thing name (version 0: no check), polls its shadow; an
+    MQTT subscriber of the thing hears the change."""
+    thing = make_thing(admin)
+    listener = connect(mqtt_devices, mqtt_server, thing, V5)
+    assert listener.subscribe(f"{prefix(thing)}/update/accepted") == 1
+    key = admin.post("/api/v5/api_key", json={"name": unique("dev")}).json()
+    with httpx.Client(base_url=server.url, auth=(key["api_key"], key["api_secret"])) as device:
+        body = {
+            "thingName": thing.name,
+            "state": {"reported": {"on": True}},
+            "clientToken": "h1",
+            "version": 0,
+        }
+        answer = device.post("/api/v1/thing-datas/shadow/reported", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["version"] == 1 and answer.json()["clientToken"] == "h1"
+        assert receive(listener, f"{prefix(thing)}/update/accepted")["state"] == {"reported": {"on": True}}
+        again = device.post("/api/v1/thing-datas/shadow/reported", json={**body, "version": 0})
+        assert again.json()["version"] == 2
+        stale = device.post("/api/v1/thing-datas/shadow/reported", json={**body, "version": 1})
+        assert stale.status_code == 409 and stale.json()["message"] == "Version conflict"
+        read = device.get(f"/api/v1/thing-datas/{thing.name}/shadow").json()
+        assert read["state"]["reported"] == {"on": True} and read["version"] == 2
+        for bad in (
+            {**body, "thingName": "nobody-here"},
+            {**body, "thingName": None},
+            {**body, "state": {"desired": {"x": 1}}},
+            {**body, "state": []},
+        ):
+            response = device.post("/api/v1/thing-datas/shadow/reported", json=bad)
+            assert response.status_code in (400, 404), (bad, response.text)
+        assert device.get("/api/v1/thing-datas/nobody-here/shadow").status_code == 404
+    assert httpx.get(f"{server.url}/api/v1/thing-datas/{thing.name}/shadow").status_code == 401

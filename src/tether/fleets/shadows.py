@@ -22,7 +22,8 @@ from tether.fleets.shadow import Shadow, Updated, UpdateRequest, VersionConflict
 from tether.fleets.store import ShadowStore
 
 log = logging.getLogger(__name__)
-Origin = Literal["mqtt", "http"]
+#: Who changed it: a device over MQTT, an operator over /api/v1, a device over the ThingDatas HTTPS API.
+Origin = Literal["mqtt", "http", "thing-datas"]
 #: Attempts of a compare-and-set that other writers (other processes) keep winning.
 _ATTEMPTS = 10
 _KNOWN_LIMIT = 100_000

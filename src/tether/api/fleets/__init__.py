@@ -11,14 +11,16 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
 from tether.api.family import family_app
-from tether.api.fleets import catalog, commands, errors, things
+from tether.api.fleets import catalog, commands, errors, thing_datas, things
 from tether.services import Services
 
 PREFIX = "/api/v1"
 
 
 def create_fleets_app(context: Services) -> Starlette:
-    return family_app([*things.routes, *catalog.routes, *commands.routes], errors, context)
+    return family_app(
+        [*things.routes, *catalog.routes, *commands.routes, *thing_datas.routes], errors, context
+    )
 
 
 def mount(context: Services) -> BaseRoute:
