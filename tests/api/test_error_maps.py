@@ -42,11 +42,10 @@ FAMILIES: dict[str, tuple[ErrorMap[Any], set[type[DomainError]]]] = {
         fleets_mqtt.CODES,
         {errors.BadRequest, errors.Forbidden, errors.ServiceUnavailable, *_HTTP_ONLY, emqx.EmqxError},
     ),
-    # Command answers: 0x99 for the payload, 0x83 for everything else.
+    # Command answers and events: 0x99 for the payload, 0x83 for everything else.
     "fleets_answer": (
         fleets_mqtt.ANSWER_REASONS,
         {
-            errors.BadRequest,
             errors.Conflict,
             errors.Forbidden,
             errors.NotFound,

@@ -30,6 +30,11 @@ unknown or finished command; MQTT 3.1.1: acknowledged and dropped). A timer per 
 its ttl passes unanswered. A Cumulocity operation for a thing that has no agent is delivered as a command
 too.
 
+Events: a JSON object on `$emqx/things/<name>/events/<type>` (QoS 1) is stored as a Cumulocity event of
+that type on the thing (fleets/events.py), recorded as the publishing client; the PUBACK follows the commit
+(MQTT 5: 0x99 for a payload that is no JSON object, 0x83 for an unknown thing; MQTT 3.1.1: acknowledged and
+dropped).
+
 A thing's status (Cumulocity's `c8y_Connection`, Fleets' online/offline) follows the connections that use its
 MQTT client id.
 """
@@ -48,9 +53,11 @@ import orjson
 from tether.adapters.login import Login, login_of
 from tether.adapters.namespaces import tenant_mountpoint
 from tether.broker import Broker, ClientInfo, Message
-from tether.core.errors import Conflict, DomainError, ErrorMap, InvalidInput, NotFound
+from tether.core.clock import now_ms
+from tether.core.errors import BadRequest, Conflict, DomainError, ErrorMap, InvalidInput, NotFound
 from tether.core.events import DomainEvent, EventBus
 from tether.fleets import commands as fleets_commands
+from tether.fleets import events as fleets_events
 from tether.fleets import shadow
 from tether.fleets.commands import Command, CommandService
 from tether.fleets.models import Json, Thing
@@ -60,6 +67,7 @@ from tether.mqtt.properties import Properties
 from tether.mqtt.reason_codes import ReasonCode
 from tether.operations.models import Operation
 from tether.services import Services
+from tether.telemetry.events import EventService
 
 __all__ = ["CODES", "ROOT", "FleetsAdapter", "install"]
 
@@ -95,6 +103,7 @@ def execution_topic(name: str, execution_id: str, suffix: str) -> str:
 ANSWER_REASONS: ErrorMap[ReasonCode] = ErrorMap(
     {
         InvalidInput: ReasonCode.PAYLOAD_FORMAT_INVALID,
+        BadRequest: ReasonCode.PAYLOAD_FORMAT_INVALID,
         DomainError: ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
     }
 )
@@ -117,6 +126,20 @@ class _Answer:
     payload: bytes
     ack: Ack
     v5: bool  # MQTT 5 (the PUBACK can say why an answer was refused)
+
+
+@dataclass(slots=True)
+class _Event:
+    login: Login  # who publishes (the event is recorded as them)
+    name: str
+    type: str
+    payload: bytes
+    ack: Ack
+    v5: bool
+
+    @property
+    def tenant_id(self) -> str:
+        return self.login.principal.tenant_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +166,7 @@ class FleetsAdapter:
         things: ThingService,
         shadows: ShadowService,
         commands: CommandService,
+        device_events: EventService,
         events: EventBus,
     ) -> None:
         self._broker = broker
@@ -150,9 +174,10 @@ class FleetsAdapter:
         self._things = things
         self._shadows = shadows
         self._commands = commands
+        self._device_events = device_events
         # Requests per thing, each thing's in order; one worker per thing with work (never per message),
         # so things are served concurrently (the database commits their writes together).
-        self._inboxes: dict[tuple[str, str], deque[_Request | _Answer]] = {}
+        self._inboxes: dict[tuple[str, str], deque[_Request | _Answer | _Event]] = {}
         self._outbox: deque[Operation | _Expire] = deque()
         self._presence: deque[tuple[ClientInfo, bool]] = deque()
         self._workers: dict[str | tuple[str, str], asyncio.Task[None]] = {}
@@ -177,13 +202,16 @@ class FleetsAdapter:
     def handle(self, client: ClientInfo, topic: str, message: Message) -> Ack | None:
         """The broker's handler for `$emqx/...` (Broker.add_handler)."""
         levels = topic.split("/")
-        operation: ShadowAction | None
+        operation: ShadowAction | None = None
+        detail = ""  # the execution id of an answer, the type of an event
         if len(levels) == 7 and levels[1:3] == ["commands", "things"] and levels[4] == "executions":
             if levels[6] != "response":
                 return None
-            name, execution_id, operation = levels[3], levels[5], None
+            name, detail = levels[3], levels[5]
+        elif len(levels) == 5 and levels[1] == "things" and levels[3] == "events":
+            name, detail = levels[2], levels[4]
         elif len(levels) == 5 and levels[1] == "things" and levels[3] == "shadow":
-            name, execution_id, operation = levels[2], "", _OPERATIONS.get(levels[4])
+            name, operation = levels[2], _OPERATIONS.get(levels[4])
             if operation is None:
                 return None
         else:
@@ -197,11 +225,14 @@ class FleetsAdapter:
         ack = self._loop.create_future()
         tenant_id = login.principal.tenant_id
         payload = bytes(message.payload)
-        if operation is None:
-            v5 = client.protocol_version == 5
-            item: _Request | _Answer = _Answer(tenant_id, name, execution_id, payload, ack, v5)
-        else:
+        v5 = client.protocol_version == 5
+        item: _Request | _Answer | _Event
+        if operation is not None:
             item = _Request(tenant_id, name, operation, payload, ack)
+        elif levels[1] == "commands":
+            item = _Answer(tenant_id, name, detail, payload, ack, v5)
+        else:
+            item = _Event(login, name, detail, payload, ack, v5)
         key = (tenant_id, name)
         inbox = self._inboxes.get(key)
         if inbox is None:
@@ -233,10 +264,12 @@ class FleetsAdapter:
             try:
                 if isinstance(request, _Answer):
                     await self._answer_command(request)
+                elif isinstance(request, _Event):
+                    await self._record_event(request)
                 else:
                     await self._process(request)
             except Exception as exc:  # e.g. the database is down: not acknowledged, not answered
-                log.exception("shadow request on thing %s not processed", request.name)
+                log.exception("request on thing %s not processed", request.name)
                 if not request.ack.done():
                     request.ack.set_exception(exc)
 
@@ -302,6 +335,25 @@ class FleetsAdapter:
             return
         self._forget_timer(answer.tenant_id, command.execution_id)
         _settle(answer.ack, None)
+
+    async def _record_event(self, event: _Event) -> None:
+        try:
+            try:
+                document = orjson.loads(event.payload)
+            except orjson.JSONDecodeError:
+                raise InvalidInput("Invalid JSON", resource="fleets") from None
+            thing = await self._things.by_name(event.tenant_id, event.name)
+            if thing is None:
+                raise NotFound("Thing not found", resource="fleets")
+            draft = fleets_events.draft(thing, event.type, document, now_ms())
+            await self._device_events.create(event.login.principal, draft)
+        except DomainError as exc:
+            if not isinstance(exc, InvalidInput | BadRequest | NotFound):
+                raise
+            log.info("event %r of thing %s refused: %s", event.type, event.name, exc)
+            _settle(event.ack, ANSWER_REASONS(exc) if event.v5 else None)
+            return
+        _settle(event.ack, None)
 
     # -- platform -> device ------------------------------------------------------------------------
 
@@ -428,7 +480,9 @@ class ConnectionEvents(Protocol):
 def install(broker: Broker, services: Services, hooks: ConnectionEvents | None = None) -> FleetsAdapter:
     """Attach the Fleets adapter to a running broker (on its event loop); with `hooks`, connections are
     forwarded to it for the things' status. Call its close() before the broker stops."""
-    adapter = FleetsAdapter(broker, services.things, services.shadows, services.commands, services.events)
+    adapter = FleetsAdapter(
+        broker, services.things, services.shadows, services.commands, services.device_events, services.events
+    )
     broker.add_handler(ROOT, adapter.handle)
     if hooks is not None:
         hooks.listen(on_connected=adapter.on_connected, on_disconnected=adapter.on_disconnected)

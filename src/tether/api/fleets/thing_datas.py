@@ -10,8 +10,10 @@ from starlette.routing import Route
 
 from tether.api.context import ctx
 from tether.api.emqx.common import caller, json, read_object
+from tether.api.fleets.things import render_event
+from tether.core.clock import now_ms
 from tether.core.errors import InvalidInput, NotFound
-from tether.fleets import shadow
+from tether.fleets import events, shadow
 from tether.fleets.models import R, Thing, thing_name
 
 
@@ -43,7 +45,22 @@ async def report(request: Request) -> Response:
     return json(updated.accepted)
 
 
+async def post_event(request: Request) -> Response:
+    """`{thingName, type, ...fields}` -> 201 with the event, as `$emqx/things/<name>/events/<type>` makes
+    it."""
+    who = await caller(request)
+    document = await read_object(request)
+    thing = await _thing(request, document.get("thingName"))
+    kind = document.get("type")
+    if not isinstance(kind, str):
+        raise InvalidInput("'type' must be a string", resource=R)
+    fields = {key: value for key, value in document.items() if key not in ("thingName", "type")}
+    draft = events.draft(thing, kind, fields, now_ms())
+    return json(render_event(await ctx(request).device_events.create(who, draft)), 201)
+
+
 routes = [
     Route("/thing-datas/{name}/shadow", get_shadow, methods=["GET"]),
     Route("/thing-datas/shadow/reported", report, methods=["POST"]),
+    Route("/thing-datas/events", post_event, methods=["POST"]),
 ]

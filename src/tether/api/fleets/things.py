@@ -16,6 +16,7 @@ from tether.fleets import shadow
 from tether.fleets.models import R, Thing, ThingFilter, parse_thing, parse_thing_change
 from tether.fleets.things import status_of, thing_of
 from tether.inventory.models import ManagedObject
+from tether.telemetry.models import Event, EventCriteria
 
 
 def render(thing: Thing, mo: ManagedObject, groups: list[str]) -> dict[str, Any]:
@@ -121,6 +122,30 @@ async def delete_shadow(request: Request) -> Response:
     return json(await ctx(request).shadows.delete(thing, None, None, "http"))
 
 
+# -- events ------------------------------------------------------------------------------------------
+
+
+def render_event(event: Event) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": None if event.id is None else str(event.id),
+        "type": event.type,
+        "text": event.text,
+        "time": to_iso(event.time),
+        "createdAt": to_iso(event.creation_time),
+    }
+    body["data"] = event.fragments
+    return body
+
+
+async def list_events(request: Request) -> Response:
+    """The thing's events (Cumulocity events of its device, of any origin), newest first."""
+    who = await caller(request)
+    thing, _ = await ctx(request).things.get(who, request.path_params["id"])
+    criteria = EventCriteria(source_id=thing.mo_id, type=request.query_params.get("type") or None)
+    page = await ctx(request).device_events.find(who, criteria, page_request(request))
+    return json(paged([render_event(e) for e in page.items], page))
+
+
 # -- device credentials ------------------------------------------------------------------------------
 
 
@@ -155,6 +180,7 @@ routes = [
     Route("/things/{id}/shadow", get_shadow, methods=["GET"]),
     Route("/things/{id}/shadow", patch_shadow, methods=["PATCH"]),
     Route("/things/{id}/shadow", delete_shadow, methods=["DELETE"]),
+    Route("/things/{id}/events", list_events, methods=["GET"]),
     Route("/things/{id}/credentials", issue_credential, methods=["POST"]),
     Route("/things/{id}/credentials", list_credentials, methods=["GET"]),
     Route("/things/{id}/credentials", revoke_credential, methods=["DELETE"]),
