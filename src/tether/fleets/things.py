@@ -35,7 +35,7 @@ from tether.inventory.models import (
     ManagedObjectChange,
     NewManagedObject,
 )
-from tether.inventory.query import And, Compare, Expr, Has, Not, Or, Query
+from tether.inventory.query import And, ByGroupId, Compare, Expr, Has, Not, Or, Query
 from tether.inventory.service import InventoryService
 from tether.tenants.models import Principal, Role
 from tether.tenants.passwords import generate_password
@@ -200,7 +200,6 @@ class ThingService:
             terms.append(online)
         elif where.status == "offline":
             terms.append(Or((Not(Has((CONNECTION,))), Not(online))))
-        ids: tuple[int, ...] | None = None
         if where.group is not None:
             group: ThingGroup | None
             try:
@@ -209,12 +208,9 @@ class ThingService:
                 group = None
             if group is None:
                 return Page([], page, 0 if page.with_total else None)
-            members = await self._inventory.children(
-                who, group.mo_id, ChildKind.ASSET, PageRequest(page_size=2000)
-            )
-            ids = tuple(m.id for m in members.items) or (0,)
+            terms.append(ByGroupId(str(group.mo_id)))  # the group's members, in the query
         query = Query(And(tuple(terms))) if terms else None
-        criteria = InventoryCriteria(fragment_type=THING_FRAGMENT, ids=ids, query=query)
+        criteria = InventoryCriteria(fragment_type=THING_FRAGMENT, query=query)
         return await self._inventory.find(who, criteria, page)
 
     async def groups_of(self, who: Principal, mo_ids: Iterable[int]) -> dict[int, list[str]]:
