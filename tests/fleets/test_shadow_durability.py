@@ -5,6 +5,7 @@ command answered 201 survive `tether serve` being killed (SIGKILL: no shutdown) 
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 from tests.broker.test_crash import Serve, database_url, serve
@@ -38,6 +39,8 @@ def test_acknowledged_shadow_changes_and_commands_survive_a_crash(serve: Serve) 
         assert desired.status_code == 200
         command = admin.post(f"/api/v1/things/{thing['id']}/commands", json={"action": "a", "ttl": 3600})
         assert command.status_code == 201
+        short = admin.post(f"/api/v1/things/{thing['id']}/commands", json={"action": "b", "ttl": 1})
+        assert short.status_code == 201
     serve.kill()
     serve.start()
     base = f"http://127.0.0.1:{serve.http_port}"
@@ -47,3 +50,13 @@ def test_acknowledged_shadow_changes_and_commands_survive_a_crash(serve: Serve) 
         assert shadow["state"]["reported"] == {"value": 2} and shadow["state"]["desired"] == {"v": 3}
         again = admin.get(f"/api/v1/commands/{command.json()['executionId']}").json()
         assert again["status"] == "SENT" and again["action"] == "a"
+        # The short command's ttl passed while the server was down: the restarted server's timer times it
+        # out, seen as a Cumulocity operation (no Fleets read involved).
+        operation = f"/devicecontrol/operations/{short.json()['executionId']}"
+        status = admin.get(operation).json()["status"]
+        for _ in range(200):
+            if status == "FAILED":
+                break
+            time.sleep(0.05)
+            status = admin.get(operation).json()["status"]
+        assert status == "FAILED" and admin.get(operation).json()["failureReason"] == "TIMED_OUT"

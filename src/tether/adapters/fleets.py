@@ -187,6 +187,27 @@ class FleetsAdapter:
             events.subscribe(self._on_operation, resources={"operations"}),
         ]
 
+    def start(self, tenant_ids: Callable[[], Awaitable[list[str]]]) -> None:
+        """Restore the command timers in the background (the broker accepts connections meanwhile)."""
+
+        async def restore() -> None:
+            try:
+                await self.restore_timers(await tenant_ids())
+            except Exception:
+                log.exception("Fleets command timers not restored")
+
+        self._kick("restore", restore)
+
+    async def restore_timers(self, tenant_ids: list[str]) -> None:
+        """At start: a timer for every command still SENT (its ttl counts from its creation, so one whose
+        ttl passed while the server was down times out now)."""
+        now = now_ms()
+        for command in await self._commands.pending(tenant_ids):
+            key = (command.tenant_id, command.execution_id)
+            if key not in self._timers:
+                delay = max(0.0, (command.expires_at - now) / 1000)
+                self._timers[key] = self._loop.call_later(delay, self._expire, key)
+
     def close(self) -> None:
         for unwatch in self._unwatch:
             unwatch()
@@ -486,4 +507,5 @@ def install(broker: Broker, services: Services, hooks: ConnectionEvents | None =
     broker.add_handler(ROOT, adapter.handle)
     if hooks is not None:
         hooks.listen(on_connected=adapter.on_connected, on_disconnected=adapter.on_disconnected)
+    adapter.start(services.tenants.tenant_ids)
     return adapter

@@ -8,8 +8,9 @@ FAILED, REJECTED, TIMED_OUT and CANCELED are FAILED with the Fleets status as fa
 
 A command waits `ttl` seconds for the device's answer; then it is TIMED_OUT (also when the device was offline:
 the request's Message Expiry Interval is the ttl, so a session that resumes later does not get it). The
-expiry is applied by the adapter's timer and, should the process have restarted meanwhile, when the command
-is next read or answered.
+adapter's timer applies it; the timers of SENT commands are restored at start
+(:meth:`CommandService.pending`), and a command read or answered after its ttl is timed out then at the
+latest.
 """
 
 from __future__ import annotations
@@ -258,6 +259,24 @@ class CommandService:
         found = await self._operations.find(who, criteria, page)
         commands = [c for c in map(command_of, found.items) if c is not None]
         return Page([await self._expire_if_due(c) for c in commands], found.request, found.total_elements)
+
+    async def pending(self, tenant_ids: list[str]) -> list[Command]:
+        """Every SENT command of these tenants (the adapter's timers at start: a ttl outlives a restart)."""
+        found: list[Command] = []
+        criteria = OperationCriteria(
+            status=OperationStatus.PENDING, fragment_type=FRAGMENT, newest_first=False
+        )
+        for tenant_id in tenant_ids:
+            number = 1
+            while True:
+                page = await self._operations.find(
+                    system(tenant_id), criteria, PageRequest(current_page=number, page_size=1000)
+                )
+                found.extend(c for c in map(command_of, page.items) if c is not None)
+                if len(page.items) < 1000:
+                    break
+                number += 1
+        return found
 
     async def cancel(self, who: Principal, execution_id: str) -> Command:
         command = await self.get(who, execution_id)
