@@ -203,3 +203,18 @@ def test_authentication_and_tenant_isolation(server: ServerThread, admin: httpx.
     # A device user is not an operator.
     server.call(tenants.create_user("t1", "device_x1", "dev-secret-1", {Role.DEVICE}))
     assert httpx.get(server.url + THINGS, auth=("t1/device_x1", "dev-secret-1")).status_code == 403
+
+
+def test_a_new_thing_is_a_device_known_by_its_serial(admin: httpx.Client) -> None:
+    """A thing made from nothing has its client id as c8y_Serial, as its device user's SmartREST device would;
+    a client id that is another device's serial is refused (that device is to be named instead)."""
+    client_id = unique("sn-")
+    thing = admin.post(THINGS, json={"name": unique("t-"), "clientId": client_id}).json()
+    serial = admin.get(f"/identity/externalIds/c8y_Serial/{client_id}").json()
+    assert serial["managedObject"]["id"] == thing["deviceId"]
+    device = admin.post("/inventory/managedObjects", json={"name": "d", "c8y_IsDevice": {}}).json()
+    taken = unique("SER")
+    body = {"externalId": taken, "type": "c8y_Serial"}
+    assert admin.post(f"/identity/globalIds/{device['id']}/externalIds", json=body).status_code == 201
+    refused = admin.post(THINGS, json={"name": unique("t-"), "clientId": taken})
+    assert refused.status_code == 409 and "serial of another device" in refused.json()["message"]

@@ -5,7 +5,8 @@
   attributes} on it, and external ids that make its names unique in the tenant and findable:
   `fleets_thingName` (the `{thingName}` of every topic), `fleets_thingId` (the UUID of API paths) and
   `fleets_clientId` (its MQTT client id, which may differ from the name). Any device becomes a thing by
-  getting a name; a thing made from nothing is a new device owned by the device user `device_<clientId>`.
+  getting a name; a thing made from nothing is a new device owned by the device user `device_<clientId>`,
+  with its client id as its serial (`c8y_Serial`), as a Cumulocity device of that user would have.
 * A thing type is a managed object with `fleets_ThingType` (properties, events, commands) and external ids
   `fleets_thingTypeName` / `fleets_thingTypeId`.
 * A thing group is a Cumulocity device group (`c8y_IsDeviceGroup`, type `c8y_DeviceGroup`) with

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 _CACHE_LIMIT = 100_000
 #: Cumulocity's connection fragment, which the Fleets adapter keeps on a thing (online/offline).
 CONNECTION = "c8y_Connection"
+#: Cumulocity's external id type of a device's serial number.
+SERIAL = "c8y_Serial"
 
 
 def system(tenant_id: str) -> Principal:
@@ -145,7 +147,12 @@ class ThingService:
         )
         registered: list[tuple[str, str]] = []
         try:
-            for kind, value in ((THING_NAME, thing.name), (CLIENT_ID, client), (THING_ID, thing.id)):
+            claims = [(THING_NAME, thing.name), (CLIENT_ID, client), (THING_ID, thing.id)]
+            if created:
+                # A new device is known by its serial as every Cumulocity device is (SmartREST, presence):
+                # its client id, which no other device of the tenant may have as its serial.
+                claims.append((SERIAL, client))
+            for kind, value in claims:
                 await self._register(who, mo.id, kind, value)
                 registered.append((kind, value))
             mo = await self._inventory.update(
@@ -171,6 +178,12 @@ class ThingService:
         try:
             await self._identity.register(who, mo_id, kind, value)
         except Conflict:
+            if kind == SERIAL:
+                raise Conflict(
+                    f"Client id '{value}' is the serial of another device: make that device a thing "
+                    "(deviceId) or choose another client id",
+                    resource=R,
+                ) from None
             what = {THING_NAME: "Thing name", CLIENT_ID: "Client id", THING_ID: "Thing id"}[kind]
             raise Conflict(f"{what} '{value}' already exists", resource=R) from None
 
