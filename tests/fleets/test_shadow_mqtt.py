@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.adapters.certs import make_ca, make_leaf
 from tests.fleets.conftest import ThingLogin, make_thing
 from tests.mqtt_device import NOT_AUTHORIZED, PROTOCOL_IDS, PROTOCOLS, V5, Device, ServerMqtt
 from tests.support import ServerThread, unique
@@ -330,3 +332,28 @@ def test_thing_datas_https(
             assert response.status_code in (400, 404), (bad, response.text)
         assert device.get("/api/v1/thing-datas/nobody-here/shadow").status_code == 404
     assert httpx.get(f"{server.url}/api/v1/thing-datas/{thing.name}/shadow").status_code == 401
+
+
+def test_a_certificate_whose_cn_is_the_client_id(
+    admin: httpx.Client, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device], tmp_path: Path
+) -> None:
+    """The thing's device logs in with a TLS client certificate (CN = its client id, issued by a CA of the
+    tenant) instead of a password, and has the thing's namespaces."""
+    ca = make_ca(unique("Fleets CA "))
+    body = {
+        "name": unique("ca"),
+        "certInPemFormat": ca.pem,
+        "status": "ENABLED",
+        "autoRegistrationEnabled": True,
+    }
+    assert admin.post("/tenant/tenants/t1/trusted-certificates", json=body).status_code == 201
+    client_id = unique("cert-")
+    thing = admin.post(THINGS, json={"name": unique("thing-"), "clientId": client_id}).json()
+    tls = mqtt_server.client_tls(make_leaf(ca, client_id), tmp_path)
+    device = mqtt_devices(mqtt_server.tls_port, client_id, V5, tls=tls)
+    assert device.connect() == 0
+    shadow = f"$emqx/things/{thing['name']}/shadow"
+    assert device.subscribe(f"{shadow}/update/accepted") == 1
+    assert device.subscribe("$emqx/things/+/shadow/update/accepted") == NOT_AUTHORIZED
+    assert device.publish(f"{shadow}/update", json.dumps({"state": {"reported": {"tls": True}}})) == 0
+    assert receive(device, f"{shadow}/update/accepted")["version"] == 1
