@@ -357,3 +357,32 @@ def test_a_certificate_whose_cn_is_the_client_id(
     assert device.subscribe("$emqx/things/+/shadow/update/accepted") == NOT_AUTHORIZED
     assert device.publish(f"{shadow}/update", json.dumps({"state": {"reported": {"tls": True}}})) == 0
     assert receive(device, f"{shadow}/update/accepted")["version"] == 1
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
+def test_renaming_or_deleting_a_thing_closes_its_connections(
+    protocol: int, admin: httpx.Client, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device]
+) -> None:
+    """Its namespaces were granted at CONNECT: a rename or a delete takes them away from the connection
+    (MQTT 5: DISCONNECT 0x98), and the next connection has the thing's current names only."""
+    thing = make_thing(admin)
+    device = connect(mqtt_devices, mqtt_server, thing, protocol)
+    assert device.subscribe(f"{prefix(thing)}/update/delta") == 1
+    renamed = unique("renamed-")
+    assert admin.put(f"{THINGS}/{thing.id}", json={"name": renamed}).status_code == 200
+    closed = device.wait_closed()
+    assert closed == 0x98 or protocol != V5
+    again = connect(mqtt_devices, mqtt_server, thing, protocol)
+    refused = NOT_AUTHORIZED if protocol == V5 else 0x80
+    assert again.subscribe(f"$emqx/things/{thing.name}/#") == refused
+    assert again.subscribe(f"$emqx/things/{renamed}/shadow/update/accepted") == 1
+    # The old name now names another device's thing: nothing of it reaches the first device.
+    other = make_thing(admin, name=thing.name, clientId=unique("other-"))
+    assert (
+        admin.patch(f"{THINGS}/{other.id}/shadow", json={"state": {"desired": {"x": 1}}}).status_code == 200
+    )
+    assert again.none_within(0.3)
+    # Deleted: its connection is closed.
+    assert admin.delete(f"{THINGS}/{thing.id}").status_code == 204
+    closed = again.wait_closed()
+    assert closed == 0x98 or protocol != V5

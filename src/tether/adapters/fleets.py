@@ -19,7 +19,8 @@ request waits until the change is committed and its answer published; a malforme
 Who may use a thing's topics is decided at CONNECT (adapters/access.py, adapters/policy.py): a device
 credential gets the `$emqx/things/<name>/...` and `$emqx/commands/things/<name>/...` of the things whose
 managed object it owns, operators any. The handler checks it a second time: a message about a thing the
-client is not (or no longer) is refused 0x87. Other `$emqx` topics are routed to subscribers only.
+client is not (or no longer) is refused 0x87. Renaming or deleting a thing closes the connections whose
+login had its name (0x98). Other `$emqx` topics are routed to subscribers only.
 
 Commands (fleets/commands.py; each is an operation of the thing's device): a new one is published at QoS 1
 on `$emqx/commands/things/<name>/executions/<executionId>/request` as `{"commandId", "action", "params",
@@ -62,7 +63,8 @@ from tether.fleets import shadow
 from tether.fleets.commands import Command, CommandService
 from tether.fleets.models import Json, Thing
 from tether.fleets.shadows import ShadowChange, ShadowService, now_s
-from tether.fleets.things import ThingService
+from tether.fleets.things import ThingService, thing_of
+from tether.inventory.models import ManagedObject
 from tether.mqtt.properties import Properties
 from tether.mqtt.reason_codes import ReasonCode
 from tether.operations.models import Operation
@@ -116,6 +118,7 @@ class _Request:
     operation: ShadowAction
     payload: bytes
     ack: Ack
+    acting: str | None  # the user the client acts as (None: an operator, who may act on any thing)
 
 
 @dataclass(slots=True)
@@ -126,6 +129,7 @@ class _Answer:
     payload: bytes
     ack: Ack
     v5: bool  # MQTT 5 (the PUBACK can say why an answer was refused)
+    acting: str | None
 
 
 @dataclass(slots=True)
@@ -154,7 +158,14 @@ def _settle(ack: Ack, code: ReasonCode | None) -> None:
 
 
 def _may_use(login: Login, name: str) -> bool:
+    """The first lock, from the login record (what the client was at CONNECT)."""
     return login.superuser or name in login.things
+
+
+def _acts_as(acting: str | None, thing: Thing | None) -> bool:
+    """The second lock, on the thing as it is now: its managed object is the client's own (a name that was
+    the client's thing at CONNECT may belong to another thing since)."""
+    return acting is None or thing is None or thing.owner == acting
 
 
 class FleetsAdapter:
@@ -185,6 +196,7 @@ class FleetsAdapter:
         self._unwatch: list[Callable[[], None]] = [
             shadows.watch(self._on_change),
             events.subscribe(self._on_operation, resources={"operations"}),
+            events.subscribe(self._on_thing_changed, resources={"managedobjects"}),
         ]
 
     def start(self, tenant_ids: Callable[[], Awaitable[list[str]]]) -> None:
@@ -247,11 +259,12 @@ class FleetsAdapter:
         tenant_id = login.principal.tenant_id
         payload = bytes(message.payload)
         v5 = client.protocol_version == 5
+        acting = None if login.superuser else login.principal.username
         item: _Request | _Answer | _Event
         if operation is not None:
-            item = _Request(tenant_id, name, operation, payload, ack)
+            item = _Request(tenant_id, name, operation, payload, ack, acting)
         elif levels[1] == "commands":
-            item = _Answer(tenant_id, name, detail, payload, ack, v5)
+            item = _Answer(tenant_id, name, detail, payload, ack, v5, acting)
         else:
             item = _Event(login, name, detail, payload, ack, v5)
         key = (tenant_id, name)
@@ -296,6 +309,9 @@ class FleetsAdapter:
 
     async def _process(self, request: _Request) -> None:
         thing = await self._things.by_name(request.tenant_id, request.name)
+        if not _acts_as(request.acting, thing):
+            _settle(request.ack, ReasonCode.NOT_AUTHORIZED)
+            return
         document: Any = None
         if request.payload:
             try:
@@ -345,6 +361,9 @@ class FleetsAdapter:
             thing = await self._things.by_name(answer.tenant_id, answer.name)
             if thing is None:
                 raise NotFound("Thing not found", resource="fleets")
+            if not _acts_as(answer.acting, thing):
+                _settle(answer.ack, ReasonCode.NOT_AUTHORIZED)
+                return
             command = await self._commands.answer(thing, answer.execution_id, status, result)
         except DomainError as exc:
             if not isinstance(exc, InvalidInput | NotFound | Conflict):
@@ -366,6 +385,9 @@ class FleetsAdapter:
             thing = await self._things.by_name(event.tenant_id, event.name)
             if thing is None:
                 raise NotFound("Thing not found", resource="fleets")
+            if not _acts_as(None if event.login.superuser else event.login.principal.username, thing):
+                _settle(event.ack, ReasonCode.NOT_AUTHORIZED)
+                return
             draft = fleets_events.draft(thing, event.type, document, now_ms())
             await self._device_events.create(event.login.principal, draft)
         except DomainError as exc:
@@ -453,6 +475,32 @@ class FleetsAdapter:
             mountpoint=tenant_mountpoint(tenant_id),
             properties=_JSON,
         )
+
+    # -- rights that changed ------------------------------------------------------------------------
+
+    def _on_thing_changed(self, event: DomainEvent) -> None:
+        """EventBus handler: a thing deleted or renamed takes its namespaces from the connections that had
+        them at CONNECT (their login records): they are closed (MQTT 5: DISCONNECT 0x98 Administrative
+        action; their sessions end) and get the thing's current namespaces when they connect again."""
+        mo = event.payload
+        if not isinstance(mo, ManagedObject) or event.action == "CREATE":
+            return
+        thing = thing_of(mo)
+        if thing is None:
+            return
+        tenant_id, name = event.tenant_id, thing.name
+
+        def stale(client: ClientInfo) -> bool:
+            login = login_of(client)
+            if login is None or not login.things or login.principal.tenant_id != tenant_id:
+                return False
+            if event.action == "DELETE":
+                return name in login.things
+            return login.principal.username == mo.owner and name not in login.things
+
+        closed = self._broker.disconnect_clients(stale, ReasonCode.ADMINISTRATIVE_ACTION)
+        if closed:
+            log.info("thing %s/%s changed: %d MQTT connection(s) closed", tenant_id, name, closed)
 
     # -- presence ----------------------------------------------------------------------------------
 
