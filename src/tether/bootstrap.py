@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 
+from tether.adapters import fleets as fleets_adapter
 from tether.adapters import presence_feed, revocation, smartrest
 from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
@@ -22,6 +23,10 @@ from tether.credentials.authorization import AclService
 from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
+from tether.fleets.catalog import Catalog
+from tether.fleets.commands import CommandService
+from tether.fleets.shadows import ShadowService
+from tether.fleets.things import ThingService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
@@ -100,6 +105,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         check_interval=settings.presence_check_interval,
         offline_grace=settings.presence_offline_grace,
     )
+    things = ThingService(inventory, identity, tenants, Catalog(inventory, identity), events)
     return Services(
         settings=settings,
         events=events,
@@ -123,6 +129,9 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         certificates=TrustedCertificateService(storage.trusted_certificates),
         bans=BanService(storage.bans),
         tokens=OperatorTokens(tenants, storage.operator_tokens),
+        things=things,
+        shadows=ShadowService(storage.shadows),
+        commands=CommandService(operations, things),
         monitoring=Monitoring(DatabaseProbe(storage.database)),
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
     )
@@ -178,6 +187,8 @@ def install_adapters(
     call (and await, if it returns an awaitable) to detach them, before the broker stops."""
     services = platform.services
     xyte = xyte_adapter.install(broker, services, hooks)
+    # EMQX Fleets shadows, commands and events on $emqx/things/<name>/...
+    fleets = fleets_adapter.install(broker, services)
     # SmartREST 2.0 and JSON via MQTT (roots s, t, q, c, event, alarm, measurement, inventory); the
     # bootstrap user's s/ucr is passed on to the MQTT bootstrap flow.
     bootstrap = DeviceBootstrap(services.registration, broker.publish)
@@ -200,4 +211,4 @@ def install_adapters(
     presence_feed.install(hooks, services.presence)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
-    return [services.broker.detach, xyte.close, c8y.close, revoked, sys_topics.close]
+    return [services.broker.detach, xyte.close, fleets.close, c8y.close, revoked, sys_topics.close]

@@ -16,6 +16,9 @@ from tether.credentials.authorization import AclService
 from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
+from tether.fleets.commands import CommandService
+from tether.fleets.shadows import ShadowService
+from tether.fleets.things import ThingService
 from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
@@ -58,5 +61,8 @@ class Services:
     certificates: TrustedCertificateService
     bans: BanService  # banned clients, checked in memory at every MQTT CONNECT
     tokens: OperatorTokens  # bearer tokens of POST /api/v5/login
+    things: ThingService  # EMQX Fleets things, types and groups (managed objects)
+    shadows: ShadowService  # their shadow documents
+    commands: CommandService  # Fleets commands (operations of the things)
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
     presence: PresenceService  # connection history, device connection and availability, offline alarms

@@ -13,10 +13,12 @@ import pytest
 
 import tether
 from tether.adapters import c8y_json
+from tether.adapters import fleets as fleets_mqtt
 from tether.adapters import xyte as xyte_mqtt
 from tether.adapters.smartrest import errors as smartrest
 from tether.api import errors as c8y
 from tether.api.emqx import errors as emqx
+from tether.api.fleets import errors as fleets
 from tether.api.http import PayloadTooLarge, UnsupportedMediaType
 from tether.api.xyte import errors as xyte
 from tether.core import errors
@@ -34,6 +36,24 @@ FAMILIES: dict[str, tuple[ErrorMap[Any], set[type[DomainError]]]] = {
     "c8y": (c8y.STATUS, {emqx.EmqxError}),
     "emqx": (emqx.CODES, {emqx.EmqxError}),
     "xyte": (xyte.STATUS, {emqx.EmqxError}),
+    "fleets": (fleets.CODES, {emqx.EmqxError}),
+    # Shadow rejections: AWS's 400, 404, 409, and 500 for what is not about the request.
+    "fleets_shadow": (
+        fleets_mqtt.CODES,
+        {errors.BadRequest, errors.Forbidden, errors.ServiceUnavailable, *_HTTP_ONLY, emqx.EmqxError},
+    ),
+    # Command answers and events: 0x99 for the payload, 0x83 for everything else.
+    "fleets_answer": (
+        fleets_mqtt.ANSWER_REASONS,
+        {
+            errors.Conflict,
+            errors.Forbidden,
+            errors.NotFound,
+            errors.ServiceUnavailable,
+            *_HTTP_ONLY,
+            emqx.EmqxError,
+        },
+    ),
     # s/e: 45 for every argument problem.
     "smartrest": (smartrest.CODES, {errors.BadRequest, errors.InvalidInput, *_HTTP_ONLY, emqx.EmqxError}),
     # error topic: the error's own kind.

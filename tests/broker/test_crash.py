@@ -30,6 +30,7 @@ class Serve:
         self.database_url = database_url
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
+        self.http_port = 0
 
     def start(self) -> Serve:
         command = [sys.executable, "-m", "tether.cli", "serve", "--data-dir", str(self.data_dir)]
@@ -45,6 +46,8 @@ class Serve:
             if found:
                 self.port = int(found.group(1))
             if "HTTP listening on" in line:
+                http = re.search(r"HTTP listening on http://127\.0\.0\.1:(\d+)", line)
+                self.http_port = int(http.group(1)) if http else 0
                 return self
         raise AssertionError(f"tether serve did not start (exit {process.wait()})")
 

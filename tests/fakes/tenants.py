@@ -20,6 +20,9 @@ class FakeTenantStore:
             raise Conflict(f"Tenant {tenant.id} already exists", resource="tenant")
         self.tenants[tenant.id] = tenant
 
+    async def ids(self) -> list[str]:
+        return sorted(self.tenants)
+
 
 class FakeUserStore:
     def __init__(self) -> None:

@@ -69,10 +69,12 @@ def admin2(server: ServerThread) -> Iterator[httpx.Client]:
 
 
 def device_user(server: ServerThread, tenant: str = "t1") -> tuple[str, str, str]:
-    """A device user: (serial, login, password)."""
+    """A device user that is an EMQX Fleets thing named after its serial: (serial, login, password)."""
     serial, password = unique("SER"), "device-pw-1"
     tenants = server.platform.services.tenants
     server.call(tenants.create_user(tenant, f"device_{serial}", password, {Role.DEVICE}))
+    with httpx.Client(base_url=server.url, auth=(f"{tenant}/admin", ADMIN_PASSWORD)) as admin:
+        assert admin.post("/api/v1/things", json={"name": serial, "clientId": serial}).status_code == 201
     return serial, f"{tenant}/device_{serial}", password
 
 

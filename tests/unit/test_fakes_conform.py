@@ -13,6 +13,7 @@ from tests.fakes.credentials import (
     FakeMqttUserStore,
     FakeTrustedCertificateStore,
 )
+from tests.fakes.fleets import FakeShadowStore
 from tests.fakes.identity import FakeExternalIdStore
 from tests.fakes.inventory import FakeManagedObjectStore
 from tests.fakes.operations import FakeOperationStore
@@ -23,6 +24,7 @@ from tests.fakes.tenants import FakeTenantStore, FakeUserStore
 
 from tether.adapters.smartrest.store import SmartRestTemplateStore
 from tether.credentials.store import AclRuleStore, ApiKeyStore, MqttUserStore, TrustedCertificateStore
+from tether.fleets.store import ShadowStore
 from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
@@ -46,6 +48,7 @@ template_store: SmartRestTemplateStore = FakeSmartRestTemplateStore()
 measurement_store: MeasurementStore = FakeMeasurementStore(mos)
 event_store: EventStore = FakeEventStore(mos)
 alarm_store: AlarmStore = FakeAlarmStore(mos)
+shadow_store: ShadowStore = FakeShadowStore()
 
 PAIRS: list[tuple[type, object]] = [
     (TenantStore, tenant_store),
@@ -63,6 +66,7 @@ PAIRS: list[tuple[type, object]] = [
     (MeasurementStore, measurement_store),
     (EventStore, event_store),
     (AlarmStore, alarm_store),
+    (ShadowStore, shadow_store),
 ]
 
 

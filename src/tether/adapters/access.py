@@ -68,6 +68,14 @@ class XyteAuthenticator(Protocol):
     async def get_device(self, device_id: str) -> XyteDevice | None: ...
 
 
+class ThingNames(Protocol):
+    """The names of the Fleets things a user's credential is (owns): its `$emqx/things/<name>` namespaces."""
+
+    def cached_names_owned(self, tenant_id: str, owner: str) -> tuple[str, ...] | None: ...
+
+    async def names_owned(self, tenant_id: str, owner: str) -> tuple[str, ...]: ...
+
+
 def _is_uuid(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value.lower()
@@ -105,6 +113,7 @@ class PlatformHooks(Hooks):
         self.certificates = services.certificates
         self.default_tenant = services.settings.tenant
         self.xyte: XyteAuthenticator = services.xyte
+        self.things: ThingNames = services.things
         self.throttle = services.throttle
         self.bans = services.bans
         self.presence = presence or Presence()
@@ -323,8 +332,9 @@ class PlatformHooks(Hooks):
         serial: str,
         rules: tuple[CompiledRule, ...],
         xyte_id: str | None = None,
-    ) -> AuthResult:
-        """A credential bound to the device `serial`: only that device's ClientIds (:mod:`.client_ids`)."""
+    ) -> AuthResult | Awaitable[AuthResult]:
+        """A credential bound to the device `serial`: only that device's ClientIds (:mod:`.client_ids`), and
+        the Fleets namespaces of the things it is (the managed objects it owns; none, if it is no thing)."""
         client_id = connect.client_id
         if not (uses_serial(client_id, serial) if xyte_id is None else client_id == xyte_id):
             log.info(
@@ -334,10 +344,36 @@ class PlatformHooks(Hooks):
                 serial,
             )
             return _CLIENT_ID_NOT_VALID
-        names = (serial,) if xyte_id is None or xyte_id == serial else (serial, xyte_id)
-        policy = Policy.for_device(rules, names, xyte_id)
-        template_id = parse_client_id(client_id).template_id if xyte_id is None else None
-        login = Login(principal, kind, policy, serial=serial, template_id=template_id)
+        things = self.things.cached_names_owned(principal.tenant_id, principal.username)
+        if things is None:
+            return self._device_result_later(connect, principal, kind, serial, rules, xyte_id)
+        return self._device_accepted(connect, principal, kind, serial, rules, xyte_id, things)
+
+    async def _device_result_later(
+        self,
+        connect: Connect,
+        principal: Principal,
+        kind: LoginKind,
+        serial: str,
+        rules: tuple[CompiledRule, ...],
+        xyte_id: str | None,
+    ) -> AuthResult:
+        things = await self.things.names_owned(principal.tenant_id, principal.username)
+        return self._device_accepted(connect, principal, kind, serial, rules, xyte_id, things)
+
+    def _device_accepted(
+        self,
+        connect: Connect,
+        principal: Principal,
+        kind: LoginKind,
+        serial: str,
+        rules: tuple[CompiledRule, ...],
+        xyte_id: str | None,
+        things: tuple[str, ...],
+    ) -> AuthResult:
+        policy = Policy.for_device(rules, things, xyte_id)
+        template_id = parse_client_id(connect.client_id).template_id if xyte_id is None else None
+        login = Login(principal, kind, policy, serial=serial, template_id=template_id, things=things)
         return self._accepted(principal.tenant_id, login)
 
     async def _generic_result(
@@ -406,7 +442,8 @@ class PlatformHooks(Hooks):
         # Its user name and client id are both its id (docs/protocols.md section 9): operator rules for
         # either apply.
         rules = await self._rules(connect, device.tenant_id, device.id)
-        result = self._device_result(connect, device.principal, "xyte", device.id, rules, xyte_id=device.id)
+        pending = self._device_result(connect, device.principal, "xyte", device.id, rules, xyte_id=device.id)
+        result = await pending if inspect.isawaitable(pending) else pending
         login = _accepted_login(result)
         if login is None:
             return result

@@ -40,6 +40,8 @@ class Login:
     certificate: bool = False
     #: PUBLISH packets received on the connection (the presence timer samples it: tether.presence).
     activity: Activity = field(default_factory=Activity, compare=False)
+    #: The EMQX Fleets things it is (their names): the managed objects its credential owns.
+    things: tuple[str, ...] = ()
 
 
 def login_of(client: ClientInfo) -> Login | None:

@@ -12,9 +12,9 @@ the tenant's mountpoint, so no rule here can reach another tenant.
 * Every other client (a device) first meets the operator's rules in EMQX's order (its user name, its client
   id, all; the first match decides), and, when none matches, its own namespaces (docs/security.md):
   Cumulocity's SmartREST roots s/, t/, q/, c/ and JSON-via-MQTT roots (private to the client inside the
-  broker, so implicitly its own), `$emqx/things/<its name>/...`, `$emqx/commands/things/<its name>/...` and
-  `v1/device/<its Xyte id>/...`. Its name is the device identifier of its client id (`serial`,
-  `d:serial`, `d:serial:template`).
+  broker, so implicitly its own), `$emqx/things/<name>/...` and `$emqx/commands/things/<name>/...` of each
+  EMQX Fleets thing it is (the things whose managed object its credential owns: fleets/things.py), and
+  `v1/device/<its Xyte id>/...`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 from tether.api import emqx as emqx_api
 from tether.api import errors
+from tether.api import fleets as fleets_api
 from tether.api import xyte as xyte_api
 from tether.api.c8y import (
     alarms,
@@ -55,9 +56,10 @@ def create_app(context: Services) -> ASGIApp:
         *trusted_certificates.routes,
         *emqx_api.mount(context),
         xyte_api.mount(context),
+        fleets_api.mount(context),
     ]
     # the mounted apps check their own paths (/api/v5 owns its bare prefix too, emqx.mount)
-    mounted = (emqx_api.PREFIX, xyte_api.PREFIX + "/")
+    mounted = (emqx_api.PREFIX, xyte_api.PREFIX + "/", fleets_api.PREFIX + "/")
     # Requests by route and status (monitoring/http.py): outside CatchAll, so its 500s count too.
     metrics = Middleware(HttpMetrics, counts=context.monitoring.http)
     return NormalizePath(family_app(routes, errors, context, mounted=mounted, outer=[metrics]))

@@ -119,6 +119,9 @@ class TenantService:
             await self._tenants.create(tenant)
         return tenant
 
+    async def tenant_ids(self) -> list[str]:
+        return await self._tenants.ids()
+
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         return await self._tenants.get(tenant_id)
 

@@ -13,6 +13,9 @@ from tether.tenants.models import Tenant, User
 class TenantStore(Protocol):
     async def get(self, tenant_id: str) -> Tenant | None: ...
     async def create(self, tenant: Tenant) -> None: ...
+    async def ids(self) -> list[str]:
+        """Every tenant's id (for the platform's own work across tenants, e.g. timers to restore at start)."""
+        ...
 
 
 class UserStore(Protocol):

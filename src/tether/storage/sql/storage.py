@@ -12,6 +12,7 @@ from tether.storage.sql.credentials import (
 )
 from tether.storage.sql.database import Database
 from tether.storage.sql.dialect import Dialect
+from tether.storage.sql.fleets import SqlShadowStore
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
@@ -47,6 +48,7 @@ class SqlStorage:
         self.bans = SqlBanStore(self.database)
         self.operator_tokens = SqlOperatorTokenStore(self.database)
         self.presence = SqlPresenceStore(self.database)
+        self.shadows = SqlShadowStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()

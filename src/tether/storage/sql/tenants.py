@@ -33,6 +33,10 @@ class SqlTenantStore:
         except IntegrityError:
             raise Conflict(f"Tenant {tenant.id} already exists", resource="tenant") from None
 
+    async def ids(self) -> list[str]:
+        async with self._db.read() as conn:
+            return list((await conn.scalars(select(tenants.c.id).order_by(tenants.c.id))).all())
+
 
 class SqlUserStore:
     def __init__(self, db: Database) -> None:

@@ -1,0 +1,24 @@
+"""The store of shadow documents. Implementations: storage/sql/fleets.py (SQLite, PostgreSQL).
+
+One row per thing (its managed object; deleting the object deletes the row). A deleted shadow keeps its row
+with `present` False, so the version of the next one carries on (AWS IoT does so for 48 hours; Tether for
+as long as the thing exists).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tether.fleets.shadow import Shadow
+
+
+class ShadowStore(Protocol):
+    async def get(self, tenant_id: str, mo_id: int) -> Shadow | None:
+        """The stored shadow (None: never written)."""
+        ...
+
+    async def put(self, tenant_id: str, mo_id: int, shadow: Shadow, expected_version: int | None) -> bool:
+        """Compare-and-set, committed before it returns: with `expected_version` None the row must not exist
+        yet (it is inserted), else the stored version must be `expected_version`. False when another writer
+        got there first (or the thing's object is gone)."""
+        ...
