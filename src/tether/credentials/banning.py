@@ -8,6 +8,8 @@ and a connect storm must not become a query storm. This process is the only writ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tether.core.clock import now_ms
 from tether.core.errors import BadRequest, Conflict, NotFound
 from tether.credentials.bans import R_BANNED, Ban, BanFilter, BanKind, Candidate, validate
@@ -19,8 +21,9 @@ __all__ = ["BanService"]
 
 
 class BanService:
-    def __init__(self, store: BanStore) -> None:
+    def __init__(self, store: BanStore, clock: Callable[[], int] = now_ms) -> None:
         self.store = store
+        self.clock = clock  # ms since the epoch
         #: Every tenant's bans by (kind, who); expired ones stay until replaced or deleted.
         self._bans: dict[str, dict[tuple[BanKind, str], Ban]] = {}
 
@@ -43,7 +46,7 @@ class BanService:
         bans = self._bans.get(tenant_id)
         if not bans:
             return None
-        now = now_ms()
+        now = self.clock()
         for ban in bans.values():
             if not ban.expired(now) and ban.matches(client):
                 return ban
@@ -54,7 +57,7 @@ class BanService:
     def find(self, who: Principal, criteria: BanFilter) -> list[Ban]:
         """The tenant's bans in force, oldest first."""
         require_admin(who)
-        now = now_ms()
+        now = self.clock()
         bans = self._bans.get(who.tenant_id, {}).values()
         return sorted(
             (b for b in bans if not b.expired(now) and criteria.keeps(b)),
@@ -75,7 +78,7 @@ class BanService:
         """Conflict when the tenant bans this already; BadRequest for an invalid subject or a ban that ended
         before it would be created."""
         require_admin(who)
-        now = now_ms()
+        now = self.clock()
         ban = Ban(who.tenant_id, kind, validate(kind, subject), by, reason, now if at is None else at, until)
         if ban.expired(now):
             raise BadRequest("Cannot create a ban that has already expired", resource=R_BANNED)
