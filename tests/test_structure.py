@@ -158,3 +158,24 @@ def test_hidden_imports_make_a_cycle(tmp_path: Path) -> None:
     modules = {("p" if name == "__init__" else f"p.{name}"): package / f"{name}.py" for name in sources}
     members = {name for name, path in modules.items() if path.parent == package}
     assert _cycles(_imports(modules), members) == [["p.a", "p.b", "p.c"]]
+
+
+#: What the rule language (tether/rules, free of I/O like the MQTT core) may import from outside itself.
+_IO_MODULES = {"asyncio", "socket", "ssl", "select", "selectors", "subprocess", "threading", "httpx", "sqlalchemy"}
+
+
+def test_the_rule_language_is_free_of_io() -> None:
+    """tether.rules reaches, of Tether, only itself and the MQTT topic syntax, and imports no I/O module."""
+    modules, graph = _source_graph()
+    rules = {name for name in modules if name.startswith("tether.rules")}
+    reached = {target for name in rules for target in graph.get(name, ())}
+    assert sorted(reached - rules) == ["tether.mqtt.topics"]
+    for name in rules:
+        for node in ast.walk(ast.parse(modules[name].read_text())):
+            if isinstance(node, ast.Import):
+                roots = {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                roots = {(node.module or "").partition(".")[0]}
+            else:
+                continue
+            assert not roots & _IO_MODULES, f"{name} imports {roots & _IO_MODULES}"
