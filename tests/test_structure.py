@@ -160,8 +160,10 @@ def test_hidden_imports_make_a_cycle(tmp_path: Path) -> None:
     assert _cycles(_imports(modules), members) == [["p.a", "p.b", "p.c"]]
 
 
-#: What the rule language (tether/rules, free of I/O like the MQTT core) may import from outside itself.
-_IO_MODULES = {"asyncio", "socket", "ssl", "select", "selectors", "subprocess", "threading", "httpx", "sqlalchemy"}
+#: Modules the rule language (tether/rules, free of I/O like the MQTT core) must not import.
+_IO_MODULES = {
+    "asyncio", "socket", "ssl", "select", "selectors", "subprocess", "threading", "httpx", "sqlalchemy",
+}  # fmt: skip
 
 
 def test_the_rule_language_is_free_of_io() -> None:
