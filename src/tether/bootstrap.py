@@ -12,6 +12,7 @@ from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
 from tether.adapters.control import BrokerControl
 from tether.adapters.device_bootstrap import DeviceBootstrap
+from tether.adapters.rules import RuleEngine
 from tether.api.app import create_app
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
@@ -33,6 +34,7 @@ from tether.realtime.hub import Renderer
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.rules.service import RuleService
 from tether.services import Services
 from tether.storage.postgresql import PostgresDialect, postgresql_url
 from tether.storage.sql.storage import SqlStorage
@@ -91,6 +93,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
     realtime = Hub(events, RENDERERS)
+    monitoring = Monitoring(DatabaseProbe(storage.database))
+    rules = RuleService(storage.rules)
     return Services(
         settings=settings,
         events=events,
@@ -114,7 +118,9 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         certificates=TrustedCertificateService(storage.trusted_certificates),
         bans=BanService(storage.bans),
         tokens=OperatorTokens(tenants),
-        monitoring=Monitoring(DatabaseProbe(storage.database)),
+        monitoring=monitoring,
+        rules=rules,
+        rule_engine=RuleEngine(rules, events, node=monitoring.node, base_url=settings.public_http_url or ""),
     )
 
 
@@ -137,6 +143,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     await password_watch.start()
     await services.certificates.load()
     await services.bans.load()
+    await services.rules.load()
     return Platform(
         storage=storage,
         services=services,
@@ -183,6 +190,8 @@ def install_adapters(
         broker, services.monitoring.stats, services.monitoring.node
     )
     sys_topics.install(hooks)
+    # Rules run on the tenants' messages and on platform events, after they are accepted.
+    stop_rules = services.rule_engine.install(broker)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
-    return [services.broker.detach, xyte.close, c8y.close, revoked, sys_topics.close]
+    return [services.broker.detach, stop_rules, xyte.close, c8y.close, revoked, sys_topics.close]

@@ -39,6 +39,12 @@ class Template:
             at = match.end()
         if at < len(text):
             parts.append(text[at:])
+        for part in parts:
+            if isinstance(part, str) and "${" in part:
+                offset = text.find("${")
+                line = text.count("\n", 0, offset) + 1
+                column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+                raise RuleSyntaxError("unterminated placeholder '${'", line, column)
         return cls(text, tuple(parts))
 
     @property

@@ -16,6 +16,7 @@ from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
 from tether.storage.sql.registration import SqlDeviceRequestStore
+from tether.storage.sql.rules import SqlRuleStore
 from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
 from tether.storage.sql.telemetry import SqlEventStore, SqlMeasurementStore
 from tether.storage.sql.telemetry_alarms import SqlAlarmStore
@@ -43,6 +44,7 @@ class SqlStorage:
         self.trusted_certificates = SqlTrustedCertificateStore(self.database)
         self.smartrest_templates = SqlSmartRestTemplateStore(self.database)
         self.bans = SqlBanStore(self.database)
+        self.rules = SqlRuleStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()

@@ -1,0 +1,441 @@
+"""The rule engine: runs each tenant's rules (rules/service.py, compiled by tether.rules) on its messages and
+events, after they are accepted, never in the publisher's acknowledgement path.
+
+Sources, all per tenant:
+* messages: the broker shows every routed message to a tap (`Broker.add_tap`), which only puts it in a
+  bounded queue when its tenant has a rule on topics; the worker task matches the topic as the tenant's
+  clients see it (mountpoint and private prefix removed) against each rule's FROM (spec 4.7 topic matching);
+* platform events `$events/tether/...`: the domain's EventBus (measurements, events, alarms, operations,
+  devices), so a measurement from SmartREST, Xyte or REST is the same event; the bus is told which tenants
+  want them, so writers build no events nobody reads;
+* client events `$events/client_connected`, ...: the seam is :meth:`RuleEngine.emit` (tenant, event topic,
+  EMQX's columns), for the broker's one source of connection facts to call.
+
+When the queue is full new inputs are dropped and counted (`dropped`, logged), never waited for: a slow rule
+must not slow the broker. Actions: `republish` (into the rule's tenant) and `console` (the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from tether.adapters.namespaces import tenant_mountpoint
+from tether.broker import Broker
+from tether.broker.message import Message
+from tether.broker.mountpoints import PRIVATE_LEVEL
+from tether.c8y import render
+from tether.core.clock import now_ms
+from tether.core.events import DomainEvent, EventBus
+from tether.mqtt.properties import Properties
+from tether.mqtt.topics import matches, topic_name_problem
+from tether.rules.errors import RuleRuntimeError
+from tether.rules.events import event_name
+from tether.rules.models import MQTT_PROPERTIES, Console, Republish
+from tether.rules.service import LoadedRule, RuleService
+from tether.rules.values import to_json, to_str
+from tether.telemetry.models import AlarmStatus
+
+__all__ = ["RuleEngine"]
+
+log = logging.getLogger(__name__)
+
+_TENANT = "$tenant/"
+_EVENTS = "$events/"
+_PRIVATE = PRIVATE_LEVEL + "/"
+#: Inputs handled per turn of the event loop before the worker lets the broker run.
+_BATCH = 256
+_PLATFORM_RESOURCES = frozenset({"measurements", "events", "alarms", "operations", "managedobjects"})
+
+# Queue items: (kind, tenant, data, origin rule id, received at ms).
+_MESSAGE = 0
+_EVENT = 1
+_DOMAIN = 2
+
+
+class RuleEngine:
+    def __init__(self, rules: RuleService, events: EventBus, *, node: str, base_url: str = "",
+                 max_queue: int = 100_000) -> None:  # fmt: skip
+        self.rules = rules
+        self.events = events
+        self.node = node
+        self.base_url = base_url
+        self.max_queue = max_queue
+        self.dropped = 0
+        self.broker: Broker | None = None
+        self._queue: deque[tuple[int, str, Any, str | None, int]] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        #: Tenants with an enabled rule on topics / on $events, and the rules that match (tenant, topic).
+        self._message_tenants: set[str] = set()
+        self._event_tenants: set[str] = set()
+        self._matching: dict[tuple[str, str], list[LoadedRule]] = {}
+        #: The rule whose republish is being routed now (a rule never sees its own republished message).
+        self._republishing: str | None = None
+        self._seq = 0
+        self._closers: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------------------------------------ life
+
+    def install(self, broker: Broker) -> Callable[[], None]:
+        """Start following the broker and the event bus; returns what stops it."""
+        self.broker = broker
+        self._wake = asyncio.Event()
+        self._closers.append(broker.add_tap(self._tap))
+        self._closers.append(
+            self.events.subscribe(
+                self._on_domain_event, resources=_PLATFORM_RESOURCES, wants=self._wants_events
+            )
+        )
+        self.rules.listeners.append(self._rules_changed)
+        self._closers.append(lambda: self.rules.listeners.remove(self._rules_changed))
+        for tenant_id in self.rules.tenants():
+            self._rules_changed(tenant_id)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="rule-engine")
+        return self.close
+
+    def close(self) -> None:
+        for closer in self._closers:
+            closer()
+        self._closers.clear()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.broker = None
+
+    def _rules_changed(self, tenant_id: str) -> None:
+        enabled = self.rules.enabled(tenant_id)
+        on_topics = any(not s.startswith(_EVENTS) for r in enabled for s in r.compiled.sources)
+        on_events = any(s.startswith(_EVENTS) for r in enabled for s in r.compiled.sources)
+        (self._message_tenants.add if on_topics else self._message_tenants.discard)(tenant_id)
+        (self._event_tenants.add if on_events else self._event_tenants.discard)(tenant_id)
+        self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
+
+    def _wants_events(self, tenant_id: str) -> bool:
+        return tenant_id in self._event_tenants
+
+    # ------------------------------------------------------------------------------------------ sources
+
+    def _put(self, item: tuple[int, str, Any, str | None, int]) -> None:
+        if len(self._queue) >= self.max_queue:
+            self.dropped += 1
+            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8, ...: the log stays readable
+                log.warning(
+                    "rule engine queue full (%d): %d inputs dropped so far", self.max_queue, self.dropped
+                )
+            return
+        self._queue.append(item)
+        wake = self._wake
+        if wake is not None and not wake.is_set():
+            wake.set()
+
+    def _tap(self, message: Message) -> None:
+        topic = message.topic
+        if not topic.startswith(_TENANT):
+            return
+        end = topic.find("/", 8)
+        tenant_id = topic[8:end]
+        if tenant_id in self._message_tenants:
+            self._put((_MESSAGE, tenant_id, message, self._republishing, now_ms()))
+
+    def emit(self, tenant_id: str, event_topic: str, columns: dict[str, Any]) -> None:
+        """An event of a tenant's clients (`$events/client_connected`, ...) with EMQX's columns; `event`,
+        `timestamp` and `node` are added when missing. Returns at once: rules run on the worker."""
+        if tenant_id in self._event_tenants:
+            self._put((_EVENT, tenant_id, (event_topic, columns), None, now_ms()))
+
+    def _on_domain_event(self, event: DomainEvent) -> None:
+        if event.tenant_id in self._event_tenants:
+            self._put((_DOMAIN, event.tenant_id, event, None, now_ms()))
+
+    # ------------------------------------------------------------------------------------------ worker
+
+    async def _run(self) -> None:
+        wake = self._wake
+        assert wake is not None
+        queue = self._queue
+        while True:
+            await wake.wait()
+            wake.clear()
+            while queue:
+                for _ in range(min(_BATCH, len(queue))):
+                    item = queue.popleft()
+                    try:
+                        self._handle(item)
+                    except Exception:  # one bad input must not stop the engine
+                        log.exception("rule engine failed on an input of tenant %s", item[1])
+                if queue:
+                    await asyncio.sleep(0)
+
+    def _handle(self, item: tuple[int, str, Any, str | None, int]) -> None:
+        kind, tenant_id, data, origin, received_at = item
+        if kind == _MESSAGE:
+            message: Message = data
+            topic = _client_topic(message.topic, tenant_id)
+            rules = self._rules_for(tenant_id, topic)
+            if rules:
+                columns = self._message_columns(tenant_id, message, topic, received_at)
+                for loaded in rules:
+                    if loaded.rule.id != origin:
+                        self._apply(tenant_id, loaded, columns)
+            return
+        if kind == _EVENT:
+            event_topic, given = data
+            rules = self._rules_for(tenant_id, event_topic)
+            if rules:
+                columns = {"event": event_name(event_topic), "timestamp": received_at, "node": self.node}
+                columns.update({k: v for k, v in given.items() if v is not None})
+                for loaded in rules:
+                    self._apply(tenant_id, loaded, columns)
+            return
+        platform = self._platform_event(data, received_at)
+        if platform is not None:
+            event_topic, columns = platform
+            for loaded in self._rules_for(tenant_id, event_topic):
+                self._apply(tenant_id, loaded, columns)
+
+    def _rules_for(self, tenant_id: str, topic: str) -> list[LoadedRule]:
+        key = (tenant_id, topic)
+        found = self._matching.get(key)
+        if found is None:
+            found = [
+                loaded
+                for loaded in self.rules.enabled(tenant_id)
+                if any(matches(source, topic) for source in loaded.compiled.sources)
+            ]
+            if len(self._matching) >= 10_000:
+                self._matching.clear()
+            self._matching[key] = found
+        return found
+
+    # ------------------------------------------------------------------------------------------ columns
+
+    def _message_columns(
+        self, tenant_id: str, message: Message, topic: str, received_at: int
+    ) -> dict[str, Any]:
+        """The columns of a message (EMQX's `message.publish` fields; absent ones left out)."""
+        raw = bytes(message.payload)
+        try:
+            payload: str | bytes = raw.decode()
+        except UnicodeDecodeError:
+            payload = raw
+        self._seq += 1
+        columns: dict[str, Any] = {
+            "id": f"{received_at:012X}{self._seq & 0xFFFFFFFFFFFFFFFFFFFF:020X}",
+            "payload": payload,
+            "topic": topic,
+            "qos": message.qos,
+            "flags": {"retain": message.retain, "dup": False},
+            "timestamp": received_at,
+            "publish_received_at": received_at,
+            "node": self.node,
+            "event": "message.publish",
+        }
+        sender = message.sender
+        if sender is not None:
+            mountpoint = tenant_mountpoint(tenant_id)
+            columns["clientid"] = sender.removeprefix(mountpoint)
+            broker = self.broker
+            connection = broker.connection_of(sender) if broker is not None else None
+            client = connection.client if connection is not None else None
+            if client is not None:
+                if client.username is not None:
+                    columns["username"] = client.username
+                if client.peer is not None:
+                    columns["peerhost"] = client.peer.rpartition(":")[0] or client.peer
+        props = _pub_props(message.properties)
+        if props:
+            columns["pub_props"] = props
+        return columns
+
+    def _platform_event(self, event: DomainEvent, received_at: int) -> tuple[str, dict[str, Any]] | None:
+        """A domain change as `$events/tether/...` and its columns: the object as REST shows it (its fields
+        as columns, the whole document as `payload`)."""
+        resource, action, obj, base = event.resource, event.action, event.payload, self.base_url
+        document: dict[str, Any]
+        if resource == "measurements" and action == "CREATE":
+            name, document = "measurement_created", render.measurement(base, obj)  # type: ignore[arg-type]
+        elif resource == "events" and action == "CREATE":
+            name, document = "event_created", render.event(base, obj)  # type: ignore[arg-type]
+        elif resource == "alarms" and action in ("CREATE", "UPDATE"):
+            status = getattr(obj, "status", None)
+            if status is AlarmStatus.CLEARED:
+                name = "alarm_cleared"
+            elif action == "CREATE" or getattr(obj, "count", 1) > 1:
+                name = "alarm_raised"
+            else:
+                return None
+            document = render.alarm(base, obj)  # type: ignore[arg-type]
+        elif resource == "operations" and action in ("CREATE", "UPDATE"):
+            name, document = "operation_changed", render.operation(base, obj)  # type: ignore[arg-type]
+        elif (
+            resource == "managedobjects"
+            and action in ("CREATE", "DELETE")
+            and getattr(obj, "is_device", False)
+        ):
+            name = "device_created" if action == "CREATE" else "device_deleted"
+            document = render.managed_object(base, obj)  # type: ignore[arg-type]
+        else:
+            return None
+        columns: dict[str, Any] = {k: v for k, v in document.items() if v is not None}
+        columns.update(
+            {
+                "payload": document,
+                "event": "tether." + name,
+                "timestamp": received_at,
+                "node": self.node,
+                "tenant": event.tenant_id,
+            }
+        )
+        return _EVENTS + "tether/" + name, columns
+
+    # ------------------------------------------------------------------------------------------ rules
+
+    def _apply(self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any]) -> None:
+        metrics = loaded.metrics
+        metrics.matched += 1
+        try:
+            outputs = loaded.compiled.run(columns)
+        except RuleRuntimeError as exc:
+            metrics.failed_exception += 1
+            log.debug("rule %s of tenant %s failed: %s", loaded.rule.id, tenant_id, exc)
+            return
+        if not outputs:
+            metrics.failed_no_result += 1
+            return
+        metrics.passed += 1
+        actions = loaded.rule.actions
+        for output in outputs:
+            for action in actions:
+                try:
+                    if isinstance(action, Republish):
+                        self._republish(tenant_id, loaded.rule.id, action, output)
+                    else:
+                        assert isinstance(action, Console)
+                        log.info("rule %s of tenant %s: %s", loaded.rule.id, tenant_id, to_json(output))
+                except ActionFailed as exc:
+                    metrics.actions_failed += 1
+                    log.info("rule %s of tenant %s: action %s failed: %s", loaded.rule.id, tenant_id,
+                             action.function, exc)  # fmt: skip
+                except Exception:
+                    metrics.actions_failed += 1
+                    log.exception("rule %s of tenant %s: action %s failed", loaded.rule.id, tenant_id,
+                                  action.function)  # fmt: skip
+                else:
+                    metrics.actions_success += 1
+
+    def _republish(self, tenant_id: str, rule_id: str, action: Republish, output: dict[str, Any]) -> None:
+        broker = self.broker
+        if broker is None:
+            raise ActionFailed("the broker is not running")
+        topic = action.topic.render(output)
+        problem = topic_name_problem(topic)
+        if problem is not None or topic.startswith("$"):
+            raise ActionFailed(f"invalid topic {topic!r}: {problem or 'topics starting with $ are reserved'}")
+        qos = _qos(action.qos.value(output))
+        retain = _flag(action.retain.value(output))
+        if action.payload.parts:
+            value = action.payload.value(output)
+            payload = value if isinstance(value, bytes) else to_str(value).encode()
+        else:
+            payload = to_json(output).encode()
+        properties = _properties(action, output)
+        self._republishing = rule_id
+        try:
+            broker.publish(
+                topic,
+                payload,
+                qos=qos,
+                retain=retain,
+                mountpoint=tenant_mountpoint(tenant_id),
+                properties=properties,
+            )
+        finally:
+            self._republishing = None
+
+
+class ActionFailed(Exception):
+    """An action could not be done with this output (e.g. its topic template gave an invalid topic)."""
+
+
+def _client_topic(topic: str, tenant_id: str) -> str:
+    """The broker's topic -> as the tenant's clients see it (a private `s/us` as its client sends it)."""
+    rest = topic[len(_TENANT) + len(tenant_id) + 1 :]
+    if rest.startswith(_PRIVATE):
+        parts = rest.split("/", 2)
+        return parts[2] if len(parts) == 3 else ""
+    return rest
+
+
+def _event_name(topic: str) -> str:
+    name = topic.removeprefix(_EVENTS)
+    return (
+        "tether." + name.removeprefix("tether/") if name.startswith("tether/") else name.replace("_", ".", 1)
+    )
+
+
+def _pub_props(properties: Properties) -> dict[str, Any]:
+    """A PUBLISH's properties under EMQX's names (`pub_props.'User-Property'.key`)."""
+    props: dict[str, Any] = {}
+    for name, attribute in MQTT_PROPERTIES.items():
+        value = getattr(properties, attribute)
+        if value is not None:
+            props[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    if properties.user_properties:
+        props["User-Property"] = dict(properties.user_properties)
+        props["User-Property-Pairs"] = [{"key": k, "value": v} for k, v in properties.user_properties]
+    return props
+
+
+def _qos(value: object) -> int:
+    if isinstance(value, str) and value.strip() in ("0", "1", "2"):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1, 2):
+        return value
+    raise ActionFailed(f"qos must be 0, 1 or 2, not {value!r}")
+
+
+def _flag(value: object) -> bool:
+    if value in (True, "true", 1, "1"):
+        return True
+    if value in (False, "false", 0, "0", None):
+        return False
+    raise ActionFailed(f"retain must be true or false, not {value!r}")
+
+
+def _properties(action: Republish, output: dict[str, Any]) -> Properties:
+    values: dict[str, Any] = {}
+    user = action.user_properties.value(output)
+    if isinstance(user, dict):
+        values["user_properties"] = tuple((str(k), to_str(v)) for k, v in user.items())
+    elif isinstance(user, list):
+        pairs = []
+        for item in user:
+            if isinstance(item, dict) and "key" in item and "value" in item:
+                pairs.append((to_str(item["key"]), to_str(item["value"])))
+        values["user_properties"] = tuple(pairs)
+    for name, template in action.mqtt_properties:
+        value = template.value(output)
+        if value is None or value == "":
+            continue
+        attribute = MQTT_PROPERTIES[name]
+        if attribute in ("payload_format_indicator", "message_expiry_interval"):
+            try:
+                number = int(to_str(value))
+            except ValueError:
+                raise ActionFailed(f"{name} must be a number, not {value!r}") from None
+            limit = 1 if attribute == "payload_format_indicator" else 0xFFFFFFFF
+            if not 0 <= number <= limit:
+                raise ActionFailed(f"{name} out of range: {number}")
+            values[attribute] = number
+        elif attribute == "correlation_data":
+            values[attribute] = value if isinstance(value, bytes) else to_str(value).encode()
+        else:
+            values[attribute] = to_str(value)
+    try:
+        return Properties(**values)
+    except (TypeError, ValueError) as exc:
+        raise ActionFailed(f"invalid MQTT properties: {exc}") from exc
