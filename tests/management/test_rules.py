@@ -393,3 +393,27 @@ def test_measurements_of_every_protocol_reach_one_rule(
     assert admin.post("/measurement/measurements", json=other).status_code == 201
     metrics(admin, "temps", matched=3, passed=2)
     assert watcher.none_within(0.3)
+
+
+def test_client_events_enter_through_emit(
+    server: ServerThread, admin: httpx.Client, clients: Callable[..., Device]
+) -> None:
+    """The seam for the broker's connection facts: RuleEngine.emit(tenant, `$events/...`, EMQX's columns)."""
+    rule = {
+        "id": "offline",
+        "sql": "SELECT clientid, reason, event FROM \"$events/client_disconnected\" WHERE reason = 'kicked'",
+        "actions": [
+            {"function": "republish", "args": {"topic": "offline/${clientid}", "payload": "${event}"}}
+        ],
+    }
+    assert admin.post(RULES, json=rule).status_code == 201
+    watcher = clients("t1/admin", ADMIN_PASSWORD)
+    assert watcher.subscribe("offline/#") == 1
+    engine = server.platform.services.rule_engine
+    assert server.loop is not None
+    columns = {"clientid": "dev-1", "reason": "kicked", "username": None}
+    server.loop.call_soon_threadsafe(engine.emit, "t1", "$events/client_disconnected", columns)
+    server.loop.call_soon_threadsafe(engine.emit, "t2", "$events/client_disconnected", columns)
+    message = watcher.get("offline/dev-1")
+    assert message.payload == b"client.disconnected"
+    metrics(admin, "offline", matched=1, passed=1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +31,7 @@ from tether.broker.mountpoints import PRIVATE_LEVEL
 from tether.c8y import render
 from tether.core.clock import now_ms
 from tether.core.events import DomainEvent, EventBus
-from tether.mqtt.properties import Properties
+from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.topics import matches, topic_name_problem
 from tether.rules.errors import RuleRuntimeError
 from tether.rules.events import event_name
@@ -46,8 +47,10 @@ log = logging.getLogger(__name__)
 _TENANT = "$tenant/"
 _EVENTS = "$events/"
 _PRIVATE = PRIVATE_LEVEL + "/"
-#: Inputs handled per turn of the event loop before the worker lets the broker run.
-_BATCH = 256
+#: The longest the worker runs before it lets the broker run (seconds). Under a flood of messages one turn of
+#: the event loop reads and routes a great many of them (libuv reads up to 32 x 64 kB per connection and
+#: turn), so the worker takes everything that arrived since its last turn, up to this.
+_TURN = 0.5
 _PLATFORM_RESOURCES = frozenset({"measurements", "events", "alarms", "operations", "managedobjects"})
 
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
@@ -73,10 +76,14 @@ class RuleEngine:
         self._message_tenants: set[str] = set()
         self._event_tenants: set[str] = set()
         self._matching: dict[tuple[str, str], list[LoadedRule]] = {}
+        self._by_broker_topic: dict[str, tuple[str, list[LoadedRule]]] = {}
+        #: Per publisher (its session key): its connection and the columns read from it.
+        self._senders: dict[str, tuple[object, dict[str, Any]]] = {}
         #: The rule whose republish is being routed now (a rule never sees its own republished message).
         self._republishing: str | None = None
         self._seq = 0
         self._closers: list[Callable[[], None]] = []
+        self._plans: dict[int, _RepublishPlan] = {}  # by id() of the action (the plan holds the action)
 
     # ------------------------------------------------------------------------------------------ life
 
@@ -113,6 +120,7 @@ class RuleEngine:
         (self._message_tenants.add if on_topics else self._message_tenants.discard)(tenant_id)
         (self._event_tenants.add if on_events else self._event_tenants.discard)(tenant_id)
         self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
+        self._by_broker_topic.clear()
 
     def _wants_events(self, tenant_id: str) -> bool:
         return tenant_id in self._event_tenants
@@ -139,7 +147,10 @@ class RuleEngine:
         end = topic.find("/", 8)
         tenant_id = topic[8:end]
         if tenant_id in self._message_tenants:
-            self._put((_MESSAGE, tenant_id, message, self._republishing, now_ms()))
+            origin = self._republishing
+            if origin is not None and not self._for_message(tenant_id, topic)[1]:
+                return  # a rule's republish that no rule takes (checked here: it costs a cache lookup)
+            self._put((_MESSAGE, tenant_id, message, origin, now_ms()))
 
     def emit(self, tenant_id: str, event_topic: str, columns: dict[str, Any]) -> None:
         """An event of a tenant's clients (`$events/client_connected`, ...) with EMQX's columns; `event`,
@@ -154,19 +165,25 @@ class RuleEngine:
     # ------------------------------------------------------------------------------------------ worker
 
     async def _run(self) -> None:
+        """Each turn handles what arrived since the last one (so the engine keeps pace with the broker, which
+        reads many messages per turn), for at most `_TURN` seconds (so the loop stays responsive)."""
         wake = self._wake
         assert wake is not None
         queue = self._queue
+        clock = time.perf_counter
         while True:
             await wake.wait()
             wake.clear()
             while queue:
-                for _ in range(min(_BATCH, len(queue))):
+                deadline = clock() + _TURN
+                for i in range(len(queue)):
                     item = queue.popleft()
                     try:
                         self._handle(item)
                     except Exception:  # one bad input must not stop the engine
                         log.exception("rule engine failed on an input of tenant %s", item[1])
+                    if i & 255 == 255 and clock() > deadline:
+                        break
                 if queue:
                     await asyncio.sleep(0)
 
@@ -174,8 +191,7 @@ class RuleEngine:
         kind, tenant_id, data, origin, received_at = item
         if kind == _MESSAGE:
             message: Message = data
-            topic = _client_topic(message.topic, tenant_id)
-            rules = self._rules_for(tenant_id, topic)
+            topic, rules = self._for_message(tenant_id, message.topic)
             if rules:
                 columns = self._message_columns(tenant_id, message, topic, received_at)
                 for loaded in rules:
@@ -196,6 +212,17 @@ class RuleEngine:
             event_topic, columns = platform
             for loaded in self._rules_for(tenant_id, event_topic):
                 self._apply(tenant_id, loaded, columns)
+
+    def _for_message(self, tenant_id: str, broker_topic: str) -> tuple[str, list[LoadedRule]]:
+        """The topic as the tenant's clients see it and the rules that take it, by the broker's topic."""
+        found = self._by_broker_topic.get(broker_topic)
+        if found is None:
+            topic = _client_topic(broker_topic, tenant_id)
+            found = (topic, self._rules_for(tenant_id, topic))
+            if len(self._by_broker_topic) >= 10_000:
+                self._by_broker_topic.clear()
+            self._by_broker_topic[broker_topic] = found
+        return found
 
     def _rules_for(self, tenant_id: str, topic: str) -> list[LoadedRule]:
         key = (tenant_id, topic)
@@ -224,7 +251,7 @@ class RuleEngine:
             payload = raw
         self._seq += 1
         columns: dict[str, Any] = {
-            "id": f"{received_at:012X}{self._seq & 0xFFFFFFFFFFFFFFFFFFFF:020X}",
+            "id": f"{received_at << 64 | self._seq:032X}",
             "payload": payload,
             "topic": topic,
             "qos": message.qos,
@@ -236,20 +263,32 @@ class RuleEngine:
         }
         sender = message.sender
         if sender is not None:
-            mountpoint = tenant_mountpoint(tenant_id)
-            columns["clientid"] = sender.removeprefix(mountpoint)
-            broker = self.broker
-            connection = broker.connection_of(sender) if broker is not None else None
-            client = connection.client if connection is not None else None
-            if client is not None:
-                if client.username is not None:
-                    columns["username"] = client.username
-                if client.peer is not None:
-                    columns["peerhost"] = client.peer.rpartition(":")[0] or client.peer
-        props = _pub_props(message.properties)
-        if props:
-            columns["pub_props"] = props
+            columns.update(self._sender_columns(tenant_id, sender))
+        properties = message.properties
+        if properties is not EMPTY_PROPERTIES:
+            props = _pub_props(properties)
+            if props:
+                columns["pub_props"] = props
         return columns
+
+    def _sender_columns(self, tenant_id: str, sender: str) -> dict[str, Any]:
+        """clientid, username and peerhost of a publisher (its connection read once while it lasts)."""
+        broker = self.broker
+        connection = broker.connection_of(sender) if broker is not None else None
+        cached = self._senders.get(sender)
+        if cached is not None and cached[0] is connection:
+            return cached[1]
+        found: dict[str, Any] = {"clientid": sender.removeprefix(tenant_mountpoint(tenant_id))}
+        client = connection.client if connection is not None else None
+        if client is not None:
+            if client.username is not None:
+                found["username"] = client.username
+            if client.peer is not None:
+                found["peerhost"] = client.peer.rpartition(":")[0] or client.peer
+        if len(self._senders) >= 100_000:
+            self._senders.clear()
+        self._senders[sender] = (connection, found)
+        return found
 
     def _platform_event(self, event: DomainEvent, received_at: int) -> tuple[str, dict[str, Any]] | None:
         """A domain change as `$events/tether/...` and its columns: the object as REST shows it (its fields
@@ -331,18 +370,10 @@ class RuleEngine:
         broker = self.broker
         if broker is None:
             raise ActionFailed("the broker is not running")
-        topic = action.topic.render(output)
-        problem = topic_name_problem(topic)
-        if problem is not None or topic.startswith("$"):
-            raise ActionFailed(f"invalid topic {topic!r}: {problem or 'topics starting with $ are reserved'}")
-        qos = _qos(action.qos.value(output))
-        retain = _flag(action.retain.value(output))
-        if action.payload.parts:
-            value = action.payload.value(output)
-            payload = value if isinstance(value, bytes) else to_str(value).encode()
-        else:
-            payload = to_json(output).encode()
-        properties = _properties(action, output)
+        plan = self._plans.get(id(action))
+        if plan is None or plan.action is not action:
+            plan = self._plans[id(action)] = _RepublishPlan(action)
+        topic, payload, qos, retain, properties = plan(output)
         self._republishing = rule_id
         try:
             broker.publish(
@@ -355,6 +386,53 @@ class RuleEngine:
             )
         finally:
             self._republishing = None
+
+
+class _RepublishPlan:
+    """One republish action made ready once: what is constant in its templates is worked out here, so an
+    output costs only the parts that depend on it."""
+
+    __slots__ = ("action", "payload_key", "qos", "retain", "topic")
+
+    def __init__(self, action: Republish) -> None:
+        self.action = action
+        self.topic = _check_topic(action.topic.render({})) if action.topic.is_constant else None
+        self.qos = _qos(action.qos.render({})) if action.qos.is_constant else None
+        self.retain = _flag(action.retain.render({})) if action.retain.is_constant else None
+        parts = action.payload.parts
+        self.payload_key = (
+            parts[0][0] if len(parts) == 1 and isinstance(parts[0], tuple) and len(parts[0]) == 1 else None
+        )
+
+    def __call__(self, output: dict[str, Any]) -> tuple[str, bytes, int, bool, Properties]:
+        action = self.action
+        topic = self.topic if self.topic is not None else _check_topic(action.topic.render(output))
+        qos = self.qos if self.qos is not None else _qos(action.qos.value(output))
+        retain = self.retain if self.retain is not None else _flag(action.retain.value(output))
+        key = self.payload_key
+        value = (
+            output.get(key)
+            if key is not None
+            else action.payload.value(output)
+            if action.payload.parts
+            else None
+        )
+        if value is None and not action.payload.parts:
+            payload = to_json(output).encode()
+        elif type(value) is bytes:
+            payload = value
+        elif type(value) is str:
+            payload = value.encode()
+        else:
+            payload = to_str(value).encode()
+        return topic, payload, qos, retain, _properties(action, output)
+
+
+def _check_topic(topic: str) -> str:
+    problem = topic_name_problem(topic)
+    if problem is not None or topic.startswith("$"):
+        raise ActionFailed(f"invalid topic {topic!r}: {problem or 'topics starting with $ are reserved'}")
+    return topic
 
 
 class ActionFailed(Exception):
@@ -409,6 +487,8 @@ def _flag(value: object) -> bool:
 def _properties(action: Republish, output: dict[str, Any]) -> Properties:
     values: dict[str, Any] = {}
     user = action.user_properties.value(output)
+    if user is None and not action.mqtt_properties:
+        return EMPTY_PROPERTIES
     if isinstance(user, dict):
         values["user_properties"] = tuple((str(k), to_str(v)) for k, v in user.items())
     elif isinstance(user, list):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RuleSyntaxError
@@ -22,6 +22,8 @@ _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
 class Template:
     text: str
     parts: tuple[str | tuple[str, ...], ...]  # literal text, or the path of a placeholder
+    #: The parts as (literal, key) pairs when every placeholder is one plain key (the common case).
+    _simple: tuple[tuple[str, str | None], ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> Template:
@@ -45,7 +47,16 @@ class Template:
                 line = text.count("\n", 0, offset) + 1
                 column = offset - (text.rfind("\n", 0, offset) + 1) + 1
                 raise RuleSyntaxError("unterminated placeholder '${'", line, column)
-        return cls(text, tuple(parts))
+        simple: list[tuple[str, str | None]] | None = []
+        for part in parts:
+            if isinstance(part, str):
+                simple.append((part, None))  # type: ignore[union-attr]
+            elif len(part) == 1:
+                simple.append(("", part[0]))  # type: ignore[union-attr]
+            else:
+                simple = None
+                break
+        return cls(text, tuple(parts), None if simple is None else tuple(simple))
 
     @property
     def is_constant(self) -> bool:
@@ -59,6 +70,16 @@ class Template:
         return self.render(data)
 
     def render(self, data: Mapping[str, Any]) -> str:
+        simple = self._simple
+        if simple is not None:
+            text = ""
+            for literal, name in simple:
+                if name is None:
+                    text += literal
+                else:
+                    value = data.get(name)
+                    text += value if type(value) is str else to_str(value)
+            return text
         out: list[str] = []
         for part in self.parts:
             if isinstance(part, str):
