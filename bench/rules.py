@@ -122,6 +122,7 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
         f"rule      delivered {with_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in ruled)})"
     )
     print(f"          rule matched {matched:,.0f}/s, republished {republished:,.0f}/s (over each rule phase)")
+    print(f"          the rule saw {matched / with_rule:.0%} of the delivered messages (others: dropped)")
     print(f"ratio     {with_rule / no_rule:.0%} of the no-rule figure (target >= 70%)")
 
 

@@ -79,6 +79,8 @@ class RuleEngine:
         self._by_broker_topic: dict[str, tuple[str, list[LoadedRule]]] = {}
         #: Per publisher (its session key): its connection and the columns read from it.
         self._senders: dict[str, tuple[object, dict[str, Any]]] = {}
+        #: The columns a message shares with the others of its publisher and topic (copied per message).
+        self._bases: dict[tuple[str | None, str], dict[str, Any]] = {}
         #: The rule whose republish is being routed now (a rule never sees its own republished message).
         self._republishing: str | None = None
         self._seq = 0
@@ -249,21 +251,28 @@ class RuleEngine:
             payload: str | bytes = raw.decode()
         except UnicodeDecodeError:
             payload = raw
-        self._seq += 1
-        columns: dict[str, Any] = {
-            "id": f"{received_at << 64 | self._seq:032X}",
-            "payload": payload,
-            "topic": topic,
-            "qos": message.qos,
-            "flags": {"retain": message.retain, "dup": False},
-            "timestamp": received_at,
-            "publish_received_at": received_at,
-            "node": self.node,
-            "event": "message.publish",
-        }
         sender = message.sender
-        if sender is not None:
-            columns.update(self._sender_columns(tenant_id, sender))
+        key = (sender, topic)
+        base = self._bases.get(key)
+        if base is None:
+            base = {"topic": topic, "node": self.node, "event": "message.publish"}
+            if sender is not None:
+                base.update(self._sender_columns(tenant_id, sender))
+            if len(self._bases) >= 10_000:
+                self._bases.clear()
+            self._bases[key] = base
+        elif sender is not None:
+            cached = self._senders.get(sender)
+            if cached is None or cached[0] is not self._connection(sender):
+                self._bases.pop(key)  # the publisher reconnected: read its connection again
+                return self._message_columns(tenant_id, message, topic, received_at)
+        self._seq += 1
+        columns = base.copy()
+        columns["id"] = f"{received_at << 64 | self._seq:032X}"
+        columns["payload"] = payload
+        columns["qos"] = message.qos
+        columns["flags"] = {"retain": message.retain, "dup": False}
+        columns["timestamp"] = columns["publish_received_at"] = received_at
         properties = message.properties
         if properties is not EMPTY_PROPERTIES:
             props = _pub_props(properties)
@@ -271,10 +280,13 @@ class RuleEngine:
                 columns["pub_props"] = props
         return columns
 
+    def _connection(self, sender: str) -> object:
+        broker = self.broker
+        return broker.connection_of(sender) if broker is not None else None
+
     def _sender_columns(self, tenant_id: str, sender: str) -> dict[str, Any]:
         """clientid, username and peerhost of a publisher (its connection read once while it lasts)."""
-        broker = self.broker
-        connection = broker.connection_of(sender) if broker is not None else None
+        connection = self.broker.connection_of(sender) if self.broker is not None else None
         cached = self._senders.get(sender)
         if cached is not None and cached[0] is connection:
             return cached[1]
