@@ -17,6 +17,7 @@ from tests.fakes.identity import FakeExternalIdStore
 from tests.fakes.inventory import FakeManagedObjectStore
 from tests.fakes.operations import FakeOperationStore
 from tests.fakes.registration import FakeDeviceRequestStore, FakeXyteStore
+from tests.fakes.rules import FakeRuleStore
 from tests.fakes.smartrest import FakeSmartRestTemplateStore
 from tests.fakes.telemetry import FakeAlarmStore, FakeEventStore, FakeMeasurementStore
 from tests.fakes.tenants import FakeTenantStore, FakeUserStore
@@ -27,6 +28,7 @@ from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
 from tether.registration.store import DeviceRequestStore, XyteStore
+from tether.rules.store import RuleStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
 from tether.tenants.store import TenantStore, UserStore
 
@@ -46,6 +48,7 @@ template_store: SmartRestTemplateStore = FakeSmartRestTemplateStore()
 measurement_store: MeasurementStore = FakeMeasurementStore(mos)
 event_store: EventStore = FakeEventStore(mos)
 alarm_store: AlarmStore = FakeAlarmStore(mos)
+rule_store: RuleStore = FakeRuleStore()
 
 PAIRS: list[tuple[type, object]] = [
     (TenantStore, tenant_store),
@@ -63,6 +66,7 @@ PAIRS: list[tuple[type, object]] = [
     (MeasurementStore, measurement_store),
     (EventStore, event_store),
     (AlarmStore, alarm_store),
+    (RuleStore, rule_store),
 ]
 
 

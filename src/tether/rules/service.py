@@ -4,6 +4,7 @@ messages and events (adapters/rules.py) reads `enabled()` and is told of every c
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,8 @@ from .store import RuleStore
 from .syntax import Foreach
 
 __all__ = ["LoadedRule", "RuleService", "TestResult", "compile_checked"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -75,7 +78,12 @@ class RuleService:
     async def load(self) -> None:
         rules: dict[str, dict[str, LoadedRule]] = {}
         for rule in await self.store.all():
-            rules.setdefault(rule.tenant_id, {})[rule.id] = LoadedRule(rule, compile_rule(rule.sql))
+            try:
+                compiled = compile_rule(rule.sql)
+            except RuleSyntaxError as exc:  # saved by a version that took it: kept in the store, not run
+                log.error("rule %s of tenant %s is not loaded: %s", rule.id, rule.tenant_id, exc)
+                continue
+            rules.setdefault(rule.tenant_id, {})[rule.id] = LoadedRule(rule, compiled)
         self._rules = rules
         for tenant_id in rules:
             self._changed(tenant_id)
