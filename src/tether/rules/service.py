@@ -12,6 +12,7 @@ from typing import Any
 
 from tether.core.clock import now_ms
 from tether.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from tether.core.text import checked
 from tether.mqtt.topics import matches
 from tether.tenants.models import Principal
 
@@ -46,8 +47,7 @@ def compile_checked(sql: object) -> CompiledRule:
     """Compile an operator's SQL; BadRequest naming the line and column of a syntax error."""
     if not isinstance(sql, str) or not sql.strip():
         raise BadRequest("'sql' is required", resource=R_RULES)
-    if len(sql) > MAX_SQL:
-        raise BadRequest(f"'sql' is longer than {MAX_SQL} characters", resource=R_RULES)
+    checked(sql, "sql", resource=R_RULES, max_length=MAX_SQL)
     try:
         return compile_rule(sql)
     except RuleSyntaxError as exc:
@@ -60,9 +60,7 @@ def _require_admin(who: Principal) -> None:
 
 
 def _check_text(name: str, value: str) -> str:
-    if len(value) > MAX_TEXT:
-        raise BadRequest(f"'{name}' is longer than {MAX_TEXT} characters", resource=R_RULES)
-    return value
+    return checked(value, name, resource=R_RULES, max_length=MAX_TEXT)
 
 
 Listener = Callable[[str], None]

@@ -64,8 +64,13 @@ def _fields(document: dict[str, Any]) -> dict[str, Any]:
             raise BadRequest(f"'{name}' must be a string", resource=R_RULES)
     if "enable" in document and not isinstance(document["enable"], bool):
         raise BadRequest("'enable' must be a boolean", resource=R_RULES)
-    if "metadata" in document and not isinstance(document["metadata"], dict):
-        raise BadRequest("'metadata' must be an object", resource=R_RULES)
+    if "metadata" in document:
+        if not isinstance(document["metadata"], dict):
+            raise BadRequest("'metadata' must be an object", resource=R_RULES)
+        try:
+            to_json(document["metadata"])
+        except RuleError:
+            raise BadRequest("'metadata' cannot be stored as JSON", resource=R_RULES) from None
     return document
 
 
