@@ -14,6 +14,7 @@ import httpx
 import pytest
 from tests.mqtt_device import PROTOCOL_IDS, PROTOCOLS, V5, Device, ServerMqtt, unique
 from tests.support import ADMIN_PASSWORD, ServerThread, backends, start_server
+from tests.xyte.helpers import create_model, device_call, register
 
 from tether.tenants.models import Role
 
@@ -417,3 +418,26 @@ def test_client_events_enter_through_emit(
     message = watcher.get("offline/dev-1")
     assert message.payload == b"client.disconnected"
     metrics(admin, "offline", matched=1, passed=1)
+
+
+def test_a_xyte_telemetry_is_a_measurement_too(
+    server: ServerThread, admin: httpx.Client, clients: Callable[..., Device]
+) -> None:
+    """Xyte telemetry (HTTPS here) reaches the rule a SmartREST or REST measurement reaches."""
+    rule = {
+        "id": "any-measurement",
+        "sql": (
+            "SELECT type, source.id AS device, xyte_Telemetry.temp.value AS temp "
+            'FROM "$events/tether/measurement_created"'
+        ),
+        "actions": [{"function": "republish", "args": {"topic": "measured/${type}", "payload": "${temp}"}}],
+    }
+    assert admin.post(RULES, json=rule).status_code == 201
+    watcher = clients("t1/admin", ADMIN_PASSWORD)
+    assert watcher.subscribe("measured/#") == 1
+    device = register(server.url, create_model(admin))
+    telemetry = {"status": "online", "telemetries": {"temp": 42}}
+    assert device_call(server.url, "POST", device, "/telemetry", json=telemetry).status_code == 200
+    message = watcher.get("measured/xyte_Telemetry")
+    assert message.payload == b"42"
+    metrics(admin, "any-measurement", matched=1, passed=1, actions__success=1)
