@@ -404,11 +404,16 @@ class _RepublishPlan:
     """One republish action made ready once: what is constant in its templates is worked out here, so an
     output costs only the parts that depend on it."""
 
-    __slots__ = ("action", "payload_key", "qos", "retain", "topic")
+    __slots__ = ("action", "payload_key", "qos", "retain", "topic", "topic_key", "topics")
 
     def __init__(self, action: Republish) -> None:
         self.action = action
         self.topic = _check_topic(action.topic.render({})) if action.topic.is_constant else None
+        # A topic of one placeholder `${key}` among text: rendered and checked once per value of the key.
+        keys = [p[0] for p in action.topic.parts if isinstance(p, tuple)]
+        single = len(keys) == 1 and all(isinstance(p, str) or len(p) == 1 for p in action.topic.parts)
+        self.topic_key = keys[0] if single else None
+        self.topics: dict[object, str] = {}
         self.qos = _qos(action.qos.render({})) if action.qos.is_constant else None
         self.retain = _flag(action.retain.render({})) if action.retain.is_constant else None
         parts = action.payload.parts
@@ -418,7 +423,20 @@ class _RepublishPlan:
 
     def __call__(self, output: dict[str, Any]) -> tuple[str, bytes, int, bool, Properties]:
         action = self.action
-        topic = self.topic if self.topic is not None else _check_topic(action.topic.render(output))
+        topic = self.topic
+        if topic is None:
+            key = self.topic_key
+            if key is not None:
+                value = output.get(key)
+                topic = self.topics.get(value) if type(value) is str else None
+                if topic is None:
+                    topic = _check_topic(action.topic.render(output))
+                    if type(value) is str:
+                        if len(self.topics) >= 10_000:
+                            self.topics.clear()
+                        self.topics[value] = topic
+            else:
+                topic = _check_topic(action.topic.render(output))
         qos = self.qos if self.qos is not None else _qos(action.qos.value(output))
         retain = self.retain if self.retain is not None else _flag(action.retain.value(output))
         key = self.payload_key
