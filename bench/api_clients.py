@@ -1,12 +1,14 @@
 """GET /api/v5/clients latency with many connected MQTT clients.
 
 Starts `tether serve` in a subprocess on free loopback ports (SQLite in a fresh temporary data dir unless
---database-url), connects `--clients` raw-socket MQTT 3.1.1 clients (as the tenant administrator, Keep Alive
-0, from 127.0.0.2-9 so that source ports do not run out) and keeps them connected, then times sequential
-requests of four kinds: the first page (limit 100), two filtered pages (`like_clientid` + `proto_ver`: the
-client id is checked first, the connection only of the 10% that match; `username` + `proto_ver`: every
-client's connection is read) and one client by id (`clientid=`). Prints p50/p90/p99/
-max per kind. Target (docs/protocols.md section 8): p99 <= 50 ms with 10,000 clients.
+--database-url), creates `--users` MQTT users (`/api/v5/authentication/.../users`), connects `--clients`
+raw-socket MQTT 3.1.1 clients spread over them (Keep Alive 0, from 127.0.0.2-9 so that source ports do not
+run out) and keeps them connected, then times sequential requests of five kinds: the first page (limit
+100), three filtered pages (`like_clientid` + `proto_ver`: the client id is checked first, the connection
+only of the 10% that match; `username` + `proto_ver`: the clients of one user, found through the user name
+index; `like_username` + `proto_ver`: a substring, so every client's connection is read) and one client by
+id (`clientid=`). Prints p50/p90/p99/max per kind. Target (docs/protocols.md section 8): p99 <= 50 ms with
+10,000 clients.
 
     .venv/bin/python bench/api_clients.py                  # 10,000 clients, 300 requests per kind
     .venv/bin/python bench/api_clients.py --clients 2000 --requests 100
@@ -45,8 +47,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_server_options(parser)
     parser.add_argument("--clients", type=int, default=10_000, help="MQTT clients kept connected")
     parser.add_argument("--requests", type=int, default=300, help="requests per kind")
+    parser.add_argument("--users", type=int, default=100, help="MQTT users the clients log in as")
     parser.add_argument("--concurrency", type=int, default=200, help="CONNECTs in flight at a time")
     return parser.parse_args(argv)
+
+
+USERS = "/authentication/password_based:built_in_database/users"
 
 
 def _string(value: str) -> bytes:
@@ -69,7 +75,7 @@ def connect_packet(client_id: str, username: str, password: str) -> bytes:
 
 
 async def connect_all(
-    port: int, count: int, username: str, password: str, concurrency: int
+    port: int, count: int, usernames: list[str], password: str, concurrency: int
 ) -> list[asyncio.StreamWriter]:
     writers: list[asyncio.StreamWriter] = []
     gate = asyncio.Semaphore(concurrency)
@@ -78,7 +84,7 @@ async def connect_all(
         async with gate:
             source = f"127.0.0.{2 + i % 8}"
             reader, writer = await asyncio.open_connection(LOOPBACK, port, local_addr=(source, 0))
-            writer.write(connect_packet(f"bench-{i:05d}", username, password))
+            writer.write(connect_packet(f"bench-{i:05d}", usernames[i % len(usernames)], password))
             connack = await reader.readexactly(4)
             if connack[3] != 0:
                 raise RuntimeError(f"CONNACK {connack[3]} for bench-{i:05d}")
@@ -125,10 +131,14 @@ def main(args: argparse.Namespace, runner: asyncio.Runner) -> None:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise RuntimeError("tether serve did not start")
                     time.sleep(0.1)
+                users = [f"fleet-{u:04d}" for u in range(args.users)]
+                for user in users:
+                    body = {"user_id": user, "password": password}
+                    client.post("/api/v5" + USERS, json=body).raise_for_status()
                 start = time.perf_counter()
-                username = f"{args.tenant}/{args.user}"
+                usernames = [f"{args.tenant}/{user}" for user in users]
                 writers = runner.run(
-                    connect_all(mqtt_port, args.clients, username, password, args.concurrency)
+                    connect_all(mqtt_port, args.clients, usernames, password, args.concurrency)
                 )
                 took = time.perf_counter() - start
                 print(f"{len(writers)} clients connected in {took:.1f} s")
@@ -138,7 +148,8 @@ def main(args: argparse.Namespace, runner: asyncio.Runner) -> None:
                 kinds: dict[str, dict[str, str] | list[tuple[str, str]]] = {
                     "first page (limit 100)": {"limit": "100"},
                     "filtered (like_clientid)": {"like_clientid": "bench-01", "proto_ver": "4"},
-                    "filtered (username)": {"username": username, "proto_ver": "4"},
+                    "filtered (username)": {"username": usernames[len(users) // 2], "proto_ver": "4"},
+                    "filtered (like_username)": {"like_username": "fleet-00", "proto_ver": "4"},
                     "one client (clientid=)": {"clientid": f"bench-{args.clients // 2:05d}"},
                 }
                 print(f"{'kind':<26}{'n':>6}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}")

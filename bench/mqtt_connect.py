@@ -18,6 +18,7 @@ cores the figures are a lower bound. Benchmarks measure; they do not assert.
 
     .venv/bin/python bench/mqtt_connect.py
     .venv/bin/python bench/mqtt_connect.py --seconds 20 --concurrency 64 --cold
+    .venv/bin/python bench/mqtt_connect.py --presence      # connection history and device presence on
     .venv/bin/python bench/mqtt_connect.py --database-url postgresql://USER:PW@127.0.0.1/SCRATCH_DB
 """
 
@@ -97,7 +98,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
     credentials = json.loads(Path(args.credentials).read_bytes())  # noqa: ASYNC240 - once, at start
     platform_ = await build_platform(settings, listeners=["mqtt"])
-    tenants = platform_.tenants
+    tenants = platform_.services.tenants
     started = time.perf_counter()
 
     async def create(serial: str, password: str) -> None:
@@ -109,6 +110,11 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"SETUP {len(credentials)} {time.perf_counter() - started:.2f}", flush=True)
     config = BrokerConfig(max_connections=1_000_000)
     hooks = build_mqtt_hooks(platform_, config)
+    if args.presence:
+        # Every connection recorded as `tether serve` does (tether.presence, adapters/presence_feed.py).
+        from tether.adapters import presence_feed
+
+        presence_feed.install(hooks, platform_.services.presence)
     service = MqttService(config, hooks)
     await service.start({"mqtt": bind_socket(f"{HOST}:{args.port}")})
     print("READY", flush=True)
@@ -267,6 +273,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.database_url:
         command += ["--database-url", args.database_url]
+    if args.presence:
+        command.append("--presence")
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO_ROOT
@@ -334,6 +342,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--seconds", type=float, default=10.0, help="length of the sustained (and cold) phase"
     )
     parser.add_argument("--cold", action="store_true", help="also measure with the credential cache off")
+    parser.add_argument(
+        "--presence", action="store_true", help="record every connection (history, device presence)"
+    )
     parser.add_argument("--database-url", help="a scratch database instead of a temporary SQLite file")
     # The server process's own options.
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 
-from tether.adapters import revocation, smartrest
+from tether.adapters import presence_feed, revocation, smartrest
 from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
 from tether.adapters.control import BrokerControl
@@ -29,6 +29,8 @@ from tether.inventory.service import InventoryService
 from tether.monitoring import DatabaseProbe, Monitoring
 from tether.monitoring.sys_topics import SysTopics
 from tether.operations.service import OperationService
+from tether.presence.models import PresenceSettings
+from tether.presence.service import PresenceService
 from tether.realtime import Hub
 from tether.realtime.hub import Renderer
 from tether.registration.retirement import DeviceRetirement
@@ -73,6 +75,7 @@ class Platform:
 
     async def close(self) -> None:
         self.services.realtime.close()
+        await self.services.presence.close()
         await self.password_watch.close()
         await self.storage.close()
 
@@ -93,6 +96,12 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
     realtime = Hub(events, RENDERERS)
+    alarms = AlarmService(storage.alarms, inventory, events)
+    presence_settings = PresenceSettings(
+        history_days=settings.presence_history_days,
+        check_interval=settings.presence_check_interval,
+        offline_grace=settings.presence_offline_grace,
+    )
     monitoring = Monitoring(DatabaseProbe(storage.database))
     rules = RuleService(storage.rules)
     return Services(
@@ -110,15 +119,16 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         retirement=DeviceRetirement(inventory, tenants),
         measurements=MeasurementService(storage.measurements, inventory, events),
         device_events=EventService(storage.events, inventory, events),
-        alarms=AlarmService(storage.alarms, inventory, events),
+        alarms=alarms,
         xyte=XyteService(storage.xyte, inventory, identity, operations, events),
         api_keys=ApiKeyService(storage.api_keys),
         mqtt_users=MqttUserService(storage.mqtt_users),
         acl=AclService(storage.acl_rules),
         certificates=TrustedCertificateService(storage.trusted_certificates),
         bans=BanService(storage.bans),
-        tokens=OperatorTokens(tenants),
+        tokens=OperatorTokens(tenants, storage.operator_tokens),
         monitoring=monitoring,
+        presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
         rules=rules,
         rule_engine=RuleEngine(rules, events, node=monitoring.node, base_url=settings.public_http_url or ""),
     )
@@ -143,6 +153,9 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     await password_watch.start()
     await services.certificates.load()
     await services.bans.load()
+    await services.tokens.load()
+    # Connection history and device presence: what a previous process left open is closed now.
+    await services.presence.start()
     await services.rules.load()
     return Platform(
         storage=storage,
@@ -190,6 +203,8 @@ def install_adapters(
         broker, services.monitoring.stats, services.monitoring.node
     )
     sys_topics.install(hooks)
+    # Every connection of a tenant's client: history, c8y_Connection, availability (tether.presence).
+    presence_feed.install(hooks, services.presence)
     # Rules run on the tenants' messages and on platform events, after they are accepted.
     stop_rules = services.rule_engine.install(broker)
     # The management API reaches the broker from now until it stops.

@@ -35,6 +35,11 @@ class Settings:
     # device used, with the port of the bound MQTT listener.
     public_http_url: str | None = None
     public_mqtt_url: str | None = None
+    # Presence (tether.presence): days of connection history kept (0: forever), seconds between availability
+    # checks, seconds a dropped device may stay away before its offline alarm (0: no offline alarm).
+    presence_history_days: int = 30
+    presence_check_interval: int = 10
+    presence_offline_grace: int = 300
     config: Path | None = None
     # Sections of the config file for later subsystems (e.g. [tls], [acl]) are kept as given.
     sections: Mapping[str, Any] = field(default_factory=dict)

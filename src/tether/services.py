@@ -22,6 +22,7 @@ from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.monitoring import Monitoring
 from tether.operations.service import OperationService
+from tether.presence.service import PresenceService
 from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
@@ -62,3 +63,4 @@ class Services:
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
     rules: RuleService  # the rule engine's rules (/api/v5/rules), compiled, with their metrics
     rule_engine: RuleEngine  # runs them on messages and events once the broker is attached; emit() for events
+    presence: PresenceService  # connection history, device connection and availability, offline alarms

@@ -38,6 +38,9 @@ class FakeExternalIdStore:
     async def get(self, tenant_id: str, type_: str, value: str) -> ExternalId | None:
         return self.ids.get((tenant_id, type_, value))
 
+    async def get_many(self, tenant_id: str, type_: str, values: list[str]) -> dict[str, int]:
+        return {v: x.mo_id for v in values if (x := self.ids.get((tenant_id, type_, v))) is not None}
+
     async def list_for(self, tenant_id: str, mo_id: int, page: PageRequest) -> Page[ExternalId]:
         found = sorted(
             (x for (t, _, _), x in self.ids.items() if t == tenant_id and x.mo_id == mo_id),

@@ -63,7 +63,9 @@ def wait_for(condition: Callable[[], bool]) -> None:
 
 
 @protocols
-def test_list_and_get(admin: httpx.Client, connect: Callable[..., Device], protocol: int) -> None:
+def test_list_and_get(
+    admin: httpx.Client, server: ServerThread, connect: Callable[..., Device], protocol: int
+) -> None:
     before = int(time.time() * 1000) - 1000
     a, b = unique("cla"), unique("clb")
     first = connect(a, protocol)
@@ -95,6 +97,11 @@ def test_list_and_get(admin: httpx.Client, connect: Callable[..., Device], proto
     assert [c["clientid"] for c in v311] == ([a] if protocol == V311 else [])
     assert admin.get(CLIENTS, params=[*ids, ("username", "t1/admin")]).json()["meta"]["count"] == 2
     assert admin.get(CLIENTS, params=[*ids, ("username", "nobody")]).json()["data"] == []
+    # By user name alone (an index of the names, not a scan): a device login's one client.
+    serial, username, password = device_login(server)
+    connect(serial, protocol, username=username, password=password)
+    by_name = admin.get(CLIENTS, params=[("username", username), ("username", "nobody")]).json()
+    assert [c["clientid"] for c in by_name["data"]] == [serial] and by_name["meta"]["count"] == 1
     assert admin.get(CLIENTS, params=[*ids, ("ip_address", "10.9.9.9")]).json()["data"] == []
     assert admin.get(CLIENTS, params=[*ids, ("conn_state", "connected")]).json()["meta"]["count"] == 2
     assert admin.get(CLIENTS, params=[*ids, ("conn_state", "disconnected")]).json()["data"] == []

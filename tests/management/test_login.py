@@ -4,9 +4,12 @@ roles (administrator, viewer), with httpx against a running server on both backe
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
-from tests.support import ADMIN_PASSWORD, ServerThread, unique
+import pytest
+from tests.support import ADMIN_PASSWORD, ServerThread, backends, start_server, unique
 
 from tether.tenants.models import Role
 from tether.tenants.passwords import generate_password
@@ -139,3 +142,23 @@ def test_a_viewer_key_may_only_read(server: ServerThread) -> None:
             assert viewer.post(USERS, json={"user_id": unique("yes"), "password": "pw"}).status_code == 201
         refused = admin.put(f"{KEYS}/{name}", json={"role": "superuser"})
         assert refused.status_code == 400 and refused.json()["code"] == "BAD_REQUEST"
+
+
+@pytest.fixture(params=backends())
+def restartable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[ServerThread]]:
+    servers = [start_server(request.param, tmp_path)]
+    yield servers
+    servers[-1].stop()
+
+
+def test_tokens_and_logouts_outlive_a_restart(restartable: list[ServerThread]) -> None:
+    server = restartable[0]
+    kept = login(server, "admin", ADMIN_PASSWORD).json()["token"]
+    ended = login(server, "admin", ADMIN_PASSWORD).json()["token"]
+    assert httpx.post(server.url + "/api/v5/logout", headers=bearer(ended)).status_code == 204
+    server.stop()
+    again = ServerThread(server.server.settings).start()
+    restartable.append(again)
+    assert httpx.get(again.url + USERS, headers=bearer(kept)).status_code == 200
+    refused = httpx.get(again.url + USERS, headers=bearer(ended))
+    assert refused.status_code == 401 and refused.json()["code"] == "BAD_TOKEN"

@@ -441,3 +441,34 @@ def test_a_xyte_telemetry_is_a_measurement_too(
     message = watcher.get("measured/xyte_Telemetry")
     assert message.payload == b"42"
     metrics(admin, "any-measurement", matched=1, passed=1, actions__success=1)
+
+
+@protocols
+def test_online_offline_history(
+    server: ServerThread, admin: httpx.Client, clients: Callable[..., Device], protocol: int
+) -> None:
+    """EMQX's online/offline recipe, `SELECT * FROM "$events/client_connected",
+    "$events/client_disconnected"`, fed by the presence service's connection facts (their one source)."""
+    rule = {
+        "id": "history",
+        "sql": 'SELECT * FROM "$events/client_connected", "$events/client_disconnected"',
+        "actions": [
+            {
+                "function": "republish",
+                "args": {"topic": "history/${clientid}", "payload": "${event} ${reason} ${proto_ver}"},
+            }
+        ],
+    }
+    assert admin.post(RULES, json=rule).status_code == 201
+    watcher = clients("t1/admin", ADMIN_PASSWORD)
+    assert watcher.subscribe("history/#") == 1
+    serial, login, password = device_user(server)
+    device = Device(ServerMqtt(server).port, serial, protocol, username=login, password=password)
+    assert device.connect() == 0
+    connected = watcher.get(f"history/{serial}")
+    assert connected.payload == f"client.connected undefined {protocol}".encode()
+    device.close()
+    disconnected = watcher.get(f"history/{serial}")
+    assert disconnected.payload == f"client.disconnected normal {protocol}".encode()
+    # The watcher's own connection was the first.
+    metrics(admin, "history", matched=3, passed=3, actions__success=3)

@@ -100,10 +100,15 @@ def test_metrics_count_a_tenants_connection_events(
     _, login, password = new_tenant(server)
     with operator(server, login, password) as client:
         before = client.get(METRICS, params={"aggregate": "true"}).json()
-        assert before["client.connected"] == 0 and "messages.received" not in before
+        assert before["client.connected"] == 0 and before["messages.received"] == 0
+        assert before["bytes.received"] == 0 and before["authentication.success"] == 0
         device = mqtt_devices(mqtt_server.port, unique(), V5, username=login, password=password)
         assert device.connect() == 0
-        assert device.subscribe("a/b") == 1
+        assert device.subscribe("a/b", 1) == 1
+        assert device.publish("a/b", "hello", qos=1) == 0
+        assert device.get("a/b").payload == b"hello"
+        live = client.get(METRICS, params={"aggregate": "true"}).json()
+        assert live["messages.received"] == 1 and live["bytes.received"] > 0  # a live connection's figures
         device.close()
         metrics = eventually(
             lambda: client.get(METRICS, params={"aggregate": "true"}).json(),
@@ -111,6 +116,15 @@ def test_metrics_count_a_tenants_connection_events(
         )
         assert metrics["client.connected"] == 1 and metrics["session.created"] == 1
         assert metrics["client.subscribe"] == 1 and metrics["client.unsubscribe"] == 0
+        # The tenant's traffic and security counts (kept when its connections end).
+        assert metrics["messages.received"] == 1 and metrics["messages.sent"] == 1
+        assert metrics["packets.publish.received"] == 1 and metrics["packets.publish.sent"] == 1
+        # CONNECT, SUBSCRIBE, PUBLISH, the PUBACK of the copy it got, DISCONNECT.
+        assert metrics["packets.received"] == 5
+        assert metrics["bytes.received"] > 0 and metrics["bytes.sent"] > 0
+        assert metrics["authentication.success"] == 1 and metrics["authentication.failure"] == 0
+        assert metrics["authorization.allow"] == 2 and metrics["authorization.deny"] == 0
+        assert metrics["client.authorize"] == 2
         (node,) = client.get(METRICS).json()
         assert node["client.connected"] == 1 and node["node"].startswith("tether@")
         missing = client.get(METRICS, params={"node": "emqx@elsewhere"})
@@ -134,6 +148,31 @@ def test_platform_metrics_count_messages(
     assert after["messages.delivered"] - before["messages.delivered"] >= 1
     assert after["messages.dropped.no_subscribers"] - before["messages.dropped.no_subscribers"] == 1
     assert after["client.connected"] >= 1 and "delivery.dropped.queue_full" in after
+
+
+def test_platform_metrics_count_logins_and_refusals(
+    mqtt_server: ServerMqtt,
+    admin: httpx.Client,
+    mqtt_devices: Callable[..., Device],
+    accounts_device: tuple[str, str, str],
+) -> None:
+    serial, login, password = accounts_device
+    before = admin.get(METRICS, params={"aggregate": "true"}).json()
+    wrong = mqtt_devices(mqtt_server.port, unique(), V311, username=login, password="wrong")
+    assert wrong.connect() == 0x86  # 3.1.1: 4 bad user name or password (paho reports it as 0x86)
+    device = mqtt_devices(mqtt_server.port, serial, V5, username=login, password=password)
+    assert device.connect() == 0
+    assert device.subscribe("someone/else/#") == 0x87  # not the device's topic
+    assert device.publish("someone/else", "x", qos=1) == 0x87
+    after = eventually(
+        lambda: admin.get(METRICS, params={"aggregate": "true"}).json(),
+        lambda m: m["authorization.deny"] - before["authorization.deny"] >= 2,
+    )
+    assert after["authentication.failure"] - before["authentication.failure"] == 1
+    assert after["authentication.success"] - before["authentication.success"] >= 1
+    assert after["client.connect"] - before["client.connect"] >= 2
+    assert after["authorization.deny"] - before["authorization.deny"] == 2
+    assert after["packets.connect.received"] == after["client.connect"]
 
 
 def test_prometheus_text_for_the_platform_operator(

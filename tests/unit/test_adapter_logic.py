@@ -175,3 +175,30 @@ def test_command_updates_are_checked() -> None:
     ):
         with pytest.raises(InvalidInput):
             command_update(bad)
+
+
+# -- the client status registry's user name index (GET /api/v5/clients?username=) ---------------------
+
+
+def test_presence_username_index_follows_reconnects_and_forgetting() -> None:
+    from tether.adapters.presence import Presence
+
+    presence = Presence(max_offline=1)
+
+    def connect(client_id: str, username: str | None, peer: str) -> None:
+        presence.connected(
+            "", client_id, username=username, tenant_id="t1", peer=peer, listener="mqtt", protocol=5
+        )
+
+    connect("a", "t1/u1", "p1")
+    connect("b", "t1/u1", "p2")
+    connect("c", None, "p3")
+    assert presence.client_ids_of("", "t1/u1") == {"a", "b"}
+    connect("a", "t1/u2", "p4")  # the same client id, now another user
+    assert presence.client_ids_of("", "t1/u1") == {"b"}
+    assert presence.client_ids_of("", "t1/u2") == {"a"}
+    assert presence.client_ids_of("other/", "t1/u2") == frozenset()
+    presence.disconnected("", "b", 0, peer="p2")  # offline, still listed
+    assert presence.client_ids_of("", "t1/u1") == {"b"}
+    presence.disconnected("", "a", 0, peer="p4")  # past max_offline: the oldest offline records go
+    assert presence.client_ids_of("", "t1/u1") == frozenset()

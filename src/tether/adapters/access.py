@@ -484,6 +484,7 @@ class PlatformHooks(Hooks):
         login = login_of(client)
         if login is None:
             return self.anonymous is not None and self.anonymous.authorize_publish(client, topic, qos, retain)
+        login.activity.messages += 1  # "heard from" for presence: one increment, sampled by its timer
         return login.policy.may_publish(topic, qos, retain)
 
     def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:

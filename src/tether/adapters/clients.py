@@ -236,6 +236,12 @@ class TenantClients:
         if where.client_ids:
             found = (sessions.get(mountpoint + client_id) for client_id in sorted(where.client_ids))
             candidates = [session for session in found if session is not None]
+        elif where.usernames and self.presence is not None:
+            # The clients that used one of the names (a superset: the predicate checks each); a session
+            # without a status record has no user name to match. In the listing's order: creation.
+            ids = set().union(*(self.presence.client_ids_of(mountpoint, u) for u in where.usernames))
+            found = (sessions.get(mountpoint + client_id) for client_id in ids)
+            candidates = sorted((s for s in found if s is not None), key=lambda s: s.created_at)
         else:
             candidates = [session for session in sessions if session.client_id.startswith(mountpoint)]
         # By the key (mountpoint + client id) alone: reading every session's connection here would cost more

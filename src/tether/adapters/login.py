@@ -4,11 +4,12 @@ it is, which device it acts as, which topics it may use). The broker carries it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from tether.adapters.policy import Policy
 from tether.broker import ClientInfo
+from tether.presence.models import Activity
 from tether.registration.xyte_models import XyteDevice
 from tether.tenants.models import Principal
 
@@ -37,6 +38,8 @@ class Login:
     mo_id: int | None = None
     #: Logged in with a TLS client certificate.
     certificate: bool = False
+    #: PUBLISH packets received on the connection (the presence timer samples it: tether.presence).
+    activity: Activity = field(default_factory=Activity, compare=False)
 
 
 def login_of(client: ClientInfo) -> Login | None:

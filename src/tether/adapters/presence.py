@@ -58,6 +58,9 @@ class Presence:
         self.max_offline = max_offline
         self._clients: dict[tuple[str, str], ClientStatus] = {}
         self._offline = 0
+        #: (mountpoint, username) -> the client ids of its records: `GET /clients?username=` visits those
+        #: instead of every session.
+        self._by_username: dict[tuple[str, str], set[str]] = {}
 
     def connected(
         self,
@@ -72,8 +75,12 @@ class Presence:
     ) -> None:
         key = (mountpoint, client_id)
         previous = self._clients.pop(key, None)  # re-inserted: the dict stays in order of last change
-        if previous is not None and not previous.connected:
-            self._offline -= 1
+        if previous is not None:
+            if not previous.connected:
+                self._offline -= 1
+            self._unindex(previous)
+        if username is not None:
+            self._by_username.setdefault((mountpoint, username), set()).add(client_id)
         self._clients[key] = ClientStatus(
             client_id, mountpoint, username, tenant_id, peer, listener, protocol, True, now_ms()
         )
@@ -92,9 +99,24 @@ class Presence:
             for key, old in list(self._clients.items()):
                 if not old.connected:
                     del self._clients[key]
+                    self._unindex(old)
                     self._offline -= 1
                     if self._offline <= self.max_offline * 3 // 4:
                         break
+
+    def _unindex(self, status: ClientStatus) -> None:
+        if status.username is None:
+            return
+        key = (status.mountpoint, status.username)
+        ids = self._by_username.get(key)
+        if ids is not None:
+            ids.discard(status.client_id)
+            if not ids:
+                del self._by_username[key]
+
+    def client_ids_of(self, mountpoint: str, username: str) -> frozenset[str]:
+        """The client ids whose record (online, or offline and not yet forgotten) names `username`."""
+        return frozenset(self._by_username.get((mountpoint, username), ()))
 
     def get(self, mountpoint: str, client_id: str) -> ClientStatus | None:
         return self._clients.get((mountpoint, client_id))

@@ -8,8 +8,9 @@ Sources, all per tenant:
 * platform events `$events/tether/...`: the domain's EventBus (measurements, events, alarms, operations,
   devices), so a measurement from SmartREST, Xyte or REST is the same event; the bus is told which tenants
   want them, so writers build no events nobody reads;
-* client events `$events/client_connected`, ...: the seam is :meth:`RuleEngine.emit` (tenant, event topic,
-  EMQX's columns), for the broker's one source of connection facts to call.
+* client events: `$events/client_connected` and `client_disconnected` from the presence service's connection
+  facts on the EventBus (the one source of them, tether.presence); the others (`session_subscribed`, ...)
+  enter through :meth:`RuleEngine.emit` (tenant, event topic, EMQX's columns), which nothing calls yet.
 
 When the queue is full new inputs are dropped and counted (`dropped`, logged), never waited for: a slow rule
 must not slow the broker. Actions: `republish` (into the rule's tenant) and `console` (the log).
@@ -33,6 +34,8 @@ from tether.core.clock import now_ms
 from tether.core.events import DomainEvent, EventBus
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.topics import matches, topic_name_problem
+from tether.presence.models import ConnectionRecord
+from tether.presence.service import RESOURCE as PRESENCE_RESOURCE
 from tether.rules.errors import RuleRuntimeError
 from tether.rules.events import event_name
 from tether.rules.models import MQTT_PROPERTIES, Console, Republish
@@ -51,7 +54,9 @@ _PRIVATE = PRIVATE_LEVEL + "/"
 #: the event loop reads and routes a great many of them (libuv reads up to 32 x 64 kB per connection and
 #: turn), so the worker takes everything that arrived since its last turn, up to this.
 _TURN = 0.5
-_PLATFORM_RESOURCES = frozenset({"measurements", "events", "alarms", "operations", "managedobjects"})
+_PLATFORM_RESOURCES = frozenset(
+    {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE}
+)
 
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
 _MESSAGE = 0
@@ -161,8 +166,15 @@ class RuleEngine:
             self._put((_EVENT, tenant_id, (event_topic, columns), None, now_ms()))
 
     def _on_domain_event(self, event: DomainEvent) -> None:
-        if event.tenant_id in self._event_tenants:
-            self._put((_DOMAIN, event.tenant_id, event, None, now_ms()))
+        tenant_id = event.tenant_id
+        if tenant_id not in self._event_tenants:
+            return
+        if event.resource == PRESENCE_RESOURCE:
+            record = event.payload
+            if isinstance(record, ConnectionRecord):
+                self._put((_EVENT, tenant_id, _connection_event(event.action, record), None, now_ms()))
+            return
+        self._put((_DOMAIN, tenant_id, event, None, now_ms()))
 
     # ------------------------------------------------------------------------------------------ worker
 
@@ -463,6 +475,29 @@ def _check_topic(topic: str) -> str:
     if problem is not None or topic.startswith("$"):
         raise ActionFailed(f"invalid topic {topic!r}: {problem or 'topics starting with $ are reserved'}")
     return topic
+
+
+def _connection_event(action: str, record: ConnectionRecord) -> tuple[str, dict[str, Any]]:
+    """A connection fact of the presence service (the one source of them) as EMQX's client_connected or
+    client_disconnected columns."""
+    columns: dict[str, Any] = {
+        "clientid": record.client_id,
+        "username": record.username,
+        "peername": record.ip_address,
+        "peerhost": record.ip_address,
+        "proto_name": "MQTT",
+        "proto_ver": record.proto_ver,
+        "keepalive": record.keepalive,
+        "clean_start": record.clean_start,
+        "connected_at": record.connected_at,
+        "timestamp": record.connected_at,
+    }
+    if action == "CREATE":
+        return "$events/client_connected", columns
+    columns["reason"] = record.reason
+    columns["disconnected_at"] = record.disconnected_at
+    columns["timestamp"] = record.disconnected_at or record.connected_at
+    return "$events/client_disconnected", columns
 
 
 class ActionFailed(Exception):

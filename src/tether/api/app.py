@@ -20,6 +20,7 @@ from tether.api.c8y import (
     measurements,
     operations,
     platform,
+    presence,
     realtime,
     registration,
     trusted_certificates,
@@ -41,6 +42,7 @@ async def health(request: Request) -> Response:
 def create_app(context: Services) -> ASGIApp:
     routes = [
         Route("/health", health, methods=["GET"]),
+        *presence.routes,  # before the inventory's {id}/{kind}
         *inventory.routes,
         *identity.routes,
         *platform.routes,

@@ -200,6 +200,7 @@ class Broker:
             if self.persistence is not None:
                 self.persistence.session_offline(session)
         client = connection.client
+        self.stats.connection_ended(client.mountpoint if client is not None else None, connection.traffic)
         if client is not None:
             reason = connection.disconnect_reason
             self.hooks.on_disconnected(client, reason if reason is not None else 0x80)  # type: ignore[arg-type]

@@ -298,6 +298,7 @@ class ClientConnection(QoSFlows):
             # spec 4.12: enhanced authentication is not supported.
             self._refuse(_RC.BAD_AUTHENTICATION_METHOD)
             return
+        broker.stats.count(None, "client.connect")
         result = broker.hooks.authenticate(packet, self.info)
         if inspect.isawaitable(result):
             # Read nothing more until the hook answered (spec 3.1.4: the CONNECT is processed first).
@@ -329,10 +330,14 @@ class ClientConnection(QoSFlows):
         self.close(reason)
 
     def _accept(self, packet: Connect, result: AuthResult) -> None:
+        broker = self.broker
         if not result.ok:
+            broker.stats.count(None, "authentication.failure")
             self._refuse(result.reason_code)
             return
-        broker = self.broker
+        broker.stats.count(result.mountpoint, "authentication.success")
+        if result.login is None:
+            broker.stats.count(result.mountpoint, "authentication.success.anonymous")
         config = broker.config
         v5 = self.version == 5
         props = packet.properties
@@ -350,6 +355,8 @@ class ClientConnection(QoSFlows):
             result.login,
             result.mountpoint,
             self.info.certificate,
+            packet.clean_start,
+            packet.keep_alive,
         )
         will = packet.will
         if will is not None and is_server_topic(will.topic):
@@ -357,6 +364,7 @@ class ClientConnection(QoSFlows):
             self._refuse(_RC.TOPIC_NAME_INVALID if v5 else _RC.NOT_AUTHORIZED)
             return
         if will is not None and not broker.hooks.authorize_publish(client, will.topic, will.qos, will.retain):
+            broker.stats.count(result.mountpoint, "authorization.deny")
             self._refuse(_RC.NOT_AUTHORIZED)
             return
         if not result.mountpoint and client_id.startswith("$"):
@@ -449,8 +457,10 @@ class ClientConnection(QoSFlows):
         for topic_filter, options in packet.subscriptions:
             if not hooks.authorize_subscribe(client, topic_filter, options.qos):
                 # spec 3.9.3: the hooks choose 0x80 Unspecified error or 0x87 Not authorized (3.1.1: 0x80).
+                broker.stats.count(client.mountpoint, "authorization.deny")
                 codes.append(hooks.subscribe_refusal(client))
                 continue
+            broker.stats.count(client.mountpoint, "authorization.allow")
             if mount is not None:
                 topic_filter = mount.filter(topic_filter)
             sub = Subscription.from_options(session.client_id, topic_filter, options, identifier)

@@ -54,6 +54,9 @@ class ClientInfo:
     mountpoint: str = ""
     #: The verified TLS client certificate, if any (:attr:`ConnectionInfo.certificate`).
     certificate: Mapping[str, Any] | None = None
+    #: The CONNECT's Clean Start (3.1.1: Clean Session) flag and Keep Alive (seconds, as the client asked).
+    clean_start: bool = True
+    keep_alive: int = 0
 
 
 @dataclass(frozen=True, slots=True)

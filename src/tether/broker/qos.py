@@ -111,6 +111,8 @@ class QoSFlows:
         topic = packet.topic
         refusal = None
         if not broker.hooks.authorize_publish(client, topic, qos, packet.retain):
+            # Allowed publishes are not counted one by one: authorization.allow adds recv_msg less these.
+            broker.stats.count(client.mountpoint, "authorization.deny.publish")
             refusal = _RC.NOT_AUTHORIZED
         elif topic[:1] == "$" and is_server_topic(topic):
             # spec 4.7.2: `$SYS/...` and the like are the server's, even for a superuser: 0x90.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 __all__ = ["BrokerStats", "Traffic"]
 
@@ -20,6 +21,23 @@ class BrokerStats:
     #: Messages dropped because a session's queue was full.
     dropped: int = 0
     connections: int = 0
+    #: Per namespace (a tenant's mountpoint; "" the whole topic space; None connections that never logged
+    #: in): the traffic of its connections that ended, and its connection and authorization counts in EMQX's
+    #: metric names (`client.connect`, `authentication.success`, `authorization.deny`, ...).
+    ended: dict[str | None, Traffic] = field(default_factory=dict)
+    events: dict[str | None, Counter[str]] = field(default_factory=dict)
+
+    def count(self, mountpoint: str | None, key: str) -> None:
+        counter = self.events.get(mountpoint)
+        if counter is None:
+            counter = self.events[mountpoint] = Counter()
+        counter[key] += 1
+
+    def connection_ended(self, mountpoint: str | None, traffic: Traffic) -> None:
+        total = self.ended.get(mountpoint)
+        if total is None:
+            total = self.ended[mountpoint] = Traffic()
+        total.add(traffic)
 
 
 class Traffic:
@@ -34,3 +52,10 @@ class Traffic:
         self.recv_msg = 0
         self.send_oct = 0
         self.send_msg = 0
+
+    def add(self, other: Traffic) -> None:
+        self.recv_oct += other.recv_oct
+        self.recv_pkt += other.recv_pkt
+        self.recv_msg += other.recv_msg
+        self.send_oct += other.send_oct
+        self.send_msg += other.send_msg

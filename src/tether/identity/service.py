@@ -43,6 +43,10 @@ class IdentityService:
         await self._visible(who, xid)
         return xid
 
+    async def resolve_all(self, tenant_id: str, type_: str, values: list[str]) -> dict[str, int]:
+        """For the platform itself (no caller to check): the object ids of those of `values` that exist."""
+        return await self._store.get_many(tenant_id, type_, values)
+
     async def list_for(self, who: Principal, mo_id: int, page: PageRequest) -> Page[ExternalId]:
         await self._inventory.get(who, mo_id)
         return await self._store.list_for(who.tenant_id, mo_id, page)

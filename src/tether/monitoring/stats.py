@@ -9,8 +9,12 @@ Each reading walks the sessions (and, for a tenant, the retained messages): mill
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
+from tether.adapters.namespaces import tenant_mountpoint
+from tether.broker.stats import Traffic
 from tether.monitoring.mqtt import MqttCounters
 
 if TYPE_CHECKING:
@@ -90,12 +94,27 @@ class StatsReader:
         return result
 
     def metrics(self, broker: Broker, tenant_id: str | None, platform: bool) -> dict[str, int]:
-        """`/metrics`: a tenant's connection events; with `platform`, every tenant's and the broker's message
-        counters (the broker counts messages for all tenants at once)."""
+        """`/metrics`: a tenant's (its namespace's) connection events, traffic and authorization counts; with
+        `platform`, every tenant's and the broker's message counters (the broker counts messages for all
+        tenants at once)."""
         if not platform:
-            return self.counters.tenant_events(tenant_id)
+            mountpoint = None if tenant_id is None else tenant_mountpoint(tenant_id)
+
+            def scope(namespace: str | None) -> bool:
+                return namespace == mountpoint
+
+            figures = self.counters.tenant_events(tenant_id)
+            traffic = _traffic(broker, scope)
+            figures.update(_traffic_figures(traffic))
+            figures.update(_security_figures(broker, scope, traffic))
+            figures["messages.received"] = traffic.recv_msg
+            figures["messages.sent"] = traffic.send_msg
+            return figures
         s = broker.stats
         figures = self.counters.all_events()
+        traffic = _traffic(broker, _everything)
+        figures.update(_traffic_figures(traffic))
+        figures.update(_security_figures(broker, _everything, traffic))
         figures.update(
             {
                 "messages.received": s.messages_received,
@@ -109,3 +128,59 @@ class StatsReader:
             }
         )
         return figures
+
+
+#: Which namespaces a figure covers: every one (the platform) or one tenant's mountpoint.
+Scope: TypeAlias = Callable[[str | None], bool]
+
+
+def _everything(mountpoint: str | None) -> bool:
+    return True
+
+
+def _traffic(broker: Broker, scope: Scope) -> Traffic:
+    """The traffic of the scope's namespaces: connections that ended, and live ones."""
+    total = Traffic()
+    for mountpoint, ended in list(broker.stats.ended.items()):
+        if scope(mountpoint):
+            total.add(ended)
+    for connection in list(broker.connections):
+        client = connection.client
+        if scope(client.mountpoint if client is not None else None):
+            total.add(connection.traffic)
+    return total
+
+
+def _traffic_figures(traffic: Traffic) -> dict[str, int]:
+    return {
+        "bytes.received": traffic.recv_oct,
+        "bytes.sent": traffic.send_oct,
+        "packets.received": traffic.recv_pkt,
+        "packets.publish.received": traffic.recv_msg,
+        "packets.publish.sent": traffic.send_msg,
+    }
+
+
+def _security_figures(broker: Broker, scope: Scope, traffic: Traffic) -> dict[str, int]:
+    """Authentication and authorization counts. Refused CONNECTs belong to no tenant: the platform's only."""
+    events: Counter[str] = Counter()
+    for mountpoint, counter in list(broker.stats.events.items()):
+        if scope(mountpoint):
+            events.update(counter)
+    denied_publish = events["authorization.deny.publish"]
+    allowed = events["authorization.allow"] + traffic.recv_msg - denied_publish
+    success = events["authentication.success"]
+    figures = {
+        "authentication.success": success,
+        "authentication.success.anonymous": events["authentication.success.anonymous"],
+        "authentication.failure": events["authentication.failure"],
+        "client.authenticate": success + events["authentication.failure"],
+        "client.auth.anonymous": events["authentication.success.anonymous"],
+        "authorization.allow": allowed,
+        "authorization.deny": events["authorization.deny"] + denied_publish,
+        "client.authorize": allowed + events["authorization.deny"] + denied_publish,
+    }
+    if scope is _everything:
+        figures["client.connect"] = events["client.connect"]
+        figures["packets.connect.received"] = events["client.connect"]
+    return figures

@@ -20,9 +20,10 @@ from tether.credentials.store import (
 from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
+from tether.presence.store import PresenceStore
 from tether.registration.store import DeviceRequestStore, XyteStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
-from tether.tenants.store import TenantStore, UserStore
+from tether.tenants.store import OperatorTokenStore, TenantStore, UserStore
 
 
 class Storage(Protocol):
@@ -45,6 +46,8 @@ class Storage(Protocol):
     trusted_certificates: TrustedCertificateStore
     smartrest_templates: SmartRestTemplateStore
     bans: BanStore
+    operator_tokens: OperatorTokenStore
+    presence: PresenceStore
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -33,3 +33,17 @@ class UserStore(Protocol):
     async def delete(self, tenant_id: str, username: str) -> bool:
         """Whether the user existed (and is gone now)."""
         ...
+
+
+class OperatorTokenStore(Protocol):
+    """What makes operator bearer tokens (tenants/tokens.py) outlive the process: the signing key and the
+    tokens logged out before they expire."""
+
+    async def signing_key(self, candidate: bytes) -> bytes:
+        """The stored key; `candidate` is stored and returned when there is none yet."""
+        ...
+
+    async def revoke(self, token_id: str, expires_at: int) -> None: ...
+    async def revoked(self, now: int) -> dict[str, int]:
+        """Token id -> expiry (s) of the logged-out tokens not yet expired; the expired ones are forgotten."""
+        ...

@@ -2,9 +2,10 @@
 administrator who logged in with user name and password, accepted by every /api/v5 endpoint as
 `Authorization: Bearer <token>` until it expires (EMQX's default: 60 minutes) or is logged out.
 
-The signing key is made at start: tokens end with the process. A token names its user and a fingerprint of
-the password hash it was issued under; a user deleted, no longer an administrator or whose password changed
-loses its tokens within CACHE_SECONDS.
+The signing key is made once and stored (OperatorTokenStore), as are the ids of tokens logged out before they
+expire: tokens outlive a restart, logouts too. A token names its user and a fingerprint of the password hash
+it was issued under; a user deleted, no longer an administrator or whose password changed loses its tokens
+within CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import jwt
 
 from tether.tenants.models import Principal, User
 from tether.tenants.service import TenantService
+from tether.tenants.store import OperatorTokenStore
 
 __all__ = ["OperatorTokens", "TokenRefused"]
 
@@ -48,13 +50,21 @@ class OperatorTokens:
     #: How long a verified user record is reused (a token is checked on every request).
     CACHE_SECONDS = 5.0
 
-    def __init__(self, tenants: TenantService, lifetime: int = LIFETIME_SECONDS) -> None:
+    def __init__(
+        self, tenants: TenantService, store: OperatorTokenStore, lifetime: int = LIFETIME_SECONDS
+    ) -> None:
         self._tenants = tenants
-        self._key = secrets.token_bytes(32)
+        self._store = store
+        self._key = b""  # load() reads it
         self.lifetime = lifetime
         self._users: dict[tuple[str, str], tuple[float, User | None]] = {}
         #: Logged-out token ids, until their tokens expire.
         self._revoked: dict[str, int] = {}
+
+    async def load(self) -> None:
+        """The stored signing key (made on the first start) and the logouts still in force."""
+        self._key = await self._store.signing_key(secrets.token_bytes(32))
+        self._revoked = await self._store.revoked(int(time.time()))
 
     def issue(self, user: User) -> Issued:
         now = int(time.time())
@@ -89,12 +99,14 @@ class OperatorTokens:
             raise TokenRefused("BAD_TOKEN", "The token's user is no administrator")
         return principal
 
-    def revoke(self, token: str) -> None:
-        """Log a token out (it is already verified)."""
+    async def revoke(self, token: str) -> None:
+        """Log a token out (it is already verified); stored before this returns."""
         claims = jwt.decode(token, self._key, algorithms=[_ALGORITHM], options={"verify_exp": False})
         now = int(time.time())
-        self._revoked = {jti: exp for jti, exp in self._revoked.items() if exp > now}
-        self._revoked[str(claims["jti"])] = int(claims["exp"])
+        jti, expires_at = str(claims["jti"]), int(claims["exp"])
+        await self._store.revoke(jti, expires_at)
+        self._revoked = {j: exp for j, exp in self._revoked.items() if exp > now}
+        self._revoked[jti] = expires_at
 
     async def _user(self, tenant_id: str, username: str) -> User | None:
         now = time.monotonic()

@@ -62,7 +62,7 @@ async def logout(request: Request) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != BEARER:
         raise EmqxError(400, "BAD_REQUEST", "Log out with the bearer token of POST /login")
-    ctx(request).tokens.revoke(token.strip())
+    await ctx(request).tokens.revoke(token.strip())
     return no_content()
 
 

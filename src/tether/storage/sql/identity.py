@@ -42,6 +42,16 @@ class SqlExternalIdStore:
             mo_id = await conn.scalar(query)
         return None if mo_id is None else ExternalId(type=type_, value=value, mo_id=mo_id)
 
+    async def get_many(self, tenant_id: str, type_: str, values: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        async with self._db.read() as conn:
+            for i in range(0, len(values), 500):  # well under SQLite's bound-parameter limit
+                query = select(xids.c.value, xids.c.mo_id).where(
+                    xids.c.tenant_id == tenant_id, xids.c.type == type_, xids.c.value.in_(values[i : i + 500])
+                )
+                found.update((r.value, r.mo_id) for r in await conn.execute(query))
+        return found
+
     async def list_for(self, tenant_id: str, mo_id: int, page: PageRequest) -> Page[ExternalId]:
         where = (xids.c.tenant_id == tenant_id, xids.c.mo_id == mo_id)
         query = (

@@ -1,4 +1,4 @@
-"""Rules in SQL (migration 0012); the service keeps them all, compiled, in memory (rules/service.py). The
+"""Rules in SQL (migration 0014); the service keeps them all, compiled, in memory (rules/service.py). The
 actions are stored in EMQX's JSON shape and read back through the same check as an operator's."""
 
 from __future__ import annotations

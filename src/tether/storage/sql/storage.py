@@ -15,12 +15,14 @@ from tether.storage.sql.dialect import Dialect
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
+from tether.storage.sql.presence import SqlPresenceStore
 from tether.storage.sql.registration import SqlDeviceRequestStore
 from tether.storage.sql.rules import SqlRuleStore
 from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
 from tether.storage.sql.telemetry import SqlEventStore, SqlMeasurementStore
 from tether.storage.sql.telemetry_alarms import SqlAlarmStore
 from tether.storage.sql.tenants import SqlTenantStore, SqlUserStore
+from tether.storage.sql.tokens import SqlOperatorTokenStore
 from tether.storage.sql.xyte import SqlXyteStore
 
 
@@ -45,6 +47,8 @@ class SqlStorage:
         self.smartrest_templates = SqlSmartRestTemplateStore(self.database)
         self.bans = SqlBanStore(self.database)
         self.rules = SqlRuleStore(self.database)
+        self.operator_tokens = SqlOperatorTokenStore(self.database)
+        self.presence = SqlPresenceStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()

@@ -1,8 +1,8 @@
 """Rules of the rule engine (EMQX 5 /api/v5/rules): per tenant, the SQL, the actions (EMQX's JSON), whether
 enabled, a description and metadata.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

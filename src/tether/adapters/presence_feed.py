@@ -1,0 +1,60 @@
+"""The broker's connection events -> the presence service (tether.presence): every connection of a tenant's
+client (the login tells the tenant and the device) is recorded; anonymous clients belong to no tenant and
+are not."""
+
+from __future__ import annotations
+
+from tether.adapters.access import PlatformHooks
+from tether.adapters.login import login_of
+from tether.broker import ClientInfo
+from tether.core.clock import now_ms
+from tether.mqtt.reason_codes import ReasonCode
+from tether.presence.models import ConnectionFact, disconnect_reason
+from tether.presence.service import PresenceService
+
+__all__ = ["install"]
+
+
+def _host(peer: str | None) -> str | None:
+    if not peer:
+        return None
+    if peer.startswith("["):
+        return peer[1 : peer.find("]")]
+    return peer.rpartition(":")[0] or peer
+
+
+class PresenceFeed:
+    def __init__(self, presence: PresenceService) -> None:
+        self.presence = presence
+        self._records: dict[int, str] = {}  # id(ClientInfo) -> history id, while connected
+
+    def on_connected(self, client: ClientInfo, session_present: bool) -> None:
+        login = login_of(client)
+        if login is None:
+            return
+        fact = ConnectionFact(
+            tenant_id=login.principal.tenant_id,
+            client_id=client.client_id,
+            username=client.username,
+            device=login.serial,
+            mo_id=login.mo_id,
+            ip_address=_host(client.peer),
+            proto_ver=client.protocol_version,
+            clean_start=client.clean_start,
+            keepalive=client.keep_alive,
+            connected_at=now_ms(),
+        )
+        self._records[id(client)] = self.presence.connected(fact, login.activity)
+
+    def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
+        record_id = self._records.pop(id(client), None)
+        if record_id is not None:
+            code = int(reason)
+            name = reason.name if isinstance(reason, ReasonCode) else None
+            self.presence.disconnected(record_id, disconnect_reason(code, name))
+
+
+def install(hooks: PlatformHooks, presence: PresenceService) -> PresenceFeed:
+    feed = PresenceFeed(presence)
+    hooks.listen(on_connected=feed.on_connected, on_disconnected=feed.on_disconnected)
+    return feed
