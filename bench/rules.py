@@ -42,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mqtt_broker as mb
 
 HOST = mb.HOST
+#: No keep-alive: a phase outlasts the server's idle timeout (5 s), and a reused closed connection fails.
+FRESH = httpx.Limits(max_keepalive_connections=0)
 TOPIC = "bench/rules"
 RULE = {
     "id": "bench",
@@ -115,6 +117,13 @@ async def phase(port: int, password: str, seconds: float, tag: str) -> float:
     return rate
 
 
+async def matched_count(http: httpx.AsyncClient) -> int:
+    """The rule's `matched`, on a fresh connection (the server closes idle keep-alive ones after 5 s)."""
+    async with httpx.AsyncClient(base_url=http.base_url, auth=http.auth, timeout=120) as fresh:
+        count: int = (await fresh.get("/api/v5/rules/bench/metrics")).json()["metrics"]["matched"]
+        return count
+
+
 async def paced(
     http: httpx.AsyncClient, port: int, password: str, rate: float, seconds: float, tag: str
 ) -> tuple[float, float]:
@@ -127,10 +136,10 @@ async def paced(
     for p in pubs:
         p.pump()
     await asyncio.sleep(1.0)
-    matched0 = (await http.get("/api/v5/rules/bench/metrics")).json()["metrics"]["matched"]
+    matched0 = await matched_count(http)
     received0, start = sub.received, time.perf_counter()
     await asyncio.sleep(seconds)
-    matched1 = (await http.get("/api/v5/rules/bench/metrics")).json()["metrics"]["matched"]
+    matched1 = await matched_count(http)
     elapsed = time.perf_counter() - start
     delivered = (sub.received - received0) / elapsed
     for p in pubs:
@@ -147,7 +156,7 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
     plain: list[float] = []
     ruled: list[float] = []
     rule_rates: list[tuple[float, float, float]] = []
-    async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
         for round_ in range(args.rounds):
             plain.append(await phase(mqtt_port, password, args.seconds, f"plain{round_}"))
             created = await http.post("/api/v5/rules", json=RULE)
@@ -155,7 +164,8 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
             start = time.perf_counter()
             ruled.append(await phase(mqtt_port, password, args.seconds, f"rule{round_}"))
             elapsed = time.perf_counter() - start
-            metrics = (await http.get("/api/v5/rules/bench/metrics")).json()["metrics"]
+            async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as fresh:
+                metrics = (await fresh.get("/api/v5/rules/bench/metrics")).json()["metrics"]
             rule_rates.append(
                 (
                     metrics["matched"] / elapsed,
@@ -176,7 +186,7 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
     print(f"          the rule saw {matched / with_rule:.0%} of the delivered messages (others: dropped)")
     print(f"ratio     {with_rule / no_rule:.0%} of the no-rule figure (target >= 70%)")
     # The highest offered rate at which the rule still sees every message (nothing dropped).
-    async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
         assert (await http.post("/api/v5/rules", json=RULE)).status_code == 201
         kept = 0.0
         for share in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3):

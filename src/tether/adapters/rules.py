@@ -36,7 +36,6 @@ from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.topics import matches, topic_name_problem
 from tether.presence.models import ConnectionRecord
 from tether.presence.service import RESOURCE as PRESENCE_RESOURCE
-from tether.rules.errors import RuleRuntimeError
 from tether.rules.events import event_name
 from tether.rules.models import MQTT_PROPERTIES, Console, Republish
 from tether.rules.service import LoadedRule, RuleService
@@ -52,8 +51,9 @@ _EVENTS = "$events/"
 _PRIVATE = PRIVATE_LEVEL + "/"
 #: The longest the worker runs before it lets the broker run (seconds). Under a flood of messages one turn of
 #: the event loop reads and routes a great many of them (libuv reads up to 32 x 64 kB per connection and
-#: turn), so the worker takes everything that arrived since its last turn, up to this.
-_TURN = 0.5
+#: turn), so the worker takes everything that arrived since its last turn, up to this; longer turns keep up
+#: better with a flood but starve the HTTP API (bench/README.md, rules.py).
+_TURN = 0.1
 _PLATFORM_RESOURCES = frozenset(
     {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE}
 )
@@ -90,7 +90,8 @@ class RuleEngine:
         self._republishing: str | None = None
         self._seq = 0
         self._closers: list[Callable[[], None]] = []
-        self._plans: dict[int, _RepublishPlan] = {}  # by id() of the action (the plan holds the action)
+        self._plans: dict[int, _RepublishPlan] = {}
+        self._mountpoints: dict[str, str] = {}  # by id() of the action (the plan holds the action)
 
     # ------------------------------------------------------------------------------------------ life
 
@@ -361,8 +362,8 @@ class RuleEngine:
         metrics = loaded.metrics
         metrics.matched += 1
         try:
-            outputs = loaded.compiled.run(columns)
-        except RuleRuntimeError as exc:
+            outputs = loaded.compiled.function(columns)
+        except Exception as exc:  # RuleRuntimeError, or what a function raised (CompiledRule.run's cases)
             metrics.failed_exception += 1
             log.debug("rule %s of tenant %s failed: %s", loaded.rule.id, tenant_id, exc)
             return
@@ -374,7 +375,7 @@ class RuleEngine:
         for output in outputs:
             for action in actions:
                 try:
-                    if isinstance(action, Republish):
+                    if type(action) is Republish:
                         self._republish(tenant_id, loaded.rule.id, action, output)
                     else:
                         assert isinstance(action, Console)
@@ -391,6 +392,8 @@ class RuleEngine:
                     metrics.actions_success += 1
 
     def _republish(self, tenant_id: str, rule_id: str, action: Republish, output: dict[str, Any]) -> None:
+        """Route the output as a message of the rule's tenant (what `Broker.publish` does, with the tenant's
+        mountpoint worked out once)."""
         broker = self.broker
         if broker is None:
             raise ActionFailed("the broker is not running")
@@ -398,16 +401,14 @@ class RuleEngine:
         if plan is None or plan.action is not action:
             plan = self._plans[id(action)] = _RepublishPlan(action)
         topic, payload, qos, retain, properties = plan(output)
+        mountpoint = self._mountpoints.get(tenant_id)
+        if mountpoint is None:
+            mountpoint = self._mountpoints[tenant_id] = tenant_mountpoint(tenant_id)
+        expiry = properties.message_expiry_interval
+        expires_at = None if expiry is None else broker.loop.time() + expiry
         self._republishing = rule_id
         try:
-            broker.publish(
-                topic,
-                payload,
-                qos=qos,
-                retain=retain,
-                mountpoint=tenant_mountpoint(tenant_id),
-                properties=properties,
-            )
+            broker.route(Message(mountpoint + topic, payload, qos, retain, properties, expires_at, None))
         finally:
             self._republishing = None
 
