@@ -23,15 +23,9 @@ PACKAGES = sorted(
 
 #: The domain packages and what they must never import (directly or through another domain).
 DOMAINS = [
-    "tenants",
-    "inventory",
-    "identity",
-    "operations",
-    "telemetry",
-    "registration",
-    "credentials",
-    "fleets",
-]
+    "tenants", "inventory", "identity", "operations", "telemetry", "registration", "credentials", "fleets",
+    "rules",
+]  # fmt: skip
 ABOVE = (
     "tether.api",
     "tether.adapters",
@@ -167,3 +161,29 @@ def test_hidden_imports_make_a_cycle(tmp_path: Path) -> None:
     modules = {("p" if name == "__init__" else f"p.{name}"): package / f"{name}.py" for name in sources}
     members = {name for name, path in modules.items() if path.parent == package}
     assert _cycles(_imports(modules), members) == [["p.a", "p.b", "p.c"]]
+
+
+#: Modules the rule language (tether/rules, free of I/O like the MQTT core) must not import.
+_IO_MODULES = {
+    "asyncio", "socket", "ssl", "select", "selectors", "subprocess", "threading", "httpx", "sqlalchemy",
+}  # fmt: skip
+
+
+def test_the_rule_language_is_free_of_io() -> None:
+    """The rule language (tether.rules but its service and store) reaches, of Tether, only itself and the MQTT
+    topic syntax; the whole package imports no I/O module."""
+    modules, graph = _source_graph()
+    package = {name for name in modules if name.startswith("tether.rules")}
+    domain = {"tether.rules.service", "tether.rules.store", "tether.rules.models", "tether.rules.metrics"}
+    rules = package - domain
+    reached = {target for name in rules for target in graph.get(name, ())}
+    assert sorted(reached - rules) == ["tether.mqtt.topics"]
+    for name in package:
+        for node in ast.walk(ast.parse(modules[name].read_text())):
+            if isinstance(node, ast.Import):
+                roots = {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                roots = {(node.module or "").partition(".")[0]}
+            else:
+                continue
+            assert not roots & _IO_MODULES, f"{name} imports {roots & _IO_MODULES}"

@@ -13,6 +13,7 @@ from tether.adapters import xyte as xyte_adapter
 from tether.adapters.access import PlatformHooks
 from tether.adapters.control import BrokerControl
 from tether.adapters.device_bootstrap import DeviceBootstrap
+from tether.adapters.rules import RuleEngine
 from tether.api.app import create_app
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
@@ -40,6 +41,7 @@ from tether.realtime.hub import Renderer
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.rules.service import RuleService
 from tether.services import Services
 from tether.storage.postgresql import PostgresDialect, postgresql_url
 from tether.storage.sql.storage import SqlStorage
@@ -106,6 +108,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         offline_grace=settings.presence_offline_grace,
     )
     things = ThingService(inventory, identity, tenants, Catalog(inventory, identity), events)
+    monitoring = Monitoring(DatabaseProbe(storage.database))
+    rules = RuleService(storage.rules)
     return Services(
         settings=settings,
         events=events,
@@ -132,8 +136,10 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         things=things,
         shadows=ShadowService(storage.shadows),
         commands=CommandService(operations, things),
-        monitoring=Monitoring(DatabaseProbe(storage.database)),
+        monitoring=monitoring,
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
+        rules=rules,
+        rule_engine=RuleEngine(rules, events, node=monitoring.node, base_url=settings.public_http_url or ""),
     )
 
 
@@ -159,6 +165,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     await services.tokens.load()
     # Connection history and device presence: what a previous process left open is closed now.
     await services.presence.start()
+    await services.rules.load()
     return Platform(
         storage=storage,
         services=services,
@@ -209,6 +216,16 @@ def install_adapters(
     sys_topics.install(hooks)
     # Every connection of a tenant's client: history, c8y_Connection, availability (tether.presence).
     presence_feed.install(hooks, services.presence)
+    # Rules run on the tenants' messages and on platform events, after they are accepted.
+    stop_rules = services.rule_engine.install(broker)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
-    return [services.broker.detach, xyte.close, fleets.close, c8y.close, revoked, sys_topics.close]
+    return [
+        services.broker.detach,
+        stop_rules,
+        xyte.close,
+        fleets.close,
+        c8y.close,
+        revoked,
+        sys_topics.close,
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tether.adapters.control import BrokerControl
+from tether.adapters.rules import RuleEngine
 from tether.config import Settings
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
@@ -29,6 +30,7 @@ from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.rules.service import RuleService
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
@@ -65,4 +67,6 @@ class Services:
     shadows: ShadowService  # their shadow documents
     commands: CommandService  # Fleets commands (operations of the things)
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
+    rules: RuleService  # the rule engine's rules (/api/v5/rules), compiled, with their metrics
+    rule_engine: RuleEngine  # runs them on messages and events once the broker is attached; emit() for events
     presence: PresenceService  # connection history, device connection and availability, offline alarms

@@ -114,3 +114,31 @@ def test_api_v5_bodies(client: httpx.Client) -> None:
     client.post(USERS, json={"user_id": "props-user", "password": "props-pw"})
     client.post("/api/v5/api_key", json={"name": "props-key"})
     run()
+
+
+def test_api_v5_rule_bodies(client: httpx.Client) -> None:
+    sql = st.one_of(
+        JSON,
+        st.sampled_from(["SELECT * FROM 't/#'", 'SELECT payload.x AS x FROM "t/#" WHERE x > 1', "SELECT"]),
+        st.text(max_size=60).map(lambda t: f"SELECT {t} FROM 't/#'"),
+    )
+    args = body("topic", "qos", "retain", "payload", "user_properties", "mqtt_properties", "direct_dispatch")
+    action = st.one_of(
+        st.fixed_dictionaries({"function": st.sampled_from(["republish", "console"]), "args": args}), JSON
+    )
+    fields = {"id": JSON, "name": JSON, "sql": sql, "actions": st.one_of(st.lists(action, max_size=2), JSON),
+              "enable": JSON, "description": JSON, "metadata": JSON}  # fmt: skip
+    rule = st.one_of(st.fixed_dictionaries({}, optional=fields), JSON)
+    context = st.one_of(body("event_type", "topic", "payload", "clientid", "qos"), JSON)
+
+    @SETTINGS
+    @given(create=rule, change=rule, test_sql=sql, test_context=context)
+    def run(create: Any, change: Any, test_sql: Any, test_context: Any) -> None:
+        no_server_error(client.post("/api/v5/rules", json=create))
+        no_server_error(client.put("/api/v5/rules/props-rule", json=change))
+        no_server_error(client.post("/api/v5/rule_test", json={"sql": test_sql, "context": test_context}))
+
+    client.post("/api/v5/rules", json={"id": "props-rule", "sql": "SELECT * FROM 't/#'"})
+    run()
+    for found in client.get("/api/v5/rules", params={"limit": 10000}).json()["data"]:
+        client.delete(f"/api/v5/rules/{found['id']}")

@@ -18,6 +18,7 @@ from tests.fakes.identity import FakeExternalIdStore
 from tests.fakes.inventory import FakeManagedObjectStore
 from tests.fakes.operations import FakeOperationStore
 from tests.fakes.registration import FakeDeviceRequestStore, FakeXyteStore
+from tests.fakes.rules import FakeRuleStore
 from tests.fakes.smartrest import FakeSmartRestTemplateStore
 from tests.fakes.telemetry import FakeAlarmStore, FakeEventStore, FakeMeasurementStore
 from tests.fakes.tenants import FakeTenantStore, FakeUserStore
@@ -29,6 +30,7 @@ from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
 from tether.registration.store import DeviceRequestStore, XyteStore
+from tether.rules.store import RuleStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
 from tether.tenants.store import TenantStore, UserStore
 
@@ -49,6 +51,7 @@ measurement_store: MeasurementStore = FakeMeasurementStore(mos)
 event_store: EventStore = FakeEventStore(mos)
 alarm_store: AlarmStore = FakeAlarmStore(mos)
 shadow_store: ShadowStore = FakeShadowStore()
+rule_store: RuleStore = FakeRuleStore()
 
 PAIRS: list[tuple[type, object]] = [
     (TenantStore, tenant_store),
@@ -67,6 +70,7 @@ PAIRS: list[tuple[type, object]] = [
     (EventStore, event_store),
     (AlarmStore, alarm_store),
     (ShadowStore, shadow_store),
+    (RuleStore, rule_store),
 ]
 
 

@@ -87,6 +87,8 @@ class Broker:
         )
         #: Platform handlers by the first level of the topic as clients send it (see :meth:`add_handler`).
         self.handlers: dict[str, MessageHandler] = {}
+        #: Observers of every routed message (see :meth:`add_tap`).
+        self.taps: list[Callable[[Message], None]] = []
 
     def add_handler(self, root: str, handler: MessageHandler) -> None:
         """Give the platform every accepted PUBLISH whose topic (as the client sent it) starts with the level
@@ -95,6 +97,13 @@ class Broker:
         if root in self.handlers:
             raise ValueError(f"a handler for {root!r} topics is already installed")
         self.handlers[root] = handler
+
+    def add_tap(self, tap: Callable[[Message], None]) -> Callable[[], None]:
+        """Show `tap` every message the broker routes once it is accepted (a client's PUBLISH that passed
+        authorization, a will, the platform's own): it must only take note and return (the rule engine
+        queues it), as it runs before the publisher is acknowledged. Returns the function that removes it."""
+        self.taps.append(tap)
+        return lambda: self.taps.remove(tap)
 
     def publish(
         self,
@@ -323,6 +332,9 @@ class Broker:
         """Retain it if it has the RETAIN flag, and deliver it to every matching subscription; says how many
         sessions it reached and what the publisher's acknowledgement waits for (see :class:`Routed`)."""
         self.stats.messages_received += 1
+        if self.taps:
+            for tap in self.taps:
+                tap(message)
         durable = message.retain and self.retain(message)
         subs, groups = self.subscriptions.match(message.topic)
         if not subs and not groups:

@@ -21,6 +21,7 @@ from tether.api.emqx import (
     login,
     monitoring,
     publish,
+    rules,
     subscriptions,
 )
 from tether.api.family import family_app
@@ -41,6 +42,7 @@ def create_emqx_app(context: Services) -> Starlette:
         *banned.routes,
         *monitoring.routes,
         *login.routes,
+        *rules.routes,
     ]
     return family_app(routes, errors, context)
 

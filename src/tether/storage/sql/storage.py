@@ -18,6 +18,7 @@ from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
 from tether.storage.sql.presence import SqlPresenceStore
 from tether.storage.sql.registration import SqlDeviceRequestStore
+from tether.storage.sql.rules import SqlRuleStore
 from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
 from tether.storage.sql.telemetry import SqlEventStore, SqlMeasurementStore
 from tether.storage.sql.telemetry_alarms import SqlAlarmStore
@@ -46,6 +47,7 @@ class SqlStorage:
         self.trusted_certificates = SqlTrustedCertificateStore(self.database)
         self.smartrest_templates = SqlSmartRestTemplateStore(self.database)
         self.bans = SqlBanStore(self.database)
+        self.rules = SqlRuleStore(self.database)
         self.operator_tokens = SqlOperatorTokenStore(self.database)
         self.presence = SqlPresenceStore(self.database)
         self.shadows = SqlShadowStore(self.database)

@@ -1,0 +1,259 @@
+"""Rule engine benchmark: broker throughput with one matching rule against no rule, same server, same run.
+
+Starts `tether serve` (SQLite in a temporary directory) on free loopback ports and drives it with the load
+generator of mqtt_broker.py, logged in as the tenant administrator (rules are a tenant's):
+
+  no-rule   4 publishers -> 1 subscriber, QoS 0, 64-byte JSON payloads ({"temp": 35, ...}): delivered msg/s
+  rule      the same with one rule of the tenant matching every message, a WHERE on a payload field and a
+            republish: SELECT * FROM "bench/#" WHERE payload.temp > 30, republished to alerts/${clientid}
+            (no subscriber there); also the rule's own rate (matched/s, republished/s) from its metrics
+  paced     with the rule, publishers at a fixed rate (100%, 90%, ... of the no-rule figure): the highest
+            rate at which everything offered is delivered and the rule sees every message (no drops)
+
+The phases alternate (`--rounds`, default 2: no-rule, rule, no-rule, rule) and the figures are their means.
+Rules run after the messages are accepted, on a worker task fed by a bounded queue: when the engine falls
+behind, inputs are dropped and counted (matched/s below the input rate shows it), the broker is not slowed.
+
+    .venv/bin/python bench/rules.py
+    .venv/bin/python bench/rules.py --seconds 10 --rounds 3
+
+Client and server share the machine: on 2 cores the figures are lower bounds. Benchmarks measure; they do
+not assert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mqtt_broker as mb
+
+HOST = mb.HOST
+#: No keep-alive: a phase outlasts the server's idle timeout (5 s), and a reused closed connection fails.
+FRESH = httpx.Limits(max_keepalive_connections=0)
+TOPIC = "bench/rules"
+RULE = {
+    "id": "bench",
+    "sql": 'SELECT * FROM "bench/#" WHERE payload.temp > 30',
+    "actions": [{"function": "republish", "args": {"topic": "alerts/${clientid}", "payload": "${payload}"}}],
+}
+
+
+def json_payload() -> bytes:
+    head = b'{"temp": 35, "pad": "'
+    return head + b"x" * (mb.PAYLOAD - len(head) - 2) + b'"}'
+
+
+def connect_packet(client_id: str, username: str, password: str) -> bytes:
+    body = mb._string("MQTT") + bytes((4, 0xC2)) + (0).to_bytes(2, "big") + mb._string(client_id)
+    return mb._packet(0x10, body + mb._string(username) + mb._string(password))
+
+
+async def open_client(port: int, client_id: str, password: str) -> mb.MqttConnection:
+    loop = asyncio.get_running_loop()
+    _, conn = await loop.create_connection(lambda: mb.MqttConnection(loop), HOST, port)
+    assert conn.transport is not None
+    conn.transport.write(connect_packet(client_id, "t1/admin", password))
+    code = await asyncio.wait_for(conn.connack, 30)
+    if code != 0:
+        raise RuntimeError(f"CONNACK {code}")
+    return conn
+
+
+class JsonPublisher(mb.Publisher):
+    def __init__(self, conn: mb.MqttConnection, topic: str) -> None:
+        super().__init__(conn, topic, 0, window=64)
+        self.chunk = mb.publish_packet(topic, json_payload()) * 64
+
+
+class PacedPublisher:
+    """Publishes `rate` messages/s (QoS 0), in bursts every 5 ms."""
+
+    def __init__(self, conn: mb.MqttConnection, topic: str, rate: float) -> None:
+        self.conn = conn
+        self.rate = rate
+        self.packet = mb.publish_packet(topic, json_payload())
+        self.sent = 0
+        self.running = True
+        self.start = time.perf_counter()
+
+    def pump(self) -> None:
+        transport = self.conn.transport
+        if not self.running or transport is None or transport.is_closing():
+            return
+        due = int((time.perf_counter() - self.start) * self.rate) - self.sent
+        if due > 0 and not self.conn.paused:
+            transport.write(self.packet * due)
+            self.sent += due
+        self.conn.loop.call_later(0.005, self.pump)
+
+
+async def phase(port: int, password: str, seconds: float, tag: str) -> float:
+    sub = await open_client(port, f"{tag}-sub", password)
+    await mb.subscribe(sub, "bench/#", 0)
+    pubs = [JsonPublisher(await open_client(port, f"{tag}-pub-{i}", password), TOPIC) for i in range(4)]
+    for p in pubs:
+        p.pump()
+    rate = await mb._measure_rate(lambda: sub.received, seconds, warmup=1.0)
+    for p in pubs:
+        p.running = False
+    for c in [sub, *(p.conn for p in pubs)]:
+        assert c.transport is not None
+        c.transport.abort()
+    await asyncio.sleep(1.0)  # let the engine drain what it still holds
+    return rate
+
+
+async def matched_count(http: httpx.AsyncClient) -> int:
+    """The rule's `matched`, on a fresh connection (the server closes idle keep-alive ones after 5 s)."""
+    async with httpx.AsyncClient(base_url=http.base_url, auth=http.auth, timeout=120) as fresh:
+        count: int = (await fresh.get("/api/v5/rules/bench/metrics")).json()["metrics"]["matched"]
+        return count
+
+
+async def paced(
+    http: httpx.AsyncClient, port: int, password: str, rate: float, seconds: float, tag: str
+) -> tuple[float, float]:
+    """With the rule: delivered msg/s and rule matched/s at an offered `rate` (4 publishers)."""
+    sub = await open_client(port, f"{tag}-sub", password)
+    await mb.subscribe(sub, "bench/#", 0)
+    pubs = [
+        PacedPublisher(await open_client(port, f"{tag}-pub-{i}", password), TOPIC, rate / 4) for i in range(4)
+    ]
+    for p in pubs:
+        p.pump()
+    await asyncio.sleep(1.0)
+    matched0 = await matched_count(http)
+    received0, start = sub.received, time.perf_counter()
+    await asyncio.sleep(seconds)
+    matched1 = await matched_count(http)
+    elapsed = time.perf_counter() - start
+    delivered = (sub.received - received0) / elapsed
+    for p in pubs:
+        p.running = False
+    for c in [sub, *(p.conn for p in pubs)]:
+        assert c.transport is not None
+        c.transport.abort()
+    await asyncio.sleep(1.0)
+    return delivered, (matched1 - matched0) / elapsed
+
+
+async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password: str) -> None:
+    auth = ("t1/admin", password)
+    plain: list[float] = []
+    ruled: list[float] = []
+    rule_rates: list[tuple[float, float, float]] = []
+    async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
+        for round_ in range(args.rounds):
+            plain.append(await phase(mqtt_port, password, args.seconds, f"plain{round_}"))
+            created = await http.post("/api/v5/rules", json=RULE)
+            assert created.status_code == 201, created.text
+            start = time.perf_counter()
+            ruled.append(await phase(mqtt_port, password, args.seconds, f"rule{round_}"))
+            elapsed = time.perf_counter() - start
+            async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as fresh:
+                metrics = (await fresh.get("/api/v5/rules/bench/metrics")).json()["metrics"]
+            rule_rates.append(
+                (
+                    metrics["matched"] / elapsed,
+                    metrics["actions.success"] / elapsed,
+                    metrics["failed"] / elapsed,
+                )
+            )
+            assert (await http.delete("/api/v5/rules/bench")).status_code == 204
+    no_rule = sum(plain) / len(plain)
+    with_rule = sum(ruled) / len(ruled)
+    matched = sum(r[0] for r in rule_rates) / len(rule_rates)
+    republished = sum(r[1] for r in rule_rates) / len(rule_rates)
+    print(f"no-rule   delivered {no_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in plain)})")
+    print(
+        f"rule      delivered {with_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in ruled)})"
+    )
+    print(f"          rule matched {matched:,.0f}/s, republished {republished:,.0f}/s (over each rule phase)")
+    print(f"          the rule saw {matched / with_rule:.0%} of the delivered messages (others: dropped)")
+    print(f"ratio     {with_rule / no_rule:.0%} of the no-rule figure (target >= 70%)")
+    # The highest offered rate at which the rule still sees every message (nothing dropped).
+    async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
+        assert (await http.post("/api/v5/rules", json=RULE)).status_code == 201
+        kept = 0.0
+        for share in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3):
+            rate = no_rule * share
+            delivered, matched = await paced(http, mqtt_port, password, rate, args.seconds, f"paced{share}")
+            keeps_up = delivered >= 0.97 * rate and matched >= 0.97 * delivered
+            print(
+                f"paced     offered {rate:>10,.0f} msg/s ({share:.0%}): delivered {delivered:,.0f}/s, "
+                f"rule matched {matched:,.0f}/s{'  <- keeps up' if keeps_up else ''}"
+            )
+            if keeps_up:
+                kept = rate
+                break
+        print(
+            f"keeps up  the rule sees every message up to {kept:,.0f} msg/s = {kept / no_rule:.0%} of no-rule"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per phase")
+    parser.add_argument("--rounds", type=int, default=2, help="no-rule/rule pairs")
+    args = parser.parse_args()
+    password = secrets.token_urlsafe(16)
+    mqtt_port, http_port = mb.free_port(), mb.free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "tether.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
+        command += [
+            "--http",
+            f"{HOST}:{http_port}",
+            "--mqtt",
+            f"{HOST}:{mqtt_port}",
+            "--log-level",
+            "warning",
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+        env["TETHER_ADMIN_PASSWORD"] = password
+        log_path = Path(tmp) / "tether.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=mb.REPO_ROOT
+            )
+            try:
+                url = f"http://{HOST}:{http_port}"
+                deadline = time.monotonic() + 60
+                with httpx.Client(base_url=url, timeout=2) as client:
+                    while True:
+                        with contextlib.suppress(httpx.HTTPError):
+                            if client.get("/health").status_code == 200:
+                                break
+                        if time.monotonic() > deadline or server.poll() is not None:
+                            raise RuntimeError("tether serve did not become healthy")
+                        time.sleep(0.1)
+                print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+                uvloop.run(run(args, mqtt_port, url, password))
+            finally:
+                server.terminate()
+                server.wait(30)
+        keys = ("Traceback", "WARNING", "ERROR")
+        problems = [
+            line for line in log_path.read_text(errors="replace").splitlines() if any(k in line for k in keys)
+        ]
+        if problems:
+            print("server log:", *problems, sep="\n  ")
+
+
+if __name__ == "__main__":
+    main()
