@@ -22,7 +22,16 @@ PACKAGES = sorted(
 )
 
 #: The domain packages and what they must never import (directly or through another domain).
-DOMAINS = ["tenants", "inventory", "identity", "operations", "telemetry", "registration", "credentials"]
+DOMAINS = [
+    "tenants",
+    "inventory",
+    "binaries",
+    "identity",
+    "operations",
+    "telemetry",
+    "registration",
+    "credentials",
+]
 ABOVE = (
     "tether.api",
     "tether.adapters",

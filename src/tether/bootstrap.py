@@ -13,6 +13,7 @@ from tether.adapters.access import PlatformHooks
 from tether.adapters.control import BrokerControl
 from tether.adapters.device_bootstrap import DeviceBootstrap
 from tether.api.app import create_app
+from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
 from tether.config import ConfigError, Settings
@@ -36,6 +37,7 @@ from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
 from tether.services import Services
+from tether.storage.files import FileBinaryStore
 from tether.storage.postgresql import PostgresDialect, postgresql_url
 from tether.storage.sql.storage import SqlStorage
 from tether.storage.sqlite import SqliteDialect, sqlite_url
@@ -95,6 +97,9 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     operations = OperationService(storage.operations, storage.managed_objects, events)
     realtime = Hub(events, RENDERERS)
     alarms = AlarmService(storage.alarms, inventory, events)
+    device_events = EventService(storage.events, inventory, events)
+    files = FileBinaryStore(settings.effective_binaries_dir)
+    files.open()
     presence_settings = PresenceSettings(
         history_days=settings.presence_history_days,
         check_interval=settings.presence_check_interval,
@@ -114,7 +119,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         registration=RegistrationService(storage.device_requests, tenants),
         retirement=DeviceRetirement(inventory, tenants),
         measurements=MeasurementService(storage.measurements, inventory, events),
-        device_events=EventService(storage.events, inventory, events),
+        device_events=device_events,
         alarms=alarms,
         xyte=XyteService(storage.xyte, inventory, identity, operations, events),
         api_keys=ApiKeyService(storage.api_keys),
@@ -124,6 +129,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         bans=BanService(storage.bans),
         tokens=OperatorTokens(tenants),
         monitoring=Monitoring(DatabaseProbe(storage.database)),
+        binaries=BinaryService(files, inventory, device_events, events, settings.max_binary_size),
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tether.adapters.control import BrokerControl
+from tether.binaries.service import BinaryService
 from tether.config import Settings
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
@@ -59,4 +60,5 @@ class Services:
     bans: BanService  # banned clients, checked in memory at every MQTT CONNECT
     tokens: OperatorTokens  # bearer tokens of POST /api/v5/login
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
+    binaries: BinaryService  # /inventory/binaries and event attachments, files in a BinaryStore
     presence: PresenceService  # connection history, device connection and availability, offline alarms
