@@ -58,7 +58,7 @@ async def receive_upload(
         raise PayloadTooLarge(f"The file exceeds the limit of {limit} bytes", resource=resource)
     if not multipart:
         disposition = parse_options_header(request.headers.get("content-disposition"))[1]
-        staged = await binaries.receive(who, request.stream())
+        staged = await binaries.receive(who, request.stream(), resource=resource)
         return Upload(staged, mime.decode("latin-1") or DEFAULT_TYPE, _text(disposition.get(b"filename")))
     boundary = options.get(b"boundary")
     if not boundary:
@@ -82,7 +82,7 @@ async def receive_upload(
         if not parts.ended:
             raise BadRequest("The multipart body ends before its closing boundary", resource=resource)
 
-    staged = await binaries.receive(who, file_chunks())
+    staged = await binaries.receive(who, file_chunks(), resource=resource)
     try:
         info = _object(parts, resource)
         if not parts.file_seen:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 from tether.binaries.store import BinaryStore, Key, Staged
-from tether.core.errors import Conflict, Forbidden, Missing, NotFound
+from tether.core.errors import Conflict, Forbidden, Missing, NotFound, PayloadTooLarge
 from tether.core.events import DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.inventory.models import InventoryCriteria, ManagedObject, ManagedObjectChange, NewManagedObject
@@ -63,10 +63,14 @@ class BinaryService:
 
     # -- uploads: the router stages the bytes first (a multipart body may name the file after sending it)
 
-    async def receive(self, who: Principal, chunks: AsyncIterable[bytes]) -> Staged:
+    async def receive(self, who: Principal, chunks: AsyncIterable[bytes], *, resource: str = R) -> Staged:
+        """The bytes, staged; more than the limit is PayloadTooLarge of `resource` (the API it came to)."""
         if not (who.is_admin or who.is_device):
             raise Forbidden("Access is denied", resource="security")
-        return await self._store.stage(who.tenant_id, chunks, self.limit)
+        try:
+            return await self._store.stage(who.tenant_id, chunks, self.limit)
+        except PayloadTooLarge as exc:
+            raise PayloadTooLarge(exc.message, resource=resource) from None
 
     async def discard(self, staged: Staged) -> None:
         await self._store.discard(staged)
