@@ -8,7 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -61,6 +64,26 @@ class ServerProcess:
             if name in ("VmRSS", "VmHWM"):
                 fields[name] = int(value.split()[0]) * 1024
         return fields["VmRSS"], fields["VmHWM"]
+
+    @contextmanager
+    def sampled(self) -> Iterator[list[int]]:
+        """The largest resident set seen while the block runs (sampled every 5 ms), in the list it yields
+        (VmHWM cannot tell: its peak is usually from the start, migrations and imports)."""
+        peak = [self.memory()[0]]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.005):
+                peak[0] = max(peak[0], self.memory()[0])
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            yield peak
+        finally:
+            done.set()
+            sampler.join()
+            peak[0] = max(peak[0], self.memory()[0])
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)

@@ -2,16 +2,18 @@
 
 A file is written under <root>/.staging, fsynced, then renamed into place (rename is atomic within one file
 system, POSIX rename(2)) and the directory fsynced: a crash leaves the old content or the new one, never half
-a file; leftovers in .staging are removed at start. Reads and writes go through worker threads in chunks of
-CHUNK bytes, so no file is ever held in memory. With PostgreSQL and several servers the root is a directory
+a file; staged files a crash left behind are removed at the next start once an hour old. Reads and writes go
+through worker threads in chunks of CHUNK bytes, so no file is ever held in memory. With PostgreSQL and several servers the root is a directory
 they all mount (docs/binaries.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from tether.core.errors import PayloadTooLarge
 CHUNK = 1024 * 1024
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 STAGING = ".staging"
+STALE = 3600
 
 
 def _checked(part: str) -> str:
@@ -37,9 +40,16 @@ class FileBinaryStore:
         self.root = root
 
     def open(self) -> None:
-        """Create the root; forget uploads a previous process did not finish."""
-        shutil.rmtree(self.root / STAGING, ignore_errors=True)
-        (self.root / STAGING).mkdir(parents=True, exist_ok=True)
+        """Create the root; forget uploads a crashed process left unfinished. Other servers may share the
+        directory and be uploading right now: only staged files untouched for STALE seconds go (an upload in
+        progress writes to its file continuously)."""
+        staging = self.root / STAGING
+        staging.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - STALE
+        for leftover in staging.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
 
     def _path(self, tenant_id: str, key: Key) -> Path:
         return self.root.joinpath(_checked(tenant_id), *(_checked(part) for part in key))
