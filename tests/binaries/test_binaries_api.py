@@ -65,6 +65,16 @@ def test_c8y_api_upload_read_update_delete(c8y: CumulocityApi, server: ServerThr
     assert c8y.binaries.read_file(other.id) == b"replaced"
     updated = c8y.inventory.get(other.id)
     assert updated.length == 8 and updated.contentType == "application/x-new"
+    # Binaries.create: several Binary objects uploaded one by one (no Accept header).
+    assert (
+        c8y.binaries.create(
+            Binary(c8y, name="a.json", type="application/json", file=io.BytesIO(b"{}")),
+            Binary(c8y, name="b.json", type="application/json", file=io.BytesIO(b"[]")),
+        )
+        == 2
+    )
+    jsons = c8y.binaries.get_all(type="application/json")
+    assert sorted((b.name, b.length) for b in jsons) == [("a.json", 2), ("b.json", 2)]
     listed = {b.id for b in c8y.binaries.get_all()}
     assert {binary.id, other.id} <= listed
     assert c8y.binaries.get_count() >= 2
@@ -148,6 +158,18 @@ def test_multipart_object_before_file_and_listing_filters(admin: httpx.Client) -
         (b'--b\r\nContent-Disposition: form-data; name="object"\r\n\r\n{nope\r\n--b--\r\n', "b", 400),
         (b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc', "b", 400),
         (b"garbage", "", 400),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="object"\r\n\r\n{"name": "a\\u0000"}\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc\r\n--b--\r\n',
+            "b",
+            422,
+        ),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="file"\r\nContent-Type: a\x00b\r\n\r\n'
+            b"abc\r\n--b--\r\n",
+            "b",
+            422,
+        ),
     ],
 )
 def test_bad_multipart_bodies(

@@ -1,5 +1,6 @@
 """File uploads, streamed: a raw body (the file itself, its Content-Type kept) or multipart/form-data with a
-`file` part and an optional `object` part (JSON: name, type), as Cumulocity and c8y-api send them (RFC 7578).
+`file` part and an optional `object` part (JSON: name, type, contentType), as Cumulocity and c8y-api send
+them (RFC 7578).
 
 The body is read with request.stream() and handed on chunk by chunk to the BinaryStore; the `object` part
 may come before or after the file, so the file is staged first and named afterwards."""
@@ -26,8 +27,9 @@ MAX_OBJECT_PART = 64 * 1024
 @dataclass
 class Upload:
     staged: Staged
-    content_type: str  # of the file: its part's Content-Type, else the object's type, else octet-stream
+    content_type: str  # of the file: the object's contentType, else the file part's Content-Type, else ...
     name: str | None  # the object's name, else the file part's (or the raw body's) filename
+    type: str  # of the managed object: the object's type, else the content type
 
 
 @dataclass
@@ -59,7 +61,8 @@ async def receive_upload(
     if not multipart:
         disposition = parse_options_header(request.headers.get("content-disposition"))[1]
         staged = await binaries.receive(who, request.stream(), resource=resource)
-        return Upload(staged, mime.decode("latin-1") or DEFAULT_TYPE, _text(disposition.get(b"filename")))
+        content_type = mime.decode("latin-1") or DEFAULT_TYPE
+        return Upload(staged, content_type, _text(disposition.get(b"filename")), content_type)
     boundary = options.get(b"boundary")
     if not boundary:
         raise BadRequest("A multipart body needs a boundary", resource=resource)
@@ -90,8 +93,11 @@ async def receive_upload(
     except BaseException:
         await binaries.discard(staged)
         raise
-    content_type = parts.file_type or _text(info.get("type")) or DEFAULT_TYPE
-    return Upload(staged, content_type, _text(info.get("name")) or parts.filename)
+    # Cumulocity: the managed object's type is the object's; the file's media type its own (c8y-api's
+    # Binaries.create names it only in the object, as contentType, and sends the part as octet-stream).
+    kind = _text(info.get("type"))
+    content_type = _text(info.get("contentType")) or parts.file_type or kind or DEFAULT_TYPE
+    return Upload(staged, content_type, _text(info.get("name")) or parts.filename, kind or content_type)
 
 
 def _callbacks(parts: _Parts) -> Any:
@@ -150,7 +156,7 @@ def _object(parts: _Parts, resource: str) -> dict[str, Any]:
         raise BadRequest(f"The 'object' part is not JSON: {exc}", resource=resource) from None
     if not isinstance(info, dict):
         raise InvalidInput("The 'object' part must be a JSON object", resource=resource)
-    for key in ("name", "type"):
+    for key in ("name", "type", "contentType"):
         if key in info and not isinstance(info[key], str):
             raise InvalidInput(f"'{key}' of the 'object' part must be a string", resource=resource)
     return info

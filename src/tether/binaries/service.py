@@ -9,7 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 from tether.binaries.store import BinaryStore, Key, Staged
-from tether.core.errors import Conflict, Forbidden, Missing, NotFound, PayloadTooLarge
+from tether.core.errors import Conflict, Forbidden, InvalidInput, Missing, NotFound, PayloadTooLarge
 from tether.core.events import DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.inventory.models import InventoryCriteria, ManagedObject, ManagedObjectChange, NewManagedObject
@@ -34,6 +34,20 @@ class Attachment:
     name: str
     type: str
     length: int
+
+
+#: The longest name and content type kept (they come from headers and the `object` part, not checked JSON).
+MAX_TEXT = 1024
+
+
+def _text(value: str, what: str, resource: str) -> str:
+    """A name or content type as the stores can keep it: no NUL or other control character (PostgreSQL text
+    holds no NUL), at most MAX_TEXT characters."""
+    if len(value) > MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(
+            f"The {what} must be at most {MAX_TEXT} characters without control characters", resource=resource
+        )
+    return value
 
 
 def _object_key(mo_id: int) -> Key:
@@ -77,12 +91,16 @@ class BinaryService:
 
     # -- /inventory/binaries
 
-    async def create(self, who: Principal, staged: Staged, name: str, content_type: str) -> ManagedObject:
-        """A managed object describing the staged file, then the file under its id; the staged bytes are
-        discarded when either fails."""
+    async def create(
+        self, who: Principal, staged: Staged, name: str, content_type: str, kind: str | None = None
+    ) -> ManagedObject:
+        """A managed object describing the staged file (its type `kind`, by default the content type), then
+        the file under its id; the staged bytes are discarded when either fails."""
         try:
+            name, content_type = _text(name, "name", R), _text(content_type, "content type", R)
+            kind = content_type if kind is None else _text(kind, "type", R)
             fragments = {IS_BINARY: {}, "length": staged.size, "contentType": content_type}
-            mo = await self._inventory.create(who, NewManagedObject(None, name, content_type, fragments))
+            mo = await self._inventory.create(who, NewManagedObject(None, name, kind, fragments))
         except BaseException:
             await self._store.discard(staged)
             raise
@@ -111,6 +129,7 @@ class BinaryService:
 
     async def replace(self, who: Principal, mo_id: int, staged: Staged, content_type: str) -> ManagedObject:
         try:
+            _text(content_type, "content type", R)
             await self.get(who, mo_id)
             await self._store.publish(staged, _object_key(mo_id))
         except BaseException:
@@ -138,6 +157,9 @@ class BinaryService:
     ) -> Attachment:
         """POST (replace=False: 409 when the event has one) and PUT (replace=True: 404 when it has none)."""
         try:
+            _text(content_type, "content type", "event")
+            if name is not None:
+                _text(name, "name", "event")
             event = await self._events.get(who, event_id)
             if not replace and IS_BINARY in event.fragments:
                 raise Conflict(f"Event '{event_id}' already has an attachment", resource="event")

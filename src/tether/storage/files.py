@@ -3,8 +3,8 @@
 A file is written under <root>/.staging, fsynced, then renamed into place (rename is atomic within one file
 system, POSIX rename(2)) and the directory fsynced: a crash leaves the old content or the new one, never half
 a file; staged files a crash left behind are removed at the next start once an hour old. Reads and writes go
-through worker threads in chunks of CHUNK bytes, so no file is ever held in memory. With PostgreSQL and several servers the root is a directory
-they all mount (docs/binaries.md)."""
+through worker threads in chunks of CHUNK bytes, so no file is ever held in memory. With PostgreSQL and
+several servers the root is a directory they all mount (docs/binaries.md)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,9 @@ async def upload(request: Request) -> Response:
     who = await authenticate(request)
     binaries = ctx(request).binaries
     received = await receive_upload(request, binaries, who, resource=R)
-    mo = await binaries.create(who, received.staged, received.name or "file", received.content_type)
+    mo = await binaries.create(
+        who, received.staged, received.name or "file", received.content_type, received.type
+    )
     body = render.managed_object(base_url(request), mo)
     return json_response(request, body, "managedobject", 201, {"Location": body["self"]})
 
