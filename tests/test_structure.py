@@ -23,8 +23,8 @@ PACKAGES = sorted(
 
 #: The domain packages and what they must never import (directly or through another domain).
 DOMAINS = [
-    "tenants", "inventory", "identity", "operations", "telemetry", "registration", "credentials", "fleets",
-    "rules",
+    "tenants", "inventory", "binaries", "identity", "operations", "telemetry", "registration", "credentials",
+    "fleets", "rules",
 ]  # fmt: skip
 ABOVE = (
     "tether.api",

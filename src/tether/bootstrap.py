@@ -15,6 +15,7 @@ from tether.adapters.control import BrokerControl
 from tether.adapters.device_bootstrap import DeviceBootstrap
 from tether.adapters.rules import RuleEngine
 from tether.api.app import create_app
+from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
 from tether.config import ConfigError, Settings
@@ -43,6 +44,7 @@ from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
 from tether.rules.service import RuleService
 from tether.services import Services
+from tether.storage.files import FileBinaryStore
 from tether.storage.postgresql import PostgresDialect, postgresql_url
 from tether.storage.sql.storage import SqlStorage
 from tether.storage.sqlite import SqliteDialect, sqlite_url
@@ -102,6 +104,9 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     operations = OperationService(storage.operations, storage.managed_objects, events)
     realtime = Hub(events, RENDERERS)
     alarms = AlarmService(storage.alarms, inventory, events)
+    device_events = EventService(storage.events, inventory, events)
+    files = FileBinaryStore(settings.effective_binaries_dir)
+    files.open()
     presence_settings = PresenceSettings(
         history_days=settings.presence_history_days,
         check_interval=settings.presence_check_interval,
@@ -124,7 +129,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         registration=RegistrationService(storage.device_requests, tenants),
         retirement=DeviceRetirement(inventory, tenants),
         measurements=MeasurementService(storage.measurements, inventory, events),
-        device_events=EventService(storage.events, inventory, events),
+        device_events=device_events,
         alarms=alarms,
         xyte=XyteService(storage.xyte, inventory, identity, operations, events),
         api_keys=ApiKeyService(storage.api_keys),
@@ -137,6 +142,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         shadows=ShadowService(storage.shadows),
         commands=CommandService(operations, things),
         monitoring=monitoring,
+        binaries=BinaryService(files, inventory, device_events, events, settings.max_binary_size),
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
         rules=rules,
         rule_engine=RuleEngine(rules, events, node=monitoring.node, base_url=settings.public_http_url or ""),

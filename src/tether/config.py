@@ -30,6 +30,10 @@ class Settings:
     admin_password: str | None = None
     bootstrap_password: str | None = None
     max_body_size: int = 1024 * 1024
+    # Binaries (/inventory/binaries, event attachments): the largest file in bytes, and the directory of the
+    # files (None: <data_dir>/binaries; with PostgreSQL and several servers, a directory they all mount).
+    max_binary_size: int = 1024 * 1024 * 1024
+    binaries_dir: Path | None = None
     log_level: str = "info"
     # Addresses handed to Xyte devices at registration (hub_url, mqtt_hub_url); None: the Host header the
     # device used, with the port of the bound MQTT listener.
@@ -49,6 +53,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tether.db').resolve()}"
+
+    @property
+    def effective_binaries_dir(self) -> Path:
+        return self.binaries_dir if self.binaries_dir is not None else self.data_dir / "binaries"
 
     @property
     def database_shown(self) -> str:

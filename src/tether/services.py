@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tether.adapters.control import BrokerControl
 from tether.adapters.rules import RuleEngine
+from tether.binaries.service import BinaryService
 from tether.config import Settings
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
@@ -69,4 +70,5 @@ class Services:
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
     rules: RuleService  # the rule engine's rules (/api/v5/rules), compiled, with their metrics
     rule_engine: RuleEngine  # runs them on messages and events once the broker is attached; emit() for events
+    binaries: BinaryService  # /inventory/binaries and event attachments, files in a BinaryStore
     presence: PresenceService  # connection history, device connection and availability, offline alarms

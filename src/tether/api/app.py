@@ -15,6 +15,7 @@ from tether.api import fleets as fleets_api
 from tether.api import xyte as xyte_api
 from tether.api.c8y import (
     alarms,
+    binaries,
     events,
     identity,
     inventory,
@@ -43,6 +44,7 @@ async def health(request: Request) -> Response:
 def create_app(context: Services) -> ASGIApp:
     routes = [
         Route("/health", health, methods=["GET"]),
+        *binaries.routes,
         *presence.routes,  # before the inventory's {id}/{kind}
         *inventory.routes,
         *identity.routes,

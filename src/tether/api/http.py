@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.context import ctx
-from tether.core.errors import BadRequest, DomainError, InvalidInput, NotFound, TooManyRequests
+from tether.core.errors import (
+    BadRequest,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+)
 from tether.core.ids import parse_id, parse_int
 from tether.core.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 from tether.core.values import MAX_DEPTH
@@ -21,10 +28,6 @@ OFF_LOOP_BODY_SIZE = 32 * 1024  # bodies larger than this are parsed in a worker
 #: Nesting of objects and arrays in a request body: what a fragment may hold (core.values.MAX_DEPTH, the same
 #: rule on every protocol) plus the envelope of a collection (`{measurements: [{fragment: ...}]}`).
 MAX_JSON_DEPTH = MAX_DEPTH + 4
-
-
-class PayloadTooLarge(DomainError):
-    kind = "Payload Too Large"
 
 
 class UnsupportedMediaType(DomainError):

@@ -80,6 +80,12 @@ class NotFound(DomainError):
     kind = "Not Found"
 
 
+class PayloadTooLarge(DomainError):
+    """The request body exceeds a configured size (HTTP 413)."""
+
+    kind = "Payload Too Large"
+
+
 class Conflict(DomainError):
     kind = "Conflict"
 

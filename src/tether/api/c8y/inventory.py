@@ -27,7 +27,8 @@ from tether.inventory.query import QueryError, parse_query
 R = "inventory"
 
 
-def _criteria(request: Request) -> InventoryCriteria:
+def criteria(request: Request) -> InventoryCriteria:
+    """The filters of GET /inventory/managedObjects (also those of /inventory/binaries)."""
     params = request.query_params
     text = params.get("query") or params.get("q")
     try:
@@ -55,7 +56,7 @@ def _criteria(request: Request) -> InventoryCriteria:
 async def list_objects(request: Request) -> Response:
     who = await authenticate(request)
     inventory = ctx(request).inventory
-    page = await inventory.find(who, _criteria(request), page_request(request, resource=R))
+    page = await inventory.find(who, criteria(request), page_request(request, resource=R))
     relations = (
         await inventory.relations(who, [mo.id for mo in page.items])
         if query_flag(request, "withChildren", True)

@@ -20,8 +20,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from tether.api.auth import authenticate, parse_basic
 from tether.api.context import ctx
 from tether.api.errors import error_response
-from tether.api.http import PayloadTooLarge, base_url
-from tether.core.errors import BadRequest
+from tether.api.http import base_url
+from tether.core.errors import BadRequest, PayloadTooLarge
 from tether.realtime import (
     Conversation,
     Endpoint,

@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.adapters.clients import ClientNotFound, InvalidSubscription, SubscribeRefused
-from tether.api.http import PayloadTooLarge, UnsupportedMediaType, retry_after
+from tether.api.http import UnsupportedMediaType, retry_after
 from tether.core import errors
+from tether.core.errors import PayloadTooLarge
 
 log = logging.getLogger("tether.api")
 
