@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from c8y_api import CumulocityApi
-from c8y_api.model import Device as C8yDevice
 from c8y_api.model import GlobalRole, User
 from tests.api.test_device_retirement import register_over_rest
 from tests.api.users_support import PASSWORD, make_user
@@ -239,14 +238,14 @@ def test_device_users_are_listed_and_deleting_one_retires_the_device(
     devices = [u.username for u in c8y.users.get_all(only_devices=True)]
     assert device_user in devices
     assert device_user not in [u.username for u in c8y.users.get_all()]  # people only by default
-    in_group = admin.get(f"/user/t1/groupByName/devices").json()["id"]
+    in_group = admin.get("/user/t1/groupByName/devices").json()["id"]
     assert device_user in [
         u["userName"]
         for u in admin.get("/user/t1/users", params={"groups": in_group, "onlyDevices": "true"}).json()[
             "users"
         ]
     ]
-    assert isinstance(c8y.inventory.get(mo["id"]), object) and C8yDevice  # the device exists
+    assert c8y.inventory.get(mo["id"]).owner == device_user  # its device
 
     assert admin.delete(f"/user/t1/users/{device_user}").status_code == 204
     assert admin.get(f"/inventory/managedObjects/{mo['id']}").status_code == 404
