@@ -25,16 +25,16 @@ FAMILIES = (
     "AUDIT",
 )
 
-#: Role name -> description, as `/user/roles` lists them.
-GLOBAL_ROLES: dict[str, str] = {
+_FAMILY_ROLES: dict[str, str] = {
     **{f"ROLE_{f}_READ": f"Read access to {f.lower().replace('_', ' ')}" for f in FAMILIES},
     **{f"ROLE_{f}_ADMIN": f"Read and write access to {f.lower().replace('_', ' ')}" for f in FAMILIES},
 }
-
 #: Holding all of these makes a person an administrator of its tenant.
-ADMIN_ROLES = frozenset(GLOBAL_ROLES)
+ADMIN_ROLES = frozenset(_FAMILY_ROLES)
+#: Role name -> description, as `/user/roles` lists them (a family's READ and ADMIN, and the rest).
+GLOBAL_ROLES: dict[str, str] = {**_FAMILY_ROLES, "ROLE_INVENTORY_CREATE": "Create managed objects"}
 
-_READS = frozenset(r for r in GLOBAL_ROLES if r.endswith("_READ"))
+_READS = frozenset(r for r in ADMIN_ROLES if r.endswith("_READ"))
 
 #: The groups every tenant starts with (Cumulocity's defaults): name -> (description, roles).
 DEFAULT_GROUPS: dict[str, tuple[str, frozenset[str]]] = {
@@ -64,7 +64,7 @@ def principal_of(user: User, groups: Iterable[Group]) -> Principal:
 def effective_roles(who: Principal) -> list[str]:
     """The roles `/user/currentUser` reports."""
     if who.is_admin:
-        return sorted(ADMIN_ROLES | {"ROLE_INVENTORY_CREATE"})
+        return sorted(ADMIN_ROLES | {"ROLE_INVENTORY_CREATE", "ROLE_TENANT_ADMIN"})
     if Role.DEVICE in who.roles:
         return ["ROLE_DEVICE", "ROLE_IDENTITY_ADMIN", "ROLE_INVENTORY_CREATE"]
     if Role.BOOTSTRAP in who.roles:
