@@ -16,7 +16,7 @@ from tether.c8y import users as render
 from tether.core.errors import InvalidInput, NotFound
 from tether.core.paging import Page
 from tether.registration.retirement import is_device_user
-from tether.tenants.directory import role_names, user_fields
+from tether.tenants.directory import check_password, role_names, user_fields
 from tether.tenants.models import UserCriteria
 from tether.tenants.permissions import GLOBAL_ROLES, effective_roles
 
@@ -123,9 +123,11 @@ async def update_user(request: Request) -> Response:
     document = await read_json_object(request, resource=R)
     tenant, name = _tenant(request), _name(request)
     directory = ctx(request).users
-    await directory.update(who, tenant, name, user_fields(document))
-    if "password" in document:
-        await directory.set_password(who, tenant, name, document["password"])
+    fields = user_fields(document)
+    password = check_password(document["password"]) if "password" in document else None  # all or nothing
+    await directory.update(who, tenant, name, fields)
+    if password is not None:
+        await directory.set_password(who, tenant, name, password)
     return await _user_response(request, tenant, name)
 
 
