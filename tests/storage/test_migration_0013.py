@@ -1,6 +1,6 @@
-"""Migration 0013 on a database of the previous release: every existing tenant gets the default groups (admins,
-readers, devices), its administrators join `admins` and its device users `devices`, users stay enabled and can
-be listed by the users API's store queries. Both backends."""
+"""Migration 0013 on a database of the previous release: every existing tenant gets the default groups
+(admins, readers, devices), its administrators join `admins` and its device users `devices`, users stay
+enabled and can be listed by the users API's store queries. Both backends."""
 
 from __future__ import annotations
 
