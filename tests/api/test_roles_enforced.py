@@ -14,6 +14,8 @@ import pytest
 from tests.api.users_support import make_user
 from tests.support import ServerThread, unique
 
+from tether.tenants.models import Role
+
 
 @dataclass(frozen=True)
 class Family:
@@ -203,6 +205,14 @@ def test_the_management_api_and_realtime_follow_the_roles(server: ServerThread, 
         httpx.post(server.url + login, json={"username": reader[0], "password": reader[1]}).status_code == 403
     )
     assert httpx.post(server.url + login, json={"username": boss[0], "password": boss[1]}).status_code == 200
+    # Basic on /api/v5 too: only administrators (a device user was let into /api/v5/clients before).
+    device = ("t1/device_v5", "device-secret-1")
+    server.call(server.platform.services.tenants.create_user("t1", "device_v5", device[1], {Role.DEVICE}))
+    for who in (reader, nobody, device):
+        for path in ("/api/v5/clients", "/api/v5/subscriptions", "/api/v5/stats"):
+            refused = call(server, who, "GET", path)
+            assert refused.status_code == 403 and refused.json()["code"] == "UNAUTHORIZED_ROLE", (who, path)
+    assert call(server, boss, "GET", "/api/v5/clients").status_code == 200
     # The admins group makes an administrator: it deletes what a reader may not.
     mo = call(server, boss, "POST", "/inventory/managedObjects", {"name": "tmp"}).json()["id"]
     assert call(server, boss, "DELETE", f"/inventory/managedObjects/{mo}").status_code == 204
