@@ -40,7 +40,7 @@ async def set_password(settings: Settings, tenant_id: str, username: str, passwo
     storage = open_storage(_url(settings))
     await storage.open()
     try:
-        tenants = TenantService(storage.tenants, storage.users)
+        tenants = TenantService(storage.tenants, storage.users, groups=storage.groups)
         if not await tenants.set_password(tenant_id, username, password):
             raise AdminError(f"no user {tenant_id}/{username}")
     finally:
@@ -52,7 +52,7 @@ async def create_user(settings: Settings, tenant_id: str, username: str, role: R
     storage = open_storage(_url(settings))
     await storage.open()
     try:
-        tenants = TenantService(storage.tenants, storage.users)
+        tenants = TenantService(storage.tenants, storage.users, groups=storage.groups)
         created_tenant = await tenants.get_tenant(tenant_id) is None
         if created_tenant:
             await tenants.create_tenant(tenant_id)

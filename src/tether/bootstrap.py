@@ -51,6 +51,7 @@ from tether.storage.sqlite import SqliteDialect, sqlite_url
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
+from tether.tenants.directory import UserDirectory
 from tether.tenants.revocation import PasswordChangeWatch
 from tether.tenants.service import Provisioned, TenantService
 from tether.tenants.throttle import Throttle
@@ -98,7 +99,7 @@ def open_storage(database_url: str) -> SqlStorage:
 def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]) -> Services:
     """Every service over one opened storage; `listeners` names what /health waits for."""
     events = EventBus()
-    tenants = TenantService(storage.tenants, storage.users, events)
+    tenants = TenantService(storage.tenants, storage.users, events, storage.groups)
     inventory = InventoryService(storage.managed_objects, events)
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
@@ -122,6 +123,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         realtime=realtime,
         broker=BrokerControl(),
         tenants=tenants,
+        users=UserDirectory(tenants, storage.users, storage.groups),
         throttle=Throttle(),
         inventory=inventory,
         identity=identity,

@@ -35,6 +35,7 @@ from tether.rules.service import RuleService
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
+from tether.tenants.directory import UserDirectory
 from tether.tenants.service import TenantService
 from tether.tenants.throttle import Throttle
 from tether.tenants.tokens import OperatorTokens
@@ -48,6 +49,7 @@ class Services:
     realtime: Hub  # Cumulocity real-time notifications
     broker: BrokerControl  # the running MQTT broker, once attached (the management API's clients, publish)
     tenants: TenantService
+    users: UserDirectory
     throttle: Throttle  # failed logins, shared by HTTP and MQTT
     inventory: InventoryService
     identity: IdentityService

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from tether.core.errors import Conflict
-from tether.tenants.models import Tenant, User
+from tether.core.paging import Page, PageRequest
+from tether.tenants.models import Role, Tenant, User, UserCriteria
 
 
 class FakeTenantStore:
@@ -57,3 +58,23 @@ class FakeUserStore:
     async def delete(self, tenant_id: str, username: str) -> bool:
         self.changed.pop((tenant_id, username), None)
         return self.users.pop((tenant_id, username), None) is not None
+
+    async def find(self, tenant_id: str, criteria: UserCriteria, page: PageRequest) -> Page[User]:
+        found = sorted(
+            (
+                u
+                for (tenant, name), u in self.users.items()
+                if tenant == tenant_id
+                and name.startswith(criteria.username or "")
+                and (u.roles == {Role.DEVICE}) == criteria.only_devices
+            ),
+            key=lambda u: u.username,
+        )
+        return Page(found[page.offset : page.offset + page.page_size], page, len(found))
+
+    async def update(self, user: User) -> bool:
+        key = (user.tenant_id, user.username)
+        if key not in self.users:
+            return False
+        self.users[key] = user
+        return True

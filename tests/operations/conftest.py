@@ -18,7 +18,7 @@ from tether.tenants.service import TenantService
 async def services(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Services]:
     storage = open_storage(await fresh_database(request.param, tmp_path))
     await storage.open()
-    tenants = TenantService(storage.tenants, storage.users)
+    tenants = TenantService(storage.tenants, storage.users, groups=storage.groups)
     for tenant in ("t1", "t2"):
         await tenants.create_tenant(tenant)
     bus = EventBus()

@@ -26,6 +26,7 @@ from tether.api.c8y import (
     realtime,
     registration,
     trusted_certificates,
+    users,
 )
 from tether.api.context import ctx
 from tether.api.edge import NormalizePath
@@ -49,6 +50,7 @@ def create_app(context: Services) -> ASGIApp:
         *inventory.routes,
         *identity.routes,
         *platform.routes,
+        *users.routes,
         *operations.routes,
         *registration.routes,
         *realtime.routes,

@@ -9,6 +9,7 @@ import base64
 from starlette.requests import Request
 
 from tether.api.context import ctx
+from tether.api.permissions import admitted
 from tether.core.errors import Forbidden, TooManyRequests, Unauthorized
 from tether.credentials.api_keys import api_key_principal, looks_like_api_key
 from tether.credentials.models import ApiKeyRole
@@ -77,5 +78,6 @@ async def authenticate(request: Request) -> Principal:
     context.throttle.succeeded(address, login)
     if viewer and request.method not in _READS:
         raise Forbidden("A viewer API key may only read (GET)", resource="security")
+    principal = admitted(principal, request.method, request.url.path)  # global roles (api/permissions.py)
     request.scope["tether.principal"] = principal
     return principal

@@ -10,10 +10,12 @@ gateway's child devices are owned by the gateway's user, and deleting one must n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from tether.core.errors import Forbidden
-from tether.inventory.models import ChildKind, ManagedObject
+from tether.core.errors import Forbidden, NotFound
+from tether.core.paging import PageRequest
+from tether.inventory.models import ChildKind, InventoryCriteria, ManagedObject
 from tether.inventory.service import InventoryService
 from tether.tenants.models import Principal, Role, User
 from tether.tenants.service import TenantService
@@ -45,9 +47,10 @@ class DeviceRetirement:
         if not with_device_user:
             await self._inventory.delete(who, mo_id, cascade=cascade, force=force)
             return None
-        if not who.is_admin:
+        if not who.may("USER_MANAGEMENT", True):
             raise Forbidden(
-                "Access is denied: deleting the device user takes an administrator", resource="security"
+                "Access is denied: deleting the device user takes ROLE_USER_MANAGEMENT_ADMIN",
+                resource="security",
             )
         mo = await self._inventory.get(who, mo_id)
         user = await self._device_user(who, mo)
@@ -56,6 +59,33 @@ class DeviceRetirement:
             log.info("retired device user %s/%s with managed object %s", who.tenant_id, user.username, mo_id)
         await self._inventory.delete(who, mo_id, cascade=cascade, force=force)
         return user
+
+    async def retire_user(self, who: Principal, user: User) -> list[int]:
+        """`DELETE /user/{tenant}/users/device_<id>`: the device user goes (its credentials stop working at
+        once) and with it its device, the objects it owns that are no child device of another of its
+        objects. The ids of the deleted objects."""
+        if not who.may("INVENTORY", True):  # the user's rights the users API checked (directory.deletable)
+            raise Forbidden(
+                "Access is denied: retiring a device takes ROLE_INVENTORY_ADMIN", resource="security"
+            )
+        devices: list[int] = []
+        current = 1
+        while True:
+            page = await self._inventory.find(
+                who, InventoryCriteria(owner=user.username), PageRequest(current_page=current, page_size=500)
+            )
+            for mo in page.items:
+                if await self._device_user(who, mo) is not None:
+                    devices.append(mo.id)
+            if len(page.items) < 500:
+                break
+            current += 1
+        await self._tenants.delete_user(who.tenant_id, user.username)
+        for mo_id in devices:
+            with contextlib.suppress(NotFound):  # gone meanwhile
+                await self._inventory.delete(who, mo_id, cascade=False)
+        log.info("retired device user %s/%s and its devices %s", who.tenant_id, user.username, devices)
+        return devices
 
     async def _device_user(self, who: Principal, mo: ManagedObject) -> User | None:
         user = await self._tenants.get_user(who.tenant_id, mo.owner)

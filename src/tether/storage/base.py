@@ -23,7 +23,7 @@ from tether.operations.store import OperationStore
 from tether.presence.store import PresenceStore
 from tether.registration.store import DeviceRequestStore, XyteStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
-from tether.tenants.store import OperatorTokenStore, TenantStore, UserStore
+from tether.tenants.store import GroupStore, OperatorTokenStore, TenantStore, UserStore
 
 
 class Storage(Protocol):
@@ -31,6 +31,7 @@ class Storage(Protocol):
 
     tenants: TenantStore
     users: UserStore
+    groups: GroupStore
     managed_objects: ManagedObjectStore
     external_ids: ExternalIdStore
     operations: OperationStore

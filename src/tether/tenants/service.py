@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hmac
 import itertools
 import time
@@ -19,7 +20,8 @@ from tether.tenants.passwords import (
     verify_password,
     verify_slowly,
 )
-from tether.tenants.store import TenantStore, UserStore
+from tether.tenants.permissions import DEFAULT_GROUPS, principal_of
+from tether.tenants.store import GroupStore, TenantStore, UserStore
 
 BOOTSTRAP_TENANT = "management"
 BOOTSTRAP_USER = "devicebootstrap"
@@ -49,9 +51,18 @@ class TenantService:
     #: the deletion must not succeed after it); far longer than any login takes.
     RETIRED_SECONDS = 600.0
 
-    def __init__(self, tenants: TenantStore, users: UserStore, events: EventBus | None = None) -> None:
+    def __init__(
+        self,
+        tenants: TenantStore,
+        users: UserStore,
+        events: EventBus | None = None,
+        groups: GroupStore | None = None,
+    ) -> None:
+        """`groups`: the user groups, whose roles a person's principal carries (without it, only the
+        user's own roles count)."""
         self._tenants = tenants
         self._users = users
+        self._groups = groups
         self._events = events
         self._cache_key = generate_password(32).encode()
         self._verified: dict[bytes, tuple[float, Principal]] = {}
@@ -105,18 +116,35 @@ class TenantService:
         self.forget(tenant_id, username)
         return changed
 
-    def forget(self, tenant_id: str, username: str) -> None:
-        """Drop the cached verifications of a user's credentials (its password changed)."""
+    def forget(self, tenant_id: str, username: str | None = None) -> None:
+        """Drop the cached verifications of a user's credentials (its password, roles or groups changed), or
+        of every user of the tenant (a group's roles changed)."""
         verified = self._verified
         for key in [
-            k for k, (_, p) in verified.items() if p.tenant_id == tenant_id and p.username == username
+            k
+            for k, (_, p) in verified.items()
+            if p.tenant_id == tenant_id and (username is None or p.username == username)
         ]:
             del verified[key]
 
+    def revoke(self, user: User) -> None:
+        """End what a user's credential holds now (it was disabled): cached verifications, and through the
+        `users` DELETE event its MQTT connections and real-time clients."""
+        self.forget(user.tenant_id, user.username)
+        if self._events is not None:
+            principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
+            self._events.publish(DomainEvent(user.tenant_id, "users", "DELETE", None, None, principal))
+
     async def create_tenant(self, tenant_id: str, domain: str | None = None) -> Tenant:
+        """The tenant (created if missing) with Cumulocity's default groups."""
         tenant = Tenant(id=tenant_id, domain=domain or tenant_id, creation_time=now_ms())
         with contextlib.suppress(Conflict):
             await self._tenants.create(tenant)
+        if self._groups is not None:
+            for name, (description, roles) in DEFAULT_GROUPS.items():
+                if await self._groups.by_name(tenant_id, name) is None:
+                    with contextlib.suppress(Conflict):
+                        await self._groups.create(tenant_id, name, description, roles)
         return tenant
 
     async def tenant_ids(self) -> list[str]:
@@ -136,7 +164,23 @@ class TenantService:
             password_hash = await hash_slowly(password)
         user = User(tenant_id, username, password_hash, frozenset(roles), now_ms())
         await self._users.create(user)
+        await self._join_default_group(user)
         return user
+
+    async def create_person(self, user: User, password: str) -> User:
+        """A user of the users API (no Tether role: its rights are its roles and its groups')."""
+        stored = dataclasses.replace(user, password_hash=await hash_slowly(password), creation_time=now_ms())
+        await self._users.create(stored)
+        return stored
+
+    async def _join_default_group(self, user: User) -> None:
+        """Administrators join `admins`, device users `devices` (as Cumulocity lists them)."""
+        name = "admins" if Role.ADMIN in user.roles else "devices" if user.roles == {Role.DEVICE} else None
+        if self._groups is None or name is None:
+            return
+        group = await self._groups.by_name(user.tenant_id, name)
+        if group is not None:
+            await self._groups.add_member(user.tenant_id, group.id, user.username)
 
     async def get_user(self, tenant_id: str, username: str) -> User | None:
         return await self._users.get(tenant_id, username)
@@ -189,9 +233,17 @@ class TenantService:
         ok = await verify_slowly(user.password_hash, password)
         if not ok or user.password_hash in self._retired:  # deleted while (or since) it was read
             return None
-        principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
+        if not user.enabled:
+            return None
+        principal = await self.principal_of(user)
         self._remember(self._digest(user.tenant_id, user.username, password), principal)
         return principal
+
+    async def principal_of(self, user: User) -> Principal:
+        """A user's rights now: its own roles and its groups' (devices and administrators need no lookup)."""
+        if self._groups is None or user.roles:
+            return principal_of(user, ())
+        return principal_of(user, await self._groups.of_user(user.tenant_id, user.username))
 
     async def reject_unknown(self, username: str, password: str) -> None:
         """Spend what checking a known user's password would, so timing does not tell which users exist:

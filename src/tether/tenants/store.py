@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tether.tenants.models import Tenant, User
+from tether.core.paging import Page, PageRequest
+from tether.tenants.models import Group, Tenant, User, UserCriteria
 
 
 class TenantStore(Protocol):
@@ -35,6 +36,40 @@ class UserStore(Protocol):
 
     async def delete(self, tenant_id: str, username: str) -> bool:
         """Whether the user existed (and is gone now)."""
+        ...
+
+    async def find(self, tenant_id: str, criteria: UserCriteria, page: PageRequest) -> Page[User]:
+        """The tenant's users by name, ordered by user name."""
+        ...
+
+    async def update(self, user: User) -> bool:
+        """Store a user's fields (not its password or roles of Tether); False if there is no such user."""
+        ...
+
+
+class GroupStore(Protocol):
+    async def create(
+        self, tenant_id: str, name: str, description: str | None, roles: frozenset[str]
+    ) -> Group:
+        """A new group with a never reused id; Conflict if the tenant has a group of that name."""
+        ...
+
+    async def get(self, tenant_id: str, group_id: int) -> Group | None: ...
+    async def by_name(self, tenant_id: str, name: str) -> Group | None: ...
+    async def find(self, tenant_id: str, page: PageRequest) -> Page[Group]: ...
+    async def update(self, group: Group) -> bool:
+        """Store name, description and roles; Conflict if the name is another group's."""
+        ...
+
+    async def delete(self, tenant_id: str, group_id: int) -> bool: ...
+    async def add_member(self, tenant_id: str, group_id: int, username: str) -> None:
+        """Idempotent; the group and the user must exist."""
+        ...
+
+    async def remove_member(self, tenant_id: str, group_id: int, username: str) -> bool: ...
+    async def members(self, tenant_id: str, group_id: int, page: PageRequest) -> Page[User]: ...
+    async def of_user(self, tenant_id: str, username: str) -> list[Group]:
+        """The groups a user belongs to, by id."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""What clients ask at login: /tenant/currentTenant, /tenant/loginOptions, /user/currentUser."""
+"""What clients ask at login: /tenant/currentTenant, /tenant/loginOptions (/user/currentUser: users.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,6 @@ from starlette.routing import Route
 from tether.api.auth import authenticate
 from tether.api.context import ctx
 from tether.api.http import base_url, json_response
-from tether.tenants.models import Role
-
-# Cumulocity role names the clients look for, per Tether role.
-EFFECTIVE_ROLES = {
-    Role.ADMIN: [
-        "ROLE_INVENTORY_ADMIN",
-        "ROLE_INVENTORY_READ",
-        "ROLE_INVENTORY_CREATE",
-        "ROLE_IDENTITY_ADMIN",
-        "ROLE_IDENTITY_READ",
-        "ROLE_TENANT_ADMIN",
-        "ROLE_USER_MANAGEMENT_READ",
-    ],
-    Role.DEVICE: ["ROLE_INVENTORY_CREATE", "ROLE_IDENTITY_ADMIN", "ROLE_DEVICE"],
-    Role.BOOTSTRAP: ["ROLE_DEVICE_BOOTSTRAP"],
-}
 
 
 async def current_tenant(request: Request) -> Response:
@@ -59,25 +43,7 @@ async def login_options(request: Request) -> Response:
     return json_response(request, body, "loginOptionCollection")
 
 
-async def current_user(request: Request) -> Response:
-    who = await authenticate(request)
-    user = await ctx(request).tenants.get_user(who.tenant_id, who.username)
-    roles = sorted({name for role in who.roles for name in EFFECTIVE_ROLES[role]})
-    body = {
-        "id": who.username,
-        "userName": who.username,
-        "self": f"{base_url(request)}/user/currentUser",
-        "email": user.email if user else None,
-        "shouldResetPassword": False,
-        "effectiveRoles": [
-            {"id": r, "name": r, "self": f"{base_url(request)}/user/roles/{r}"} for r in roles
-        ],
-    }
-    return json_response(request, body, "currentUser")
-
-
 routes = [
     Route("/tenant/currentTenant", current_tenant, methods=["GET"]),
     Route("/tenant/loginOptions", login_options, methods=["GET"]),
-    Route("/user/currentUser", current_user, methods=["GET"]),
 ]

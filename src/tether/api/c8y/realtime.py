@@ -21,6 +21,7 @@ from tether.api.auth import authenticate, parse_basic
 from tether.api.context import ctx
 from tether.api.errors import error_response
 from tether.api.http import base_url
+from tether.api.permissions import listener
 from tether.core.errors import BadRequest, PayloadTooLarge
 from tether.realtime import (
     Conversation,
@@ -61,7 +62,7 @@ def _token_authenticator(context: Services) -> Callable[[str], Awaitable[Princip
 
     async def authenticate_token(token: str) -> Principal | None:
         credentials = parse_basic(f"Basic {token}", context.settings.tenant)
-        return None if credentials is None else await context.tenants.authenticate(*credentials)
+        return None if credentials is None else listener(await context.tenants.authenticate(*credentials))
 
     return authenticate_token
 
@@ -114,7 +115,7 @@ def _long_polling(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]
             raise BadRequest(str(exc), resource=R) from None
         principal: Principal | None = None
         if request.headers.get("authorization") or not any(ext_token(m) for m in messages):
-            principal = await authenticate(request)  # 401 unless valid Basic (or an ext token instead)
+            principal = listener(await authenticate(request))  # 401 unless valid Basic (or an ext token)
         context = ctx(request)
         conversation = Conversation(
             hub, endpoint, base_url(request), principal, _token_authenticator(context), _rights(context)
@@ -142,7 +143,7 @@ async def _upgrade_principal(websocket: WebSocket) -> tuple[bool, Principal | No
         return True, None
     context = ctx(websocket)
     credentials = parse_basic(header, context.settings.tenant)
-    principal = None if credentials is None else await context.tenants.authenticate(*credentials)
+    principal = None if credentials is None else listener(await context.tenants.authenticate(*credentials))
     return principal is not None, principal
 
 

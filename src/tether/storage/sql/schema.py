@@ -7,15 +7,19 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -49,6 +53,37 @@ users = Table(
     # ms since the epoch of the last password change (0: never); running servers poll it (migration 0008).
     Column("password_changed", BigInteger, nullable=False, server_default="0"),
     Index("ix_users_password_changed", "password_changed"),
+    # Cumulocity's user fields and the user's own global roles, comma-separated (migration 0016).
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("phone", String(64)),
+    Column("display_name", String(255)),
+    Column("global_roles", Text, nullable=False, server_default=""),
+)
+
+user_groups = Table(
+    "user_groups",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("roles", Text, nullable=False, server_default=""),  # comma-separated global roles
+    UniqueConstraint("tenant_id", "name", name="uq_user_groups_name"),
+    **NEVER_REUSED,
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", BigInteger, ForeignKey("user_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("username", String(255), primary_key=True),
+    ForeignKeyConstraint(
+        ["tenant_id", "username"], ["users.tenant_id", "users.username"], ondelete="CASCADE"
+    ),
+    Index("ix_group_members_user", "tenant_id", "username"),
 )
 
 managed_objects = Table(

@@ -22,7 +22,7 @@ from tether.storage.sql.rules import SqlRuleStore
 from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
 from tether.storage.sql.telemetry import SqlEventStore, SqlMeasurementStore
 from tether.storage.sql.telemetry_alarms import SqlAlarmStore
-from tether.storage.sql.tenants import SqlTenantStore, SqlUserStore
+from tether.storage.sql.tenants import SqlGroupStore, SqlTenantStore, SqlUserStore
 from tether.storage.sql.tokens import SqlOperatorTokenStore
 from tether.storage.sql.xyte import SqlXyteStore
 
@@ -32,6 +32,7 @@ class SqlStorage:
         self.database = Database(dialect)
         self.tenants = SqlTenantStore(self.database)
         self.users = SqlUserStore(self.database)
+        self.groups = SqlGroupStore(self.database)
         self.managed_objects = SqlManagedObjectStore(self.database)
         self.external_ids = SqlExternalIdStore(self.database)
         self.operations = SqlOperationStore(self.database)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tether.core.errors import Conflict
+from tether.core.errors import Conflict, NotFound
+from tether.core.paging import Page, PageRequest
 from tether.storage.sql.database import Database
-from tether.storage.sql.schema import tenants, users
-from tether.tenants.models import Role, Tenant, User
+from tether.storage.sql.schema import group_members, tenants, user_groups, users
+from tether.tenants.models import Group, Role, Tenant, User, UserCriteria
 
 
 class SqlTenantStore:
@@ -59,6 +60,7 @@ class SqlUserStore:
                         roles=",".join(sorted(user.roles)),
                         email=user.email,
                         creation_time=user.creation_time,
+                        **_fields(user),
                     )
                 )
         except IntegrityError:
@@ -93,6 +95,177 @@ class SqlUserStore:
             result = await conn.execute(statement)
         return bool(result.rowcount)
 
+    async def find(self, tenant_id: str, criteria: UserCriteria, page: PageRequest) -> Page[User]:
+        where: list[Any] = [users.c.tenant_id == tenant_id]
+        if criteria.username:
+            where.append(users.c.username.startswith(criteria.username, autoescape=True))
+        device = users.c.roles == Role.DEVICE.value  # a device user holds the device role alone
+        where.append(device if criteria.only_devices else ~device)
+        if criteria.groups is not None:
+            where.append(
+                exists()
+                .where(
+                    group_members.c.tenant_id == users.c.tenant_id,
+                    group_members.c.username == users.c.username,
+                    group_members.c.group_id.in_(criteria.groups),
+                )
+                .correlate(users)
+            )
+        query = select(users).where(*where).order_by(users.c.username)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.limit(page.page_size).offset(page.offset))).all()
+            total = (
+                await conn.scalar(select(func.count()).select_from(users).where(*where))
+                if page.with_total
+                else None
+            )
+        return Page([_user(r) for r in rows], page, total)
+
+    async def update(self, user: User) -> bool:
+        query = (
+            update(users)
+            .where(users.c.tenant_id == user.tenant_id, users.c.username == user.username)
+            .values(email=user.email, **_fields(user))
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(query)
+        return bool(result.rowcount)
+
+
+class SqlGroupStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self, tenant_id: str, name: str, description: str | None, roles: frozenset[str]
+    ) -> Group:
+        statement = insert(user_groups).values(
+            tenant_id=tenant_id, name=name, description=description, roles=_joined(roles)
+        )
+        try:
+            async with self._db.write() as conn:
+                result = await conn.execute(statement.returning(user_groups.c.id))
+                group_id = int(result.scalar_one())
+        except IntegrityError:
+            raise Conflict(f"Group {name} already exists", resource="user") from None
+        return Group(tenant_id, group_id, name, description, roles)
+
+    async def _one(self, *where: Any) -> Group | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(user_groups).where(*where))).first()
+        return None if row is None else _group(row)
+
+    async def get(self, tenant_id: str, group_id: int) -> Group | None:
+        return await self._one(user_groups.c.tenant_id == tenant_id, user_groups.c.id == group_id)
+
+    async def by_name(self, tenant_id: str, name: str) -> Group | None:
+        return await self._one(user_groups.c.tenant_id == tenant_id, user_groups.c.name == name)
+
+    async def find(self, tenant_id: str, page: PageRequest) -> Page[Group]:
+        where = user_groups.c.tenant_id == tenant_id
+        query = select(user_groups).where(where).order_by(user_groups.c.id)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.limit(page.page_size).offset(page.offset))).all()
+            total = (
+                await conn.scalar(select(func.count()).select_from(user_groups).where(where))
+                if page.with_total
+                else None
+            )
+        return Page([_group(r) for r in rows], page, total)
+
+    async def update(self, group: Group) -> bool:
+        statement = (
+            update(user_groups)
+            .where(user_groups.c.tenant_id == group.tenant_id, user_groups.c.id == group.id)
+            .values(name=group.name, description=group.description, roles=_joined(group.roles))
+        )
+        try:
+            async with self._db.write() as conn:
+                result = await conn.execute(statement)
+        except IntegrityError:
+            raise Conflict(f"Group {group.name} already exists", resource="user") from None
+        return bool(result.rowcount)
+
+    async def delete(self, tenant_id: str, group_id: int) -> bool:
+        async with self._db.write() as conn:
+            await conn.execute(delete(group_members).where(group_members.c.group_id == group_id))
+            result = await conn.execute(
+                delete(user_groups).where(user_groups.c.tenant_id == tenant_id, user_groups.c.id == group_id)
+            )
+        return bool(result.rowcount)
+
+    async def add_member(self, tenant_id: str, group_id: int, username: str) -> None:
+        member = exists().where(group_members.c.group_id == group_id, group_members.c.username == username)
+        try:
+            async with self._db.write() as conn:
+                if await conn.scalar(select(member)):
+                    return
+                await conn.execute(
+                    insert(group_members).values(group_id=group_id, tenant_id=tenant_id, username=username)
+                )
+        except IntegrityError:
+            raise NotFound(f"User {username} not found", resource="user") from None
+
+    async def remove_member(self, tenant_id: str, group_id: int, username: str) -> bool:
+        statement = delete(group_members).where(
+            group_members.c.tenant_id == tenant_id,
+            group_members.c.group_id == group_id,
+            group_members.c.username == username,
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
+
+    async def members(self, tenant_id: str, group_id: int, page: PageRequest) -> Page[User]:
+        joined = users.join(
+            group_members,
+            (group_members.c.tenant_id == users.c.tenant_id) & (group_members.c.username == users.c.username),
+        )
+        where = [group_members.c.tenant_id == tenant_id, group_members.c.group_id == group_id]
+        query = select(users).select_from(joined).where(*where).order_by(users.c.username)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.limit(page.page_size).offset(page.offset))).all()
+            total = (
+                await conn.scalar(select(func.count()).select_from(group_members).where(*where))
+                if page.with_total
+                else None
+            )
+        return Page([_user(r) for r in rows], page, total)
+
+    async def of_user(self, tenant_id: str, username: str) -> list[Group]:
+        query = (
+            select(user_groups)
+            .join(group_members, group_members.c.group_id == user_groups.c.id)
+            .where(group_members.c.tenant_id == tenant_id, group_members.c.username == username)
+            .order_by(user_groups.c.id)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_group(r) for r in rows]
+
+
+def _joined(roles: frozenset[str]) -> str:
+    return ",".join(sorted(roles))
+
+
+def _split(text: str | None) -> frozenset[str]:
+    return frozenset(r for r in (text or "").split(",") if r)
+
+
+def _fields(user: User) -> dict[str, Any]:
+    return {
+        "enabled": user.enabled,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": user.phone,
+        "display_name": user.display_name,
+        "global_roles": _joined(user.global_roles),
+    }
+
+
+def _group(row: Any) -> Group:
+    return Group(row.tenant_id, int(row.id), row.name, row.description, _split(row.roles))
+
 
 def _user(row: Any) -> User:
     return User(
@@ -102,4 +275,11 @@ def _user(row: Any) -> User:
         roles=frozenset(Role(r) for r in row.roles.split(",") if r),
         creation_time=row.creation_time,
         email=row.email,
+        enabled=bool(row.enabled),
+        first_name=row.first_name,
+        last_name=row.last_name,
+        phone=row.phone,
+        display_name=row.display_name,
+        global_roles=_split(row.global_roles),
+        password_changed=row.password_changed,
     )

@@ -1,0 +1,75 @@
+"""The REST gate of Cumulocity's global roles: which API family a path belongs to, and who may use it.
+
+A person (a user without a Tether role: its rights are its global roles) reaches a family's data only with
+`ROLE_<FAMILY>_READ` (GET, HEAD) or `ROLE_<FAMILY>_ADMIN` (every method); otherwise 403 `security/Forbidden`.
+Once in, the services see an administrator of that family (`Principal.family`). Administrators, devices, the
+bootstrap user and API keys keep their fixed rights, which the services check. /user checks its own
+(tenants/directory.py); what every login may ask (/user/currentUser, /tenant/currentTenant) has no family.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tether.core.errors import Forbidden
+from tether.tenants.models import Principal, Role
+
+#: Path prefix -> API family (tenants/permissions.py FAMILIES).
+PREFIXES = (
+    ("/inventory/", "INVENTORY"),
+    ("/identity/", "IDENTITY"),
+    ("/measurement/", "MEASUREMENT"),
+    ("/event/", "EVENT"),
+    ("/alarm/", "ALARM"),
+    ("/devicecontrol/", "DEVICE_CONTROL"),
+    ("/tenant/tenants/", "TENANT_MANAGEMENT"),  # trusted certificates
+)
+READS = frozenset({"GET", "HEAD"})
+#: What the real-time notifications deliver: a person listening reads all of these.
+REALTIME_FAMILIES = ("INVENTORY", "MEASUREMENT", "EVENT", "ALARM", "DEVICE_CONTROL")
+
+
+def family_of(path: str) -> str | None:
+    for prefix, family in PREFIXES:
+        if path.startswith(prefix):
+            return family
+    return None
+
+
+def required(method: str, path: str) -> tuple[str, frozenset[str]] | None:
+    """(the family whose data the request touches, the roles any of which admits it), None for no family.
+    Where Cumulocity's spec asks otherwise than READ for GET and ADMIN for the rest, it says so here."""
+    family = family_of(path)
+    if family is None:
+        return None
+    if family == "TENANT_MANAGEMENT":  # trusted certificates: the admin role even to read
+        return family, frozenset({"ROLE_TENANT_MANAGEMENT_ADMIN"})
+    if method == "DELETE" and path.startswith("/devicecontrol/newDeviceRequests/"):
+        return family, frozenset({"ROLE_USER_MANAGEMENT_ADMIN"})
+    admin = f"ROLE_{family}_ADMIN"
+    if method in READS:
+        return family, frozenset({f"ROLE_{family}_READ", admin})
+    if method == "POST" and path.rstrip("/") == "/inventory/managedObjects":
+        return family, frozenset({admin, "ROLE_INVENTORY_CREATE"})
+    return family, frozenset({admin})
+
+
+def admitted(who: Principal, method: str, path: str) -> Principal:
+    """The principal the services see for this request, or Forbidden."""
+    if who.roles:  # administrators, devices, bootstrap, API keys
+        return who
+    rule = required(method, path)
+    if rule is None:
+        return who
+    family, roles = rule
+    if not roles & who.grants:
+        raise Forbidden("Access is denied", resource="security")
+    return dataclasses.replace(who, roles=who.roles | {Role.ADMIN}, family=family)
+
+
+def listener(who: Principal | None) -> Principal | None:
+    """A person may listen to real-time notifications when it reads every family they deliver (they are
+    then filtered as an administrator's); others keep their principal (and the hub's refusal)."""
+    if who is None or who.roles or not all(who.may(f, False) for f in REALTIME_FAMILIES):
+        return who
+    return dataclasses.replace(who, roles=frozenset({Role.ADMIN}), family="REALTIME")
