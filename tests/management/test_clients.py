@@ -21,13 +21,6 @@ protocols = pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
 NOT_FOUND = {"code": "CLIENTID_NOT_FOUND", "message": "Client ID not found"}
 
 
-@pytest.fixture(scope="module")
-def mqtt_server(server: ServerThread) -> ServerMqtt:
-    mqtt = ServerMqtt(server)
-    mqtt.lenient_logins()
-    return mqtt
-
-
 @pytest.fixture
 def connect(mqtt_server: ServerMqtt) -> Iterator[Callable[..., Device]]:
     """Connected paho clients (as t1's administrator unless told otherwise), closed after the test."""

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.management.conftest import two_tenant_server
 from tests.mqtt_device import PROTOCOL_IDS, PROTOCOLS, V5, Device, ServerMqtt, unique
-from tests.support import ADMIN_PASSWORD, ServerThread, backends, start_server
+from tests.support import ADMIN_PASSWORD, ServerThread, backends
 
 from tether.tenants.models import Role
 
@@ -28,19 +29,7 @@ def server(
 ) -> Iterator[ServerThread]:
     """A server whose broker takes packets of at most MAX_PACKET bytes (for 151 packet_too_large)."""
     sections = {"mqtt": {"max_packet_size": MAX_PACKET}}
-    thread = start_server(request.param, tmp_path_factory.mktemp("tether"), sections=sections)
-    tenants = thread.platform.services.tenants
-    thread.call(tenants.create_tenant("t2"))
-    thread.call(tenants.create_user("t2", "admin", ADMIN_PASSWORD, {Role.ADMIN}))
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture(scope="module")
-def mqtt_server(server: ServerThread) -> ServerMqtt:
-    mqtt = ServerMqtt(server)
-    mqtt.lenient_logins()
-    return mqtt
+    yield from two_tenant_server(request.param, tmp_path_factory.mktemp("tether"), sections=sections)
 
 
 @pytest.fixture

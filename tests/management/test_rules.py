@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.management.conftest import two_tenant_server
 from tests.mqtt_device import PROTOCOL_IDS, PROTOCOLS, V5, Device, ServerMqtt, unique
-from tests.support import ADMIN_PASSWORD, ServerThread, backends, start_server
+from tests.support import ADMIN_PASSWORD, ServerThread, backends
 from tests.xyte.helpers import create_model, device_call, register
 
 from tether.tenants.models import Role
@@ -26,19 +27,7 @@ protocols = pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerThread]:
-    thread = start_server(request.param, tmp_path_factory.mktemp("tether"))
-    tenants = thread.platform.services.tenants
-    thread.call(tenants.create_tenant("t2"))
-    thread.call(tenants.create_user("t2", "admin", ADMIN_PASSWORD, {Role.ADMIN}))
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture(scope="module")
-def mqtt_server(server: ServerThread) -> ServerMqtt:
-    mqtt = ServerMqtt(server)
-    mqtt.lenient_logins()
-    return mqtt
+    yield from two_tenant_server(request.param, tmp_path_factory.mktemp("tether"))
 
 
 @pytest.fixture

@@ -21,13 +21,6 @@ METRICS = "/api/v5/metrics"
 PROMETHEUS = "/api/v5/prometheus/stats"
 
 
-@pytest.fixture(scope="module")
-def mqtt_server(server: ServerThread) -> ServerMqtt:
-    mqtt = ServerMqtt(server)
-    mqtt.lenient_logins()
-    return mqtt
-
-
 def new_tenant(server: ServerThread) -> tuple[str, str, str]:
     """A fresh tenant with an administrator: (tenant, login, password)."""
     tenants = server.platform.services.tenants

@@ -15,13 +15,6 @@ from tether.tenants.models import Role
 from tether.tenants.passwords import generate_password
 
 
-@pytest.fixture(scope="module")
-def mqtt_server(server: ServerThread) -> ServerMqtt:
-    mqtt = ServerMqtt(server)
-    mqtt.lenient_logins()
-    return mqtt
-
-
 def new_tenant(server: ServerThread) -> tuple[str, str]:
     tenants = server.platform.services.tenants
     tenant = unique("sys").lower()
