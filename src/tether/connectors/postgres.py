@@ -17,7 +17,7 @@ import asyncpg
 from tether.rules.connector_service import SinkTemplate
 from tether.rules.connectors import duration_ms
 from tether.rules.sink_templates import SqlTemplate
-from tether.rules.values import as_number, to_json, to_str
+from tether.rules.values import as_number, decode, to_json, to_str
 
 from .base import Outcome, SinkUnavailable, host_port, reason_of
 
@@ -56,7 +56,9 @@ def coerce(value: Any, type_name: str) -> Any:
         if value in ("true", "false"):
             return value == "true"
         raise ValueError(f"{value!r} is not a boolean")
-    if type_name in ("json", "jsonb"):
+    if type_name in ("json", "jsonb"):  # a text that is JSON (a payload) is that document
+        if isinstance(value, (str, bytes)) and decode(value) is not None:
+            return value.decode() if isinstance(value, bytes) else value
         return to_json(value)
     if type_name == "bytea":
         return value if isinstance(value, bytes) else to_str(value).encode()
@@ -88,7 +90,7 @@ class PostgresClient:
                     user=c["username"] or None,
                     password=c["password"] or None,
                     database=c["database"],
-                    min_size=1,
+                    min_size=0,
                     max_size=max(1, c["pool_size"]),
                     timeout=timeout,
                     statement_cache_size=100,
