@@ -119,7 +119,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     monitoring = Monitoring(DatabaseProbe(storage.database))
     rules = RuleService(storage.rules)
     connectors = ConnectorService(storage.connectors, rules)
-    sinks = SinkManager(connectors)
+    sinks = SinkManager(connectors, settings.data_dir / "sinks")
     return Services(
         settings=settings,
         events=events,

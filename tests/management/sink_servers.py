@@ -93,8 +93,19 @@ class Redis(_Process):
         self.exe = binary("redis-server", "redis-server")
 
     def command(self) -> list[str]:
-        return [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(self.directory)]  # fmt: skip
+        return [
+            self.exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+        ]
 
 
 class Mosquitto(_Process):
@@ -120,26 +131,52 @@ class MariaDb(_Process):
         install = binary("mariadb-install-db", "mariadb-server")
         self.data = directory / "data"
         done = subprocess.run(
-            [install, "--no-defaults", f"--datadir={self.data}", "--user=root", "--skip-test-db",
-             "--auth-root-authentication-method=normal"],
-            capture_output=True, cwd=directory, check=False,
-        )  # fmt: skip
+            [
+                install,
+                "--no-defaults",
+                f"--datadir={self.data}",
+                "--user=root",
+                "--skip-test-db",
+                "--auth-root-authentication-method=normal",
+            ],
+            capture_output=True,
+            cwd=directory,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr.decode()[-2000:]
 
     def command(self) -> list[str]:
         return [
-            self.exe, "--no-defaults", f"--datadir={self.data}", f"--port={self.port}", "--bind-address=127.0.0.1",
-            f"--socket={self.directory / 'mariadb.sock'}", "--user=root", f"--pid-file={self.directory / 'pid'}",
-            "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--skip-name-resolve",
-        ]  # fmt: skip
+            self.exe,
+            "--no-defaults",
+            f"--datadir={self.data}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={self.directory / 'mariadb.sock'}",
+            "--user=root",
+            f"--pid-file={self.directory / 'pid'}",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=16M",
+            "--skip-name-resolve",
+        ]
 
     def sql(self, statement: str, *, root: bool = False) -> str:
         user = ["-uroot"] if root else [f"-u{self.user}", f"-p{self.password}", self.database]
         done = subprocess.run(
-            [self.client, "--no-defaults", "-h127.0.0.1", f"-P{self.port}", "--batch", "--skip-column-names",
-             *user, "-e", statement],
-            capture_output=True, check=False,
-        )  # fmt: skip
+            [
+                self.client,
+                "--no-defaults",
+                "-h127.0.0.1",
+                f"-P{self.port}",
+                "--batch",
+                "--skip-column-names",
+                *user,
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr.decode()
         return done.stdout.decode()
 
@@ -181,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "headers": dict(self.headers),
                     "body": body,
                     "status": status,
-                }  # fmt: skip
+                }
             )
         self.send_response(status)
         self.send_header("content-length", "2")

@@ -36,8 +36,12 @@ def admin(server: ServerThread) -> Iterator[httpx.Client]:
 def clients(mqtt_server: ServerMqtt) -> Iterator[Callable[..., Device]]:
     made: list[Device] = []
 
-    def make(username: str = "t1/admin", password: str = ADMIN_PASSWORD, client_id: str | None = None,
-             port: int | None = None) -> Device:  # fmt: skip
+    def make(
+        username: str = "t1/admin",
+        password: str = ADMIN_PASSWORD,
+        client_id: str | None = None,
+        port: int | None = None,
+    ) -> Device:
         device = Device(
             port or mqtt_server.port, client_id or unique("c"), V5, username=username, password=password
         )
@@ -51,8 +55,15 @@ def clients(mqtt_server: ServerMqtt) -> Iterator[Callable[..., Device]]:
             device.close()
 
 
-def sink(admin: httpx.Client, kind: str, name: str, config: dict[str, Any], parameters: dict[str, Any],
-         sql: str, **resource_opts: Any) -> str:  # fmt: skip
+def sink(
+    admin: httpx.Client,
+    kind: str,
+    name: str,
+    config: dict[str, Any],
+    parameters: dict[str, Any],
+    sql: str,
+    **resource_opts: Any,
+) -> str:
     """A connector, an action on it and a rule sending to it; the action's id."""
     created = admin.post(CONNECTORS, json={"type": kind, "name": name, **config})
     assert created.status_code == 201, created.text

@@ -40,8 +40,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
 
 
 def test_connector_crud_and_secrets(admin: httpx.Client, redis_server: Redis) -> None:
-    body = {"type": "redis", "name": "cache", "server": f"127.0.0.1:{redis_server.port}", "password": "",
-            "description": "the cache"}  # fmt: skip
+    body = {
+        "type": "redis",
+        "name": "cache",
+        "server": f"127.0.0.1:{redis_server.port}",
+        "password": "",
+        "description": "the cache",
+    }
     created = admin.post(CONNECTORS, json=body)
     assert created.status_code == 201, created.text
     connector = created.json()
@@ -54,8 +59,14 @@ def test_connector_crud_and_secrets(admin: httpx.Client, redis_server: Redis) ->
     assert admin.post(CONNECTORS, json=body).status_code == 400  # the name is taken
 
     # A secret is never shown; sent back as ****** it is kept, sent as text it is replaced.
-    secret = {"type": "pgsql", "name": "db", "server": "127.0.0.1:9", "database": "d", "username": "u",
-              "password": "s3cret"}  # fmt: skip
+    secret = {
+        "type": "pgsql",
+        "name": "db",
+        "server": "127.0.0.1:9",
+        "database": "d",
+        "username": "u",
+        "password": "s3cret",
+    }
     shown = admin.post(CONNECTORS, json=secret).json()
     assert shown["password"] == "******" and "s3cret" not in str(admin.get(CONNECTORS).json())
     assert shown["status"] == "disconnected" and shown["status_reason"]  # nothing listens on port 9
@@ -95,9 +106,13 @@ def test_actions_and_their_dependencies(admin: httpx.Client) -> None:
             admin.post(CONNECTORS, json={"type": "http", "name": "hook", "url": webhook.url}).status_code
             == 201
         )
-        action = {"type": "http", "name": "alert", "connector": "hook",
-                  "parameters": {"path": "/a/${clientid}", "method": "put", "body": "${payload}"},
-                  "resource_opts": {"batch_size": 10, "max_buffer_bytes": "1MB", "request_ttl": "1h"}}  # fmt: skip
+        action = {
+            "type": "http",
+            "name": "alert",
+            "connector": "hook",
+            "parameters": {"path": "/a/${clientid}", "method": "put", "body": "${payload}"},
+            "resource_opts": {"batch_size": 10, "max_buffer_bytes": "1MB", "request_ttl": "1h"},
+        }
         created = admin.post(ACTIONS, json=action)
         assert created.status_code == 201, created.text
         shown = created.json()
@@ -203,10 +218,18 @@ def test_invalid_actions_are_400(admin: httpx.Client, action: dict[str, Any]) ->
 
 
 def test_sql_placeholder_inside_a_literal_is_400(admin: httpx.Client) -> None:
-    assert admin.post(CONNECTORS, json={"type": "pgsql", "name": "p", "server": "127.0.0.1:9",
-                                        "database": "d"}).status_code == 201  # fmt: skip
-    action = {"type": "pgsql", "name": "a", "connector": "p",
-              "parameters": {"sql": "INSERT INTO t(v) VALUES ('id-${clientid}')"}}  # fmt: skip
+    assert (
+        admin.post(
+            CONNECTORS, json={"type": "pgsql", "name": "p", "server": "127.0.0.1:9", "database": "d"}
+        ).status_code
+        == 201
+    )
+    action = {
+        "type": "pgsql",
+        "name": "a",
+        "connector": "p",
+        "parameters": {"sql": "INSERT INTO t(v) VALUES ('id-${clientid}')"},
+    }
     answer = admin.post(ACTIONS, json=action)
     assert answer.status_code == 400 and "string literal" in answer.json()["message"]
 

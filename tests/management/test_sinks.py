@@ -135,11 +135,18 @@ def test_webhook_from_messages_and_a_measurement(
     admin: httpx.Client, clients: Callable[..., Device], webhook: Webhook
 ) -> None:
     action_id = sink(
-        admin, "http", "hook", {"url": webhook.url, "headers": {"x-from": "tether"}},
-        {"path": "/msg/${clientid}", "method": "post", "headers": {"x-topic": "${topic}"},
-         "body": '{"temp": ${temp}, "client": "${clientid}"}'},
+        admin,
+        "http",
+        "hook",
+        {"url": webhook.url, "headers": {"x-from": "tether"}},
+        {
+            "path": "/msg/${clientid}",
+            "method": "post",
+            "headers": {"x-topic": "${topic}"},
+            "body": '{"temp": ${temp}, "client": "${clientid}"}',
+        },
         'SELECT payload.temp AS temp, clientid, topic FROM "sensors/#"',
-    )  # fmt: skip
+    )
     measured = {"type": "http", "name": "measured", "connector": "hook", "parameters": {"path": "/measured"}}
     assert admin.post(ACTIONS, json=measured).status_code == 201
     rule = {"id": "measured", "sql": MEASUREMENT_SQL, "actions": ["http:measured"]}
@@ -166,8 +173,14 @@ def test_webhook_from_messages_and_a_measurement(
 def test_webhook_5xx_is_retried(
     admin: httpx.Client, clients: Callable[..., Device], webhook: Webhook
 ) -> None:
-    action_id = sink(admin, "http", "flaky", {"url": webhook.url},
-                     {"path": "/flaky", "body": "${payload}", "max_retries": 3}, 'SELECT payload FROM "flaky"')  # fmt: skip
+    action_id = sink(
+        admin,
+        "http",
+        "flaky",
+        {"url": webhook.url},
+        {"path": "/flaky", "body": "${payload}", "max_retries": 3},
+        'SELECT payload FROM "flaky"',
+    )
     webhook.statuses[:] = [503, 500]
     publish(clients(), "flaky", '{"n": 1}')
     wait_for(lambda: webhook.bodies("/flaky") == [{"n": 1}], "the request after two 5xx answers")
@@ -180,8 +193,14 @@ def test_webhook_down_holds_outputs_until_it_is_back(
 ) -> None:
     """While the receiver is stopped, outputs wait (queuing), the connector says why it is disconnected, and
     another rule (republish) goes on; once it is back every output arrives, in order."""
-    action_id = sink(admin, "http", "later", {"url": webhook.url}, {"path": "/later", "body": "${payload}"},
-                     'SELECT payload FROM "later/#"')  # fmt: skip
+    action_id = sink(
+        admin,
+        "http",
+        "later",
+        {"url": webhook.url},
+        {"path": "/later", "body": "${payload}"},
+        'SELECT payload FROM "later/#"',
+    )
     republish = {"function": "republish", "args": {"topic": "echo/${topic}", "payload": "${payload}"}}
     assert (
         admin.post(
@@ -214,11 +233,50 @@ def test_webhook_down_holds_outputs_until_it_is_back(
     wait_for(lambda: admin.get(f"{CONNECTORS}/http:later").json()["status"] == "connected", "connected again")
 
 
+def test_a_buffer_spills_to_the_data_dir(
+    server: ServerThread, admin: httpx.Client, clients: Callable[..., Device], webhook: Webhook
+) -> None:
+    """EMQX's buffer_mode volatile_offload: beyond buffer_seg_bytes in memory, outputs wait in a file of the
+    data directory, and come back from it in order."""
+    action_id = sink(
+        admin,
+        "http",
+        "spill",
+        {"url": webhook.url},
+        {"path": "/spill", "body": "${payload}"},
+        'SELECT payload FROM "spill"',
+        buffer_mode="volatile_offload",
+        buffer_seg_bytes="1KB",
+        batch_size=7,
+    )
+    spill_file = server.server.settings.data_dir / "sinks" / "t1" / "http_spill.buf"
+    device = clients()
+    webhook.stop()
+    try:
+        for i in range(60):
+            publish(device, "spill", json.dumps({"n": i, "pad": "p" * 80}))
+        wait_for(lambda: action_metrics(admin, action_id)["matched"] == 60, "sixty matched")
+        assert spill_file.stat().st_size > 0
+    finally:
+        webhook.start()
+    wait_for(lambda: len(webhook.bodies("/spill")) == 60, "sixty requests from memory and file")
+    assert [b["n"] for b in webhook.bodies("/spill")] == list(range(60))
+    wait_for(lambda: not spill_file.exists(), "the file removed once read back")
+    assert action_metrics(admin, action_id)["dropped"] == 0
+
+
 def test_a_full_buffer_drops_and_counts(
     admin: httpx.Client, clients: Callable[..., Device], webhook: Webhook
 ) -> None:
-    action_id = sink(admin, "http", "small", {"url": "http://127.0.0.1:9"}, {"path": "/x"},
-                     'SELECT payload FROM "small"', max_buffer_bytes="1KB")  # fmt: skip
+    action_id = sink(
+        admin,
+        "http",
+        "small",
+        {"url": "http://127.0.0.1:9"},
+        {"path": "/x"},
+        'SELECT payload FROM "small"',
+        max_buffer_bytes="1KB",
+    )
     device = clients()
     for _ in range(30):
         publish(device, "small", "x" * 100)
@@ -251,8 +309,14 @@ def test_postgresql_online_offline_history(
     """The EMQX docs' recipe verbatim: the table, the rule and the INSERT template."""
     pg_sink["run"](CLIENT_EVENTS_TABLE)
     config = {k: pg_sink[k] for k in ("server", "database", "username", "password")}
-    sink(admin, "pgsql", "history", config, {"sql": CLIENT_EVENTS_INSERT},
-         'SELECT * FROM "$events/client_connected", "$events/client_disconnected"')  # fmt: skip
+    sink(
+        admin,
+        "pgsql",
+        "history",
+        config,
+        {"sql": CLIENT_EVENTS_INSERT},
+        'SELECT * FROM "$events/client_connected", "$events/client_disconnected"',
+    )
     client_id = unique("online")
     clients(client_id=client_id).close()
     wait_for(
@@ -273,15 +337,27 @@ def test_postgresql_online_offline_history(
 def test_postgresql_messages_batched_and_a_measurement(
     admin: httpx.Client, clients: Callable[..., Device], pg_sink: dict[str, Any]
 ) -> None:
-    pg_sink["run"]("CREATE TABLE readings(id SERIAL PRIMARY KEY, clientid TEXT, temp DOUBLE PRECISION, note TEXT, "
-                   "doc JSONB)")  # fmt: skip
+    pg_sink["run"](
+        "CREATE TABLE readings(id SERIAL PRIMARY KEY, clientid TEXT, temp DOUBLE PRECISION, note TEXT, "
+        "doc JSONB)"
+    )
     config = {k: pg_sink[k] for k in ("server", "database", "username", "password")}
-    action_id = sink(admin, "pgsql", "readings", config,
-                     {"sql": "INSERT INTO readings(clientid, temp, note, doc) VALUES (${clientid}, ${temp}, '${note}', ${doc})"},
-                     'SELECT clientid, payload.temp AS temp, payload.note AS note, payload AS doc FROM "r/#"',
-                     batch_size=50)  # fmt: skip
-    sql = ("SELECT 'rest' AS clientid, c8y_Temperature.T.value AS temp, type AS note, payload AS doc "
-           'FROM "$events/tether/measurement_created"')  # fmt: skip
+    action_id = sink(
+        admin,
+        "pgsql",
+        "readings",
+        config,
+        {
+            "sql": "INSERT INTO readings(clientid, temp, note, doc) "
+            "VALUES (${clientid}, ${temp}, '${note}', ${doc})"
+        },
+        'SELECT clientid, payload.temp AS temp, payload.note AS note, payload AS doc FROM "r/#"',
+        batch_size=50,
+    )
+    sql = (
+        "SELECT 'rest' AS clientid, c8y_Temperature.T.value AS temp, type AS note, payload AS doc "
+        'FROM "$events/tether/measurement_created"'
+    )
     measured = {"id": "m", "sql": sql, "actions": [action_id]}
     assert admin.post(RULES, json=measured).status_code == 201
     device = clients(client_id="pg_writer")
@@ -308,8 +384,14 @@ def test_postgresql_a_refused_row_fails_alone(
 ) -> None:
     pg_sink["run"]("CREATE TABLE strict_rows(n INTEGER NOT NULL)")
     config = {k: pg_sink[k] for k in ("server", "database", "username", "password")}
-    action_id = sink(admin, "pgsql", "strict", config, {"sql": "INSERT INTO strict_rows(n) VALUES (${n})"},
-                     'SELECT payload.n AS n FROM "strict"')  # fmt: skip
+    action_id = sink(
+        admin,
+        "pgsql",
+        "strict",
+        config,
+        {"sql": "INSERT INTO strict_rows(n) VALUES (${n})"},
+        'SELECT payload.n AS n FROM "strict"',
+    )
     device = clients()
     for payload in ('{"n": 1}', '{"n": "two"}', "{}", '{"n": 4}'):
         publish(device, "strict", payload)
@@ -326,15 +408,31 @@ def test_postgresql_a_refused_row_fails_alone(
 def test_mysql_messages_and_a_measurement(
     admin: httpx.Client, clients: Callable[..., Device], mariadb: MariaDb
 ) -> None:
-    mariadb.sql("CREATE TABLE IF NOT EXISTS msgs(id INT AUTO_INCREMENT PRIMARY KEY, clientid VARCHAR(255), "
-                "topic VARCHAR(255), payload TEXT, pct VARCHAR(20))")  # fmt: skip
-    config = {"server": f"127.0.0.1:{mariadb.port}", "database": mariadb.database, "username": mariadb.user,
-              "password": mariadb.password}  # fmt: skip
-    action_id = sink(admin, "mysql", "msgs", config,
-                     {"sql": "INSERT INTO msgs(clientid, topic, payload, pct) VALUES (${clientid}, ${topic}, ${payload}, '100%')"},
-                     'SELECT clientid, topic, payload FROM "m/#"')  # fmt: skip
-    sql = ("SELECT 'rest' AS clientid, type AS topic, c8y_Temperature.T.value AS payload "
-           'FROM "$events/tether/measurement_created"')  # fmt: skip
+    mariadb.sql(
+        "CREATE TABLE IF NOT EXISTS msgs(id INT AUTO_INCREMENT PRIMARY KEY, clientid VARCHAR(255), "
+        "topic VARCHAR(255), payload TEXT, pct VARCHAR(20))"
+    )
+    config = {
+        "server": f"127.0.0.1:{mariadb.port}",
+        "database": mariadb.database,
+        "username": mariadb.user,
+        "password": mariadb.password,
+    }
+    action_id = sink(
+        admin,
+        "mysql",
+        "msgs",
+        config,
+        {
+            "sql": "INSERT INTO msgs(clientid, topic, payload, pct) "
+            "VALUES (${clientid}, ${topic}, ${payload}, '100%')"
+        },
+        'SELECT clientid, topic, payload FROM "m/#"',
+    )
+    sql = (
+        "SELECT 'rest' AS clientid, type AS topic, c8y_Temperature.T.value AS payload "
+        'FROM "$events/tether/measurement_created"'
+    )
     measured = {"id": "m", "actions": [action_id], "sql": sql}
     assert admin.post(RULES, json=measured).status_code == 201
     device = clients(client_id="maria")
@@ -342,8 +440,14 @@ def test_mysql_messages_and_a_measurement(
     for i in range(50):
         publish(device, f"m/{i}", hostile if i == 3 else f"p{i}")
     post_measurement(admin, new_device(admin), 12.5)
-    connect = {"host": "127.0.0.1", "port": mariadb.port, "user": mariadb.user, "password": mariadb.password,
-               "database": mariadb.database, "autocommit": True}  # fmt: skip
+    connect = {
+        "host": "127.0.0.1",
+        "port": mariadb.port,
+        "user": mariadb.user,
+        "password": mariadb.password,
+        "database": mariadb.database,
+        "autocommit": True,
+    }
 
     def rows() -> list[tuple[Any, ...]]:
         with pymysql.connect(**connect) as conn, conn.cursor() as cursor:
@@ -366,10 +470,20 @@ def test_mysql_messages_and_a_measurement(
 def test_redis_commands_and_a_restart(
     admin: httpx.Client, clients: Callable[..., Device], redis_server: Redis
 ) -> None:
-    action_id = sink(admin, "redis", "cache", {"server": f"127.0.0.1:{redis_server.port}"},
-                     {"command_template": ["RPUSH", "msgs:${clientid}", "${payload}"]}, 'SELECT * FROM "rd/#"')  # fmt: skip
-    last = {"type": "redis", "name": "last", "connector": "cache",
-            "parameters": {"command_template": ["SET", "last:${device}", "${value}"]}}  # fmt: skip
+    action_id = sink(
+        admin,
+        "redis",
+        "cache",
+        {"server": f"127.0.0.1:{redis_server.port}"},
+        {"command_template": ["RPUSH", "msgs:${clientid}", "${payload}"]},
+        'SELECT * FROM "rd/#"',
+    )
+    last = {
+        "type": "redis",
+        "name": "last",
+        "connector": "cache",
+        "parameters": {"command_template": ["SET", "last:${device}", "${value}"]},
+    }
     assert admin.post(ACTIONS, json=last).status_code == 201
     assert (
         admin.post(RULES, json={"id": "m", "sql": MEASUREMENT_SQL, "actions": ["redis:last"]}).status_code
@@ -414,11 +528,20 @@ def test_mqtt_bridge_to_mosquitto(
     assert remote.connect() == 0
     try:
         assert remote.subscribe("bridged/#") == 1
-        action_id = sink(admin, "mqtt", "bridge", {"server": f"127.0.0.1:{mosquitto.port}", "proto_ver": "v5"},
-                         {"remote": {"topic": "bridged/${clientid}/${topic}", "qos": 1, "payload": "${payload}"}},
-                         'SELECT * FROM "up/#"')  # fmt: skip
-        measured = {"type": "mqtt", "name": "measured", "connector": "bridge",
-                    "parameters": {"remote": {"topic": "bridged/measurements/${device}", "qos": 0}}}  # fmt: skip
+        action_id = sink(
+            admin,
+            "mqtt",
+            "bridge",
+            {"server": f"127.0.0.1:{mosquitto.port}", "proto_ver": "v5"},
+            {"remote": {"topic": "bridged/${clientid}/${topic}", "qos": 1, "payload": "${payload}"}},
+            'SELECT * FROM "up/#"',
+        )
+        measured = {
+            "type": "mqtt",
+            "name": "measured",
+            "connector": "bridge",
+            "parameters": {"remote": {"topic": "bridged/measurements/${device}", "qos": 0}},
+        }
         assert admin.post(ACTIONS, json=measured).status_code == 201
         assert (
             admin.post(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 from tether.rules.connector_service import ConnectorService
@@ -17,6 +19,7 @@ from .http import HttpClient
 from .mqtt import MqttClient
 from .mysql import MysqlClient
 from .postgres import PostgresClient
+from .queue import OutputQueue
 from .redis import RedisClient
 from .runner import DISCONNECTED, ActionMetrics, ActionRunner, ConnectorRuntime
 
@@ -38,8 +41,10 @@ def make_client(kind: str, name: str, config: dict[str, Any]) -> SinkClient:
 
 
 class SinkManager:
-    def __init__(self, service: ConnectorService) -> None:
+    def __init__(self, service: ConnectorService, spill_dir: Path | None = None) -> None:
+        """`spill_dir`: where buffers with `buffer_mode = "volatile_offload"` spill (emptied at start)."""
         self.service = service
+        self.spill_dir = spill_dir
         self._connectors: dict[str, dict[str, ConnectorRuntime]] = {}
         self._runners: dict[str, dict[str, ActionRunner]] = {}
         self._metrics: dict[tuple[str, str], ActionMetrics] = {}
@@ -49,6 +54,8 @@ class SinkManager:
     # ------------------------------------------------------------------------------------------ life
 
     def start(self) -> None:
+        if self.spill_dir is not None:  # volatile: what a previous process spilled is not sent again
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
         self._started = True
         self.service.listeners.append(self._sync)
         for tenant_id in self.service.tenants():
@@ -60,7 +67,7 @@ class SinkManager:
             self.service.listeners.remove(self._sync)
         for runners in self._runners.values():
             for runner in runners.values():
-                runner.stop()
+                runner.stop().close()
         closing = [c.close() for tenant in self._connectors.values() for c in tenant.values()]
         self._runners.clear()
         self._connectors.clear()
@@ -100,7 +107,8 @@ class SinkManager:
             del runners[aid]
             if loaded is None:
                 self._metrics.pop((tenant_id, aid), None)
-                if pending:
+                pending.close()
+                if len(pending):
                     log.warning(
                         "action %s of tenant %s deleted: %d outputs not sent", aid, tenant_id, len(pending)
                     )
@@ -113,13 +121,13 @@ class SinkManager:
             self._connectors.pop(tenant_id, None)
             self._runners.pop(tenant_id, None)
 
-    def _runner(self, tenant_id: str, aid: str, pending: Any) -> ActionRunner:
+    def _runner(self, tenant_id: str, aid: str, pending: OutputQueue | None) -> ActionRunner:
         loaded = self.service.actions_of(tenant_id)[aid]
         runtime = self._connectors.get(tenant_id, {}).get(
             sink_id(loaded.action.type, loaded.action.connector)
         )
         metrics = self._metrics.setdefault((tenant_id, aid), ActionMetrics())
-        runner = ActionRunner(loaded, runtime, metrics, pending)
+        runner = ActionRunner(loaded, runtime, metrics, pending, self.spill_dir)
         runner.start()
         return runner
 
@@ -162,6 +170,7 @@ class SinkManager:
         metrics = self._metrics.setdefault((tenant_id, action_id), ActionMetrics())
         runner = self._runners.get(tenant_id, {}).get(action_id)
         queuing = len(runner.buffer) - runner.inflight if runner is not None else 0
+        # EMQX's queuing counts what waits, in memory or spilled; inflight what is being sent.
         return metrics.render(max(0, queuing), runner.inflight if runner is not None else 0)
 
     def reset_metrics(self, tenant_id: str, action_id: str) -> None:

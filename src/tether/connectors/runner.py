@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from tether.rules.connector_service import LoadedAction
 from tether.rules.connectors import Connector, duration_ms, size_bytes
 
 from .base import SinkClient, SinkUnavailable, reason_of
+from .queue import OutputQueue
 
 __all__ = ["ActionMetrics", "ActionRunner", "ConnectorRuntime"]
 
@@ -114,32 +115,33 @@ class ConnectorRuntime:
             log.debug("closing sink %s: %s", self.connector.id, exc)
 
 
-def _size(output: dict[str, Any]) -> int:
-    """About what an output holds in memory (its texts and bytes, and a little for each field)."""
-    size = 64
-    for value in output.values():
-        size += 16 + (len(value) if type(value) is str or type(value) is bytes else 16)
-    return size
-
-
 class ActionRunner:
     def __init__(
         self,
         loaded: LoadedAction,
         connector: ConnectorRuntime | None,
         metrics: ActionMetrics,
-        pending: deque[tuple[float, dict[str, Any], int]] | None = None,
+        pending: OutputQueue | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         self.loaded = loaded
         self.connector = connector
         self.metrics = metrics
-        opts = loaded.action.resource_opts
+        action = loaded.action
+        opts = action.resource_opts
         self.batch_size: int = opts["batch_size"]
         self.max_bytes = size_bytes(opts["max_buffer_bytes"], "max_buffer_bytes", "actions")
+        segment = size_bytes(opts.get("buffer_seg_bytes", "10MB"), "buffer_seg_bytes", "actions")
+        spill = None
+        if opts.get("buffer_mode") == "volatile_offload" and spill_dir is not None:
+            spill = spill_dir / action.tenant_id / f"{action.type}_{action.name}.buf"
         ttl = duration_ms(opts["request_ttl"], "request_ttl", "actions")
         self.ttl = None if ttl is None else ttl / 1000
-        self.buffer: deque[tuple[float, dict[str, Any], int]] = pending if pending is not None else deque()
-        self.bytes = sum(item[2] for item in self.buffer)
+        if pending is None:
+            pending = OutputQueue(self.max_bytes, spill, segment)
+        else:
+            pending.configure(self.max_bytes, spill, segment)
+        self.buffer = pending
         self.inflight = 0
         self._full = False
         self._wake = asyncio.Event()
@@ -158,7 +160,7 @@ class ActionRunner:
         if self.buffer:
             self._wake.set()
 
-    def stop(self) -> deque[tuple[float, dict[str, Any], int]]:
+    def stop(self) -> OutputQueue:
         """Stop sending; the outputs still waiting (for the runner that replaces this one)."""
         if self._task is not None:
             self._task.cancel()
@@ -172,8 +174,7 @@ class ActionRunner:
         if not self.running:
             metrics.dropped_stopped += 1
             return False
-        size = _size(output)
-        if self.bytes + size > self.max_bytes:
+        if not self.buffer.put(output):
             metrics.dropped_queue_full += 1
             if not self._full:
                 self._full = True
@@ -184,16 +185,13 @@ class ActionRunner:
                     self.max_bytes,
                 )
             return False
-        self.buffer.append((time.monotonic(), output, size))
-        self.bytes += size
         if not self._wake.is_set():
             self._wake.set()
         return True
 
     def _pop(self, count: int) -> None:
-        for _ in range(count):
-            self.bytes -= self.buffer.popleft()[2]
-        if self._full and self.bytes < self.max_bytes // 2:
+        self.buffer.pop(count)
+        if self._full and self.buffer.bytes < self.max_bytes // 2:
             self._full = False
             log.info(
                 "action %s of tenant %s: buffer below half, accepting outputs again",
@@ -204,15 +202,7 @@ class ActionRunner:
     def _expire(self) -> None:
         if self.ttl is None:
             return
-        limit = time.monotonic() - self.ttl
-        expired = 0
-        for at, _, _ in self.buffer:
-            if at >= limit:
-                break
-            expired += 1
-        if expired:
-            self._pop(expired)
-            self.metrics.dropped_expired += expired
+        self.metrics.dropped_expired += self.buffer.expire(time.monotonic() - self.ttl)
 
     async def _run(self) -> None:
         backoff = 0.0
@@ -220,12 +210,15 @@ class ActionRunner:
         connector = self.connector
         assert connector is not None
         while True:
-            if not buffer:
+            if not buffer.memory:
+                if len(buffer):
+                    await buffer.refill()
+                    continue
                 wake.clear()
                 await wake.wait()
                 continue
             self._expire()
-            batch = [item[1] for _, item in zip(range(self.batch_size), buffer, strict=False)]
+            batch = buffer.peek(self.batch_size)
             if not batch:
                 continue
             self.inflight = len(batch)

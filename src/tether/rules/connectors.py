@@ -186,6 +186,8 @@ RESOURCE_OPTS: dict[str, tuple[str, Any]] = {
     "batch_size": ("int", 100),
     "batch_time": ("duration", "0ms"),
     "max_buffer_bytes": ("size", "256MB"),
+    "buffer_mode": ("enum:memory_only|volatile_offload", "memory_only"),
+    "buffer_seg_bytes": ("size", "10MB"),
     "request_ttl": ("duration", "infinity"),
     "health_check_interval": ("duration", "15s"),
     "query_mode": ("enum:async|sync", "async"),

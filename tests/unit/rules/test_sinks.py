@@ -46,8 +46,12 @@ def test_http_redis_mqtt_templates() -> None:
     assert json.loads(body) == OUTPUT  # empty body: the output as JSON
     assert HttpTemplate.parse("put", "", {}, "${m}").render(OUTPUT)[2] == b'{"a":1}'
     assert CommandTemplate.parse(["HSET", "c:${clientid}", "n", "${n}", "${nothing}"]).render(OUTPUT) == [
-        "HSET", "c:c1", "n", "2", "",
-    ]  # fmt: skip
+        "HSET",
+        "c:c1",
+        "n",
+        "2",
+        "",
+    ]
     mqtt = MqttTemplate.parse({"topic": "up/${clientid}", "qos": 1, "retain": False, "payload": "${event}"})
     assert mqtt.render(OUTPUT) == ("up/c1", b"client.connected")
 
