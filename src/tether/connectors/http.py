@@ -6,6 +6,7 @@ output waits in the buffer."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,13 @@ from .base import Outcome, SinkUnavailable, reason_of
 __all__ = ["HttpClient"]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class _NotSent:
+    """An output of the batch not sent (its server went away first)."""
+
+
+_NOT_SENT = _NotSent()
 
 
 class HttpClient:
@@ -45,22 +53,41 @@ class HttpClient:
         writer.close()
 
     async def send(self, template: SinkTemplate, outputs: Sequence[dict[str, Any]]) -> list[Outcome]:
+        """The outputs of one client (`clientid`) one after the other, those of different clients at once
+        (up to the pool's connections): order is kept per client, as the broker keeps it."""
         assert isinstance(template, HttpTemplate)
-        done: list[Outcome] = []
-        for output in outputs:
-            try:
-                path, headers, body = template.render(output)
-            except Exception as exc:  # a template that cannot be rendered with this output
-                done.append(f"cannot render the request: {reason_of(exc)}")
-                continue
-            all_headers = {**self.headers, **dict(headers)}
-            all_headers.setdefault("content-type", "application/json")
-            url = self.url + ("" if not path else path if path.startswith("/") else "/" + path)
-            done.append(await self._request(template, url, all_headers, body, done))
-        return done
+        groups: dict[object, list[int]] = {}
+        for i, output in enumerate(outputs):
+            groups.setdefault(output.get("clientid"), []).append(i)
+        outcomes: list[Outcome | _NotSent] = [_NOT_SENT] * len(outputs)
+        lost: list[str] = []
+
+        async def one_client(indexes: list[int]) -> None:
+            for i in indexes:
+                try:
+                    outcomes[i] = await self._one(template, outputs[i])
+                except SinkUnavailable as exc:
+                    lost.append(exc.reason)
+                    return
+
+        await asyncio.gather(*(one_client(indexes) for indexes in groups.values()))
+        if lost:  # what was sent before the first output that was not is done; the rest is sent again
+            done = list(itertools.takewhile(lambda o: o is not _NOT_SENT, outcomes))
+            raise SinkUnavailable(lost[0], done)  # type: ignore[arg-type]
+        return outcomes  # type: ignore[return-value]
+
+    async def _one(self, template: HttpTemplate, output: dict[str, Any]) -> Outcome:
+        try:
+            path, headers, body = template.render(output)
+        except Exception as exc:  # a template that cannot be rendered with this output
+            return f"cannot render the request: {reason_of(exc)}"
+        all_headers = {**self.headers, **dict(headers)}
+        all_headers.setdefault("content-type", "application/json")
+        url = self.url + ("" if not path else path if path.startswith("/") else "/" + path)
+        return await self._request(template, url, all_headers, body)
 
     async def _request(
-        self, template: HttpTemplate, url: str, headers: dict[str, str], body: bytes, done: list[Outcome]
+        self, template: HttpTemplate, url: str, headers: dict[str, str], body: bytes
     ) -> Outcome:
         attempt, method = 0, template.method
         timeout = httpx.Timeout(template.timeout_ms / 1000, connect=self.client.timeout.connect)
@@ -77,7 +104,7 @@ class HttpClient:
                 httpx.WriteError,
                 httpx.PoolTimeout,
             ) as exc:
-                raise SinkUnavailable(reason_of(exc), done) from None
+                raise SinkUnavailable(reason_of(exc)) from None
             except httpx.HTTPError as exc:  # e.g. a read timeout: the server is there but did not answer
                 status, reason = 0, reason_of(exc)
             else:

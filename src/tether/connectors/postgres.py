@@ -72,11 +72,31 @@ def coerce(value: Any, type_name: str) -> Any:
     return to_str(value)
 
 
+_EXACT: dict[str, type] = {
+    **dict.fromkeys(_TEXT, str),
+    **dict.fromkeys(_INT, int),
+    "float8": float,
+    "bool": bool,
+}
+
+
+def _coercer(type_name: str) -> Any:
+    """`coerce` for one parameter's type, with the value already of the wanted type passed through."""
+    exact = _EXACT.get(type_name)
+
+    def convert(value: Any) -> Any:
+        if type(value) is exact or value is None:
+            return value
+        return coerce(value, type_name)
+
+    return convert
+
+
 class PostgresClient:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self._pool: asyncpg.Pool | None = None
-        self._types: dict[str, list[str]] = {}
+        self._types: dict[str, list[Any]] = {}  # the statement's parameter converters
 
     async def _get_pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -121,12 +141,13 @@ class PostgresClient:
                 types = self._types.get(template.text)
                 if types is None:
                     statement = await conn.prepare(template.text)
-                    types = self._types[template.text] = [t.name for t in statement.get_parameters()]
+                    types = [_coercer(t.name) for t in statement.get_parameters()]
+                    self._types[template.text] = types
                 rows: list[tuple[Any, ...] | str] = []
                 for output in outputs:
                     try:
                         values = template.values(output)
-                        rows.append(tuple(coerce(v, t) for v, t in zip(values, types, strict=True)))
+                        rows.append(tuple(c(v) for c, v in zip(types, values, strict=True)))
                     except Exception as exc:
                         rows.append(f"cannot convert the parameters: {reason_of(exc)}")
                 good = [r for r in rows if not isinstance(r, str)]
