@@ -49,11 +49,20 @@ def server(
 
 
 @pytest.fixture(scope="module")
-def webhook() -> Iterator[Webhook]:
+def webhook_server() -> Iterator[Webhook]:
     receiver = Webhook()
     receiver.start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def webhook(webhook_server: Webhook) -> Webhook:
+    """The module's receiver with nothing recorded yet (the module runs once per backend)."""
+    with webhook_server.lock:
+        webhook_server.requests.clear()
+        webhook_server.statuses.clear()
+    return webhook_server
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +316,7 @@ def test_postgresql_online_offline_history(
     admin: httpx.Client, clients: Callable[..., Device], pg_sink: dict[str, Any]
 ) -> None:
     """The EMQX docs' recipe verbatim: the table, the rule and the INSERT template."""
-    pg_sink["run"](CLIENT_EVENTS_TABLE)
+    pg_sink["run"]("DROP TABLE IF EXISTS emqx_client_events; " + CLIENT_EVENTS_TABLE)
     config = {k: pg_sink[k] for k in ("server", "database", "username", "password")}
     sink(
         admin,
@@ -338,8 +347,8 @@ def test_postgresql_messages_batched_and_a_measurement(
     admin: httpx.Client, clients: Callable[..., Device], pg_sink: dict[str, Any]
 ) -> None:
     pg_sink["run"](
-        "CREATE TABLE readings(id SERIAL PRIMARY KEY, clientid TEXT, temp DOUBLE PRECISION, note TEXT, "
-        "doc JSONB)"
+        "DROP TABLE IF EXISTS readings; CREATE TABLE readings(id SERIAL PRIMARY KEY, clientid TEXT, "
+        "temp DOUBLE PRECISION, note TEXT, doc JSONB)"
     )
     config = {k: pg_sink[k] for k in ("server", "database", "username", "password")}
     action_id = sink(
@@ -382,7 +391,7 @@ def test_postgresql_messages_batched_and_a_measurement(
 def test_postgresql_a_refused_row_fails_alone(
     admin: httpx.Client, clients: Callable[..., Device], pg_sink: dict[str, Any]
 ) -> None:
-    pg_sink["run"]("CREATE TABLE strict_rows(n INTEGER NOT NULL)")
+    pg_sink["run"]("DROP TABLE IF EXISTS strict_rows; CREATE TABLE strict_rows(n INTEGER NOT NULL)")
     config = {k: pg_sink[k] for k in ("server", "database", "username", "password")}
     action_id = sink(
         admin,
@@ -409,8 +418,8 @@ def test_mysql_messages_and_a_measurement(
     admin: httpx.Client, clients: Callable[..., Device], mariadb: MariaDb
 ) -> None:
     mariadb.sql(
-        "CREATE TABLE IF NOT EXISTS msgs(id INT AUTO_INCREMENT PRIMARY KEY, clientid VARCHAR(255), "
-        "topic VARCHAR(255), payload TEXT, pct VARCHAR(20))"
+        "DROP TABLE IF EXISTS msgs; CREATE TABLE msgs(id INT AUTO_INCREMENT PRIMARY KEY, "
+        "clientid VARCHAR(255), topic VARCHAR(255), payload TEXT, pct VARCHAR(20))"
     )
     config = {
         "server": f"127.0.0.1:{mariadb.port}",
@@ -490,6 +499,7 @@ def test_redis_commands_and_a_restart(
         == 201
     )
     store = redis.Redis(port=redis_server.port)
+    store.flushall()  # the module runs once per backend
     device = clients(client_id="rd")
     for i in range(10):
         publish(device, "rd/x", f"v{i}")
