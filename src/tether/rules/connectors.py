@@ -14,6 +14,9 @@ from typing import Any
 
 from tether.core.errors import BadRequest
 
+from .errors import RuleError
+from .values import to_json
+
 __all__ = [
     "ACTION_FIELDS",
     "CONNECTOR_FIELDS",
@@ -39,6 +42,8 @@ TYPES = ("http", "pgsql", "mysql", "redis", "mqtt")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}")
 _DURATION = re.compile(r"(\d+)\s*(ms|s|m|h|d)?")
 _SIZE = re.compile(r"(\d+)\s*(B|KB|MB|GB)?", re.IGNORECASE)
+_MAX_NUMBER = 2**53  # what any JSON reader keeps exactly
+_MAX_INT = 2**31 - 1
 _UNITS = {None: 1, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _SIZES = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 
@@ -104,7 +109,7 @@ def duration_ms(value: object, what: str, resource: str) -> int | None:
     """EMQX durations: "15s", "500ms", "1m", a number of milliseconds; "infinity" is None."""
     if value == "infinity":
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_NUMBER:
         return value
     match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
@@ -113,10 +118,10 @@ def duration_ms(value: object, what: str, resource: str) -> int | None:
 
 
 def size_bytes(value: object, what: str, resource: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_NUMBER:
         return value
     match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None or int(match.group(1)) <= 0:
+    if match is None or len(match.group(1)) > 12 or int(match.group(1)) <= 0:
         raise BadRequest(f"'{what}' must be a size such as \"256MB\"", resource=resource)
     return int(match.group(1)) * _SIZES[(match.group(2) or "").lower()]
 
@@ -203,8 +208,8 @@ def _field(kind: str, value: Any, what: str, resource: str) -> Any:
             raise BadRequest(f"'{what}' must be a string", resource=resource)
         return value
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BadRequest(f"'{what}' must be a non-negative integer", resource=resource)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_INT:
+            raise BadRequest(f"'{what}' must be an integer from 0 to {_MAX_INT}", resource=resource)
         return value
     if kind == "bool":
         if not isinstance(value, bool):
@@ -225,6 +230,10 @@ def _field(kind: str, value: Any, what: str, resource: str) -> Any:
     if kind == "object":
         if not isinstance(value, dict):
             raise BadRequest(f"'{what}' must be an object", resource=resource)
+        try:  # stored as JSON: numbers beyond 64 bits cannot be
+            to_json(value)
+        except RuleError:
+            raise BadRequest(f"'{what}' cannot be stored as JSON", resource=resource) from None
         return value
     if kind == "templates":
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
