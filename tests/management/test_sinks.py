@@ -179,6 +179,24 @@ def test_webhook_from_messages_and_a_measurement(
     assert connector["status"] == "connected" and connector["actions"] == ["hook", "measured"]
 
 
+def test_offline_webhook(admin: httpx.Client, clients: Callable[..., Device], webhook: Webhook) -> None:
+    """The seed's recipe: a client going offline is posted to a local HTTP server."""
+    sink(
+        admin,
+        "http",
+        "offline",
+        {"url": webhook.url},
+        {"path": "/offline", "body": '{"clientid": "${clientid}", "reason": "${reason}"}'},
+        'SELECT clientid, reason FROM "$events/client_disconnected"',
+    )
+    client_id = unique("goes")
+    clients(client_id=client_id).close()
+    found = wait_for(
+        lambda: [b for b in webhook.bodies("/offline") if b["clientid"] == client_id], "the offline request"
+    )
+    assert found == [{"clientid": client_id, "reason": "normal"}]
+
+
 def test_webhook_5xx_is_retried(
     admin: httpx.Client, clients: Callable[..., Device], webhook: Webhook
 ) -> None:

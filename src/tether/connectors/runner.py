@@ -154,6 +154,8 @@ class ActionRunner:
         return self.loaded.action.enable and c is not None and c.connector.enable
 
     def start(self) -> None:
+        if self.connector is None:  # nothing to send to: offer() drops (the service refuses this case)
+            return
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"action-{self.loaded.action.id}"
         )
