@@ -589,7 +589,7 @@ def test_mqtt_bridge_to_mosquitto(
         message = remote.get()
         assert message.topic == f"bridged/measurements/{device_id}"
         assert json.loads(message.payload) == {"value": 9.0, "device": device_id, "type": "c8y_Temperature"}
-        assert action_metrics(admin, action_id)["success"] == 5
+        wait_for(lambda: action_metrics(admin, action_id)["success"] == 5, "five published")
         assert admin.get(f"{CONNECTORS}/mqtt:bridge").json()["status"] == "connected"
     finally:
         remote.close()
