@@ -19,6 +19,7 @@ from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
 from tether.config import ConfigError, Settings
+from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
 from tether.credentials.authorization import AclService
@@ -42,6 +43,7 @@ from tether.realtime.hub import Renderer
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.rules.connector_service import ConnectorService
 from tether.rules.service import RuleService
 from tether.services import Services
 from tether.storage.files import FileBinaryStore
@@ -116,6 +118,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     things = ThingService(inventory, identity, tenants, Catalog(inventory, identity), events)
     monitoring = Monitoring(DatabaseProbe(storage.database))
     rules = RuleService(storage.rules)
+    connectors = ConnectorService(storage.connectors, rules)
+    sinks = SinkManager(connectors, settings.data_dir / "sinks")
     return Services(
         settings=settings,
         events=events,
@@ -147,7 +151,11 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         binaries=BinaryService(files, inventory, device_events, events, settings.max_binary_size),
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
         rules=rules,
-        rule_engine=RuleEngine(rules, events, node=monitoring.node, base_url=settings.public_http_url or ""),
+        connectors=connectors,
+        sinks=sinks,
+        rule_engine=RuleEngine(
+            rules, events, node=monitoring.node, base_url=settings.public_http_url or "", sinks=sinks
+        ),
     )
 
 
@@ -174,6 +182,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     # Connection history and device presence: what a previous process left open is closed now.
     await services.presence.start()
     await services.rules.load()
+    await services.connectors.load()
     return Platform(
         storage=storage,
         services=services,

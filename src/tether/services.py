@@ -12,6 +12,7 @@ from tether.adapters.control import BrokerControl
 from tether.adapters.rules import RuleEngine
 from tether.binaries.service import BinaryService
 from tether.config import Settings
+from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
 from tether.credentials.api_keys import ApiKeyService
 from tether.credentials.authorization import AclService
@@ -31,6 +32,7 @@ from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.rules.connector_service import ConnectorService
 from tether.rules.service import RuleService
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
@@ -71,6 +73,8 @@ class Services:
     commands: CommandService  # Fleets commands (operations of the things)
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
     rules: RuleService  # the rule engine's rules (/api/v5/rules), compiled, with their metrics
+    connectors: ConnectorService  # their connectors and sink actions (/api/v5/connectors, /api/v5/actions)
+    sinks: SinkManager  # the running sinks: clients, buffers, retries, status and metrics
     rule_engine: RuleEngine  # runs them on messages and events once the broker is attached; emit() for events
     binaries: BinaryService  # /inventory/binaries and event attachments, files in a BinaryStore
     presence: PresenceService  # connection history, device connection and availability, offline alarms

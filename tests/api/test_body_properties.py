@@ -142,3 +142,51 @@ def test_api_v5_rule_bodies(client: httpx.Client) -> None:
     run()
     for found in client.get("/api/v5/rules", params={"limit": 10000}).json()["data"]:
         client.delete(f"/api/v5/rules/{found['id']}")
+
+
+def test_api_v5_connector_and_action_bodies(client: httpx.Client) -> None:
+    """Connectors and actions: any field, any value. The servers named are unreachable loopback ports (9):
+    a connector that is created answers with its status, disconnected."""
+    kind = st.one_of(st.sampled_from(["http", "pgsql", "mysql", "redis", "mqtt", "kafka"]), JSON)
+    config = ("url", "server", "database", "username", "password", "headers", "pool_size",
+              "connect_timeout", "proto_ver", "ssl", "resource_opts", "enable", "description", "redis_type",
+              "keepalive")  # fmt: skip
+    connector = st.one_of(
+        st.fixed_dictionaries(
+            {"type": kind, "name": st.sampled_from(["props-c", "p2"])},
+            optional={
+                **{name: JSON for name in config},
+                "url": st.sampled_from(["http://127.0.0.1:9", "https://x", "ftp://x"]) | JSON,
+                "server": st.sampled_from(["127.0.0.1:9", "127.0.0.1:99999", "h"]) | JSON,
+            },
+        ),
+        JSON,
+    )
+    parameters = body("path", "method", "headers", "body", "max_retries", "request_timeout", "sql",
+                      "command_template", "remote")  # fmt: skip
+    opts = body("batch_size", "max_buffer_bytes", "request_ttl", "buffer_mode", "buffer_seg_bytes")
+    action = st.one_of(
+        st.fixed_dictionaries(
+            {"type": kind, "name": JSON | st.just("props-a"), "connector": st.just("props-c") | JSON},
+            optional={"parameters": parameters, "resource_opts": opts, "enable": JSON, "description": JSON},
+        ),
+        JSON,
+    )
+
+    @SETTINGS
+    @given(create=connector, change=connector, new_action=action, probe=connector)
+    def run(create: Any, change: Any, new_action: Any, probe: Any) -> None:
+        no_server_error(client.post("/api/v5/connectors", json=create))
+        no_server_error(client.put("/api/v5/connectors/redis:props-c", json=change))
+        no_server_error(client.post("/api/v5/actions", json=new_action))
+        no_server_error(client.put("/api/v5/actions/redis:props-a", json=new_action))
+        no_server_error(client.post("/api/v5/connectors_probe", json=probe))
+
+    client.post("/api/v5/connectors", json={"type": "redis", "name": "props-c", "server": "127.0.0.1:9"})
+    client.post("/api/v5/actions", json={"type": "redis", "name": "props-a", "connector": "props-c",
+                                         "parameters": {"command_template": ["GET", "k"]}})  # fmt: skip
+    run()
+    for found in client.get("/api/v5/actions").json():
+        client.delete(f"/api/v5/actions/{found['type']}:{found['name']}")
+    for found in client.get("/api/v5/connectors").json():
+        client.delete(f"/api/v5/connectors/{found['type']}:{found['name']}")

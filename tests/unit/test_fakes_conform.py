@@ -18,7 +18,7 @@ from tests.fakes.identity import FakeExternalIdStore
 from tests.fakes.inventory import FakeManagedObjectStore
 from tests.fakes.operations import FakeOperationStore
 from tests.fakes.registration import FakeDeviceRequestStore, FakeXyteStore
-from tests.fakes.rules import FakeRuleStore
+from tests.fakes.rules import FakeConnectorStore, FakeRuleStore
 from tests.fakes.smartrest import FakeSmartRestTemplateStore
 from tests.fakes.telemetry import FakeAlarmStore, FakeEventStore, FakeMeasurementStore
 from tests.fakes.tenants import FakeTenantStore, FakeUserStore
@@ -30,6 +30,7 @@ from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
 from tether.registration.store import DeviceRequestStore, XyteStore
+from tether.rules.connector_store import ConnectorStore
 from tether.rules.store import RuleStore
 from tether.telemetry.store import AlarmStore, EventStore, MeasurementStore
 from tether.tenants.store import TenantStore, UserStore
@@ -52,6 +53,7 @@ event_store: EventStore = FakeEventStore(mos)
 alarm_store: AlarmStore = FakeAlarmStore(mos)
 shadow_store: ShadowStore = FakeShadowStore()
 rule_store: RuleStore = FakeRuleStore()
+connector_store: ConnectorStore = FakeConnectorStore()
 
 PAIRS: list[tuple[type, object]] = [
     (TenantStore, tenant_store),
@@ -71,6 +73,7 @@ PAIRS: list[tuple[type, object]] = [
     (AlarmStore, alarm_store),
     (ShadowStore, shadow_store),
     (RuleStore, rule_store),
+    (ConnectorStore, connector_store),
 ]
 
 

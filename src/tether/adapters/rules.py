@@ -13,7 +13,8 @@ Sources, all per tenant:
   enter through :meth:`RuleEngine.emit` (tenant, event topic, EMQX's columns), which nothing calls yet.
 
 When the queue is full new inputs are dropped and counted (`dropped`, logged), never waited for: a slow rule
-must not slow the broker. Actions: `republish` (into the rule's tenant) and `console` (the log).
+must not slow the broker. Actions: `republish` (into the rule's tenant), `console` (the log) and the sinks
+(`"http:name"`, ...), handed to their buffers in tether.connectors, which never wait on a server here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tether.adapters.namespaces import tenant_mountpoint
@@ -30,6 +31,7 @@ from tether.broker import Broker
 from tether.broker.message import Message
 from tether.broker.mountpoints import PRIVATE_LEVEL
 from tether.c8y import render
+from tether.connectors.manager import SinkManager
 from tether.core.clock import now_ms
 from tether.core.events import DomainEvent, EventBus
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
@@ -37,7 +39,7 @@ from tether.mqtt.topics import matches, topic_name_problem
 from tether.presence.models import ConnectionRecord
 from tether.presence.service import RESOURCE as PRESENCE_RESOURCE
 from tether.rules.events import event_name
-from tether.rules.models import MQTT_PROPERTIES, Console, Republish
+from tether.rules.models import MQTT_PROPERTIES, Console, Republish, Sink
 from tether.rules.service import LoadedRule, RuleService
 from tether.rules.values import to_json, to_str
 from tether.telemetry.models import AlarmStatus
@@ -66,8 +68,9 @@ _DOMAIN = 2
 
 class RuleEngine:
     def __init__(self, rules: RuleService, events: EventBus, *, node: str, base_url: str = "",
-                 max_queue: int = 100_000) -> None:  # fmt: skip
+                 max_queue: int = 100_000, sinks: SinkManager | None = None) -> None:  # fmt: skip
         self.rules = rules
+        self.sinks = sinks
         self.events = events
         self.node = node
         self.base_url = base_url
@@ -95,9 +98,11 @@ class RuleEngine:
 
     # ------------------------------------------------------------------------------------------ life
 
-    def install(self, broker: Broker) -> Callable[[], None]:
-        """Start following the broker and the event bus; returns what stops it."""
+    def install(self, broker: Broker) -> Callable[[], Awaitable[None] | None]:
+        """Start following the broker and the event bus (and the sinks); returns what stops them."""
         self.broker = broker
+        if self.sinks is not None:
+            self.sinks.start()
         self._wake = asyncio.Event()
         self._closers.append(broker.add_tap(self._tap))
         self._closers.append(
@@ -112,7 +117,8 @@ class RuleEngine:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="rule-engine")
         return self.close
 
-    def close(self) -> None:
+    def close(self) -> Awaitable[None] | None:
+        """Stop; what it returns (the sinks closing their clients) is awaited by the caller."""
         for closer in self._closers:
             closer()
         self._closers.clear()
@@ -120,6 +126,7 @@ class RuleEngine:
             self._task.cancel()
             self._task = None
         self.broker = None
+        return self.sinks.stop() if self.sinks is not None else None
 
     def _rules_changed(self, tenant_id: str) -> None:
         enabled = self.rules.enabled(tenant_id)
@@ -377,11 +384,18 @@ class RuleEngine:
                 try:
                     if type(action) is Republish:
                         self._republish(tenant_id, loaded.rule.id, action, output)
+                    elif type(action) is Sink:
+                        sinks = self.sinks
+                        if sinks is None or not sinks.offer(tenant_id, action.id, output):
+                            metrics.actions_failed_out_of_service += 1
+                            raise ActionFailed("out of service (no such action, stopped, or its buffer full)")
                     else:
                         assert isinstance(action, Console)
                         log.info("rule %s of tenant %s: %s", loaded.rule.id, tenant_id, to_json(output))
                 except ActionFailed as exc:
                     metrics.actions_failed += 1
+                    if type(action) is Sink:  # counted and logged by the action (once per state change)
+                        continue
                     log.info("rule %s of tenant %s: action %s failed: %s", loaded.rule.id, tenant_id,
                              action.function, exc)  # fmt: skip
                 except Exception:

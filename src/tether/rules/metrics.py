@@ -18,6 +18,8 @@ class RuleMetrics:
     failed_no_result: int = 0
     actions_success: int = 0
     actions_failed: int = 0
+    #: Of actions_failed: the sink was missing, disabled or its buffer full (EMQX's out_of_service).
+    actions_failed_out_of_service: int = 0
 
     def reset(self) -> None:
         for f in fields(self):
@@ -33,5 +35,7 @@ class RuleMetrics:
             "actions.total": self.actions_success + self.actions_failed,
             "actions.success": self.actions_success,
             "actions.failed": self.actions_failed,
-            "actions.failed.unknown": self.actions_failed,
+            "actions.failed.out_of_service": self.actions_failed_out_of_service,
+            "actions.failed.unknown": self.actions_failed - self.actions_failed_out_of_service,
+            "actions.discarded": 0,
         }

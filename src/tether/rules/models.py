@@ -18,6 +18,7 @@ __all__ = [
     "Republish",
     "Rule",
     "RuleDraft",
+    "Sink",
     "parse_actions",
     "render_action",
     "validate_id",
@@ -60,7 +61,19 @@ class Console:
     function = "console"
 
 
-Action = Republish | Console
+@dataclass(frozen=True, slots=True)
+class Sink:
+    """A sink action of the tenant (`/api/v5/actions`), named `<type>:<name>` as EMQX's rules name it."""
+
+    id: str
+
+    function = "sink"
+
+
+Action = Republish | Console | Sink
+#: The sink types a rule may name (rules/connectors.py offers them).
+SINK_TYPES = ("http", "pgsql", "mysql", "redis", "mqtt")
+_SINK = re.compile(r"(http|pgsql|mysql|redis|mqtt):[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}")
 
 
 @dataclass(frozen=True)
@@ -148,7 +161,7 @@ def _republish(args: object) -> Republish:
 
 def parse_actions(raw: object) -> tuple[Action, ...]:
     """EMQX's `actions`: `{"function": "republish", "args": {...}}` or `{"function": "console"}` (or the
-    bare name "console"). Sinks (`"http:name"`, ...) are not available and are refused."""
+    bare name "console"), and sinks by their id `"<type>:<name>"` (`"http:my_webhook"`)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -159,9 +172,14 @@ def parse_actions(raw: object) -> tuple[Action, ...]:
             actions.append(Console())
             continue
         if isinstance(item, str):
-            raise BadRequest(
-                f"unknown action {item!r}: republish and console are available", resource=R_RULES
-            )
+            if not _SINK.fullmatch(item):
+                raise BadRequest(
+                    f"unknown action {item!r}: republish, console or a sink <type>:<name> "
+                    f"(types {', '.join(SINK_TYPES)})",
+                    resource=R_RULES,
+                )
+            actions.append(Sink(item))
+            continue
         if not isinstance(item, dict):
             raise BadRequest("an action is an object with 'function'", resource=R_RULES)
         function = item.get("function")
@@ -181,8 +199,10 @@ def parse_actions(raw: object) -> tuple[Action, ...]:
     return tuple(actions)
 
 
-def render_action(action: Action) -> dict[str, Any]:
+def render_action(action: Action) -> dict[str, Any] | str:
     """An action in EMQX's shape (what `parse_actions` reads back)."""
+    if isinstance(action, Sink):
+        return action.id
     if isinstance(action, Console):
         return {"function": "console", "args": {}}
     return {

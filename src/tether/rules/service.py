@@ -96,6 +96,10 @@ class RuleService:
         """The tenant's enabled rules, oldest first (no storage access)."""
         return [r for r in self._rules.get(tenant_id, {}).values() if r.rule.enable]
 
+    def all_of(self, tenant_id: str) -> list[LoadedRule]:
+        """The tenant's rules, enabled or not (no check of the caller: for other services)."""
+        return list(self._rules.get(tenant_id, {}).values())
+
     def tenants(self) -> list[str]:
         return [tenant for tenant, rules in self._rules.items() if any(r.rule.enable for r in rules.values())]
 

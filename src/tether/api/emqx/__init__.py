@@ -17,6 +17,7 @@ from tether.api.emqx import (
     banned,
     client_history,
     clients,
+    connectors,
     errors,
     login,
     monitoring,
@@ -43,6 +44,7 @@ def create_emqx_app(context: Services) -> Starlette:
         *monitoring.routes,
         *login.routes,
         *rules.routes,
+        *connectors.routes,
     ]
     return family_app(routes, errors, context)
 

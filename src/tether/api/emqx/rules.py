@@ -121,6 +121,7 @@ async def create_rule(request: Request) -> Response:
         description=document.get("description", ""),
         metadata=document.get("metadata", {}),
     )
+    ctx(request).connectors.check_sinks(who, draft.actions)
     try:
         loaded = await ctx(request).rules.create(who, draft)
     except Conflict:  # EMQX answers a rule id in use with 400
@@ -139,12 +140,15 @@ async def update_rule(request: Request) -> Response:
     rule_id = request.path_params["id"]
     if "id" in document and document["id"] != rule_id:
         raise BadRequest("the id of a rule cannot change", resource=R_RULES)
+    actions = parse_actions(document["actions"]) if "actions" in document else None
+    if actions is not None:
+        ctx(request).connectors.check_sinks(who, actions)
     loaded = await ctx(request).rules.update(
         who,
         rule_id,
         name=document.get("name"),
         sql=document.get("sql"),
-        actions=parse_actions(document["actions"]) if "actions" in document else None,
+        actions=actions,
         enable=document.get("enable"),
         description=document.get("description"),
         metadata=document.get("metadata"),

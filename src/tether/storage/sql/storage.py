@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tether.storage.sql.bans import SqlBanStore
 from tether.storage.sql.broker_state import SqlBrokerStore
+from tether.storage.sql.connectors import SqlConnectorStore
 from tether.storage.sql.credentials import (
     SqlAclRuleStore,
     SqlApiKeyStore,
@@ -49,6 +50,7 @@ class SqlStorage:
         self.smartrest_templates = SqlSmartRestTemplateStore(self.database)
         self.bans = SqlBanStore(self.database)
         self.rules = SqlRuleStore(self.database)
+        self.connectors = SqlConnectorStore(self.database)
         self.operator_tokens = SqlOperatorTokenStore(self.database)
         self.presence = SqlPresenceStore(self.database)
         self.shadows = SqlShadowStore(self.database)
