@@ -48,11 +48,11 @@ export async function operationsTab(panel, { id, mo, onLeave }) {
       h("td", { class: "actions" }, op.status === "PENDING" ? h("button", { type: "button", class: "secondary", onclick: cancel, "aria-label": `Cancel operation ${op.id}` }, "Cancel") : null));
   };
   const put = (op) => {
+    if (!tbody) return show([op]);
     const fresh = row(op);
     const existing = rows.get(op.id);
     if (existing) existing.replaceWith(fresh);
-    else if (tbody) tbody.prepend(fresh);
-    else show([op]);
+    else tbody.prepend(fresh);
     rows.set(op.id, fresh);
   };
   const show = (ops) => {

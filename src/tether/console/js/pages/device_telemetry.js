@@ -65,6 +65,8 @@ export async function alarmsTab(panel, { id, onLeave }) {
     if (note.realtimeAction === "DELETE") {
       const gone = rows.get(String(alarm));
       if (gone) gone.remove();
+      rows.delete(String(alarm));
+      if (!rows.size) show([]);
       return;
     }
     const wanted = !statusSelect.value || statusSelect.value.split(",").includes(alarm.status);
@@ -76,6 +78,7 @@ export async function alarmsTab(panel, { id, onLeave }) {
     } else if (existing) {
       existing.remove();
       rows.delete(alarm.id);
+      if (!rows.size) show([]);
     } else if (wanted) {
       if (!tbody) show([alarm]);
       else {
