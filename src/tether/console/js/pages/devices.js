@@ -104,6 +104,7 @@ export async function render(main, { query, onLeave, navigate }) {
     h("span", { id: "page-info" }, `Page ${page} of ${pages} · ${stats.totalElements} devices`),
     h("button", { type: "button", class: "secondary", disabled: page >= pages, "aria-label": "Next page", onclick: () => go(page + 1) }, "Next ›"));
   replace(results, h("div", { class: "table-wrap" }, table), pager);
+  performance.mark("tether:devices-rendered"); // bench/console_load.py reads it
   // Live: the status of the devices on this page.
   onLeave(realtime.subscribe("/managedobjects/*", (note) => {
     const row = note.realtimeAction === "UPDATE" && rows.get(String(note.data.id));

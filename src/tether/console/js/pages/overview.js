@@ -55,6 +55,7 @@ export async function render(main, { onLeave }) {
       replace(connected.value, on);
       replace(disconnected.value, off);
       replace(unavailable.value, gone);
+      performance.mark("tether:overview-rendered"); // bench/console_load.py reads it
       replace(noDevices, all === 0 ? h("p", { class: "empty" }, "No devices yet. Connect one (see the README's device quickstarts) or accept a request on the ",
         h("a", { href: "/ui/registration" }, "registration page"), ".") : null);
     } catch (error) {
