@@ -67,6 +67,22 @@ def test_an_alarm_from_the_device_is_acknowledged_then_cleared(
     assert console.unreloaded()
 
 
+def test_events_and_child_devices_appear_live(console: Console, smartrest_device) -> None:
+    device: SmartRestDevice = smartrest_device()
+    console.open(f"/ui/devices/{device.id}?tab=events")
+    console.wait_text("#events", "No events yet")
+    console.mark()
+    assert device.mqtt.publish("s/us", "400,c8y_DoorOpen,Door opened") == 0
+    console.wait_text("#events tbody tr", "Door opened")
+    console.find("#tab-children").click()
+    console.wait_text("#tab-panel", "No child devices")
+    child = unique("child")
+    assert device.mqtt.publish("s/us", f"101,{child},Pump {child},c8y_Pump") == 0
+    console.wait_text("#tab-panel .children a", f"Pump {child}").click()
+    console.wait_text("#device-name", f"Pump {child}")
+    assert console.unreloaded()
+
+
 def test_an_operation_follows_the_device_live(
     console: Console, smartrest_device, admin: httpx.Client
 ) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from selenium.webdriver.common.keys import Keys
 from tests.console.browser import Console
 from tests.console.conftest import ADMIN, SmartRestDevice, smartrest_device
-from tests.support import ServerThread, unique
+from tests.support import ADMIN_PASSWORD, ServerThread, unique
 
 __all__ = ["smartrest_device"]
 
@@ -36,6 +37,20 @@ def test_a_person_without_a_session_is_sent_to_the_login(chromium, server: Serve
     page.open("/ui/devices")
     page.find("form.login")
     assert "/ui/login?next=%2Fui%2Fdevices" in chromium.current_url
+
+
+def test_login_with_the_keyboard_alone(chromium, server: ServerThread) -> None:
+    """Labelled fields in order: type, Tab, type, Enter; then back to the page first asked for."""
+    page = Console(chromium, server.url)
+    page.open("/ui/devices")
+    user = page.find("input[name=username]")
+    assert chromium.switch_to.active_element == user
+    label = page.find(f"label[for='{user.get_attribute('id')}']")
+    assert label.text == "User"
+    user.send_keys(ADMIN, Keys.TAB)
+    chromium.switch_to.active_element.send_keys(ADMIN_PASSWORD, Keys.ENTER)
+    page.find("#logout")
+    page.until(lambda: chromium.current_url.endswith("/ui/devices"), "back to the devices")
 
 
 def test_login_then_the_overview_counts_what_the_api_counts(
@@ -114,6 +129,33 @@ def test_a_phone_width_shows_the_navigation_and_the_lists(console: Console, widt
         console.screenshot("devices-phone")
     finally:
         console.driver.set_window_size(1280, 900)
+
+
+def test_an_api_error_is_shown_in_its_words(console: Console) -> None:
+    console.open("/ui/devices/999999999")
+    console.wait_text("main .error", "No managedObject for id '999999999'")
+    console.screenshot("device-missing")
+
+
+def test_a_session_ended_elsewhere_returns_to_the_login_saying_so(
+    console: Console, server: ServerThread
+) -> None:
+    console.open("/ui/devices")
+    console.find("#device-results")
+    token = console.token()
+    assert (
+        httpx.post(server.url + "/api/v5/logout", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 204
+    )
+    console.open("/ui/devices?status=connected")  # the token still in the tab: the API refuses it
+    console.wait_text("#login-message", "Your session has ended (Logged out: get a new token by POST /login)")
+    assert console.token() is None
+    console.screenshot("session-ended")
+    console.fill("input[name=username]", ADMIN)
+    console.fill("input[name=password]", ADMIN_PASSWORD)
+    console.find("form.login button[type=submit]").click()
+    console.find("#device-results")  # back where the operator was going
+    assert console.driver.current_url.endswith("/ui/devices?status=connected")
 
 
 def test_logout_ends_the_token_on_the_server(console: Console, server: ServerThread) -> None:

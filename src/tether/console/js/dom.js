@@ -76,10 +76,15 @@ export function field(label, control, hint) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hint ? h("small", {}, hint) : null);
 }
 
-export function debounce(fn, ms) {
-  let timer;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
+// At most one call per `ms`, at its end (a steady stream of changes still refreshes every `ms`).
+export function throttle(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer === null) {
+      timer = setTimeout(() => {
+        timer = null;
+        fn();
+      }, ms);
+    }
   };
 }

@@ -2,7 +2,7 @@
 // each in a tab, live through the real-time API.
 
 import { api } from "../api.js";
-import { errorBox, h, replace, timeEl } from "../dom.js";
+import { errorBox, h, replace, throttle, timeEl } from "../dom.js";
 import { realtime } from "../realtime.js";
 import { status } from "./devices.js";
 import { measurementsTab } from "./device_measurements.js";
@@ -49,7 +49,22 @@ async function connectionsTab(panel, { id }) {
       h("td", { class: "mono" }, c.ip_address || "—"), h("td", {}, c.proto_ver ?? "—")))))));
 }
 
-function childrenTab(panel, { mo }) {
+// Adding a child reference announces no change of the parent on the real-time API: the tab reloads the
+// parent when a managed object is created (a gateway's new child) and every 5 s.
+function childrenTab(panel, { id, mo, onLeave }) {
+  if (onLeave) {
+    const reload = throttle(async () => {
+      try {
+        mo.current = await api(`/inventory/managedObjects/${id}`);
+        childrenTab(panel, { id, mo });
+      } catch (error) {
+        replace(panel, errorBox(error));
+      }
+    }, 1000);
+    onLeave(realtime.subscribe("/managedobjects/*", (note) => note.realtimeAction === "CREATE" && reload()));
+    const timer = setInterval(reload, 5000);
+    onLeave(() => clearInterval(timer));
+  }
   const children = (mo.current.childDevices && mo.current.childDevices.references) || [];
   if (!children.length) {
     replace(panel, h("p", { class: "empty" }, "No child devices. A gateway adds them (SmartREST 101 on its topic) or POST /inventory/managedObjects/{id}/childDevices."));
@@ -115,6 +130,7 @@ export async function render(main, { params, query, onLeave, navigate }) {
     replace(title, note.data.name || `Device #${id}`);
     replace(badges, status(note.data));
     if (selected === "info") infoTab(panel, { mo });
+    if (selected === "children") childrenTab(panel, { id, mo });
   }));
   replace(panel, h("p", { class: "muted" }, "Loading…"));
   try {

@@ -1,7 +1,7 @@
 // Overview: devices (total, connected, available), active alarms by severity, MQTT messages per second.
 
 import { api, total } from "../api.js";
-import { debounce, errorBox, h, replace } from "../dom.js";
+import { errorBox, h, replace, throttle } from "../dom.js";
 import { realtime } from "../realtime.js";
 import { sparkline } from "../chart.js";
 
@@ -104,7 +104,7 @@ export async function render(main, { onLeave }) {
   poll();
   const timer = setInterval(poll, POLL_MS);
   onLeave(() => clearInterval(timer));
-  // Live: any device or alarm change recounts (at most twice a second).
-  onLeave(realtime.subscribe("/managedobjects/*", debounce(refreshDevices, 500)));
-  onLeave(realtime.subscribe("/alarms/*", debounce(refreshAlarms, 500)));
+  // Live: any device or alarm change recounts (at most once a second).
+  onLeave(realtime.subscribe("/managedobjects/*", throttle(refreshDevices, 1000)));
+  onLeave(realtime.subscribe("/alarms/*", throttle(refreshAlarms, 1000)));
 }
