@@ -182,3 +182,20 @@ def test_a_client_is_kicked_from_the_broker_page(console: Console, smartrest_dev
         console.driver.find_element(By.CSS_SELECTOR, "#tab-panel tbody tr td:nth-child(2)").text
         != "still connected"
     )
+
+
+def test_a_device_is_retired_after_a_confirmation(
+    console: Console, smartrest_device, admin: httpx.Client
+) -> None:
+    device: SmartRestDevice = smartrest_device()
+    console.open(f"/ui/devices/{device.id}")
+    console.button("Retire device…").click()
+    console.wait_text("#retire-confirm", "its device user are deleted")
+    console.button("Keep it").click()  # nothing happens
+    assert admin.get(f"/inventory/managedObjects/{device.id}").status_code == 200
+    console.button("Retire device…").click()
+    console.screenshot("device-retire")
+    console.button("Retire").click()
+    console.until(lambda: console.driver.current_url.endswith("/ui/devices"), "back to the list")
+    assert admin.get(f"/inventory/managedObjects/{device.id}").status_code == 404
+    assert device.mqtt.wait_closed() is not None  # its credentials stopped working, its connection closed

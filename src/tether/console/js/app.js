@@ -8,6 +8,7 @@ import * as devices from "./pages/devices.js";
 import * as device from "./pages/device.js";
 import * as registration from "./pages/registration.js";
 import * as broker from "./pages/broker.js";
+import * as rules from "./pages/rules.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -15,12 +16,14 @@ const ROUTES = [
   { pattern: /^\/ui\/devices\/(\d+)\/?$/, page: device, nav: "devices" },
   { pattern: /^\/ui\/registration\/?$/, page: registration, nav: "registration" },
   { pattern: /^\/ui\/broker\/?$/, page: broker, nav: "broker" },
+  { pattern: /^\/ui\/rules\/?$/, page: rules, nav: "rules" },
 ];
 const NAV = [
   ["overview", "/ui/", "Overview"],
   ["devices", "/ui/devices", "Devices"],
   ["registration", "/ui/registration", "Registration"],
   ["broker", "/ui/broker", "Broker"],
+  ["rules", "/ui/rules", "Rules"],
 ];
 
 const main = document.getElementById("main");

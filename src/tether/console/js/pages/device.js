@@ -2,7 +2,7 @@
 // each in a tab, live through the real-time API.
 
 import { api } from "../api.js";
-import { errorBox, h, replace, throttle, timeEl } from "../dom.js";
+import { errorBox, h, replace, throttle, timeEl, toast } from "../dom.js";
 import { realtime } from "../realtime.js";
 import { status } from "./devices.js";
 import { measurementsTab } from "./device_measurements.js";
@@ -112,9 +112,37 @@ export async function render(main, { params, query, onLeave, navigate }) {
     buttons[next].focus();
     buttons[next].click();
   });
+  // Retirement (DELETE ...?withDeviceUser=true): the device, its data and its device user, after a confirmation.
+  const confirmBox = h("div", { id: "retire-confirm", hidden: true, class: "notice", role: "alertdialog", "aria-labelledby": "retire-text" });
+  const retire = h("button", { type: "button", class: "secondary danger", "aria-expanded": "false", "aria-controls": "retire-confirm" }, "Retire device…");
+  retire.addEventListener("click", () => {
+    const keep = h("button", { type: "button", class: "secondary" }, "Keep it");
+    const go = h("button", { type: "button", class: "danger" }, "Retire");
+    replace(confirmBox,
+      h("p", { id: "retire-text" }, `Retire ${mo.current.name || id}? Its object, its data and its device user are deleted; its credentials stop working at once and its connections close. It can be registered again afterwards.`),
+      go, " ", keep);
+    confirmBox.hidden = false;
+    retire.setAttribute("aria-expanded", "true");
+    keep.addEventListener("click", () => {
+      confirmBox.hidden = true;
+      retire.setAttribute("aria-expanded", "false");
+      retire.focus();
+    });
+    go.addEventListener("click", async () => {
+      try {
+        await api(`/inventory/managedObjects/${id}`, { method: "DELETE", query: { withDeviceUser: true } });
+        toast(`${mo.current.name || id} retired.`);
+        navigate("/ui/devices");
+      } catch (error) {
+        confirmBox.append(errorBox(error));
+      }
+    });
+    keep.focus();
+  });
   replace(main,
     h("p", { class: "crumbs" }, h("a", { href: "/ui/devices" }, "Devices"), " / "),
-    h("div", { class: "title-row" }, title, badges),
+    h("div", { class: "title-row" }, title, badges, h("span", { class: "spacer" }), retire),
+    confirmBox,
     tablist, panel);
   if (document.activeElement === document.body || document.activeElement === main) {
     const tab = buttons.find((b) => b.getAttribute("aria-selected") === "true");
