@@ -9,6 +9,7 @@ import * as device from "./pages/device.js";
 import * as registration from "./pages/registration.js";
 import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
+import * as things from "./pages/things.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -17,10 +18,13 @@ const ROUTES = [
   { pattern: /^\/ui\/registration\/?$/, page: registration, nav: "registration" },
   { pattern: /^\/ui\/broker\/?$/, page: broker, nav: "broker" },
   { pattern: /^\/ui\/rules\/?$/, page: rules, nav: "rules" },
+  { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
+  { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
 ];
 const NAV = [
   ["overview", "/ui/", "Overview"],
   ["devices", "/ui/devices", "Devices"],
+  ["things", "/ui/things", "Things"],
   ["registration", "/ui/registration", "Registration"],
   ["broker", "/ui/broker", "Broker"],
   ["rules", "/ui/rules", "Rules"],
