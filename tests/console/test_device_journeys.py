@@ -142,7 +142,7 @@ def test_a_registration_is_accepted_and_the_device_appears(
         while admin.get(f"{REQUESTS}/{serial}").json()["status"] != "PENDING_ACCEPTANCE":
             assert booting.publish("s/ucr") == 0
         # The page polls the requests: the Accept button appears.
-        console.button(f"Accept {serial}").click()
+        console.button(f"Accept {serial}").click()  # the page polls the requests every 5 s
         console.until(lambda: admin.get(f"{REQUESTS}/{serial}").json()["status"] == "ACCEPTED", "accepted")
         console.screenshot("registration")
         assert booting.publish("s/ucr") == 0
@@ -150,6 +150,13 @@ def test_a_registration_is_accepted_and_the_device_appears(
         assert code == "70"
     finally:
         booting.close()
+    # Xyte models beside the requests: created here, its hardware key shown as the API has it.
+    model = unique("model")
+    console.fill("input[name=model-name]", model)
+    console.button("Create model").click()
+    row = console.wait_text("#model-table tbody tr", model)
+    (stored,) = [m for m in admin.get("/v1/models").json() if m["name"] == model]
+    assert stored["hardware_key"] in row.text
     own = Device(mqtt_server.port, serial, username=f"{tenant}/{username}", password=password)
     try:
         assert own.connect() == 0
@@ -167,6 +174,15 @@ def test_a_client_is_kicked_from_the_broker_page(console: Console, smartrest_dev
     device: SmartRestDevice = smartrest_device()
     console.open("/ui/broker")
     console.wait_text("#client-table", device.serial)
+    # Its subscriptions, and a proxy subscription made for it (a refused one says why).
+    console.button(f"Subscriptions of {device.serial}").click()
+    console.wait_text("#client-subscriptions", "s/ds")
+    console.fill("input[name=proxy-topic]", "s/e")
+    console.button("Subscribe client").click()
+    console.wait_text("#client-subscriptions li", "s/e")
+    console.fill("input[name=proxy-topic]", "someone/else/#")
+    console.button("Subscribe client").click()
+    console.find("main .error")
     console.screenshot("broker")
     console.button(f"Kick {device.serial}").click()
     assert device.mqtt.wait_closed() is not None

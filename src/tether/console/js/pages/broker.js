@@ -33,18 +33,59 @@ export async function render(main, { onLeave }) {
   const rules = h("div", { id: "acl-rules" });
   const keys = h("div", { id: "api-keys" });
 
-  // Connected clients
+  // Connected clients; one may be opened to see its subscriptions and subscribe it (proxy subscribe).
+  let opened = null;
+  const clientPath = (id) => `/api/v5/clients/${encodeURIComponent(id)}`;
+  const subscriptionsOf = (clientid) => {
+    const box = h("div", { class: "subs", id: "client-subscriptions" });
+    const topic = h("input", { name: "proxy-topic", required: true, autocomplete: "off" });
+    const qos = h("select", { name: "proxy-qos" }, [0, 1, 2].map((q) => h("option", { value: q }, `QoS ${q}`)));
+    const form = h("form", { class: "filters" }, field("Topic filter", topic), field("QoS", qos),
+      h("div", { class: "field actions" }, h("button", { type: "submit" }, "Subscribe client")));
+    const list = h("div");
+    const load = () => guarded(list, async () => {
+      const subs = await api(`${clientPath(clientid)}/subscriptions`);
+      if (!subs.length) return replace(list, empty("No subscriptions. Subscribe the client to a topic filter above."));
+      replace(list, h("ul", { class: "plain" }, subs.map((sub) => h("li", {}, h("code", {}, sub.topic), ` QoS ${sub.qos} `,
+        h("button", { type: "button", class: "secondary", "aria-label": `Unsubscribe ${clientid} from ${sub.topic}`, onclick: () => guarded(problem, async () => {
+          await api(`${clientPath(clientid)}/unsubscribe`, { method: "POST", body: { topic: sub.topic } });
+          load();
+        }) }, "Unsubscribe")))));
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      guarded(problem, async () => {
+        await api(`${clientPath(clientid)}/subscribe`, { method: "POST", body: { topic: topic.value.trim(), qos: Number(qos.value) } });
+        toast(`${clientid} subscribed to ${topic.value.trim()}.`);
+        replace(problem);
+        form.reset();
+        load();
+      });
+    });
+    load();
+    return replace(box, h("h3", {}, `Subscriptions of ${clientid}`), form, list);
+  };
   const loadClients = () => guarded(clients, async () => {
     const body = await api("/api/v5/clients", { query: { limit: 100 } });
     if (!body.data.length) return replace(clients, empty("No MQTT client is connected. Devices appear here while connected."));
-    replace(clients, table(["Client id", "User", "Address", "MQTT", "Connected since", "Actions"], body.data.map((c) => h("tr", { dataset: { clientid: c.clientid } },
-      h("td", { class: "mono" }, c.clientid), h("td", {}, c.username || "—"), h("td", { class: "mono" }, c.ip_address || "—"),
-      h("td", {}, c.proto_ver ?? "—"), h("td", {}, c.connected ? timeEl(c.connected_at) : badge("offline session", "off")),
-      h("td", { class: "actions" }, c.connected ? h("button", { type: "button", class: "secondary", "aria-label": `Kick ${c.clientid}`, onclick: () => guarded(problem, async () => {
-        await api(`/api/v5/clients/${encodeURIComponent(c.clientid)}`, { method: "DELETE" });
-        toast(`Kicked ${c.clientid}.`);
-        loadClients();
-      }) }, "Kick") : null))), "client-table"));
+    const rows = body.data.flatMap((c) => {
+      const open = opened === c.clientid;
+      const row = h("tr", { dataset: { clientid: c.clientid } },
+        h("td", { class: "mono" }, c.clientid), h("td", {}, c.username || "—"), h("td", { class: "mono" }, c.ip_address || "—"),
+        h("td", {}, c.proto_ver ?? "—"), h("td", {}, c.connected ? timeEl(c.connected_at) : badge("offline session", "off")),
+        h("td", { class: "actions" },
+          h("button", { type: "button", class: "secondary", "aria-expanded": open ? "true" : "false", "aria-label": `Subscriptions of ${c.clientid}`, onclick: () => {
+            opened = open ? null : c.clientid;
+            loadClients();
+          } }, "Subscriptions"),
+          c.connected ? h("button", { type: "button", class: "secondary", "aria-label": `Kick ${c.clientid}`, onclick: () => guarded(problem, async () => {
+            await api(clientPath(c.clientid), { method: "DELETE" });
+            toast(`Kicked ${c.clientid}.`);
+            loadClients();
+          }) }, "Kick") : null));
+      return open ? [row, h("tr", { class: "details" }, h("td", { colspan: 6 }, subscriptionsOf(c.clientid)))] : [row];
+    });
+    replace(clients, table(["Client id", "User", "Address", "MQTT", "Connected since", "Actions"], rows, "client-table"));
   });
 
   // Built-in authentication users
@@ -122,6 +163,6 @@ export async function render(main, { onLeave }) {
     section("h-rules", "ACL rules", rules),
     section("h-keys", "API keys", keyForm, secret, keys));
   await Promise.all([loadClients(), loadUsers(), loadRules(), loadKeys()]);
-  const timer = setInterval(loadClients, POLL_MS);
+  const timer = setInterval(() => opened === null && loadClients(), POLL_MS);
   onLeave(() => clearInterval(timer));
 }

@@ -16,7 +16,41 @@ export async function render(main, { onLeave }) {
     h("p", { class: "muted" }, "Enter the device's id (its serial). When the device asks for its credentials as management/devicebootstrap, accept it here."),
     h("div", { class: "filters" }, field("Device id", newId), h("div", { class: "field actions" }, h("button", { type: "submit" }, "Register"))));
   const list = h("div", { id: "requests", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading…"));
-  replace(main, h("h1", {}, "Registration"), problem, form, h("h2", {}, "Device requests"), list);
+  // Xyte models: devices register with a model's hardware key (POST /v1/devices).
+  const modelName = h("input", { name: "model-name", required: true, autocomplete: "off" });
+  const modelProtocol = h("select", { name: "model-protocol" }, h("option", { value: "mqtt" }, "MQTT"), h("option", { value: "https" }, "HTTPS"));
+  const modelForm = h("form", { class: "filters" }, field("Model name", modelName), field("Protocol", modelProtocol),
+    h("div", { class: "field actions" }, h("button", { type: "submit" }, "Create model")));
+  const models = h("div", { id: "models" });
+  replace(main, h("h1", {}, "Registration"), problem, form, h("h2", {}, "Device requests"), list,
+    h("section", { "aria-labelledby": "h-models" }, h("h2", { id: "h-models" }, "Xyte models"),
+      h("p", { class: "muted" }, "A device registers itself with its model's hardware key (POST /v1/devices) and gets its id and access key."),
+      modelForm, models));
+  const loadModels = async () => {
+    try {
+      const list = await api("/v1/models");
+      if (!list.length) return replace(models, empty("No models yet. Create one above; give its hardware key to the devices of that model."));
+      replace(models, h("div", { class: "table-wrap" }, h("table", { class: "list", id: "model-table" },
+        h("thead", {}, h("tr", {}, ["Name", "Protocol", "Hardware key", "Created"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, list.map((m) => h("tr", {}, h("td", {}, m.name), h("td", {}, m.communication_protocol),
+          h("td", { class: "mono" }, m.hardware_key), h("td", {}, timeEl(m.created_at))))))));
+    } catch (error) {
+      replace(models, errorBox(error));
+    }
+  };
+  modelForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("/v1/models", { method: "POST", body: { name: modelName.value.trim(), communication_protocol: modelProtocol.value } });
+      toast(`Model ${modelName.value.trim()} created.`);
+      modelForm.reset();
+      replace(problem);
+      loadModels();
+    } catch (error) {
+      replace(problem, errorBox(error));
+    }
+  });
+  loadModels();
 
   const act = (request, accept) => async () => {
     try {
