@@ -10,6 +10,7 @@ import * as registration from "./pages/registration.js";
 import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
 import * as things from "./pages/things.js";
+import * as users from "./pages/users.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -18,6 +19,7 @@ const ROUTES = [
   { pattern: /^\/ui\/registration\/?$/, page: registration, nav: "registration" },
   { pattern: /^\/ui\/broker\/?$/, page: broker, nav: "broker" },
   { pattern: /^\/ui\/rules\/?$/, page: rules, nav: "rules" },
+  { pattern: /^\/ui\/users\/?$/, page: users, nav: "users" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
 ];
@@ -28,6 +30,7 @@ const NAV = [
   ["registration", "/ui/registration", "Registration"],
   ["broker", "/ui/broker", "Broker"],
   ["rules", "/ui/rules", "Rules"],
+  ["users", "/ui/users", "Users"],
 ];
 
 const main = document.getElementById("main");
