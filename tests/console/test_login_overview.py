@@ -59,6 +59,8 @@ def test_login_then_the_overview_counts_what_the_api_counts(
     for i in range(3):
         body = {"name": f"overview-{i}", "type": "c8y_Overview", "c8y_IsDevice": {}}
         assert admin.post("/inventory/managedObjects", json=body).status_code == 201
+    thing = admin.post("/api/v1/things", json={"name": unique("thing")})
+    assert thing.status_code == 201, thing.text
     connected: SmartRestDevice = smartrest_device()
     for severity, count in (("CRITICAL", 2), ("MINOR", 1)):
         for n in range(count):
@@ -76,6 +78,15 @@ def test_login_then_the_overview_counts_what_the_api_counts(
         expected = str(admin.get("/alarm/alarms/count", params=params).json())
         console.until(lambda s=severity, e=expected: console.text_of(f"#alarms-{s}") == e, severity)
     assert console.text_of("#alarms-critical") == "2"
+    families = {
+        "cumulocity": "not has(fleets_Thing) and not has(xyte_Device)",
+        "fleets": "has(fleets_Thing)",
+        "xyte": "has(xyte_Device)",
+    }
+    for family, condition in families.items():
+        expected = str(_total(admin, f"$filter=(has(c8y_IsDevice) and ({condition}))"))
+        console.until(lambda f=family, e=expected: console.text_of(f"#family-{f}") == e, family)
+    assert console.text_of("#family-fleets") == "1" and console.text_of("#family-xyte") == "0"
     # Messages per second appear once two polls of /api/v5/metrics have been compared.
     console.until(lambda: console.text_of("#rate-in").replace(".", "").isdigit(), "message rate")
     # Live: an alarm raised now is counted without reloading the page.
@@ -108,6 +119,10 @@ def test_devices_are_searched_and_paged_on_the_server(console: Console, admin: h
     console.fill("input[name=name]", unique("nothing"))
     console.find("form.filters button[type=submit]").click()
     console.wait_text("#device-results", "No device matches these filters")
+    # The family filter: the thing made by the overview's test, and only it.
+    console.open("/ui/devices?family=fleets")
+    console.until(lambda: len(console.all("#device-table tbody tr")) == 1, "one Fleets thing")
+    assert "EMQX Fleets" in console.find("#device-table tbody tr").text
     # The type filter, and the device page behind a row's link.
     console.open(f"/ui/devices?type=c8y_Pager&name={prefix}-07")
     link = console.wait_text("#device-table a", f"{prefix}-07")

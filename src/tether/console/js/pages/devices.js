@@ -13,6 +13,19 @@ const STATUSES = {
   unavailable: ["c8y_Availability.status eq 'UNAVAILABLE'", "Unavailable"],
 };
 
+// Protocol families by the fragments their adapters write (Fleets things, Xyte devices); the rest is Cumulocity's.
+export const FAMILIES = {
+  cumulocity: ["not has(fleets_Thing) and not has(xyte_Device)", "Cumulocity"],
+  fleets: ["has(fleets_Thing)", "EMQX Fleets"],
+  xyte: ["has(xyte_Device)", "Xyte"],
+};
+
+function familyOf(mo) {
+  if (mo.fleets_Thing) return "EMQX Fleets";
+  if (mo.xyte_Device) return "Xyte";
+  return "Cumulocity";
+}
+
 export function status(mo) {
   const connection = mo.c8y_Connection && mo.c8y_Connection.status;
   const availability = mo.c8y_Availability && mo.c8y_Availability.status;
@@ -28,6 +41,8 @@ function filterOf(params) {
   if (name) terms.push(`name eq ${quoted(`*${name}*`)}`);
   if (params.get("type")) terms.push(`type eq ${quoted(params.get("type"))}`);
   if (params.get("group")) terms.push(`bygroupid(${Number(params.get("group"))})`);
+  const family = FAMILIES[params.get("family") || ""];
+  if (family) terms.push(`(${family[0]})`);
   const chosen = STATUSES[params.get("status") || ""];
   if (Array.isArray(chosen)) terms.push(chosen[0]);
   return `$filter=(${terms.join(" and ")}) $orderby=name`;
@@ -41,15 +56,17 @@ export async function render(main, { query, onLeave, navigate }) {
   const group = h("select", { name: "group" }, h("option", { value: "" }, "Any group"));
   const statusSelect = h("select", { name: "status" },
     Object.entries(STATUSES).map(([value, label]) => h("option", { value, selected: (query.get("status") || "") === value }, Array.isArray(label) ? label[1] : label)));
+  const familySelect = h("select", { name: "family" }, h("option", { value: "" }, "Any family"),
+    Object.entries(FAMILIES).map(([value, [, label]]) => h("option", { value, selected: query.get("family") === value }, label)));
   const form = h("form", { class: "filters", role: "search", "aria-label": "Find devices" },
-    field("Name", name), field("Type", type), field("Group", group), field("Status", statusSelect),
+    field("Name", name), field("Type", type), field("Group", group), field("Family", familySelect), field("Status", statusSelect),
     h("div", { class: "field actions" }, h("button", { type: "submit" }, "Search")));
   const results = h("div", { id: "device-results", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading…"));
   replace(main, h("h1", {}, "Devices"), form, results);
 
   const go = (nextPage) => {
     const params = new URLSearchParams();
-    for (const [key, value] of [["name", name.value.trim()], ["type", type.value.trim()], ["group", group.value], ["status", statusSelect.value]]) {
+    for (const [key, value] of [["name", name.value.trim()], ["type", type.value.trim()], ["group", group.value], ["family", familySelect.value], ["status", statusSelect.value]]) {
       if (value) params.set(key, value);
     }
     if (nextPage > 1) params.set("page", nextPage);
@@ -61,6 +78,7 @@ export async function render(main, { query, onLeave, navigate }) {
   });
   statusSelect.addEventListener("change", () => go(1));
   group.addEventListener("change", () => go(1));
+  familySelect.addEventListener("change", () => go(1));
 
   api("/inventory/managedObjects", { query: { fragmentType: "c8y_IsDeviceGroup", pageSize: 100, withChildren: false } })
     .then((body) => {
@@ -89,14 +107,14 @@ export async function render(main, { query, onLeave, navigate }) {
   const rows = new Map();
   const table = h("table", { class: "list", id: "device-table" },
     h("caption", { class: "sr-only" }, "Devices"),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Last update"), h("th", { scope: "col" }, "Id"))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Family"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Last update"), h("th", { scope: "col" }, "Id"))),
     h("tbody", {}, items.map((mo) => {
       const statusCell = h("td", { class: "status" }, status(mo));
       const updated = h("td", {}, timeEl(mo.lastUpdated));
       rows.set(mo.id, { statusCell, updated });
       return h("tr", { dataset: { id: mo.id } },
         h("td", {}, h("a", { href: `/ui/devices/${mo.id}` }, mo.name || `(unnamed #${mo.id})`)),
-        h("td", {}, mo.type || "—"), statusCell, updated, h("td", { class: "mono" }, mo.id));
+        h("td", {}, mo.type || "—"), h("td", {}, familyOf(mo)), statusCell, updated, h("td", { class: "mono" }, mo.id));
     })));
   const pages = stats.totalPages || 1;
   const pager = h("nav", { class: "pager", "aria-label": "Pages" },

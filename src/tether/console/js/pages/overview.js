@@ -4,6 +4,7 @@ import { api, total } from "../api.js";
 import { errorBox, h, replace, throttle } from "../dom.js";
 import { realtime } from "../realtime.js";
 import { sparkline } from "../chart.js";
+import { FAMILIES } from "./devices.js";
 
 const SEVERITIES = ["CRITICAL", "MAJOR", "MINOR", "WARNING"];
 const DEVICES = "has(c8y_IsDevice)";
@@ -25,6 +26,7 @@ export async function render(main, { onLeave }) {
   const connected = figure("count-connected", "Connected", "c8y_Connection CONNECTED");
   const disconnected = figure("count-disconnected", "Disconnected", "c8y_Connection DISCONNECTED");
   const unavailable = figure("count-unavailable", "Unavailable", "silent past their interval");
+  const families = Object.fromEntries(Object.entries(FAMILIES).map(([key, [, label]]) => [key, figure(`family-${key}`, label)]));
   const alarms = Object.fromEntries(SEVERITIES.map((s) => [s, figure(`alarms-${s.toLowerCase()}`, s[0] + s.slice(1).toLowerCase())]));
   const rateIn = figure("rate-in", "Messages in / s");
   const rateOut = figure("rate-out", "Messages out / s");
@@ -37,6 +39,8 @@ export async function render(main, { onLeave }) {
     noDevices,
     h("section", { "aria-labelledby": "h-devices" }, h("h2", { id: "h-devices" }, "Devices"),
       h("div", { class: "figures" }, devices.el, connected.el, disconnected.el, unavailable.el)),
+    h("section", { "aria-labelledby": "h-families" }, h("h2", { id: "h-families" }, "Devices by family"),
+      h("div", { class: "figures" }, Object.values(families).map((f) => h("a", { class: "figure-link", href: `/ui/devices?family=${Object.keys(families).find((k) => families[k] === f)}` }, f.el)))),
     h("section", { "aria-labelledby": "h-alarms" }, h("h2", { id: "h-alarms" }, "Active alarms"),
       h("div", { class: "figures" }, SEVERITIES.map((s) => alarms[s].el))),
     h("section", { "aria-labelledby": "h-traffic" }, h("h2", { id: "h-traffic" }, "MQTT traffic (live)"),
@@ -45,12 +49,14 @@ export async function render(main, { onLeave }) {
 
   const refreshDevices = async () => {
     try {
-      const [all, on, off, gone] = await Promise.all([
+      const [all, on, off, gone, ...byFamily] = await Promise.all([
         count(""),
         count("c8y_Connection.status eq 'CONNECTED'"),
         count("c8y_Connection.status eq 'DISCONNECTED'"),
         count("c8y_Availability.status eq 'UNAVAILABLE'"),
+        ...Object.values(FAMILIES).map(([filter]) => count(`(${filter})`)),
       ]);
+      Object.values(families).forEach((f, i) => replace(f.value, byFamily[i]));
       replace(devices.value, all);
       replace(connected.value, on);
       replace(disconnected.value, off);
