@@ -36,6 +36,7 @@ const NAV = [
 const main = document.getElementById("main");
 const top = document.getElementById("top");
 let cleanup = [];
+let generation = 0; // which render is current: a page still loading when left must not draw over the next
 let loginNotice = "";
 
 export function navigate(url, { replaceState = false } = {}) {
@@ -122,6 +123,7 @@ function loginPage() {
 
 function render() {
   leave();
+  const mine = ++generation;
   const path = location.pathname;
   if (path.startsWith("/ui/login")) {
     if (session()) return navigate("/ui/", { replaceState: true });
@@ -143,7 +145,8 @@ function render() {
   const context = {
     params: match.slice(1),
     query: new URLSearchParams(location.search),
-    onLeave: (undo) => cleanup.push(undo),
+    onLeave: (undo) => (mine === generation ? cleanup.push(undo) : undo()),
+    alive: () => mine === generation,
     navigate,
   };
   Promise.resolve(route.page.render(main, context)).catch((error) => console.error(error));

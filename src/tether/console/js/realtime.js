@@ -14,9 +14,18 @@ class Realtime {
     this.generation = 0;
     this.controller = null;
     this.pending = Promise.resolve();
+    this.resetReady();
   }
 
-  // Call `callback(notification)` for each message on `channel`; returns the unsubscribe function.
+  // Resolved once the session's handshake has subscribed the channels asked for so far.
+  resetReady() {
+    this.ready = new Promise((resolve) => {
+      this.markReady = resolve;
+    });
+  }
+
+  // Call `callback(notification)` for each message on `channel`; returns the unsubscribe function, whose
+  // `ready` promise resolves once the server has the subscription (what changes after it is heard).
   subscribe(channel, callback) {
     let set = this.listeners.get(channel);
     const fresh = !set;
@@ -25,15 +34,17 @@ class Realtime {
       this.listeners.set(channel, set);
     }
     set.add(callback);
-    if (fresh && this.clientId) this.queue(() => this.send([{ channel: "/meta/subscribe", subscription: channel }]));
+    const ready = fresh && this.clientId ? this.queue(() => this.send([{ channel: "/meta/subscribe", subscription: channel }])) : this.ready;
     this.start();
-    return () => {
+    const unsubscribe = () => {
       set.delete(callback);
       if (set.size === 0 && this.listeners.get(channel) === set) {
         this.listeners.delete(channel);
         if (this.clientId) this.queue(() => this.send([{ channel: "/meta/unsubscribe", subscription: channel }]));
       }
     };
+    unsubscribe.ready = ready;
+    return unsubscribe;
   }
 
   queue(work) {
@@ -75,6 +86,7 @@ class Realtime {
     this.running = false;
     this.generation++;
     this.clientId = null;
+    this.resetReady();
     if (this.controller) this.controller.abort();
   }
 
@@ -88,6 +100,7 @@ class Realtime {
     this.clientId = reply.clientId;
     const channels = [...this.listeners.keys()];
     if (channels.length) await this.send(channels.map((c) => ({ channel: "/meta/subscribe", subscription: c })));
+    this.markReady();
   }
 
   async loop(generation) {

@@ -84,15 +84,23 @@ const RENDERERS = {
   children: childrenTab,
 };
 
-export async function render(main, { params, query, onLeave, navigate }) {
+export async function render(main, { params, query, onLeave, navigate, alive }) {
   const id = params[0];
+  // Subscribed before the first read, so no change between the two is missed (notes before the read are
+  // older than what it returns: dropped). At most 3 s is waited for the real-time API.
+  let onChange = null;
+  const unsubscribe = realtime.subscribe(`/managedobjects/${id}`, (note) => onChange && onChange(note));
+  onLeave(unsubscribe);
+  await Promise.race([unsubscribe.ready, new Promise((resolve) => setTimeout(resolve, 3000))]);
   let current;
   try {
     current = await api(`/inventory/managedObjects/${id}`);
   } catch (error) {
+    if (!alive()) return;
     replace(main, h("h1", {}, `Device #${id}`), errorBox(error), h("p", {}, h("a", { href: "/ui/devices" }, "Back to the devices")));
     return;
   }
+  if (!alive()) return;
   const mo = { current };
   const title = h("h1", { id: "device-name" }, current.name || `Device #${id}`);
   const badges = h("span", { class: "badges", id: "device-status" }, status(current));
@@ -149,7 +157,7 @@ export async function render(main, { params, query, onLeave, navigate }) {
     if (query.get("tab")) tab.focus({ preventScroll: true });
   }
 
-  onLeave(realtime.subscribe(`/managedobjects/${id}`, (note) => {
+  onChange = (note) => {
     if (note.realtimeAction === "DELETE") {
       replace(main, h("h1", {}, `Device #${id}`), h("p", { class: "notice" }, "This device was deleted. ", h("a", { href: "/ui/devices" }, "Back to the devices")));
       return;
@@ -159,7 +167,7 @@ export async function render(main, { params, query, onLeave, navigate }) {
     replace(badges, status(note.data));
     if (selected === "info") infoTab(panel, { mo });
     if (selected === "children") childrenTab(panel, { id, mo });
-  }));
+  };
   replace(panel, h("p", { class: "muted" }, "Loading…"));
   try {
     await RENDERERS[selected](panel, { id, mo, onLeave });

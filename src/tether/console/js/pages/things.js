@@ -7,8 +7,8 @@ import { badge, empty, errorBox, field, h, replace, timeEl, toast } from "../dom
 const LIMIT = 20;
 const SHADOW_POLL_MS = 3000;
 
-export async function render(main, { params, query, onLeave, navigate }) {
-  if (params[0]) return thingPage(main, decodeURIComponent(params[0]), onLeave);
+export async function render(main, { params, query, onLeave, navigate, alive }) {
+  if (params[0]) return thingPage(main, decodeURIComponent(params[0]), onLeave, alive);
   document.title = "Things · Tether";
   const page = Math.max(1, Number(query.get("page")) || 1);
   const name = h("input", { type: "search", name: "thing-name", value: query.get("name") || "" });
@@ -72,14 +72,16 @@ export async function render(main, { params, query, onLeave, navigate }) {
   }
 }
 
-async function thingPage(main, id, onLeave) {
+async function thingPage(main, id, onLeave, alive) {
   let thing;
   try {
     thing = await api(`/api/v1/things/${encodeURIComponent(id)}`);
   } catch (error) {
+    if (!alive()) return;
     replace(main, h("h1", {}, "Thing"), errorBox(error), h("p", {}, h("a", { href: "/ui/things" }, "Back to the things")));
     return;
   }
+  if (!alive()) return;
   document.title = `${thing.name} · Tether`;
   const desired = h("textarea", { name: "desired", rows: 8, spellcheck: false });
   const reported = h("pre", { id: "shadow-reported" });
