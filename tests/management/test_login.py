@@ -36,8 +36,14 @@ def test_login_gives_a_bearer_token(server: ServerThread) -> None:
         assert client.get(USERS).status_code == 200
         assert client.get(KEYS).status_code == 200  # a user's token may manage keys
         assert client.get("/api/v5/stats").status_code == 200
-        # The Cumulocity API takes them too (the web console's session, api/auth.py).
+        # The Cumulocity API takes them too (the web console's session, api/auth.py), real-time included.
         assert client.get("/inventory/managedObjects").status_code == 200
+        handshake = [
+            {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}
+        ]
+        answer = client.post("/notification/realtime", json=handshake)
+        assert answer.status_code == 200 and answer.json()[0]["successful"] is True
+        assert client.get("/api/v1/things").status_code == 200  # and Fleets, as before
         user_id = unique("bytoken")
         assert client.post(USERS, json={"user_id": user_id, "password": "pw"}).status_code == 201
         # Logged out: refused.
