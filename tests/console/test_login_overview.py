@@ -142,6 +142,14 @@ def test_a_phone_width_shows_the_navigation_and_the_lists(console: Console, widt
         overflow = console.driver.execute_script("return document.documentElement.scrollWidth")
         assert overflow <= width + 1
         console.screenshot("devices-phone")
+        console.find("#device-table tbody a").click()
+        console.find("#tab-panel")
+        assert console.driver.execute_script("return document.documentElement.scrollWidth") <= width + 1
+        console.screenshot("device-phone")
+        console.open("/ui/")
+        console.until(lambda: console.text_of("#count-devices").isdigit(), "overview counts")
+        assert console.driver.execute_script("return document.documentElement.scrollWidth") <= width + 1
+        console.screenshot("overview-phone")
     finally:
         console.driver.set_window_size(1280, 900)
 
