@@ -36,16 +36,24 @@ def test_login_gives_a_bearer_token(server: ServerThread) -> None:
         assert client.get(USERS).status_code == 200
         assert client.get(KEYS).status_code == 200  # a user's token may manage keys
         assert client.get("/api/v5/stats").status_code == 200
+        # The Cumulocity API takes them too (the web console's session, api/auth.py), real-time included.
+        assert client.get("/inventory/managedObjects").status_code == 200
+        handshake = [
+            {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}
+        ]
+        answer = client.post("/notification/realtime", json=handshake)
+        assert answer.status_code == 200 and answer.json()[0]["successful"] is True
+        assert client.get("/api/v1/things").status_code == 200  # and Fleets, as before
         user_id = unique("bytoken")
         assert client.post(USERS, json={"user_id": user_id, "password": "pw"}).status_code == 201
         # Logged out: refused.
         assert client.post("/api/v5/logout", json={"username": "admin"}).status_code == 204
         refused = client.get(USERS)
         assert refused.status_code == 401 and refused.json()["code"] == "BAD_TOKEN"
-    # The Cumulocity API does not take these tokens.
-    assert (
-        httpx.get(server.url + "/inventory/managedObjects", headers=bearer(body["token"])).status_code == 401
-    )
+        # ... and refuses them once logged out, in its own error body and words.
+        refused = client.get("/inventory/managedObjects")
+        assert refused.status_code == 401 and refused.json()["error"] == "security/Unauthorized"
+        assert refused.json()["message"] == "Logged out: get a new token by POST /login"
 
 
 def test_a_token_acts_in_its_tenant_only(server: ServerThread) -> None:

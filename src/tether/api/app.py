@@ -1,5 +1,6 @@
 """The ASGI application: the Cumulocity API at the root with its error map (`errors.py`), /api/v5 and /v1
-mounted as apps of their own with theirs, trailing slashes tolerated."""
+mounted as apps of their own with theirs, trailing slashes tolerated; the web console's files at `/` and
+`/ui/` (`console.py`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from tether.api import console, errors
 from tether.api import emqx as emqx_api
-from tether.api import errors
 from tether.api import fleets as fleets_api
 from tether.api import xyte as xyte_api
 from tether.api.c8y import (
@@ -58,6 +59,7 @@ def create_app(context: Services) -> ASGIApp:
         *events.routes,
         *alarms.routes,
         *trusted_certificates.routes,
+        *console.routes(),
         *emqx_api.mount(context),
         xyte_api.mount(context),
         fleets_api.mount(context),

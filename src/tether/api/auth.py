@@ -1,6 +1,7 @@
-"""HTTP Basic authentication: `tenant/user:password`, plain `user` for the default tenant, or an API key
+"""HTTP authentication: Basic `tenant/user:password`, plain `user` for the default tenant, or an API key
 `key:secret` (an administrator of the key's tenant, one that may only read for a viewer key; the request
-scope names the key in `tether.api_key`)."""
+scope names the key in `tether.api_key`); or `Bearer <token>` of `POST /api/v5/login` (tenants/tokens.py:
+an administrator, until the token expires or is logged out), which the web console sends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tether.core.errors import Forbidden, TooManyRequests, Unauthorized
 from tether.credentials.api_keys import api_key_principal, looks_like_api_key
 from tether.credentials.models import ApiKeyRole
 from tether.tenants.models import Principal
+from tether.tenants.tokens import TokenRefused
 
 
 def parse_basic(header: str, default_tenant: str) -> tuple[str, str, str] | None:
@@ -50,6 +52,9 @@ async def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("Full authentication is required to access this resource", resource="security")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return await _bearer(request, token.strip())
     credentials = parse_basic(header, context.settings.tenant)
     if credentials is None:
         raise Unauthorized("Invalid credentials!", resource="security")
@@ -79,5 +84,16 @@ async def authenticate(request: Request) -> Principal:
     if viewer and request.method not in _READS:
         raise Forbidden("A viewer API key may only read (GET)", resource="security")
     principal = admitted(principal, request.method, request.url.path)  # global roles (api/permissions.py)
+    request.scope["tether.principal"] = principal
+    return principal
+
+
+async def _bearer(request: Request, token: str) -> Principal:
+    """A token signed by this platform cannot be guessed, so a refused one is not throttled."""
+    try:
+        principal = await ctx(request).tokens.verify(token)
+    except TokenRefused as refused:
+        raise Unauthorized(refused.message, resource="security") from None
+    principal = admitted(principal, request.method, request.url.path)
     request.scope["tether.principal"] = principal
     return principal
