@@ -15,6 +15,7 @@ from tether.api import fleets as fleets_api
 from tether.api import xyte as xyte_api
 from tether.api.c8y import (
     alarms,
+    audit,
     binaries,
     events,
     identity,
@@ -25,6 +26,7 @@ from tether.api.c8y import (
     presence,
     realtime,
     registration,
+    tenants,
     trusted_certificates,
     users,
 )
@@ -58,6 +60,8 @@ def create_app(context: Services) -> ASGIApp:
         *events.routes,
         *alarms.routes,
         *trusted_certificates.routes,
+        *tenants.routes,
+        *audit.routes,
         *emqx_api.mount(context),
         xyte_api.mount(context),
         fleets_api.mount(context),
