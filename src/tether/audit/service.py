@@ -3,7 +3,7 @@ batches by one writer task, the records of operation and alarm changes taken fro
 reading side of /audit/auditRecords (ROLE_AUDIT_READ; POST takes ROLE_AUDIT_ADMIN, as the spec says).
 
 Nothing on the measurement ingest path is audited; alarm and operation changes cost an event-bus handler
-that queues a small value. A record queued but not yet written when the process dies is lost (audit is
+that queues a small value (an alarm's creation, acknowledgement and clearing are recorded, not its repeats). A record queued but not yet written when the process dies is lost (audit is
 best-effort bookkeeping, never on a request's acknowledgement path).
 """
 
@@ -159,6 +159,10 @@ def from_event(event: DomainEvent) -> NewAuditRecord | None:
     if event.resource == "alarms" and event.id is not None:
         status = getattr(payload, "status", None)
         status_text = getattr(status, "value", status)
+        if event.action == "UPDATE" and status_text == "ACTIVE":
+            # A repeat of an active alarm (its count goes up: de-duplication) is no change worth a record;
+            # its acknowledgement and clearing are.
+            return None
         severity = getattr(payload, "severity", None)
         return NewAuditRecord(
             event.tenant_id,
