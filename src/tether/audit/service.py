@@ -3,8 +3,9 @@ batches by one writer task, the records of operation and alarm changes taken fro
 reading side of /audit/auditRecords (ROLE_AUDIT_READ; POST takes ROLE_AUDIT_ADMIN, as the spec says).
 
 Nothing on the measurement ingest path is audited; alarm and operation changes cost an event-bus handler
-that queues a small value (an alarm's creation, acknowledgement and clearing are recorded, not its repeats). A record queued but not yet written when the process dies is lost (audit is
-best-effort bookkeeping, never on a request's acknowledgement path).
+that queues a small value (an alarm's creation, acknowledgement and clearing are recorded, not its
+repeats). A record queued but not yet written when the process dies is lost (audit is best-effort
+bookkeeping, never on a request's acknowledgement path).
 """
 
 from __future__ import annotations
