@@ -105,7 +105,9 @@ def test_only_the_management_tenant_with_the_role_administers_tenants(
     server: ServerThread, admin: httpx.Client
 ) -> None:
     other = new_tenant(admin)
+    assert admin.get("/tenant/currentTenant").json()["allowCreateTenants"] is True
     with httpx.Client(base_url=server.url, auth=(f"{other['id']}/boss", PASSWORD)) as boss:
+        assert boss.get("/tenant/currentTenant").json()["allowCreateTenants"] is False
         assert boss.get("/tenant/tenants").status_code == 403
         assert boss.get(f"/tenant/tenants/{other['id']}").status_code == 403
         assert boss.post("/tenant/tenants", json={"domain": "x.io"}).status_code == 403

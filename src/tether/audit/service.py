@@ -73,7 +73,7 @@ class AuditService:
                 continue
             batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
             try:
-                await self._store.insert(batch, now_ms())
+                await self._store.append(batch, now_ms())
             except Exception as exc:  # the database is away: keep them for the next round, once
                 log.warning("cannot write %d audit record(s): %s", len(batch), exc)
                 await asyncio.sleep(1.0)
@@ -85,7 +85,7 @@ class AuditService:
         if self._queue and (self._writer is None or self._writer.done()):
             batch = list(self._queue)
             self._queue.clear()
-            await self._store.insert(batch, now_ms())
+            await self._store.append(batch, now_ms())
             return
         if self._idle is not None and self._writer is not None and not self._writer.done():
             await self._idle.wait()

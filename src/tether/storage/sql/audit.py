@@ -52,28 +52,37 @@ def _record(row: Any) -> AuditRecord:
     )
 
 
+def _values(d: NewAuditRecord, now: int) -> dict[str, Any]:
+    return {
+        "tenant_id": d.tenant_id,
+        "type": d.type,
+        "time": now if d.time is None else d.time,
+        "creation_time": now,
+        "activity": d.activity,
+        "text": d.text,
+        "severity": d.severity,
+        "username": d.user,
+        "application": d.application,
+        "source": d.source,
+        "changes": list(d.changes) or None,
+        "fragments": d.fragments,
+    }
+
+
 class SqlAuditStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def append(self, drafts: list[NewAuditRecord], now: int) -> None:
+        rows = [_values(d, now) for d in drafts]
+        async with self._db.write() as conn:
+            await conn.execute(insert(_a), rows)  # executemany
 
     async def insert(self, drafts: list[NewAuditRecord], now: int) -> list[AuditRecord]:
         stored = []
         async with self._db.write() as conn:
             for d in drafts:
-                values = {
-                    "tenant_id": d.tenant_id,
-                    "type": d.type,
-                    "time": now if d.time is None else d.time,
-                    "creation_time": now,
-                    "activity": d.activity,
-                    "text": d.text,
-                    "severity": d.severity,
-                    "username": d.user,
-                    "application": d.application,
-                    "source": d.source,
-                    "changes": list(d.changes) or None,
-                    "fragments": d.fragments,
-                }
+                values = _values(d, now)
                 record_id = await conn.scalar(insert(_a).values(**values).returning(_a.c.id))
                 assert record_id is not None
                 stored.append(
@@ -81,7 +90,7 @@ class SqlAuditStore:
                         id=record_id,
                         tenant_id=d.tenant_id,
                         type=d.type,
-                        time=values["time"],  # type: ignore[arg-type]
+                        time=values["time"],
                         creation_time=now,
                         activity=d.activity,
                         text=d.text,
