@@ -120,6 +120,9 @@ def test_option_paging_and_bad_input(admin: httpx.Client) -> None:
     assert admin.put(f"/tenant/options/{category}", json={"ok": "1", "bad": ["x"]}).status_code == 422
     assert admin.get(f"/tenant/options/{category}/ok").status_code == 404  # nothing of a refused bulk PUT
     assert admin.get(f"/tenant/options/{unique('none')}").json() == {}
+    assert admin.get(f"/tenant/options/{category}/k%00").status_code == 422  # the edge refuses NUL
+    assert admin.delete("/tenant/options/a%00/k").status_code == 422
+    assert admin.get("/tenant/tenants/t%001").status_code == 422
 
 
 def test_option_roles_and_tenant_isolation(server: ServerThread, admin: httpx.Client) -> None:

@@ -197,6 +197,7 @@ def test_audit_roles_paging_and_isolation(server: ServerThread, admin: httpx.Cli
     assert admin.post("/audit/auditRecords", json=bad_time).status_code == 400  # as every bad date is
     assert admin.get("/audit/auditRecords/abc").status_code == 404
     assert admin.get("/audit/auditRecords", params={"dateFrom": "never"}).status_code == 400
+    assert admin.get("/audit/auditRecords", params={"user": "a\x00b"}).status_code == 422
 
     created = admin.post(
         "/tenant/tenants",

@@ -187,6 +187,7 @@ class PresenceService:
         rows = [
             r if r.mo_id is not None or r.id not in devices else r.of_device(devices[r.id])
             for r in inserts.values()
+            if r.tenant_id not in self._gone  # (again: a deletion may have begun while devices were read)
         ]
         await self._store.record(rows, closes)
         for kind, record in batch:

@@ -93,7 +93,7 @@ class TenantAdministration:
 
     async def get(self, who: Principal, tenant_id: str) -> Tenant:
         self._check(who, False)
-        tenant = await self._store.get(tenant_id)
+        tenant = None if "\x00" in tenant_id else await self._store.get(tenant_id)
         if tenant is None or tenant.status is TenantStatus.DELETED:
             raise NotFound(f"Tenant {tenant_id} not found", resource=R)
         return tenant

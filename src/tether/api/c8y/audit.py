@@ -20,6 +20,7 @@ from tether.api.http import (
 )
 from tether.audit.models import AuditCriteria
 from tether.c8y import audit as render
+from tether.core.errors import InvalidInput
 
 R = "audit"
 
@@ -27,6 +28,9 @@ R = "audit"
 async def list_records(request: Request) -> Response:
     who = await authenticate(request)
     params = request.query_params
+    for name in ("source", "type", "user", "application"):
+        if "\x00" in params.get(name, ""):  # no stored text holds NUL (PostgreSQL text cannot)
+            raise InvalidInput(f"Query parameter '{name}' must not contain NUL characters", resource=R)
     criteria = AuditCriteria(
         source=params.get("source") or None,
         type=params.get("type") or None,

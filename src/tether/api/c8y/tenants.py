@@ -13,7 +13,7 @@ from tether.api.c8y.telemetry import query_date
 from tether.api.context import ctx
 from tether.api.http import base_url, collection, json_response, page_request, read_json_object
 from tether.c8y import tenants as render
-from tether.core.errors import InvalidInput
+from tether.core.errors import InvalidInput, NotFound
 
 R = "tenant"
 RO = "option"
@@ -60,8 +60,16 @@ async def delete_tenant(request: Request) -> Response:
 # ---------------------------------------------------------------------------------------------- options
 
 
+def _text(request: Request, name: str) -> str:
+    """A path parameter; no stored name holds NUL (PostgreSQL text cannot), so one that does names nothing."""
+    value = str(request.path_params[name])
+    if "\x00" in value:
+        raise NotFound(f"Unable to find option by given key: {value!r}", resource=RO)
+    return value
+
+
 def _category(request: Request) -> str:
-    return str(request.path_params["category"])
+    return _text(request, "category")
 
 
 async def list_options(request: Request) -> Response:
@@ -96,7 +104,7 @@ async def put_category(request: Request) -> Response:
 
 async def get_option(request: Request) -> Response:
     who = await authenticate(request)
-    option = await ctx(request).options.get(who, _category(request), str(request.path_params["key"]))
+    option = await ctx(request).options.get(who, _category(request), _text(request, "key"))
     return json_response(request, render.option(base_url(request), option), "option")
 
 
@@ -106,14 +114,14 @@ async def update_option(request: Request) -> Response:
     if "value" not in document:
         raise InvalidInput('Expected {"value": "<text>"}', resource=RO)
     option = await ctx(request).options.update(
-        who, _category(request), str(request.path_params["key"]), document["value"]
+        who, _category(request), _text(request, "key"), document["value"]
     )
     return json_response(request, render.option(base_url(request), option), "option")
 
 
 async def delete_option(request: Request) -> Response:
     who = await authenticate(request)
-    await ctx(request).options.delete(who, _category(request), str(request.path_params["key"]))
+    await ctx(request).options.delete(who, _category(request), _text(request, "key"))
     return Response(status_code=204)
 
 
@@ -133,6 +141,8 @@ async def statistics_summary(request: Request) -> Response:
     if date_to <= date_from:
         raise InvalidInput("'dateTo' must be after 'dateFrom'", resource=R)
     tenant = request.query_params.get("tenant") or None
+    if tenant is not None and "\x00" in tenant:
+        raise InvalidInput("'tenant' must not contain NUL characters", resource=R)
     usage = await ctx(request).statistics.summary(who, tenant, date_from, date_to)
     return json_response(request, render.usage_summary(usage), "tenantUsageStatisticsSummary")
 
