@@ -15,6 +15,8 @@ from tests.api.users_support import make_user
 from tests.mqtt_device import BAD_CREDENTIALS, V5, Device, ServerMqtt
 from tests.support import ADMIN_PASSWORD, ServerThread, unique
 
+from tether.tenants.models import Role
+
 ADMINISTRATIVE_ACTION = 0x98
 PASSWORD = "tenant-admin-secret"
 
@@ -138,6 +140,15 @@ def test_a_suspended_tenant_cannot_log_in_anywhere(
         key = boss.post("/api/v5/api_key", json={"name": unique("k"), "role": "administrator"}).json()
     live = mqtt_devices(mqtt.port, unique("cli"), V5, username=login, password=PASSWORD)
     assert live.connect() == 0
+    # A device of the tenant (its device user, as bootstrap issues them) on SmartREST's ClientId.
+    serial = unique("SN")
+    device_login = (f"{tenant}/device_{serial}", "device-secret-of-the-tenant")
+    tenants = server.platform.services.tenants
+    server.call(
+        tenants.create_user(tenant, f"device_{serial}", device_login[1], {Role.DEVICE}, generated=True)
+    )
+    device = mqtt_devices(mqtt.port, serial, V5, username=device_login[0], password=device_login[1])
+    assert device.connect() == 0
     handshake = {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}
     assert httpx.post(f"{server.url}/notification/realtime", json=[handshake], auth=(login, PASSWORD)).json()[
         0
@@ -146,8 +157,12 @@ def test_a_suspended_tenant_cannot_log_in_anywhere(
     suspended = admin.put(f"/tenant/tenants/{tenant}", json={"status": "SUSPENDED"})
     assert suspended.status_code == 200 and suspended.json()["status"] == "SUSPENDED"
 
-    assert live.wait_closed() == ADMINISTRATIVE_ACTION  # its live connection ends
+    assert live.wait_closed() == ADMINISTRATIVE_ACTION  # its live connections end
+    assert device.wait_closed() == ADMINISTRATIVE_ACTION
     assert httpx.get(f"{server.url}/user/currentUser", auth=(login, PASSWORD)).status_code == 401
+    assert httpx.get(f"{server.url}/inventory/managedObjects", auth=device_login).status_code == 401
+    refused_device = mqtt_devices(mqtt.port, serial, V5, username=device_login[0], password=device_login[1])
+    assert refused_device.connect() == BAD_CREDENTIALS
     key_auth = (key["api_key"], key["api_secret"])
     assert httpx.get(f"{server.url}/inventory/managedObjects", auth=key_auth).status_code == 401
     again = mqtt_devices(mqtt.port, unique("cli"), V5, username=login, password=PASSWORD)
