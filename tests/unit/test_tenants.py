@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from tests.unit.conftest import World
 
 from tether.core.errors import Conflict
-from tether.tenants.models import Principal, Role
-from tether.tenants.service import BOOTSTRAP_TENANT, BOOTSTRAP_USER
+from tether.tenants.models import Principal, Role, TenantStatus
+from tether.tenants.service import BOOTSTRAP_TENANT, BOOTSTRAP_USER, TenantService
 
 pytestmark = pytest.mark.anyio
 
@@ -94,11 +96,6 @@ async def test_deleting_a_user_revokes_it_and_announces_it(world: World) -> None
 async def test_a_tenant_suspended_by_another_server_is_refused_after_the_status_poll(world: World) -> None:
     """Two servers over one store: the second learns the suspension by refresh_status (its one-second
     poll), refuses the tenant's logins, cached ones included, and announces it (sessions end)."""
-    import dataclasses
-
-    from tether.tenants.models import TenantStatus
-    from tether.tenants.service import TenantService
-
     await world.tenants.create_tenant("t9")
     await world.tenants.create_user("t9", "alice", "s3cret", {Role.ADMIN})
     other = TenantService(world.tenant_store, world.user_store, world.events)
