@@ -15,6 +15,7 @@ from tether.adapters.control import BrokerControl
 from tether.adapters.device_bootstrap import DeviceBootstrap
 from tether.adapters.rules import RuleEngine
 from tether.api.app import create_app
+from tether.audit.service import AuditService
 from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
@@ -54,8 +55,12 @@ from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.directory import UserDirectory
+from tether.tenants.management import TenantAdministration
+from tether.tenants.option_crypto import OptionCipher
+from tether.tenants.options import OptionService
 from tether.tenants.revocation import PasswordChangeWatch
 from tether.tenants.service import Provisioned, TenantService
+from tether.tenants.statistics import UsageStatistics
 from tether.tenants.throttle import Throttle
 from tether.tenants.tokens import OperatorTokens
 
@@ -86,6 +91,7 @@ class Platform:
     async def close(self) -> None:
         self.services.realtime.close()
         await self.services.presence.close()
+        await self.services.audit.close()
         await self.password_watch.close()
         await self.storage.close()
 
@@ -101,7 +107,9 @@ def open_storage(database_url: str) -> SqlStorage:
 def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]) -> Services:
     """Every service over one opened storage; `listeners` names what /health waits for."""
     events = EventBus()
-    tenants = TenantService(storage.tenants, storage.users, events, storage.groups)
+    audit = AuditService(storage.audit)
+    audit.follow(events)  # operation and alarm changes
+    tenants = TenantService(storage.tenants, storage.users, events, storage.groups, audit)
     inventory = InventoryService(storage.managed_objects, events)
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
@@ -127,7 +135,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         realtime=realtime,
         broker=BrokerControl(),
         tenants=tenants,
-        users=UserDirectory(tenants, storage.users, storage.groups),
+        users=UserDirectory(tenants, storage.users, storage.groups, audit),
         throttle=Throttle(),
         inventory=inventory,
         identity=identity,
@@ -156,6 +164,12 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         rule_engine=RuleEngine(
             rules, events, node=monitoring.node, base_url=settings.public_http_url or "", sinks=sinks
         ),
+        tenant_admin=TenantAdministration(
+            tenants, storage.tenants, storage.users, settings.tenant, files=files, audit=audit
+        ),
+        options=OptionService(storage.options, OptionCipher(), audit),
+        statistics=UsageStatistics(storage.usage, storage.tenants, monitoring.http, settings.tenant),
+        audit=audit,
     )
 
 
@@ -173,6 +187,8 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     provisioned = await services.tenants.provision(
         settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
     )
+    await services.tenants.refresh_status()  # suspended and deleted tenants: no login
+    await services.options.load(storage.secrets)  # the key of encrypted tenant options
     # Passwords changed by `tether admin set-password` while this process runs.
     password_watch = PasswordChangeWatch(storage.users, services.tenants)
     await password_watch.start()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tether.adapters.control import BrokerControl
 from tether.adapters.rules import RuleEngine
+from tether.audit.service import AuditService
 from tether.binaries.service import BinaryService
 from tether.config import Settings
 from tether.connectors.manager import SinkManager
@@ -38,7 +39,10 @@ from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.directory import UserDirectory
+from tether.tenants.management import TenantAdministration
+from tether.tenants.options import OptionService
 from tether.tenants.service import TenantService
+from tether.tenants.statistics import UsageStatistics
 from tether.tenants.throttle import Throttle
 from tether.tenants.tokens import OperatorTokens
 
@@ -78,3 +82,7 @@ class Services:
     rule_engine: RuleEngine  # runs them on messages and events once the broker is attached; emit() for events
     binaries: BinaryService  # /inventory/binaries and event attachments, files in a BinaryStore
     presence: PresenceService  # connection history, device connection and availability, offline alarms
+    tenant_admin: TenantAdministration  # /tenant/tenants: the management tenant creates, suspends, deletes
+    options: OptionService  # /tenant/options (`credentials.` values encrypted)
+    statistics: UsageStatistics  # /tenant/statistics/summary
+    audit: AuditService  # /audit/auditRecords, and the trail the services write to

@@ -78,6 +78,20 @@ FAMILIES = [
         "/user/t1/users",
         lambda mo: ("POST", "/user/t1/users", {"userName": unique("w"), "password": "a-password-1"}),
     ),
+    Family(
+        "OPTION_MANAGEMENT",
+        "/tenant/options",
+        lambda mo: ("POST", "/tenant/options", {"category": "roles", "key": unique("k"), "value": "v"}),
+    ),
+    Family(
+        "AUDIT",
+        "/audit/auditRecords",
+        lambda mo: (
+            "POST",
+            "/audit/auditRecords",
+            {"type": "Inventory", "time": NOW, "activity": "a", "text": "t", "source": {"id": mo}},
+        ),
+    ),
 ]
 IDS = [f.name for f in FAMILIES]
 

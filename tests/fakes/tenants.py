@@ -6,7 +6,7 @@ import dataclasses
 
 from tether.core.errors import Conflict
 from tether.core.paging import Page, PageRequest
-from tether.tenants.models import Role, Tenant, User, UserCriteria
+from tether.tenants.models import Role, Tenant, TenantStatus, User, UserCriteria
 
 
 class FakeTenantStore:
@@ -22,7 +22,30 @@ class FakeTenantStore:
         self.tenants[tenant.id] = tenant
 
     async def ids(self) -> list[str]:
-        return sorted(self.tenants)
+        return sorted(t.id for t in self.tenants.values() if t.status is not TenantStatus.DELETED)
+
+    async def find(self, page: PageRequest) -> Page[Tenant]:
+        live = sorted(
+            (t for t in self.tenants.values() if t.status is not TenantStatus.DELETED),
+            key=lambda t: (t.creation_time, t.id),
+        )
+        items = live[page.offset : page.offset + page.page_size]
+        return Page(items, page, len(live) if page.with_total else None)
+
+    async def update(self, tenant: Tenant) -> bool:
+        old = self.tenants.get(tenant.id)
+        if old is None:
+            return False
+        self.tenants[tenant.id] = dataclasses.replace(tenant, creation_time=old.creation_time)
+        return True
+
+    async def inactive(self) -> set[str]:
+        return {t.id for t in self.tenants.values() if t.status is not TenantStatus.ACTIVE}
+
+    async def purge(self, tenant_id: str) -> None:
+        """Only this store's part: the tenant is marked DELETED (the other fakes keep their rows)."""
+        tenant = self.tenants[tenant_id]
+        self.tenants[tenant_id] = dataclasses.replace(tenant, status=TenantStatus.DELETED)
 
 
 class FakeUserStore:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from tests.unit.conftest import World
 
 from tether.core.errors import Conflict
-from tether.tenants.models import Principal, Role
-from tether.tenants.service import BOOTSTRAP_TENANT, BOOTSTRAP_USER
+from tether.tenants.models import Principal, Role, TenantStatus
+from tether.tenants.service import BOOTSTRAP_TENANT, BOOTSTRAP_USER, TenantService
 
 pytestmark = pytest.mark.anyio
 
@@ -89,3 +91,27 @@ async def test_deleting_a_user_revokes_it_and_announces_it(world: World) -> None
     assert world.announced_as("users") == [("DELETE", None)]
     assert world.announced[-1].payload == Principal("t1", "device_7", frozenset({Role.DEVICE}))
     assert await world.tenants.delete_user("t1", "device_7") is None
+
+
+async def test_a_tenant_suspended_by_another_server_is_refused_after_the_status_poll(world: World) -> None:
+    """Two servers over one store: the second learns the suspension by refresh_status (its one-second
+    poll), refuses the tenant's logins, cached ones included, and announces it (sessions end)."""
+    await world.tenants.create_tenant("t9")
+    await world.tenants.create_user("t9", "alice", "s3cret", {Role.ADMIN})
+    other = TenantService(world.tenant_store, world.user_store, world.events)
+    await other.refresh_status()
+    assert await other.authenticate("t9", "alice", "s3cret") is not None  # now cached there
+
+    tenant = await world.tenant_store.get("t9")
+    assert tenant is not None
+    await world.tenant_store.update(dataclasses.replace(tenant, status=TenantStatus.SUSPENDED))
+    world.announced.clear()
+    await other.refresh_status()
+    assert not other.is_active("t9") and other.is_active("t1")
+    assert other.cached("t9", "alice", "s3cret") is None
+    assert await other.authenticate("t9", "alice", "s3cret") is None
+    assert [(e.resource, e.action, e.tenant_id) for e in world.announced] == [("tenants", "UPDATE", "t9")]
+
+    await world.tenant_store.update(dataclasses.replace(tenant, status=TenantStatus.ACTIVE))
+    await other.refresh_status()
+    assert await other.authenticate("t9", "alice", "s3cret") is not None

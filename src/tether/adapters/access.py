@@ -157,7 +157,7 @@ class PlatformHooks(Hooks):
         self, connect: Connect, connection: ConnectionInfo
     ) -> AuthResult | Awaitable[AuthResult]:
         result = self._authenticate(connect, connection)
-        if not self.bans.any:
+        if not self.bans.any and not self.tenants.has_inactive:
             return result
         if inspect.isawaitable(result):
             return self._unless_banned_later(result, connect, connection)
@@ -170,6 +170,9 @@ class PlatformHooks(Hooks):
         if login is None:
             return result
         principal = login.principal
+        if not self.tenants.is_active(principal.tenant_id):  # suspended or deleted: every credential of it
+            log.info("MQTT client %r of %s refused: tenant suspended", connect.client_id, principal.tenant_id)
+            return _NOT_AUTHORIZED
         client = candidate(connect.client_id, connect.username, principal.username, connection.peer)
         ban = self.bans.banned(principal.tenant_id, client)
         if ban is None:
@@ -293,7 +296,7 @@ class PlatformHooks(Hooks):
             return self._user_result(connect, principal, await self._rules(connect, tenant, name))
         user = await self.tenants.get_user(tenant, name)
         if user is not None:
-            principal = await self.tenants.verify(user, password)
+            principal = await self.tenants.verify(user, password, "MQTT")
             if principal is None:
                 return _BAD
             return self._user_result(connect, principal, await self._rules(connect, tenant, name))

@@ -9,6 +9,9 @@ module is the broker's side of it, so the domain never imports the broker:
 * the platform hooks forget the user of a certificate login they cached;
 * MQTT bootstrap forgets credentials of that device it still held for delivery.
 
+A suspended or deleted tenant (TenantService.deactivated, a `tenants` UPDATE event) loses every MQTT
+connection of its clients the same way.
+
 A login that read the user just before the deletion is refused by TenantService.verify; one that finished its
 password check before and is still loading its ACL rules is the only window left (milliseconds).
 """
@@ -46,12 +49,25 @@ def _logged_in_as(principal: Principal) -> Callable[[ClientInfo], bool]:
     return select
 
 
+def _of_tenant(tenant_id: str) -> Callable[[ClientInfo], bool]:
+    def select(client: ClientInfo) -> bool:
+        login = login_of(client)
+        return login is not None and login.principal.tenant_id == tenant_id
+
+    return select
+
+
 def install(
     events: EventBus, broker: Broker, hooks: PlatformHooks, bootstrap: DeviceBootstrap | None = None
 ) -> Callable[[], None]:
     """Follow user deletions on the broker's event loop; returns the function that stops it."""
 
     def on_event(event: DomainEvent) -> None:
+        if event.resource == "tenants":  # suspended or deleted: every connection of the tenant ends
+            tenant_id = event.tenant_id
+            closed = broker.disconnect_clients(_of_tenant(tenant_id), REVOKED)
+            log.info("tenant %s suspended: %d MQTT connection(s) closed", tenant_id, closed)
+            return
         principal = event.payload
         if event.action != "DELETE" or not isinstance(principal, Principal):
             return
@@ -66,4 +82,4 @@ def install(
             closed,
         )
 
-    return events.subscribe(on_event, resources={"users"})
+    return events.subscribe(on_event, resources={"users", "tenants"})

@@ -16,6 +16,7 @@ from tether.api import fleets as fleets_api
 from tether.api import xyte as xyte_api
 from tether.api.c8y import (
     alarms,
+    audit,
     binaries,
     events,
     identity,
@@ -26,6 +27,7 @@ from tether.api.c8y import (
     presence,
     realtime,
     registration,
+    tenants,
     trusted_certificates,
     users,
 )
@@ -60,6 +62,9 @@ def create_app(context: Services) -> ASGIApp:
         *alarms.routes,
         *trusted_certificates.routes,
         *console.routes(),
+
+        *tenants.routes,
+        *audit.routes,
         *emqx_api.mount(context),
         xyte_api.mount(context),
         fleets_api.mount(context),

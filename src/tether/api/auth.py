@@ -77,6 +77,8 @@ async def authenticate(request: Request) -> Principal:
             viewer = key.role is ApiKeyRole.VIEWER
     if principal is None:
         principal = await context.tenants.authenticate(tenant, user, password)
+    if principal is not None and not context.tenants.is_active(principal.tenant_id):
+        principal = None  # a suspended (or deleted) tenant's credentials, API keys included
     if principal is None:
         context.throttle.failed(address, login)
         raise Unauthorized("Invalid credentials!", resource="security")

@@ -22,7 +22,10 @@ PREFIXES = (
     ("/event/", "EVENT"),
     ("/alarm/", "ALARM"),
     ("/devicecontrol/", "DEVICE_CONTROL"),
-    ("/tenant/tenants/", "TENANT_MANAGEMENT"),  # trusted certificates
+    ("/tenant/tenants", "TENANT_MANAGEMENT"),  # tenants and their trusted certificates
+    ("/tenant/options", "OPTION_MANAGEMENT"),
+    ("/tenant/statistics", "INVENTORY"),  # Cumulocity: ROLE_TENANT_STATISTICS_READ or ROLE_INVENTORY_READ
+    ("/audit", "AUDIT"),
 )
 READS = frozenset({"GET", "HEAD"})
 #: What the real-time notifications deliver: a person listening reads all of these.
@@ -42,8 +45,12 @@ def required(method: str, path: str) -> tuple[str, frozenset[str]] | None:
     family = family_of(path)
     if family is None:
         return None
-    if family == "TENANT_MANAGEMENT":  # trusted certificates: the admin role even to read
+    if family == "TENANT_MANAGEMENT" and "/trusted-certificates" in path:  # the admin role even to read
         return family, frozenset({"ROLE_TENANT_MANAGEMENT_ADMIN"})
+    if path.startswith("/tenant/statistics"):
+        return family, frozenset(
+            {"ROLE_INVENTORY_READ", "ROLE_INVENTORY_ADMIN", "ROLE_TENANT_MANAGEMENT_READ"}
+        )
     if method == "DELETE" and path.startswith("/devicecontrol/newDeviceRequests/"):
         return family, frozenset({"ROLE_USER_MANAGEMENT_ADMIN"})
     admin = f"ROLE_{family}_ADMIN"

@@ -22,6 +22,17 @@ class HttpCounts:
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, int], list[float]] = {}
+        #: tenant -> [authenticated requests, of them by devices] since the process started
+        #: (/tenant/statistics/summary requestCount and deviceRequestCount).
+        self.tenants: dict[str, list[int]] = {}
+
+    def add_tenant(self, tenant_id: str, device: bool) -> None:
+        entry = self.tenants.get(tenant_id)
+        if entry is None:
+            entry = self.tenants[tenant_id] = [0, 0]
+        entry[0] += 1
+        if device:
+            entry[1] += 1
 
     def add(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -65,3 +76,8 @@ class HttpMetrics:
             await self.app(scope, receive, send_status)
         finally:
             self.counts.add(scope["method"], route_of(scope), status, perf_counter() - started)
+            # The caller, once authenticated (api/auth.py keeps its principal in the scope).
+            who = scope.get("tether.principal")
+            tenant_id = getattr(who, "tenant_id", None)
+            if isinstance(tenant_id, str):
+                self.counts.add_tenant(tenant_id, bool(getattr(who, "is_device", False)))

@@ -89,6 +89,13 @@ class PresenceService:
         self._purged_at = 0
         self._resolved: dict[tuple[str, str], tuple[int, int | None]] = {}  # -> (until, mo id)
         self._unsubscribe = events.subscribe(self.availability.on_inventory, resources={"managedobjects"})
+        # Tenants being deleted (TenantAdministration.delete): their facts are no longer written.
+        self._gone: set[str] = set()
+        self._unsubscribe_tenants = events.subscribe(self._on_tenant, resources={"tenants"})
+
+    def _on_tenant(self, event: DomainEvent) -> None:
+        if event.action == "DELETE":
+            self._gone.add(event.tenant_id)
 
     # ------------------------------------------------------------------------------- lifecycle
 
@@ -116,6 +123,7 @@ class PresenceService:
                 await self._worker
         await self.availability.save()
         self._unsubscribe()
+        self._unsubscribe_tenants()
 
     async def flush(self) -> None:
         """Wait until every fact enqueued so far is written."""
@@ -166,6 +174,8 @@ class PresenceService:
         # A connection that began and ended within one batch is inserted closed.
         inserts: dict[str, ConnectionRecord] = {}
         closes: list[tuple[str, int, str]] = []
+        if self._gone:
+            batch = [(kind, record) for kind, record in batch if record.tenant_id not in self._gone]
         for kind, record in batch:
             if kind == "connected" or record.id in inserts:
                 inserts[record.id] = record
@@ -177,6 +187,7 @@ class PresenceService:
         rows = [
             r if r.mo_id is not None or r.id not in devices else r.of_device(devices[r.id])
             for r in inserts.values()
+            if r.tenant_id not in self._gone  # (again: a deletion may have begun while devices were read)
         ]
         await self._store.record(rows, closes)
         for kind, record in batch:

@@ -275,6 +275,11 @@ class Hub:
         """EventBus handler: queue the event for every subscriber of its tenant that may read it (the REST
         rule, checked per message: what a user may read changes as objects come and go) and wake them.
         A deleted user's clients are forgotten (their next request is refused; its credential is gone)."""
+        if event.resource == "tenants":  # suspended or deleted: its clients are forgotten
+            for owner in [o for o in self._by_owner if o[0] == event.tenant_id]:
+                for session in list(self._by_owner.get(owner, ())):
+                    self._expire(session)
+            return
         if event.resource == "users":
             if event.action == "DELETE" and isinstance(event.payload, Principal):
                 owner = (event.payload.tenant_id, event.payload.username)

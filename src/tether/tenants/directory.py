@@ -11,6 +11,8 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 
+from tether.audit.models import NewAuditRecord
+from tether.audit.port import AuditTrail
 from tether.core.errors import Forbidden, InvalidInput, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.tenants.models import Group, Principal, Role, User, UserCriteria
@@ -61,10 +63,20 @@ def user_fields(document: Mapping[str, object]) -> dict[str, object]:
 
 
 class UserDirectory:
-    def __init__(self, tenants: TenantService, users: UserStore, groups: GroupStore) -> None:
+    def __init__(
+        self, tenants: TenantService, users: UserStore, groups: GroupStore, audit: AuditTrail | None = None
+    ) -> None:
         self._tenants = tenants
         self._users = users
         self._groups = groups
+        self._audit = audit
+
+    def _record(self, who: Principal, kind: str, activity: str, text: str, source: str) -> None:
+        """An audit record of a change of users, groups or roles (type User or Group)."""
+        if self._audit is not None:
+            self._audit.record(
+                NewAuditRecord(who.tenant_id, kind, activity, text, user=who.username, source=source)
+            )
 
     # ------------------------------------------------------------------------------------------ checks
 
@@ -114,14 +126,18 @@ class UserDirectory:
             User(tenant_id, username, "", frozenset(), 0),
             **fields,  # type: ignore[arg-type]
         )
-        return await self._tenants.create_person(user, check_password(password))
+        created = await self._tenants.create_person(user, check_password(password))
+        self._record(who, "User", "User created", f"User {username} created", username)
+        return created
 
     async def update(self, who: Principal, tenant_id: str, username: str, fields: dict[str, object]) -> User:
         self._check(who, tenant_id, True)
         user = await self.get(who, tenant_id, username)
         if fields.get("enabled") is False and username == who.username:
             raise Forbidden("Access is denied: you cannot disable yourself", resource="security")
-        return await self._store(user, fields)
+        changed = await self._store(user, fields)
+        self._record(who, "User", "User updated", f"User {username} updated: {sorted(fields)}", username)
+        return changed
 
     async def _store(self, user: User, fields: dict[str, object]) -> User:
         changed = dataclasses.replace(user, **fields)  # type: ignore[arg-type]
@@ -141,6 +157,7 @@ class UserDirectory:
             self._check(who, tenant_id, True)
         await self.get(who, tenant_id, username)
         await self._tenants.set_password(tenant_id, username, check_password(password))
+        self._record(who, "User", "Password changed", f"Password of user {username} changed", username)
 
     async def change_own_password(self, who: Principal, current: object, new: object) -> None:
         """PUT /user/currentUser/password: the current password proves it is the user itself."""
@@ -164,6 +181,7 @@ class UserDirectory:
     async def delete(self, who: Principal, tenant_id: str, username: str) -> None:
         await self.deletable(who, tenant_id, username)
         await self._tenants.delete_user(tenant_id, username)
+        self._record(who, "User", "User deleted", f"User {username} deleted", username)
 
     async def assign_role(self, who: Principal, tenant_id: str, username: str, role: str) -> User:
         self._check(who, tenant_id, True)
@@ -172,6 +190,7 @@ class UserDirectory:
         user = await self.get(who, tenant_id, username)
         changed = await self._store(user, {"global_roles": user.global_roles | {role}})
         self._tenants.forget(tenant_id, username)
+        self._record(who, "User", "Role assigned", f"Role {role} assigned to user {username}", username)
         return changed
 
     async def unassign_role(self, who: Principal, tenant_id: str, username: str, role: str) -> None:
@@ -181,6 +200,7 @@ class UserDirectory:
             raise NotFound(f"Role {role} is not assigned to user {username}", resource=R)
         await self._store(user, {"global_roles": user.global_roles - {role}})
         self._tenants.forget(tenant_id, username)
+        self._record(who, "User", "Role unassigned", f"Role {role} removed from user {username}", username)
 
     # ------------------------------------------------------------------------------------------ groups
 
@@ -221,7 +241,9 @@ class UserDirectory:
         name = self._group_text(document, "name", True)
         assert name is not None
         description = self._group_text(document, "description", False)
-        return await self._groups.create(tenant_id, name, description, frozenset())
+        group = await self._groups.create(tenant_id, name, description, frozenset())
+        self._record(who, "Group", "Group created", f"Group {name} created", str(group.id))
+        return group
 
     async def update_group(
         self, who: Principal, tenant_id: str, group_id: int, document: Mapping[str, object]
@@ -242,6 +264,7 @@ class UserDirectory:
         self._check(who, tenant_id, True)
         await self._groups.delete(tenant_id, group_id)
         self._tenants.forget(tenant_id)
+        self._record(who, "Group", "Group deleted", f"Group {group_id} deleted", str(group_id))
 
     async def add_group_role(self, who: Principal, tenant_id: str, group_id: int, role: str) -> Group:
         group = await self.group(who, tenant_id, group_id)
@@ -251,6 +274,9 @@ class UserDirectory:
         changed = dataclasses.replace(group, roles=group.roles | {role})
         await self._groups.update(changed)
         self._tenants.forget(tenant_id)
+        self._record(
+            who, "Group", "Role assigned", f"Role {role} assigned to group {group.name}", str(group_id)
+        )
         return changed
 
     async def remove_group_role(self, who: Principal, tenant_id: str, group_id: int, role: str) -> None:
@@ -260,6 +286,9 @@ class UserDirectory:
             raise NotFound(f"Role {role} is not assigned to group {group_id}", resource=R)
         await self._groups.update(dataclasses.replace(group, roles=group.roles - {role}))
         self._tenants.forget(tenant_id)
+        self._record(
+            who, "Group", "Role unassigned", f"Role {role} removed from group {group.name}", str(group_id)
+        )
 
     async def members(self, who: Principal, tenant_id: str, group_id: int, page: PageRequest) -> Page[User]:
         await self.group(who, tenant_id, group_id)
@@ -272,6 +301,9 @@ class UserDirectory:
         user = await self.get(who, tenant_id, username)
         await self._groups.add_member(tenant_id, group_id, username)
         self._tenants.forget(tenant_id, username)
+        self._record(
+            who, "Group", "Member added", f"User {username} added to group {group.name}", str(group_id)
+        )
         return user
 
     async def remove_member(self, who: Principal, tenant_id: str, group_id: int, username: str) -> None:
@@ -280,6 +312,9 @@ class UserDirectory:
         if not await self._groups.remove_member(tenant_id, group_id, username):
             raise NotFound(f"User {username} is not a member of group {group_id}", resource=R)
         self._tenants.forget(tenant_id, username)
+        self._record(
+            who, "Group", "Member removed", f"User {username} removed from group {group_id}", str(group_id)
+        )
 
 
 def role_names(page: PageRequest) -> Page[str]:

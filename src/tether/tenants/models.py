@@ -12,11 +12,24 @@ class Role(StrEnum):
     BOOTSTRAP = "bootstrap"  # only the device-credentials hand-over
 
 
+class TenantStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"  # its users and devices cannot log in (REST, MQTT, real-time)
+    DELETED = "DELETED"  # its data is gone; the id is kept so that it is never issued again
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     id: str
     domain: str
     creation_time: int
+    status: TenantStatus = TenantStatus.ACTIVE
+    company: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    admin_name: str | None = None  # the first administrator, as created with the tenant
+    admin_email: str | None = None
+    parent: str | None = None  # the tenant that created it (the management tenant)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 TenantService caches verified credentials for a minute so that HTTP Basic on every request and MQTT connect
 storms stay cheap. Every server polls the users' `password_changed` column once per INTERVAL (one indexed
 query) and forgets the cached verifications of a user whose password changed: the old password stops
-working within INTERVAL. MQTT connections it already opened stay open until they reconnect.
+working within INTERVAL. MQTT connections it already opened stay open until they reconnect. The same poll
+reads which tenants are suspended or deleted (one more query), so a suspension made on another server
+refuses logins here and closes this server's connections of that tenant within INTERVAL too.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class PasswordChangeWatch:
         for tenant_id, username, changed in await self._users.password_changes(self._since):
             self._tenants.forget(tenant_id, username)
             self._since = max(self._since, changed)
+        # Tenants another server suspended or deleted: their logins are refused here too, sessions end.
+        await self._tenants.refresh_status()
 
     async def _run(self) -> None:
         failing = False

@@ -9,9 +9,11 @@ import itertools
 import time
 from dataclasses import dataclass
 
+from tether.audit.models import NewAuditRecord
+from tether.audit.port import AuditTrail
 from tether.core.clock import now_ms
 from tether.core.errors import Conflict
-from tether.core.events import DomainEvent, EventBus
+from tether.core.events import Action, DomainEvent, EventBus
 from tether.tenants.models import Principal, Role, Tenant, User
 from tether.tenants.passwords import (
     generate_password,
@@ -57,6 +59,7 @@ class TenantService:
         users: UserStore,
         events: EventBus | None = None,
         groups: GroupStore | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         """`groups`: the user groups, whose roles a person's principal carries (without it, only the
         user's own roles count)."""
@@ -64,11 +67,46 @@ class TenantService:
         self._users = users
         self._groups = groups
         self._events = events
+        self._audit = audit
         self._cache_key = generate_password(32).encode()
         self._verified: dict[bytes, tuple[float, Principal]] = {}
         self._retired: dict[str, float] = {}  # password hash of a deleted user -> until
         self._decoy: str | None = None
         self._fast_decoy = hash_secret(generate_password())
+        #: Tenants whose users and devices may not log in (SUSPENDED or DELETED): checked in memory at every
+        #: login, loaded at start and kept current by `refresh_status` (every server polls it).
+        self._inactive: set[str] = set()
+
+    # ------------------------------------------------------------------------------------ tenant status
+
+    def is_active(self, tenant_id: str) -> bool:
+        return tenant_id not in self._inactive
+
+    @property
+    def has_inactive(self) -> bool:
+        return bool(self._inactive)
+
+    async def refresh_status(self) -> None:
+        """Read which tenants are not ACTIVE (at start, after a change, and by every server's poll); a tenant
+        that became inactive since the last read loses its sessions (`deactivated`)."""
+        inactive = await self._tenants.inactive()
+        became = inactive - self._inactive
+        self._inactive = inactive
+        for tenant_id in sorted(became):
+            self.deactivated(tenant_id)
+
+    def deactivated(self, tenant_id: str, deleted: bool = False) -> None:
+        """End what a suspended or deleted tenant's credentials hold now: cached verifications, and through
+        the `tenants` event (UPDATE, or DELETE when its data is being deleted; payload: the tenant id) its
+        MQTT connections and real-time clients (and, on DELETE, whatever would still write rows of it)."""
+        self._inactive.add(tenant_id)
+        self.forget(tenant_id)
+        if self._events is not None:
+            action: Action = "DELETE" if deleted else "UPDATE"
+            self._events.publish(DomainEvent(tenant_id, "tenants", action, None, None, tenant_id))
+
+    def reactivated(self, tenant_id: str) -> None:
+        self._inactive.discard(tenant_id)
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:
@@ -140,11 +178,7 @@ class TenantService:
         tenant = Tenant(id=tenant_id, domain=domain or tenant_id, creation_time=now_ms())
         with contextlib.suppress(Conflict):
             await self._tenants.create(tenant)
-        if self._groups is not None:
-            for name, (description, roles) in DEFAULT_GROUPS.items():
-                if await self._groups.by_name(tenant_id, name) is None:
-                    with contextlib.suppress(Conflict):
-                        await self._groups.create(tenant_id, name, description, roles)
+        await self.default_groups(tenant_id)
         return tenant
 
     async def tenant_ids(self) -> list[str]:
@@ -152,6 +186,14 @@ class TenantService:
 
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         return await self._tenants.get(tenant_id)
+
+    async def default_groups(self, tenant_id: str) -> None:
+        """Cumulocity's default groups of a tenant, those it lacks."""
+        if self._groups is not None:
+            for name, (description, roles) in DEFAULT_GROUPS.items():
+                if await self._groups.by_name(tenant_id, name) is None:
+                    with contextlib.suppress(Conflict):
+                        await self._groups.create(tenant_id, name, description, roles)
 
     async def create_user(
         self, tenant_id: str, username: str, password: str, roles: set[Role], *, generated: bool = False
@@ -223,21 +265,40 @@ class TenantService:
     def cached(self, tenant_id: str, username: str, password: str) -> Principal | None:
         """The principal of a credential verified within CACHE_SECONDS, without touching storage."""
         hit = self._verified.get(self._digest(tenant_id, username, password))
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and hit[0] > time.monotonic() and tenant_id not in self._inactive:
             return hit[1]
         return None
 
-    async def verify(self, user: User, password: str) -> Principal | None:
+    async def verify(self, user: User, password: str, channel: str = "REST") -> Principal | None:
         """Check a stored user's password (and remember it when right). A generated secret's fast hash is
-        checked on the loop (microseconds); only argon2 goes to a thread (tens of milliseconds), queued."""
+        checked on the loop (microseconds); only argon2 goes to a thread (tens of milliseconds), queued.
+        A refused login of a known user is audited (`channel`: REST or MQTT)."""
         ok = await verify_slowly(user.password_hash, password)
         if not ok or user.password_hash in self._retired:  # deleted while (or since) it was read
+            self._login_failed(user, channel, "wrong password" if not ok else "deleted user")
             return None
-        if not user.enabled:
+        if not user.enabled or user.tenant_id in self._inactive:
+            reason = "user disabled" if not user.enabled else "tenant suspended"
+            self._login_failed(user, channel, reason)
             return None
         principal = await self.principal_of(user)
         self._remember(self._digest(user.tenant_id, user.username, password), principal)
         return principal
+
+    def _login_failed(self, user: User, channel: str, reason: str) -> None:
+        if self._audit is not None and user.tenant_id not in self._inactive:
+            self._audit.record(
+                NewAuditRecord(
+                    user.tenant_id,
+                    "UserAuthentication",
+                    "Login failed",
+                    f"Login of {user.username} over {channel} failed: {reason}",
+                    user=user.username,
+                    source=user.username,
+                    severity="WARNING",
+                    fragments={"channel": channel},
+                )
+            )
 
     async def principal_of(self, user: User) -> Principal:
         """A user's rights now: its own roles and its groups' (devices and administrators need no lookup)."""

@@ -12,10 +12,34 @@ from tether.tenants.models import Group, Tenant, User, UserCriteria
 
 
 class TenantStore(Protocol):
-    async def get(self, tenant_id: str) -> Tenant | None: ...
-    async def create(self, tenant: Tenant) -> None: ...
+    async def get(self, tenant_id: str) -> Tenant | None:
+        """The tenant, a DELETED one included (its id stays taken)."""
+        ...
+
+    async def create(self, tenant: Tenant) -> None:
+        """Conflict if the id is taken (by a deleted tenant too)."""
+        ...
+
     async def ids(self) -> list[str]:
-        """Every tenant's id (for the platform's own work across tenants, e.g. timers to restore at start)."""
+        """Every live tenant's id (for the platform's own work across tenants, e.g. timers to restore)."""
+        ...
+
+    async def find(self, page: PageRequest) -> Page[Tenant]:
+        """The tenants that are not DELETED, by creation time."""
+        ...
+
+    async def update(self, tenant: Tenant) -> bool:
+        """Store every field but id and creation time; False if there is no such tenant."""
+        ...
+
+    async def inactive(self) -> set[str]:
+        """The ids of the tenants whose status is not ACTIVE (SUSPENDED or DELETED)."""
+        ...
+
+    async def purge(self, tenant_id: str) -> None:
+        """Delete every row of the tenant's data in every table (users, devices and their data, options,
+        credentials, rules, audit records, broker sessions and retained messages under its mountpoint) and
+        mark the tenant DELETED, in one transaction."""
         ...
 
 

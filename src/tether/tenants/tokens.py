@@ -91,6 +91,8 @@ class OperatorTokens:
             raise TokenRefused("BAD_TOKEN", "Get a token by POST /login") from None
         if claims["jti"] in self._revoked:
             raise TokenRefused("BAD_TOKEN", "Logged out: get a new token by POST /login")
+        if not self._tenants.is_active(str(claims["tid"])):
+            raise TokenRefused("BAD_TOKEN", "The token's tenant is suspended")
         user = await self._user(str(claims["tid"]), str(claims["sub"]))
         if user is None or _fingerprint(user) != claims.get("pwd"):
             raise TokenRefused("BAD_TOKEN", "The token's user or password changed: POST /login again")

@@ -17,7 +17,7 @@ async def current_tenant(request: Request) -> Response:
     body = {
         "name": who.tenant_id,
         "domainName": tenant.domain if tenant else who.tenant_id,
-        "allowCreateTenants": False,
+        "allowCreateTenants": who.tenant_id == ctx(request).settings.tenant,  # the management tenant
         "customProperties": {},
         "self": f"{base_url(request)}/tenant/currentTenant",
     }

@@ -20,7 +20,7 @@ async def authenticate_device(request: Request) -> XyteDevice:
     access_key = request.headers.get("authorization", "").strip()
     device_id = request.path_params["id"]
     device = None if not access_key else await ctx(request).xyte.authenticate(device_id, access_key)
-    if device is None:
+    if device is None or not ctx(request).tenants.is_active(device.tenant_id):
         raise Unauthorized("Invalid device id or access key", resource="xyte")
     return device
 

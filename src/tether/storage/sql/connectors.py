@@ -1,4 +1,4 @@
-"""Connectors and sink actions of the rule engine in SQL (migration 0018); the service keeps them all in
+"""Connectors and sink actions of the rule engine in SQL (migration 0017); the service keeps them all in
 memory (rules/connector_service.py). Configurations and parameters are stored as JSON, read back through
 the same checks as an operator's."""
 

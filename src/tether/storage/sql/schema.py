@@ -39,6 +39,15 @@ tenants = Table(
     Column("id", String(64), primary_key=True),
     Column("domain", String(255), nullable=False),
     Column("creation_time", BigInteger, nullable=False),
+    # Tenant administration (migration 0018): ACTIVE, SUSPENDED, or DELETED (its data is gone; the row keeps
+    # the id from being issued again) and Cumulocity's tenant fields.
+    Column("status", String(16), nullable=False, server_default="ACTIVE"),
+    Column("company", String(256)),
+    Column("contact_name", String(256)),
+    Column("contact_phone", String(64)),
+    Column("admin_name", String(255)),
+    Column("admin_email", String(255)),
+    Column("parent", String(64)),
 )
 
 users = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tether.storage.sql.audit import SqlAuditStore
 from tether.storage.sql.bans import SqlBanStore
 from tether.storage.sql.broker_state import SqlBrokerStore
 from tether.storage.sql.connectors import SqlConnectorStore
@@ -17,10 +18,12 @@ from tether.storage.sql.fleets import SqlShadowStore
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
+from tether.storage.sql.options import SqlOptionStore, SqlSecretStore
 from tether.storage.sql.presence import SqlPresenceStore
 from tether.storage.sql.registration import SqlDeviceRequestStore
 from tether.storage.sql.rules import SqlRuleStore
 from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
+from tether.storage.sql.statistics import SqlUsageStore
 from tether.storage.sql.telemetry import SqlEventStore, SqlMeasurementStore
 from tether.storage.sql.telemetry_alarms import SqlAlarmStore
 from tether.storage.sql.tenants import SqlGroupStore, SqlTenantStore, SqlUserStore
@@ -54,6 +57,10 @@ class SqlStorage:
         self.operator_tokens = SqlOperatorTokenStore(self.database)
         self.presence = SqlPresenceStore(self.database)
         self.shadows = SqlShadowStore(self.database)
+        self.options = SqlOptionStore(self.database)
+        self.secrets = SqlSecretStore(self.database)
+        self.audit = SqlAuditStore(self.database)
+        self.usage = SqlUsageStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()

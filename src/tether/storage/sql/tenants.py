@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from tether.core.errors import Conflict, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.storage.sql.database import Database
-from tether.storage.sql.schema import group_members, tenants, user_groups, users
-from tether.tenants.models import Group, Role, Tenant, User, UserCriteria
+from tether.storage.sql.schema import group_members, metadata, tenants, user_groups, users
+from tether.tenants.models import Group, Role, Tenant, TenantStatus, User, UserCriteria
 
 
 class SqlTenantStore:
@@ -21,22 +21,101 @@ class SqlTenantStore:
     async def get(self, tenant_id: str) -> Tenant | None:
         async with self._db.read() as conn:
             row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()
-        return None if row is None else Tenant(id=row.id, domain=row.domain, creation_time=row.creation_time)
+        return None if row is None else _tenant(row)
 
     async def create(self, tenant: Tenant) -> None:
         try:
             async with self._db.write() as conn:
                 await conn.execute(
                     insert(tenants).values(
-                        id=tenant.id, domain=tenant.domain, creation_time=tenant.creation_time
+                        id=tenant.id, creation_time=tenant.creation_time, **_tenant_fields(tenant)
                     )
                 )
         except IntegrityError:
             raise Conflict(f"Tenant {tenant.id} already exists", resource="tenant") from None
 
     async def ids(self) -> list[str]:
+        query = select(tenants.c.id).where(tenants.c.status != TenantStatus.DELETED.value)
         async with self._db.read() as conn:
-            return list((await conn.scalars(select(tenants.c.id).order_by(tenants.c.id))).all())
+            return list((await conn.scalars(query.order_by(tenants.c.id))).all())
+
+    async def find(self, page: PageRequest) -> Page[Tenant]:
+        live = tenants.c.status != TenantStatus.DELETED.value
+        query = select(tenants).where(live).order_by(tenants.c.creation_time, tenants.c.id)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.limit(page.page_size).offset(page.offset))).all()
+            total = (
+                await conn.scalar(select(func.count()).select_from(tenants).where(live))
+                if page.with_total
+                else None
+            )
+        return Page([_tenant(r) for r in rows], page, total)
+
+    async def update(self, tenant: Tenant) -> bool:
+        statement = update(tenants).where(tenants.c.id == tenant.id).values(**_tenant_fields(tenant))
+        async with self._db.write() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
+
+    async def inactive(self) -> set[str]:
+        query = select(tenants.c.id).where(tenants.c.status != TenantStatus.ACTIVE.value)
+        async with self._db.read() as conn:
+            return set((await conn.scalars(query)).all())
+
+    async def purge(self, tenant_id: str) -> None:
+        # Every table with a tenant_id column, children before parents (the foreign keys would cascade
+        # most of it; deleting each explicitly also reaches the tables without a key to `tenants`).
+        owned = [t for t in reversed(metadata.sorted_tables) if "tenant_id" in t.c and t is not tenants]
+        # The broker's state is keyed by the tenant's mountpoint (adapters/namespaces.py tenant_mountpoint).
+        prefix = f"$tenant/{tenant_id}/"
+        async with self._db.write() as conn:
+            for table in owned:
+                await conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
+            for table, column in _BROKER_KEYS:
+                table_ = metadata.tables.get(table)
+                if table_ is not None:
+                    key = table_.c[column]
+                    await conn.execute(delete(table_).where(key.startswith(prefix, autoescape=True)))
+            await conn.execute(
+                update(tenants).where(tenants.c.id == tenant_id).values(status=TenantStatus.DELETED.value)
+            )
+
+
+#: Broker tables (storage/sql/broker_state.py) and the column that starts with a tenant's mountpoint.
+_BROKER_KEYS = (
+    ("mqtt_deliveries", "client_id"),
+    ("mqtt_subscriptions", "client_id"),
+    ("mqtt_sessions", "client_id"),
+    ("mqtt_retained", "topic"),
+)
+
+
+def _tenant_fields(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "domain": tenant.domain,
+        "status": tenant.status.value,
+        "company": tenant.company,
+        "contact_name": tenant.contact_name,
+        "contact_phone": tenant.contact_phone,
+        "admin_name": tenant.admin_name,
+        "admin_email": tenant.admin_email,
+        "parent": tenant.parent,
+    }
+
+
+def _tenant(row: Any) -> Tenant:
+    return Tenant(
+        id=row.id,
+        domain=row.domain,
+        creation_time=row.creation_time,
+        status=TenantStatus(row.status),
+        company=row.company,
+        contact_name=row.contact_name,
+        contact_phone=row.contact_phone,
+        admin_name=row.admin_name,
+        admin_email=row.admin_email,
+        parent=row.parent,
+    )
 
 
 class SqlUserStore:

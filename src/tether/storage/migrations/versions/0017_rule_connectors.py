@@ -1,7 +1,7 @@
 """Connectors and sink actions of the rule engine (EMQX 5 /api/v5/connectors and /api/v5/actions): per
 tenant, keyed by (type, name), the configuration / parameters as JSON.
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,1 @@
+"""Audit records (Cumulocity /audit/auditRecords): who changed what, and which logins failed."""
