@@ -87,7 +87,7 @@ class _Update:
 class _Entry:
     """What this process knows of one thing's shadow."""
 
-    __slots__ = ("attempts", "exists", "head", "in_flight", "queued", "stale", "stored")
+    __slots__ = ("attempts", "exists", "head", "in_flight", "queued", "settling", "stale", "stored")
 
     def __init__(self, stored: Shadow | None) -> None:
         self.stored = stored or Shadow()  # as committed (or last read)
@@ -95,15 +95,16 @@ class _Entry:
         self.head = self.stored  # stored + the updates in flight and queued
         self.in_flight: list[_Update] = []  # in the write under way
         self.queued: list[_Update] = []  # for the next write
+        self.settling: list[_Update] = []  # written, being answered
         self.stale = False  # a write failed: read it again before the next one
         self.attempts = 0
 
     @property
     def idle(self) -> bool:
-        return not self.queued and not self.in_flight
+        return not self.queued and not self.in_flight and not self.settling
 
     def last(self) -> asyncio.Future[Updated] | None:
-        pending = self.queued or self.in_flight
+        pending = self.queued or self.in_flight or self.settling
         return pending[-1].future if pending else None
 
 
@@ -219,12 +220,10 @@ class ShadowService:
         when the thing is known); the future resolves once it is durably stored and the watchers told, or
         fails (VersionConflict, NotFound when the thing is gone). VersionConflict is raised at once when
         nothing is queued before it."""
+        queued = self.submit_now(thing, request, origin)
+        if queued is not None:
+            return queued
         key = (thing.tenant_id, thing.mo_id)
-        entry = self._known.get(key)
-        if entry is not None and key not in self._locks:
-            queued = self._queue(key, entry, thing, request, origin, fresh=False)
-            if queued is not None:
-                return queued
         async with self._exclusive(key):
             entry = self._known.get(key)
             if entry is None or entry.idle:  # judged on what the store holds
@@ -233,6 +232,16 @@ class ShadowService:
             queued = self._queue(key, entry, thing, request, origin, fresh=True)
             assert queued is not None
             return queued
+
+    def submit_now(
+        self, thing: Thing, request: UpdateRequest, origin: Origin
+    ) -> asyncio.Future[Updated] | None:
+        """submit() without I/O, when this process knows the thing's shadow; None: call submit()."""
+        key = (thing.tenant_id, thing.mo_id)
+        entry = self._known.get(key)
+        if entry is None or key in self._locks:
+            return None
+        return self._queue(key, entry, thing, request, origin, fresh=False)
 
     def _queue(
         self, key: Key, entry: _Entry, thing: Thing, request: UpdateRequest, origin: Origin, *, fresh: bool
@@ -269,16 +278,24 @@ class ShadowService:
         task.add_done_callback(self._tasks.discard)
 
     async def _write(self, batch: list[tuple[Key, _Entry]]) -> None:
+        written: list[_Entry] = []
         try:
-            await self._write_batch(batch)
-        except Exception:  # a bug: every update of the batch has been failed, keep serving
+            written = await self._write_batch(batch)
+        except Exception:  # a bug: keep serving
             log.exception("shadow write failed")
         finally:
             self._writing = False
             if self._dirty:
-                self._schedule()
+                self._start()
+        if written:
+            # Answering is the event loop's work, the next write the database's: let the next write queue
+            # its statements first (its task's first step) and answer these while the database works.
+            await asyncio.sleep(0)
+            for entry in written:
+                self._settle(entry)
 
-    async def _write_batch(self, batch: list[tuple[Key, _Entry]]) -> None:
+    async def _write_batch(self, batch: list[tuple[Key, _Entry]]) -> list[_Entry]:
+        """The entries whose updates were written (in `settling`, to be answered)."""
         writes: list[ShadowWrite] = []
         written: list[tuple[Key, _Entry, Shadow]] = []
         for key, entry in batch:
@@ -290,13 +307,15 @@ class ShadowService:
                     continue
             entry.in_flight, entry.queued = entry.queued, []
             if all(item.updated is None for item in entry.in_flight):
-                self._settle(entry)  # only refusals: nothing to write
+                entry.settling += entry.in_flight  # only refusals: nothing to write
+                entry.in_flight = []
+                self._settle(entry)
                 continue
             expected = entry.stored.version if entry.exists else None
             writes.append(ShadowWrite(key[0], key[1], entry.head, expected))
             written.append((key, entry, entry.head))
         if not writes:
-            return
+            return []
         try:
             outcomes = await self._store.put_many(writes)
         except Exception as exc:
@@ -305,11 +324,14 @@ class ShadowService:
             log.error("storing %d shadow changes failed: %s", len(writes), exc)
             for key, entry, _ in written:
                 self._fail_in_flight(key, entry, exc)
-            return
+            return []
+        stored: list[_Entry] = []
         for (key, entry, head), outcome in zip(written, outcomes, strict=True):
             if outcome == "stored":
                 entry.stored, entry.exists, entry.attempts = head, True, 0
-                self._settle(entry)
+                entry.settling += entry.in_flight
+                entry.in_flight = []
+                stored.append(entry)
             elif outcome == "gone":
                 self._fail_all(key, entry, NotFound("Thing not found", resource="fleets"))
             else:  # another writer got there first: read it again and merge these anew
@@ -324,6 +346,7 @@ class ShadowService:
                 entry.in_flight = []
                 entry.stale = True
                 self._dirty[key] = entry
+        return stored
 
     async def _refresh(self, key: Key, entry: _Entry) -> None:
         """Read the stored shadow again and merge the queued updates on it, in order."""
@@ -336,7 +359,7 @@ class ShadowService:
 
     def _settle(self, entry: _Entry) -> None:
         """The written updates answered in order: watchers first (the accepted answers), then futures."""
-        items, entry.in_flight = entry.in_flight, []
+        items, entry.settling = entry.settling, []
         for item in items:
             future = item.future
             if item.error is not None:
