@@ -153,7 +153,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         bans=BanService(storage.bans),
         tokens=OperatorTokens(tenants, storage.operator_tokens),
         things=things,
-        shadows=ShadowService(storage.shadows),
+        shadows=ShadowService(storage.shadows, events),
         commands=CommandService(operations, things),
         monitoring=monitoring,
         binaries=BinaryService(files, inventory, device_events, events, settings.max_binary_size),

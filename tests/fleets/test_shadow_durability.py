@@ -37,6 +37,18 @@ def test_acknowledged_shadow_changes_and_commands_survive_a_crash(serve: Serve) 
             device.close()
         desired = admin.patch(f"/api/v1/things/{thing['id']}/shadow", json={"state": {"desired": {"v": 3}}})
         assert desired.status_code == 200
+        # Many updates in flight at once (written in batches): each acknowledged one is kept.
+        device = Device(
+            serve.port,
+            credential["clientId"],
+            V311,
+            username=credential["username"],
+            password=credential["password"],
+        )
+        assert device.connect() == 0
+        mids = [device.send(topic, json.dumps({"state": {"reported": {"n": n}}})) for n in range(30)]
+        assert [device.ack(mid) for mid in mids] == [0] * 30
+        device.close()
         command = admin.post(f"/api/v1/things/{thing['id']}/commands", json={"action": "a", "ttl": 3600})
         assert command.status_code == 201
         short = admin.post(f"/api/v1/things/{thing['id']}/commands", json={"action": "b", "ttl": 1})
@@ -46,8 +58,8 @@ def test_acknowledged_shadow_changes_and_commands_survive_a_crash(serve: Serve) 
     base = f"http://127.0.0.1:{serve.http_port}"
     with httpx.Client(base_url=base, auth=("t1/admin", "admin-pw"), timeout=30) as admin:
         shadow = admin.get(f"/api/v1/things/{thing['id']}/shadow").json()
-        assert shadow["version"] == 3
-        assert shadow["state"]["reported"] == {"value": 2} and shadow["state"]["desired"] == {"v": 3}
+        assert shadow["version"] == 33
+        assert shadow["state"]["reported"] == {"value": 2, "n": 29} and shadow["state"]["desired"] == {"v": 3}
         again = admin.get(f"/api/v1/commands/{command.json()['executionId']}").json()
         assert again["status"] == "SENT" and again["action"] == "a"
         # The short command's ttl passed while the server was down: the restarted server's timer times it

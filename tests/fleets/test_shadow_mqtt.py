@@ -386,3 +386,44 @@ def test_renaming_or_deleting_a_thing_closes_its_connections(
     assert admin.delete(f"{THINGS}/{thing.id}").status_code == 204
     closed = again.wait_closed()
     assert closed == 0x98 or protocol != V5
+
+
+def test_pipelined_updates_and_http_changes_keep_one_version_sequence(
+    admin: httpx.Client, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device]
+) -> None:
+    """A device with many updates in flight (none waits for the one before) and an operator changing the
+    desired state meanwhile: one version sequence, every change answered once and in version order, a
+    version named judged on the updates before it, nothing lost."""
+    thing = make_thing(admin)
+    device = connect(mqtt_devices, mqtt_server, thing, V5)
+    shadow = prefix(thing)
+    for suffix in ("update/accepted", "update/rejected"):
+        assert device.subscribe(f"{shadow}/{suffix}") == 1
+    sent = []
+    for i in range(40):
+        sent.append(device.send(f"{shadow}/update", json.dumps({"state": {"reported": {f"k{i}": i}}})))
+        if i % 8 == 7:
+            desired = {"state": {"desired": {"level": i}}}
+            assert admin.patch(f"{THINGS}/{thing.id}/shadow", json=desired).status_code == 200
+    assert [device.ack(mid) for mid in sent] == [0] * 40
+    accepted = [receive(device, f"{shadow}/update/accepted") for _ in range(45)]
+    assert [a["version"] for a in accepted] == list(range(1, 46))
+    assert sum("reported" in a["state"] for a in accepted) == 40
+    document = admin.get(f"{THINGS}/{thing.id}/shadow").json()
+    assert document["version"] == 45 and document["state"]["desired"] == {"level": 39}
+    assert document["state"]["reported"] == {f"k{i}": i for i in range(40)}
+    # Three requests at once: the second names the version the first will make; the third a version gone.
+    report = {"state": {"reported": {"x": 1}}, "clientToken": "a"}
+    named = {"state": {"reported": {"x": 2}}, "version": 46, "clientToken": "b"}
+    stale = {"state": {"reported": {"x": 3}}, "version": 45, "clientToken": "c"}
+    mids = [device.send(f"{shadow}/update", json.dumps(body)) for body in (report, named, stale)]
+    assert [device.ack(mid) for mid in mids] == [0, 0, 0]
+    answers = [device.get() for _ in range(3)]
+    assert [m.topic.rsplit("/", 1)[1] for m in answers] == ["accepted", "accepted", "rejected"]
+    first, second, refused = (json.loads(m.payload) for m in answers)
+    assert (first["version"], first["clientToken"]) == (46, "a")
+    assert (second["version"], second["clientToken"]) == (47, "b")
+    assert (
+        refused["code"] == 409 and refused["message"] == "Version conflict" and refused["clientToken"] == "c"
+    )
+    assert admin.get(f"{THINGS}/{thing.id}/shadow").json()["state"]["reported"]["x"] == 2

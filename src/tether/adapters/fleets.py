@@ -321,24 +321,43 @@ class FleetsAdapter:
         try:
             if thing is None:
                 raise NotFound("Thing not found", resource="fleets")
-            await self._answer(thing, request.operation, document, token)
+            written = await self._answer(thing, request.operation, document, token)
         except DomainError as exc:
             if not isinstance(exc, InvalidInput | NotFound | Conflict):
                 raise
-            code = CODES(exc)
-            answer = shadow.error(code, exc.message, now_s(), token)
-            self._publish(
-                request.tenant_id, shadow_topic(request.name, f"{request.operation}/rejected"), answer
-            )
+            self._reject(request, exc, token)
+        else:
+            if written is not None:
+                # An update: answered (accepted, documents, delta: _on_change) and acknowledged once its
+                # batch is committed; this thing's next request need not wait for it (ShadowService).
+                written.add_done_callback(lambda done: self._written(request, token, done))
+                return
         _settle(request.ack, None)
 
-    async def _answer(self, thing: Thing, operation: ShadowAction, document: Any, token: str | None) -> None:
+    def _written(self, request: _Request, token: str | None, done: asyncio.Future[Any]) -> None:
+        exc = None if done.cancelled() else done.exception()
+        if exc is None and not done.cancelled():
+            _settle(request.ack, None)
+        elif isinstance(exc, InvalidInput | NotFound | Conflict):
+            self._reject(request, exc, token)
+            _settle(request.ack, None)
+        else:  # e.g. the database is down: not acknowledged, not answered
+            log.error("update of thing %s not stored: %s", request.name, exc)
+            if not request.ack.done():
+                request.ack.set_exception(exc or asyncio.CancelledError())
+
+    def _reject(self, request: _Request, exc: DomainError, token: str | None) -> None:
+        answer = shadow.error(CODES(exc), exc.message, now_s(), token)
+        self._publish(request.tenant_id, shadow_topic(request.name, f"{request.operation}/rejected"), answer)
+
+    async def _answer(
+        self, thing: Thing, operation: ShadowAction, document: Any, token: str | None
+    ) -> asyncio.Future[Any] | None:
+        """The answer of a get or delete; an update is queued: its future."""
         if document is _INVALID:
             raise shadow.ShadowRejected("Invalid JSON", resource="fleets")
         if operation == "update":
-            # Answered (accepted, documents, delta) by _on_change once committed.
-            await self._shadows.update(thing, shadow.parse_update(document), "mqtt")
-            return
+            return await self._shadows.submit(thing, shadow.parse_update(document), "mqtt")
         body: Json = {} if document is None else document
         if not isinstance(body, dict):
             raise shadow.ShadowRejected("Invalid JSON", resource="fleets")
@@ -349,6 +368,7 @@ class FleetsAdapter:
         else:
             version = shadow.parse_version(body)
             await self._shadows.delete(thing, version, token, "mqtt")
+        return None
 
     async def _answer_command(self, answer: _Answer) -> None:
         try:

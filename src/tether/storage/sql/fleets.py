@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tether.fleets.shadow import Shadow
+from tether.fleets.store import Outcome, ShadowWrite
+from tether.storage.sql import fleets_bulk
 from tether.storage.sql.database import Database
 from tether.storage.sql.schema import Document, Id, metadata
 
@@ -69,3 +72,6 @@ class SqlShadowStore:
                 return bool(result.rowcount)
         except IntegrityError:
             return False  # inserted meanwhile, or the managed object is gone
+
+    async def put_many(self, writes: Sequence[ShadowWrite]) -> list[Outcome]:
+        return await fleets_bulk.put_many(self._db, writes)
