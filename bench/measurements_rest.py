@@ -45,9 +45,15 @@ import httpx
 from inventory_rest import (
     PhaseResult,
     TetherServer,
+    add_ceiling_option,
+    add_client_options,
     add_server_options,
+    ceiling,
+    ceiling_ratio,
+    client_label,
     event_loop_factory,
     fmt,
+    open_clients,
     percentile,
     print_machine,
     report_server,
@@ -80,15 +86,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=int, metavar="N", default=100, help="measurements per collection POST"
     )
-    parser.add_argument(
-        "--shared-pool",
-        action="store_true",
-        help="one httpx.AsyncClient with N pooled connections instead of N single-connection clients",
-    )
+    add_client_options(parser)
     parser.add_argument(
         "--timeout", type=float, metavar="S", default=30.0, help="per-request timeout in seconds"
     )
     add_server_options(parser, ". The verification counts the whole tenant: use an empty database.")
+    add_ceiling_option(parser)
     parser.add_argument("--seed", type=int, metavar="N", default=1, help="seed of the load loop")
     parser.add_argument(
         "--no-verify", action="store_true", help="skip the restart and the count of stored measurements"
@@ -134,23 +137,9 @@ async def run_load(
 ) -> tuple[list[PhaseResult], dict[str, int]]:
     """The phases' results and the rows each phase had acknowledged."""
     headers = client_headers(args, server.password)
-    pools = 1 if args.shared_pool else args.concurrency
-    per_pool = args.concurrency if args.shared_pool else 1
-    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool, keepalive_expiry=120)
     acknowledged = {"single": 0, f"batch-{args.batch_size}": 0}
     async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=server.base_url,
-                    headers=headers,
-                    limits=limits,
-                    timeout=httpx.Timeout(args.timeout),
-                    trust_env=False,  # no proxies: loopback only
-                )
-            )
-            for _ in range(pools)
-        ]
+        clients = await open_clients(stack, args, server.base_url, headers)
         await warm_up(clients, args.concurrency)
         run_tag = secrets.token_hex(4)
         sources: list[str] = []
@@ -182,7 +171,8 @@ async def run_load(
             return on_success
 
         batch_phase = f"batch-{args.batch_size}"
-        results = [
+        results = [await run_phase("ceiling", clients, ceiling, args, server)] if args.ceiling else []
+        results += [
             await run_phase("single", clients, single, args, server, counted("single", 1)),
             await run_phase(batch_phase, clients, batch, args, server, counted(batch_phase, args.batch_size)),
         ]
@@ -206,8 +196,8 @@ async def count_stored(server: TetherServer, password: str, args: argparse.Names
 
 def print_report(results: Sequence[PhaseResult], rows_per_request: dict[str, int]) -> None:
     header = (
-        f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'rows/s':>9} {'p50 ms':>7} "
-        f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10}"
+        f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'/ceiling':>8} {'rows/s':>9} "
+        f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -218,12 +208,16 @@ def print_report(results: Sequence[PhaseResult], rows_per_request: dict[str, int
         client_cpu = None if r.client_cpu is None else r.client_cpu * 100
         server_cpu = None if r.server_cpu is None else r.server_cpu * 100
         print(
-            f"{r.name:<10} {r.requests:>9} {r.errors:>7} {fmt(rate, '.0f'):>8} {fmt(rows, '.0f'):>9} "
+            f"{r.name:<10} {r.requests:>9} {r.errors:>7} {fmt(rate, '.0f'):>8} "
+            f"{ceiling_ratio(results, r):>8} {fmt(rows, '.0f'):>9} "
             f"{fmt(percentile(lat, 50), '.2f'):>7} {fmt(percentile(lat, 90), '.2f'):>7} "
             f"{fmt(percentile(lat, 99), '.2f'):>7} {fmt(lat[-1] if lat else None, '.1f'):>7} "
             f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10}"
         )
-    print("(req/s, rows/s and latencies over 2xx responses only; cpu as % of one core, over the phase)")
+    print(
+        "(req/s, rows/s and latencies over 2xx responses only; /ceiling: req/s over the ceiling phase's; cpu "
+        "as % of one core, over the phase)"
+    )
     for r in results:
         if r.errors:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in r.error_kinds.most_common())
@@ -240,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_machine(loop_name, args.database_url)
     print(
         f"load: {args.concurrency} keep-alive clients "
-        f"({'one shared httpx pool' if args.shared_pool else 'one httpx.AsyncClient each'}), one device "
+        f"({client_label(args)}), one device "
         f"each, each phase {args.seconds:g} s or {args.requests} requests, whichever first"
     )
 
@@ -248,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs: list[str] = []
     exit_code: int | None = None
     with tempfile.TemporaryDirectory(prefix="tether-bench-") as tmp:
-        server = TetherServer(Path(tmp), password, args)
+        server = TetherServer(Path(tmp), password, args, ceiling=args.ceiling)
         results: list[PhaseResult] = []
         acknowledged: dict[str, int] = {}
         stored: int | None = None
@@ -287,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.server_log.write_text(log)
 
         if results:
-            print_report(results, {"single": 1, f"batch-{args.batch_size}": args.batch_size})
+            print_report(results, {"ceiling": 1, "single": 1, f"batch-{args.batch_size}": args.batch_size})
             if any(r.errors for r in results) and status == 0:
                 status = 1
         if stored is not None:
