@@ -513,6 +513,13 @@ def rate_of(result: PhaseResult) -> float:
     return result.successes / result.elapsed if result.elapsed > 0 else math.nan
 
 
+def server_ms(result: PhaseResult) -> float | None:
+    """Server CPU milliseconds per successful request."""
+    if result.server_cpu is None or not result.successes:
+        return None
+    return result.server_cpu * result.elapsed * 1000.0 / result.successes
+
+
 def ceiling_ratio(results: Sequence[PhaseResult], result: PhaseResult) -> str:
     """A phase's req/s as a share of the `ceiling` phase's, '-' without one."""
     top = next((rate_of(r) for r in results if r.name == "ceiling"), math.nan)
@@ -522,7 +529,7 @@ def ceiling_ratio(results: Sequence[PhaseResult], result: PhaseResult) -> str:
 def print_report(results: Sequence[PhaseResult]) -> None:
     header = (
         f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'/ceiling':>8} {'p50 ms':>7} "
-        f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10}"
+        f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10} {'ms cpu/req':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -536,11 +543,13 @@ def print_report(results: Sequence[PhaseResult]) -> None:
             f"{ceiling_ratio(results, r):>8} {fmt(percentile(lat, 50), '.2f'):>7} "
             f"{fmt(percentile(lat, 90), '.2f'):>7} {fmt(percentile(lat, 99), '.2f'):>7} "
             f"{fmt(lat[-1] if lat else None, '.1f'):>7} "
-            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10}"
+            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10} "
+            f"{fmt(server_ms(r), '.3f'):>10}"
         )
     print(
         "(req/s and latencies over 2xx responses only; /ceiling: req/s over the ceiling phase's; cpu as % of "
-        "one core, over the phase)"
+        "one core, over the phase; ms cpu/req: server CPU time per 2xx answer, the figure least moved by "
+        "other work on the machine)"
     )
     for r in results:
         if r.errors:

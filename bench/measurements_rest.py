@@ -58,6 +58,7 @@ from inventory_rest import (
     print_machine,
     report_server,
     run_phase,
+    server_ms,
     warm_up,
 )
 
@@ -197,7 +198,8 @@ async def count_stored(server: TetherServer, password: str, args: argparse.Names
 def print_report(results: Sequence[PhaseResult], rows_per_request: dict[str, int]) -> None:
     header = (
         f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'/ceiling':>8} {'rows/s':>9} "
-        f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10}"
+        f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10} "
+        f"{'ms cpu/req':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -212,11 +214,13 @@ def print_report(results: Sequence[PhaseResult], rows_per_request: dict[str, int
             f"{ceiling_ratio(results, r):>8} {fmt(rows, '.0f'):>9} "
             f"{fmt(percentile(lat, 50), '.2f'):>7} {fmt(percentile(lat, 90), '.2f'):>7} "
             f"{fmt(percentile(lat, 99), '.2f'):>7} {fmt(lat[-1] if lat else None, '.1f'):>7} "
-            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10}"
+            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10} "
+            f"{fmt(server_ms(r), '.3f'):>10}"
         )
     print(
         "(req/s, rows/s and latencies over 2xx responses only; /ceiling: req/s over the ceiling phase's; cpu "
-        "as % of one core, over the phase)"
+        "as % of one core, over the phase; ms cpu/req: server CPU time per 2xx answer, the figure least "
+        "moved by other work on the machine)"
     )
     for r in results:
         if r.errors:
