@@ -54,9 +54,13 @@ class SqliteDialect:
         # the single writer connection runs explicit BEGIN IMMEDIATE transactions with SAVEPOINTs.
         # AUTOCOMMIT as the driver already behaved for SELECTs (no BEGIN), and no ROLLBACK when a reader is
         # closed: that is a trip to the driver's thread per read, waiting for a turn of the busy event loop.
+        # A fixed pool, no overflow: an overflow connection is opened (a thread, a connection, its PRAGMAs) and
+        # closed again for a single request whenever more than pool_size requests read at once, which under
+        # 32 concurrent clients was most of them (bench/README.md, REST throughput); waiting for a pooled one
+        # is cheaper.
         self._reader = self._engine(
-            pool_size=4,
-            max_overflow=4,
+            pool_size=8,
+            max_overflow=0,
             pool_reset_on_return=None,
             isolation_level="AUTOCOMMIT",
             skip_autocommit_rollback=True,
