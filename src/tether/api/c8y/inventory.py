@@ -82,9 +82,7 @@ async def create_object(request: Request) -> Response:
 async def get_object(request: Request) -> Response:
     who = await authenticate(request)
     mo_id = path_id(request, "id", resource=R, what="managedObject")
-    inventory = ctx(request).inventory
-    mo = await inventory.get(who, mo_id)
-    relations = (await inventory.relations(who, [mo_id]))[mo_id]
+    mo, relations = await ctx(request).inventory.read(who, mo_id)
     return json_response(request, render.managed_object(base_url(request), mo, relations), "managedObject")
 
 
