@@ -121,26 +121,12 @@ class SqlMeasurementStore:
         return where
 
     async def create(self, tenant_id: str, drafts: list[NewMeasurement], now: int) -> list[Measurement]:
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "source_id": d.source_id,
-                "type": d.type,
-                "time": d.time,
-                "creation_time": now,
-                "fragments": d.fragments,
-            }
-            for d in drafts
-        ]
-        try:
-            async with self._db.write() as conn:
-                # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs of up
-                # to 1000 rows from one cached statement (a .values(list) would be compiled anew each time).
-                result = await conn.execute(insert(ms).returning(ms.c.id), rows)
-                # Ids grow in the order of the rows; the order of RETURNING itself is not promised.
-                ids = sorted(result.scalars().all())
-        except IntegrityError:
-            raise source_gone() from None
+        # The ingest path's bulk insert (measurement_bulk.py): on SQLite one trip to the writer's thread,
+        # group-committed with the other writes; on PostgreSQL one INSERT ... unnest. SQLAlchemy's
+        # insertmanyvalues cost several times the CPU per REST request (bench/README.md, REST throughput).
+        ids = await self.create_many(
+            [(tenant_id, d.source_id, d.type, d.time, d.fragments) for d in drafts], now
+        )
         return [
             Measurement(i, tenant_id, d.source_id, d.type, d.time, now, d.fragments)
             for i, d in zip(ids, drafts, strict=True)
