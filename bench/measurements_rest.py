@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -95,11 +96,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_ceiling_option(parser)
     parser.add_argument("--seed", type=int, metavar="N", default=1, help="seed of the load loop")
     parser.add_argument(
+        "--stored",
+        type=int,
+        metavar="N",
+        default=1_000_000,
+        help="before the `paged` phase, fill the store up to N measurements (collections of --seed-batch "
+        "over the same devices); 0 skips the phase",
+    )
+    parser.add_argument("--seed-batch", type=int, metavar="N", default=1000, help="rows per filling POST")
+    parser.add_argument(
         "--no-verify", action="store_true", help="skip the restart and the count of stored measurements"
     )
     args = parser.parse_args(argv)
-    if args.concurrency < 1 or args.batch_size < 1:
-        parser.error("--concurrency and --batch-size must be at least 1")
+    if args.concurrency < 1 or args.batch_size < 1 or args.seed_batch < 1:
+        parser.error("--concurrency, --batch-size and --seed-batch must be at least 1")
     if args.seconds <= 0 or args.requests < 1:
         parser.error("--seconds must be positive and --requests at least 1")
     return args
@@ -138,7 +148,7 @@ async def run_load(
 ) -> tuple[list[PhaseResult], dict[str, int]]:
     """The phases' results and the rows each phase had acknowledged."""
     headers = client_headers(args, server.password)
-    acknowledged = {"single": 0, f"batch-{args.batch_size}": 0}
+    acknowledged = {"single": 0, f"batch-{args.batch_size}": 0, "fill": 0}
     async with contextlib.AsyncExitStack() as stack:
         clients = await open_clients(stack, args, server.base_url, headers)
         await warm_up(clients, args.concurrency)
@@ -177,7 +187,42 @@ async def run_load(
             await run_phase("single", clients, single, args, server, counted("single", 1)),
             await run_phase(batch_phase, clients, batch, args, server, counted(batch_phase, args.batch_size)),
         ]
+        if args.stored > 0:
+            await fill(clients, sources, args, acknowledged)
+
+            async def paged(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
+                return await client.get(f"{MEASUREMENTS}?source={rng.choice(sources)}&pageSize=100")
+
+            results.append(await run_phase("paged", clients, paged, args, server))
     return results, acknowledged
+
+
+async def fill(
+    clients: Sequence[Any], sources: list[str], args: argparse.Namespace, acknowledged: dict[str, int]
+) -> None:
+    """Store collections of --seed-batch rows until --stored measurements are stored (untimed)."""
+    missing = args.stored - sum(acknowledged.values())
+    bodies_ = [bodies(source, args.seed_batch, 10_000 + index)[1] for index, source in enumerate(sources)]
+    headers = {"Content-Type": COLLECTION}
+    began = time.perf_counter()
+
+    async def worker(index: int) -> None:
+        nonlocal missing
+        while missing > 0:
+            missing -= args.seed_batch
+            response = await clients[index % len(clients)].post(
+                MEASUREMENTS, content=bodies_[index % len(bodies_)], headers=headers
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"filling -> {response.status_code}: {response.text[:300]}")
+            acknowledged["fill"] += args.seed_batch
+
+    await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
+    took = time.perf_counter() - began
+    print(
+        f"filled: {acknowledged['fill']} rows in {took:.1f} s ({acknowledged['fill'] / took:.0f} rows/s), "
+        f"{sum(acknowledged.values())} stored over {len(sources)} devices"
+    )
 
 
 async def count_stored(server: TetherServer, password: str, args: argparse.Namespace) -> int:
@@ -285,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.server_log.write_text(log)
 
         if results:
-            print_report(results, {"ceiling": 1, "single": 1, f"batch-{args.batch_size}": args.batch_size})
+            rows = {"ceiling": 1, "single": 1, f"batch-{args.batch_size}": args.batch_size, "paged": 100}
+            print_report(results, rows)
             if any(r.errors for r in results) and status == 0:
                 status = 1
         if stored is not None:
