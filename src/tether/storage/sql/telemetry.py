@@ -16,6 +16,9 @@ from tether.storage.sql.measurement_bulk import BulkRowsRefused, BulkSourceGone,
 from tether.storage.sql.schema import events as ev
 from tether.storage.sql.schema import managed_objects as mo
 from tether.storage.sql.schema import measurements as ms
+from tether.storage.sql.sqlite_measurements import page as direct_page
+from tether.storage.sql.sqlite_measurements import plain
+from tether.storage.sqlite import SqliteDialect
 from tether.telemetry.models import (
     Event,
     EventCriteria,
@@ -154,6 +157,16 @@ class SqlMeasurementStore:
         *,
         owner_scope: str | None = None,
     ) -> Page[Measurement]:
+        dialect = self._db.dialect
+        if (
+            isinstance(dialect, SqliteDialect)
+            and owner_scope is None
+            and not page.with_total
+            and plain(criteria)
+        ):
+            # One trip to a reader's thread (sqlite_measurements.py), the same query as below.
+            found = await dialect.query(direct_page(tenant_id, criteria, page.page_size, page.offset))
+            return Page(found, page, None)
         where = self._where(tenant_id, criteria, owner_scope)
         query = select(ms).where(*where).order_by(*by_time(ms, criteria.newest_first))
         async with self._db.read() as conn:
