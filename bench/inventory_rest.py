@@ -38,16 +38,19 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
+
+from http_client import RawClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 # Server log lines that are expected at startup and are not a sign of trouble.
 EXPECTED_LOG_WARNINGS = ("Created tenant", "Created bootstrap user")
 
-Operation = Callable[[httpx.AsyncClient, int, random.Random], Awaitable[httpx.Response]]
+# (client, request number, rng) -> response; the client is an httpx.AsyncClient or an http_client.RawClient
+Operation = Callable[[Any, int, random.Random], Awaitable[Any]]
 
 
 # --------------------------------------------------------------------------- options
@@ -77,6 +80,66 @@ def add_server_options(parser: argparse.ArgumentParser, database_note: str = "")
     parser.add_argument("--server-log", type=Path, metavar="FILE", help="also save the server log here")
 
 
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--httpx",
+        action="store_true",
+        help="load with httpx.AsyncClient (one per connection) instead of bench/http_client.py's raw client; "
+        "httpx costs ~1 ms of client CPU per request and caps the figures at ~1,000 req/s on 2 cores",
+    )
+    parser.add_argument(
+        "--shared-pool",
+        action="store_true",
+        help="with --httpx: one httpx.AsyncClient with N pooled connections instead of N single-connection "
+        "clients",
+    )
+
+
+def client_label(args: argparse.Namespace) -> str:
+    if not args.httpx and not args.shared_pool:
+        return "one raw HTTP/1.1 connection each (bench/http_client.py)"
+    return "one shared httpx pool" if args.shared_pool else "one httpx.AsyncClient each"
+
+
+async def open_clients(
+    stack: contextlib.AsyncExitStack, args: argparse.Namespace, base_url: str, headers: dict[str, str]
+) -> list[Any]:
+    """The load's clients, closed with `stack`: raw keep-alive connections by default (http_client.py)."""
+    if not args.httpx and not args.shared_pool:
+        return [
+            await stack.enter_async_context(RawClient(base_url, headers, args.timeout))
+            for _ in range(args.concurrency)
+        ]
+    # One AsyncClient (one keep-alive connection) per concurrent client by default: httpcore rescans its
+    # whole pool on every request start and end, so one shared pool of N connections costs O(N) client
+    # CPU per request and makes the load generator, not the server, the bottleneck (encode/httpx#3215).
+    pools = 1 if args.shared_pool else args.concurrency
+    per_pool = args.concurrency if args.shared_pool else 1
+    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool, keepalive_expiry=120)
+    return [
+        await stack.enter_async_context(
+            httpx.AsyncClient(
+                base_url=base_url,
+                headers=headers,
+                limits=limits,
+                timeout=httpx.Timeout(args.timeout),
+                trust_env=False,  # no proxies: loopback only
+            )
+        )
+        for _ in range(pools)
+    ]
+
+
+def add_ceiling_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-ceiling",
+        dest="ceiling",
+        action="store_false",
+        help="skip the first phase, `ceiling`: GET /bench/ceiling (bench/ceiling_server.py), the same stack "
+        "and authentication without storage, to which every other phase's req/s is compared",
+    )
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark tether's inventory REST API (managed-object create and get-by-id).",
@@ -93,15 +156,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--requests", type=int, metavar="N", default=100_000, help="request-count limit of each phase"
     )
-    parser.add_argument(
-        "--shared-pool",
-        action="store_true",
-        help="one httpx.AsyncClient with N pooled connections instead of N single-connection clients",
-    )
+    add_client_options(parser)
     parser.add_argument(
         "--timeout", type=float, metavar="S", default=10.0, help="per-request timeout in seconds"
     )
     add_server_options(parser)
+    add_ceiling_option(parser)
     parser.add_argument("--seed", type=int, metavar="N", default=1, help="seed of the id choice in phase 2")
     args = parser.parse_args(argv)
     if args.concurrency < 1:
@@ -158,9 +218,13 @@ def database_label(url: str | None) -> str:
 
 
 class TetherServer:
-    """`tether serve` in a subprocess, listening on loopback only, logging to a file."""
+    """`tether serve` in a subprocess, listening on loopback only, logging to a file. With `ceiling` it runs
+    through bench/ceiling_server.py, which adds the benchmark-only route GET /bench/ceiling."""
 
-    def __init__(self, data_dir: Path, password: str, args: argparse.Namespace) -> None:
+    def __init__(
+        self, data_dir: Path, password: str, args: argparse.Namespace, *, ceiling: bool = False
+    ) -> None:
+        self.entry = [str(REPO_ROOT / "bench" / "ceiling_server.py")] if ceiling else ["-m", "tether.cli"]
         self.data_dir = data_dir
         self.password = password
         self.args = args
@@ -173,8 +237,7 @@ class TetherServer:
     def start(self) -> None:
         command = [
             sys.executable,
-            "-m",
-            "tether.cli",
+            *self.entry,
             "serve",
             "--data-dir",
             str(self.data_dir),
@@ -391,15 +454,14 @@ async def warm_up(clients: Sequence[httpx.AsyncClient], concurrency: int) -> Non
     await asyncio.gather(*(clients[i % len(clients)].get("/user/currentUser") for i in range(concurrency)))
 
 
+async def ceiling(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
+    """The framework's ceiling: the benchmark-only authenticated route of bench/ceiling_server.py."""
+    return await client.get("/bench/ceiling")
+
+
 async def run_load(args: argparse.Namespace, server: TetherServer) -> list[PhaseResult]:
     token = base64.b64encode(f"{args.tenant}/{args.user}:{server.password}".encode()).decode()
     headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
-    # One AsyncClient (one keep-alive connection) per concurrent client by default: httpcore rescans its
-    # whole pool on every request start and end, so one shared pool of N connections costs O(N) client
-    # CPU per request and makes the load generator, not the server, the bottleneck (encode/httpx#3215).
-    pools = 1 if args.shared_pool else args.concurrency
-    per_pool = args.concurrency if args.shared_pool else 1
-    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool, keepalive_expiry=120)
     run_tag = secrets.token_hex(4)  # keeps serial numbers unique when a database is reused
     created: list[str] = []
     post_headers = {"Content-Type": "application/json"}
@@ -421,20 +483,10 @@ async def run_load(args: argparse.Namespace, server: TetherServer) -> list[Phase
         return await client.get(f"/inventory/managedObjects/{rng.choice(created)}")
 
     async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=server.base_url,
-                    headers=headers,
-                    limits=limits,
-                    timeout=httpx.Timeout(args.timeout),
-                    trust_env=False,  # no proxies: loopback only
-                )
-            )
-            for _ in range(pools)
-        ]
+        clients = await open_clients(stack, args, server.base_url, headers)
         await warm_up(clients, args.concurrency)
-        results = [await run_phase("create", clients, create, args, server, remember)]
+        results = [await run_phase("ceiling", clients, ceiling, args, server)] if args.ceiling else []
+        results.append(await run_phase("create", clients, create, args, server, remember))
         if created:
             results.append(await run_phase("get-by-id", clients, get_by_id, args, server))
         else:
@@ -457,25 +509,48 @@ def fmt(value: float | None, spec: str) -> str:
     return "-" if value is None or math.isnan(value) else format(value, spec)
 
 
+def rate_of(result: PhaseResult) -> float:
+    return result.successes / result.elapsed if result.elapsed > 0 else math.nan
+
+
+def server_ms(result: PhaseResult) -> float | None:
+    """Server CPU milliseconds per successful request."""
+    if result.server_cpu is None or not result.successes:
+        return None
+    return result.server_cpu * result.elapsed * 1000.0 / result.successes
+
+
+def ceiling_ratio(results: Sequence[PhaseResult], result: PhaseResult) -> str:
+    """A phase's req/s as a share of the `ceiling` phase's, '-' without one."""
+    top = next((rate_of(r) for r in results if r.name == "ceiling"), math.nan)
+    return fmt(rate_of(result) / top if top > 0 else math.nan, ".2f")
+
+
 def print_report(results: Sequence[PhaseResult]) -> None:
     header = (
-        f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} "
-        f"{'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10}"
+        f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'/ceiling':>8} {'p50 ms':>7} "
+        f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10} {'ms cpu/req':>10}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         lat = sorted(r.latencies_ms)
-        rate = r.successes / r.elapsed if r.elapsed > 0 else math.nan
+        rate = rate_of(r)
         client_cpu = None if r.client_cpu is None else r.client_cpu * 100
         server_cpu = None if r.server_cpu is None else r.server_cpu * 100
         print(
             f"{r.name:<10} {r.requests:>9} {r.errors:>7} {fmt(rate, '.0f'):>8} "
-            f"{fmt(percentile(lat, 50), '.2f'):>7} {fmt(percentile(lat, 90), '.2f'):>7} "
-            f"{fmt(percentile(lat, 99), '.2f'):>7} {fmt(lat[-1] if lat else None, '.1f'):>7} "
-            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10}"
+            f"{ceiling_ratio(results, r):>8} {fmt(percentile(lat, 50), '.2f'):>7} "
+            f"{fmt(percentile(lat, 90), '.2f'):>7} {fmt(percentile(lat, 99), '.2f'):>7} "
+            f"{fmt(lat[-1] if lat else None, '.1f'):>7} "
+            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10} "
+            f"{fmt(server_ms(r), '.3f'):>10}"
         )
-    print("(req/s and latencies over 2xx responses only; cpu as % of one core, over the phase)")
+    print(
+        "(req/s and latencies over 2xx responses only; /ceiling: req/s over the ceiling phase's; cpu as % of "
+        "one core, over the phase; ms cpu/req: server CPU time per 2xx answer, the figure least moved by "
+        "other work on the machine)"
+    )
     for r in results:
         if r.errors:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in r.error_kinds.most_common())
@@ -492,13 +567,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_machine(loop_name, args.database_url)
     print(
         f"load: {args.concurrency} keep-alive clients "
-        f"({'one shared httpx pool' if args.shared_pool else 'one httpx.AsyncClient each'}), "
+        f"({client_label(args)}), "
         f"each phase {args.seconds:g} s or {args.requests} requests, whichever first"
     )
 
     status = 0
     with tempfile.TemporaryDirectory(prefix="tether-bench-") as tmp:
-        server = TetherServer(Path(tmp), password, args)
+        server = TetherServer(Path(tmp), password, args, ceiling=args.ceiling)
         results: list[PhaseResult] = []
         try:
             server.start()

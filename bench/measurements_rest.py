@@ -39,19 +39,27 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from inventory_rest import (
     PhaseResult,
     TetherServer,
+    add_ceiling_option,
+    add_client_options,
     add_server_options,
+    ceiling,
+    ceiling_ratio,
+    client_label,
     event_loop_factory,
     fmt,
+    open_clients,
     percentile,
     print_machine,
     report_server,
     run_phase,
+    server_ms,
     warm_up,
 )
 
@@ -80,22 +88,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=int, metavar="N", default=100, help="measurements per collection POST"
     )
-    parser.add_argument(
-        "--shared-pool",
-        action="store_true",
-        help="one httpx.AsyncClient with N pooled connections instead of N single-connection clients",
-    )
+    add_client_options(parser)
     parser.add_argument(
         "--timeout", type=float, metavar="S", default=30.0, help="per-request timeout in seconds"
     )
     add_server_options(parser, ". The verification counts the whole tenant: use an empty database.")
+    add_ceiling_option(parser)
     parser.add_argument("--seed", type=int, metavar="N", default=1, help="seed of the load loop")
+    parser.add_argument(
+        "--stored",
+        type=int,
+        metavar="N",
+        default=1_000_000,
+        help="before the `paged` phase, fill the store up to N measurements (collections of --seed-batch "
+        "over the same devices); 0 skips the phase",
+    )
+    parser.add_argument("--seed-batch", type=int, metavar="N", default=1000, help="rows per filling POST")
     parser.add_argument(
         "--no-verify", action="store_true", help="skip the restart and the count of stored measurements"
     )
     args = parser.parse_args(argv)
-    if args.concurrency < 1 or args.batch_size < 1:
-        parser.error("--concurrency and --batch-size must be at least 1")
+    if args.concurrency < 1 or args.batch_size < 1 or args.seed_batch < 1:
+        parser.error("--concurrency, --batch-size and --seed-batch must be at least 1")
     if args.seconds <= 0 or args.requests < 1:
         parser.error("--seconds must be positive and --requests at least 1")
     return args
@@ -134,23 +148,9 @@ async def run_load(
 ) -> tuple[list[PhaseResult], dict[str, int]]:
     """The phases' results and the rows each phase had acknowledged."""
     headers = client_headers(args, server.password)
-    pools = 1 if args.shared_pool else args.concurrency
-    per_pool = args.concurrency if args.shared_pool else 1
-    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool, keepalive_expiry=120)
-    acknowledged = {"single": 0, f"batch-{args.batch_size}": 0}
+    acknowledged = {"single": 0, f"batch-{args.batch_size}": 0, "fill": 0}
     async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=server.base_url,
-                    headers=headers,
-                    limits=limits,
-                    timeout=httpx.Timeout(args.timeout),
-                    trust_env=False,  # no proxies: loopback only
-                )
-            )
-            for _ in range(pools)
-        ]
+        clients = await open_clients(stack, args, server.base_url, headers)
         await warm_up(clients, args.concurrency)
         run_tag = secrets.token_hex(4)
         sources: list[str] = []
@@ -182,11 +182,47 @@ async def run_load(
             return on_success
 
         batch_phase = f"batch-{args.batch_size}"
-        results = [
+        results = [await run_phase("ceiling", clients, ceiling, args, server)] if args.ceiling else []
+        results += [
             await run_phase("single", clients, single, args, server, counted("single", 1)),
             await run_phase(batch_phase, clients, batch, args, server, counted(batch_phase, args.batch_size)),
         ]
+        if args.stored > 0:
+            await fill(clients, sources, args, acknowledged)
+
+            async def paged(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
+                return await client.get(f"{MEASUREMENTS}?source={rng.choice(sources)}&pageSize=100")
+
+            results.append(await run_phase("paged", clients, paged, args, server))
     return results, acknowledged
+
+
+async def fill(
+    clients: Sequence[Any], sources: list[str], args: argparse.Namespace, acknowledged: dict[str, int]
+) -> None:
+    """Store collections of --seed-batch rows until --stored measurements are stored (untimed)."""
+    missing = args.stored - sum(acknowledged.values())
+    bodies_ = [bodies(source, args.seed_batch, 10_000 + index)[1] for index, source in enumerate(sources)]
+    headers = {"Content-Type": COLLECTION}
+    began = time.perf_counter()
+
+    async def worker(index: int) -> None:
+        nonlocal missing
+        while missing > 0:
+            missing -= args.seed_batch
+            response = await clients[index % len(clients)].post(
+                MEASUREMENTS, content=bodies_[index % len(bodies_)], headers=headers
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"filling -> {response.status_code}: {response.text[:300]}")
+            acknowledged["fill"] += args.seed_batch
+
+    await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
+    took = time.perf_counter() - began
+    print(
+        f"filled: {acknowledged['fill']} rows in {took:.1f} s ({acknowledged['fill'] / took:.0f} rows/s), "
+        f"{sum(acknowledged.values())} stored over {len(sources)} devices"
+    )
 
 
 async def count_stored(server: TetherServer, password: str, args: argparse.Namespace) -> int:
@@ -206,8 +242,9 @@ async def count_stored(server: TetherServer, password: str, args: argparse.Names
 
 def print_report(results: Sequence[PhaseResult], rows_per_request: dict[str, int]) -> None:
     header = (
-        f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'rows/s':>9} {'p50 ms':>7} "
-        f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10}"
+        f"{'phase':<10} {'requests':>9} {'errors':>7} {'req/s':>8} {'/ceiling':>8} {'rows/s':>9} "
+        f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client cpu':>10} {'server cpu':>10} "
+        f"{'ms cpu/req':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -218,12 +255,18 @@ def print_report(results: Sequence[PhaseResult], rows_per_request: dict[str, int
         client_cpu = None if r.client_cpu is None else r.client_cpu * 100
         server_cpu = None if r.server_cpu is None else r.server_cpu * 100
         print(
-            f"{r.name:<10} {r.requests:>9} {r.errors:>7} {fmt(rate, '.0f'):>8} {fmt(rows, '.0f'):>9} "
+            f"{r.name:<10} {r.requests:>9} {r.errors:>7} {fmt(rate, '.0f'):>8} "
+            f"{ceiling_ratio(results, r):>8} {fmt(rows, '.0f'):>9} "
             f"{fmt(percentile(lat, 50), '.2f'):>7} {fmt(percentile(lat, 90), '.2f'):>7} "
             f"{fmt(percentile(lat, 99), '.2f'):>7} {fmt(lat[-1] if lat else None, '.1f'):>7} "
-            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10}"
+            f"{fmt(client_cpu, '.0f') + '%':>10} {fmt(server_cpu, '.0f') + '%':>10} "
+            f"{fmt(server_ms(r), '.3f'):>10}"
         )
-    print("(req/s, rows/s and latencies over 2xx responses only; cpu as % of one core, over the phase)")
+    print(
+        "(req/s, rows/s and latencies over 2xx responses only; /ceiling: req/s over the ceiling phase's; cpu "
+        "as % of one core, over the phase; ms cpu/req: server CPU time per 2xx answer, the figure least "
+        "moved by other work on the machine)"
+    )
     for r in results:
         if r.errors:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in r.error_kinds.most_common())
@@ -240,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_machine(loop_name, args.database_url)
     print(
         f"load: {args.concurrency} keep-alive clients "
-        f"({'one shared httpx pool' if args.shared_pool else 'one httpx.AsyncClient each'}), one device "
+        f"({client_label(args)}), one device "
         f"each, each phase {args.seconds:g} s or {args.requests} requests, whichever first"
     )
 
@@ -248,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs: list[str] = []
     exit_code: int | None = None
     with tempfile.TemporaryDirectory(prefix="tether-bench-") as tmp:
-        server = TetherServer(Path(tmp), password, args)
+        server = TetherServer(Path(tmp), password, args, ceiling=args.ceiling)
         results: list[PhaseResult] = []
         acknowledged: dict[str, int] = {}
         stored: int | None = None
@@ -287,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.server_log.write_text(log)
 
         if results:
-            print_report(results, {"single": 1, f"batch-{args.batch_size}": args.batch_size})
+            rows = {"ceiling": 1, "single": 1, f"batch-{args.batch_size}": args.batch_size, "paged": 100}
+            print_report(results, rows)
             if any(r.errors for r in results) and status == 0:
                 status = 1
         if stored is not None:

@@ -153,6 +153,10 @@ class FakeManagedObjectStore:
         ]
         return page_of(found, page)
 
+    async def get_with_relations(self, tenant_id: str, mo_id: int) -> tuple[ManagedObject, Relations] | None:
+        mo = self._mine(tenant_id, mo_id)
+        return None if mo is None else (mo, (await self.relations(tenant_id, [mo_id]))[mo_id])
+
     async def relations(self, tenant_id: str, mo_ids: list[int]) -> dict[int, Relations]:
         result = {i: Relations() for i in mo_ids}
         for edge in sorted(self.edges, key=lambda e: e.creation_time):

@@ -257,6 +257,7 @@ def broken(server: ServerThread, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
     platform = server.platform
     monkeypatch.setattr(platform.services.inventory, "get", boom)
+    monkeypatch.setattr(platform.services.inventory, "read", boom)  # GET by id: the object and its references
     monkeypatch.setattr(platform.services.mqtt_users, "get", boom)
     monkeypatch.setattr(platform.services.xyte, "list_models", boom)
     yield

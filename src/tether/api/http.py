@@ -91,14 +91,20 @@ def _parse(body: bytes | bytearray) -> tuple[Any, bool]:
 
 def _nested_deeper(document: Any, limit: int) -> bool:
     """Whether objects/arrays nest more than `limit` levels; iterative, as the code that walks documents
-    later (NUL checks, rendering, storage) may recurse."""
-    stack: list[tuple[Any, int]] = [(document, 1)] if isinstance(document, dict | list) else []
-    while stack:
-        value, depth = stack.pop()
+    later (NUL checks, rendering, storage) may recurse. Level by level, without a tuple or a generator per
+    value (this walk was ~7% of the CPU of a 100-measurement POST)."""
+    level = [document] if isinstance(document, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        below: list[Any] = []
+        for value in level:
+            for child in value.values() if type(value) is dict else value:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level = below
     return False
 
 

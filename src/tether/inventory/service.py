@@ -52,6 +52,13 @@ class InventoryService:
             raise NotFound(missing=Missing.of("managed object", mo_id), resource="inventory")
         return mo
 
+    async def read(self, who: Principal, mo_id: int) -> tuple[ManagedObject, Relations]:
+        """An object with its references (`get` then `relations`, in one read of the store)."""
+        found = await self._store.get_with_relations(who.tenant_id, mo_id)
+        if found is None or not may_read(who, found[0]):
+            raise NotFound(missing=Missing.of("managed object", mo_id), resource="inventory")
+        return found
+
     async def update(self, who: Principal, mo_id: int, change: ManagedObjectChange) -> ManagedObject:
         """A merge: given fragments replace whole fragments, a fragment set to None is removed."""
         await self.get(who, mo_id)

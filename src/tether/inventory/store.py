@@ -22,6 +22,10 @@ from tether.inventory.models import (
 class ManagedObjectStore(Protocol):
     async def create(self, tenant_id: str, draft: NewManagedObject, now: int) -> ManagedObject: ...
     async def get(self, tenant_id: str, mo_id: int) -> ManagedObject | None: ...
+    async def get_with_relations(self, tenant_id: str, mo_id: int) -> tuple[ManagedObject, Relations] | None:
+        """`get` and `relations` of one object in one read (a REST GET by id)."""
+        ...
+
     async def update(
         self, tenant_id: str, mo_id: int, columns: dict[str, Any], fragments: Json, now: int
     ) -> ManagedObject | None:

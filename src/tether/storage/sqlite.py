@@ -19,9 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from tether.storage.errors import StorageUnavailable
 from tether.storage.sql.dialect import Path
 from tether.storage.sql.group_commit import GroupCommit
-from tether.storage.sql.sqlite_driver import connector
+from tether.storage.sql.sqlite_driver import OneTripConnection, connector, submit
 
 T = TypeVar("T")
+#: Reader connections of `query()`: enough for the two cores' worth of SQLite work to overlap.
+DIRECT_READERS = 4
+PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000")
+
+
+def _reader_pragmas(db: sqlite3.Connection) -> None:
+    for pragma in PRAGMAS:
+        db.execute(f"PRAGMA {pragma}")
 
 
 def _dumps(value: Any) -> str:
@@ -40,6 +48,9 @@ class SqliteDialect:
         self._group_commit = GroupCommit()
         self._reader: AsyncEngine | None = None
         self._writer: AsyncEngine | None = None
+        #: Driver connections for `query()`, used in turn (each has its own thread and queue).
+        self._direct: list[OneTripConnection] = []
+        self._turn = 0
 
     async def open(self) -> None:
         # Fail here, synchronously, if the file cannot be opened (missing directory, permissions): a failed
@@ -54,14 +65,25 @@ class SqliteDialect:
         # the single writer connection runs explicit BEGIN IMMEDIATE transactions with SAVEPOINTs.
         # AUTOCOMMIT as the driver already behaved for SELECTs (no BEGIN), and no ROLLBACK when a reader is
         # closed: that is a trip to the driver's thread per read, waiting for a turn of the busy event loop.
+        # A fixed pool, no overflow: an overflow connection is opened (a thread, a connection, its PRAGMAs)
+        # and closed again for a single request whenever more than pool_size requests read at once, which
+        # under 32 concurrent clients was most of them (bench/README.md, REST throughput); waiting for a
+        # pooled one is cheaper.
         self._reader = self._engine(
-            pool_size=4,
-            max_overflow=4,
+            pool_size=8,
+            max_overflow=0,
             pool_reset_on_return=None,
             isolation_level="AUTOCOMMIT",
             skip_autocommit_rollback=True,
         )
         self._writer = self._engine(pool_size=1, max_overflow=0)
+        url = make_url(self._url)
+        args, kwargs = url.get_dialect()().create_connect_args(url)
+        for _ in range(DIRECT_READERS):
+            reader = connector(*args, **kwargs)()
+            await reader  # starts its thread and connects
+            self._direct.append(reader)
+            await submit(reader, _reader_pragmas, reader._conn)
 
         @event.listens_for(self._writer.sync_engine, "connect")
         def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
@@ -96,7 +118,7 @@ class SqliteDialect:
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
+            for pragma in PRAGMAS:
                 cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
 
@@ -104,6 +126,9 @@ class SqliteDialect:
 
     async def close(self) -> None:
         await self._group_commit.close()
+        readers, self._direct = self._direct, []
+        for reader in readers:
+            await reader.close()
         for engine in (self._reader, self._writer):
             if engine is not None:
                 await engine.dispose()
@@ -125,6 +150,16 @@ class SqliteDialect:
         if self._writer is None:
             raise RuntimeError("database is not open")
         return await self._group_commit.run(self._writer, work)
+
+    async def query(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` on a reader connection, in its thread, in one trip: the hot read paths (a
+        managed object with its references) without a pool checkout or SQLAlchemy's statement machinery.
+        Reads only; committed data (autocommit: no transaction is left open)."""
+        if not self._direct:
+            raise RuntimeError("database is not open")
+        self._turn = (self._turn + 1) % len(self._direct)
+        reader = self._direct[self._turn]
+        return await submit(reader, work, reader._conn)
 
     async def migrate(self, upgrade: Callable[[Connection], None]) -> None:
         """The migrations in one write transaction with foreign keys off. A migration that rebuilds a table

@@ -21,7 +21,7 @@ from tether.api.http import (
 from tether.c8y import documents, render
 from tether.core.errors import BadRequest, InvalidInput, NotFound
 from tether.core.ids import parse_id
-from tether.inventory.models import ChildKind, InventoryCriteria
+from tether.inventory.models import ChildKind, InventoryCriteria, Relations
 from tether.inventory.query import QueryError, parse_query
 
 R = "inventory"
@@ -74,17 +74,15 @@ async def create_object(request: Request) -> Response:
     document = await read_json_object(request, resource=R)
     inventory = ctx(request).inventory
     mo = await inventory.create(who, documents.managed_object(document))
-    relations = (await inventory.relations(who, [mo.id]))[mo.id]
-    body = render.managed_object(base_url(request), mo, relations)
+    # A new object has no references yet: its childDevices/childAssets/... are empty (no query for them).
+    body = render.managed_object(base_url(request), mo, Relations())
     return json_response(request, body, "managedObject", 201, {"Location": body["self"]})
 
 
 async def get_object(request: Request) -> Response:
     who = await authenticate(request)
     mo_id = path_id(request, "id", resource=R, what="managedObject")
-    inventory = ctx(request).inventory
-    mo = await inventory.get(who, mo_id)
-    relations = (await inventory.relations(who, [mo_id]))[mo_id]
+    mo, relations = await ctx(request).inventory.read(who, mo_id)
     return json_response(request, render.managed_object(base_url(request), mo, relations), "managedObject")
 
 

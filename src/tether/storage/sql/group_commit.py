@@ -31,6 +31,9 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
+#: A work's result (True, value) or its exception (False, exc).
+Outcome = tuple[bool, Any]
+_Run = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
 
 
 class GroupCommit:
@@ -42,6 +45,9 @@ class GroupCommit:
         #: The open transaction's commit (None: no transaction open).
         self._committed: asyncio.Future[None] | None = None
         self._commit_task: asyncio.Task[None] | None = None
+        #: run() works waiting for the next trip, and the task that drains them.
+        self._runs: list[_Run] = []
+        self._run_task: asyncio.Task[None] | None = None
 
     async def _connection(self, engine: AsyncEngine) -> AsyncConnection:
         conn = self._conn
@@ -93,31 +99,64 @@ class GroupCommit:
     async def run(self, engine: AsyncEngine, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` in the driver's thread, durably committed when this returns.
 
-        The lock is held only while the work is queued: the driver's thread runs its queue in order, so
-        whatever a later writer queues runs after this work's COMMIT (or RELEASE), and that writer need
-        not wait for the event loop to hear of it. A transaction of other writers that is open (an
-        operation created over REST, say) is let commit first, once: bulk work does not delay it."""
+        Works that arrive while one trip is in flight are run together in the next: one trip, one BEGIN
+        IMMEDIATE ... COMMIT (one fsync) for the batch, each work in a SAVEPOINT of its own, so a failing
+        work rolls back only itself and its caller gets its exception (REST creates of managed objects and
+        measurements, 32 at a time, share a commit as ingest writes do). The lock is held only while a trip
+        is queued: the driver's thread runs its queue in order, so whatever a later writer queues runs
+        after this trip's COMMIT. A transaction of other writers that is open (an operation created over
+        REST, say) is let commit first, once; then the batch joins the next one, in savepoints."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._runs.append((work, future))
+        if self._run_task is None:
+            self._run_task = asyncio.create_task(self._drain(engine))
+        result: T = await asyncio.shield(future)
+        return result
+
+    async def _drain(self, engine: AsyncEngine) -> None:
+        batch: list[_Run] = []
+        try:
+            while self._runs:
+                done, committed, batch = await self._submit_batch(engine)
+                try:
+                    outcomes = await done
+                    if committed is not None:
+                        await asyncio.shield(committed)
+                except Exception as exc:  # the transaction as a whole failed: every work with it
+                    _fail(batch, exc)
+                    continue
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(value) if ok else future.set_exception(value)
+                batch = []
+        except BaseException as exc:  # cancelled (the loop ends) or the connection cannot be opened
+            _fail(batch + self._runs, exc if isinstance(exc, Exception) else RuntimeError("database closed"))
+            self._runs = []
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._run_task = None
+
+    async def _submit_batch(
+        self, engine: AsyncEngine
+    ) -> tuple[asyncio.Future[list[Outcome]], asyncio.Future[None] | None, list[_Run]]:
         waited = False
         while True:
             async with self._lock:
                 await self._connection(engine)
                 driver = self._driver
                 committed = self._committed
-                if committed is None:
-                    # Nothing waits to be committed: BEGIN, the work and COMMIT (the fsync) in one trip.
-                    done: asyncio.Future[T] = _submit(driver, _transaction, driver, work)
-                    break
-                if waited:
-                    done = _submit(driver, _savepoint, driver, work)
+                if committed is None or waited:
+                    batch, self._runs = self._runs, []
+                    works = [work for work, _ in batch]
+                    if committed is None:
+                        # Nothing waits to be committed: BEGIN, the works and COMMIT (the fsync) in one trip.
+                        return _submit(driver, _transaction, driver, works), None, batch
                     self._schedule_commit()
-                    break
+                    return _submit(driver, _savepoints, driver, works), committed, batch
             waited = True
             with contextlib.suppress(Exception):  # its writers hear of a failed commit
                 await asyncio.shield(committed)
-        result = await done
-        if committed is not None:
-            await asyncio.shield(committed)
-        return result
 
     async def pragma(self, engine: AsyncEngine, statement: str) -> None:
         """A PRAGMA that only takes effect outside a transaction (foreign_keys), on the writer connection;
@@ -163,6 +202,12 @@ class GroupCommit:
             await self._discard()
 
 
+def _fail(runs: list[_Run], exc: Exception) -> None:
+    for _, future in runs:
+        if not future.done():
+            future.set_exception(exc)
+
+
 def _submit(driver: Any, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
     """What aiosqlite's Connection._execute does before it awaits: queue `fn(*args)` for the thread."""
     if not driver._running or driver._connection is None:
@@ -183,27 +228,43 @@ def _begin(driver: Any) -> None:
         db.execute("BEGIN IMMEDIATE")
 
 
-def _transaction(driver: Any, work: Callable[[sqlite3.Connection], T]) -> T:
+def _run_each(db: sqlite3.Connection, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Outcome]:
+    """Each work in a SAVEPOINT of its own: (True, result) or (False, its exception, rolled back)."""
+    outcomes: list[Outcome] = []
+    for work in works:
+        db.execute("SAVEPOINT tether_run")
+        try:
+            result = work(db)
+        except Exception as exc:
+            db.execute("ROLLBACK TO tether_run")
+            db.execute("RELEASE tether_run")
+            outcomes.append((False, exc))
+            continue
+        db.execute("RELEASE tether_run")
+        outcomes.append((True, result))
+    return outcomes
+
+
+def _transaction(driver: Any, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Outcome]:
     db: sqlite3.Connection = driver._conn
     db.execute("BEGIN IMMEDIATE")
     try:
-        result = work(db)
+        if len(works) == 1:  # alone in its transaction: no savepoint needed, a failure rolls back all
+            try:
+                outcomes: list[Outcome] = [(True, works[0](db))]
+            except Exception as exc:
+                db.execute("ROLLBACK")
+                return [(False, exc)]
+        else:
+            outcomes = _run_each(db, works)
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    return result
+    return outcomes
 
 
-def _savepoint(driver: Any, work: Callable[[sqlite3.Connection], T]) -> T:
+def _savepoints(driver: Any, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Outcome]:
     db: sqlite3.Connection = driver._conn
-    db.execute("SAVEPOINT tether_run")
-    try:
-        result = work(db)
-    except BaseException:
-        db.execute("ROLLBACK TO tether_run")
-        db.execute("RELEASE tether_run")
-        raise
-    db.execute("RELEASE tether_run")
-    return result
+    return _run_each(db, works)

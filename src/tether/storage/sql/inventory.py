@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tether.core.paging import Page, PageRequest
 from tether.inventory.models import (
@@ -19,10 +20,12 @@ from tether.inventory.models import (
     Reference,
     Relations,
 )
+from tether.storage.sql import sqlite_inventory as direct
 from tether.storage.sql.database import Database
 from tether.storage.sql.filters import InventoryFilter
 from tether.storage.sql.schema import managed_objects as mo
 from tether.storage.sql.schema import mo_references as refs
+from tether.storage.sqlite import SqliteDialect
 
 
 def _managed_object(row: Any) -> ManagedObject:
@@ -54,8 +57,13 @@ class SqlManagedObjectStore:
             "last_updated": now,
             "attrs": draft.fragments,
         }
-        async with self._db.write() as conn:
-            mo_id = await conn.scalar(insert(mo).values(**values).returning(mo.c.id))
+        dialect = self._db.dialect
+        if isinstance(dialect, SqliteDialect):
+            # One trip to the writer's thread, group-committed with the other creates (sqlite_inventory.py).
+            mo_id: int | None = await dialect.run(direct.insert(values))
+        else:
+            async with self._db.write() as conn:
+                mo_id = await conn.scalar(insert(mo).values(**values).returning(mo.c.id))
         assert mo_id is not None
         return ManagedObject(
             id=mo_id,
@@ -69,11 +77,32 @@ class SqlManagedObjectStore:
         )
 
     async def get(self, tenant_id: str, mo_id: int) -> ManagedObject | None:
+        dialect = self._db.dialect
+        if isinstance(dialect, SqliteDialect):
+            raw = await dialect.query(direct.get(tenant_id, mo_id))
+            return None if raw is None else direct.managed_object(raw)
         async with self._db.read() as conn:
             row = (
                 await conn.execute(select(mo).where(mo.c.tenant_id == tenant_id, mo.c.id == mo_id))
             ).first()
         return None if row is None else _managed_object(row)
+
+    async def get_with_relations(self, tenant_id: str, mo_id: int) -> tuple[ManagedObject, Relations] | None:
+        dialect = self._db.dialect
+        if isinstance(dialect, SqliteDialect):
+            found = await dialect.query(direct.get_with_relations(tenant_id, mo_id))
+            if found is None:
+                return None
+            raw, children, parents = found
+            return direct.managed_object(raw), direct.relations(children, parents)
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(select(mo).where(mo.c.tenant_id == tenant_id, mo.c.id == mo_id))
+            ).first()
+            if row is None:
+                return None
+            relations = await self._relations(conn, tenant_id, [mo_id])
+        return _managed_object(row), relations[mo_id]
 
     async def update(
         self, tenant_id: str, mo_id: int, columns: dict[str, Any], fragments: Json, now: int
@@ -127,9 +156,14 @@ class SqlManagedObjectStore:
         return Page([_managed_object(r) for r in rows], page, total)
 
     async def relations(self, tenant_id: str, mo_ids: list[int]) -> dict[int, Relations]:
-        result: dict[int, Relations] = {i: Relations() for i in mo_ids}
         if not mo_ids:
-            return result
+            return {}
+        async with self._db.read() as conn:
+            return await self._relations(conn, tenant_id, mo_ids)
+
+    @staticmethod
+    async def _relations(conn: AsyncConnection, tenant_id: str, mo_ids: list[int]) -> dict[int, Relations]:
+        result: dict[int, Relations] = {i: Relations() for i in mo_ids}
         children = (
             select(refs.c.parent_id, refs.c.kind, refs.c.child_id, mo.c.name)
             .join(mo, mo.c.id == refs.c.child_id)
@@ -142,13 +176,12 @@ class SqlManagedObjectStore:
             .where(refs.c.tenant_id == tenant_id, refs.c.child_id.in_(mo_ids))
             .order_by(refs.c.creation_time, refs.c.parent_id)
         )
-        async with self._db.read() as conn:
-            for row in (await conn.execute(children)).all():
-                ref = Reference(ChildKind(row.kind), row.child_id, row.name)
-                result[row.parent_id].children.setdefault(ref.kind, []).append(ref)
-            for row in (await conn.execute(parents)).all():
-                ref = Reference(ChildKind(row.kind), row.parent_id, row.name)
-                result[row.child_id].parents.setdefault(ref.kind, []).append(ref)
+        for row in (await conn.execute(children)).all():
+            ref = Reference(ChildKind(row.kind), row.child_id, row.name)
+            result[row.parent_id].children.setdefault(ref.kind, []).append(ref)
+        for row in (await conn.execute(parents)).all():
+            ref = Reference(ChildKind(row.kind), row.parent_id, row.name)
+            result[row.child_id].parents.setdefault(ref.kind, []).append(ref)
         return result
 
     async def child_ids(self, tenant_id: str, parent_ids: list[int], kinds: Iterable[ChildKind]) -> list[int]:

@@ -29,10 +29,11 @@ from tether.storage.sql.database import Database
 from tether.storage.sqlite import SqliteDialect
 from tether.telemetry.models import MeasurementRow
 
-# One INSERT of a fixed number of rows (prepared once, cached by the driver); the unused rows are NULLs
+# One INSERT of a fixed number of rows (prepared once, cached by the driver; 1 for a REST POST of one
+# measurement, 128 for a collection of 100); the unused rows are NULLs
 # that the WHERE drops. Multi-row VALUES are exempt from SQLITE_LIMIT_COMPOUND_SELECT; 2048 rows x 6 is
 # below SQLITE_MAX_VARIABLE_NUMBER (32766).
-_SIZES = (64, 512, 2048)
+_SIZES = (1, 16, 128, 512, 2048)
 _WIDTH = 6
 _PG_INSERT = (
     "INSERT INTO measurements (tenant_id, source_id, type, time, creation_time, fragments) "

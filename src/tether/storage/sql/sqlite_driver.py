@@ -12,12 +12,15 @@ Uses aiosqlite's internal `_execute`/`_conn`, as storage/sql/group_commit.py doe
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
+T = TypeVar("T")
 Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
 _Outcome = tuple[Description, int, int | None, list[Any]]
 
@@ -98,6 +101,17 @@ class OneTripCursor:
 class OneTripConnection(aiosqlite.Connection):
     def cursor(self) -> OneTripCursor:  # type: ignore[override]  # a plain object, no trip to make it
         return OneTripCursor(self)
+
+
+def submit(connection: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Queue `fn(*args)` for the connection's thread (what aiosqlite's `_execute` does before it awaits);
+    the future resolves with its result on the event loop."""
+    driver: Any = connection
+    if not driver._running or driver._connection is None:
+        raise ValueError("Connection closed")
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    driver._tx.put_nowait((future, functools.partial(fn, *args)))
+    return future
 
 
 def connector(database: str, **kwargs: Any) -> Callable[[], OneTripConnection]:

@@ -16,6 +16,9 @@ from tether.storage.sql.measurement_bulk import BulkRowsRefused, BulkSourceGone,
 from tether.storage.sql.schema import events as ev
 from tether.storage.sql.schema import managed_objects as mo
 from tether.storage.sql.schema import measurements as ms
+from tether.storage.sql.sqlite_measurements import page as direct_page
+from tether.storage.sql.sqlite_measurements import plain
+from tether.storage.sqlite import SqliteDialect
 from tether.telemetry.models import (
     Event,
     EventCriteria,
@@ -121,26 +124,12 @@ class SqlMeasurementStore:
         return where
 
     async def create(self, tenant_id: str, drafts: list[NewMeasurement], now: int) -> list[Measurement]:
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "source_id": d.source_id,
-                "type": d.type,
-                "time": d.time,
-                "creation_time": now,
-                "fragments": d.fragments,
-            }
-            for d in drafts
-        ]
-        try:
-            async with self._db.write() as conn:
-                # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs of up
-                # to 1000 rows from one cached statement (a .values(list) would be compiled anew each time).
-                result = await conn.execute(insert(ms).returning(ms.c.id), rows)
-                # Ids grow in the order of the rows; the order of RETURNING itself is not promised.
-                ids = sorted(result.scalars().all())
-        except IntegrityError:
-            raise source_gone() from None
+        # The ingest path's bulk insert (measurement_bulk.py): on SQLite one trip to the writer's thread,
+        # group-committed with the other writes; on PostgreSQL one INSERT ... unnest. SQLAlchemy's
+        # insertmanyvalues cost several times the CPU per REST request (bench/README.md, REST throughput).
+        ids = await self.create_many(
+            [(tenant_id, d.source_id, d.type, d.time, d.fragments) for d in drafts], now
+        )
         return [
             Measurement(i, tenant_id, d.source_id, d.type, d.time, now, d.fragments)
             for i, d in zip(ids, drafts, strict=True)
@@ -168,6 +157,16 @@ class SqlMeasurementStore:
         *,
         owner_scope: str | None = None,
     ) -> Page[Measurement]:
+        dialect = self._db.dialect
+        if (
+            isinstance(dialect, SqliteDialect)
+            and owner_scope is None
+            and not page.with_total
+            and plain(criteria)
+        ):
+            # One trip to a reader's thread (sqlite_measurements.py), the same query as below.
+            found = await dialect.query(direct_page(tenant_id, criteria, page.page_size, page.offset))
+            return Page(found, page, None)
         where = self._where(tenant_id, criteria, owner_scope)
         query = select(ms).where(*where).order_by(*by_time(ms, criteria.newest_first))
         async with self._db.read() as conn:
