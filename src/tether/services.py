@@ -19,6 +19,7 @@ from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
 from tether.fleets.commands import CommandService
+from tether.fleets.job_service import JobService
 from tether.fleets.shadows import ShadowService
 from tether.fleets.things import ThingService
 from tether.health import Readiness
@@ -69,6 +70,7 @@ class Services:
     things: ThingService  # EMQX Fleets things, types and groups (managed objects)
     shadows: ShadowService  # their shadow documents
     commands: CommandService  # Fleets commands (operations of the things)
+    jobs: JobService  # Fleets jobs and their executions per thing
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
     rules: RuleService  # the rule engine's rules (/api/v5/rules), compiled, with their metrics
     rule_engine: RuleEngine  # runs them on messages and events once the broker is attached; emit() for events

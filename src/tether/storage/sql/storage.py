@@ -13,6 +13,7 @@ from tether.storage.sql.credentials import (
 from tether.storage.sql.database import Database
 from tether.storage.sql.dialect import Dialect
 from tether.storage.sql.fleets import SqlShadowStore
+from tether.storage.sql.fleets_jobs import SqlJobStore
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
@@ -52,6 +53,7 @@ class SqlStorage:
         self.operator_tokens = SqlOperatorTokenStore(self.database)
         self.presence = SqlPresenceStore(self.database)
         self.shadows = SqlShadowStore(self.database)
+        self.jobs = SqlJobStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()
