@@ -48,6 +48,7 @@ _E = ExecutionStatus
 _ATTEMPTS = 10
 _DUE_BATCH = 500
 _JOB_CACHE = 10_000
+_KNOWN_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ class JobService:
         # One device request at a time per thing in this process (the store's compare-and-set covers others).
         self._locks: dict[tuple[str, int], tuple[asyncio.Lock, list[int]]] = {}
         self._jobs: dict[tuple[str, str], Job] = {}
+        # Each thing's pending list as this process last stored or read it (a hint, as ShadowService's).
+        self._known: dict[tuple[str, int], list[Execution]] = {}
         targeting.on_joined = self._joined
         targeting.on_left = self._left
         targeting.on_deleted = self._thing_deleted
@@ -180,6 +183,7 @@ class JobService:
         changes = []
         for mo_id, name in things.items():
             after = order(by_thing.get(mo_id, []))
+            self._remember(job.tenant_id, mo_id, after)
             before = [e for e in after if e.job_seq != job.seq]
             changes.append(PendingChange(job.tenant_id, mo_id, name, before, after))
         self._tell(changes)
@@ -249,30 +253,44 @@ class JobService:
         """These executions (as they were) have ended: each thing's list after is read in bulk."""
         if not before:
             return
-        ended = {e.mo_id: e for e in before}
+        ended: dict[int, list[Execution]] = {}
+        for execution in before:
+            ended.setdefault(execution.mo_id, []).append(execution)
         by_thing: dict[int, list[Execution]] = {}
         for execution in await self._store.pending(tenant_id, list(ended)):
             by_thing.setdefault(execution.mo_id, []).append(execution)
         changes = []
-        for mo_id, old in ended.items():
+        for mo_id, olds in ended.items():
             after = order(by_thing.get(mo_id, []))
-            changes.append(PendingChange(tenant_id, mo_id, old.thing_name, order([*after, old]), after))
+            self._remember(tenant_id, mo_id, after)
+            changes.append(PendingChange(tenant_id, mo_id, olds[0].thing_name, order([*after, *olds]), after))
         self._tell(changes)
 
     # -- devices ------------------------------------------------------------------------------------------
 
-    async def _pending(self, thing: Thing) -> list[Execution]:
-        """The thing's pending executions in order, those whose deadline passed timed out first."""
-        found = await self._store.pending(thing.tenant_id, [thing.mo_id])
+    def _remember(self, tenant_id: str, mo_id: int, pending: list[Execution]) -> None:
+        if len(self._known) >= _KNOWN_LIMIT:
+            self._known.clear()
+        self._known[(tenant_id, mo_id)] = pending
+
+    async def _pending(self, thing: Thing, *, fresh: bool = True) -> list[Execution]:
+        """The thing's pending executions in order, those whose deadline passed timed out first. `fresh`
+        False: the list this process last stored or read, if it knows one (a hint: a change made from it is
+        a compare-and-set, which a stale one fails)."""
+        key = (thing.tenant_id, thing.mo_id)
+        found = None if fresh else self._known.get(key)
+        if found is None:
+            found = order(await self._store.pending(thing.tenant_id, [thing.mo_id]))
+            self._remember(thing.tenant_id, thing.mo_id, found)
         now = self.clock()
-        for execution in found:
-            deadline = execution.deadline
-            if deadline is not None and deadline <= now:
+        due = [e for e in found if e.deadline is not None and e.deadline <= now]
+        if due:
+            for execution in due:
                 with contextlib.suppress(Conflict):
-                    await self._change(thing, order(found), execution, _E.TIMED_OUT, now)
-        if any(e.deadline is not None and e.deadline <= now for e in found):
-            found = await self._store.pending(thing.tenant_id, [thing.mo_id])
-        return order(found)
+                    await self._change(thing, found, execution, _E.TIMED_OUT, now)
+            found = order(await self._store.pending(thing.tenant_id, [thing.mo_id]))
+            self._remember(thing.tenant_id, thing.mo_id, found)
+        return found
 
     async def pending(self, thing: Thing) -> tuple[list[Execution], list[Execution]]:
         """jobs/get: (IN_PROGRESS, QUEUED)."""
@@ -283,23 +301,26 @@ class JobService:
         """jobs/start-next: the next pending execution, IN_PROGRESS (its details and step timer as asked);
         None when there is none."""
         async with self._exclusive(thing.tenant_id, thing.mo_id):
+            fresh = False
             for _ in range(_ATTEMPTS):
-                found = await self._pending(thing)
+                found = await self._pending(thing, fresh=fresh)
                 if not found:
+                    if not fresh:
+                        fresh = True  # nothing known here: ask the store
+                        continue
                     return None
-                head = found[0]
-                try:
-                    return await self._change(
-                        thing,
-                        found,
-                        head,
-                        _E.IN_PROGRESS,
-                        self.clock(),
-                        request.status_details,
-                        request.step_timeout,
-                    )
-                except VersionMismatch:
-                    continue  # changed meanwhile (another process): read again
+                changed = await self._change(
+                    thing,
+                    found,
+                    found[0],
+                    _E.IN_PROGRESS,
+                    self.clock(),
+                    request.status_details,
+                    request.step_timeout,
+                )
+                if changed is not None:
+                    return changed
+                fresh = True  # changed meanwhile: read again
         raise ServiceUnavailable("The job execution is being changed too often", resource=R)
 
     async def describe(self, thing: Thing, job_id: str, request: DeviceRequest) -> Execution | None:
@@ -307,7 +328,7 @@ class JobService:
         if job_id == NEXT:
             found = await self._pending(thing)
             return found[0] if found else None
-        return await self._device_execution(thing, job_id, request)
+        return await self._device_execution(thing, job_id, request, await self._pending(thing))
 
     async def _job(self, tenant_id: str, job_id: str) -> Job | None:
         """A job as devices need it (document, timers: never changed), cached."""
@@ -322,47 +343,46 @@ class JobService:
         return found
 
     async def _device_execution(
-        self, thing: Thing, job_id: str, request: DeviceRequest, pending: list[Execution] | None = None
+        self, thing: Thing, job_id: str, request: DeviceRequest, pending: list[Execution]
     ) -> Execution:
-        """The thing's execution of the job (timed out first if its deadline passed); `pending`: the
-        thing's pending list, read already."""
+        """The thing's execution of the job: from its pending list (timed out already if its deadline
+        passed), else (a final one) from the store."""
         job = await self._job(thing.tenant_id, job_id)
         execution = None
         if job is not None:
-            if pending is not None:
-                execution = next((e for e in pending if e.job_seq == job.seq), None)
+            execution = next((e for e in pending if e.job_seq == job.seq), None)
             if execution is None:
                 execution = await self._store.execution(thing.tenant_id, job.seq, thing.mo_id)
         if execution is None or request.execution_number not in (None, execution.execution_number):
             raise ExecutionNotFound("Job execution not found", resource=R)
-        deadline = execution.deadline
-        if deadline is not None and deadline <= self.clock():
-            await self._pending(thing)  # times it out
-            execution = await self._store.execution(thing.tenant_id, execution.job_seq, thing.mo_id)
-            assert execution is not None
         return execution
 
     async def update(self, thing: Thing, job_id: str, request: DeviceRequest) -> Execution:
         """jobs/<jobId>/update."""
         assert request.status is not None
         async with self._exclusive(thing.tenant_id, thing.mo_id):
-            found = await self._pending(thing)
-            current = await self._device_execution(thing, job_id, request, found)
-            if request.expected_version is not None and request.expected_version != current.version:
-                raise VersionMismatch(
-                    "The expected version does not match the job execution's version",
-                    execution_state(current),
+            for fresh in (False, True):
+                found = await self._pending(thing, fresh=fresh)
+                current = await self._device_execution(thing, job_id, request, found)
+                if request.expected_version is not None and request.expected_version != current.version:
+                    if not fresh and current.pending:
+                        continue  # judged on what this process knew: ask the store
+                    raise VersionMismatch(
+                        "The expected version does not match the job execution's version",
+                        execution_state(current),
+                    )
+                changed = await self._change(
+                    thing,
+                    found,
+                    current,
+                    request.status,
+                    self.clock(),
+                    request.status_details,
+                    request.step_timeout,
                 )
-            return await self._change(
-                thing,
-                found,
-                current,
-                request.status,
-                self.clock(),
-                request.status_details,
-                request.step_timeout,
-                expected=request.expected_version,
-            )
+                if changed is not None:
+                    return changed
+            raise VersionMismatch("The job execution was changed meanwhile", execution_state(current))
 
     async def _change(
         self,
@@ -373,22 +393,19 @@ class JobService:
         now: int,
         details: dict[str, str] | None = None,
         step_timeout: int | None = None,
-        *,
-        expected: int | None = None,
-    ) -> Execution:
+    ) -> Execution | None:
+        """Apply the transition (InvalidStateTransition / TerminalStateReached) as a compare-and-set on the
+        version; None when another writer got there first. `pending`: the thing's list it was judged on."""
         job = await self._job(thing.tenant_id, current.job_id)
         changed = transition(current, status, now, details=details, step_timeout=step_timeout, job=job)
         if not await self._store.save(changed, current.version):
-            fresh = await self._store.execution(thing.tenant_id, current.job_seq, current.mo_id)
-            state = execution_state(fresh or current)
-            if expected is None and fresh is not None:
-                # Not the device's expectation that failed: someone else changed it; judge anew.
-                transition(fresh, status, now, details=details, step_timeout=step_timeout, job=job)
-            raise VersionMismatch("The job execution was changed meanwhile", state)
-        before = order(pending) if current.pending else []
-        after = _replaced(before, changed) if current.pending else []
-        if before != after:
-            self._tell([PendingChange(thing.tenant_id, thing.mo_id, thing.name, before, after)])
+            self._known.pop((thing.tenant_id, thing.mo_id), None)
+            return None
+        if current.pending:
+            after = _replaced(pending, changed)
+            self._remember(thing.tenant_id, thing.mo_id, after)
+            if pending != after:
+                self._tell([PendingChange(thing.tenant_id, thing.mo_id, thing.name, pending, after)])
         return changed
 
     # -- timers -------------------------------------------------------------------------------------------
@@ -429,6 +446,7 @@ class JobService:
             await self._announce_finished(tenant_id, before)
 
     async def _thing_deleted(self, tenant_id: str, mo_id: int) -> None:
+        self._known.pop((tenant_id, mo_id), None)
         for execution in await self._store.of_thing(tenant_id, mo_id, PENDING):
             await self._store.finish(tenant_id, execution.job_seq, [mo_id], PENDING, _E.REMOVED, self.clock())
 

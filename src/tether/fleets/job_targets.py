@@ -89,6 +89,7 @@ class Targeting:
                     thing = thing_of(mo)
                     if thing is not None:
                         found.setdefault(thing.mo_id, thing.name)
+                        self._things.prime(thing)  # its first request needs no lookup
                 if len(page.items) < _PAGE:
                     break
                 number += 1

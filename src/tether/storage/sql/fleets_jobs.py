@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from tether.core.paging import Page, PageRequest
 from tether.fleets.jobs import Execution, ExecutionStatus, Job, JobType, Targets
 from tether.storage.sql.database import Database
+from tether.storage.sql.fleets_jobs_bulk import SaveBatcher
 from tether.storage.sql.schema import NEVER_REUSED, Document, Id, metadata
 
 jobs = Table(
@@ -151,6 +152,7 @@ _WITH_JOB = select(executions, jobs.c.job_id, jobs.c.document).join(jobs, jobs.c
 class SqlJobStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._saver = SaveBatcher(db)
 
     async def create(self, job: Job, found: list[Execution]) -> Job | None:
         values = {
@@ -277,19 +279,8 @@ class SqlJobStore:
         return found
 
     async def save(self, execution: Execution, expected_version: int) -> bool:
-        statement = (
-            update(executions)
-            .where(
-                executions.c.tenant_id == execution.tenant_id,
-                executions.c.job_seq == execution.job_seq,
-                executions.c.mo_id == execution.mo_id,
-                executions.c.version == expected_version,
-            )
-            .values(**_mutable(execution))
-        )
-        async with self._db.write() as conn:
-            result = await conn.execute(statement)
-        return bool(result.rowcount)
+        # Batched with the other callers' (storage/sql/fleets_jobs_bulk.py).
+        return await self._saver.save(execution, expected_version)
 
     async def add(self, tenant_id: str, found: list[Execution]) -> list[Execution]:
         added: list[Execution] = []
