@@ -276,3 +276,32 @@ def test_group_targets_and_operator_api(
     assert admin.get(f"{JOBS}/nope/executions").status_code == 404
     assert admin.get(f"{JOBS}/{job['jobId']}/executions/nobody").status_code == 404
     assert admin.get(f"{JOBS}/{job['jobId']}/executions", params={"status": "DONE"}).status_code == 400
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=PROTOCOL_IDS)
+def test_notifications_reach_a_persistent_session(
+    protocol: int, admin: httpx.Client, mqtt_server: ServerMqtt, mqtt_devices: Callable[..., Device]
+) -> None:
+    thing = make_thing(admin)
+    device = mqtt_devices(
+        mqtt_server.port,
+        thing.client_id,
+        protocol,
+        username=thing.username,
+        password=thing.password,
+        session_expiry=600,
+    )
+    assert device.connect() == 0
+    assert device.subscribe(jobs_topic(thing, "notify-next")) == 1
+    device.close()
+    job = create_job(admin, targets={"thingNames": [thing.name]})
+    back = mqtt_devices(
+        mqtt_server.port,
+        thing.client_id,
+        protocol,
+        username=thing.username,
+        password=thing.password,
+        session_expiry=600,
+    )
+    assert back.connect() == 0 and back.session_present()
+    assert take(back, thing, "notify-next")["execution"]["jobId"] == job["jobId"]
