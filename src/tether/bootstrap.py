@@ -29,6 +29,8 @@ from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
 from tether.fleets.catalog import Catalog
 from tether.fleets.commands import CommandService
+from tether.fleets.job_service import JobService
+from tether.fleets.job_targets import Targeting
 from tether.fleets.shadows import ShadowService
 from tether.fleets.things import ThingService
 from tether.health import Readiness
@@ -155,6 +157,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         things=things,
         shadows=ShadowService(storage.shadows, events),
         commands=CommandService(operations, things),
+        jobs=JobService(storage.jobs, Targeting(things, inventory, storage.jobs, events)),
         monitoring=monitoring,
         binaries=BinaryService(files, inventory, device_events, events, settings.max_binary_size),
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
@@ -227,7 +230,7 @@ def install_adapters(
     call (and await, if it returns an awaitable) to detach them, before the broker stops."""
     services = platform.services
     xyte = xyte_adapter.install(broker, services, hooks)
-    # EMQX Fleets shadows, commands and events on $emqx/things/<name>/...
+    # EMQX Fleets shadows, commands, jobs and events on $emqx/things/<name>/...
     fleets = fleets_adapter.install(broker, services)
     # SmartREST 2.0 and JSON via MQTT (roots s, t, q, c, event, alarm, measurement, inventory); the
     # bootstrap user's s/ucr is passed on to the MQTT bootstrap flow.

@@ -21,6 +21,7 @@ from tether.credentials.banning import BanService
 from tether.credentials.certificates import TrustedCertificateService
 from tether.credentials.mqtt_users import MqttUserService
 from tether.fleets.commands import CommandService
+from tether.fleets.job_service import JobService
 from tether.fleets.shadows import ShadowService
 from tether.fleets.things import ThingService
 from tether.health import Readiness
@@ -75,6 +76,7 @@ class Services:
     things: ThingService  # EMQX Fleets things, types and groups (managed objects)
     shadows: ShadowService  # their shadow documents
     commands: CommandService  # Fleets commands (operations of the things)
+    jobs: JobService  # Fleets jobs and their executions per thing
     monitoring: Monitoring  # HTTP, MQTT and database figures for /api/v5/stats, /metrics, /prometheus/stats
     rules: RuleService  # the rule engine's rules (/api/v5/rules), compiled, with their metrics
     connectors: ConnectorService  # their connectors and sink actions (/api/v5/connectors, /api/v5/actions)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import tether
-from tether.adapters import c8y_json
+from tether.adapters import c8y_json, fleets_jobs
 from tether.adapters import fleets as fleets_mqtt
 from tether.adapters import xyte as xyte_mqtt
 from tether.adapters.smartrest import errors as smartrest
@@ -51,6 +51,19 @@ FAMILIES: dict[str, tuple[ErrorMap[Any], set[type[DomainError]]]] = {
             errors.NotFound,
             errors.ServiceUnavailable,
             *_HTTP_ONLY,
+            emqx.EmqxError,
+        },
+    ),
+    # Job requests: AWS's ErrorCode; InternalError for what is not about the request.
+    "fleets_jobs": (
+        fleets_jobs.JOB_CODES,
+        {
+            errors.Conflict,
+            errors.Forbidden,
+            errors.ServiceUnavailable,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            errors.Unauthorized,
             emqx.EmqxError,
         },
     ),

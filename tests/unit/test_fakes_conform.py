@@ -14,6 +14,7 @@ from tests.fakes.credentials import (
     FakeTrustedCertificateStore,
 )
 from tests.fakes.fleets import FakeShadowStore
+from tests.fakes.fleets_jobs import FakeJobStore
 from tests.fakes.identity import FakeExternalIdStore
 from tests.fakes.inventory import FakeManagedObjectStore
 from tests.fakes.operations import FakeOperationStore
@@ -25,6 +26,7 @@ from tests.fakes.tenants import FakeTenantStore, FakeUserStore
 
 from tether.adapters.smartrest.store import SmartRestTemplateStore
 from tether.credentials.store import AclRuleStore, ApiKeyStore, MqttUserStore, TrustedCertificateStore
+from tether.fleets.job_store import JobStore
 from tether.fleets.store import ShadowStore
 from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
@@ -52,10 +54,12 @@ measurement_store: MeasurementStore = FakeMeasurementStore(mos)
 event_store: EventStore = FakeEventStore(mos)
 alarm_store: AlarmStore = FakeAlarmStore(mos)
 shadow_store: ShadowStore = FakeShadowStore()
+job_store: JobStore = FakeJobStore()
 rule_store: RuleStore = FakeRuleStore()
 connector_store: ConnectorStore = FakeConnectorStore()
 
 PAIRS: list[tuple[type, object]] = [
+    (JobStore, job_store),
     (TenantStore, tenant_store),
     (UserStore, user_store),
     (ManagedObjectStore, managed_object_store),

@@ -31,6 +31,8 @@ unknown or finished command; MQTT 3.1.1: acknowledged and dropped). A timer per 
 its ttl passes unanswered. A Cumulocity operation for a thing that has no agent is delivered as a command
 too.
 
+Jobs: `$emqx/things/<name>/jobs/...` is served by adapters/fleets_jobs.py (AWS IoT's device jobs API).
+
 Events: a JSON object on `$emqx/things/<name>/events/<type>` (QoS 1) is stored as a Cumulocity event of
 that type on the thing (fleets/events.py), recorded as the publishing client; the PUBACK follows the commit
 (MQTT 5: 0x99 for a payload that is no JSON object, 0x83 for an unknown thing; MQTT 3.1.1: acknowledged and
@@ -51,6 +53,7 @@ from typing import Any, Literal
 
 import orjson
 
+from tether.adapters.fleets_jobs import FleetsJobsAdapter
 from tether.adapters.login import Login, login_of
 from tether.adapters.namespaces import tenant_mountpoint
 from tether.broker import Broker, ClientInfo, Message
@@ -179,8 +182,10 @@ class FleetsAdapter:
         commands: CommandService,
         device_events: EventService,
         events: EventBus,
+        jobs: FleetsJobsAdapter | None = None,
     ) -> None:
         self._broker = broker
+        self.jobs = jobs  # $emqx/things/<name>/jobs/... (adapters/fleets_jobs.py)
         self._loop = broker.loop
         self._things = things
         self._shadows = shadows
@@ -220,6 +225,8 @@ class FleetsAdapter:
                 self._timers[key] = self._loop.call_later(delay, self._expire, key)
 
     def close(self) -> None:
+        if self.jobs is not None:
+            self.jobs.close()
         for unwatch in self._unwatch:
             unwatch()
         self._unwatch = []
@@ -242,6 +249,8 @@ class FleetsAdapter:
             name, detail = levels[3], levels[5]
         elif len(levels) == 5 and levels[1] == "things" and levels[3] == "events":
             name, detail = levels[2], levels[4]
+        elif len(levels) >= 5 and levels[1] == "things" and levels[3] == "jobs":
+            return self.jobs.handle(client, topic, levels, message) if self.jobs is not None else None
         elif len(levels) == 5 and levels[1] == "things" and levels[3] == "shadow":
             name, operation = levels[2], _OPERATIONS.get(levels[4])
             if operation is None:
@@ -528,9 +537,17 @@ _INVALID = object()
 def install(broker: Broker, services: Services) -> FleetsAdapter:
     """Attach the Fleets adapter to a running broker (on its event loop). Call its close() before the broker
     stops."""
+    jobs = FleetsJobsAdapter(broker, services.things, services.jobs)
     adapter = FleetsAdapter(
-        broker, services.things, services.shadows, services.commands, services.device_events, services.events
+        broker,
+        services.things,
+        services.shadows,
+        services.commands,
+        services.device_events,
+        services.events,
+        jobs,
     )
     broker.add_handler(ROOT, adapter.handle)
     adapter.start(services.tenants.tenant_ids)
+    jobs.start()
     return adapter

@@ -351,6 +351,14 @@ class ThingService:
         self._names_of_mo[(tenant_id, thing.mo_id)] = name
         return thing
 
+    def prime(self, thing: Thing) -> None:
+        """Remember a thing just read from its managed object (a job's targets), for :meth:`by_name`."""
+        if len(self._by_name) >= _CACHE_LIMIT:
+            self._by_name.clear()
+            self._names_of_mo.clear()
+        self._by_name[(thing.tenant_id, thing.name)] = thing
+        self._names_of_mo[(thing.tenant_id, thing.mo_id)] = thing.name
+
     async def by_device(self, tenant_id: str, mo_id: int) -> Thing | None:
         """The thing a managed object is, or None."""
         try:
@@ -381,9 +389,16 @@ class ThingService:
         if event.id is None:
             return
         name = self._names_of_mo.pop((event.tenant_id, event.id), None)
-        if name is not None:
-            self._by_name.pop((event.tenant_id, name), None)
         mo = event.payload
+        if name is not None:
+            cached = self._by_name.pop((event.tenant_id, name), None)
+            if cached is not None and event.action == "UPDATE" and isinstance(mo, ManagedObject):
+                thing = thing_of(mo)
+                if thing is not None and thing.name == name:
+                    # The same thing under the same name (e.g. presence wrote its c8y_Connection): still
+                    # known, so a connect storm does not send every thing's next request to the database.
+                    self._by_name[(event.tenant_id, name)] = thing
+                    self._names_of_mo[(event.tenant_id, event.id)] = name
         if isinstance(mo, ManagedObject):
             self._owned.pop((event.tenant_id, mo.owner), None)
 

@@ -69,6 +69,16 @@ class Reference:
 
 
 @dataclass(frozen=True, slots=True)
+class ChildChange:
+    """A reference added or removed: the payload of the event bus's `references` events (CREATE, DELETE),
+    so followers of group membership (CONTINUOUS Fleets jobs) hear of it."""
+
+    parent_id: int
+    kind: ChildKind
+    child_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Relations:
     """The references of one object: its children by kind and its parents by kind."""
 

@@ -12,6 +12,7 @@ from tether.core.text import checked
 from tether.core.values import clean_fields
 from tether.inventory.access import may_read
 from tether.inventory.models import (
+    ChildChange,
     ChildKind,
     InventoryCriteria,
     ManagedObject,
@@ -121,6 +122,7 @@ class InventoryService:
         if child_id == parent_id:
             raise InvalidInput("An object cannot be its own child", resource="inventory")
         await self._store.add_child(who.tenant_id, parent_id, kind, child_id, now_ms())
+        self._announce_reference("CREATE", who.tenant_id, ChildChange(parent_id, kind, child_id))
         return child
 
     async def get_child(
@@ -135,6 +137,14 @@ class InventoryService:
         await self.get(who, parent_id)
         if not await self._store.remove_child(who.tenant_id, parent_id, kind, child_id, now_ms()):
             raise NotFound(missing=_reference(parent_id, kind, child_id), resource="inventory")
+        self._announce_reference("DELETE", who.tenant_id, ChildChange(parent_id, kind, child_id))
+
+    def _announce_reference(self, action: Action, tenant_id: str, change: ChildChange) -> None:
+        """Resource `references`: id is the child, source the parent (no real-time channel shows it)."""
+        if self._events.listens(tenant_id, "references"):
+            self._events.publish(
+                DomainEvent(tenant_id, "references", action, change.child_id, change.parent_id, change)
+            )
 
     @staticmethod
     def _require_inventory_role(who: Principal) -> None:

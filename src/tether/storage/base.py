@@ -17,6 +17,7 @@ from tether.credentials.store import (
     MqttUserStore,
     TrustedCertificateStore,
 )
+from tether.fleets.job_store import JobStore
 from tether.identity.store import ExternalIdStore
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.store import OperationStore
@@ -49,6 +50,7 @@ class Storage(Protocol):
     bans: BanStore
     operator_tokens: OperatorTokenStore
     presence: PresenceStore
+    jobs: JobStore
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

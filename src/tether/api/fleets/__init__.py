@@ -1,6 +1,6 @@
 """The EMQX Fleets operator API under /api/v1 (docs/protocols.md section 10): things, thing types, thing
-groups, shadows and commands, with EMQX's paging `{data, meta}` and error body. Admin Basic credentials, an
-API key or a bearer token of /api/v5/login, as on /api/v5.
+groups, shadows, commands and jobs, with EMQX's paging `{data, meta}` and error body. Admin Basic
+credentials, an API key or a bearer token of /api/v5/login, as on /api/v5.
 
 A Starlette app of its own, mounted at /api/v1, so every error under the prefix has the Fleets body.
 """
@@ -11,16 +11,15 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
 from tether.api.family import family_app
-from tether.api.fleets import catalog, commands, errors, thing_datas, things
+from tether.api.fleets import catalog, commands, errors, jobs, thing_datas, things
 from tether.services import Services
 
 PREFIX = "/api/v1"
 
 
 def create_fleets_app(context: Services) -> Starlette:
-    return family_app(
-        [*things.routes, *catalog.routes, *commands.routes, *thing_datas.routes], errors, context
-    )
+    routes = [*things.routes, *catalog.routes, *commands.routes, *jobs.routes, *thing_datas.routes]
+    return family_app(routes, errors, context)
 
 
 def mount(context: Services) -> BaseRoute:

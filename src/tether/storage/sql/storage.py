@@ -15,6 +15,7 @@ from tether.storage.sql.credentials import (
 from tether.storage.sql.database import Database
 from tether.storage.sql.dialect import Dialect
 from tether.storage.sql.fleets import SqlShadowStore
+from tether.storage.sql.fleets_jobs import SqlJobStore
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
 from tether.storage.sql.operations import SqlOperationStore
@@ -61,6 +62,8 @@ class SqlStorage:
         self.secrets = SqlSecretStore(self.database)
         self.audit = SqlAuditStore(self.database)
         self.usage = SqlUsageStore(self.database)
+
+        self.jobs = SqlJobStore(self.database)
 
     async def open(self) -> None:
         await self.database.open()
