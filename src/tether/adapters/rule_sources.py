@@ -16,7 +16,7 @@ The broker knows nothing of rules: it calls its listeners; this module turns the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tether.adapters.login import Login, login_of
 from tether.adapters.namespaces import tenant_mountpoint
@@ -29,7 +29,6 @@ from tether.rules.events import CLIENT_EVENTS
 
 if TYPE_CHECKING:
     from tether.adapters.access import PlatformHooks
-    from tether.adapters.rules import RuleEngine
     from tether.broker import Broker
 
 __all__ = ["ClientEvents", "shadow_columns"]
@@ -59,10 +58,22 @@ def reason_name(code: ReasonCode) -> str:
     return _EMQX_REASONS.get(code) or code.name.lower()
 
 
+class Engine(Protocol):
+    """What this module needs of the rule engine (adapters/rules.py)."""
+
+    def emit(
+        self, tenant_id: str, event_topic: str, columns: dict[str, Any] | Callable[[], dict[str, Any]]
+    ) -> None: ...
+
+    def message_fields(self, tenant_id: str, message: Message) -> dict[str, Any]: ...
+
+    def sender_columns(self, tenant_id: str, session_key: str) -> dict[str, Any]: ...
+
+
 class ClientEvents:
     """Feeds a :class:`RuleEngine` the events above; :meth:`wanted` tells it which tenants want which."""
 
-    def __init__(self, engine: RuleEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         #: Event topic -> tenants with an enabled rule selecting it (rebuilt by the engine on rule changes).
         self.tenants: dict[str, set[str]] = {topic: set() for topic in TOPICS}
