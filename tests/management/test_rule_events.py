@@ -6,6 +6,7 @@ tenant's events; the delivery path has no listener while no rule selects its eve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -268,3 +269,26 @@ def test_a_tenant_never_sees_another_tenants_events(
         time.sleep(0.02)
     else:
         raise AssertionError("t2's rule did not see t2's client")
+
+
+def test_delivery_dropped_when_an_offline_queue_is_full(
+    mqtt_server: ServerMqtt, admin: httpx.Client, clients: Callable[..., Device]
+) -> None:
+    republish_rule(admin, "full", '"$events/delivery_dropped"', "topic = 'full/1'")
+    watcher = watch(clients)
+    broker = mqtt_server.broker
+    config = broker.config
+    broker.config = dataclasses.replace(config, max_queued_messages=1)  # sessions opened now queue one
+    try:
+        sleeper_id = unique("sleeper")
+        sleeper = clients("t1/admin", ADMIN_PASSWORD, client_id=sleeper_id, session_expiry=300)
+    finally:
+        broker.config = config
+    assert sleeper.subscribe("full/1", qos=1) == 1
+    sleeper.close()
+    sender = clients("t1/admin", ADMIN_PASSWORD)
+    assert sender.publish("full/1", "kept", qos=1) == 0
+    assert sender.publish("full/1", "lost", qos=1) == 0
+    dropped = event(watcher, "delivery.dropped")
+    assert dropped["reason"] == "queue_full" and dropped["clientid"] == sleeper_id
+    assert dropped["payload"] == "lost" and dropped["from_clientid"] == sender.client_id
