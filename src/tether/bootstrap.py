@@ -253,7 +253,7 @@ def install_adapters(
     # Every connection of a tenant's client: history, c8y_Connection, availability (tether.presence).
     presence_feed.install(hooks, services.presence)
     # Rules run on the tenants' messages and on platform events, after they are accepted.
-    stop_rules = services.rule_engine.install(broker)
+    stop_rules = services.rule_engine.install(broker, hooks)
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
     return [

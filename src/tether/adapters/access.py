@@ -94,6 +94,10 @@ ConnectedListener = Callable[[ClientInfo, bool], None]
 DisconnectedListener = Callable[[ClientInfo, ReasonCode], None]
 SubscribedListener = Callable[[ClientInfo, str, int], None]
 UnsubscribedListener = Callable[[ClientInfo, str], None]
+#: (tenant the CONNECT names or logged into, or None; the CONNECT; its connection; the authenticate result)
+ConnackListener = Callable[[str | None, Connect, ConnectionInfo, AuthResult], None]
+#: (client, "publish" or "subscribe", topic as sent, allowed); on the PUBLISH path: take note and return.
+AuthorizedListener = Callable[[ClientInfo, str, str, bool], None]
 
 
 class PlatformHooks(Hooks):
@@ -125,6 +129,9 @@ class PlatformHooks(Hooks):
         self._on_disconnected: list[DisconnectedListener] = []
         self._on_subscribed: list[SubscribedListener] = []
         self._on_unsubscribed: list[UnsubscribedListener] = []
+        self._on_connack: list[ConnackListener] = []
+        #: Empty unless someone follows authorization (the rule engine, while a rule selects it).
+        self.authorized_listeners: list[AuthorizedListener] = []
 
     def subscribe_refusal(self, client: ClientInfo) -> ReasonCode:
         """0x87 Not authorized for a refused subscription of a platform client; anonymous clients
@@ -140,8 +147,12 @@ class PlatformHooks(Hooks):
         on_disconnected: DisconnectedListener | None = None,
         on_subscribed: SubscribedListener | None = None,
         on_unsubscribed: UnsubscribedListener | None = None,
+        on_connack: ConnackListener | None = None,
     ) -> None:
-        """Let a protocol adapter follow connection events (e.g. Xyte's on_subscribed)."""
+        """Let a protocol adapter follow connection events (e.g. Xyte's on_subscribed). Authorization
+        decisions: append to :attr:`authorized_listeners` only while needed (they run per PUBLISH)."""
+        if on_connack is not None:
+            self._on_connack.append(on_connack)
         if on_connected is not None:
             self._on_connected.append(on_connected)
         if on_disconnected is not None:
@@ -525,7 +536,11 @@ class PlatformHooks(Hooks):
         if login is None:
             return self.anonymous is not None and self.anonymous.authorize_publish(client, topic, qos, retain)
         login.activity.messages += 1  # "heard from" for presence: one increment, sampled by its timer
-        return login.policy.may_publish(topic, qos, retain)
+        allowed = login.policy.may_publish(topic, qos, retain)
+        if self.authorized_listeners:
+            for listener in self.authorized_listeners:
+                _call(listener, client, "publish", topic, allowed)
+        return allowed
 
     def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int = 0) -> bool:
         login = login_of(client)
@@ -536,9 +551,27 @@ class PlatformHooks(Hooks):
         allowed = login.policy.may_subscribe(topic_filter, qos)
         if not allowed:
             log.info("MQTT client %s may not subscribe to %r", client.client_id, topic_filter)
+        if self.authorized_listeners:
+            for listener in self.authorized_listeners:
+                _call(listener, client, "subscribe", topic_filter, allowed)
         return allowed
 
     # ----------------------------------------------------------------------------------------- events
+
+    def on_connack(self, connect: Connect, connection: ConnectionInfo, result: AuthResult) -> None:
+        if not self._on_connack:
+            return
+        login = _accepted_login(result)
+        if login is not None:
+            tenant: str | None = login.principal.tenant_id
+        elif connect.username is not None and result.login is None:
+            # Refused: the tenant its user name names (`tenant/user`, else the default tenant's user).
+            prefix, slash, _ = connect.username.partition("/")
+            tenant = prefix if slash else self.default_tenant
+        else:
+            tenant = None
+        for listener in self._on_connack:
+            _call(listener, tenant, connect, connection, result)
 
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:
         login = login_of(client)

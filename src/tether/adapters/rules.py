@@ -9,8 +9,10 @@ Sources, all per tenant:
   devices), so a measurement from SmartREST, Xyte or REST is the same event; the bus is told which tenants
   want them, so writers build no events nobody reads;
 * client events: `$events/client_connected` and `client_disconnected` from the presence service's connection
-  facts on the EventBus (the one source of them, tether.presence); the others (`session_subscribed`, ...)
-  enter through :meth:`RuleEngine.emit` (tenant, event topic, EMQX's columns), which nothing calls yet.
+  facts on the EventBus (the one source of them, tether.presence); the others (`client_connack`,
+  `session_subscribed`, `message_delivered`, ...) from the broker's hooks and delivery listeners
+  (adapters/rule_sources.py), through :meth:`RuleEngine.emit` (tenant, event topic, EMQX's columns), and
+  `$events/tether/shadow_updated` from the Fleets shadow service's changes on the EventBus.
 
 When the queue is full new inputs are dropped and counted (`dropped`, logged), never waited for: a slow rule
 must not slow the broker. Actions: `republish` (into the rule's tenant), `console` (the log) and the sinks
@@ -24,9 +26,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tether.adapters.namespaces import tenant_mountpoint
+from tether.adapters.rule_sources import ClientEvents, shadow_columns
 from tether.broker import Broker
 from tether.broker.message import Message
 from tether.broker.mountpoints import PRIVATE_LEVEL
@@ -34,6 +37,7 @@ from tether.c8y import render
 from tether.connectors.manager import SinkManager
 from tether.core.clock import now_ms
 from tether.core.events import DomainEvent, EventBus
+from tether.fleets.shadows import RESOURCE as SHADOWS
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.topics import matches, topic_name_problem
 from tether.presence.models import ConnectionRecord
@@ -43,6 +47,9 @@ from tether.rules.models import MQTT_PROPERTIES, Console, Republish, Sink
 from tether.rules.service import LoadedRule, RuleService
 from tether.rules.values import to_json, to_str
 from tether.telemetry.models import AlarmStatus
+
+if TYPE_CHECKING:
+    from tether.adapters.access import PlatformHooks
 
 __all__ = ["RuleEngine"]
 
@@ -57,7 +64,7 @@ _PRIVATE = PRIVATE_LEVEL + "/"
 #: better with a flood but starve the HTTP API (bench/README.md, rules.py).
 _TURN = 0.1
 _PLATFORM_RESOURCES = frozenset(
-    {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE}
+    {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE, SHADOWS}
 )
 
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
@@ -95,12 +102,16 @@ class RuleEngine:
         self._closers: list[Callable[[], None]] = []
         self._plans: dict[int, _RepublishPlan] = {}
         self._mountpoints: dict[str, str] = {}  # by id() of the action (the plan holds the action)
+        self._client_events = ClientEvents(self)
 
     # ------------------------------------------------------------------------------------------ life
 
-    def install(self, broker: Broker) -> Callable[[], Awaitable[None] | None]:
-        """Start following the broker and the event bus (and the sinks); returns what stops them."""
+    def install(
+        self, broker: Broker, hooks: PlatformHooks | None = None
+    ) -> Callable[[], Awaitable[None] | None]:
+        """Follow the broker, its hooks and the event bus (and start the sinks); returns what stops them."""
         self.broker = broker
+        self._client_events.install(broker, hooks)
         if self.sinks is not None:
             self.sinks.start()
         self._wake = asyncio.Event()
@@ -122,6 +133,7 @@ class RuleEngine:
         for closer in self._closers:
             closer()
         self._closers.clear()
+        self._client_events.close()
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -134,6 +146,10 @@ class RuleEngine:
         on_events = any(s.startswith(_EVENTS) for r in enabled for s in r.compiled.sources)
         (self._message_tenants.add if on_topics else self._message_tenants.discard)(tenant_id)
         (self._event_tenants.add if on_events else self._event_tenants.discard)(tenant_id)
+        event_sources = [s for r in enabled for s in r.compiled.sources if s.startswith(_EVENTS)]
+        self._client_events.wanted(
+            lambda _, topic: any(matches(source, topic) for source in event_sources), {tenant_id}
+        )
         self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
         self._by_broker_topic.clear()
 
@@ -167,9 +183,12 @@ class RuleEngine:
                 return  # a rule's republish that no rule takes (checked here: it costs a cache lookup)
             self._put((_MESSAGE, tenant_id, message, origin, now_ms()))
 
-    def emit(self, tenant_id: str, event_topic: str, columns: dict[str, Any]) -> None:
-        """An event of a tenant's clients (`$events/client_connected`, ...) with EMQX's columns; `event`,
-        `timestamp` and `node` are added when missing. Returns at once: rules run on the worker."""
+    def emit(
+        self, tenant_id: str, event_topic: str, columns: dict[str, Any] | Callable[[], dict[str, Any]]
+    ) -> None:
+        """An event of a tenant's clients (`$events/client_connected`, ...) with EMQX's columns (or what
+        builds them, called on the worker); `event`, `timestamp` and `node` are added when missing. Returns
+        at once: rules run on the worker."""
         if tenant_id in self._event_tenants:
             self._put((_EVENT, tenant_id, (event_topic, columns), None, now_ms()))
 
@@ -224,6 +243,8 @@ class RuleEngine:
             event_topic, given = data
             rules = self._rules_for(tenant_id, event_topic)
             if rules:
+                if callable(given):
+                    given = given()
                 columns = {"event": event_name(event_topic), "timestamp": received_at, "node": self.node}
                 columns.update({k: v for k, v in given.items() if v is not None})
                 for loaded in rules:
@@ -300,6 +321,16 @@ class RuleEngine:
                 columns["pub_props"] = props
         return columns
 
+    def message_fields(self, tenant_id: str, message: Message) -> dict[str, Any]:
+        """A message's columns for the message events (its publisher's clientid, username and peerhost)."""
+        columns = self._message_columns(tenant_id, message, _client_topic(message.topic, tenant_id), now_ms())
+        del columns["event"], columns["timestamp"]
+        return columns
+
+    def sender_columns(self, tenant_id: str, session_key: str) -> dict[str, Any]:
+        """clientid, username and peerhost of the client of a session key."""
+        return self._sender_columns(tenant_id, session_key)
+
     def _connection(self, sender: str) -> object:
         broker = self.broker
         return broker.connection_of(sender) if broker is not None else None
@@ -327,6 +358,12 @@ class RuleEngine:
         as columns, the whole document as `payload`)."""
         resource, action, obj, base = event.resource, event.action, event.payload, self.base_url
         document: dict[str, Any]
+        if resource == SHADOWS:
+            name, found = shadow_columns(obj)
+            found.update(
+                event="tether." + name, timestamp=received_at, node=self.node, tenant=event.tenant_id
+            )
+            return _EVENTS + "tether/" + name, {k: v for k, v in found.items() if v is not None}
         if resource == "measurements" and action == "CREATE":
             name, document = "measurement_created", render.measurement(base, obj)  # type: ignore[arg-type]
         elif resource == "events" and action == "CREATE":

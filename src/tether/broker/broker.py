@@ -25,7 +25,7 @@ from .memory import Trimmer, tune_malloc
 from .message import Message
 from .mountpoints import Mount, client_prefix
 from .persistence import Persistence, Restored
-from .ports import Connection, MessageHandler, Routed
+from .ports import Connection, DeliveryListener, MessageHandler, Routed
 from .retained import RetainedStore
 from .sessions import Session, SessionRegistry
 from .settings import BrokerConfig
@@ -89,6 +89,9 @@ class Broker:
         self.handlers: dict[str, MessageHandler] = {}
         #: Observers of every routed message (see :meth:`add_tap`).
         self.taps: list[Callable[[Message], None]] = []
+        #: Observers of what becomes of a message's copies (see :meth:`add_delivery_listener`); empty unless
+        #: someone asked, so the delivery path pays one truth test.
+        self.delivery_listeners: list[DeliveryListener] = []
 
     def add_handler(self, root: str, handler: MessageHandler) -> None:
         """Give the platform every accepted PUBLISH whose topic (as the client sent it) starts with the level
@@ -104,6 +107,16 @@ class Broker:
         queues it), as it runs before the publisher is acknowledged. Returns the function that removes it."""
         self.taps.append(tap)
         return lambda: self.taps.remove(tap)
+
+    def add_delivery_listener(self, listener: DeliveryListener) -> Callable[[], None]:
+        """Tell `listener(kind, message, session_key, qos, reason)` what becomes of messages: ``delivered``
+        (a copy handed to a subscriber's connection), ``acked`` (its PUBACK / PUBCOMP), ``dropped`` (no
+        subscriber: `session_key` None, reason ``no_subscribers``) and ``delivery_dropped`` (reason
+        ``queue_full`` or ``expired``). It runs on the delivery path: it must only take note and return.
+        Returns the function that removes it."""
+        self.delivery_listeners.append(listener)
+        listeners = self.delivery_listeners
+        return lambda: listeners.remove(listener) if listener in listeners else None
 
     def publish(
         self,
@@ -339,6 +352,9 @@ class Broker:
         subs, groups = self.subscriptions.match(message.topic)
         if not subs and not groups:
             self.stats.no_subscribers += 1
+            if self.delivery_listeners:
+                for listener in self.delivery_listeners:
+                    listener("dropped", message, None, message.qos, "no_subscribers")
             return Routed(0, True) if durable else _ROUTED[0]
         # Copies for online persistent sessions (only QoS 1/2 copies are saved, and only with a store).
         unsaved: list[Delivery] | None = [] if message.qos and self.persistence is not None else None
@@ -468,6 +484,9 @@ class Broker:
             # queue drops them.
             if not session.outbox.enqueue(delivery):
                 self.stats.dropped += 1
+                if self.delivery_listeners:
+                    for listener in self.delivery_listeners:
+                        listener("delivery_dropped", message, session.client_id, qos, "queue_full")
             elif self.persistence is not None and session.expiry_interval:
                 self.persistence.delivery_queued(session)
                 return True

@@ -331,6 +331,7 @@ class ClientConnection(QoSFlows):
 
     def _accept(self, packet: Connect, result: AuthResult) -> None:
         broker = self.broker
+        broker.hooks.on_connack(packet, self.info, result)
         if not result.ok:
             broker.stats.count(None, "authentication.failure")
             self._refuse(result.reason_code)

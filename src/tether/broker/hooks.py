@@ -107,6 +107,10 @@ class Hooks:
         clients get 0x80 Failure either way."""
         return ReasonCode.UNSPECIFIED_ERROR
 
+    def on_connack(self, connect: Connect, connection: ConnectionInfo, result: AuthResult) -> None:
+        """After :meth:`authenticate` answered a CONNECT (accepted or refused), before the CONNACK goes out
+        with ``result.reason_code``."""
+
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:
         """After the successful CONNACK has been queued."""
 

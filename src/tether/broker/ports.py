@@ -29,6 +29,7 @@ from .transport import WriteBatcher
 __all__ = [
     "BrokerPort",
     "Connection",
+    "DeliveryListener",
     "Durability",
     "MessageHandler",
     "Routed",
@@ -40,6 +41,10 @@ __all__ = [
 #: acknowledge at once, or a future that holds the PUBACK/PUBREC until the adapter has stored the message;
 #: its result is ``None`` (success) or a reason code >= 0x80 for the MQTT 5 acknowledgement.
 MessageHandler = Callable[[ClientInfo, str, Message], "asyncio.Future[ReasonCode | None] | None"]
+
+#: ``listener(kind, message, session key of the receiver or None, qos of the copy, reason or None)``: what
+#: became of a message (see :meth:`Broker.add_delivery_listener`).
+DeliveryListener = Callable[[str, Message, "str | None", int, "str | None"], None]
 
 
 class Routed(NamedTuple):
@@ -153,6 +158,11 @@ class BrokerPort(Protocol):
 
     @property
     def stats(self) -> BrokerStats: ...
+
+    @property
+    def delivery_listeners(self) -> list[DeliveryListener]:
+        """Observers of deliveries, acknowledgements and drops (see :meth:`Broker.add_delivery_listener`)."""
+        ...
 
     @property
     def handlers(self) -> dict[str, MessageHandler]:

@@ -248,6 +248,8 @@ class QoSFlows:
         delivery = outbox.inflight.get(packet.packet_id)
         if delivery is not None and delivery.state == AWAIT_PUBACK:
             del outbox.inflight[packet.packet_id]
+            if self.broker.delivery_listeners:
+                self._tell("acked", delivery, None)
             if outbox.queue:
                 self._pump()
             self._outbox_changed(delivery)
@@ -277,6 +279,8 @@ class QoSFlows:
         delivery = outbox.inflight.get(packet.packet_id)
         if delivery is not None and delivery.state == AWAIT_PUBCOMP:
             del outbox.inflight[packet.packet_id]
+            if self.broker.delivery_listeners:
+                self._tell("acked", delivery, None)
             if outbox.queue:
                 self._pump()
             self._outbox_changed(delivery)
@@ -295,6 +299,12 @@ class QoSFlows:
         if persistence is not None:
             persistence.delivery_acked(self.session)  # type: ignore[arg-type]
 
+    def _tell(self, kind: str, delivery: Delivery, reason: str | None) -> None:
+        """What became of a copy for this client, to the broker's delivery listeners."""
+        key = self.session.client_id  # type: ignore[union-attr]
+        for listener in self.broker.delivery_listeners:
+            listener(kind, delivery.message, key, delivery.qos, reason)
+
     def deliver(self, delivery: Delivery) -> None:
         """Send a message now if the window and the socket allow it, else queue it (bounded)."""
         outbox = self.session.outbox  # type: ignore[union-attr]
@@ -303,6 +313,8 @@ class QoSFlows:
                 self._write_publish(delivery, 0, False, 0)
             elif not outbox.enqueue(delivery):
                 self.broker.stats.dropped += 1
+                if self.broker.delivery_listeners:
+                    self._tell("delivery_dropped", delivery, "queue_full")
             return
         if (
             self._writable
@@ -315,6 +327,8 @@ class QoSFlows:
                 outbox.release(pid)
         elif not outbox.enqueue(delivery):
             self.broker.stats.dropped += 1
+            if self.broker.delivery_listeners:
+                self._tell("delivery_dropped", delivery, "queue_full")
 
     def _pump(self) -> None:
         """Move queued messages into the window while the client's Receive Maximum allows (spec 4.9)."""
@@ -331,6 +345,8 @@ class QoSFlows:
             queue.popleft()
             if delivery.message.expired(now):
                 # spec 3.3.2.3.3: onward delivery had not started: the expired copy is deleted.
+                if self.broker.delivery_listeners:
+                    self._tell("delivery_dropped", delivery, "expired")
                 continue
             if delivery.qos == 0:
                 self._write_publish(delivery, 0, False, 0)
@@ -378,4 +394,6 @@ class QoSFlows:
         self._write(head)
         if payload:
             self._write(payload)
+        if not dup and self.broker.delivery_listeners:
+            self._tell("delivered", delivery, None)
         return True

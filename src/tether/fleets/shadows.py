@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tether.core.errors import NotFound, ServiceUnavailable
-from tether.core.events import DomainEvent, EventBus
+from tether.core.events import Action, DomainEvent, EventBus
 from tether.fleets import shadow
 from tether.fleets.models import Json, Thing
 from tether.fleets.shadow import Shadow, Updated, UpdateRequest, VersionConflict
@@ -41,6 +41,8 @@ Key = tuple[str, int]  # tenant, the thing's managed object
 #: Attempts of a compare-and-set that other writers (other processes) keep winning.
 _ATTEMPTS = 10
 _KNOWN_LIMIT = 100_000
+#: The EventBus resource of shadow changes (published only while a subscriber wants the tenant's).
+RESOURCE = "shadows"
 #: Things per write (one row each, however many updates it carries).
 MAX_BATCH = 1024
 
@@ -111,6 +113,7 @@ class _Entry:
 class ShadowService:
     def __init__(self, store: ShadowStore, events: EventBus | None = None, *, max_batch: int = MAX_BATCH):
         self._store = store
+        self._events = events
         self._max_batch = max_batch
         # Taken by whatever must wait (a read of the store, a delete): an update of a thing whose key is
         # here queues behind it. An entry lives while someone holds or awaits it.
@@ -129,6 +132,12 @@ class ShadowService:
         return lambda: self._watchers.remove(watcher) if watcher in self._watchers else None
 
     def _tell(self, change: ShadowChange) -> None:
+        events = self._events
+        thing = change.thing
+        if events is not None and events.listens(thing.tenant_id, RESOURCE):
+            # Whatever changed it (MQTT, /api/v1, ThingDatas), for the rule engine's `shadow_updated`.
+            action: Action = "DELETE" if change.request is None else "UPDATE"
+            events.publish(DomainEvent(thing.tenant_id, RESOURCE, action, None, thing.mo_id, change))
         for watcher in list(self._watchers):
             try:
                 watcher(change)

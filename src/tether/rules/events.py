@@ -31,8 +31,8 @@ def event_name(topic: str) -> str:
     return name.replace("_", ".", 1)
 
 
-#: Client and message events (EMQX's field names). Fed by the broker's connection facts (a seam: see
-#: adapters/rules.py `RuleEngine.emit`).
+#: Client and message events (EMQX's field names). Fed by the presence service's connection facts and the
+#: broker's hooks and delivery listeners (adapters/rule_sources.py).
 CLIENT_EVENTS = (
     EventSource(
         "$events/client_connected",
@@ -117,6 +117,12 @@ PLATFORM_EVENTS = (
     ),
     EventSource(
         "$events/tether/device_deleted", "Device deleted", ("tenant", "id", "name", "type", "payload")
+    ),
+    EventSource(
+        "$events/tether/shadow_updated",
+        "Fleets shadow updated or deleted",
+        ("tenant", "thing_name", "thing_id", "clientid", "source", "origin", "operation", "state", "version",
+         "delta", "previous", "payload"),
     ),
 )
 
