@@ -1,5 +1,5 @@
-"""Fixtures of the console suite: the module's `server` (tests/conftest.py: a real `tether serve` on loopback,
-per backend), its broker with lenient logins, one headless chromium per module, SmartREST devices (paho)."""
+"""Fixtures of the console suite: the module's `server` (a real `tether serve` on loopback), its broker with
+lenient logins, one headless chromium per module, SmartREST devices (paho)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,22 @@ import pytest
 from selenium import webdriver
 from tests.console.browser import WAIT, Console, start_chromium
 from tests.mqtt_device import Device, ServerMqtt
-from tests.support import ADMIN_PASSWORD, ServerThread, unique
+from tests.support import ADMIN_PASSWORD, ServerThread, start_server, unique
 
 from tether.tenants.models import Role
 
 ADMIN = "t1/admin"
 CONNECTED = {"status": "CONNECTED"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """The console on the embedded default only: it is a client of the public APIs, whose answers are the
+    same on both backends (tests/api, tests/storage and the rest run on both), so a second browser pass
+    over PostgreSQL would test the storage again at a browser's pace."""
+    thread = start_server("sqlite", tmp_path_factory.mktemp("tether"))
+    yield thread
+    thread.stop()
 
 
 @pytest.fixture(scope="module")
