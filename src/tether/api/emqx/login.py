@@ -1,9 +1,12 @@
 """/api/v5/login, /api/v5/logout and /api/v5/status (EMQX 5 emqx_dashboard_api, emqx_mgmt_api_status;
 docs/protocols.md section 8).
 
-An administrator of a tenant (`tenant/user` or plain `user` for the default tenant, as with HTTP Basic) logs
-in with its password and gets a bearer token (tenants/tokens.py) that acts as it on every /api/v5 endpoint.
-Failed logins are throttled like every other login (tenants/throttle.py).
+A person of a tenant (`tenant/user` or plain `user` for the default tenant, as with HTTP Basic) logs in with
+its password and gets a bearer token (tenants/tokens.py) that acts as it, with its roles of the moment: an
+administrator on every /api/v5 endpoint (`role` administrator), anyone else only where its global roles
+admit it on the REST APIs (`role` viewer: the web console shows such a user what it may read; /api/v5 itself
+answers it 403 UNAUTHORIZED_ROLE, as with Basic). Devices and the bootstrap user get no token. Failed logins
+are throttled like every other login (tenants/throttle.py).
 """
 
 from __future__ import annotations
@@ -43,15 +46,15 @@ async def login(request: Request) -> Response:
         context.throttle.failed(address, key)
         raise EmqxError(401, "BAD_USERNAME_OR_PWD", "Auth failed")
     context.throttle.succeeded(address, key)
-    if not principal.is_admin:
-        raise EmqxError(403, "UNAUTHORIZED_ROLE", "Only administrators log in to the management API")
+    if not context.tokens.may_log_in(principal):
+        raise EmqxError(403, "UNAUTHORIZED_ROLE", "Devices do not log in to the management API")
     issued = context.tokens.issue(user)
     return json(
         {
             "token": issued.token,
             "version": __version__,
             "license": {"edition": "opensource"},
-            "role": "administrator",
+            "role": "administrator" if principal.is_admin else "viewer",
         }
     )
 
