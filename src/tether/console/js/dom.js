@@ -125,7 +125,8 @@ export function confirmIn(box, question, yes, work) {
 }
 
 // An action button of a page that writes: disabled (with the reason as its title) when the roles lack it.
-export function writeButton(allowed, props, label) {
+// `why` (optional) says why when it is not the roles.
+export function writeButton(allowed, { why, ...props }, label) {
   return h("button", { type: "button", class: "secondary", ...props, disabled: !allowed || props.disabled,
-    title: allowed ? props.title : "Your roles do not allow this" }, label);
+    title: allowed ? props.title : why || "Your roles do not allow this" }, label);
 }

@@ -12,7 +12,7 @@ function section(id, title, ...content) {
   return h("section", { "aria-labelledby": id }, h("h2", { id }, title), ...content);
 }
 
-function tenantsSection(problem) {
+function tenantsSection(problem, own) {
   const write = may("TENANT_MANAGEMENT", true);
   const list = h("div", { id: "tenants" }, h("p", { class: "muted" }, "Loading…"));
   let page = 1;
@@ -33,13 +33,14 @@ function tenantsSection(problem) {
       replace(list, table(["Tenant", "Domain", "Company", "Administrator", "Status", "Created", "Actions"], body.tenants.map((t) => {
         const active = t.status === "ACTIVE";
         const confirmBox = h("div");
+        const mine = t.id === own; // the management tenant itself is neither suspended nor deleted
         return h("tr", { dataset: { tenant: t.id } }, h("td", { class: "mono" }, t.id), h("td", { class: "wrap" }, t.domain), h("td", {}, t.company || "—"),
           h("td", {}, t.adminName || "—"), h("td", {}, badge(t.status.toLowerCase(), active ? "ok" : "off")), h("td", {}, timeEl(t.creationTime)),
           h("td", { class: "actions" },
-            writeButton(write, { "aria-label": `${active ? "Suspend" : "Reactivate"} ${t.id}`,
+            writeButton(write && !mine, { why: mine ? "Your own tenant" : null, "aria-label": `${active ? "Suspend" : "Reactivate"} ${t.id}`,
               onclick: act(() => api(`/tenant/tenants/${encodeURIComponent(t.id)}`, { method: "PUT", body: { status: active ? "SUSPENDED" : "ACTIVE" } }),
                 `Tenant ${t.id} ${active ? "suspended: its users and devices are logged out" : "reactivated"}.`) }, active ? "Suspend" : "Reactivate"),
-            writeButton(write, { class: "secondary danger", "aria-label": `Delete ${t.id}`, onclick: () =>
+            writeButton(write && !mine, { why: mine ? "Your own tenant" : null, class: "secondary danger", "aria-label": `Delete ${t.id}`, onclick: () =>
               confirmIn(confirmBox, `Delete tenant ${t.id} with all its devices, data and users? This cannot be undone.`, `Delete ${t.id} for good`,
                 act(() => api(`/tenant/tenants/${encodeURIComponent(t.id)}`, { method: "DELETE" }), `Tenant ${t.id} deleted.`)) }, "Delete"),
             confirmBox));
@@ -179,10 +180,16 @@ export async function render(main) {
   document.title = "Tenants & options · Tether";
   const problem = h("div", { "aria-live": "polite" });
   replace(main, h("h1", {}, "Tenants & options"), problem);
+  let own = null;
+  try {
+    own = (await api("/tenant/currentTenant")).name;
+  } catch (error) {
+    replace(problem, errorBox(error));
+  }
   const loads = [];
   for (const [family, make] of [["TENANT_MANAGEMENT", tenantsSection], ["OPTION_MANAGEMENT", optionsSection]]) {
     if (!may(family)) continue;
-    const [el, load] = make(problem);
+    const [el, load] = make(problem, own);
     main.append(el);
     loads.push(load());
   }
