@@ -245,6 +245,8 @@ def test_the_management_api_and_realtime_follow_the_roles(server: ServerThread, 
         assert admin.delete(f"/user/t1/groups/{admins}/users/{reader[0][3:]}").status_code == 204
         tokens._users.clear()
         assert token.get("/api/v5/clients").status_code == 403
+        assert token.post("/api/v5/logout").status_code == 204  # a reader ends its own token
+        assert token.get("/inventory/managedObjects").status_code == 401
     # Basic on /api/v5 too: only administrators (a device user was let into /api/v5/clients before).
     device = ("t1/device_v5", "device-secret-1")
     server.call(server.platform.services.tenants.create_user("t1", "device_v5", device[1], {Role.DEVICE}))

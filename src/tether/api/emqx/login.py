@@ -20,6 +20,7 @@ from tether.api.context import ctx
 from tether.api.emqx.common import caller, json, no_content, read_object
 from tether.api.emqx.errors import EmqxError
 from tether.core.errors import TooManyRequests
+from tether.tenants.tokens import TokenRefused
 
 BEARER = "bearer"
 
@@ -60,12 +61,18 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    """Ends the bearer token of the request (EMQX: a token, not an API key or Basic credentials)."""
-    await caller(request, allow_api_key=False)
+    """Ends the bearer token of the request (EMQX: a token, not an API key or Basic credentials); any
+    token's holder may end it, administrator or not."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != BEARER:
+        await caller(request, allow_api_key=False)  # 401 without valid credentials
         raise EmqxError(400, "BAD_REQUEST", "Log out with the bearer token of POST /login")
-    await ctx(request).tokens.revoke(token.strip())
+    tokens = ctx(request).tokens
+    try:
+        await tokens.verify(token.strip())
+    except TokenRefused as refused:
+        raise EmqxError(401, refused.code, refused.message) from None
+    await tokens.revoke(token.strip())
     return no_content()
 
 
