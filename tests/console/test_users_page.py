@@ -128,6 +128,7 @@ def test_acl_rules_are_added_and_deleted_on_the_broker_page(console: Console, ad
     ]
     # For everyone, then deleted again.
     Select(console.find("select[name=rule-for]")).select_by_visible_text("everyone")
+    assert not console.find("input[name=rule-who]").is_displayed()  # no one to name
     Select(console.find("select[name=rule-action]")).select_by_visible_text("publish")
     Select(console.find("select[name=rule-permission]")).select_by_visible_text("allow")
     console.fill("input[name=rule-topic]", "public/#")
@@ -227,6 +228,19 @@ def test_a_reader_logs_in_and_sees_only_what_its_roles_open(
         assert not console.all("input[name=user-name]")
         assert not console.find("#user-table button[aria-label='Disable admin']").is_enabled()
         console.screenshot("users-reader")
+        # At phone width the administration pages fit the screen (tables scroll in their own box).
+        console.driver.set_window_size(390, 844)
+        try:
+            pages = (("/ui/audit", "#audit-table"), ("/ui/tenants", "#option-table, #options .empty"))
+            for path, ready in pages:
+                console.open(path)
+                console.find(ready)
+                assert console.driver.execute_script("return document.documentElement.scrollWidth") <= 391
+                console.screenshot(f"{path.rsplit('/', 1)[1]}-phone")
+        finally:
+            console.driver.set_window_size(1280, 900)
+        console.open("/ui/users")
+        console.wait_text("#user-table", "admin")
         # Rights withdrawn while logged in: the server refuses, and the page says why in words.
         readers = admin.get("/user/t1/groupByName/readers").json()["id"]
         user = name.split("/", 1)[1]
