@@ -76,8 +76,9 @@ function header(active) {
   if (!current) return replace(top);
   const sections = new Map();
   for (const entry of NAV.filter(allowed)) {
-    if (!sections.has(entry.section)) sections.set(entry.section, []);
-    sections.get(entry.section).push(entry);
+    const title = entry.section || "More";
+    if (!sections.has(title)) sections.set(title, []);
+    sections.get(title).push(entry);
   }
   const groupsEl = [...sections].map(([title, entries], i) => h("div", { class: "nav-section", role: "group", "aria-labelledby": `nav-s${i}` },
     h("span", { class: "nav-label", id: `nav-s${i}` }, title),
