@@ -215,10 +215,38 @@ def test_the_management_api_and_realtime_follow_the_roles(server: ServerThread, 
     boss = make_user(admin, groups=("admins",))
     nobody = make_user(admin)
     login = "/api/v5/login"
-    assert (
-        httpx.post(server.url + login, json={"username": reader[0], "password": reader[1]}).status_code == 403
-    )
     assert httpx.post(server.url + login, json={"username": boss[0], "password": boss[1]}).status_code == 200
+    # A reader logs in too (the web console), and its token passes the same gate as its Basic credentials:
+    # it reads, writes nothing, and is refused /api/v5 and /user writes.
+    answer = httpx.post(server.url + login, json={"username": reader[0], "password": reader[1]})
+    assert answer.status_code == 200 and answer.json()["role"] == "viewer"
+    bearer = {"Authorization": f"Bearer {answer.json()['token']}"}
+    with httpx.Client(base_url=server.url, headers=bearer, timeout=30) as token:
+        assert token.get("/inventory/managedObjects").status_code == 200
+        assert_forbidden(token.post("/inventory/managedObjects", json={"name": "x"}))
+        assert token.get("/user/currentUser").json()["effectiveRoles"]
+        assert (
+            token.post(
+                "/user/t1/users", json={"userName": unique("no"), "password": "pw-12345678"}
+            ).status_code
+            == 403
+        )
+        refused = token.get("/api/v5/clients")
+        assert refused.status_code == 403 and refused.json()["code"] == "UNAUTHORIZED_ROLE"
+        # Put in the admins group, the same token becomes an administrator's (roles of now).
+        admins = admin.get("/user/t1/groupByName/admins").json()["id"]
+        joined = admin.post(
+            f"/user/t1/groups/{admins}/users", json={"user": {"self": f"/user/t1/users/{reader[0][3:]}"}}
+        )
+        assert joined.status_code == 201
+        tokens = server.platform.services.tokens
+        tokens._users.clear()  # the verified user is reused CACHE_SECONDS; the test does not wait them out
+        assert token.get("/api/v5/clients").status_code == 200
+        assert admin.delete(f"/user/t1/groups/{admins}/users/{reader[0][3:]}").status_code == 204
+        tokens._users.clear()
+        assert token.get("/api/v5/clients").status_code == 403
+        assert token.post("/api/v5/logout").status_code == 204  # a reader ends its own token
+        assert token.get("/inventory/managedObjects").status_code == 401
     # Basic on /api/v5 too: only administrators (a device user was let into /api/v5/clients before).
     device = ("t1/device_v5", "device-secret-1")
     server.call(server.platform.services.tenants.create_user("t1", "device_v5", device[1], {Role.DEVICE}))

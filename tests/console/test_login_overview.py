@@ -137,7 +137,13 @@ def test_a_phone_width_shows_the_navigation_and_the_lists(console: Console, widt
     try:
         console.open("/ui/devices")
         console.find("#device-table")
-        assert console.find("nav[aria-label=Main]").is_displayed()
+        # The grouped navigation folds behind a Menu button, which opens it (aria-expanded).
+        menu = console.find("header button.menu")
+        assert menu.is_displayed() and not console.find("nav[aria-label=Main]").is_displayed()
+        menu.click()
+        console.until(lambda: console.find("nav[aria-label=Main]").is_displayed(), "the menu opened")
+        assert menu.get_attribute("aria-expanded") == "true" and "Audit" in console.text_of("nav")
+        console.screenshot("menu-phone")
         # Nothing wider than the screen but the table's own scrolling box.
         overflow = console.driver.execute_script("return document.documentElement.scrollWidth")
         assert overflow <= width + 1

@@ -81,7 +81,7 @@ def test_refused_logins_and_tokens(server: ServerThread) -> None:
     for body in ({}, {"username": "admin"}, {"username": 5, "password": "x"}):
         answer = httpx.post(server.url + "/api/v5/login", json=body)
         assert answer.status_code == 400 and answer.json()["code"] == "BAD_REQUEST", body
-    # A user who is no administrator gets no token.
+    # A device gets no token (a person with fewer rights does: tests/api/test_roles_enforced.py).
     tenants = server.platform.services.tenants
     serial = unique("SER")
     password = generate_password()

@@ -124,14 +124,27 @@ async def test_websocket_errors_are_bayeux_replies(running: tuple[str, Assembled
         assert reply["error"] == "402::Unknown client"
 
 
-async def test_websocket_with_wrong_basic_is_refused(running: tuple[str, Assembled]) -> None:
-    url, _ = running
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        async with websockets.connect(
-            url + "/notification/realtime", additional_headers=basic("t1/admin", "wrong"), proxy=None
-        ):
-            pass
-    assert refused.value.response.status_code in (401, 403)
+async def test_websocket_with_wrong_basic_or_token_is_refused_and_a_token_accepted(
+    running: tuple[str, Assembled],
+) -> None:
+    url, assembled = running
+    for headers in (basic("t1/admin", "wrong"), {"Authorization": "Bearer not.a.token"}):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(
+                url + "/notification/realtime", additional_headers=headers, proxy=None
+            ):
+                pass
+        assert refused.value.response.status_code in (401, 403)
+    # A bearer token of POST /api/v5/login on the upgrade, as on long-polling.
+    services = assembled.platform.services
+    admin = await services.tenants.get_user("t1", "admin")
+    assert admin is not None
+    headers = {"Authorization": "Bearer " + services.tokens.issue(admin).token}
+    async with websockets.connect(
+        url + "/notification/realtime", additional_headers=headers, proxy=None
+    ) as ws:
+        [handshake] = await exchange(ws, {"channel": "/meta/handshake", "version": "1.0"})
+        assert handshake["successful"] is True
 
 
 async def test_an_abandoned_long_poll_keeps_its_messages(running: tuple[str, Assembled]) -> None:

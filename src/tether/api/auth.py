@@ -1,7 +1,8 @@
 """HTTP authentication: Basic `tenant/user:password`, plain `user` for the default tenant, or an API key
 `key:secret` (an administrator of the key's tenant, one that may only read for a viewer key; the request
 scope names the key in `tether.api_key`); or `Bearer <token>` of `POST /api/v5/login` (tenants/tokens.py:
-an administrator, until the token expires or is logged out), which the web console sends."""
+the person who logged in, with its roles of now, until the token expires or is logged out), which the web
+console sends. Both pass the same gate of global roles (api/permissions.py `admitted`)."""
 
 from __future__ import annotations
 

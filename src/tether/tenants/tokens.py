@@ -1,11 +1,14 @@
-"""Operator bearer tokens (EMQX 5 `POST /api/v5/login`): a JSON Web Token (RFC 7519, HS256 by PyJWT) for an
-administrator who logged in with user name and password, accepted by every /api/v5 endpoint as
-`Authorization: Bearer <token>` until it expires (EMQX's default: 60 minutes) or is logged out.
+"""Operator bearer tokens (EMQX 5 `POST /api/v5/login`): a JSON Web Token (RFC 7519, HS256 by PyJWT) for a
+person (no device, no bootstrap user) who logged in with user name and password, accepted as
+`Authorization: Bearer <token>` until it expires (EMQX's default: 60 minutes) or is logged out. The token
+carries no rights: each request sees the user's principal of now (its roles and its groups' roles, as HTTP
+Basic does), so an administrator's token acts on every /api/v5 endpoint and a reader's only reads what the
+REST gate (api/permissions.py) lets its roles read.
 
 The signing key is made once and stored (OperatorTokenStore), as are the ids of tokens logged out before they
 expire: tokens outlive a restart, logouts too. A token names its user and a fingerprint of the password hash
-it was issued under; a user deleted, no longer an administrator or whose password changed loses its tokens
-within CACHE_SECONDS.
+it was issued under; a user deleted, disabled or whose password changed loses its tokens, and a change of
+its roles or groups takes effect, within CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from tether.tenants.models import Principal, User
+from tether.tenants.models import Principal, Role, User
 from tether.tenants.service import TenantService
 from tether.tenants.store import OperatorTokenStore
 
@@ -57,7 +60,7 @@ class OperatorTokens:
         self._store = store
         self._key = b""  # load() reads it
         self.lifetime = lifetime
-        self._users: dict[tuple[str, str], tuple[float, User | None]] = {}
+        self._users: dict[tuple[str, str], tuple[float, User | None, Principal | None]] = {}
         #: Logged-out token ids, until their tokens expire.
         self._revoked: dict[str, int] = {}
 
@@ -65,6 +68,11 @@ class OperatorTokens:
         """The stored signing key (made on the first start) and the logouts still in force."""
         self._key = await self._store.signing_key(secrets.token_bytes(32))
         self._revoked = await self._store.revoked(int(time.time()))
+
+    @staticmethod
+    def may_log_in(principal: Principal) -> bool:
+        """Persons only: a device or the bootstrap user has no business with an operator's token."""
+        return not principal.roles & {Role.DEVICE, Role.BOOTSTRAP}
 
     def issue(self, user: User) -> Issued:
         now = int(time.time())
@@ -80,7 +88,7 @@ class OperatorTokens:
         return Issued(jwt.encode(claims, self._key, algorithm=_ALGORITHM), expires_at)
 
     async def verify(self, token: str) -> Principal:
-        """The administrator the token was issued to; TokenRefused otherwise."""
+        """The principal of the person the token was issued to, as of now; TokenRefused otherwise."""
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "tid", "jti"]}
@@ -93,12 +101,13 @@ class OperatorTokens:
             raise TokenRefused("BAD_TOKEN", "Logged out: get a new token by POST /login")
         if not self._tenants.is_active(str(claims["tid"])):
             raise TokenRefused("BAD_TOKEN", "The token's tenant is suspended")
-        user = await self._user(str(claims["tid"]), str(claims["sub"]))
-        if user is None or _fingerprint(user) != claims.get("pwd"):
+        user, principal = await self._user(str(claims["tid"]), str(claims["sub"]))
+        if user is None or principal is None or _fingerprint(user) != claims.get("pwd"):
             raise TokenRefused("BAD_TOKEN", "The token's user or password changed: POST /login again")
-        principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
-        if not principal.is_admin:
-            raise TokenRefused("BAD_TOKEN", "The token's user is no administrator")
+        if not user.enabled:
+            raise TokenRefused("BAD_TOKEN", "The token's user is disabled")
+        if not self.may_log_in(principal):
+            raise TokenRefused("BAD_TOKEN", "The token's user is no person")
         return principal
 
     async def revoke(self, token: str) -> None:
@@ -110,14 +119,16 @@ class OperatorTokens:
         self._revoked = {j: exp for j, exp in self._revoked.items() if exp > now}
         self._revoked[jti] = expires_at
 
-    async def _user(self, tenant_id: str, username: str) -> User | None:
+    async def _user(self, tenant_id: str, username: str) -> tuple[User | None, Principal | None]:
+        """The stored user and its principal (its groups' roles included), reused for CACHE_SECONDS."""
         now = time.monotonic()
         key = (tenant_id, username)
         hit = self._users.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit[1], hit[2]
         user = await self._tenants.get_user(tenant_id, username)
+        principal = await self._tenants.principal_of(user) if user is not None else None
         if len(self._users) > 10_000:
             self._users.clear()
-        self._users[key] = (now + self.CACHE_SECONDS, user)
-        return user
+        self._users[key] = (now + self.CACHE_SECONDS, user, principal)
+        return user, principal

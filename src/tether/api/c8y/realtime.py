@@ -36,6 +36,7 @@ from tether.realtime import (
 )
 from tether.services import Services
 from tether.tenants.models import Principal
+from tether.tenants.tokens import TokenRefused
 
 log = logging.getLogger("tether.api.realtime")
 R = "realtime"
@@ -137,11 +138,18 @@ def _http_base_url(websocket: WebSocket) -> str:
 
 
 async def _upgrade_principal(websocket: WebSocket) -> tuple[bool, Principal | None]:
-    """(accepted, principal): Basic on the upgrade request if present; else the handshake ext decides."""
+    """(accepted, principal): Basic or a bearer token of POST /api/v5/login (as on long-polling) on the
+    upgrade request if present; else the handshake ext decides."""
     header = websocket.headers.get("authorization")
     if not header:
         return True, None
     context = ctx(websocket)
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer":
+        try:
+            return True, listener(await context.tokens.verify(token.strip()))
+        except TokenRefused:
+            return False, None
     credentials = parse_basic(header, context.settings.tenant)
     principal = None if credentials is None else listener(await context.tenants.authenticate(*credentials))
     return principal is not None, principal

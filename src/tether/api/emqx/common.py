@@ -37,16 +37,18 @@ async def caller(request: Request, *, allow_api_key: bool = True) -> Principal:
 
 
 async def _bearer(request: Request, token: str) -> Principal:
-    """The administrator of a token from POST /login (tenants/tokens.py)."""
+    """The administrator of a token from POST /login (tenants/tokens.py); a person with fewer rights is
+    refused as with Basic."""
     cached: Principal | None = request.scope.get("tether.principal")
-    if cached is not None:
-        return cached
-    try:
-        who = await ctx(request).tokens.verify(token)
-    except TokenRefused as refused:
-        raise EmqxError(401, refused.code, refused.message) from None
-    request.scope["tether.principal"] = who
-    return who
+    if cached is None:
+        try:
+            cached = await ctx(request).tokens.verify(token)
+        except TokenRefused as refused:
+            raise EmqxError(401, refused.code, refused.message) from None
+        request.scope["tether.principal"] = cached
+    if not cached.is_admin:
+        raise EmqxError(403, "UNAUTHORIZED_ROLE", "Access is denied")
+    return cached
 
 
 def page_request(request: Request) -> PageRequest:

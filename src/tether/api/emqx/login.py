@@ -1,9 +1,12 @@
 """/api/v5/login, /api/v5/logout and /api/v5/status (EMQX 5 emqx_dashboard_api, emqx_mgmt_api_status;
 docs/protocols.md section 8).
 
-An administrator of a tenant (`tenant/user` or plain `user` for the default tenant, as with HTTP Basic) logs
-in with its password and gets a bearer token (tenants/tokens.py) that acts as it on every /api/v5 endpoint.
-Failed logins are throttled like every other login (tenants/throttle.py).
+A person of a tenant (`tenant/user` or plain `user` for the default tenant, as with HTTP Basic) logs in with
+its password and gets a bearer token (tenants/tokens.py) that acts as it, with its roles of the moment: an
+administrator on every /api/v5 endpoint (`role` administrator), anyone else only where its global roles
+admit it on the REST APIs (`role` viewer: the web console shows such a user what it may read; /api/v5 itself
+answers it 403 UNAUTHORIZED_ROLE, as with Basic). Devices and the bootstrap user get no token. Failed logins
+are throttled like every other login (tenants/throttle.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from tether.api.context import ctx
 from tether.api.emqx.common import caller, json, no_content, read_object
 from tether.api.emqx.errors import EmqxError
 from tether.core.errors import TooManyRequests
+from tether.tenants.tokens import TokenRefused
 
 BEARER = "bearer"
 
@@ -43,26 +47,32 @@ async def login(request: Request) -> Response:
         context.throttle.failed(address, key)
         raise EmqxError(401, "BAD_USERNAME_OR_PWD", "Auth failed")
     context.throttle.succeeded(address, key)
-    if not principal.is_admin:
-        raise EmqxError(403, "UNAUTHORIZED_ROLE", "Only administrators log in to the management API")
+    if not context.tokens.may_log_in(principal):
+        raise EmqxError(403, "UNAUTHORIZED_ROLE", "Devices do not log in to the management API")
     issued = context.tokens.issue(user)
     return json(
         {
             "token": issued.token,
             "version": __version__,
             "license": {"edition": "opensource"},
-            "role": "administrator",
+            "role": "administrator" if principal.is_admin else "viewer",
         }
     )
 
 
 async def logout(request: Request) -> Response:
-    """Ends the bearer token of the request (EMQX: a token, not an API key or Basic credentials)."""
-    await caller(request, allow_api_key=False)
+    """Ends the bearer token of the request (EMQX: a token, not an API key or Basic credentials); any
+    token's holder may end it, administrator or not."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != BEARER:
+        await caller(request, allow_api_key=False)  # 401 without valid credentials
         raise EmqxError(400, "BAD_REQUEST", "Log out with the bearer token of POST /login")
-    await ctx(request).tokens.revoke(token.strip())
+    tokens = ctx(request).tokens
+    try:
+        await tokens.verify(token.strip())
+    except TokenRefused as refused:
+        raise EmqxError(401, refused.code, refused.message) from None
+    await tokens.revoke(token.strip())
     return no_content()
 
 

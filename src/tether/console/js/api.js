@@ -37,6 +37,7 @@ function claims(token) {
 function explain(status, body, fallback) {
   if (body && typeof body === "object") {
     if (body.code === "BAD_USERNAME_OR_PWD") return "Wrong user name or password.";
+    if (status === 403) return `Your roles do not allow this (the server answered: ${body.message || body.error || "forbidden"}).`;
     if (body.message) return String(body.message);
     if (body.error) return String(body.error);
   }
@@ -105,12 +106,27 @@ export async function api(path, options = {}) {
   }
 }
 
+// The session remembers what the user may do (its effective roles of /user/currentUser) to show only the pages
+// and actions those allow; the server still decides every request (a 403 is shown in words).
 export async function login(username, password) {
   const answer = await request("/api/v5/login", { method: "POST", body: { username, password } });
   const expiresAt = claims(answer.token).exp;
-  const saved = { token: answer.token, user: username, expiresAt };
+  const me = await request("/user/currentUser", { token: answer.token });
+  const roles = (me.effectiveRoles || []).map((r) => r.id || r.name);
+  const saved = { token: answer.token, user: username, expiresAt, admin: answer.role === "administrator", roles };
   sessionStorage.setItem(KEY, JSON.stringify(saved));
   return saved;
+}
+
+// Whether the session's user may read (or write) an API family ("INVENTORY", "USER_MANAGEMENT", ...), or,
+// for "admin", is an administrator (the /api/v5 management API, Fleets and the rule engine are theirs).
+export function may(family, write = false) {
+  const current = session();
+  if (!current) return false;
+  if (current.admin) return true;
+  if (!family || family === "admin") return !family;
+  const roles = current.roles || [];
+  return roles.includes(`ROLE_${family}_ADMIN`) || (!write && roles.includes(`ROLE_${family}_READ`));
 }
 
 export async function logout() {

@@ -1,6 +1,6 @@
 // The console's shell: the router (URLs under /ui/), the header with navigation and logout, the login page.
 
-import { login, logout, session, whenSessionEnds } from "./api.js";
+import { login, logout, may, session, whenSessionEnds } from "./api.js";
 import { field, h, replace } from "./dom.js";
 import { realtime } from "./realtime.js";
 import * as overview from "./pages/overview.js";
@@ -11,6 +11,9 @@ import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
 import * as things from "./pages/things.js";
 import * as users from "./pages/users.js";
+import * as groups from "./pages/groups.js";
+import * as tenants from "./pages/tenants.js";
+import * as audit from "./pages/audit.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -20,18 +23,30 @@ const ROUTES = [
   { pattern: /^\/ui\/broker\/?$/, page: broker, nav: "broker" },
   { pattern: /^\/ui\/rules\/?$/, page: rules, nav: "rules" },
   { pattern: /^\/ui\/users\/?$/, page: users, nav: "users" },
+  { pattern: /^\/ui\/groups\/?$/, page: groups, nav: "groups" },
+  { pattern: /^\/ui\/tenants\/?$/, page: tenants, nav: "tenants" },
+  { pattern: /^\/ui\/audit\/?$/, page: audit, nav: "audit" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
 ];
+// The header's navigation, one entry a line, grouped by `section` (in the order sections first appear).
+// `needs`: the API family the page reads (api.js may()), "admin" for administrators only, absent for everyone.
 const NAV = [
-  ["overview", "/ui/", "Overview"],
-  ["devices", "/ui/devices", "Devices"],
-  ["things", "/ui/things", "Things"],
-  ["registration", "/ui/registration", "Registration"],
-  ["broker", "/ui/broker", "Broker"],
-  ["rules", "/ui/rules", "Rules"],
-  ["users", "/ui/users", "Users"],
+  { section: "Devices", name: "overview", href: "/ui/", label: "Overview", needs: "INVENTORY" },
+  { section: "Devices", name: "devices", href: "/ui/devices", label: "Devices", needs: "INVENTORY" },
+  { section: "Devices", name: "registration", href: "/ui/registration", label: "Registration", needs: "DEVICE_CONTROL" },
+  { section: "Fleets", name: "things", href: "/ui/things", label: "Things", needs: "admin" },
+  { section: "Broker & rules", name: "broker", href: "/ui/broker", label: "Broker", needs: "admin" },
+  { section: "Broker & rules", name: "rules", href: "/ui/rules", label: "Rules", needs: "admin" },
+  { section: "Administration", name: "users", href: "/ui/users", label: "Users", needs: "USER_MANAGEMENT" },
+  { section: "Administration", name: "groups", href: "/ui/groups", label: "Groups & roles", needs: "USER_MANAGEMENT" },
+  { section: "Administration", name: "tenants", href: "/ui/tenants", label: "Tenants & options", needs: ["TENANT_MANAGEMENT", "OPTION_MANAGEMENT"] },
+  { section: "Administration", name: "audit", href: "/ui/audit", label: "Audit", needs: "AUDIT" },
 ];
+
+function allowed(entry) {
+  return !entry || [].concat(entry.needs || []).length === 0 || [].concat(entry.needs).some((family) => may(family));
+}
 
 const main = document.getElementById("main");
 const top = document.getElementById("top");
@@ -59,17 +74,30 @@ function leave() {
 function header(active) {
   const current = session();
   if (!current) return replace(top);
-  const links = NAV.map(([name, href, label]) =>
-    h("a", { href, "aria-current": name === active ? "page" : null }, label),
-  );
+  const sections = new Map();
+  for (const entry of NAV.filter(allowed)) {
+    const title = entry.section || "More";
+    if (!sections.has(title)) sections.set(title, []);
+    sections.get(title).push(entry);
+  }
+  const groupsEl = [...sections].map(([title, entries], i) => h("div", { class: "nav-section", role: "group", "aria-labelledby": `nav-s${i}` },
+    h("span", { class: "nav-label", id: `nav-s${i}` }, title),
+    entries.map((e) => h("a", { href: e.href, "aria-current": e.name === active ? "page" : null }, e.label))));
+  const nav = h("nav", { id: "main-nav", "aria-label": "Main" }, groupsEl);
+  const toggle = h("button", { type: "button", class: "secondary menu", "aria-expanded": "false", "aria-controls": "main-nav", onclick: () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  } }, "Menu");
   replace(
     top,
     h("a", { class: "brand", href: "/ui/" }, "Tether"),
-    h("nav", { "aria-label": "Main" }, links),
+    toggle,
+    nav,
     h(
       "div",
       { class: "who" },
-      h("span", { class: "user", title: "Logged in as" }, current.user),
+      h("span", { class: "user", title: current.admin ? "Logged in as (administrator)" : "Logged in as" }, current.user),
       h("button", { type: "button", id: "logout", class: "secondary", onclick: signOut }, "Log out"),
     ),
   );
@@ -93,7 +121,7 @@ function loginPage() {
     "form",
     { class: "login card", "aria-labelledby": "login-title" },
     h("h1", { id: "login-title" }, "Tether console"),
-    h("p", { class: "muted" }, "Log in as an administrator: tenant/user (or the user alone for the default tenant)."),
+    h("p", { class: "muted" }, "Log in as tenant/user (or the user alone for the default tenant). You see the pages your roles open."),
     field("User", user),
     field("Password", password),
     message,
@@ -107,7 +135,8 @@ function loginPage() {
     try {
       await login(user.value.trim(), password.value);
       const next = new URLSearchParams(location.search).get("next");
-      navigate(next && next.startsWith("/ui/") && !next.startsWith("/ui/login") ? next : "/ui/", { replaceState: true });
+      const home = (NAV.find(allowed) || { href: "/ui/" }).href;
+      navigate(next && next.startsWith("/ui/") && !next.startsWith("/ui/login") ? next : home, { replaceState: true });
     } catch (error) {
       message.className = "error";
       replace(message, error.message);
@@ -138,6 +167,12 @@ function render() {
   header(route ? route.nav : null);
   if (!route) {
     replace(main, h("h1", {}, "Not found"), h("p", {}, "No page here. ", h("a", { href: "/ui/" }, "Go to the overview.")));
+    return;
+  }
+  const entry = NAV.find((e) => e.name === route.nav);
+  if (!allowed(entry)) {
+    const open = NAV.filter(allowed);
+    replace(main, h("h1", {}, "Not for your roles"), h("p", { class: "error", role: "alert" }, `Your roles do not open the ${entry.label} page. Ask an administrator for the role, or go on with `, open.length ? h("a", { href: open[0].href }, open[0].label) : "nothing: you hold no role yet", "."));
     return;
   }
   const match = path.match(route.pattern);

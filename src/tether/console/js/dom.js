@@ -88,3 +88,45 @@ export function throttle(fn, ms) {
     }
   };
 }
+
+// A list table with column headers (`rows` are <tr> elements).
+export function table(headers, rows, id) {
+  return h("div", { class: "table-wrap" }, h("table", { class: "list", id },
+    h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)));
+}
+
+// Server paging: ‹ Previous · page n of m · Next ›, from a Cumulocity collection's statistics.
+export function pager(page, stats, noun, go) {
+  const pages = Math.max(stats.totalPages || 1, 1);
+  const count = stats.totalElements !== undefined ? ` · ${stats.totalElements} ${noun}` : "";
+  return h("nav", { class: "pager", "aria-label": `Pages of ${noun}` },
+    h("button", { type: "button", class: "secondary", disabled: page <= 1, "aria-label": `Previous page of ${noun}`, onclick: () => go(page - 1) }, "‹ Previous"),
+    h("span", { class: "page-info" }, `Page ${page} of ${pages}${count}`),
+    h("button", { type: "button", class: "secondary", disabled: page >= pages, "aria-label": `Next page of ${noun}`, onclick: () => go(page + 1) }, "Next ›"));
+}
+
+// Ask before something that cannot be undone: `box` shows the question with a confirming and a cancel
+// button (the confirming one focused, Escape cancels); `work` runs on confirmation.
+export function confirmIn(box, question, yes, work) {
+  const cancel = () => replace(box);
+  const ok = h("button", { type: "button", class: "danger", onclick: async () => {
+    ok.disabled = true;
+    try {
+      await work();
+    } finally {
+      replace(box);
+    }
+  } }, yes);
+  const el = h("div", { class: "confirm", role: "alertdialog", "aria-label": question,
+    onkeydown: (event) => event.key === "Escape" && cancel() },
+    h("span", {}, question), ok, h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel"));
+  replace(box, el);
+  ok.focus();
+}
+
+// An action button of a page that writes: disabled (with the reason as its title) when the roles lack it.
+// `why` (optional) says why when it is not the roles.
+export function writeButton(allowed, { why, ...props }, label) {
+  return h("button", { type: "button", class: "secondary", ...props, disabled: !allowed || props.disabled,
+    title: allowed ? props.title : why || "Your roles do not allow this" }, label);
+}

@@ -1,17 +1,13 @@
-// Broker: connected MQTT clients (kick), built-in authentication users, ACL rules and API keys (/api/v5).
+// Broker: connected MQTT clients (kick), built-in authentication users, ACL rules (add, delete) and API keys
+// (/api/v5).
 
 import { api } from "../api.js";
-import { badge, empty, errorBox, field, h, replace, timeEl, toast } from "../dom.js";
+import { badge, empty, errorBox, field, h, replace, table, timeEl, toast } from "../dom.js";
 
 const USERS = "/api/v5/authentication/password_based:built_in_database/users";
 const RULES = "/api/v5/authorization/sources/built_in_database/rules";
 const KEYS = "/api/v5/api_key";
 const POLL_MS = 5000;
-
-function table(headers, rows, id) {
-  return h("div", { class: "table-wrap" }, h("table", { class: "list", id },
-    h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)));
-}
 
 function section(id, title, ...content) {
   return h("section", { "aria-labelledby": id }, h("h2", { id }, title), ...content);
@@ -116,17 +112,70 @@ export async function render(main, { onLeave }) {
       }) }, "Delete"))))));
   });
 
-  // ACL rules (read here; written through the API)
+  // ACL rules of the built-in database: per user, per client and for all. Adding or deleting one rule
+  // rewrites its set (PUT users/{u}, clients/{c}, POST all), creating a set with POST when it has none.
+  const ruleFor = h("select", { name: "rule-for" }, h("option", { value: "users" }, "a user name"), h("option", { value: "clients" }, "a client id"), h("option", { value: "all" }, "everyone"));
+  const ruleWho = h("input", { name: "rule-who", autocomplete: "off" });
+  const ruleTopic = h("input", { name: "rule-topic", required: true, autocomplete: "off", placeholder: "sensors/${clientid}/#" });
+  const ruleAction = h("select", { name: "rule-action" }, ["publish", "subscribe", "all"].map((a) => h("option", { value: a }, a)));
+  const rulePermission = h("select", { name: "rule-permission" }, ["allow", "deny"].map((p) => h("option", { value: p }, p)));
+  const whoField = field("User name or client id", ruleWho);
+  ruleFor.addEventListener("change", () => {
+    whoField.hidden = ruleFor.value === "all";
+    ruleWho.required = ruleFor.value !== "all";
+  });
+  ruleWho.required = true;
+  const ruleForm = h("form", { class: "filters", "aria-label": "New ACL rule" }, field("Rule for", ruleFor), whoField, field("Topic filter", ruleTopic),
+    field("Action", ruleAction), field("Permission", rulePermission), h("div", { class: "field actions" }, h("button", { type: "submit" }, "Add rule")));
+  const keyOf = { users: "username", clients: "clientid" };
+  const setPath = (kind, who) => `${RULES}/${kind}/${encodeURIComponent(who)}`;
+  const readSet = async (kind, who) => {
+    if (kind === "all") return (await api(`${RULES}/all`)).rules || [];
+    try {
+      return (await api(setPath(kind, who))).rules;
+    } catch (error) {
+      if (error.status === 404) return null;
+      throw error;
+    }
+  };
+  const writeSet = (kind, who, rules, existed) => {
+    if (kind === "all") return api(`${RULES}/all`, { method: "POST", body: { rules } });
+    if (!rules.length) return api(setPath(kind, who), { method: "DELETE" });
+    const set = { [keyOf[kind]]: who, rules };
+    return existed ? api(setPath(kind, who), { method: "PUT", body: set }) : api(`${RULES}/${kind}`, { method: "POST", body: [set] });
+  };
+  const plain = (r) => ({ topic: r.topic, action: r.action, permission: r.permission, ...(r.qos ? { qos: r.qos } : {}), ...(r.retain !== undefined ? { retain: r.retain } : {}) });
+  ruleForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const kind = ruleFor.value;
+    const who = ruleWho.value.trim();
+    guarded(problem, async () => {
+      const current = await readSet(kind, who);
+      const rule = { topic: ruleTopic.value.trim(), action: ruleAction.value, permission: rulePermission.value };
+      await writeSet(kind, who, [...(current || []).map(plain), rule], current !== null);
+      toast(`Rule added for ${kind === "all" ? "everyone" : who}.`);
+      ruleTopic.value = "";
+      replace(problem);
+      loadRules();
+    });
+  });
   const loadRules = () => guarded(rules, async () => {
     const [byUser, byClient, all] = await Promise.all([api(`${RULES}/users`, { query: { limit: 100 } }), api(`${RULES}/clients`, { query: { limit: 100 } }), api(`${RULES}/all`)]);
     const rows = [
-      ...byUser.data.flatMap((set) => set.rules.map((r) => ["user", set.username, r])),
-      ...byClient.data.flatMap((set) => set.rules.map((r) => ["client", set.clientid, r])),
-      ...(all.rules || []).map((r) => ["all", "*", r]),
+      ...byUser.data.flatMap((set) => set.rules.map((r, i) => ["users", set.username, r, i, set.rules])),
+      ...byClient.data.flatMap((set) => set.rules.map((r, i) => ["clients", set.clientid, r, i, set.rules])),
+      ...(all.rules || []).map((r, i) => ["all", "*", r, i, all.rules]),
     ];
-    if (!rows.length) return replace(rules, empty("No ACL rules: devices use their own namespaces only. Add rules with POST " + RULES + "/users."));
-    replace(rules, table(["For", "Who", "Topic", "Action", "Permission"], rows.map(([kind, who, r]) => h("tr", {},
-      h("td", {}, kind), h("td", { class: "mono" }, who), h("td", { class: "mono" }, r.topic), h("td", {}, r.action), h("td", {}, badge(r.permission, r.permission === "allow" ? "ok" : "bad"))))));
+    if (!rows.length) return replace(rules, empty("No ACL rules: devices use their own namespaces only. Add a rule above to let a user or client reach other topics."));
+    const label = { users: "user", clients: "client", all: "everyone" };
+    replace(rules, table(["For", "Who", "Topic", "Action", "Permission", "Actions"], rows.map(([kind, who, r, i, set]) => h("tr", {},
+      h("td", {}, label[kind]), h("td", { class: "mono" }, who), h("td", { class: "mono" }, r.topic), h("td", {}, r.action), h("td", {}, badge(r.permission, r.permission === "allow" ? "ok" : "bad")),
+      h("td", { class: "actions" }, h("button", { type: "button", class: "secondary danger", "aria-label": `Delete rule ${r.permission} ${r.action} ${r.topic} for ${who}`, onclick: () => guarded(problem, async () => {
+        await writeSet(kind, who, set.filter((_, j) => j !== i).map(plain), true);
+        toast(`Rule ${r.topic} of ${kind === "all" ? "everyone" : who} deleted.`);
+        replace(problem);
+        loadRules();
+      }) }, "Delete")))), "acl-table"));
   });
 
   // API keys
@@ -160,7 +209,7 @@ export async function render(main, { onLeave }) {
   replace(main, h("h1", {}, "Broker"), problem,
     section("h-clients", "Connected clients", clients),
     section("h-users", "Authentication users", userForm, users),
-    section("h-rules", "ACL rules", rules),
+    section("h-rules", "ACL rules", ruleForm, rules),
     section("h-keys", "API keys", keyForm, secret, keys));
   await Promise.all([loadClients(), loadUsers(), loadRules(), loadKeys()]);
   const timer = setInterval(() => opened === null && loadClients(), POLL_MS);

@@ -1,7 +1,7 @@
 // Device detail: its fragments, measurements chart, alarms, events, operations, connections and children,
 // each in a tab, live through the real-time API.
 
-import { api } from "../api.js";
+import { api, may } from "../api.js";
 import { errorBox, h, replace, throttle, timeEl, toast } from "../dom.js";
 import { realtime } from "../realtime.js";
 import { status } from "./devices.js";
@@ -122,7 +122,7 @@ export async function render(main, { params, query, onLeave, navigate, alive }) 
   });
   // Retirement (DELETE ...?withDeviceUser=true): the device, its data and its device user, after a confirmation.
   const confirmBox = h("div", { id: "retire-confirm", hidden: true, class: "notice", role: "alertdialog", "aria-labelledby": "retire-text" });
-  const retire = h("button", { type: "button", class: "secondary danger", "aria-expanded": "false", "aria-controls": "retire-confirm" }, "Retire device…");
+  const retire = h("button", { type: "button", class: "secondary danger", disabled: !may("INVENTORY", true), "aria-expanded": "false", "aria-controls": "retire-confirm" }, "Retire device…");
   retire.addEventListener("click", () => {
     const keep = h("button", { type: "button", class: "secondary" }, "Keep it");
     const go = h("button", { type: "button", class: "danger" }, "Retire");

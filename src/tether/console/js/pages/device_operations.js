@@ -1,7 +1,7 @@
 // A device's operations: create one from its supported operations, follow each status live, cancel one the
 // device has not taken yet (PENDING -> FAILED with a reason, as Cumulocity cancels).
 
-import { api } from "../api.js";
+import { api, may } from "../api.js";
 import { badge, empty, errorBox, field, h, replace, timeEl, toast } from "../dom.js";
 import { realtime } from "../realtime.js";
 
@@ -26,7 +26,7 @@ export async function operationsTab(panel, { id, mo, onLeave }) {
     h("div", { class: "filters" }, field("Operation", fragment), field("Description", description)),
     field("Parameters (JSON object)", params, "The value of the operation's fragment, e.g. {\"text\": \"hello\"}"),
     problem,
-    h("button", { type: "submit" }, "Create operation"));
+    h("button", { type: "submit", disabled: !may("DEVICE_CONTROL", true) }, "Create operation"));
   const list = h("div", { id: "operations", "aria-live": "polite" });
   replace(panel, form, list);
 
@@ -45,7 +45,7 @@ export async function operationsTab(panel, { id, mo, onLeave }) {
       h("td", { class: "mono" }, op.id), h("td", { class: "mono" }, fragmentOf(op)), h("td", {}, op.description || "—"),
       h("td", { class: "op-status" }, badge(op.status, KIND[op.status]), op.failureReason ? h("small", {}, ` ${op.failureReason}`) : null),
       h("td", {}, timeEl(op.creationTime)),
-      h("td", { class: "actions" }, op.status === "PENDING" ? h("button", { type: "button", class: "secondary", onclick: cancel, "aria-label": `Cancel operation ${op.id}` }, "Cancel") : null));
+      h("td", { class: "actions" }, op.status === "PENDING" ? h("button", { type: "button", class: "secondary", disabled: !may("DEVICE_CONTROL", true), onclick: cancel, "aria-label": `Cancel operation ${op.id}` }, "Cancel") : null));
   };
   const put = (op) => {
     if (!tbody) return show([op]);

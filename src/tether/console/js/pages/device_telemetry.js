@@ -1,6 +1,6 @@
 // A device's alarms (acknowledge, clear) and events, live.
 
-import { api } from "../api.js";
+import { api, may } from "../api.js";
 import { badge, empty, errorBox, field, h, replace, timeEl, toast } from "../dom.js";
 import { realtime } from "../realtime.js";
 
@@ -32,8 +32,8 @@ export async function alarmsTab(panel, { id, onLeave }) {
       h("td", { class: "alarm-status" }, alarm.status), h("td", {}, alarm.count > 1 ? `${alarm.count}×` : "1"),
       h("td", {}, timeEl(alarm.time)),
       h("td", { class: "actions" },
-        alarm.status === "ACTIVE" ? h("button", { type: "button", class: "secondary", onclick: act("ACKNOWLEDGED"), "aria-label": `Acknowledge ${alarm.type}` }, "Acknowledge") : null,
-        alarm.status !== "CLEARED" ? h("button", { type: "button", class: "secondary", onclick: act("CLEARED"), "aria-label": `Clear ${alarm.type}` }, "Clear") : null));
+        alarm.status === "ACTIVE" ? h("button", { type: "button", class: "secondary", disabled: !may("ALARM", true), onclick: act("ACKNOWLEDGED"), "aria-label": `Acknowledge ${alarm.type}` }, "Acknowledge") : null,
+        alarm.status !== "CLEARED" ? h("button", { type: "button", class: "secondary", disabled: !may("ALARM", true), onclick: act("CLEARED"), "aria-label": `Clear ${alarm.type}` }, "Clear") : null));
   };
   let tbody;
   const show = (alarms) => {

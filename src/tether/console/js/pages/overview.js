@@ -1,6 +1,6 @@
 // Overview: devices (total, connected, available), active alarms by severity, MQTT messages per second.
 
-import { api, total } from "../api.js";
+import { api, may, total } from "../api.js";
 import { errorBox, h, replace, throttle } from "../dom.js";
 import { realtime } from "../realtime.js";
 import { sparkline } from "../chart.js";
@@ -107,9 +107,16 @@ export async function render(main, { onLeave }) {
 
   refreshDevices();
   refreshAlarms();
-  poll();
-  const timer = setInterval(poll, POLL_MS);
-  onLeave(() => clearInterval(timer));
+  if (may("admin")) {
+    poll();
+    const timer = setInterval(poll, POLL_MS);
+    onLeave(() => clearInterval(timer));
+  } else { // the broker's figures (/api/v5) are the administrators'
+    replace(rateIn.value, "—");
+    replace(rateOut.value, "—");
+    replace(chartBox, h("p", { class: "muted" }, "Message rates are shown to administrators."));
+    chartBox.removeAttribute("aria-hidden");
+  }
   // Live: any device or alarm change recounts (at most once a second).
   onLeave(realtime.subscribe("/managedobjects/*", throttle(refreshDevices, 1000)));
   onLeave(realtime.subscribe("/alarms/*", throttle(refreshAlarms, 1000)));

@@ -1,7 +1,7 @@
 // Registration: pending new-device requests (Cumulocity device bootstrap), accept or reject; register a
 // device id ahead of its first connection.
 
-import { api } from "../api.js";
+import { api, may } from "../api.js";
 import { badge, empty, errorBox, field, h, replace, timeEl, toast } from "../dom.js";
 
 const POLL_MS = 5000; // requests are not announced on the real-time API
@@ -14,13 +14,13 @@ export async function render(main, { onLeave }) {
   const form = h("form", { class: "card", "aria-labelledby": "h-register" },
     h("h2", { id: "h-register" }, "Register a device"),
     h("p", { class: "muted" }, "Enter the device's id (its serial). When the device asks for its credentials as management/devicebootstrap, accept it here."),
-    h("div", { class: "filters" }, field("Device id", newId), h("div", { class: "field actions" }, h("button", { type: "submit" }, "Register"))));
+    h("div", { class: "filters" }, field("Device id", newId), h("div", { class: "field actions" }, h("button", { type: "submit", disabled: !may("DEVICE_CONTROL", true) }, "Register"))));
   const list = h("div", { id: "requests", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading…"));
   // Xyte models: devices register with a model's hardware key (POST /v1/devices).
   const modelName = h("input", { name: "model-name", required: true, autocomplete: "off" });
   const modelProtocol = h("select", { name: "model-protocol" }, h("option", { value: "mqtt" }, "MQTT"), h("option", { value: "https" }, "HTTPS"));
   const modelForm = h("form", { class: "filters" }, field("Model name", modelName), field("Protocol", modelProtocol),
-    h("div", { class: "field actions" }, h("button", { type: "submit" }, "Create model")));
+    h("div", { class: "field actions" }, h("button", { type: "submit", disabled: !may("admin") }, "Create model")));
   const models = h("div", { id: "models" });
   replace(main, h("h1", {}, "Registration"), problem, form, h("h2", {}, "Device requests"), list,
     h("section", { "aria-labelledby": "h-models" }, h("h2", { id: "h-models" }, "Xyte models"),
@@ -76,8 +76,8 @@ export async function render(main, { onLeave }) {
         h("tbody", {}, requests.map((r) => h("tr", { dataset: { id: r.id, status: r.status } },
           h("td", { class: "mono" }, r.id), h("td", {}, badge(r.status, KIND[r.status])), h("td", {}, timeEl(r.creationTime)),
           h("td", { class: "actions" },
-            r.status === "PENDING_ACCEPTANCE" ? h("button", { type: "button", onclick: act(r, true), "aria-label": `Accept ${r.id}` }, "Accept") : null,
-            r.status !== "ACCEPTED" ? h("button", { type: "button", class: "secondary", onclick: act(r, false), "aria-label": `Reject ${r.id}` }, "Reject") : null)))))));
+            r.status === "PENDING_ACCEPTANCE" ? h("button", { type: "button", disabled: !may("DEVICE_CONTROL", true), onclick: act(r, true), "aria-label": `Accept ${r.id}` }, "Accept") : null,
+            r.status !== "ACCEPTED" ? h("button", { type: "button", class: "secondary", disabled: !may("DEVICE_CONTROL", true), onclick: act(r, false), "aria-label": `Reject ${r.id}` }, "Reject") : null)))))));
     } catch (error) {
       replace(list, errorBox(error));
     }
