@@ -10,6 +10,8 @@ import * as registration from "./pages/registration.js";
 import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
 import * as things from "./pages/things.js";
+import * as thingCatalog from "./pages/thing_catalog.js";
+import * as jobs from "./pages/jobs.js";
 import * as users from "./pages/users.js";
 
 const ROUTES = [
@@ -22,11 +24,16 @@ const ROUTES = [
   { pattern: /^\/ui\/users\/?$/, page: users, nav: "users" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
+  { pattern: /^\/ui\/thing-groups\/?$/, page: thingCatalog, nav: "things" },
+  { pattern: /^\/ui\/thing-groups\/([^/]+)\/?$/, page: thingCatalog, nav: "things" },
+  { pattern: /^\/ui\/jobs\/?$/, page: jobs, nav: "jobs" },
+  { pattern: /^\/ui\/jobs\/([^/]+)\/?$/, page: jobs, nav: "jobs" },
 ];
 const NAV = [
   ["overview", "/ui/", "Overview"],
   ["devices", "/ui/devices", "Devices"],
   ["things", "/ui/things", "Things"],
+  ["jobs", "/ui/jobs", "Jobs"],
   ["registration", "/ui/registration", "Registration"],
   ["broker", "/ui/broker", "Broker"],
   ["rules", "/ui/rules", "Rules"],
