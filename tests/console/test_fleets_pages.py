@@ -36,6 +36,18 @@ def _connect(mqtt_server: ServerMqtt, thing: dict[str, Any], topic: str) -> Devi
     return device
 
 
+def _at_phone_width(console: Console, name: str) -> None:
+    """At a phone's width the page does not scroll sideways (wide tables scroll in their own box)."""
+    console.driver.set_window_size(390, 844)
+    try:
+        console.until(lambda: console.driver.execute_script("return window.innerWidth") <= 390)
+        overflow = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        assert console.driver.execute_script(overflow) <= 0
+        console.screenshot(name)
+    finally:
+        console.driver.set_window_size(1280, 900)
+
+
 def _row_status(console: Console, css: str) -> str:
     return console.find(css).get_attribute("data-status") or ""
 
@@ -124,6 +136,7 @@ def test_a_command_reaches_the_thing_and_its_status_follows_live(
         console.until(lambda: _row_status(console, css) == "SUCCEEDED", "SUCCEEDED shown live")
         assert "rebooted" in console.find(css).text
         console.screenshot("thing-commands")
+        _at_phone_width(console, "thing-phone")
         # A command the thing does not answer is canceled from the console.
         console.fill("input[name=command-action]", "dim")
         console.fill("textarea[name=command-params]", "")
@@ -191,5 +204,6 @@ def test_a_job_reaches_a_thing_that_completes_it(
         console.find("nav[aria-label=Fleets] a[href='/ui/jobs']").click()
         console.wait_text(f"#job-table tr[data-id='{job_id}']", "3/3 finished")
         console.screenshot("jobs")
+        _at_phone_width(console, "jobs-phone")
     finally:
         device.close()

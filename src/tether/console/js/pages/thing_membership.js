@@ -52,7 +52,7 @@ export function membershipCard(thing, onTypeChange) {
     const value = type.value.trim();
     save({ thingType: value || null }, value ? `${thing.name} is a ${value}.` : `${thing.name} has no type.`);
   });
-  const groupForm = h("form", { class: "filters", "aria-label": "Add to a group" }, field("Group", group),
+  const groupForm = h("form", { class: "filters", "aria-label": "Add to a group" }, field("Add to a group", group),
     h("div", { class: "field actions" }, h("button", { type: "submit" }, "Add to group")), groupList);
   groupForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -62,7 +62,7 @@ export function membershipCard(thing, onTypeChange) {
   show();
   names("/api/v1/thing-types").then((found) => replace(typeList, found.map((n) => h("option", { value: n }))));
   names("/api/v1/thing-groups").then((found) => replace(groupList, found.map((n) => h("option", { value: n }))));
-  return h("section", { class: "card", "aria-labelledby": "h-membership" },
+  return h("section", { class: "card block", "aria-labelledby": "h-membership" },
     h("h2", { id: "h-membership" }, "Type and groups"), typeForm,
     h("p", { class: "label" }, "Groups"), chips, groupForm, problem,
     h("p", { class: "muted" }, "Manage groups and types on ", h("a", { href: "/ui/thing-groups" }, "Types and groups"), "."));

@@ -105,16 +105,17 @@ async function thingPage(main, id, onLeave, alive) {
       h("dt", {}, "Thing id"), h("dd", { class: "mono" }, thing.id),
       h("dt", {}, "Client id"), h("dd", { class: "mono" }, thing.clientId || "—"),
       h("dt", {}, "Device"), h("dd", {}, h("a", { href: `/ui/devices/${thing.deviceId}` }, `#${thing.deviceId}`)),
-      h("dt", {}, "Shadow version"), h("dd", {}, version)),
-    editor,
-    h("div", { class: "columns" },
-      h("section", { "aria-labelledby": "h-reported" }, h("h2", { id: "h-reported" }, "Reported by the thing"), reported),
-      h("section", { "aria-labelledby": "h-delta" }, h("h2", { id: "h-delta" }, "Delta (desired, not yet reported)"), delta)),
+      h("dt", {}, "Shadow version"), h("dd", {}, version),
+      h("dt", {}, "Jobs"), h("dd", {}, h("a", { href: `/ui/jobs?thing=${encodeURIComponent(thing.name)}` }, "Send a job to this thing"))),
     membershipCard(thing, async (typeName) => {
       const names = await typeCommands(typeName);
       const list = main.querySelector("#command-actions");
       if (list) replace(list, names.map((n) => h("option", { value: n })));
     }),
+    editor,
+    h("div", { class: "columns" },
+      h("section", { "aria-labelledby": "h-reported" }, h("h2", { id: "h-reported" }, "Reported by the thing"), reported),
+      h("section", { "aria-labelledby": "h-delta" }, h("h2", { id: "h-delta" }, "Delta (desired, not yet reported)"), delta)),
     commandsSection(thing, actions, onLeave, alive));
 
   let edited = false;
