@@ -47,7 +47,7 @@ export async function render(main, { params, query, navigate, onLeave, alive }) 
   const problem = h("div", { "aria-live": "polite" });
   const jobId = h("input", { name: "job-id", autocomplete: "off", pattern: "[A-Za-z0-9_\\-]{1,64}", placeholder: "generated when empty" });
   const description = h("input", { name: "job-description", autocomplete: "off" });
-  const documentText = h("textarea", { name: "job-document", rows: 4, spellcheck: false, required: true, placeholder: "{\"operation\": \"update\", \"url\": \"https://…\"}" });
+  const documentText = h("textarea", { name: "job-document", rows: 4, spellcheck: false, required: true, placeholder: "{\"operation\": \"upgrade\", \"version\": \"2.1\"}" });
   const things = h("input", { name: "job-things", autocomplete: "off", value: query.get("thing") || "" });
   const groups = h("input", { name: "job-groups", autocomplete: "off", value: query.get("group") || "" });
   const kind = h("select", { name: "job-type" }, [["SNAPSHOT", "Snapshot: the targets' things now"], ["CONTINUOUS", "Continuous: also things that join a target group later"]]
