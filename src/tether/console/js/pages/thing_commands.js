@@ -100,7 +100,7 @@ export function commandsSection(thing, actions, onLeave, alive) {
       replace(problem, errorBox(error));
     }
   });
-  onLeave(realtime.subscribe(`/operations/${thing.deviceId}`, async (note) => {
+  const unsubscribe = realtime.subscribe(`/operations/${thing.deviceId}`, async (note) => {
     const op = note.data;
     if (note.realtimeAction === "DELETE" || !op || typeof op !== "object" || !op.fleets_Command) return;
     try {
@@ -109,7 +109,9 @@ export function commandsSection(thing, actions, onLeave, alive) {
     } catch (_) {
       /* gone meanwhile: the next page load shows the truth */
     }
-  }));
-  load();
+  });
+  onLeave(unsubscribe);
+  // The list is read once the subscription holds (at most 3 s later), so no change falls between the two.
+  Promise.race([unsubscribe.ready, new Promise((resolve) => setTimeout(resolve, 3000))]).then(() => alive() && load());
   return h("section", { "aria-labelledby": "h-commands" }, h("h2", { id: "h-commands" }, "Commands"), form, list);
 }
