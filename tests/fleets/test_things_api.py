@@ -147,6 +147,20 @@ def test_types_and_groups(admin: httpx.Client) -> None:
     assert admin.post(f"{GROUPS}/{floor['id']}/things", json={"thingIds": ["nope"]}).status_code == 400
     assert admin.delete(f"{GROUPS}/{floor['id']}/things/{other['id']}").status_code == 204
     assert admin.get(f"{GROUPS}/{floor['id']}/things").json()["meta"]["count"] == 1
+    # Only things are members, and a thing's groups are thing groups only (also a childAsset of a plain
+    # Cumulocity group or another asset): its `groups` can be sent back as they are.
+    device = admin.post("/inventory/managedObjects", json={"name": "not a thing", "c8y_IsDevice": {}}).json()
+    plain = admin.post("/inventory/managedObjects", json={"name": "plain", "c8y_IsDeviceGroup": {}}).json()
+    for parent, child in ((floor["deviceId"], device["id"]), (plain["id"], thing.json()["deviceId"])):
+        reference = {"managedObject": {"id": child}}
+        added = admin.post(f"/inventory/managedObjects/{parent}/childAssets", json=reference)
+        assert added.status_code == 201, added.text
+    members = admin.get(f"{GROUPS}/{floor['id']}/things").json()
+    assert [t["id"] for t in members["data"]] == [thing.json()["id"]]
+    assert members["meta"]["count"] == 1 and members["meta"]["hasnext"] is False
+    listed = admin.get(f"{THINGS}/{thing.json()['id']}").json()["groups"]
+    assert sorted(listed) == sorted([default, floor["name"]])
+    assert admin.put(f"{THINGS}/{thing.json()['id']}", json={"groups": listed}).status_code == 200
     # PUT groups replaces the thing's groups (its type's default group stays only if named or typed).
     moved = admin.put(f"{THINGS}/{thing.json()['id']}", json={"groups": []})
     assert moved.status_code == 200 and moved.json()["groups"] == []

@@ -252,10 +252,6 @@ class Catalog:
         current = await self.get_group(who, group_id)
         await self._inventory.delete(who, current.mo_id)
 
-    async def members(self, who: Principal, group_id: str, page: PageRequest) -> Page[ManagedObject]:
-        group = await self.get_group(who, group_id)
-        return await self._inventory.children(who, group.mo_id, ChildKind.ASSET, page)
-
     async def add_member(self, who: Principal, group_id: str, mo_id: int) -> None:
         group = await self.get_group(who, group_id)
         await self._inventory.add_child(who, group.mo_id, ChildKind.ASSET, mo_id)

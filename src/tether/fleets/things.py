@@ -16,6 +16,7 @@ from tether.fleets.catalog import Catalog
 from tether.fleets.models import (
     CLIENT_ID,
     DEVICE_USER_PREFIX,
+    GROUP_FRAGMENT,
     THING_FRAGMENT,
     THING_ID,
     THING_NAME,
@@ -43,6 +44,8 @@ from tether.tenants.service import TenantService
 
 log = logging.getLogger(__name__)
 _CACHE_LIMIT = 100_000
+#: Parent ids asked per inventory query when naming a page of things' groups.
+_GROUP_BATCH = 500
 #: Cumulocity's connection fragment, which the Fleets adapter keeps on a thing (online/offline).
 CONNECTION = "c8y_Connection"
 #: Cumulocity's external id type of a device's serial number.
@@ -227,13 +230,27 @@ class ThingService:
         return await self._inventory.find(who, criteria, page)
 
     async def groups_of(self, who: Principal, mo_ids: Iterable[int]) -> dict[int, list[str]]:
-        """The names of the thing groups each object is in."""
+        """The names of the thing groups each object is in: only thing groups, so a thing's `groups` can be
+        sent back in a PUT (an object may also be a childAsset of plain Cumulocity groups and assets)."""
         relations = await self._inventory.relations(who, list(mo_ids))
+        parents = sorted({p.id for r in relations.values() for p in r.parents.get(ChildKind.ASSET, [])})
+        groups: set[int] = set()
+        for start in range(0, len(parents), _GROUP_BATCH):
+            batch = tuple(parents[start : start + _GROUP_BATCH])
+            criteria = InventoryCriteria(fragment_type=GROUP_FRAGMENT, ids=batch)
+            found = await self._inventory.find(who, criteria, PageRequest(page_size=len(batch)))
+            groups.update(mo.id for mo in found.items)
         out: dict[int, list[str]] = {}
         for mo_id, relation in relations.items():
-            parents = relation.parents.get(ChildKind.ASSET, [])
-            out[mo_id] = [p.name for p in parents if p.name is not None]
+            references = relation.parents.get(ChildKind.ASSET, [])
+            out[mo_id] = [p.name for p in references if p.name is not None and p.id in groups]
         return out
+
+    async def members(self, who: Principal, group_id: str, page: PageRequest) -> Page[ManagedObject]:
+        """The things of a thing group (its childAssets that are things; other members are not counted)."""
+        group = await self.catalog.get_group(who, group_id)
+        criteria = InventoryCriteria(fragment_type=THING_FRAGMENT, query=Query(ByGroupId(str(group.mo_id))))
+        return await self._inventory.find(who, criteria, page)
 
     async def update(self, who: Principal, thing_id: str, change: ThingChange) -> Thing:
         thing, mo = await self.get(who, thing_id)

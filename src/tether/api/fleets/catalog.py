@@ -117,7 +117,7 @@ async def delete_group(request: Request) -> Response:
 async def list_members(request: Request) -> Response:
     who = await caller(request)
     things = ctx(request).things
-    page = await things.catalog.members(who, request.path_params["id"], page_request(request))
+    page = await things.members(who, request.path_params["id"], page_request(request))
     groups = await things.groups_of(who, [mo.id for mo in page.items])
     items = []
     for mo in page.items:

@@ -10,6 +10,8 @@ import * as registration from "./pages/registration.js";
 import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
 import * as things from "./pages/things.js";
+import * as thingCatalog from "./pages/thing_catalog.js";
+import * as jobs from "./pages/jobs.js";
 import * as users from "./pages/users.js";
 import * as groups from "./pages/groups.js";
 import * as tenants from "./pages/tenants.js";
@@ -28,6 +30,10 @@ const ROUTES = [
   { pattern: /^\/ui\/audit\/?$/, page: audit, nav: "audit" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
+  { pattern: /^\/ui\/thing-groups\/?$/, page: thingCatalog, nav: "things" },
+  { pattern: /^\/ui\/thing-groups\/([^/]+)\/?$/, page: thingCatalog, nav: "things" },
+  { pattern: /^\/ui\/jobs\/?$/, page: jobs, nav: "jobs" },
+  { pattern: /^\/ui\/jobs\/([^/]+)\/?$/, page: jobs, nav: "jobs" },
 ];
 // The header's navigation, one entry a line, grouped by `section` (in the order sections first appear).
 // `needs`: the API family the page reads (api.js may()), "admin" for administrators only, absent for everyone.
@@ -36,6 +42,7 @@ const NAV = [
   { section: "Devices", name: "devices", href: "/ui/devices", label: "Devices", needs: "INVENTORY" },
   { section: "Devices", name: "registration", href: "/ui/registration", label: "Registration", needs: "DEVICE_CONTROL" },
   { section: "Fleets", name: "things", href: "/ui/things", label: "Things", needs: "admin" },
+  { section: "Fleets", name: "jobs", href: "/ui/jobs", label: "Jobs", needs: "admin" },
   { section: "Broker & rules", name: "broker", href: "/ui/broker", label: "Broker", needs: "admin" },
   { section: "Broker & rules", name: "rules", href: "/ui/rules", label: "Rules", needs: "admin" },
   { section: "Administration", name: "users", href: "/ui/users", label: "Users", needs: "USER_MANAGEMENT" },

@@ -1,8 +1,12 @@
-// EMQX Fleets things (/api/v1): list with name and status filters, create; a thing's page with its shadow:
-// desired editor, reported state and the delta between them (refreshed every 3 s).
+// EMQX Fleets things (/api/v1): list with name, type, group and status filters, create; a thing's page with
+// its type and groups (thing_membership.js), its shadow (desired editor, reported state and the delta between
+// them, refreshed every 3 s) and its commands (thing_commands.js).
 
 import { api } from "../api.js";
 import { badge, empty, errorBox, field, h, replace, timeEl, toast } from "../dom.js";
+import { fleetsNav, pager } from "./fleets_common.js";
+import { commandsSection } from "./thing_commands.js";
+import { membershipCard } from "./thing_membership.js";
 
 const LIMIT = 20;
 const SHADOW_POLL_MS = 3000;
@@ -12,21 +16,25 @@ export async function render(main, { params, query, onLeave, navigate, alive }) 
   document.title = "Things · Tether";
   const page = Math.max(1, Number(query.get("page")) || 1);
   const name = h("input", { type: "search", name: "thing-name", value: query.get("name") || "" });
+  const type = h("input", { type: "search", name: "thing-type-filter", value: query.get("thingType") || "" });
+  const group = h("input", { type: "search", name: "thing-group-filter", value: query.get("group") || "" });
   const status = h("select", { name: "thing-status" },
     [["", "Any status"], ["online", "Online"], ["offline", "Offline"]].map(([v, l]) => h("option", { value: v, selected: (query.get("status") || "") === v }, l)));
   const filters = h("form", { class: "filters", role: "search", "aria-label": "Find things" },
-    field("Name", name), field("Status", status), h("div", { class: "field actions" }, h("button", { type: "submit" }, "Search")));
+    field("Name", name, "* matches any characters"), field("Type", type), field("Group", group), field("Status", status), h("div", { class: "field actions" }, h("button", { type: "submit" }, "Search")));
   const newName = h("input", { name: "new-thing", required: true, autocomplete: "off", pattern: "[A-Za-z0-9_\\-:]+" });
   const newType = h("input", { name: "new-thing-type", autocomplete: "off", placeholder: "optional, must exist" });
   const problem = h("div", { "aria-live": "polite" });
   const create = h("form", { class: "filters card" }, field("New thing name", newName), field("Thing type", newType),
     h("div", { class: "field actions" }, h("button", { type: "submit" }, "Create thing")));
   const results = h("div", { id: "things" }, h("p", { class: "muted" }, "Loading…"));
-  replace(main, h("h1", {}, "Things"), problem, create, filters, results);
+  replace(main, fleetsNav("things"), h("h1", {}, "Things"), problem, create, filters, results);
 
   const go = (next) => {
     const p = new URLSearchParams();
     if (name.value.trim()) p.set("name", name.value.trim());
+    if (type.value.trim()) p.set("thingType", type.value.trim());
+    if (group.value.trim()) p.set("group", group.value.trim());
     if (status.value) p.set("status", status.value);
     if (next > 1) p.set("page", next);
     navigate(`/ui/things${p.toString() ? `?${p}` : ""}`);
@@ -48,14 +56,13 @@ export async function render(main, { params, query, onLeave, navigate, alive }) 
     }
   });
   try {
-    const body = await api("/api/v1/things", { query: { page, limit: LIMIT, name: query.get("name"), status: query.get("status") } });
+    const body = await api("/api/v1/things", { query: { page, limit: LIMIT, name: query.get("name"), thingType: query.get("thingType"), group: query.get("group"), status: query.get("status") } });
     if (!body.data.length) {
-      replace(results, empty(query.get("name") || query.get("status")
+      replace(results, empty(["name", "thingType", "group", "status"].some((k) => query.get(k))
         ? "No thing matches. Clear a filter, or create the thing above."
         : "No things yet. Create one above, or name an existing device as a thing through the Fleets API."));
       return;
     }
-    const pages = Math.max(1, Math.ceil(body.meta.count / LIMIT));
     replace(results,
       h("div", { class: "table-wrap" }, h("table", { class: "list", id: "thing-table" },
         h("thead", {}, h("tr", {}, ["Name", "Type", "Status", "Groups", "Updated"].map((c) => h("th", { scope: "col" }, c)))),
@@ -63,10 +70,7 @@ export async function render(main, { params, query, onLeave, navigate, alive }) 
           h("td", {}, h("a", { href: `/ui/things/${encodeURIComponent(t.id)}` }, t.name)), h("td", {}, t.thingType || "—"),
           h("td", {}, badge(t.status, t.status === "online" ? "ok" : "off")), h("td", {}, (t.groups || []).join(", ") || "—"),
           h("td", {}, timeEl(t.updatedAt))))))),
-      h("nav", { class: "pager", "aria-label": "Pages" },
-        h("button", { type: "button", class: "secondary", disabled: page <= 1, "aria-label": "Previous page", onclick: () => go(page - 1) }, "‹ Previous"),
-        h("span", {}, `Page ${page} of ${pages} · ${body.meta.count} things`),
-        h("button", { type: "button", class: "secondary", disabled: !body.meta.hasnext, "aria-label": "Next page", onclick: () => go(page + 1) }, "Next ›")));
+      pager(page, body.meta, LIMIT, go, "things"));
   } catch (error) {
     replace(results, errorBox(error));
   }
@@ -92,19 +96,27 @@ async function thingPage(main, id, onLeave, alive) {
     h("h2", { id: "h-desired" }, "Desired state"),
     field("Desired (JSON object; null removes an attribute)", desired),
     problem, h("button", { type: "submit" }, "Save desired state"));
-  replace(main,
+  const actions = await typeCommands(thing.thingType);
+  if (!alive()) return;
+  replace(main, fleetsNav("things"),
     h("p", { class: "crumbs" }, h("a", { href: "/ui/things" }, "Things"), " / "),
     h("div", { class: "title-row" }, h("h1", { id: "thing-name" }, thing.name), badge(thing.status, thing.status === "online" ? "ok" : "off")),
     h("dl", { class: "facts" },
       h("dt", {}, "Thing id"), h("dd", { class: "mono" }, thing.id),
-      h("dt", {}, "Type"), h("dd", {}, thing.thingType || "—"),
       h("dt", {}, "Client id"), h("dd", { class: "mono" }, thing.clientId || "—"),
       h("dt", {}, "Device"), h("dd", {}, h("a", { href: `/ui/devices/${thing.deviceId}` }, `#${thing.deviceId}`)),
-      h("dt", {}, "Shadow version"), h("dd", {}, version)),
+      h("dt", {}, "Shadow version"), h("dd", {}, version),
+      h("dt", {}, "Jobs"), h("dd", {}, h("a", { href: `/ui/jobs?thing=${encodeURIComponent(thing.name)}` }, "Send a job to this thing"))),
+    membershipCard(thing, async (typeName) => {
+      const names = await typeCommands(typeName);
+      const list = main.querySelector("#command-actions");
+      if (list) replace(list, names.map((n) => h("option", { value: n })));
+    }),
     editor,
     h("div", { class: "columns" },
       h("section", { "aria-labelledby": "h-reported" }, h("h2", { id: "h-reported" }, "Reported by the thing"), reported),
-      h("section", { "aria-labelledby": "h-delta" }, h("h2", { id: "h-delta" }, "Delta (desired, not yet reported)"), delta)));
+      h("section", { "aria-labelledby": "h-delta" }, h("h2", { id: "h-delta" }, "Delta (desired, not yet reported)"), delta)),
+    commandsSection(thing, actions, onLeave, alive));
 
   let edited = false;
   desired.addEventListener("input", () => {
@@ -149,4 +161,16 @@ async function thingPage(main, id, onLeave, alive) {
   await load();
   const timer = setInterval(load, SHADOW_POLL_MS);
   onLeave(() => clearInterval(timer));
+}
+
+// The commands the thing's type declares (offered as actions); none when it has no type.
+async function typeCommands(typeName) {
+  if (!typeName) return [];
+  try {
+    const body = await api("/api/v1/thing-types", { query: { limit: 100 } });
+    const found = body.data.find((t) => t.name === typeName);
+    return found ? found.commands.map((c) => c.name) : [];
+  } catch (_) {
+    return [];
+  }
 }
