@@ -6,6 +6,7 @@ there when node_modules is missing, so a fresh clone needs only node and npm."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -28,10 +29,14 @@ def mqtt_js() -> Path:
     """tests/js with MQTT.js installed (`npm ci` from the lock file when missing)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     assert node and npm, "node and npm are needed for the MQTT.js tests (apt-get install nodejs npm)"
-    if not (JS / "node_modules" / "mqtt" / "package.json").exists():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True, timeout=600
-        )
+    # Test workers (pytest-xdist) may get here at once: one installs, the others wait on the lock (npm ci
+    # starts by deleting node_modules, so two at once would break each other).
+    with open(JS / "node_modules.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (JS / "node_modules" / "mqtt" / "package.json").exists():
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True, timeout=600
+            )
     return JS
 
 
