@@ -34,6 +34,7 @@ from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.retention.service import RetentionService
 from tether.rules.connector_service import ConnectorService
 from tether.rules.service import RuleService
 from tether.telemetry.alarms import AlarmService
@@ -88,3 +89,4 @@ class Services:
     options: OptionService  # /tenant/options (`credentials.` values encrypted)
     statistics: UsageStatistics  # /tenant/statistics/summary
     audit: AuditService  # /audit/auditRecords, and the trail the services write to
+    retention: RetentionService  # /retention/retentions and the job that deletes old data

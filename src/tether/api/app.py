@@ -27,6 +27,7 @@ from tether.api.c8y import (
     presence,
     realtime,
     registration,
+    retention,
     tenants,
     trusted_certificates,
     users,
@@ -65,6 +66,7 @@ def create_app(context: Services) -> ASGIApp:
 
         *tenants.routes,
         *audit.routes,
+        *retention.routes,
         *emqx_api.mount(context),
         xyte_api.mount(context),
         fleets_api.mount(context),

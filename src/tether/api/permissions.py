@@ -26,6 +26,7 @@ PREFIXES = (
     ("/tenant/options", "OPTION_MANAGEMENT"),
     ("/tenant/statistics", "INVENTORY"),  # Cumulocity: ROLE_TENANT_STATISTICS_READ or ROLE_INVENTORY_READ
     ("/audit", "AUDIT"),
+    ("/retention/", "RETENTION_RULE"),
 )
 READS = frozenset({"GET", "HEAD"})
 #: What the real-time notifications deliver: a person listening reads all of these.
