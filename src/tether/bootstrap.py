@@ -58,6 +58,7 @@ from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.directory import UserDirectory
+from tether.tenants.inventory_roles import InventoryRoleService
 from tether.tenants.management import TenantAdministration
 from tether.tenants.option_crypto import OptionCipher
 from tether.tenants.options import OptionService
@@ -113,7 +114,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     events = EventBus()
     audit = AuditService(storage.audit)
     audit.follow(events)  # operation and alarm changes
-    tenants = TenantService(storage.tenants, storage.users, events, storage.groups, audit)
+    inventory_roles = InventoryRoleService(storage.inventory_roles)
+    tenants = TenantService(storage.tenants, storage.users, events, storage.groups, audit, inventory_roles)
     inventory = InventoryService(storage.managed_objects, events)
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
@@ -176,6 +178,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         options=OptionService(storage.options, OptionCipher(), audit),
         statistics=UsageStatistics(storage.usage, storage.tenants, monitoring.http, settings.tenant),
         audit=audit,
+        inventory_roles=inventory_roles,
         retention=RetentionService(
             storage.retention,
             binaries,

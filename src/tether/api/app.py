@@ -21,6 +21,7 @@ from tether.api.c8y import (
     events,
     identity,
     inventory,
+    inventory_roles,
     measurements,
     operations,
     platform,
@@ -54,6 +55,7 @@ def create_app(context: Services) -> ASGIApp:
         *inventory.routes,
         *identity.routes,
         *platform.routes,
+        *inventory_roles.routes,  # before the users' /user/{tenant}/... routes
         *users.routes,
         *operations.routes,
         *registration.routes,
@@ -63,7 +65,6 @@ def create_app(context: Services) -> ASGIApp:
         *alarms.routes,
         *trusted_certificates.routes,
         *console.routes(),
-
         *tenants.routes,
         *audit.routes,
         *retention.routes,

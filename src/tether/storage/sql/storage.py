@@ -18,6 +18,7 @@ from tether.storage.sql.fleets import SqlShadowStore
 from tether.storage.sql.fleets_jobs import SqlJobStore
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
+from tether.storage.sql.inventory_roles import SqlInventoryRoleStore
 from tether.storage.sql.operations import SqlOperationStore
 from tether.storage.sql.options import SqlOptionStore, SqlSecretStore
 from tether.storage.sql.presence import SqlPresenceStore
@@ -64,6 +65,7 @@ class SqlStorage:
         self.audit = SqlAuditStore(self.database)
         self.usage = SqlUsageStore(self.database)
         self.retention = SqlRetentionStore(self.database)
+        self.inventory_roles = SqlInventoryRoleStore(self.database)
 
         self.jobs = SqlJobStore(self.database)
 

@@ -1,6 +1,9 @@
-"""Data retention: the tenants' retention rules and the indexes the retention job deletes by (alarms and
-operations by tenant and last change); the roles ROLE_RETENTION_RULE_READ/ADMIN join the default groups
-(admins both, readers the READ), so that the admins group still holds every role an administrator holds.
+"""Data retention and inventory roles. Retention: the tenants' retention rules and the indexes the
+retention job deletes by (alarms and operations by tenant and last change); the roles
+ROLE_RETENTION_RULE_READ/ADMIN join the default groups (admins both, readers the READ), so that the admins
+group still holds every role an administrator holds.
+Inventory roles (`/user/inventoryroles`) and their assignments to users on managed objects; the default
+roles are provisioned at the next start (tenants/service.py, as the default groups are).
 
 Revision ID: 0021
 Revises: 0019
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0021"
 down_revision = "0019"
@@ -17,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_Document = sa.JSON().with_variant(JSONB(), "postgresql")
 _NEW = {
     "admins": ("ROLE_RETENTION_RULE_ADMIN", "ROLE_RETENTION_RULE_READ"),
     "readers": ("ROLE_RETENTION_RULE_READ",),
@@ -39,6 +44,31 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_retention_tenant", "retention_rules", ["tenant_id"])
+    op.create_table(
+        "inventory_roles",
+        sa.Column("id", _Id, primary_key=True, autoincrement=True),
+        sa.Column(
+            "tenant_id", sa.String(64), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("description", sa.Text),
+        sa.Column("permissions", _Document, nullable=False),
+        sa.UniqueConstraint("tenant_id", "name", name="uq_inventory_roles_name"),
+        sqlite_autoincrement=True,
+    )
+    op.create_table(
+        "inventory_assignments",
+        sa.Column("id", _Id, primary_key=True, autoincrement=True),
+        sa.Column("tenant_id", sa.String(64), nullable=False),
+        sa.Column("username", sa.String(255), nullable=False),
+        sa.Column("mo_id", _Id, sa.ForeignKey("managed_objects.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("role_ids", sa.Text, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "username"], ["users.tenant_id", "users.username"], ondelete="CASCADE"
+        ),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_inventory_assignments_user", "inventory_assignments", ["tenant_id", "username"])
     op.create_index("ix_alarm_tenant_updated", "alarms", ["tenant_id", "last_updated"])
     op.create_index("ix_op_tenant_updated", "operations", ["tenant_id", "last_updated"])
     bind = op.get_bind()
@@ -53,6 +83,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inventory_assignments_user", "inventory_assignments")
+    op.drop_table("inventory_assignments")
+    op.drop_table("inventory_roles")
     op.drop_index("ix_op_tenant_updated", "operations")
     op.drop_index("ix_alarm_tenant_updated", "alarms")
     op.drop_index("ix_retention_tenant", "retention_rules")
