@@ -11,6 +11,7 @@ import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
 import * as things from "./pages/things.js";
 import * as users from "./pages/users.js";
+import * as retention from "./pages/retention.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -22,6 +23,7 @@ const ROUTES = [
   { pattern: /^\/ui\/users\/?$/, page: users, nav: "users" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
+  { pattern: /^\/ui\/retention\/?$/, page: retention, nav: "retention" },
 ];
 const NAV = [
   ["overview", "/ui/", "Overview"],
@@ -31,6 +33,7 @@ const NAV = [
   ["broker", "/ui/broker", "Broker"],
   ["rules", "/ui/rules", "Rules"],
   ["users", "/ui/users", "Users"],
+  ["retention", "/ui/retention", "Retention"],
 ];
 
 const main = document.getElementById("main");
