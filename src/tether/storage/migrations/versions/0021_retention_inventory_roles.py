@@ -2,8 +2,8 @@
 retention job deletes by (alarms and operations by tenant and last change); the roles
 ROLE_RETENTION_RULE_READ/ADMIN join the default groups (admins both, readers the READ), so that the admins
 group still holds every role an administrator holds.
-Inventory roles (`/user/inventoryroles`) and their assignments to users on managed objects; the default
-roles are provisioned at the next start (tenants/service.py, as the default groups are).
+Inventory roles (`/user/inventoryroles`) and their assignments to users on managed objects; every existing
+tenant gets Cumulocity's default roles (new tenants get them when created, tenants/service.py).
 
 Revision ID: 0021
 Revises: 0019
@@ -22,6 +22,29 @@ depends_on = None
 
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _Document = sa.JSON().with_variant(JSONB(), "postgresql")
+# The default inventory roles as they were when this revision was written (tenants/inventory_roles.py).
+_DEFAULT_ROLES = (
+    (
+        "Manager",
+        "Can read and write all data of the assigned objects",
+        [{"permission": "*", "scope": "*", "type": "*"}],
+    ),
+    (
+        "Reader",
+        "Can read all data of the assigned objects",
+        [{"permission": "READ", "scope": "*", "type": "*"}],
+    ),
+    (
+        "Operations: All",
+        "Can send every operation to the assigned devices",
+        [{"permission": "ADMIN", "scope": "OPERATION", "type": "*"}],
+    ),
+    (
+        "Operations: Restart Device",
+        "Can restart the assigned devices",
+        [{"permission": "ADMIN", "scope": "OPERATION", "type": "c8y_Restart"}],
+    ),
+)
 _NEW = {
     "admins": ("ROLE_RETENTION_RULE_ADMIN", "ROLE_RETENTION_RULE_READ"),
     "readers": ("ROLE_RETENTION_RULE_READ",),
@@ -44,7 +67,7 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_retention_tenant", "retention_rules", ["tenant_id"])
-    op.create_table(
+    roles = op.create_table(
         "inventory_roles",
         sa.Column("id", _Id, primary_key=True, autoincrement=True),
         sa.Column(
@@ -72,6 +95,14 @@ def upgrade() -> None:
     op.create_index("ix_alarm_tenant_updated", "alarms", ["tenant_id", "last_updated"])
     op.create_index("ix_op_tenant_updated", "operations", ["tenant_id", "last_updated"])
     bind = op.get_bind()
+    live = bind.execute(sa.text("SELECT id FROM tenants WHERE status != 'DELETED'")).all()
+    rows = [
+        {"tenant_id": t, "name": name, "description": description, "permissions": permissions}
+        for (t,) in live
+        for name, description, permissions in _DEFAULT_ROLES
+    ]
+    if rows:
+        op.bulk_insert(roles, rows)
     for name, added in _NEW.items():
         rows = bind.execute(sa.text("SELECT id, roles FROM user_groups WHERE name = :n"), {"n": name}).all()
         for group_id, roles in rows:
