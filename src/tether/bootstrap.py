@@ -215,7 +215,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     await services.presence.start()
     await services.rules.load()
     await services.connectors.load()
-    services.retention.start()  # the retention job: first run now, then every retention_interval seconds
+    services.retention.start()  # the retention job, every retention_interval seconds
     return Platform(
         storage=storage,
         services=services,

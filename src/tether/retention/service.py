@@ -1,15 +1,15 @@
 """Retention rules (ROLE_RETENTION_RULE_READ to read, _ADMIN to change, as Cumulocity) and the job that
 applies them.
 
-The job runs every `interval` seconds (and `run_once` on demand): for each tenant, each rule, each kind of
-data the rule covers, it deletes the rows older than the rule's maximum age in batches of `batch` rows. Each
-batch is one short write transaction (on SQLite it joins the group-committing writer as ingest does, so it
-never holds the writer for longer than one batch), and between batches the job rests three times as long
-as the batch took (at least `pause`; `share` 0.25 of the time is the job's), so that ingest and the event
-loop keep their turn. A tenant without a catch-all rule of its own (`*` for data
-type, type, source and fragment type) gets the platform's default rule, `default_days` (0: none). Rows
-deleted by retention are not announced (no real-time notification, no rule-engine event), as Cumulocity's
-retention is silent; the files of deleted binaries and event attachments are deleted with them.
+The job runs every `interval` seconds, the first time one interval after start (and `run_once` on demand):
+for each tenant, each rule, each kind of data the rule covers, it deletes the rows older than the rule's
+maximum age in batches of `batch` rows. Each batch is one short write transaction (on SQLite it joins the
+group-committing writer as ingest does, so it never holds the writer for longer than one batch), and between
+batches the job rests three times as long as the batch took (at least `pause`; `share` 0.25 of the time is
+the job's), so that ingest and the event loop keep their turn. A tenant without a catch-all rule of its own
+(`*` for data type, type, source and fragment type) gets the platform's default rule, `default_days` (0:
+none). Rows deleted by retention are not announced (no real-time notification, no rule-engine event), as
+Cumulocity's retention is silent; the files of deleted binaries and event attachments are deleted with them.
 """
 
 from __future__ import annotations
@@ -182,14 +182,15 @@ class RetentionService:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="retention")
 
     async def _loop(self) -> None:
+        # The first run one interval after start: a restart is no time to add deletes to the reconnections.
         while True:
+            await asyncio.sleep(self.interval)
             try:
                 deleted = await self.run_once()
                 if deleted:
                     log.info("retention deleted %d row(s)", deleted)
             except Exception:  # the database is away: try again next round
                 log.exception("retention run failed")
-            await asyncio.sleep(self.interval)
 
     async def close(self) -> None:
         if self._task is not None:

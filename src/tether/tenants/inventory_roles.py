@@ -100,6 +100,8 @@ class InventoryRoleStore(Protocol):
 def check_draft(draft: RoleDraft) -> RoleDraft:
     if not draft.name or len(draft.name) > 255 or "\x00" in draft.name:
         raise InvalidInput("'name' must be 1 to 255 characters without NUL", resource=R)
+    if draft.description is not None and (len(draft.description) > 10_000 or "\x00" in draft.description):
+        raise InvalidInput("'description' must be at most 10000 characters without NUL", resource=R)
     if len(draft.permissions) > MAX_PERMISSIONS:
         raise InvalidInput(f"An inventory role has at most {MAX_PERMISSIONS} permissions", resource=R)
     for p in draft.permissions:
@@ -175,7 +177,7 @@ class InventoryRoleService:
     async def _user(self, who: Principal, tenant_id: str, username: str, write: bool) -> None:
         if write or who.tenant_id != tenant_id or who.username != username:  # one's own, read: no role
             self._check(who, write, tenant_id)
-        if not await self._store.user_exists(tenant_id, username):
+        if "\x00" in username or not await self._store.user_exists(tenant_id, username):
             raise NotFound(f"User with id = {username} not found", resource=R)
 
     async def assign(

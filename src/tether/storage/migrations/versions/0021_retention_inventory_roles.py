@@ -104,9 +104,9 @@ def upgrade() -> None:
     if rows:
         op.bulk_insert(roles, rows)
     for name, added in _NEW.items():
-        rows = bind.execute(sa.text("SELECT id, roles FROM user_groups WHERE name = :n"), {"n": name}).all()
-        for group_id, roles in rows:
-            held = {r for r in (roles or "").split(",") if r}
+        groups = bind.execute(sa.text("SELECT id, roles FROM user_groups WHERE name = :n"), {"n": name}).all()
+        for group_id, group_roles in groups:
+            held = {r for r in (group_roles or "").split(",") if r}
             bind.execute(
                 sa.text("UPDATE user_groups SET roles = :r WHERE id = :i"),
                 {"r": ",".join(sorted(held | set(added))), "i": group_id},
