@@ -98,6 +98,7 @@ def start_server(backend: str, tmp: Path, **overrides: Any) -> ServerThread:
         "admin_password": ADMIN_PASSWORD,
         "bootstrap_password": BOOTSTRAP_PASSWORD,
         "max_body_size": 64 * 1024,
+        "retention_interval": 0,  # the retention job runs when a test calls run_once (tests/retention)
     }
     return ServerThread(Settings(**{**settings, **overrides})).start()
 

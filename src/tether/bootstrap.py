@@ -46,6 +46,7 @@ from tether.realtime.hub import Renderer
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.retention.service import RetentionService
 from tether.rules.connector_service import ConnectorService
 from tether.rules.service import RuleService
 from tether.services import Services
@@ -57,6 +58,7 @@ from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.directory import UserDirectory
+from tether.tenants.inventory_roles import InventoryRoleService
 from tether.tenants.management import TenantAdministration
 from tether.tenants.option_crypto import OptionCipher
 from tether.tenants.options import OptionService
@@ -94,6 +96,7 @@ class Platform:
         self.services.realtime.close()
         await self.services.presence.close()
         await self.services.audit.close()
+        await self.services.retention.close()
         await self.password_watch.close()
         await self.storage.close()
 
@@ -111,7 +114,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     events = EventBus()
     audit = AuditService(storage.audit)
     audit.follow(events)  # operation and alarm changes
-    tenants = TenantService(storage.tenants, storage.users, events, storage.groups, audit)
+    inventory_roles = InventoryRoleService(storage.inventory_roles)
+    tenants = TenantService(storage.tenants, storage.users, events, storage.groups, audit, inventory_roles)
     inventory = InventoryService(storage.managed_objects, events)
     identity = IdentityService(storage.external_ids, inventory)
     operations = OperationService(storage.operations, storage.managed_objects, events)
@@ -130,6 +134,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     rules = RuleService(storage.rules)
     connectors = ConnectorService(storage.connectors, rules)
     sinks = SinkManager(connectors, settings.data_dir / "sinks")
+    binaries = BinaryService(files, inventory, device_events, events, settings.max_binary_size)
     return Services(
         settings=settings,
         events=events,
@@ -159,7 +164,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         commands=CommandService(operations, things),
         jobs=JobService(storage.jobs, Targeting(things, inventory, storage.jobs, events)),
         monitoring=monitoring,
-        binaries=BinaryService(files, inventory, device_events, events, settings.max_binary_size),
+        binaries=binaries,
         presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
         rules=rules,
         connectors=connectors,
@@ -173,6 +178,14 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         options=OptionService(storage.options, OptionCipher(), audit),
         statistics=UsageStatistics(storage.usage, storage.tenants, monitoring.http, settings.tenant),
         audit=audit,
+        inventory_roles=inventory_roles,
+        retention=RetentionService(
+            storage.retention,
+            binaries,
+            default_days=settings.default_retention_days,
+            management_tenant=settings.tenant,
+            interval=settings.retention_interval,
+        ),
     )
 
 
@@ -202,6 +215,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     await services.presence.start()
     await services.rules.load()
     await services.connectors.load()
+    services.retention.start()  # the retention job, every retention_interval seconds
     return Platform(
         storage=storage,
         services=services,

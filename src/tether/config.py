@@ -44,6 +44,11 @@ class Settings:
     presence_history_days: int = 30
     presence_check_interval: int = 10
     presence_offline_grace: int = 300
+    # Data retention (tether.retention): the default rule's age in days for every tenant without a catch-all
+    # rule of its own (0: none; data is then kept until a tenant's rules delete it), and seconds between runs
+    # of the retention job, the first one interval after start (0: never run).
+    default_retention_days: int = 90
+    retention_interval: int = 3600
     config: Path | None = None
     # Sections of the config file for later subsystems (e.g. [tls], [acl]) are kept as given.
     sections: Mapping[str, Any] = field(default_factory=dict)

@@ -34,12 +34,14 @@ from tether.realtime import Hub
 from tether.registration.retirement import DeviceRetirement
 from tether.registration.service import RegistrationService
 from tether.registration.xyte import XyteService
+from tether.retention.service import RetentionService
 from tether.rules.connector_service import ConnectorService
 from tether.rules.service import RuleService
 from tether.telemetry.alarms import AlarmService
 from tether.telemetry.events import EventService
 from tether.telemetry.measurements import MeasurementService
 from tether.tenants.directory import UserDirectory
+from tether.tenants.inventory_roles import InventoryRoleService
 from tether.tenants.management import TenantAdministration
 from tether.tenants.options import OptionService
 from tether.tenants.service import TenantService
@@ -88,3 +90,5 @@ class Services:
     options: OptionService  # /tenant/options (`credentials.` values encrypted)
     statistics: UsageStatistics  # /tenant/statistics/summary
     audit: AuditService  # /audit/auditRecords, and the trail the services write to
+    inventory_roles: InventoryRoleService  # /user/inventoryroles and their assignments on objects
+    retention: RetentionService  # /retention/retentions and the job that deletes old data

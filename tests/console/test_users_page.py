@@ -1,6 +1,7 @@
 """The administration pages in a real browser: groups and their roles, users (edit, password, groups,
 disable, delete), the broker page's API keys, built-in MQTT users and ACL rules used by real clients,
-tenants and options, the audit trail; and a reader who logs in and sees only what its roles open."""
+tenants and options, the audit trail, retention rules and inventory roles; and a reader who logs in and sees
+only what its roles open."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from selenium.webdriver.support.ui import Select
 from tests.api.users_support import make_user
 from tests.console.browser import Console
 from tests.mqtt_device import Device, ServerMqtt
-from tests.support import ServerThread, unique
+from tests.support import ADMIN_PASSWORD, ServerThread, unique
 
 
 def test_a_group_gets_roles_and_a_user_in_it_is_edited_disabled_and_deleted(
@@ -251,3 +252,51 @@ def test_a_reader_logs_in_and_sees_only_what_its_roles_open(
     finally:
         console.find("#logout").click()  # the next test's console logs in as the administrator again
         console.find("form.login")
+
+
+def test_retention_rules_and_an_inventory_role_assignment(console: Console, server: ServerThread) -> None:
+    admin = httpx.Client(base_url=server.url, auth=("t1/admin", ADMIN_PASSWORD), timeout=30)
+    console.open("/ui/retention")
+    Select(console.find("select[name=rule-data-type]")).select_by_value("MEASUREMENT")
+    console.fill("input[name=rule-maximum-age]", "7")
+    console.fill("input[name=rule-type]", "c8y_Console")
+    console.button("Create rule").click()
+    row = console.wait_text("#rule-table tbody tr", "c8y_Console")
+    [rule] = [
+        r for r in admin.get("/retention/retentions").json()["retentionRules"] if r["type"] == "c8y_Console"
+    ]
+    assert rule["dataType"] == "MEASUREMENT" and rule["maximumAge"] == 7 and "7 days" in row.text
+    console.screenshot("retention")
+    console.button(f"Delete rule {rule['id']}").click()
+    console.until(lambda: admin.get(f"/retention/retentions/{rule['id']}").status_code == 404, "rule deleted")
+
+    group = admin.post(
+        "/inventory/managedObjects", json={"name": unique("grp"), "c8y_IsDeviceGroup": {}}
+    ).json()["id"]
+    device = admin.post("/inventory/managedObjects", json={"name": unique("dev"), "c8y_IsDevice": {}}).json()[
+        "id"
+    ]
+    admin.post(f"/inventory/managedObjects/{group}/childAssets", json={"managedObject": {"id": device}})
+    login, password = make_user(admin)
+    username = login.split("/", 1)[1]
+    console.open("/ui/inventory-roles")
+    console.wait_text("#assignment-table", username)
+    Select(console.find("select[name=assign-user]")).select_by_value(username)
+    Select(console.find("select[name=assign-group]")).select_by_value(group)
+    Select(console.find("select[name=assign-role]")).select_by_visible_text("Reader")
+    console.button("Assign role").click()
+    console.wait_text(f"#assignment-table tr[data-user='{username}']", f"Reader on {group}")
+    mine = httpx.get(server.url + "/inventory/managedObjects", auth=(login, password)).json()[
+        "managedObjects"
+    ]
+    assert {mo["id"] for mo in mine} == {group, device}
+    [assignment] = admin.get(f"/user/t1/users/{username}/roles/inventory").json()["inventoryAssignments"]
+    console.button(f"Remove assignment {assignment['id']} of {username}").click()
+    console.until(
+        lambda: (
+            httpx.get(server.url + "/inventory/managedObjects", auth=(login, password)).status_code == 403
+        ),
+        "no rights left",
+    )
+    console.screenshot("inventory-roles")
+    admin.close()

@@ -16,6 +16,7 @@ from typing import Any
 from tests.fakes.paging import page_of
 
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.inventory.models import (
     ChildKind,
     InventoryCriteria,
@@ -140,7 +141,7 @@ class FakeManagedObjectStore:
         criteria: InventoryCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[ManagedObject]:
         if criteria.query is not None:
             raise NotImplementedError("query-language filters are evaluated by the SQL store only")
@@ -148,7 +149,10 @@ class FakeManagedObjectStore:
             mo
             for mo in sorted(self.objects.values(), key=lambda mo: mo.id)
             if mo.tenant_id == tenant_id
-            and (owner_scope is None or mo.owner == owner_scope)
+            and (
+                owner_scope is None
+                or (mo.owner == owner_scope if isinstance(owner_scope, str) else mo.id in owner_scope)
+            )
             and self._matches(mo, criteria)
         ]
         return page_of(found, page)
@@ -179,6 +183,16 @@ class FakeManagedObjectStore:
             for e in self.edges
             if e.tenant_id == tenant_id and e.parent_id in parent_ids and e.kind in wanted
         ]
+
+    async def descendants(self, tenant_id: str, roots: list[int]) -> set[int]:
+        found = {r for r in roots if (mo := self.objects.get(r)) is not None and mo.tenant_id == tenant_id}
+        frontier = set(found)
+        while frontier:
+            frontier = {
+                e.child_id for e in self.edges if e.tenant_id == tenant_id and e.parent_id in frontier
+            } - found
+            found |= frontier
+        return found
 
     async def parent_ids(self, tenant_id: str, child_ids: list[int], kinds: Iterable[ChildKind]) -> list[int]:
         wanted = set(kinds)

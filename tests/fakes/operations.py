@@ -9,6 +9,7 @@ from tests.fakes.inventory import FakeManagedObjectStore, has_path, merge
 from tests.fakes.paging import page_of
 
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.operations.models import (
     NewOperation,
     Operation,
@@ -81,9 +82,11 @@ class FakeOperationStore:
         self.operations[op_id] = updated
         return updated
 
-    def _owned(self, tenant_id: str, op: Operation, owner: str) -> bool:
+    def _owned(self, tenant_id: str, op: Operation, owner: OwnerScope) -> bool:
         return any(
-            mo is not None and mo.tenant_id == tenant_id and mo.owner == owner
+            mo is not None
+            and mo.tenant_id == tenant_id
+            and (mo.owner == owner if isinstance(owner, str) else mo.id in owner)
             for mo in (self._mos.objects.get(op.device_id), self._mos.objects.get(op.agent_id or 0))
         )
 
@@ -93,7 +96,7 @@ class FakeOperationStore:
         criteria: OperationCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Operation]:
         found = [
             op

@@ -14,6 +14,7 @@ from tests.fakes.paging import page_of
 
 from tether.core.errors import Conflict, NotFound
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.telemetry.models import (
     Alarm,
     AlarmChange,
@@ -68,11 +69,13 @@ class _Rows(Generic[_Timed]):
         if mo is None or mo.tenant_id != tenant_id:
             raise _source_gone()
 
-    def _owned(self, tenant_id: str, source_id: int, owner_scope: str | None) -> bool:
+    def _owned(self, tenant_id: str, source_id: int, owner_scope: OwnerScope | None) -> bool:
         if owner_scope is None:
             return True
         mo = self._mos.objects.get(source_id)
-        return mo is not None and mo.tenant_id == tenant_id and mo.owner == owner_scope
+        if mo is None or mo.tenant_id != tenant_id:
+            return False
+        return mo.owner == owner_scope if isinstance(owner_scope, str) else mo.id in owner_scope
 
 
 class FakeMeasurementStore(_Rows[Measurement]):
@@ -81,7 +84,7 @@ class FakeMeasurementStore(_Rows[Measurement]):
         super().__init__(managed_objects, self.measurements)
 
     def _matching(
-        self, tenant_id: str, criteria: MeasurementCriteria, owner_scope: str | None
+        self, tenant_id: str, criteria: MeasurementCriteria, owner_scope: OwnerScope | None
     ) -> list[Measurement]:
         found = []
         for m in self.measurements.values():
@@ -135,7 +138,7 @@ class FakeMeasurementStore(_Rows[Measurement]):
         criteria: MeasurementCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Measurement]:
         return page_of(self._matching(tenant_id, criteria, owner_scope), page)
 
@@ -146,7 +149,7 @@ class FakeMeasurementStore(_Rows[Measurement]):
         return True
 
     async def delete_matching(
-        self, tenant_id: str, criteria: MeasurementCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: MeasurementCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Measurement]:
         gone = _by_time(self._matching(tenant_id, criteria, owner_scope), newest_first=False)
         for m in gone:
@@ -176,7 +179,9 @@ class FakeEventStore(_Rows[Event]):
         self.events: dict[int, Event] = {}
         super().__init__(managed_objects, self.events)
 
-    def _matching(self, tenant_id: str, criteria: EventCriteria, owner_scope: str | None) -> list[Event]:
+    def _matching(
+        self, tenant_id: str, criteria: EventCriteria, owner_scope: OwnerScope | None
+    ) -> list[Event]:
         def value_at(document: Json, dotted: str) -> object:
             value: object = document
             for key in dotted.split("."):
@@ -222,7 +227,12 @@ class FakeEventStore(_Rows[Event]):
         return e if e is not None and e.tenant_id == tenant_id else None
 
     async def find(
-        self, tenant_id: str, criteria: EventCriteria, page: PageRequest, *, owner_scope: str | None = None
+        self,
+        tenant_id: str,
+        criteria: EventCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Event]:
         return page_of(self._matching(tenant_id, criteria, owner_scope), page)
 
@@ -248,7 +258,7 @@ class FakeEventStore(_Rows[Event]):
         return True
 
     async def delete_matching(
-        self, tenant_id: str, criteria: EventCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: EventCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Event]:
         gone = _by_time(self._matching(tenant_id, criteria, owner_scope), newest_first=False)
         for e in gone:
@@ -282,7 +292,9 @@ class FakeAlarmStore(_Rows[Alarm]):
             None,
         )
 
-    def _matching(self, tenant_id: str, criteria: AlarmCriteria, owner_scope: str | None) -> list[Alarm]:
+    def _matching(
+        self, tenant_id: str, criteria: AlarmCriteria, owner_scope: OwnerScope | None
+    ) -> list[Alarm]:
         found = [
             a
             for a in self.alarms.values()
@@ -338,12 +350,19 @@ class FakeAlarmStore(_Rows[Alarm]):
         return self._shown(a) if a is not None and a.tenant_id == tenant_id else None
 
     async def find(
-        self, tenant_id: str, criteria: AlarmCriteria, page: PageRequest, *, owner_scope: str | None = None
+        self,
+        tenant_id: str,
+        criteria: AlarmCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Alarm]:
         found = [self._shown(a) for a in self._matching(tenant_id, criteria, owner_scope)]
         return page_of(found, page)
 
-    async def count(self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None) -> int:
+    async def count(
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: OwnerScope | None = None
+    ) -> int:
         return len(self._matching(tenant_id, criteria, owner_scope))
 
     def _reopens(self, alarm: Alarm, status: AlarmStatus) -> bool:
@@ -380,7 +399,7 @@ class FakeAlarmStore(_Rows[Alarm]):
         status: AlarmStatus,
         now: int,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> list[Alarm]:
         changing = [a for a in self._matching(tenant_id, criteria, owner_scope) if a.status is not status]
         if status.is_open:  # all or nothing: two reopened alarms of one source and type conflict too
@@ -396,7 +415,7 @@ class FakeAlarmStore(_Rows[Alarm]):
         return [self._shown(self.alarms[a.id or 0]) for a in sorted(changing, key=lambda a: a.id or 0)]
 
     async def delete_matching(
-        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Alarm]:
         gone = sorted(self._matching(tenant_id, criteria, owner_scope), key=lambda a: a.id or 0)
         for a in gone:

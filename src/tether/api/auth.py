@@ -11,7 +11,7 @@ import base64
 from starlette.requests import Request
 
 from tether.api.context import ctx
-from tether.api.permissions import admitted
+from tether.api.permissions import admitted, inventory_scope
 from tether.core.errors import Forbidden, TooManyRequests, Unauthorized
 from tether.credentials.api_keys import api_key_principal, looks_like_api_key
 from tether.credentials.models import ApiKeyRole
@@ -87,6 +87,9 @@ async def authenticate(request: Request) -> Principal:
     if viewer and request.method not in _READS:
         raise Forbidden("A viewer API key may only read (GET)", resource="security")
     principal = admitted(principal, request.method, request.url.path)  # global roles (api/permissions.py)
+    scoped = inventory_scope(principal, request.method)  # or inventory roles: what they reach
+    if scoped is not None:
+        principal = await context.inventory.scoped(principal, (scoped[0],), scoped[1])
     request.scope["tether.principal"] = principal
     return principal
 

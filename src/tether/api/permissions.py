@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from tether.core.errors import Forbidden
+from tether.inventory.access import SCOPES, may_enter
 from tether.tenants.models import Principal, Role
 
 #: Path prefix -> API family (tenants/permissions.py FAMILIES).
@@ -26,6 +27,7 @@ PREFIXES = (
     ("/tenant/options", "OPTION_MANAGEMENT"),
     ("/tenant/statistics", "INVENTORY"),  # Cumulocity: ROLE_TENANT_STATISTICS_READ or ROLE_INVENTORY_READ
     ("/audit", "AUDIT"),
+    ("/retention/", "RETENTION_RULE"),
 )
 READS = frozenset({"GET", "HEAD"})
 #: What the real-time notifications deliver: a person listening reads all of these.
@@ -62,21 +64,43 @@ def required(method: str, path: str) -> tuple[str, frozenset[str]] | None:
 
 
 def admitted(who: Principal, method: str, path: str) -> Principal:
-    """The principal the services see for this request, or Forbidden."""
+    """The principal the services see for this request, or Forbidden. A person without the family's roles
+    but with inventory roles of the family's scope is let in with `family` set and no role: the caller then
+    resolves what those roles reach (`inventory_scope`, InventoryService.scoped)."""
     if who.roles:  # administrators, devices, bootstrap, API keys
         return who
     rule = required(method, path)
     if rule is None:
         return who
     family, roles = rule
-    if not roles & who.grants:
-        raise Forbidden("Access is denied", resource="security")
-    return dataclasses.replace(who, roles=who.roles | {Role.ADMIN}, family=family)
+    if roles & who.grants:
+        return dataclasses.replace(who, roles=who.roles | {Role.ADMIN}, family=family)
+    scope = SCOPES.get(family)
+    if scope is not None and may_enter(who, scope, method not in READS):
+        return dataclasses.replace(who, family=family)
+    raise Forbidden("Access is denied", resource="security")
+
+
+def inventory_scope(who: Principal, method: str) -> tuple[str, bool] | None:
+    """(scope, write) when `admitted` let `who` in by its inventory roles (its reach is still to resolve)."""
+    if who.roles or who.family is None or who.readable is not None or who.family not in SCOPES:
+        return None
+    return SCOPES[who.family], method not in READS
 
 
 def listener(who: Principal | None) -> Principal | None:
     """A person may listen to real-time notifications when it reads every family they deliver (they are
-    then filtered as an administrator's); others keep their principal (and the hub's refusal)."""
+    then filtered as an administrator's); others keep their principal (and the hub's refusal; a person with
+    inventory roles is resolved by `realtime_scopes`)."""
     if who is None or who.roles or not all(who.may(f, False) for f in REALTIME_FAMILIES):
         return who
     return dataclasses.replace(who, roles=frozenset({Role.ADMIN}), family="REALTIME")
+
+
+def realtime_scopes(who: Principal | None) -> tuple[str, ...] | None:
+    """The inventory role scopes a listener without the realtime families' global roles is resolved in:
+    every scope the notifications deliver, so that it hears of an object only what it may read of all of its
+    data (None: not such a listener)."""
+    if who is None or who.roles or not who.inventory:
+        return None
+    return tuple(SCOPES[f] for f in REALTIME_FAMILIES)

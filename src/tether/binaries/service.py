@@ -194,6 +194,14 @@ class BinaryService:
             raise NotFound(missing=missing, resource=R)
         return size, self._store.read(who.tenant_id, key)
 
+    async def forget(
+        self, tenant_id: str, binaries: tuple[int, ...], attachments: tuple[tuple[int, int], ...]
+    ) -> None:
+        """The files of binaries and event attachments whose rows the retention job deleted (unannounced)."""
+        await self._delete(
+            tenant_id, [_object_key(b) for b in binaries] + [_event_key(s, e) for s, e in attachments]
+        )
+
     # -- files go with their owner, however it was deleted (REST, cascade, bulk delete of events)
 
     def _forget(self, event: DomainEvent) -> None:

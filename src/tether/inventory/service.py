@@ -10,7 +10,7 @@ from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.text import checked
 from tether.core.values import clean_fields
-from tether.inventory.access import may_read
+from tether.inventory.access import may_read, reach, scope_of
 from tether.inventory.models import (
     ChildChange,
     ChildKind,
@@ -99,9 +99,15 @@ class InventoryService:
     async def find(
         self, who: Principal, criteria: InventoryCriteria, page: PageRequest
     ) -> Page[ManagedObject]:
-        self._require_inventory_role(who)
-        owner_scope = who.username if who.is_device else None
-        return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope)
+        if not who.is_scoped:
+            self._require_inventory_role(who)
+        return await self._store.find(who.tenant_id, criteria, page, owner_scope=scope_of(who))
+
+    async def scoped(
+        self, who: Principal, scopes: tuple[str, ...], write: bool, fragments: frozenset[str] | None = None
+    ) -> Principal:
+        """`who` limited to what its inventory roles reach in `scopes` (inventory/access.py reach)."""
+        return await reach(who, scopes, write, self._store, fragments)
 
     async def relations(self, who: Principal, ids: list[int]) -> dict[int, Relations]:
         return await self._store.relations(who.tenant_id, ids)

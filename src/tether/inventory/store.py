@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.inventory.models import (
     ChildKind,
     InventoryCriteria,
@@ -39,12 +40,16 @@ class ManagedObjectStore(Protocol):
         criteria: InventoryCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[ManagedObject]: ...
     async def relations(self, tenant_id: str, mo_ids: list[int]) -> dict[int, Relations]: ...
     async def child_ids(
         self, tenant_id: str, parent_ids: list[int], kinds: Iterable[ChildKind]
     ) -> list[int]: ...
+    async def descendants(self, tenant_id: str, roots: list[int]) -> set[int]:
+        """The roots that exist in the tenant and every object below them (inventory/access.py)."""
+        ...
+
     async def parent_ids(
         self, tenant_id: str, child_ids: list[int], kinds: Iterable[ChildKind]
     ) -> list[int]: ...

@@ -14,7 +14,7 @@ from tether.core.errors import Forbidden, InvalidInput, Missing, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.values import clean_fields
-from tether.inventory.access import may_read
+from tether.inventory.access import may_read, reach, scope_of
 from tether.inventory.models import ChildKind, InventoryCriteria, ManagedObject
 from tether.inventory.store import ManagedObjectStore
 from tether.operations.models import (
@@ -59,6 +59,8 @@ class OperationService:
         The route is fixed at creation: relinking the device later does not move its operations.
         """
         self._require_role(who)
+        if who.is_scoped:  # inventory roles: those whose OPERATION permissions allow these fragments
+            who = await reach(who, ("OPERATION",), True, self._mos, frozenset(fragments))
         device = await self._mos.get(who.tenant_id, device_id)
         agent = None if device is None else await self.route(who.tenant_id, device)
         if device is None or not self._owns(who, device, agent):
@@ -136,8 +138,7 @@ class OperationService:
 
     async def find(self, who: Principal, criteria: OperationCriteria, page: PageRequest) -> Page[Operation]:
         self._require_role(who)
-        owner_scope = who.username if who.is_device else None
-        return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope)
+        return await self._store.find(who.tenant_id, criteria, page, owner_scope=scope_of(who))
 
     async def delete(self, who: Principal, criteria: OperationCriteria) -> int:
         """Delete every operation matching `criteria` (all of the tenant's when none is given)."""
@@ -173,5 +174,5 @@ class OperationService:
 
     @staticmethod
     def _require_role(who: Principal) -> None:
-        if not (who.is_admin or who.is_device):
+        if not (who.is_admin or who.is_device or who.is_scoped):
             raise Forbidden("Access is denied", resource="security")

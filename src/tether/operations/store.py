@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.operations.models import NewOperation, Operation, OperationChange, OperationCriteria
 
 
@@ -25,7 +26,7 @@ class OperationStore(Protocol):
         criteria: OperationCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Operation]:
         """Ordered by id (newest first with `criteria.newest_first`); with `owner_scope` only the
         operations whose device or agent that user owns."""

@@ -12,19 +12,20 @@ from typing import Protocol
 from tether.core.errors import Forbidden, Missing, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.processing import ProcessingMode
-from tether.inventory.access import ReadableObjects
+from tether.inventory.access import OwnerScope, ReadableObjects, scope_of
 from tether.inventory.models import ManagedObject
 from tether.tenants.models import Principal
 
 
 def require_role(who: Principal) -> None:
-    if not (who.is_admin or who.is_device):
+    if not (who.is_admin or who.is_device or who.is_scoped):
         raise Forbidden("Access is denied", resource="security")
 
 
-def owner_scope(who: Principal) -> str | None:
-    """The owner whose sources a query is limited to: the device user itself; None for admins."""
-    return who.username if who.is_device else None
+def owner_scope(who: Principal) -> OwnerScope | None:
+    """What a query's sources are limited to: the device user's own objects, a person's readable objects by
+    its inventory roles; None for admins (inventory/access.py scope_of)."""
+    return scope_of(who)
 
 
 class Sources:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.telemetry.models import (
     Alarm,
     AlarmChange,
@@ -47,11 +48,11 @@ class MeasurementStore(Protocol):
         criteria: MeasurementCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Measurement]: ...
     async def delete(self, tenant_id: str, measurement_id: int) -> bool: ...
     async def delete_matching(
-        self, tenant_id: str, criteria: MeasurementCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: MeasurementCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Measurement]:
         """Delete every matching measurement; returns them as they were."""
         ...
@@ -66,7 +67,12 @@ class EventStore(Protocol):
     async def create(self, tenant_id: str, draft: NewEvent, now: int) -> Event: ...
     async def get(self, tenant_id: str, event_id: int) -> Event | None: ...
     async def find(
-        self, tenant_id: str, criteria: EventCriteria, page: PageRequest, *, owner_scope: str | None = None
+        self,
+        tenant_id: str,
+        criteria: EventCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Event]: ...
     async def update(
         self, tenant_id: str, event_id: int, text: str | None, fragments: Json, now: int
@@ -76,7 +82,7 @@ class EventStore(Protocol):
 
     async def delete(self, tenant_id: str, event_id: int) -> bool: ...
     async def delete_matching(
-        self, tenant_id: str, criteria: EventCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: EventCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Event]: ...
 
 
@@ -89,10 +95,15 @@ class AlarmStore(Protocol):
 
     async def get(self, tenant_id: str, alarm_id: int) -> Alarm | None: ...
     async def find(
-        self, tenant_id: str, criteria: AlarmCriteria, page: PageRequest, *, owner_scope: str | None = None
+        self,
+        tenant_id: str,
+        criteria: AlarmCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Alarm]: ...
     async def count(
-        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: OwnerScope | None = None
     ) -> int: ...
     async def update(self, tenant_id: str, alarm_id: int, change: AlarmChange, now: int) -> Alarm | None:
         """Raises Conflict when the change would make a second open alarm of one source and type."""
@@ -105,11 +116,11 @@ class AlarmStore(Protocol):
         status: AlarmStatus,
         now: int,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> list[Alarm]:
         """Set the status of every matching alarm; returns those whose status changed."""
         ...
 
     async def delete_matching(
-        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Alarm]: ...

@@ -83,6 +83,16 @@ class Principal:
     #: Set when the REST gate (api/permissions.py) let a person into one API family: the services then see an
     #: administrator of that family's data, and `may` still answers for every other family by `grants`.
     family: str | None = None
+    #: Inventory role assignments of a person (`/user/{tenant}/users/{u}/roles/inventory`).
+    inventory: tuple[InventoryGrant, ...] = ()
+    #: Set when the REST gate admitted a person by its inventory roles: the ids of the managed objects it
+    #: may reach in this request's scope (the assigned objects and their descendants; inventory/access.py).
+    readable: frozenset[int] | None = None
+
+    @property
+    def is_scoped(self) -> bool:
+        """A person reaching the inventory only through inventory roles (`readable`)."""
+        return self.readable is not None and not self.roles
 
     @property
     def is_admin(self) -> bool:
@@ -99,3 +109,39 @@ class Principal:
     @property
     def is_device(self) -> bool:
         return Role.DEVICE in self.roles and not self.is_admin
+
+
+#: Scopes of inventory role permissions (Cumulocity's inventoryRolePermission.scope).
+INVENTORY_SCOPES = ("ALARM", "AUDIT", "EVENT", "MANAGED_OBJECT", "MEASUREMENT", "OPERATION", "*")
+INVENTORY_LEVELS = ("READ", "ADMIN", "*")
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryPermission:
+    """One permission of an inventory role: a level (READ, ADMIN: read and write, `*`) on a scope (a kind of
+    data about the assigned objects, `*` all) and a type (`*`, or for OPERATION the fragment an operation
+    must carry, e.g. c8y_Restart)."""
+
+    permission: str
+    scope: str
+    type: str = "*"
+
+    def grants(self, scope: str, write: bool, fragments: frozenset[str] | None = None) -> bool:
+        """Whether this permission lets its holder read (or write) `scope` data; a typed permission only
+        writes operations that carry its fragment (`fragments`) and reads nothing by itself."""
+        if self.scope not in (scope, "*") or (write and self.permission == "READ"):
+            return False
+        if self.type == "*":
+            return True
+        return scope == "OPERATION" and write and fragments is not None and self.type in fragments
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryGrant:
+    """What a user's inventory role assignments give on one managed object (and its descendants)."""
+
+    mo_id: int
+    permissions: tuple[InventoryPermission, ...]
+
+    def grants(self, scope: str, write: bool, fragments: frozenset[str] | None = None) -> bool:
+        return any(p.grants(scope, write, fragments) for p in self.permissions)

@@ -23,6 +23,7 @@ FAMILIES = (
     "TENANT_MANAGEMENT",
     "OPTION_MANAGEMENT",
     "AUDIT",
+    "RETENTION_RULE",  # /retention/retentions (migration 0020 gives the default groups these)
 )
 
 _FAMILY_ROLES: dict[str, str] = {

@@ -14,6 +14,7 @@ from tether.audit.port import AuditTrail
 from tether.core.clock import now_ms
 from tether.core.errors import Conflict
 from tether.core.events import Action, DomainEvent, EventBus
+from tether.tenants.inventory_roles import InventoryRoleService
 from tether.tenants.models import Principal, Role, Tenant, User
 from tether.tenants.passwords import (
     generate_password,
@@ -60,12 +61,16 @@ class TenantService:
         events: EventBus | None = None,
         groups: GroupStore | None = None,
         audit: AuditTrail | None = None,
+        inventory_roles: InventoryRoleService | None = None,
     ) -> None:
         """`groups`: the user groups, whose roles a person's principal carries (without it, only the
         user's own roles count)."""
         self._tenants = tenants
         self._users = users
         self._groups = groups
+        self._inventory_roles = inventory_roles
+        if inventory_roles is not None:
+            inventory_roles.changed = self.forget  # assignments live in the principal: recompute it
         self._events = events
         self._audit = audit
         self._cache_key = generate_password(32).encode()
@@ -194,6 +199,8 @@ class TenantService:
                 if await self._groups.by_name(tenant_id, name) is None:
                     with contextlib.suppress(Conflict):
                         await self._groups.create(tenant_id, name, description, roles)
+        if self._inventory_roles is not None:
+            await self._inventory_roles.provision(tenant_id)  # Cumulocity's default inventory roles
 
     async def create_user(
         self, tenant_id: str, username: str, password: str, roles: set[Role], *, generated: bool = False
@@ -304,7 +311,11 @@ class TenantService:
         """A user's rights now: its own roles and its groups' (devices and administrators need no lookup)."""
         if self._groups is None or user.roles:
             return principal_of(user, ())
-        return principal_of(user, await self._groups.of_user(user.tenant_id, user.username))
+        principal = principal_of(user, await self._groups.of_user(user.tenant_id, user.username))
+        if self._inventory_roles is not None and not principal.roles:
+            grants = await self._inventory_roles.grants(user.tenant_id, user.username)
+            principal = dataclasses.replace(principal, inventory=grants)
+        return principal
 
     async def reject_unknown(self, username: str, password: str) -> None:
         """Spend what checking a known user's password would, so timing does not tell which users exist:

@@ -21,7 +21,7 @@ from tether.api.auth import authenticate, parse_basic
 from tether.api.context import ctx
 from tether.api.errors import error_response
 from tether.api.http import base_url
-from tether.api.permissions import listener
+from tether.api.permissions import listener, realtime_scopes
 from tether.core.errors import BadRequest, PayloadTooLarge
 from tether.realtime import (
     Conversation,
@@ -58,12 +58,26 @@ def _rights(context: Services) -> ReadRights:
     return ReadRights(context.inventory, context.operations)
 
 
+async def _listener(context: Services, who: Principal | None) -> Principal | None:
+    """The principal a listener is filtered as (api/permissions.py listener), a person with inventory roles
+    limited to the objects they reach in every scope the notifications deliver."""
+    who = listener(who)
+    scopes = realtime_scopes(who)
+    if who is not None and scopes is not None:
+        who = await context.inventory.scoped(who, scopes, False)
+    return who
+
+
 def _token_authenticator(context: Services) -> Callable[[str], Awaitable[Principal | None]]:
     """The handshake ext token is base64("tenant/user:password"), as in HTTP Basic."""
 
     async def authenticate_token(token: str) -> Principal | None:
         credentials = parse_basic(f"Basic {token}", context.settings.tenant)
-        return None if credentials is None else listener(await context.tenants.authenticate(*credentials))
+        return (
+            None
+            if credentials is None
+            else await _listener(context, await context.tenants.authenticate(*credentials))
+        )
 
     return authenticate_token
 
@@ -116,7 +130,9 @@ def _long_polling(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]
             raise BadRequest(str(exc), resource=R) from None
         principal: Principal | None = None
         if request.headers.get("authorization") or not any(ext_token(m) for m in messages):
-            principal = listener(await authenticate(request))  # 401 unless valid Basic (or an ext token)
+            principal = await _listener(
+                ctx(request), await authenticate(request)
+            )  # 401 unless valid Basic (or an ext token)
         context = ctx(request)
         conversation = Conversation(
             hub, endpoint, base_url(request), principal, _token_authenticator(context), _rights(context)
@@ -151,7 +167,11 @@ async def _upgrade_principal(websocket: WebSocket) -> tuple[bool, Principal | No
         except TokenRefused:
             return False, None
     credentials = parse_basic(header, context.settings.tenant)
-    principal = None if credentials is None else listener(await context.tenants.authenticate(*credentials))
+    principal = (
+        None
+        if credentials is None
+        else await _listener(context, await context.tenants.authenticate(*credentials))
+    )
     return principal is not None, principal
 
 

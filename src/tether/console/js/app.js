@@ -16,6 +16,8 @@ import * as users from "./pages/users.js";
 import * as groups from "./pages/groups.js";
 import * as tenants from "./pages/tenants.js";
 import * as audit from "./pages/audit.js";
+import * as retention from "./pages/retention.js";
+import * as inventoryRoles from "./pages/inventory_roles.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -34,6 +36,8 @@ const ROUTES = [
   { pattern: /^\/ui\/thing-groups\/([^/]+)\/?$/, page: thingCatalog, nav: "things" },
   { pattern: /^\/ui\/jobs\/?$/, page: jobs, nav: "jobs" },
   { pattern: /^\/ui\/jobs\/([^/]+)\/?$/, page: jobs, nav: "jobs" },
+  { pattern: /^\/ui\/retention\/?$/, page: retention, nav: "retention" },
+  { pattern: /^\/ui\/inventory-roles\/?$/, page: inventoryRoles, nav: "inventory-roles" },
 ];
 // The header's navigation, one entry a line, grouped by `section` (in the order sections first appear).
 // `needs`: the API family the page reads (api.js may()), "admin" for administrators only, absent for everyone.
@@ -47,8 +51,10 @@ const NAV = [
   { section: "Broker & rules", name: "rules", href: "/ui/rules", label: "Rules", needs: "admin" },
   { section: "Administration", name: "users", href: "/ui/users", label: "Users", needs: "USER_MANAGEMENT" },
   { section: "Administration", name: "groups", href: "/ui/groups", label: "Groups & roles", needs: "USER_MANAGEMENT" },
+  { section: "Administration", name: "inventory-roles", href: "/ui/inventory-roles", label: "Inventory roles", needs: "USER_MANAGEMENT" },
   { section: "Administration", name: "tenants", href: "/ui/tenants", label: "Tenants & options", needs: ["TENANT_MANAGEMENT", "OPTION_MANAGEMENT"] },
   { section: "Administration", name: "audit", href: "/ui/audit", label: "Audit", needs: "AUDIT" },
+  { section: "Administration", name: "retention", href: "/ui/retention", label: "Retention", needs: "RETENTION_RULE" },
 ];
 
 function allowed(entry) {

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.inventory.models import (
     ChildKind,
     InventoryCriteria,
@@ -134,7 +135,7 @@ class SqlManagedObjectStore:
         criteria: InventoryCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[ManagedObject]:
         if criteria.query is not None and criteria.query.filter is not None:
             # up to MAX_TERMS conditions of SQLAlchemy constructs: built in a worker thread
@@ -142,8 +143,10 @@ class SqlManagedObjectStore:
         else:
             conditions = self._filter.conditions(criteria)
         where = [mo.c.tenant_id == tenant_id, *conditions]
-        if owner_scope is not None:
+        if isinstance(owner_scope, str):
             where.append(mo.c.owner == owner_scope)
+        elif owner_scope is not None:  # a person's readable objects (inventory roles)
+            where.append(mo.c.id.in_(sorted(owner_scope)))
         order = self._filter.order(criteria.query.order_by) if criteria.query else []
         query = select(mo).where(*where).order_by(*order, mo.c.id).limit(page.page_size).offset(page.offset)
         async with self._db.read() as conn:
@@ -190,6 +193,21 @@ class SqlManagedObjectStore:
         )
         async with self._db.read() as conn:
             return list((await conn.scalars(query)).all())
+
+    async def descendants(self, tenant_id: str, roots: list[int]) -> set[int]:
+        """The roots of the tenant and everything below them, one query per level (inventory/access.py)."""
+        async with self._db.read() as conn:
+            found = set(
+                await conn.scalars(select(mo.c.id).where(mo.c.tenant_id == tenant_id, mo.c.id.in_(roots)))
+            )
+            frontier = sorted(found)
+            while frontier:
+                query = select(refs.c.child_id).where(
+                    refs.c.tenant_id == tenant_id, refs.c.parent_id.in_(frontier)
+                )
+                frontier = sorted(set(await conn.scalars(query)) - found)
+                found.update(frontier)
+        return found
 
     async def parent_ids(self, tenant_id: str, child_ids: list[int], kinds: Iterable[ChildKind]) -> list[int]:
         where = (refs.c.tenant_id == tenant_id, refs.c.child_id.in_(child_ids), refs.c.kind.in_(list(kinds)))

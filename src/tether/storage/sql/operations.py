@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.operations.models import (
     NewOperation,
     Operation,
@@ -104,12 +105,16 @@ class SqlOperationStore:
         criteria: OperationCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Operation]:
         where = [ops.c.tenant_id == tenant_id, *_conditions(self._db.dialect, criteria)]
         if owner_scope is not None:
-            owned = select(mo.c.id).where(mo.c.tenant_id == tenant_id, mo.c.owner == owner_scope)
-            where.append(or_(ops.c.device_id.in_(owned), ops.c.agent_id.in_(owned)))
+            if isinstance(owner_scope, str):
+                owned = select(mo.c.id).where(mo.c.tenant_id == tenant_id, mo.c.owner == owner_scope)
+                where.append(or_(ops.c.device_id.in_(owned), ops.c.agent_id.in_(owned)))
+            else:  # a person's readable objects (inventory roles)
+                ids = sorted(owner_scope)
+                where.append(or_(ops.c.device_id.in_(ids), ops.c.agent_id.in_(ids)))
         order = ops.c.id.desc() if criteria.newest_first else ops.c.id.asc()
         query = select(ops).where(*where).order_by(order).limit(page.page_size).offset(page.offset)
         async with self._db.read() as conn:

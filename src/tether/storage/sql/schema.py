@@ -184,6 +184,7 @@ alarms = Table(
     Column("fragments", Document, nullable=False),
     Index("ix_alarm_source_time", "tenant_id", "source_id", "time"),
     Index("ix_alarm_tenant_status", "tenant_id", "status", "time"),
+    Index("ix_alarm_tenant_updated", "tenant_id", "last_updated"),  # retention (migration 0020)
     # De-duplication: at most one ACTIVE or ACKNOWLEDGED alarm per (tenant, source, type).
     Index(
         "ux_alarm_open",
@@ -214,6 +215,7 @@ operations = Table(
     Column("fragments", Document, nullable=False),
     Index("ix_op_agent_status", "tenant_id", "agent_id", "status", "id"),
     Index("ix_op_device_status", "tenant_id", "device_id", "status", "id"),
+    Index("ix_op_tenant_updated", "tenant_id", "last_updated"),  # retention (migration 0020)
     **NEVER_REUSED,
 )
 

@@ -18,10 +18,12 @@ from tether.storage.sql.fleets import SqlShadowStore
 from tether.storage.sql.fleets_jobs import SqlJobStore
 from tether.storage.sql.identity import SqlExternalIdStore
 from tether.storage.sql.inventory import SqlManagedObjectStore
+from tether.storage.sql.inventory_roles import SqlInventoryRoleStore
 from tether.storage.sql.operations import SqlOperationStore
 from tether.storage.sql.options import SqlOptionStore, SqlSecretStore
 from tether.storage.sql.presence import SqlPresenceStore
 from tether.storage.sql.registration import SqlDeviceRequestStore
+from tether.storage.sql.retention import SqlRetentionStore
 from tether.storage.sql.rules import SqlRuleStore
 from tether.storage.sql.smartrest_templates import SqlSmartRestTemplateStore
 from tether.storage.sql.statistics import SqlUsageStore
@@ -62,6 +64,8 @@ class SqlStorage:
         self.secrets = SqlSecretStore(self.database)
         self.audit = SqlAuditStore(self.database)
         self.usage = SqlUsageStore(self.database)
+        self.retention = SqlRetentionStore(self.database)
+        self.inventory_roles = SqlInventoryRoleStore(self.database)
 
         self.jobs = SqlJobStore(self.database)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tether.core.errors import InvalidInput, NotFound
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.storage.sql.database import Database
 from tether.storage.sql.measurement_bulk import BulkRowsRefused, BulkSourceGone, insert_measurements
 from tether.storage.sql.schema import events as ev
@@ -32,8 +33,12 @@ from tether.telemetry.models import (
 )
 
 
-def owned_by(source: Any, tenant_id: str, owner: str) -> ColumnElement[bool]:
-    """The source is a managed object of `tenant_id` that `owner` owns."""
+def owned_by(source: Any, tenant_id: str, owner: OwnerScope) -> ColumnElement[bool]:
+    """The source is a managed object of `tenant_id` that `owner` owns, or one of the ids `owner` names (a
+    person's readable objects by its inventory roles, inventory/access.py)."""
+    if not isinstance(owner, str):
+        ids: ColumnElement[bool] = source.in_(sorted(owner))
+        return ids
     condition: ColumnElement[bool] = source.in_(
         select(mo.c.id).where(mo.c.tenant_id == tenant_id, mo.c.owner == owner)
     )
@@ -106,7 +111,7 @@ class SqlMeasurementStore:
         self._db = db
 
     def _where(
-        self, tenant_id: str, criteria: MeasurementCriteria, owner_scope: str | None
+        self, tenant_id: str, criteria: MeasurementCriteria, owner_scope: OwnerScope | None
     ) -> list[ColumnElement[bool]]:
         where = [ms.c.tenant_id == tenant_id]
         if criteria.source_id is not None:
@@ -155,7 +160,7 @@ class SqlMeasurementStore:
         criteria: MeasurementCriteria,
         page: PageRequest,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Measurement]:
         dialect = self._db.dialect
         if (
@@ -181,7 +186,7 @@ class SqlMeasurementStore:
         return bool(result.rowcount)
 
     async def delete_matching(
-        self, tenant_id: str, criteria: MeasurementCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: MeasurementCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Measurement]:
         where = self._where(tenant_id, criteria, owner_scope)
         async with self._db.write() as conn:
@@ -226,7 +231,7 @@ class SqlEventStore:
         self._db = db
 
     def _where(
-        self, tenant_id: str, criteria: EventCriteria, owner_scope: str | None
+        self, tenant_id: str, criteria: EventCriteria, owner_scope: OwnerScope | None
     ) -> list[ColumnElement[bool]]:
         d = self._db.dialect
         where = [ev.c.tenant_id == tenant_id]
@@ -282,7 +287,12 @@ class SqlEventStore:
         return None if row is None else _event(row)
 
     async def find(
-        self, tenant_id: str, criteria: EventCriteria, page: PageRequest, *, owner_scope: str | None = None
+        self,
+        tenant_id: str,
+        criteria: EventCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Event]:
         where = self._where(tenant_id, criteria, owner_scope)
         query = select(ev).where(*where).order_by(*by_time(ev, criteria.newest_first))
@@ -310,7 +320,7 @@ class SqlEventStore:
         return bool(result.rowcount)
 
     async def delete_matching(
-        self, tenant_id: str, criteria: EventCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: EventCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Event]:
         where = self._where(tenant_id, criteria, owner_scope)
         async with self._db.write() as conn:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tether.core.errors import Conflict
 from tether.core.paging import Page, PageRequest
+from tether.inventory.access import OwnerScope
 from tether.storage.sql.database import Database
 from tether.storage.sql.schema import alarms as al
 from tether.storage.sql.schema import managed_objects as mo
@@ -66,7 +67,7 @@ class SqlAlarmStore:
         self._db = db
 
     def _where(
-        self, tenant_id: str, criteria: AlarmCriteria, owner_scope: str | None
+        self, tenant_id: str, criteria: AlarmCriteria, owner_scope: OwnerScope | None
     ) -> list[ColumnElement[bool]]:
         where = [al.c.tenant_id == tenant_id]
         if criteria.source_id is not None:
@@ -170,7 +171,12 @@ class SqlAlarmStore:
         return found[0] if found else None
 
     async def find(
-        self, tenant_id: str, criteria: AlarmCriteria, page: PageRequest, *, owner_scope: str | None = None
+        self,
+        tenant_id: str,
+        criteria: AlarmCriteria,
+        page: PageRequest,
+        *,
+        owner_scope: OwnerScope | None = None,
     ) -> Page[Alarm]:
         where = self._where(tenant_id, criteria, owner_scope)
         query = _WITH_SOURCE.where(*where).order_by(*by_time(al, criteria.newest_first))
@@ -178,7 +184,9 @@ class SqlAlarmStore:
             rows, total = await read_page(conn, query, al, where, page)
         return Page([_alarm(r) for r in rows], page, total)
 
-    async def count(self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None) -> int:
+    async def count(
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: OwnerScope | None = None
+    ) -> int:
         where = self._where(tenant_id, criteria, owner_scope)
         async with self._db.read() as conn:
             total = await conn.scalar(select(func.count()).select_from(al).where(*where))
@@ -213,7 +221,7 @@ class SqlAlarmStore:
         status: AlarmStatus,
         now: int,
         *,
-        owner_scope: str | None = None,
+        owner_scope: OwnerScope | None = None,
     ) -> list[Alarm]:
         where = [*self._where(tenant_id, criteria, owner_scope), al.c.status != status.value]
         statement = update(al).where(*where).values(status=status.value, last_updated=now).returning(al.c.id)
@@ -226,7 +234,7 @@ class SqlAlarmStore:
             return await self._load(conn, tenant_id, ids)
 
     async def delete_matching(
-        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: str | None = None
+        self, tenant_id: str, criteria: AlarmCriteria, *, owner_scope: OwnerScope | None = None
     ) -> list[Alarm]:
         where = self._where(tenant_id, criteria, owner_scope)
         async with self._db.write() as conn:

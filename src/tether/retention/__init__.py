@@ -1,0 +1,1 @@
+"""Data retention (Cumulocity /retention/retentions): rules per tenant and the job that applies them."""
