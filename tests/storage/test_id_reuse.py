@@ -285,7 +285,8 @@ async def test_migration_0008_keeps_data_and_never_reuses_ids(
     # (later migrations may add indexes of their own: only the rebuilt tables' are compared)
     after = set(_rows(path, "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'"))
     later = {"ix_op_bulk"}  # added to a rebuilt table by migration 0020
-    assert {i for i in after if i[1] in TABLES and i[0] not in later} == {i for i in indexes if i[1] in TABLES}
+    kept = {i for i in after if i[1] in TABLES and i[0] not in later}
+    assert kept == {i for i in indexes if i[1] in TABLES}
     # Opened again: nothing is rebuilt, the sequences stay where they are.
     sequences = _rows(path, "SELECT name, seq FROM sqlite_sequence ORDER BY name")
     await _restarted(database_url, _count_devices)
