@@ -64,7 +64,6 @@ def create_app(context: Services) -> ASGIApp:
         *alarms.routes,
         *trusted_certificates.routes,
         *console.routes(),
-
         *tenants.routes,
         *audit.routes,
         *emqx_api.mount(context),

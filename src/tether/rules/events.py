@@ -121,8 +121,20 @@ PLATFORM_EVENTS = (
     EventSource(
         "$events/tether/shadow_updated",
         "Fleets shadow updated or deleted",
-        ("tenant", "thing_name", "thing_id", "clientid", "source", "origin", "operation", "state", "version",
-         "delta", "previous", "payload"),
+        (
+            "tenant",
+            "thing_name",
+            "thing_id",
+            "clientid",
+            "source",
+            "origin",
+            "operation",
+            "state",
+            "version",
+            "delta",
+            "previous",
+            "payload",
+        ),
     ),
 )
 
