@@ -8,7 +8,7 @@ import httpx
 from selenium.webdriver.support.ui import Select
 from tests.console.browser import Console
 from tests.mqtt_device import Device, ServerMqtt
-from tests.support import ServerThread, unique
+from tests.support import ADMIN_PASSWORD, ServerThread, unique
 
 
 def test_a_user_is_created_in_a_group_disabled_and_deleted(console: Console, server: ServerThread) -> None:
@@ -65,3 +65,35 @@ def test_an_api_key_and_an_mqtt_user_made_on_the_broker_page_work(
     console.button(f"Delete key {key_name}").click()
     console.until(lambda: key_name not in console.find("#api-keys").text, "key gone")
     assert httpx.get(server.url + "/inventory/managedObjects", auth=(key, secret)).status_code == 401
+
+
+def test_a_bulk_operation_is_created_for_a_group_and_cancelled(
+    console: Console, server: ServerThread
+) -> None:
+    """The bulk operations page: created for a group from a prototype, its progress shown, cancelled."""
+    group_name = unique("fleet")
+    with httpx.Client(base_url=server.url, auth=("t1/admin", ADMIN_PASSWORD), timeout=30) as admin:
+        mo = "/inventory/managedObjects"
+        group = admin.post(mo, json={"name": group_name, "c8y_IsDeviceGroup": {}}).json()["id"]
+        for i in range(2):
+            device = admin.post(mo, json={"name": f"{group_name}-{i}", "c8y_IsDevice": {}}).json()["id"]
+            admin.post(f"{mo}/{group}/childAssets", json={"managedObject": {"id": device}})
+    console.open("/ui/bulk")
+    select = console.until(
+        lambda: next(
+            (o for o in console.all("select[name=bulk-group] option") if o.text == group_name), None
+        ),
+        "the group offered",
+    )
+    Select(console.find("select[name=bulk-group]")).select_by_visible_text(select.text)
+    console.fill("textarea[name=bulk-prototype]", '{"description": "Reboot all", "c8y_Restart": {}}')
+    console.fill("input[name=bulk-ramp]", "3600")
+    console.button("Create bulk operation").click()
+    row = console.wait_text("#bulk-table tbody tr", "Reboot all")
+    console.until(
+        lambda: "pending of 2" in row.text or "pending of 2" in console.text_of("#bulk-table"), "progress"
+    )
+    console.screenshot("bulk-operations")
+    bulk_id = console.find("#bulk-table tbody tr").get_attribute("data-bulk")
+    console.button(f"Cancel bulk operation {bulk_id}").click()
+    console.wait_text(f"#bulk-table tr[data-bulk='{bulk_id}']", "CANCELED")

@@ -11,6 +11,7 @@ import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
 import * as things from "./pages/things.js";
 import * as users from "./pages/users.js";
+import * as bulk from "./pages/bulk.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -20,6 +21,7 @@ const ROUTES = [
   { pattern: /^\/ui\/broker\/?$/, page: broker, nav: "broker" },
   { pattern: /^\/ui\/rules\/?$/, page: rules, nav: "rules" },
   { pattern: /^\/ui\/users\/?$/, page: users, nav: "users" },
+  { pattern: /^\/ui\/bulk\/?$/, page: bulk, nav: "bulk" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
 ];
@@ -31,6 +33,7 @@ const NAV = [
   ["broker", "/ui/broker", "Broker"],
   ["rules", "/ui/rules", "Rules"],
   ["users", "/ui/users", "Users"],
+  ["bulk", "/ui/bulk", "Bulk operations"],
 ];
 
 const main = document.getElementById("main");
