@@ -38,6 +38,7 @@ from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.monitoring import DatabaseProbe, Monitoring
 from tether.monitoring.sys_topics import SysTopics
+from tether.operations.bulk_service import BulkOperationService
 from tether.operations.service import OperationService
 from tether.presence.models import PresenceSettings
 from tether.presence.service import PresenceService
@@ -94,6 +95,7 @@ class Platform:
 
     async def close(self) -> None:
         self.services.realtime.close()
+        await self.services.bulk_operations.close()
         await self.services.presence.close()
         await self.services.audit.close()
         await self.services.retention.close()
@@ -147,6 +149,7 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
         inventory=inventory,
         identity=identity,
         operations=operations,
+        bulk_operations=BulkOperationService(storage.bulk_operations, operations, storage.managed_objects),
         registration=RegistrationService(storage.device_requests, tenants),
         retirement=DeviceRetirement(inventory, tenants),
         measurements=MeasurementService(storage.measurements, inventory, events),
@@ -216,6 +219,7 @@ async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
     await services.rules.load()
     await services.connectors.load()
     services.retention.start()  # the retention job, every retention_interval seconds
+    services.bulk_operations.start()  # goes on with what a previous process left running
     return Platform(
         storage=storage,
         services=services,

@@ -28,6 +28,7 @@ from tether.health import Readiness
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
 from tether.monitoring import Monitoring
+from tether.operations.bulk_service import BulkOperationService
 from tether.operations.service import OperationService
 from tether.presence.service import PresenceService
 from tether.realtime import Hub
@@ -63,6 +64,7 @@ class Services:
     inventory: InventoryService
     identity: IdentityService
     operations: OperationService
+    bulk_operations: BulkOperationService  # /devicecontrol/bulkoperations and the runner of their ramps
     registration: RegistrationService
     retirement: DeviceRetirement
     measurements: MeasurementService

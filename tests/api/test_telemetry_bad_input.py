@@ -137,7 +137,9 @@ def test_a_collection_over_the_body_limit_is_413(admin: httpx.Client, source: st
         (EVENTS, {"dateTo": "2024-99-01"}, "event/Bad Request"),
         (EVENTS, {"fragmentValue": "x"}, "event/Unprocessable Entity"),
         (EVENTS, {"source": "1.5"}, "event/Unprocessable Entity"),
-        (EVENTS, {"source": "1", "withSourceDevices": "true"}, "event/Unprocessable Entity"),
+        (EVENTS, {"withSourceDevices": "true"}, "event/Unprocessable Entity"),  # needs a source
+        (EVENTS, {"source": "1", "withSourceAssets": "maybe"}, "event/Unprocessable Entity"),
+        (ALARMS, {"withSourceAssets": "true"}, "alarm/Unprocessable Entity"),
         (ALARMS, {"status": "OPEN"}, "alarm/Unprocessable Entity"),
         (ALARMS, {"status": "ACTIVE,nope"}, "alarm/Unprocessable Entity"),
         (ALARMS, {"severity": "HIGH"}, "alarm/Unprocessable Entity"),

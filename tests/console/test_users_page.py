@@ -300,3 +300,35 @@ def test_retention_rules_and_an_inventory_role_assignment(console: Console, serv
     )
     console.screenshot("inventory-roles")
     admin.close()
+
+
+def test_a_bulk_operation_is_created_for_a_group_and_cancelled(
+    console: Console, server: ServerThread
+) -> None:
+    """The bulk operations page: created for a group from a prototype, its progress shown, cancelled."""
+    group_name = unique("fleet")
+    with httpx.Client(base_url=server.url, auth=("t1/admin", ADMIN_PASSWORD), timeout=30) as admin:
+        mo = "/inventory/managedObjects"
+        group = admin.post(mo, json={"name": group_name, "c8y_IsDeviceGroup": {}}).json()["id"]
+        for i in range(2):
+            device = admin.post(mo, json={"name": f"{group_name}-{i}", "c8y_IsDevice": {}}).json()["id"]
+            admin.post(f"{mo}/{group}/childAssets", json={"managedObject": {"id": device}})
+    console.open("/ui/bulk")
+    select = console.until(
+        lambda: next(
+            (o for o in console.all("select[name=bulk-group] option") if o.text == group_name), None
+        ),
+        "the group offered",
+    )
+    Select(console.find("select[name=bulk-group]")).select_by_visible_text(select.text)
+    console.fill("textarea[name=bulk-prototype]", '{"description": "Reboot all", "c8y_Restart": {}}')
+    console.fill("input[name=bulk-ramp]", "3600")
+    console.button("Create bulk operation").click()
+    row = console.wait_text("#bulk-table tbody tr", "Reboot all")
+    console.until(
+        lambda: "pending of 2" in row.text or "pending of 2" in console.text_of("#bulk-table"), "progress"
+    )
+    console.screenshot("bulk-operations")
+    bulk_id = console.find("#bulk-table tbody tr").get_attribute("data-bulk")
+    console.button(f"Cancel bulk operation {bulk_id}").click()
+    console.wait_text(f"#bulk-table tr[data-bulk='{bulk_id}']", "CANCELED")

@@ -128,6 +128,18 @@ class FakeMeasurementStore(_Rows[Measurement]):
             ids.append(m.id or 0)
         return ids
 
+    async def supported_series(self, tenant_id: str, source_id: int) -> list[tuple[str, str]]:
+        found = {
+            (fragment, series)
+            for m in self.measurements.values()
+            if m.tenant_id == tenant_id and m.source_id == source_id
+            for fragment, value in m.fragments.items()
+            if isinstance(value, dict)
+            for series, inner in value.items()
+            if isinstance(inner, dict) and "value" in inner
+        }
+        return sorted(found)
+
     async def get(self, tenant_id: str, measurement_id: int) -> Measurement | None:
         m = self.measurements.get(measurement_id)
         return m if m is not None and m.tenant_id == tenant_id else None
@@ -193,7 +205,11 @@ class FakeEventStore(_Rows[Event]):
             for e in self.events.values()
             if e.tenant_id == tenant_id
             and self._owned(tenant_id, e.source_id, owner_scope)
-            and (criteria.source_id is None or e.source_id == criteria.source_id)
+            and (
+                criteria.source_id is None
+                or e.source_id == criteria.source_id
+                or e.source_id in (criteria.source_ids or ())
+            )
             and (criteria.type is None or e.type == criteria.type)
             and (criteria.fragment_type is None or has_path(e.fragments, criteria.fragment_type))
             and (
@@ -300,7 +316,11 @@ class FakeAlarmStore(_Rows[Alarm]):
             for a in self.alarms.values()
             if a.tenant_id == tenant_id
             and self._owned(tenant_id, a.source_id, owner_scope)
-            and (criteria.source_id is None or a.source_id == criteria.source_id)
+            and (
+                criteria.source_id is None
+                or a.source_id == criteria.source_id
+                or a.source_id in (criteria.source_ids or ())
+            )
             and (criteria.types is None or a.type in criteria.types)
             and (criteria.statuses is None or a.status in criteria.statuses)
             and (criteria.severities is None or a.severity in criteria.severities)

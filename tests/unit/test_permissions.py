@@ -40,6 +40,12 @@ def test_every_role_makes_an_administrator_but_not_of_a_device() -> None:
         ("PUT", "/inventory/managedObjects/5", "INVENTORY", {"ROLE_INVENTORY_ADMIN"}),
         ("DELETE", "/devicecontrol/newDeviceRequests/S", "DEVICE_CONTROL", {"ROLE_USER_MANAGEMENT_ADMIN"}),
         (
+            "POST",
+            "/devicecontrol/bulkoperations",
+            "DEVICE_CONTROL",
+            {"ROLE_BULK_OPERATION_ADMIN", "ROLE_DEVICE_CONTROL_ADMIN"},
+        ),
+        (
             "GET",
             "/tenant/tenants/t1/trusted-certificates",
             "TENANT_MANAGEMENT",

@@ -18,6 +18,7 @@ from tether.api.c8y import (
     alarms,
     audit,
     binaries,
+    bulk_operations,
     events,
     identity,
     inventory,
@@ -58,6 +59,7 @@ def create_app(context: Services) -> ASGIApp:
         *inventory_roles.routes,  # before the users' /user/{tenant}/... routes
         *users.routes,
         *operations.routes,
+        *bulk_operations.routes,
         *registration.routes,
         *realtime.routes,
         *measurements.routes,

@@ -55,6 +55,11 @@ def required(method: str, path: str) -> tuple[str, frozenset[str]] | None:
         )
     if method == "DELETE" and path.startswith("/devicecontrol/newDeviceRequests/"):
         return family, frozenset({"ROLE_USER_MANAGEMENT_ADMIN"})
+    if path.startswith("/devicecontrol/bulkoperations"):  # Cumulocity: ROLE_BULK_OPERATION_READ|ADMIN
+        roles = {"ROLE_BULK_OPERATION_ADMIN", "ROLE_DEVICE_CONTROL_ADMIN"}
+        if method in READS:
+            roles |= {"ROLE_BULK_OPERATION_READ", "ROLE_DEVICE_CONTROL_READ"}
+        return family, frozenset(roles)
     admin = f"ROLE_{family}_ADMIN"
     if method in READS:
         return family, frozenset({f"ROLE_{family}_READ", admin})

@@ -18,6 +18,8 @@ WORDING: dict[tuple[str, str], str] = {
     ("managed object", "device"): "Cannot create operation: no managed object for id '{0}'!",
     ("external id", ""): "External id not found; external id = ID [type={0}, value={1}]",
     ("operation", ""): "Finding operation from database failed : No operation for id '{0}'!",
+    ("bulk operation", ""): "Finding bulk operation from database failed : No bulkOperation for id '{0}'!",
+    ("managed object", "group"): "Cannot create bulk operation: no managed object for id '{0}'!",
     ("event", ""): "No event for id '{0}'!",
     ("alarm", ""): "No alarm for id '{0}'!",
     ("measurement", ""): "No measurement for id '{0}'!",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
-from tether.inventory.models import ManagedObject
+from tether.inventory.models import ChildKind, ManagedObject
 from tether.tenants.models import Principal
 
 #: What a list query is limited to: the owner's name (a device user) or the ids of readable objects.
@@ -97,4 +97,10 @@ class ReadableObjects(Protocol):
 
     async def get(self, who: Principal, mo_id: int) -> ManagedObject:
         """The object if it exists in the caller's tenant and the caller may read it; NotFound otherwise."""
+        ...
+
+    async def descendants(
+        self, who: Principal, mo_id: int, kinds: tuple[ChildKind, ...], limit: int
+    ) -> list[int]:
+        """The ids below `mo_id` through references of `kinds`, at any depth (each once, at most `limit`)."""
         ...

@@ -120,6 +120,26 @@ class InventoryService:
         await self.get(who, parent_id)
         return await self._store.children(who.tenant_id, parent_id, kind, page)
 
+    async def descendants(
+        self, who: Principal, mo_id: int, kinds: tuple[ChildKind, ...], limit: int
+    ) -> list[int]:
+        """Level by level through the references of `kinds` (each once); InvalidInput beyond `limit`."""
+        await self.get(who, mo_id)
+        found: list[int] = []
+        seen = {mo_id}
+        level = [mo_id]
+        while level and kinds:
+            level = [
+                c
+                for c in dict.fromkeys(await self._store.child_ids(who.tenant_id, level, kinds))
+                if c not in seen
+            ]
+            seen.update(level)
+            found.extend(level)
+            if len(found) > limit:
+                raise InvalidInput(f"More than {limit} related sources", resource="inventory")
+        return found
+
     async def add_child(
         self, who: Principal, parent_id: int, kind: ChildKind, child_id: int
     ) -> ManagedObject:

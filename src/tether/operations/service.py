@@ -31,6 +31,7 @@ from tether.operations.store import OperationStore
 from tether.tenants.models import Principal
 
 R = "devicecontrol"
+_CHUNK = 500
 T = TypeVar("T")
 
 
@@ -75,6 +76,37 @@ class OperationService:
         op = await self._store.create(who.tenant_id, draft, now_ms())
         self._announce("CREATE", op)
         return op
+
+    async def drafts(
+        self, tenant_id: str, device_ids: list[int], fragments: Json, bulk_operation_id: int
+    ) -> list[NewOperation]:
+        """The operations of a bulk operation, routed as `create` routes one: the devices read in chunks,
+        an agent routed to itself without a query (the common case); devices no longer there are skipped."""
+        found: dict[int, ManagedObject] = {}
+        for start in range(0, len(device_ids), _CHUNK):
+            chunk = tuple(device_ids[start : start + _CHUNK])
+            page = await self._mos.find(
+                tenant_id, InventoryCriteria(ids=chunk), PageRequest(page_size=len(chunk))
+            )
+            found.update((mo.id, mo) for mo in page.items)
+        drafts = []
+        for device_id in device_ids:
+            device = found.get(device_id)
+            if device is None:
+                continue
+            agent = await self.route(tenant_id, device)
+            drafts.append(
+                NewOperation(device.id, None if agent is None else agent.id, fragments, bulk_operation_id)
+            )
+        return drafts
+
+    def announce_created(self, ops: list[Operation]) -> None:
+        for op in ops:
+            self._announce("CREATE", op)
+
+    def announce_updated(self, ops: list[Operation]) -> None:
+        for op in ops:
+            self._announce("UPDATE", op)
 
     async def route(self, tenant_id: str, device: ManagedObject) -> ManagedObject | None:
         """The device itself if it runs an agent, else its nearest device-parent ancestor that does.

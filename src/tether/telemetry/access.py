@@ -7,14 +7,30 @@ other roles (the bootstrap user) nothing. The inventory is the one place that de
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, Self, TypeVar
 
-from tether.core.errors import Forbidden, Missing, NotFound
+from tether.core.errors import Forbidden, InvalidInput, Missing, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.processing import ProcessingMode
 from tether.inventory.access import OwnerScope, ReadableObjects, scope_of
-from tether.inventory.models import ManagedObject
+from tether.inventory.models import ChildKind, ManagedObject
 from tether.tenants.models import Principal
+
+#: The most sources one query of related sources reads (an IN list every backend binds).
+MAX_RELATED = 10_000
+
+
+class RelatedCriteria(Protocol):
+    @property
+    def source_id(self) -> int | None: ...
+    @property
+    def with_source_assets(self) -> bool: ...
+    @property
+    def with_source_devices(self) -> bool: ...
+    def with_related(self, ids: tuple[int, ...]) -> Self: ...
+
+
+C = TypeVar("C", bound=RelatedCriteria)
 
 
 def require_role(who: Principal) -> None:
@@ -43,6 +59,27 @@ class Sources:
             raise NotFound(
                 missing=Missing.of("managed object", source_id, role="source"), resource=self._resource
             ) from None
+
+    async def related(self, who: Principal, criteria: C) -> C:
+        """`criteria` with its related sources resolved (withSourceAssets / withSourceDevices): the source and
+        what is below it through those references. Cumulocity's spec: these need a `source`."""
+        kinds = (ChildKind.ASSET,) * criteria.with_source_assets + (
+            ChildKind.DEVICE,
+        ) * criteria.with_source_devices
+        if not kinds:
+            return criteria
+        if criteria.source_id is None:
+            raise InvalidInput(
+                "withSourceAssets and withSourceDevices need a 'source'", resource=self._resource
+            )
+        require_role(who)
+        try:
+            below = await self._inventory.descendants(who, criteria.source_id, kinds, MAX_RELATED)
+        except NotFound:
+            return criteria.with_related((criteria.source_id,))  # no such source: nothing matches
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, resource=self._resource) from None
+        return criteria.with_related((criteria.source_id, *below))
 
     async def visible(self, who: Principal, source_id: int) -> bool:
         """Whether data about `source_id`, already known to be in the caller's tenant, is the caller's."""

@@ -76,10 +76,12 @@ class AlarmService:
         return found
 
     async def find(self, who: Principal, criteria: AlarmCriteria, page: PageRequest) -> Page[Alarm]:
+        criteria = await self._sources.related(who, criteria)
         require_role(who)
         return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope(who))
 
     async def count(self, who: Principal, criteria: AlarmCriteria) -> int:
+        criteria = await self._sources.related(who, criteria)
         require_role(who)
         return await self._store.count(who.tenant_id, criteria, owner_scope=owner_scope(who))
 
@@ -110,6 +112,7 @@ class AlarmService:
         """Set the status of every matching alarm (the one field Cumulocity's bulk update changes).
 
         At least one filter is required, so that a forgotten query string does not touch every alarm."""
+        criteria = await self._sources.related(who, criteria)
         require_role(who)
         if criteria.is_unfiltered:
             raise InvalidInput("At least one query parameter is required to update alarms", resource=R)
@@ -124,6 +127,7 @@ class AlarmService:
     ) -> int:
         """Alarms are deleted by query only (Cumulocity has no DELETE of one alarm); like Cumulocity,
         no filter at all deletes every alarm the caller may see."""
+        criteria = await self._sources.related(who, criteria)
         require_role(who)
         deleted = await self._store.delete_matching(who.tenant_id, criteria, owner_scope=owner_scope(who))
         self._announce(mode, "DELETE", deleted)

@@ -57,6 +57,7 @@ class EventService:
         return found
 
     async def find(self, who: Principal, criteria: EventCriteria, page: PageRequest) -> Page[Event]:
+        criteria = await self._sources.related(who, criteria)
         require_role(who)
         return await self._store.find(who.tenant_id, criteria, page, owner_scope=owner_scope(who))
 
@@ -87,6 +88,7 @@ class EventService:
         self, who: Principal, criteria: EventCriteria, mode: ProcessingMode = ProcessingMode.PERSISTENT
     ) -> int:
         """Like Cumulocity, no filter at all deletes every event the caller may see."""
+        criteria = await self._sources.related(who, criteria)
         require_role(who)
         deleted = await self._store.delete_matching(who.tenant_id, criteria, owner_scope=owner_scope(who))
         self._announce(mode, "DELETE", deleted)

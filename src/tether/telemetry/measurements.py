@@ -164,6 +164,11 @@ class MeasurementService:
         self._announce(mode, "DELETE", deleted)
         return len(deleted)
 
+    async def supported_series(self, who: Principal, source_id: int) -> list[tuple[str, str]]:
+        """What /supportedSeries and /supportedMeasurements list: computed from the stored measurements."""
+        await self._sources.require(who, source_id)
+        return await self._store.supported_series(who.tenant_id, source_id)
+
     async def series(self, who: Principal, query: SeriesQuery) -> SeriesResult:
         await self._sources.require(who, query.source_id)
         if query.date_from > query.date_to:

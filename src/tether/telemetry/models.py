@@ -6,9 +6,9 @@ marks data that was never stored (processing mode TRANSIENT).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 Json = dict[str, Any]
 MAX_TYPE_LENGTH = 255  # the width of the `type` columns
@@ -155,7 +155,15 @@ class EventCriteria:
     date_to: int | None = None
     created_from: int | None = None
     created_to: int | None = None
+    #: withSourceAssets / withSourceDevices (with `source_id`): also the data of the source's child assets /
+    #: devices at any depth; the service resolves them into `source_ids` (the source first).
+    with_source_assets: bool = False
+    with_source_devices: bool = False
+    source_ids: tuple[int, ...] | None = None
     newest_first: bool = True
+
+    def with_related(self, ids: tuple[int, ...]) -> Self:
+        return replace(self, source_ids=ids)
 
 
 # -- alarms ---------------------------------------------------------------------------------------
@@ -238,7 +246,15 @@ class AlarmCriteria:
     date_to: int | None = None
     created_from: int | None = None
     created_to: int | None = None
+    #: withSourceAssets / withSourceDevices (with `source_id`): also the data of the source's child assets /
+    #: devices at any depth; the service resolves them into `source_ids` (the source first).
+    with_source_assets: bool = False
+    with_source_devices: bool = False
+    source_ids: tuple[int, ...] | None = None
     newest_first: bool = True
+
+    def with_related(self, ids: tuple[int, ...]) -> Self:
+        return replace(self, source_ids=ids)
 
     @property
     def is_unfiltered(self) -> bool:

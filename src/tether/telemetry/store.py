@@ -62,6 +62,10 @@ class MeasurementStore(Protocol):
         measurement when it names none), in the query's time order, at most `limit`."""
         ...
 
+    async def supported_series(self, tenant_id: str, source_id: int) -> list[tuple[str, str]]:
+        """The distinct (fragment, series) names of the source's stored measurements, sorted."""
+        ...
+
 
 class EventStore(Protocol):
     async def create(self, tenant_id: str, draft: NewEvent, now: int) -> Event: ...

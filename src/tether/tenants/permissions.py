@@ -33,7 +33,13 @@ _FAMILY_ROLES: dict[str, str] = {
 #: Holding all of these makes a person an administrator of its tenant.
 ADMIN_ROLES = frozenset(_FAMILY_ROLES)
 #: Role name -> description, as `/user/roles` lists them (a family's READ and ADMIN, and the rest).
-GLOBAL_ROLES: dict[str, str] = {**_FAMILY_ROLES, "ROLE_INVENTORY_CREATE": "Create managed objects"}
+GLOBAL_ROLES: dict[str, str] = {
+    **_FAMILY_ROLES,
+    "ROLE_INVENTORY_CREATE": "Create managed objects",
+    # Cumulocity's roles of /devicecontrol/bulkoperations (api/permissions.py: DEVICE_CONTROL's admit too).
+    "ROLE_BULK_OPERATION_READ": "Read bulk operations",
+    "ROLE_BULK_OPERATION_ADMIN": "Read, create, change and cancel bulk operations",
+}
 
 _READS = frozenset(r for r in ADMIN_ROLES if r.endswith("_READ"))
 

@@ -121,5 +121,24 @@ def test_startup_and_cycle_phases(mqtt_server: ServerMqtt, admin: httpx.Client, 
         [done] = admin.get("/devicecontrol/operations", params={"deviceId": child_id}).json()["operations"]
         assert done["status"] == "SUCCESSFUL"
         assert done["c8y_Command"] == {"text": 'echo "hi", there', "result": "hi there"}
+
+        # A bulk operation for a group holding the device reaches it the same way.
+        group = {"name": f"g-{serial}", "type": "c8y_DeviceGroup", "c8y_IsDeviceGroup": {}}
+        group_id = admin.post("/inventory/managedObjects", json=group).json()["id"]
+        ref = {"managedObject": {"id": mo_id}}
+        assert admin.post(f"/inventory/managedObjects/{group_id}/childAssets", json=ref).status_code == 201
+        bulk = {"groupId": group_id, "creationRamp": 0, "operationPrototype": {"c8y_Restart": {}}}
+        bulk_id = admin.post("/devicecontrol/bulkoperations", json=bulk).json()["id"]
+        assert device.text("s/ds") == f"510,{serial}"
+        device.publish("s/us", "501,c8y_Restart")
+        device.publish("s/us", "503,c8y_Restart")
+        deadline = time.monotonic() + 30
+        while (
+            admin.get(f"/devicecontrol/bulkoperations/{bulk_id}").json()["generalStatus"] != "SUCCESSFUL"
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        progress = admin.get(f"/devicecontrol/bulkoperations/{bulk_id}").json()["progress"]
+        assert (progress["successful"], progress["all"]) == (1, 1)
     finally:
         device.close()

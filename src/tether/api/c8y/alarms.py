@@ -17,7 +17,6 @@ from tether.api.c8y.telemetry import (
     query_fragment,
     query_id,
     query_list,
-    reject_related_sources,
 )
 from tether.api.context import ctx
 from tether.api.http import (
@@ -36,10 +35,11 @@ R = "alarm"
 
 
 def _criteria(request: Request) -> AlarmCriteria:
-    reject_related_sources(request, resource=R)
     types = query_list(request, "type", resource=R)
     criteria = AlarmCriteria(
         source_id=query_id(request, "source", resource=R),
+        with_source_assets=bool(query_bool(request, "withSourceAssets", resource=R)),
+        with_source_devices=bool(query_bool(request, "withSourceDevices", resource=R)),
         types=tuple(types) if types else None,
         statuses=query_enums(request, "status", AlarmStatus, resource=R),
         severities=query_enums(request, "severity", AlarmSeverity, resource=R),

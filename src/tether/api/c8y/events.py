@@ -10,11 +10,11 @@ from tether.api.auth import authenticate
 from tether.api.c8y.telemetry import (
     check_range,
     processing_mode,
+    query_bool,
     query_date,
     query_fragment,
     query_id,
     query_text,
-    reject_related_sources,
 )
 from tether.api.context import ctx
 from tether.api.http import (
@@ -34,13 +34,14 @@ R = "event"
 
 
 def _criteria(request: Request) -> EventCriteria:
-    reject_related_sources(request, resource=R)
     fragment = query_fragment(request, "fragmentType", resource=R)
     value = query_text(request, "fragmentValue", resource=R)
     if value is not None and fragment is None:
         raise InvalidInput("'fragmentValue' needs 'fragmentType'", resource=R)
     criteria = EventCriteria(
         source_id=query_id(request, "source", resource=R),
+        with_source_assets=bool(query_bool(request, "withSourceAssets", resource=R)),
+        with_source_devices=bool(query_bool(request, "withSourceDevices", resource=R)),
         type=query_text(request, "type", resource=R),
         fragment_type=fragment,
         fragment_value=value,

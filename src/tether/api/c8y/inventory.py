@@ -142,14 +142,68 @@ def _referenced_id(document: dict[str, object]) -> int:
     raise InvalidInput('Expected {"managedObject": {"id": "<id>"}}', resource=R)
 
 
+def _references(document: dict[str, object]) -> list[int]:
+    """`{"references": [{"managedObject": {"id": ...}}, ...]}`: the ids, each once."""
+    refs = document.get("references")
+    if not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs):
+        raise InvalidInput('Expected {"references": [{"managedObject": {"id": "<id>"}}]}', resource=R)
+    return list(dict.fromkeys(_referenced_id(r) for r in refs))
+
+
 async def add_child(request: Request) -> Response:
+    """One reference, a collection of references, or a new managed object created and assigned at once
+    (the three bodies Cumulocity's spec lists for POST of a child collection)."""
     who = await authenticate(request)
     parent_id = path_id(request, "id", resource=R, what="managedObject")
     kind = _kind(request)
-    child_id = _referenced_id(await read_json_object(request, resource=R))
-    child = await ctx(request).inventory.add_child(who, parent_id, kind, child_id)
-    body = render.reference(base_url(request), parent_id, kind, child_id, child.name, child)
-    return json_response(request, body, "managedObjectReference", 201, {"Location": body["self"]})
+    document = await read_json_object(request, resource=R)
+    inventory = ctx(request).inventory
+    base = base_url(request)
+    if "references" in document:
+        refs = []
+        for child_id in _references(document):
+            child = await inventory.add_child(who, parent_id, kind, child_id)
+            refs.append(render.reference(base, parent_id, kind, child_id, child.name, child))
+        body: dict[str, object] = {"self": f"{base}{request.url.path}", "references": refs}
+        return json_response(request, body, "managedObjectReferenceCollection", 201)
+    if isinstance(document.get("managedObject"), dict) and len(document) == 1:
+        child_id = _referenced_id(document)
+        child = await inventory.add_child(who, parent_id, kind, child_id)
+    else:
+        await inventory.get(who, parent_id)  # no orphan for a parent that is not there
+        child = await inventory.create(who, documents.managed_object(document))
+        child_id = child.id
+        await inventory.add_child(who, parent_id, kind, child_id)
+    ref = render.reference(base, parent_id, kind, child_id, child.name, child)
+    return json_response(request, ref, "managedObjectReference", 201, {"Location": ref["self"]})
+
+
+async def remove_children(request: Request) -> Response:
+    """DELETE of a child collection with a body of references: unassign them all (each must be one)."""
+    who = await authenticate(request)
+    parent_id = path_id(request, "id", resource=R, what="managedObject")
+    kind = _kind(request)
+    ids = _references(await read_json_object(request, resource=R))
+    inventory = ctx(request).inventory
+    for child_id in ids:
+        await inventory.get_child(who, parent_id, kind, child_id)
+    for child_id in ids:
+        await inventory.remove_child(who, parent_id, kind, child_id)
+    return Response(status_code=204)
+
+
+async def supported(request: Request) -> Response:
+    """supportedMeasurements and supportedSeries, computed from the object's stored measurements."""
+    who = await authenticate(request)
+    mo_id = path_id(request, "id", resource=R, what="managedObject")
+    await ctx(request).inventory.get(who, mo_id)
+    pairs = await ctx(request).measurements.supported_series(who, mo_id)
+    if request.url.path.rstrip("/").endswith("supportedSeries"):
+        return json_response(
+            request, {"c8y_SupportedSeries": [f"{f}.{s}" for f, s in pairs]}, "managedObject"
+        )
+    fragments = list(dict.fromkeys(f for f, _ in pairs))
+    return json_response(request, {"c8y_SupportedMeasurements": fragments}, "managedObject")
 
 
 async def get_child(request: Request) -> Response:
@@ -177,7 +231,10 @@ routes = [
     Route(_ONE, get_object, methods=["GET"]),
     Route(_ONE, update_object, methods=["PUT"]),
     Route(_ONE, delete_object, methods=["DELETE"]),
+    Route(_ONE + "/supportedMeasurements", supported, methods=["GET"]),
+    Route(_ONE + "/supportedSeries", supported, methods=["GET"]),
     Route(_ONE + "/{kind}", list_children, methods=["GET"]),
+    Route(_ONE + "/{kind}", remove_children, methods=["DELETE"]),
     Route(_ONE + "/{kind}", add_child, methods=["POST"]),
     Route(_ONE + "/{kind}/{child}", get_child, methods=["GET"]),
     Route(_ONE + "/{kind}/{child}", remove_child, methods=["DELETE"]),

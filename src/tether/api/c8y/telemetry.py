@@ -8,7 +8,6 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
-from tether.api.http import query_flag
 from tether.core.clock import parse_iso
 from tether.core.errors import InvalidInput
 from tether.core.ids import parse_id
@@ -109,13 +108,6 @@ def query_bool(request: Request, name: str, *, resource: str) -> bool | None:
     if raw not in ("true", "false"):
         raise InvalidInput(f"Query parameter '{name}' must be true or false, got {raw!r}", resource=resource)
     return raw == "true"
-
-
-def reject_related_sources(request: Request, *, resource: str) -> None:
-    """withSourceAssets / withSourceDevices are not supported: refuse rather than silently ignore them."""
-    for name in ("withSourceAssets", "withSourceDevices"):
-        if query_flag(request, name):
-            raise InvalidInput(f"Query parameter '{name}' is not supported", resource=resource)
 
 
 def check_range(start: int | None, end: int | None, *, resource: str) -> None:

@@ -18,6 +18,7 @@ import * as tenants from "./pages/tenants.js";
 import * as audit from "./pages/audit.js";
 import * as retention from "./pages/retention.js";
 import * as inventoryRoles from "./pages/inventory_roles.js";
+import * as bulk from "./pages/bulk.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -30,6 +31,7 @@ const ROUTES = [
   { pattern: /^\/ui\/groups\/?$/, page: groups, nav: "groups" },
   { pattern: /^\/ui\/tenants\/?$/, page: tenants, nav: "tenants" },
   { pattern: /^\/ui\/audit\/?$/, page: audit, nav: "audit" },
+  { pattern: /^\/ui\/bulk\/?$/, page: bulk, nav: "bulk" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/thing-groups\/?$/, page: thingCatalog, nav: "things" },
@@ -47,6 +49,7 @@ const NAV = [
   { section: "Devices", name: "registration", href: "/ui/registration", label: "Registration", needs: "DEVICE_CONTROL" },
   { section: "Fleets", name: "things", href: "/ui/things", label: "Things", needs: "admin" },
   { section: "Fleets", name: "jobs", href: "/ui/jobs", label: "Jobs", needs: "admin" },
+  { section: "Devices", name: "bulk", href: "/ui/bulk", label: "Bulk operations", needs: "DEVICE_CONTROL" },
   { section: "Broker & rules", name: "broker", href: "/ui/broker", label: "Broker", needs: "admin" },
   { section: "Broker & rules", name: "rules", href: "/ui/rules", label: "Rules", needs: "admin" },
   { section: "Administration", name: "users", href: "/ui/users", label: "Users", needs: "USER_MANAGEMENT" },

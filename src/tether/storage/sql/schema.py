@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -216,6 +217,29 @@ operations = Table(
     Index("ix_op_agent_status", "tenant_id", "agent_id", "status", "id"),
     Index("ix_op_device_status", "tenant_id", "device_id", "status", "id"),
     Index("ix_op_tenant_updated", "tenant_id", "last_updated"),  # retention (migration 0020)
+    Index("ix_op_bulk", "tenant_id", "bulk_operation_id", "status"),
+    **NEVER_REUSED,
+)
+
+# Bulk operations (migration 0021): the run's state is stored so that it goes on after a restart.
+bulk_operations = Table(
+    "bulk_operations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", BigInteger),
+    Column("failed_parent_id", BigInteger),
+    Column("start_date", BigInteger, nullable=False),
+    Column("creation_ramp", Float, nullable=False),
+    Column("prototype", Document, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("targets", Document, nullable=False),  # the device ids, in creation order
+    Column("created", BigInteger, nullable=False),  # how many of them have their operation
+    Column("next_at", BigInteger, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Index("ix_bulk_due", "status", "next_at"),
+    Index("ix_bulk_tenant", "tenant_id", "id"),
     **NEVER_REUSED,
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tether.storage.sql.audit import SqlAuditStore
 from tether.storage.sql.bans import SqlBanStore
 from tether.storage.sql.broker_state import SqlBrokerStore
+from tether.storage.sql.bulk_operations import SqlBulkOperationStore
 from tether.storage.sql.connectors import SqlConnectorStore
 from tether.storage.sql.credentials import (
     SqlAclRuleStore,
@@ -43,6 +44,7 @@ class SqlStorage:
         self.managed_objects = SqlManagedObjectStore(self.database)
         self.external_ids = SqlExternalIdStore(self.database)
         self.operations = SqlOperationStore(self.database)
+        self.bulk_operations = SqlBulkOperationStore(self.database)
         self.device_requests = SqlDeviceRequestStore(self.database)
         self.measurements = SqlMeasurementStore(self.database)
         self.events = SqlEventStore(self.database)

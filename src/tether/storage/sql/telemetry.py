@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -208,6 +208,29 @@ class SqlMeasurementStore:
             rows = (await conn.execute(statement)).all()
         return [_measurement(r) for r in rows]
 
+    async def supported_series(self, tenant_id: str, source_id: int) -> list[tuple[str, str]]:
+        statement = _SUPPORTED_SQLITE if isinstance(self._db.dialect, SqliteDialect) else _SUPPORTED_PG
+        async with self._db.read() as conn:
+            rows = (await conn.execute(statement, {"tenant": tenant_id, "source": source_id})).all()
+        return sorted((str(f), str(s)) for f, s in rows)
+
+
+#: The distinct (fragment, series) of a source's measurements: a series is an object with a `value`.
+_SUPPORTED_SQLITE = text(
+    "SELECT DISTINCT f.key, s.key FROM measurements AS m, json_each(m.fragments) AS f, "
+    "json_each(f.value) AS s "
+    "WHERE m.tenant_id = :tenant AND m.source_id = :source AND f.type = 'object' AND s.type = 'object' "
+    "AND json_type(s.value, '$.value') IS NOT NULL"
+)
+_SUPPORTED_PG = text(
+    "SELECT DISTINCT f.key, s.key FROM measurements AS m "
+    "CROSS JOIN LATERAL jsonb_each(m.fragments) AS f "
+    "CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(f.value) = 'object' THEN f.value ELSE '{}' END) "
+    "AS s "
+    "WHERE m.tenant_id = :tenant AND m.source_id = :source AND jsonb_typeof(s.value) = 'object' "
+    "AND s.value ? 'value'"
+)
+
 
 # -- events ---------------------------------------------------------------------------------------
 
@@ -235,7 +258,9 @@ class SqlEventStore:
     ) -> list[ColumnElement[bool]]:
         d = self._db.dialect
         where = [ev.c.tenant_id == tenant_id]
-        if criteria.source_id is not None:
+        if criteria.source_ids is not None:  # the source and its related sources
+            where.append(ev.c.source_id.in_(criteria.source_ids))
+        elif criteria.source_id is not None:
             where.append(ev.c.source_id == criteria.source_id)
         if criteria.type is not None:
             where.append(ev.c.type == criteria.type)

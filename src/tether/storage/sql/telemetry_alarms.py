@@ -70,7 +70,9 @@ class SqlAlarmStore:
         self, tenant_id: str, criteria: AlarmCriteria, owner_scope: OwnerScope | None
     ) -> list[ColumnElement[bool]]:
         where = [al.c.tenant_id == tenant_id]
-        if criteria.source_id is not None:
+        if criteria.source_ids is not None:  # the source and its related sources
+            where.append(al.c.source_id.in_(criteria.source_ids))
+        elif criteria.source_id is not None:
             where.append(al.c.source_id == criteria.source_id)
         if criteria.types is not None:
             where.append(al.c.type.in_(criteria.types))
