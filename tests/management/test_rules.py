@@ -363,6 +363,38 @@ def test_disabled_rules_and_failures(admin: httpx.Client, clients: Callable[...,
     metrics(admin, "div", matched=3, passed=2, actions__failed=1)
 
 
+def test_a_flood_beyond_the_queue_is_counted_and_order_is_kept(
+    server: ServerThread, admin: httpx.Client, clients: Callable[..., Device]
+) -> None:
+    """Inputs the engine's full queue drops are counted per rule (matched, failed.dropped) and in the
+    Prometheus figures; what it takes is handled in the order each client published it."""
+    rule = {
+        "id": "seq",
+        "sql": 'SELECT payload.n AS n FROM "seq/#"',
+        "actions": [{"function": "republish", "args": {"topic": "seq_out", "payload": "${n}", "qos": 1}}],
+    }
+    assert admin.post(RULES, json=rule).status_code == 201
+    watcher = clients("t1/admin", ADMIN_PASSWORD)
+    assert watcher.subscribe("seq_out") == 1
+    engine = server.platform.services.rule_engine
+    engine.max_queue = 0  # the queue is full: every input is dropped (as in a flood that outruns the worker)
+    try:
+        for n in range(5):
+            assert watcher.publish("seq/a", json.dumps({"n": n})) in (0, 16)
+        found = metrics(admin, "seq", matched=5, failed__dropped=5)["metrics"]
+        assert found["failed"] == 5 and found["passed"] == 0 and found["actions.total"] == 0
+        text = admin.get("/api/v5/prometheus/stats").text
+        assert 'tether_rule_total{metric="failed.dropped",rule="seq",tenant="t1"} 5.0' in text
+        assert "tether_rule_engine_dropped_total" in text
+    finally:
+        engine.max_queue = 100_000
+    assert watcher.none_within(0.2, "seq_out")
+    for n in range(200):
+        assert watcher.publish("seq/a", json.dumps({"n": n}), qos=0) == 0
+    assert [int(watcher.get("seq_out").payload) for _ in range(200)] == list(range(200))
+    metrics(admin, "seq", matched=205, passed=200)
+
+
 def test_foreach_republishes_each_element(admin: httpx.Client, clients: Callable[..., Device]) -> None:
     rule = {
         "sql": 'FOREACH payload.sensors AS s DO s.name AS name, s.v AS v INCASE s.v > 1 FROM "batch"',

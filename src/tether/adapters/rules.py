@@ -153,6 +153,11 @@ class RuleEngine:
         self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
         self._by_broker_topic.clear()
 
+    @property
+    def queued(self) -> int:
+        """Inputs waiting for the worker."""
+        return len(self._queue)
+
     def _wants_events(self, tenant_id: str) -> bool:
         return tenant_id in self._event_tenants
 
@@ -160,16 +165,32 @@ class RuleEngine:
 
     def _put(self, item: tuple[int, str, Any, str | None, int]) -> None:
         if len(self._queue) >= self.max_queue:
-            self.dropped += 1
-            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8, ...: the log stays readable
-                log.warning(
-                    "rule engine queue full (%d): %d inputs dropped so far", self.max_queue, self.dropped
-                )
+            self._drop(item)
             return
         self._queue.append(item)
         wake = self._wake
         if wake is not None and not wake.is_set():
             wake.set()
+
+    def _drop(self, item: tuple[int, str, Any, str | None, int]) -> None:
+        """An input the full queue cannot take: counted in the engine's total and in the metrics of each rule
+        that would have taken it (`matched` and `failed.dropped`), and logged at 1, 2, 4, 8, ... drops."""
+        self.dropped += 1
+        if self.dropped & (self.dropped - 1) == 0:
+            log.warning("rule engine queue full (%d): %d inputs dropped so far", self.max_queue, self.dropped)
+        kind, tenant_id, data, origin = item[0], item[1], item[2], item[3]
+        if kind == _MESSAGE:
+            rules = self._for_message(tenant_id, data.topic)[1]
+        elif kind == _EVENT:
+            rules = self._rules_for(tenant_id, data[0])
+        else:
+            name = _platform_name(data)
+            rules = self._rules_for(tenant_id, _EVENTS + "tether/" + name) if name is not None else []
+        for loaded in rules:
+            if loaded.rule.id != origin:
+                metrics = loaded.metrics
+                metrics.matched += 1
+                metrics.failed_dropped += 1
 
     def _tap(self, message: Message) -> None:
         topic = message.topic
@@ -356,38 +377,17 @@ class RuleEngine:
     def _platform_event(self, event: DomainEvent, received_at: int) -> tuple[str, dict[str, Any]] | None:
         """A domain change as `$events/tether/...` and its columns: the object as REST shows it (its fields
         as columns, the whole document as `payload`)."""
-        resource, action, obj, base = event.resource, event.action, event.payload, self.base_url
-        document: dict[str, Any]
-        if resource == SHADOWS:
-            name, found = shadow_columns(obj)
+        name = _platform_name(event)
+        if name is None:
+            return None
+        obj, base = event.payload, self.base_url
+        if name == "shadow_updated":
+            found = shadow_columns(obj)[1]
             found.update(
                 event="tether." + name, timestamp=received_at, node=self.node, tenant=event.tenant_id
             )
             return _EVENTS + "tether/" + name, {k: v for k, v in found.items() if v is not None}
-        if resource == "measurements" and action == "CREATE":
-            name, document = "measurement_created", render.measurement(base, obj)  # type: ignore[arg-type]
-        elif resource == "events" and action == "CREATE":
-            name, document = "event_created", render.event(base, obj)  # type: ignore[arg-type]
-        elif resource == "alarms" and action in ("CREATE", "UPDATE"):
-            status = getattr(obj, "status", None)
-            if status is AlarmStatus.CLEARED:
-                name = "alarm_cleared"
-            elif action == "CREATE" or getattr(obj, "count", 1) > 1:
-                name = "alarm_raised"
-            else:
-                return None
-            document = render.alarm(base, obj)  # type: ignore[arg-type]
-        elif resource == "operations" and action in ("CREATE", "UPDATE"):
-            name, document = "operation_changed", render.operation(base, obj)  # type: ignore[arg-type]
-        elif (
-            resource == "managedobjects"
-            and action in ("CREATE", "DELETE")
-            and getattr(obj, "is_device", False)
-        ):
-            name = "device_created" if action == "CREATE" else "device_deleted"
-            document = render.managed_object(base, obj)  # type: ignore[arg-type]
-        else:
-            return None
+        document: dict[str, Any] = _RENDER[event.resource](base, obj)
         columns: dict[str, Any] = {k: v for k, v in document.items() if v is not None}
         columns.update(
             {
@@ -550,6 +550,37 @@ def _connection_event(action: str, record: ConnectionRecord) -> tuple[str, dict[
     columns["disconnected_at"] = record.disconnected_at
     columns["timestamp"] = record.disconnected_at or record.connected_at
     return "$events/client_disconnected", columns
+
+
+_RENDER: dict[str, Callable[[str, Any], dict[str, Any]]] = {
+    "measurements": render.measurement,
+    "events": render.event,
+    "alarms": render.alarm,
+    "operations": render.operation,
+    "managedobjects": render.managed_object,
+}
+
+
+def _platform_name(event: DomainEvent) -> str | None:
+    """The `$events/tether/<name>` a domain change is, or None when it is none."""
+    resource, action, obj = event.resource, event.action, event.payload
+    if resource == SHADOWS:
+        return "shadow_updated"
+    if resource == "measurements" and action == "CREATE":
+        return "measurement_created"
+    if resource == "events" and action == "CREATE":
+        return "event_created"
+    if resource == "alarms" and action in ("CREATE", "UPDATE"):
+        if getattr(obj, "status", None) is AlarmStatus.CLEARED:
+            return "alarm_cleared"
+        if action == "CREATE" or getattr(obj, "count", 1) > 1:
+            return "alarm_raised"
+        return None
+    if resource == "operations" and action in ("CREATE", "UPDATE"):
+        return "operation_changed"
+    if resource == "managedobjects" and action in ("CREATE", "DELETE") and getattr(obj, "is_device", False):
+        return "device_created" if action == "CREATE" else "device_deleted"
+    return None
 
 
 class ActionFailed(Exception):

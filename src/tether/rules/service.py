@@ -100,6 +100,10 @@ class RuleService:
         """The tenant's rules, enabled or not (no check of the caller: for other services)."""
         return list(self._rules.get(tenant_id, {}).values())
 
+    def every(self) -> list[LoadedRule]:
+        """Every tenant's rules (the platform operator's Prometheus figures)."""
+        return [loaded for rules in self._rules.values() for loaded in rules.values()]
+
     def tenants(self) -> list[str]:
         return [tenant for tenant, rules in self._rules.items() if any(r.rule.enable for r in rules.values())]
 
