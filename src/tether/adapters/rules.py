@@ -67,6 +67,9 @@ _PLATFORM_RESOURCES = frozenset(
     {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE, SHADOWS}
 )
 
+_RETAINED = {"retain": True, "dup": False}
+_NOT_RETAINED = {"retain": False, "dup": False}
+
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
 _MESSAGE = 0
 _EVENT = 1
@@ -99,6 +102,7 @@ class RuleEngine:
         #: The rule whose republish is being routed now (a rule never sees its own republished message).
         self._republishing: str | None = None
         self._seq = 0
+        self._id_ms, self._id_prefix = -1, ""
         self._closers: list[Callable[[], None]] = []
         self._plans: dict[int, _RepublishPlan] = {}
         self._mountpoints: dict[str, str] = {}  # by id() of the action (the plan holds the action)
@@ -328,12 +332,14 @@ class RuleEngine:
             if cached is None or cached[0] is not self._connection(sender):
                 self._bases.pop(key)  # the publisher reconnected: read its connection again
                 return self._message_columns(tenant_id, message, topic, received_at)
-        self._seq += 1
+        self._seq = seq = self._seq + 1
         columns = base.copy()
-        columns["id"] = f"{received_at << 64 | self._seq:032X}"
+        if received_at != self._id_ms:  # the id's first half changes once a millisecond
+            self._id_ms, self._id_prefix = received_at, f"{received_at:016X}"
+        columns["id"] = self._id_prefix + f"{seq:016X}"
         columns["payload"] = payload
         columns["qos"] = message.qos
-        columns["flags"] = {"retain": message.retain, "dup": False}
+        columns["flags"] = _RETAINED if message.retain else _NOT_RETAINED  # shared: rules never change them
         columns["timestamp"] = columns["publish_received_at"] = received_at
         properties = message.properties
         if properties is not EMPTY_PROPERTIES:
@@ -468,7 +474,7 @@ class _RepublishPlan:
     """One republish action made ready once: what is constant in its templates is worked out here, so an
     output costs only the parts that depend on it."""
 
-    __slots__ = ("action", "payload_key", "qos", "retain", "topic", "topic_key", "topics")
+    __slots__ = ("action", "payload_key", "qos", "retain", "topic", "topic_key", "topics", "user_key")
 
     def __init__(self, action: Republish) -> None:
         self.action = action
@@ -480,6 +486,11 @@ class _RepublishPlan:
         self.topics: dict[object, str] = {}
         self.qos = _qos(action.qos.render({})) if action.qos.is_constant else None
         self.retain = _flag(action.retain.render({})) if action.retain.is_constant else None
+        # No MQTT properties and user properties of one key (`${user_properties}` by default): the output
+        # without that key needs no properties (EMPTY_PROPERTIES), checked with one lookup.
+        user = action.user_properties.parts
+        one_key = len(user) == 1 and isinstance(user[0], tuple) and len(user[0]) == 1
+        self.user_key = user[0][0] if one_key and not action.mqtt_properties else None
         parts = action.payload.parts
         self.payload_key = (
             parts[0][0] if len(parts) == 1 and isinstance(parts[0], tuple) and len(parts[0]) == 1 else None
@@ -519,7 +530,12 @@ class _RepublishPlan:
             payload = value.encode()
         else:
             payload = to_str(value).encode()
-        return topic, payload, qos, retain, _properties(action, output)
+        user_key = self.user_key
+        if user_key is not None and output.get(user_key) is None:
+            properties = EMPTY_PROPERTIES
+        else:
+            properties = _properties(action, output)
+        return topic, payload, qos, retain, properties
 
 
 def _check_topic(topic: str) -> str:
