@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -109,11 +111,25 @@ class Redis(_Process):
 
 
 class Mosquitto(_Process):
-    def __init__(self, directory: Path) -> None:
+    """mosquitto on `port`; with `tls` (CA, certificate, key files) also a TLS listener on `tls_port` that
+    asks clients for a certificate signed by that CA."""
+
+    def __init__(self, directory: Path, tls: tuple[Path, Path, Path] | None = None) -> None:
         super().__init__(directory, "mosquitto")
         self.exe = binary("mosquitto", "mosquitto")
         self.config = directory / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        text = f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        self.tls_port = 0
+        if tls is not None:
+            self.tls_port = free_port()
+            ca, cert, key = tls
+            text += (
+                f"listener {self.tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+                "require_certificate true\n"
+            )
+            if os.geteuid() == 0:  # mosquitto run as root reads the files as the user `mosquitto` unless told
+                text += "user root\n"
+        self.config.write_text(text)
 
     def command(self) -> list[str]:
         return [self.exe, "-c", str(self.config)]
@@ -240,8 +256,9 @@ class _Server(ThreadingHTTPServer):
 class Webhook:
     """An HTTP server recording each request; `statuses` are answered first (then 200)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
+        self.tls = tls  # https with this server context
         self.requests: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.lock = threading.Lock()
@@ -251,6 +268,8 @@ class Webhook:
     def start(self) -> None:
         server = _Server(("127.0.0.1", self.port), _Handler)
         server.receiver = self
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -266,7 +285,7 @@ class Webhook:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://127.0.0.1:{self.port}"
 
     def bodies(self, path: str | None = None) -> list[Any]:
         with self.lock:

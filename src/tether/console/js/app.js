@@ -9,6 +9,7 @@ import * as device from "./pages/device.js";
 import * as registration from "./pages/registration.js";
 import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
+import * as connectors from "./pages/connectors.js";
 import * as things from "./pages/things.js";
 import * as users from "./pages/users.js";
 
@@ -19,6 +20,7 @@ const ROUTES = [
   { pattern: /^\/ui\/registration\/?$/, page: registration, nav: "registration" },
   { pattern: /^\/ui\/broker\/?$/, page: broker, nav: "broker" },
   { pattern: /^\/ui\/rules\/?$/, page: rules, nav: "rules" },
+  { pattern: /^\/ui\/connectors\/?$/, page: connectors, nav: "connectors" },
   { pattern: /^\/ui\/users\/?$/, page: users, nav: "users" },
   { pattern: /^\/ui\/things\/?$/, page: things, nav: "things" },
   { pattern: /^\/ui\/things\/([^/]+)\/?$/, page: things, nav: "things" },
@@ -30,6 +32,7 @@ const NAV = [
   ["registration", "/ui/registration", "Registration"],
   ["broker", "/ui/broker", "Broker"],
   ["rules", "/ui/rules", "Rules"],
+  ["connectors", "/ui/connectors", "Connectors"],
   ["users", "/ui/users", "Users"],
 ];
 
