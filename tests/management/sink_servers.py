@@ -90,11 +90,21 @@ class _Process:
 
 
 class Redis(_Process):
-    def __init__(self, directory: Path) -> None:
+    """redis-server on `port`; with `tls` (CA, certificate, key files) also TLS on `tls_port`, asking clients
+    for a certificate signed by that CA."""
+
+    def __init__(self, directory: Path, tls: tuple[Path, Path, Path] | None = None) -> None:
         super().__init__(directory, "redis")
         self.exe = binary("redis-server", "redis-server")
+        self.tls = tls
+        self.tls_port = free_port() if tls is not None else 0
 
     def command(self) -> list[str]:
+        tls: list[str] = []
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            tls = ["--tls-port", str(self.tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                   "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "yes"]  # fmt: skip
         return [
             self.exe,
             "--port",
@@ -107,6 +117,7 @@ class Redis(_Process):
             "no",
             "--dir",
             str(self.directory),
+            *tls,
         ]
 
 

@@ -1,7 +1,8 @@
 """Sinks over TLS (a connector's `ssl`, EMQX 5's shape) against real servers the test starts with a CA of
-its own (tls_certs.py): a webhook receiver on https that asks for a client certificate, and mosquitto with a
-TLS listener that does too. A server whose certificate the connector cannot verify leaves it disconnected
-with the reason; the key's password is never shown. One backend: TLS is the sinks' I/O, not storage."""
+its own (tls_certs.py): a webhook receiver on https that asks for a client certificate, and mosquitto and
+redis-server with TLS listeners that do too. A server whose certificate the connector cannot verify leaves
+it disconnected with the reason; the key's password is never shown. One backend: TLS is the sinks' I/O,
+not storage."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import redis
 from tests.management.conftest import two_tenant_server
-from tests.management.sink_servers import Mosquitto, Webhook
+from tests.management.sink_servers import Mosquitto, Redis, Webhook
 from tests.management.sinks_support import CONNECTORS, action_metrics, admin, clients, sink, wait_for
 from tests.management.tls_certs import KEY_PASSWORD, Certificates, make_certificates
 from tests.mqtt_device import V5, Device, unique
@@ -48,6 +50,14 @@ def tls_mosquitto(tmp_path_factory: pytest.TempPathFactory, certs: Certificates)
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory, certs: Certificates) -> Iterator[Redis]:
+    store = Redis(tmp_path_factory.mktemp("redis"), (certs.ca, certs.server_cert, certs.server_key))
+    store.start()
+    yield store
+    store.stop()
 
 
 def client_tls(certs: Certificates, **more: object) -> dict[str, object]:
@@ -149,3 +159,23 @@ def test_mqtt_bridge_over_tls(
         assert "certificate" in down["status_reason"].lower()
     finally:
         remote.close()
+
+
+def test_redis_over_tls(
+    admin: httpx.Client, clients: Callable[..., Device], tls_redis: Redis, certs: Certificates
+) -> None:
+    action_id = sink(
+        admin,
+        "redis",
+        "tls_cache",
+        {"server": f"127.0.0.1:{tls_redis.tls_port}", "ssl": client_tls(certs)},
+        {"command_template": ["RPUSH", "tls:${clientid}", "${payload}"]},
+        'SELECT * FROM "rd/#"',
+    )
+    device = clients(client_id="rd_tls")
+    for i in range(3):
+        assert device.publish("rd/x", f"v{i}") in (0, 16)
+    store = redis.Redis(port=tls_redis.port)  # the plain port of the same server
+    wait_for(lambda: store.lrange("tls:rd_tls", 0, -1) == [b"v0", b"v1", b"v2"], "three items over TLS")
+    wait_for(lambda: action_metrics(admin, action_id)["success"] == 3, "three sent")
+    store.close()
