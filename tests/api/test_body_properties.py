@@ -137,6 +137,7 @@ def test_api_v5_rule_bodies(client: httpx.Client) -> None:
         no_server_error(client.post("/api/v5/rules", json=create))
         no_server_error(client.put("/api/v5/rules/props-rule", json=change))
         no_server_error(client.post("/api/v5/rule_test", json={"sql": test_sql, "context": test_context}))
+        no_server_error(client.post("/api/v5/rules/props-rule/test", json={"context": test_context}))
 
     client.post("/api/v5/rules", json={"id": "props-rule", "sql": "SELECT * FROM 't/#'"})
     run()

@@ -1,13 +1,19 @@
-"""The rules page in a real browser: the SQL editor's test call, a rule created with a republish action that
-a real MQTT message then triggers (its metrics on the page), disabled, deleted."""
+"""The rules and connectors pages in a real browser: the SQL editor's test call, a rule created with a
+republish action that a real MQTT message then triggers (its metrics on the page), tested as stored,
+disabled, deleted; a webhook created on the connectors page, connected to a real receiver, fed by a rule,
+its action's metrics shown, deleted."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
+import httpx
+import pytest
 from tests.console.browser import Console
+from tests.management.sink_servers import Webhook
 from tests.mqtt_device import Device, ServerMqtt
-from tests.support import ADMIN_PASSWORD, unique
+from tests.support import ADMIN_PASSWORD, ServerThread, unique
 
 SQL = 'SELECT payload.temp AS temp, clientid FROM "t/#" WHERE payload.temp > 30'
 
@@ -45,7 +51,62 @@ def test_a_rule_is_tested_created_triggered_and_deleted(console: Console, mqtt_s
     row = console.wait_text("#rule-table tbody tr", rule_id)
     console.until(lambda: row.find_elements("css selector", "td")[3].text == "1", "matched once")
     console.screenshot("rules")
+    console.fill("textarea[name=test-payload]", '{"temp": 50}')
+    console.button(f"Test rule {rule_id} on the sample").click()  # POST /rules/{id}/test
+    console.wait_text("#rule-output", f"Rule {rule_id} passes")
+    assert json.loads(console.find("#rule-result").text)["temp"] == 50
     console.button(f"Disable rule {rule_id}").click()
     console.wait_text("#rule-table tbody tr", "disabled")
     console.button(f"Delete rule {rule_id}").click()
     console.wait_text("#rules", "No rules yet")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Webhook]:
+    hook = Webhook()
+    hook.start()
+    yield hook
+    hook.stop()
+
+
+def test_a_webhook_is_created_fed_and_deleted(
+    console: Console, mqtt_server: ServerMqtt, server: ServerThread, receiver: Webhook
+) -> None:
+    console.open("/ui/connectors")
+    console.wait_text("#connectors", "No connectors yet")
+    console.fill("input[name=connector-name]", "hook")
+    console.fill("input[name=connector-url]", receiver.url)
+    console.fill("input[name=action-path]", "/in/${clientid}")
+    console.button("Create webhook").click()
+    console.wait_text("#connector-table tbody tr", "http:hook")
+    console.until(lambda: "connected" in console.find("#connector-table tbody tr").text, "connected")
+    console.wait_text("#action-table tbody tr", "http:hook")
+    with httpx.Client(base_url=server.url, auth=("t1/admin", ADMIN_PASSWORD), timeout=30) as admin:
+        rule = {
+            "id": "to_hook",
+            "sql": 'SELECT payload.v AS v, clientid FROM "hook/#"',
+            "actions": ["http:hook"],
+        }
+        assert admin.post("/api/v5/rules", json=rule).status_code == 201
+        sender = Device(mqtt_server.port, "hooked", username="t1/admin", password=ADMIN_PASSWORD)
+        try:
+            assert sender.connect() == 0
+            assert sender.publish("hook/1", json.dumps({"v": 7})) in (0, 16)
+        finally:
+            sender.close()
+        console.until(
+            lambda: receiver.bodies("/in/hooked") == [{"v": 7, "clientid": "hooked"}], "the webhook request"
+        )
+        console.until(
+            lambda: (
+                (console.open("/ui/connectors"), console.wait_text("#action-table tbody tr", "to_hook"))
+                and console.find("#action-table tbody tr").find_elements("css selector", "td")[4].text == "1"
+            ),
+            "one success on the page",
+        )
+        console.screenshot("connectors")
+        assert admin.delete("/api/v5/rules/to_hook").status_code == 204
+    console.open("/ui/connectors")
+    console.button("Delete connector http:hook").click()
+    console.wait_text("#connectors", "No connectors yet")
+    console.wait_text("#actions", "No actions yet")

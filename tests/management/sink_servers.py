@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -88,11 +90,21 @@ class _Process:
 
 
 class Redis(_Process):
-    def __init__(self, directory: Path) -> None:
+    """redis-server on `port`; with `tls` (CA, certificate, key files) also TLS on `tls_port`, asking clients
+    for a certificate signed by that CA."""
+
+    def __init__(self, directory: Path, tls: tuple[Path, Path, Path] | None = None) -> None:
         super().__init__(directory, "redis")
         self.exe = binary("redis-server", "redis-server")
+        self.tls = tls
+        self.tls_port = free_port() if tls is not None else 0
 
     def command(self) -> list[str]:
+        tls: list[str] = []
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            tls = ["--tls-port", str(self.tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                   "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "yes"]  # fmt: skip
         return [
             self.exe,
             "--port",
@@ -105,15 +117,30 @@ class Redis(_Process):
             "no",
             "--dir",
             str(self.directory),
+            *tls,
         ]
 
 
 class Mosquitto(_Process):
-    def __init__(self, directory: Path) -> None:
+    """mosquitto on `port`; with `tls` (CA, certificate, key files) also a TLS listener on `tls_port` that
+    asks clients for a certificate signed by that CA."""
+
+    def __init__(self, directory: Path, tls: tuple[Path, Path, Path] | None = None) -> None:
         super().__init__(directory, "mosquitto")
         self.exe = binary("mosquitto", "mosquitto")
         self.config = directory / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        text = f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        self.tls_port = 0
+        if tls is not None:
+            self.tls_port = free_port()
+            ca, cert, key = tls
+            text += (
+                f"listener {self.tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+                "require_certificate true\n"
+            )
+            if os.geteuid() == 0:  # mosquitto run as root reads the files as the user `mosquitto` unless told
+                text += "user root\n"
+        self.config.write_text(text)
 
     def command(self) -> list[str]:
         return [self.exe, "-c", str(self.config)]
@@ -240,8 +267,9 @@ class _Server(ThreadingHTTPServer):
 class Webhook:
     """An HTTP server recording each request; `statuses` are answered first (then 200)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
+        self.tls = tls  # https with this server context
         self.requests: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.lock = threading.Lock()
@@ -251,6 +279,8 @@ class Webhook:
     def start(self) -> None:
         server = _Server(("127.0.0.1", self.port), _Handler)
         server.receiver = self
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -266,7 +296,7 @@ class Webhook:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://127.0.0.1:{self.port}"
 
     def bodies(self, path: str | None = None) -> list[Any]:
         with self.lock:

@@ -161,7 +161,7 @@ def test_actions_and_their_dependencies(admin: httpx.Client) -> None:
         {"type": "pgsql", "name": "p", "server": "h"},
         {"type": "redis", "name": "r", "server": "h", "redis_type": "cluster"},
         {"type": "mqtt", "name": "m", "server": "h", "proto_ver": "v9"},
-        {"type": "mqtt", "name": "m", "server": "h", "ssl": {"enable": True}},
+        {"type": "mqtt", "name": "m", "server": "h", "ssl": {"enable": True, "verify": "maybe"}},
         {"type": "http", "name": "h", "url": "http://h", "connect_timeout": "soon"},
         {"type": "http", "name": "h", "url": "http://h", "enable": "yes"},
     ],

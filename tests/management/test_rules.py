@@ -199,6 +199,39 @@ def test_rule_test(admin: httpx.Client) -> None:
     assert failing.status_code == 400
 
 
+def test_a_stored_rule_is_tested(admin: httpx.Client) -> None:
+    """POST /rules/{id}/test: the stored rule's SQL on a context; its actions not run, metrics kept."""
+    rule = {
+        "id": "hot",
+        "sql": 'SELECT payload.t AS t, clientid FROM "s/+" WHERE t > 30',
+        "actions": [{"function": "republish", "args": {"topic": "alerts", "payload": "${t}"}}],
+    }
+    assert admin.post(RULES, json=rule).status_code == 201
+    context = {"clientid": "c1", "topic": "s/1", "payload": '{"t": 35}'}
+    answer = admin.post(f"{RULES}/hot/test", json={"context": context})
+    assert answer.status_code == 200 and answer.json() == {"t": 35, "clientid": "c1"}
+    cool = admin.post(f"{RULES}/hot/test", json={"context": {**context, "payload": '{"t": 20}'}})
+    assert cool.status_code == 412 and cool.json()["code"] == "NOT_MATCH"
+    elsewhere = admin.post(f"{RULES}/hot/test", json={"context": {**context, "topic": "x/1"}})
+    assert elsewhere.status_code == 412
+    event = admin.post(f"{RULES}/hot/test", json={"context": {"event_type": "client_connected"}})
+    assert event.status_code == 412  # the rule's FROM does not take that event
+    assert admin.get(f"{RULES}/hot/metrics").json()["metrics"]["matched"] == 0
+    unknown = admin.post(f"{RULES}/nope/test", json={"context": context})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NOT_FOUND"
+    malformed = admin.post(
+        f"{RULES}/hot/test", content=b'{"context": {"topic": }', headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 400 and "column" in malformed.json()["message"]
+    for body in ({"context": []}, {"context": {"topic": "a/+"}}, {"sql": "SELECT 1"}):
+        bad = admin.post(f"{RULES}/hot/test", json=body)
+        assert bad.status_code == 400 and bad.json()["code"] == "BAD_REQUEST", body
+    failing = {"id": "div", "sql": 'SELECT 1 / payload.n AS q FROM "s/+"'}
+    assert admin.post(RULES, json=failing).status_code == 201
+    divided = admin.post(f"{RULES}/div/test", json={"context": {**context, "payload": '{"n": 0}'}})
+    assert divided.status_code == 400 and "failed" in divided.json()["message"]
+
+
 def test_rule_events(admin: httpx.Client) -> None:
     events = {e["event"]: e for e in admin.get("/api/v5/rule_events").json()}
     assert "reason" in events["$events/client_disconnected"]["columns"]
@@ -328,6 +361,38 @@ def test_disabled_rules_and_failures(admin: httpx.Client, clients: Callable[...,
     )
     assert watcher.publish("calc", '{"n": 1}') in (0, 16)
     metrics(admin, "div", matched=3, passed=2, actions__failed=1)
+
+
+def test_a_flood_beyond_the_queue_is_counted_and_order_is_kept(
+    server: ServerThread, admin: httpx.Client, clients: Callable[..., Device]
+) -> None:
+    """Inputs the engine's full queue drops are counted per rule (matched, failed.dropped) and in the
+    Prometheus figures; what it takes is handled in the order each client published it."""
+    rule = {
+        "id": "seq",
+        "sql": 'SELECT payload.n AS n FROM "seq/#"',
+        "actions": [{"function": "republish", "args": {"topic": "seq_out", "payload": "${n}", "qos": 1}}],
+    }
+    assert admin.post(RULES, json=rule).status_code == 201
+    watcher = clients("t1/admin", ADMIN_PASSWORD)
+    assert watcher.subscribe("seq_out") == 1
+    engine = server.platform.services.rule_engine
+    engine.max_queue = 0  # the queue is full: every input is dropped (as in a flood that outruns the worker)
+    try:
+        for n in range(5):
+            assert watcher.publish("seq/a", json.dumps({"n": n})) in (0, 16)
+        found = metrics(admin, "seq", matched=5, failed__dropped=5)["metrics"]
+        assert found["failed"] == 5 and found["passed"] == 0 and found["actions.total"] == 0
+        text = admin.get("/api/v5/prometheus/stats").text
+        assert 'tether_rule_total{metric="failed.dropped",rule="seq",tenant="t1"} 5.0' in text
+        assert "tether_rule_engine_dropped_total" in text
+    finally:
+        engine.max_queue = 100_000
+    assert watcher.none_within(0.2, "seq_out")
+    for n in range(200):
+        assert watcher.publish("seq/a", json.dumps({"n": n}), qos=0) == 0
+    assert [int(watcher.get("seq_out").payload) for _ in range(200)] == list(range(200))
+    metrics(admin, "seq", matched=205, passed=200)
 
 
 def test_foreach_republishes_each_element(admin: httpx.Client, clients: Callable[..., Device]) -> None:

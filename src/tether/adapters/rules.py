@@ -67,6 +67,9 @@ _PLATFORM_RESOURCES = frozenset(
     {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE, SHADOWS}
 )
 
+_RETAINED = {"retain": True, "dup": False}
+_NOT_RETAINED = {"retain": False, "dup": False}
+
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
 _MESSAGE = 0
 _EVENT = 1
@@ -99,6 +102,7 @@ class RuleEngine:
         #: The rule whose republish is being routed now (a rule never sees its own republished message).
         self._republishing: str | None = None
         self._seq = 0
+        self._id_ms, self._id_prefix = -1, ""
         self._closers: list[Callable[[], None]] = []
         self._plans: dict[int, _RepublishPlan] = {}
         self._mountpoints: dict[str, str] = {}  # by id() of the action (the plan holds the action)
@@ -153,6 +157,11 @@ class RuleEngine:
         self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
         self._by_broker_topic.clear()
 
+    @property
+    def queued(self) -> int:
+        """Inputs waiting for the worker."""
+        return len(self._queue)
+
     def _wants_events(self, tenant_id: str) -> bool:
         return tenant_id in self._event_tenants
 
@@ -160,16 +169,32 @@ class RuleEngine:
 
     def _put(self, item: tuple[int, str, Any, str | None, int]) -> None:
         if len(self._queue) >= self.max_queue:
-            self.dropped += 1
-            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8, ...: the log stays readable
-                log.warning(
-                    "rule engine queue full (%d): %d inputs dropped so far", self.max_queue, self.dropped
-                )
+            self._drop(item)
             return
         self._queue.append(item)
         wake = self._wake
         if wake is not None and not wake.is_set():
             wake.set()
+
+    def _drop(self, item: tuple[int, str, Any, str | None, int]) -> None:
+        """An input the full queue cannot take: counted in the engine's total and in the metrics of each rule
+        that would have taken it (`matched` and `failed.dropped`), and logged at 1, 2, 4, 8, ... drops."""
+        self.dropped += 1
+        if self.dropped & (self.dropped - 1) == 0:
+            log.warning("rule engine queue full (%d): %d inputs dropped so far", self.max_queue, self.dropped)
+        kind, tenant_id, data, origin = item[0], item[1], item[2], item[3]
+        if kind == _MESSAGE:
+            rules = self._for_message(tenant_id, data.topic)[1]
+        elif kind == _EVENT:
+            rules = self._rules_for(tenant_id, data[0])
+        else:
+            name = _platform_name(data)
+            rules = self._rules_for(tenant_id, _EVENTS + "tether/" + name) if name is not None else []
+        for loaded in rules:
+            if loaded.rule.id != origin:
+                metrics = loaded.metrics
+                metrics.matched += 1
+                metrics.failed_dropped += 1
 
     def _tap(self, message: Message) -> None:
         topic = message.topic
@@ -307,12 +332,14 @@ class RuleEngine:
             if cached is None or cached[0] is not self._connection(sender):
                 self._bases.pop(key)  # the publisher reconnected: read its connection again
                 return self._message_columns(tenant_id, message, topic, received_at)
-        self._seq += 1
+        self._seq = seq = self._seq + 1
         columns = base.copy()
-        columns["id"] = f"{received_at << 64 | self._seq:032X}"
+        if received_at != self._id_ms:  # the id's first half changes once a millisecond
+            self._id_ms, self._id_prefix = received_at, f"{received_at:016X}"
+        columns["id"] = self._id_prefix + f"{seq:016X}"
         columns["payload"] = payload
         columns["qos"] = message.qos
-        columns["flags"] = {"retain": message.retain, "dup": False}
+        columns["flags"] = _RETAINED if message.retain else _NOT_RETAINED  # shared: rules never change them
         columns["timestamp"] = columns["publish_received_at"] = received_at
         properties = message.properties
         if properties is not EMPTY_PROPERTIES:
@@ -356,38 +383,17 @@ class RuleEngine:
     def _platform_event(self, event: DomainEvent, received_at: int) -> tuple[str, dict[str, Any]] | None:
         """A domain change as `$events/tether/...` and its columns: the object as REST shows it (its fields
         as columns, the whole document as `payload`)."""
-        resource, action, obj, base = event.resource, event.action, event.payload, self.base_url
-        document: dict[str, Any]
-        if resource == SHADOWS:
-            name, found = shadow_columns(obj)
+        name = _platform_name(event)
+        if name is None:
+            return None
+        obj, base = event.payload, self.base_url
+        if name == "shadow_updated":
+            found = shadow_columns(obj)[1]
             found.update(
                 event="tether." + name, timestamp=received_at, node=self.node, tenant=event.tenant_id
             )
             return _EVENTS + "tether/" + name, {k: v for k, v in found.items() if v is not None}
-        if resource == "measurements" and action == "CREATE":
-            name, document = "measurement_created", render.measurement(base, obj)  # type: ignore[arg-type]
-        elif resource == "events" and action == "CREATE":
-            name, document = "event_created", render.event(base, obj)  # type: ignore[arg-type]
-        elif resource == "alarms" and action in ("CREATE", "UPDATE"):
-            status = getattr(obj, "status", None)
-            if status is AlarmStatus.CLEARED:
-                name = "alarm_cleared"
-            elif action == "CREATE" or getattr(obj, "count", 1) > 1:
-                name = "alarm_raised"
-            else:
-                return None
-            document = render.alarm(base, obj)  # type: ignore[arg-type]
-        elif resource == "operations" and action in ("CREATE", "UPDATE"):
-            name, document = "operation_changed", render.operation(base, obj)  # type: ignore[arg-type]
-        elif (
-            resource == "managedobjects"
-            and action in ("CREATE", "DELETE")
-            and getattr(obj, "is_device", False)
-        ):
-            name = "device_created" if action == "CREATE" else "device_deleted"
-            document = render.managed_object(base, obj)  # type: ignore[arg-type]
-        else:
-            return None
+        document: dict[str, Any] = _RENDER[event.resource](base, obj)
         columns: dict[str, Any] = {k: v for k, v in document.items() if v is not None}
         columns.update(
             {
@@ -468,7 +474,7 @@ class _RepublishPlan:
     """One republish action made ready once: what is constant in its templates is worked out here, so an
     output costs only the parts that depend on it."""
 
-    __slots__ = ("action", "payload_key", "qos", "retain", "topic", "topic_key", "topics")
+    __slots__ = ("action", "payload_key", "qos", "retain", "topic", "topic_key", "topics", "user_key")
 
     def __init__(self, action: Republish) -> None:
         self.action = action
@@ -480,6 +486,11 @@ class _RepublishPlan:
         self.topics: dict[object, str] = {}
         self.qos = _qos(action.qos.render({})) if action.qos.is_constant else None
         self.retain = _flag(action.retain.render({})) if action.retain.is_constant else None
+        # No MQTT properties and user properties of one key (`${user_properties}` by default): the output
+        # without that key needs no properties (EMPTY_PROPERTIES), checked with one lookup.
+        user = action.user_properties.parts
+        one_key = len(user) == 1 and isinstance(user[0], tuple) and len(user[0]) == 1
+        self.user_key = user[0][0] if one_key and not action.mqtt_properties else None
         parts = action.payload.parts
         self.payload_key = (
             parts[0][0] if len(parts) == 1 and isinstance(parts[0], tuple) and len(parts[0]) == 1 else None
@@ -519,7 +530,12 @@ class _RepublishPlan:
             payload = value.encode()
         else:
             payload = to_str(value).encode()
-        return topic, payload, qos, retain, _properties(action, output)
+        user_key = self.user_key
+        if user_key is not None and output.get(user_key) is None:
+            properties = EMPTY_PROPERTIES
+        else:
+            properties = _properties(action, output)
+        return topic, payload, qos, retain, properties
 
 
 def _check_topic(topic: str) -> str:
@@ -550,6 +566,37 @@ def _connection_event(action: str, record: ConnectionRecord) -> tuple[str, dict[
     columns["disconnected_at"] = record.disconnected_at
     columns["timestamp"] = record.disconnected_at or record.connected_at
     return "$events/client_disconnected", columns
+
+
+_RENDER: dict[str, Callable[[str, Any], dict[str, Any]]] = {
+    "measurements": render.measurement,
+    "events": render.event,
+    "alarms": render.alarm,
+    "operations": render.operation,
+    "managedobjects": render.managed_object,
+}
+
+
+def _platform_name(event: DomainEvent) -> str | None:
+    """The `$events/tether/<name>` a domain change is, or None when it is none."""
+    resource, action, obj = event.resource, event.action, event.payload
+    if resource == SHADOWS:
+        return "shadow_updated"
+    if resource == "measurements" and action == "CREATE":
+        return "measurement_created"
+    if resource == "events" and action == "CREATE":
+        return "event_created"
+    if resource == "alarms" and action in ("CREATE", "UPDATE"):
+        if getattr(obj, "status", None) is AlarmStatus.CLEARED:
+            return "alarm_cleared"
+        if action == "CREATE" or getattr(obj, "count", 1) > 1:
+            return "alarm_raised"
+        return None
+    if resource == "operations" and action in ("CREATE", "UPDATE"):
+        return "operation_changed"
+    if resource == "managedobjects" and action in ("CREATE", "DELETE") and getattr(obj, "is_device", False):
+        return "device_created" if action == "CREATE" else "device_deleted"
+    return None
 
 
 class ActionFailed(Exception):

@@ -1,12 +1,14 @@
 """The webhook sink (EMQX's `http` connector and action): one request per output with httpx, to the
 connector's URL followed by the action's path. 2xx/3xx: delivered; other 4xx: refused (not retried); 5xx and
 429: retried `max_retries` times with backoff, then failed; no connection: the server is unavailable and the
-output waits in the buffer."""
+output waits in the buffer. An https URL is verified with the connector's `ssl` (connectors/tls.py), or with
+the system's CAs when it is not enabled."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from tether.rules.connectors import duration_ms
 from tether.rules.sink_templates import HttpTemplate
 
 from .base import Outcome, SinkUnavailable, reason_of
+from .tls import client_context, sni_name
 
 __all__ = ["HttpClient"]
 
@@ -36,19 +39,37 @@ class HttpClient:
         self.url = config["url"].rstrip("/")
         self.headers = dict(config["headers"])
         connect = duration_ms(config["connect_timeout"], "connect_timeout", "connectors") or 15_000
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(15, connect=connect / 1000),
-            limits=httpx.Limits(max_connections=max(1, config["pool_size"])),
-        )
         parts = urlsplit(self.url)
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        #: TLS (an https URL): the connector's `ssl` when enabled, else the system's CAs (httpx's default).
+        self.tls: ssl.SSLContext | None = None
+        self.tls_problem: str | None = None  # a file of `ssl` that cannot be loaded: the server is unusable
+        try:
+            self.tls = client_context(config)
+        except SinkUnavailable as exc:
+            self.tls_problem = exc.reason
+        self.extensions = {"sni_hostname": name} if (name := sni_name(config)) else {}
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(15, connect=connect / 1000),
+            limits=httpx.Limits(max_connections=max(1, config["pool_size"])),
+            verify=self.tls if self.tls is not None else True,
+        )
 
     async def check(self) -> None:
-        """EMQX's health check of an HTTP connector: the server accepts a TCP connection."""
+        """EMQX's health check of an HTTP connector: the server accepts a TCP connection (and, for https,
+        a TLS handshake with the connector's `ssl`)."""
+        if self.tls_problem is not None:
+            raise SinkUnavailable(self.tls_problem)
+        tls = self.tls
+        if tls is None and urlsplit(self.url).scheme == "https":
+            tls = ssl.create_default_context()
+        server_hostname = (self.extensions.get("sni_hostname") or self.host) if tls is not None else None
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 15)
-        except (OSError, TimeoutError) as exc:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, ssl=tls, server_hostname=server_hostname), 15
+            )
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError: e.g. a certificate refused
             raise SinkUnavailable(reason_of(exc)) from None
         writer.close()
 
@@ -89,13 +110,16 @@ class HttpClient:
     async def _request(
         self, template: HttpTemplate, url: str, headers: dict[str, str], body: bytes
     ) -> Outcome:
+        if self.tls_problem is not None:
+            raise SinkUnavailable(self.tls_problem)
         attempt, method = 0, template.method
         timeout = httpx.Timeout(template.timeout_ms / 1000, connect=self.client.timeout.connect)
         while True:
             try:
                 response = await self.client.request(
-                    method, url, headers=headers, content=body if method != "GET" else None, timeout=timeout
-                )
+                    method, url, headers=headers, content=body if method != "GET" else None, timeout=timeout,
+                    extensions=self.extensions,
+                )  # fmt: skip
             except (
                 httpx.ConnectError,
                 httpx.ConnectTimeout,

@@ -1,7 +1,8 @@
 """The MQTT bridge sink (EMQX's `mqtt` connector, egress): publishes each output to another broker with
 aiomqtt (asyncio over paho-mqtt), the action's remote topic, QoS, retain and payload templates. A batch is
 published in order and waited for (PUBACK / PUBCOMP for QoS 1 and 2); a lost connection makes the server
-unavailable and the batch is published again once it is back (at least once)."""
+unavailable and the batch is published again once it is back (at least once). TLS with the connector's
+`ssl` (connectors/tls.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tether.rules.connectors import duration_ms
 from tether.rules.sink_templates import MqttTemplate
 
 from .base import Outcome, SinkUnavailable, host_port, reason_of
+from .tls import client_context
 
 __all__ = ["MqttClient"]
 
@@ -41,6 +43,7 @@ class MqttClient:
                 c = self.config
                 host, port = host_port(c["server"], 1883)
                 version = _VERSIONS[c["proto_ver"]]
+                tls = client_context(c)
                 keepalive = (duration_ms(c["keepalive"], "keepalive", "connectors") or 160_000) // 1000
                 client = aiomqtt.Client(
                     host,
@@ -51,6 +54,8 @@ class MqttClient:
                     protocol=version,
                     keepalive=max(1, keepalive),
                     timeout=15,
+                    tls_context=tls,
+                    tls_insecure=(not tls.check_hostname) if tls is not None else None,
                     **(
                         {"clean_start": c["clean_start"]}
                         if version is aiomqtt.ProtocolVersion.V5

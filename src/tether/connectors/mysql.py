@@ -17,6 +17,7 @@ from tether.rules.sink_templates import SqlTemplate
 from tether.rules.values import to_json
 
 from .base import Outcome, SinkUnavailable, host_port, reason_of
+from .tls import client_context
 
 __all__ = ["MysqlClient"]
 
@@ -57,6 +58,7 @@ class MysqlClient:
                     autocommit=False,
                     connect_timeout=timeout,
                     charset="utf8mb4",
+                    ssl=client_context(c),
                 )
             except Exception as exc:
                 if _unavailable(exc) or isinstance(exc, pymysql.err.OperationalError):

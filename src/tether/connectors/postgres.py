@@ -20,6 +20,7 @@ from tether.rules.sink_templates import SqlTemplate
 from tether.rules.values import as_number, decode, to_json, to_str
 
 from .base import Outcome, SinkUnavailable, host_port, reason_of
+from .tls import client_context
 
 __all__ = ["PostgresClient", "coerce"]
 
@@ -114,6 +115,7 @@ class PostgresClient:
                     max_size=max(1, c["pool_size"]),
                     timeout=timeout,
                     statement_cache_size=100,
+                    ssl=client_context(c) or False,
                 )
             except _UNAVAILABLE as exc:
                 raise SinkUnavailable(reason_of(exc)) from None

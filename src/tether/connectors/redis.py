@@ -20,6 +20,22 @@ __all__ = ["RedisClient"]
 _UNAVAILABLE = (OSError, TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
+def _tls(opts: dict[str, Any]) -> dict[str, Any]:
+    """The connector's `ssl` (EMQX's shape, as connectors/tls.py reads it) as redis-py's TLS arguments."""
+    if not opts.get("enable"):
+        return {}
+    verify = opts.get("verify", "verify_peer") == "verify_peer"
+    return {
+        "ssl": True,
+        "ssl_ca_certs": opts.get("cacertfile") or None,
+        "ssl_certfile": opts.get("certfile") or None,
+        "ssl_keyfile": opts.get("keyfile") or None,
+        "ssl_password": opts.get("password") or None,
+        "ssl_cert_reqs": "required" if verify else "none",
+        "ssl_check_hostname": verify and opts.get("server_name_indication") != "disable",
+    }
+
+
 class RedisClient:
     def __init__(self, config: dict[str, Any]) -> None:
         host, port = host_port(config["server"], 6379)
@@ -32,6 +48,7 @@ class RedisClient:
             socket_connect_timeout=15,
             socket_timeout=30,
             max_connections=max(1, config["pool_size"]),
+            **_tls(config.get("ssl") or {}),
         )
 
     async def check(self) -> None:

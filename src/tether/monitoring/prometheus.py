@@ -1,7 +1,8 @@
 """The Prometheus text exposition of /api/v5/prometheus/stats (prometheus-client renders it): the broker's
 figures under EMQX's names (`emqx_connections_count`, `emqx_messages_received_total`, ...) and Tether's own:
-HTTP requests by route and status, MQTT messages ingested per protocol family, database latency and queue
-lengths. Everything is read at scrape time from counters kept elsewhere (http.py, mqtt.py, the broker)."""
+HTTP requests by route and status, MQTT messages ingested per protocol family, database latency, queue
+lengths and the rule engine's figures (each rule's metrics, inputs dropped when its queue was full).
+Everything is read at scrape time from counters kept elsewhere (http.py, mqtt.py, the broker, the rules)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ class Scrape:
     broker: Broker | None
     database_latency: float | None
     realtime_sessions: int
+    #: Each rule's (tenant, id, metrics in EMQX's names); the engine's queue length and inputs it dropped.
+    rules: tuple[tuple[str, str, dict[str, int]], ...] = ()
+    rule_engine: tuple[int, int] = (0, 0)
 
 
 class _Collector(Collector):
@@ -65,6 +69,25 @@ class _Collector(Collector):
                 value=scrape.database_latency,
             )
         yield from self._queues()
+        yield from self._rules()
+
+    def _rules(self) -> Iterable[Metric]:
+        queued, dropped = self.scrape.rule_engine
+        yield GaugeMetricFamily(
+            "tether_rule_engine_queued", "Inputs waiting for the rule engine", value=queued
+        )
+        yield CounterMetricFamily(
+            "tether_rule_engine_dropped", "Inputs the rule engine's full queue dropped", value=dropped
+        )
+        family = CounterMetricFamily(
+            "tether_rule",
+            "A rule's metrics (GET /api/v5/rules/{id}/metrics)",
+            labels=["tenant", "rule", "metric"],
+        )
+        for tenant, rule_id, metrics in self.scrape.rules:
+            for key, value in metrics.items():
+                family.add_metric([tenant, rule_id, key], value)
+        yield family
 
     def _http(self) -> Iterable[Metric]:
         requests = SummaryMetricFamily(

@@ -4,7 +4,8 @@ to send it for each output of a rule (`parameters`: templates) and how to buffer
 named `<type>:<name>`; a rule's `actions` refers to an action by that string (EMQX's form).
 
 Checked here, once, when saved; the I/O is tether/connectors/. Types: http (webhook), pgsql, mysql, redis,
-mqtt (a bridge to another broker). Kafka is not offered (no Kafka-protocol broker to test against)."""
+mqtt (a bridge to another broker), each with EMQX's `ssl` object for TLS. Kafka is not offered (no
+Kafka-protocol broker to test against)."""
 
 from __future__ import annotations
 
@@ -140,10 +141,10 @@ CONNECTOR_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         "pool_size": ("int", 8),
         "pool_type": ("enum:random|hash", "random"),
         "enable_pipelining": ("int", 100),
-        "ssl": ("object", {"enable": False}),
+        "ssl": ("ssl", {"enable": False}),
     },
-    "pgsql": {**_SERVER, **_DB, "connect_timeout": ("duration", "15s"), "ssl": ("object", {"enable": False})},
-    "mysql": {**_SERVER, **_DB, "connect_timeout": ("duration", "15s"), "ssl": ("object", {"enable": False})},
+    "pgsql": {**_SERVER, **_DB, "connect_timeout": ("duration", "15s"), "ssl": ("ssl", {"enable": False})},
+    "mysql": {**_SERVER, **_DB, "connect_timeout": ("duration", "15s"), "ssl": ("ssl", {"enable": False})},
     "redis": {
         **_SERVER,
         "redis_type": ("enum:single", "single"),
@@ -151,7 +152,7 @@ CONNECTOR_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         "username": ("str", ""),
         "password": ("secret", ""),
         "pool_size": ("int", 8),
-        "ssl": ("object", {"enable": False}),
+        "ssl": ("ssl", {"enable": False}),
     },
     "mqtt": {
         **_SERVER,
@@ -161,7 +162,7 @@ CONNECTOR_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         "proto_ver": ("enum:v3|v4|v5", "v4"),
         "keepalive": ("duration", "160s"),
         "clean_start": ("bool", True),
-        "ssl": ("object", {"enable": False}),
+        "ssl": ("ssl", {"enable": False}),
     },
 }
 for _spec in CONNECTOR_FIELDS.values():  # EMQX's connector resource_opts (health_check_interval, ...)
@@ -235,6 +236,10 @@ def _field(kind: str, value: Any, what: str, resource: str) -> Any:
         except RuleError:
             raise BadRequest(f"'{what}' cannot be stored as JSON", resource=resource) from None
         return value
+    if kind == "ssl":
+        if not isinstance(value, dict):
+            raise BadRequest(f"'{what}' must be an object", resource=resource)
+        return _ssl(value, resource)
     if kind == "templates":
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise BadRequest(f"'{what}' must be a non-empty array of strings", resource=resource)
@@ -253,6 +258,38 @@ def _field(kind: str, value: Any, what: str, resource: str) -> Any:
             raise BadRequest(f"'{what}' must be one of {', '.join(choices)}", resource=resource)
         return value
     raise bad  # pragma: no cover - a spec naming an unknown kind
+
+
+#: A connector's `ssl` (EMQX 5's client TLS options; tether/connectors/tls.py applies them).
+_SSL: dict[str, tuple[str, Any]] = {
+    "enable": ("bool", False),
+    "verify": ("enum:verify_peer|verify_none", "verify_peer"),
+    "cacertfile": ("str", ""),
+    "certfile": ("str", ""),
+    "keyfile": ("str", ""),
+    "password": ("secret", ""),
+    "server_name_indication": ("str", ""),
+}
+#: EMQX's other TLS options: accepted and shown, not applied (Python's defaults: TLS 1.2+, its ciphers).
+_SSL_IGNORED = frozenset(
+    {"versions", "ciphers", "depth", "reuse_sessions", "secure_renegotiate", "log_level", "hibernate_after",
+     "partial_chain", "verify_peer_ext_key_usage", "middlebox_comp_mode"}
+)  # fmt: skip
+
+
+def _ssl(value: dict[str, Any], resource: str) -> dict[str, Any]:
+    """The `ssl` object with its defaults; the PEM files are paths on the server (absolute), not contents."""
+    known = {k: v for k, v in value.items() if k not in _SSL_IGNORED}
+    checked = _fields(_SSL, known, resource, "ssl.")
+    for name in ("cacertfile", "certfile", "keyfile"):
+        path = checked[name]
+        if path and (not path.startswith("/") or "\n" in path or "-----BEGIN" in path):
+            raise BadRequest(
+                f"'ssl.{name}' must be the absolute path of a PEM file on the server", resource=resource
+            )
+    if checked["keyfile"] and not checked["certfile"]:
+        raise BadRequest("'ssl.keyfile' needs 'ssl.certfile'", resource=resource)
+    return {**{k: v for k, v in value.items() if k in _SSL_IGNORED}, **checked}
 
 
 def _server_ok(value: str) -> bool:
@@ -289,10 +326,9 @@ def check_connector(kind: str, config: dict[str, Any], old: dict[str, Any] | Non
             checked[name] = (old or {}).get(name, "")
     interval = checked["resource_opts"].get("health_check_interval", "15s")
     duration_ms(interval, "resource_opts.health_check_interval", R_CONNECTORS)
-    if checked.get("ssl", {}).get("enable"):
-        raise BadRequest(
-            "TLS to sinks is not supported yet: 'ssl.enable' must be false", resource=R_CONNECTORS
-        )
+    tls = checked["ssl"] = _ssl(checked["ssl"], R_CONNECTORS)  # the default too gets its fields
+    if tls["password"] == SECRET:
+        tls["password"] = ((old or {}).get("ssl") or {}).get("password", "")
     return checked
 
 
@@ -316,4 +352,7 @@ def masked(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     for name, (field_kind, _) in CONNECTOR_FIELDS[kind].items():
         if field_kind == "secret" and out.get(name):
             out[name] = SECRET
+    tls = out.get("ssl")
+    if isinstance(tls, dict) and tls.get("password"):
+        out["ssl"] = {**tls, "password": SECRET}
     return out

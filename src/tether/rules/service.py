@@ -100,6 +100,10 @@ class RuleService:
         """The tenant's rules, enabled or not (no check of the caller: for other services)."""
         return list(self._rules.get(tenant_id, {}).values())
 
+    def every(self) -> list[LoadedRule]:
+        """Every tenant's rules (the platform operator's Prometheus figures)."""
+        return [loaded for rules in self._rules.values() for loaded in rules.values()]
+
     def tenants(self) -> list[str]:
         return [tenant for tenant, rules in self._rules.items() if any(r.rule.enable for r in rules.values())]
 
@@ -197,12 +201,20 @@ class RuleService:
         """Run SQL once (POST /rule_test) on an input from `source` (a message's topic or `$events/...`) with
         the given columns; BadRequest if the SQL is invalid or fails on them."""
         _require_admin(who)
-        compiled = compile_checked(sql)
-        foreach = isinstance(compiled.statement, Foreach)
-        if not any(s == source or matches(s, source) for s in compiled.sources):
-            return TestResult(None, foreach)
-        try:
-            outputs = compiled.run({k: v for k, v in columns.items() if v is not None})
-        except RuleRuntimeError as exc:
-            raise BadRequest(f"SQL failed on the context: {exc}", resource=R_RULES) from None
-        return TestResult(outputs, foreach)
+        return _run_once(compile_checked(sql), source, columns)
+
+    def test_stored(self, who: Principal, rule_id: str, source: str, columns: dict[str, Any]) -> TestResult:
+        """POST /rules/{id}/test: a stored rule's compiled SQL once on the columns (no actions, no metrics);
+        NotFound for an unknown id."""
+        return _run_once(self.get(who, rule_id).compiled, source, columns)
+
+
+def _run_once(compiled: CompiledRule, source: str, columns: dict[str, Any]) -> TestResult:
+    foreach = isinstance(compiled.statement, Foreach)
+    if not any(s == source or matches(s, source) for s in compiled.sources):
+        return TestResult(None, foreach)
+    try:
+        outputs = compiled.run({k: v for k, v in columns.items() if v is not None})
+    except RuleRuntimeError as exc:
+        raise BadRequest(f"SQL failed on the context: {exc}", resource=R_RULES) from None
+    return TestResult(outputs, foreach)

@@ -273,7 +273,9 @@ def topic_match(topic: object, topic_filter: object) -> bool:
 
 
 def nested_put(output: dict[str, Any], path: tuple[str, ...], value: object) -> None:
-    """Put a selected value at its key (nested for `AS a.b` and `payload.a`); undefined is left out."""
+    """Put a selected value at its key (nested for `AS a.b` and `payload.a`); undefined is left out. The maps
+    on the path are copied, never changed in place: an output shares them with the input's columns (`SELECT
+    *`), which other rules see too."""
     if value is None:
         return
     if len(path) == 1:
@@ -282,8 +284,7 @@ def nested_put(output: dict[str, Any], path: tuple[str, ...], value: object) -> 
     node = output
     for name in path[:-1]:
         child = node.get(name)
-        if type(child) is not dict:
-            child = node[name] = {}
+        child = node[name] = dict(child) if type(child) is dict else {}
         node = child
     node[path[-1]] = value
 

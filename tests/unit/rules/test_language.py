@@ -98,6 +98,16 @@ def test_nested_alias() -> None:
     assert one("SELECT payload.t AS msg.temp FROM 't'", {"t": 1}) == {"msg": {"temp": 1}}
 
 
+def test_a_nested_alias_leaves_the_input_columns_alone() -> None:
+    """`SELECT *` shares the columns' maps with the output; a nested alias copies them (other rules see the
+    same columns)."""
+    flags = {"retain": False, "dup": False}
+    columns = {"flags": flags, "topic": "t"}
+    outputs = compile_rule('SELECT *, 1 AS flags.x FROM "t"').run(columns)
+    assert outputs == [{"flags": {"retain": False, "dup": False, "x": 1}, "topic": "t"}]
+    assert columns["flags"] is flags and flags == {"retain": False, "dup": False}
+
+
 def test_user_property() -> None:
     props = {"User-Property": {"foo": "bar"}}
     assert one("SELECT pub_props.'User-Property'.foo AS f FROM 't'", pub_props=props) == {"f": "bar"}

@@ -75,6 +75,8 @@ async def prometheus_stats(request: Request) -> Response:
         broker=broker,
         database_latency=latency,
         realtime_sessions=len(services.realtime),
+        rules=tuple((r.rule.tenant_id, r.rule.id, r.metrics.render()) for r in services.rules.every()),
+        rule_engine=(services.rule_engine.queued, services.rule_engine.dropped),
     )
     return Response(render(scrape), media_type=CONTENT_TYPE)
 

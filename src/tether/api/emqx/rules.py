@@ -9,6 +9,8 @@ that runs them: adapters/rules.py.
 * GET /rules/{id}/metrics `{id, metrics, node_metrics: [{node, metrics}]}`; PUT .../metrics/reset -> 204;
 * POST /rule_test `{sql, context: {event_type?, ...columns}}` -> 200 the output (FOREACH: the list), 412
   NOT_MATCH when the rule does not pass or its FROM does not take the context;
+* POST /rules/{id}/test `{context, stop_action_after_template_rendering?}`: the same with a stored rule's SQL
+  (its actions not run, its metrics unchanged); 404 NOT_FOUND for an unknown id;
 * GET /rule_events: the `$events/...` a rule can select from, with their columns.
 
 A rule in EMQX's shape: id, name, sql, actions, enable, description, metadata, from, created_at,
@@ -32,7 +34,7 @@ from tether.mqtt.topics import is_valid_topic_filter, is_valid_topic_name, match
 from tether.rules.errors import RuleError
 from tether.rules.events import CLIENT_EVENTS, EVENTS, MESSAGE_FIELDS, PLATFORM_EVENTS, event_name
 from tether.rules.models import R_RULES, RuleDraft, parse_actions, render_action
-from tether.rules.service import LoadedRule
+from tether.rules.service import LoadedRule, TestResult
 from tether.rules.values import to_json
 
 _FIELDS = frozenset({"id", "name", "sql", "actions", "enable", "description", "metadata"})
@@ -178,24 +180,17 @@ async def reset_metrics(request: Request) -> Response:
     return no_content()
 
 
-async def rule_test(request: Request) -> Response:
-    """Run SQL once on a context (EMQX's `event_type` names the source: `message_publish` by default, or an
-    event such as `client_connected`); the FROM must take that source."""
-    who = await caller(request)
-    document = await read_object(request)
-    unknown = set(document) - {"sql", "context"}
-    if unknown:
-        raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}", resource=R_RULES)
-    context = document.get("context", {})
+def _context(request: Request, context: object) -> tuple[str, dict[str, Any]]:
+    """A test's context as the source it stands for and its columns (EMQX's `event_type` names the source:
+    `message_publish` by default, or an event such as `client_connected`)."""
     if not isinstance(context, dict):
         raise BadRequest("'context' must be an object", resource=R_RULES)
-    services = ctx(request)
     event_type = context.get("event_type", "message_publish")
     if not isinstance(event_type, str):
         raise BadRequest("'event_type' must be a string", resource=R_RULES)
     columns: dict[str, Any] = {k: v for k, v in context.items() if k != "event_type"}
     columns.setdefault("timestamp", now_ms())
-    columns.setdefault("node", services.monitoring.node)
+    columns.setdefault("node", ctx(request).monitoring.node)
     if event_type == "message_publish":
         source = columns.setdefault("topic", "t/a")
         if not isinstance(source, str) or not is_valid_topic_name(source):
@@ -204,7 +199,10 @@ async def rule_test(request: Request) -> Response:
     else:
         source = "$events/" + event_type
         columns.setdefault("event", event_name(source))
-    result = services.rules.test(who, document.get("sql"), source, columns)
+    return source, columns
+
+
+def _tested(result: TestResult) -> Response:
     if not result.outputs:
         raise EmqxError(412, "NOT_MATCH", "SQL Not Match")
     try:
@@ -212,6 +210,34 @@ async def rule_test(request: Request) -> Response:
     except RuleError as exc:
         raise BadRequest(str(exc), resource=R_RULES) from None
     return Response(text, media_type="application/json")
+
+
+async def rule_test(request: Request) -> Response:
+    """Run SQL once on a context; the FROM must take the context's source."""
+    who = await caller(request)
+    document = await read_object(request)
+    unknown = set(document) - {"sql", "context"}
+    if unknown:
+        raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}", resource=R_RULES)
+    source, columns = _context(request, document.get("context", {}))
+    return _tested(ctx(request).rules.test(who, document.get("sql"), source, columns))
+
+
+async def apply_rule(request: Request) -> Response:
+    """POST /rules/{id}/test `{context, stop_action_after_template_rendering?}`: the stored rule's SQL on a
+    context, as /rule_test does. Its actions are not run (EMQX runs them only as far as rendering their
+    templates by default); its metrics do not change."""
+    who = await caller(request)
+    document = await read_object(request)
+    unknown = set(document) - {"context", "stop_action_after_template_rendering"}
+    if unknown:
+        raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}", resource=R_RULES)
+    if not isinstance(document.get("stop_action_after_template_rendering", True), bool):
+        raise BadRequest("'stop_action_after_template_rendering' must be a boolean", resource=R_RULES)
+    services = ctx(request)
+    services.rules.get(who, request.path_params["id"])  # 404 before the context is judged
+    source, columns = _context(request, document.get("context", {}))
+    return _tested(services.rules.test_stored(who, request.path_params["id"], source, columns))
 
 
 _EVENT_LIST = [
@@ -249,6 +275,7 @@ routes = [
     Route("/rules/{id}", delete_rule, methods=["DELETE"]),
     Route("/rules/{id}/metrics", rule_metrics, methods=["GET"]),
     Route("/rules/{id}/metrics/reset", reset_metrics, methods=["PUT"]),
+    Route("/rules/{id}/test", apply_rule, methods=["POST"]),
     Route("/rule_test", rule_test, methods=["POST"]),
     Route("/rule_events", rule_events, methods=["GET"]),
 ]

@@ -9,6 +9,7 @@ import * as device from "./pages/device.js";
 import * as registration from "./pages/registration.js";
 import * as broker from "./pages/broker.js";
 import * as rules from "./pages/rules.js";
+import * as connectors from "./pages/connectors.js";
 import * as things from "./pages/things.js";
 import * as thingCatalog from "./pages/thing_catalog.js";
 import * as jobs from "./pages/jobs.js";
@@ -27,6 +28,7 @@ const ROUTES = [
   { pattern: /^\/ui\/registration\/?$/, page: registration, nav: "registration" },
   { pattern: /^\/ui\/broker\/?$/, page: broker, nav: "broker" },
   { pattern: /^\/ui\/rules\/?$/, page: rules, nav: "rules" },
+  { pattern: /^\/ui\/connectors\/?$/, page: connectors, nav: "connectors" },
   { pattern: /^\/ui\/users\/?$/, page: users, nav: "users" },
   { pattern: /^\/ui\/groups\/?$/, page: groups, nav: "groups" },
   { pattern: /^\/ui\/tenants\/?$/, page: tenants, nav: "tenants" },
@@ -52,6 +54,7 @@ const NAV = [
   { section: "Devices", name: "bulk", href: "/ui/bulk", label: "Bulk operations", needs: "DEVICE_CONTROL" },
   { section: "Broker & rules", name: "broker", href: "/ui/broker", label: "Broker", needs: "admin" },
   { section: "Broker & rules", name: "rules", href: "/ui/rules", label: "Rules", needs: "admin" },
+  { section: "Broker & rules", name: "connectors", href: "/ui/connectors", label: "Connectors", needs: "admin" },
   { section: "Administration", name: "users", href: "/ui/users", label: "Users", needs: "USER_MANAGEMENT" },
   { section: "Administration", name: "groups", href: "/ui/groups", label: "Groups & roles", needs: "USER_MANAGEMENT" },
   { section: "Administration", name: "inventory-roles", href: "/ui/inventory-roles", label: "Inventory roles", needs: "USER_MANAGEMENT" },

@@ -1,5 +1,6 @@
 // Rules (EMQX 5 rule SQL over /api/v5): the tenant's rules with their metrics, a SQL editor with the test
-// call (POST /api/v5/rule_test), create, enable/disable, delete.
+// call (POST /api/v5/rule_test), create, a stored rule tested on the same sample (POST /rules/{id}/test),
+// enable/disable, delete. Actions: republish, or the sink actions of the Connectors page by their id.
 
 import { api } from "../api.js";
 import { badge, empty, errorBox, field, h, replace, toast } from "../dom.js";
@@ -13,6 +14,7 @@ export async function render(main) {
   const sql = h("textarea", { name: "sql", rows: 5, spellcheck: false, required: true });
   sql.value = EXAMPLE;
   const republish = h("input", { name: "republish-topic", placeholder: "e.g. alerts/${clientid} (empty: console only)" });
+  const sinks = h("input", { name: "sink-actions", placeholder: "e.g. http:my_hook (Connectors page), comma-separated" });
   const topic = h("input", { name: "test-topic", value: "t/1" });
   const payload = h("textarea", { name: "test-payload", rows: 3, spellcheck: false });
   payload.value = '{"temp": 35}';
@@ -20,7 +22,7 @@ export async function render(main) {
   const testButton = h("button", { type: "button", class: "secondary" }, "Test SQL");
   const form = h("form", { class: "card", "aria-labelledby": "h-editor" },
     h("h2", { id: "h-editor" }, "New rule"),
-    h("div", { class: "filters" }, field("Rule id", id), field("Republish to topic", republish)),
+    h("div", { class: "filters" }, field("Rule id", id), field("Republish to topic", republish), field("Sink actions", sinks)),
     field("SQL", sql, "EMQX rule SQL: SELECT … FROM \"topic/#\" or \"$events/…\" [WHERE …], or FOREACH … FROM …"),
     h("div", { class: "filters" }, field("Test topic", topic), field("Test payload (JSON or text)", payload)),
     output,
@@ -28,20 +30,23 @@ export async function render(main) {
   const list = h("div", { id: "rules" }, h("p", { class: "muted" }, "Loading…"));
   replace(main, h("h1", {}, "Rules"), problem, form, h("h2", {}, "Rules of this tenant"), list);
 
-  testButton.addEventListener("click", async () => {
+  // The sample of the test fields through SQL (`rule_test`) or through a stored rule (`rules/{id}/test`).
+  const test = async (path, body, what) => {
     replace(output);
     try {
-      const result = await api("/api/v5/rule_test", { method: "POST", body: { sql: sql.value, context: { topic: topic.value, payload: payload.value } } });
-      replace(output, h("p", { class: "notice" }, "The rule passes and outputs:"), h("pre", { id: "rule-result" }, JSON.stringify(result, null, 2)));
+      const result = await api(path, { method: "POST", body: { ...body, context: { topic: topic.value, payload: payload.value } } });
+      replace(output, h("p", { class: "notice" }, `${what} passes and outputs:`), h("pre", { id: "rule-result" }, JSON.stringify(result, null, 2)));
     } catch (error) {
       replace(output, error.code === "NOT_MATCH" ? h("p", { class: "notice" }, `No output: ${error.message}`) : errorBox(error));
     }
-  });
+  };
+  testButton.addEventListener("click", () => test("/api/v5/rule_test", { sql: sql.value }, "The rule"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const named = sinks.value.split(",").map((a) => a.trim()).filter(Boolean);
     const actions = republish.value.trim()
-      ? [{ function: "republish", args: { topic: republish.value.trim() } }]
-      : ["console"];
+      ? [{ function: "republish", args: { topic: republish.value.trim() } }, ...named]
+      : named.length ? named : ["console"];
     const body = { sql: sql.value, actions, enable: true };
     if (id.value.trim()) body.id = id.value.trim();
     try {
@@ -89,6 +94,7 @@ export async function render(main) {
             h("td", {}, figures.matched ?? "—"), h("td", {}, figures.passed ?? "—"),
             h("td", {}, badge(rule.enable ? "enabled" : "disabled", rule.enable ? "ok" : "off")),
             h("td", { class: "actions" },
+              h("button", { type: "button", class: "secondary", onclick: () => test(`/api/v5/rules/${encodeURIComponent(rule.id)}/test`, {}, `Rule ${rule.id}`), "aria-label": `Test rule ${rule.id} on the sample` }, "Test"),
               h("button", { type: "button", class: "secondary", onclick: toggle, "aria-label": `${rule.enable ? "Disable" : "Enable"} rule ${rule.id}` }, rule.enable ? "Disable" : "Enable"),
               h("button", { type: "button", class: "secondary", onclick: remove, "aria-label": `Delete rule ${rule.id}` }, "Delete")));
         })))));
