@@ -11,7 +11,7 @@ export async function render(main) {
   document.title = "Connectors · Tether";
   const problem = h("div", { "aria-live": "polite" });
   const name = h("input", { name: "connector-name", required: true, autocomplete: "off", placeholder: "e.g. my_hook" });
-  const url = h("input", { name: "connector-url", type: "url", required: true, placeholder: "https://receiver.example/hooks" });
+  const url = h("input", { name: "connector-url", type: "url", required: true, placeholder: "the receiver's http or https URL" });
   const path = h("input", { name: "action-path", placeholder: "e.g. /events/${clientid} (optional)" });
   const verify = h("select", { name: "tls-verify" },
     h("option", { value: "verify_peer" }, "Verify the server's certificate (system CAs)"),
