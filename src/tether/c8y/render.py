@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from tether.core.clock import to_iso
+from tether.core.clock import MAX_MS, MIN_MS, to_iso
 from tether.identity.models import ExternalId
 from tether.inventory.models import ChildKind, ManagedObject, Relations
 from tether.operations.models import Operation
@@ -149,10 +149,11 @@ def measurement(base: str, m: Measurement) -> Json:
 
 def measurements(base: str, items: Iterable[Measurement]) -> list[Json]:
     """Many measurements (a page, a created collection), as :func:`measurement` renders each: the `self`
-    prefix once, one `source` object per source shared by its measurements (rendering was a tenth of a
-    100-measurement request)."""
+    prefix once, one `source` object per source shared by its measurements, each second's text once
+    (rendering was a quarter of the CPU of a paged GET, bench/README.md)."""
     prefix = f"{base}/measurement/measurements/"
     sources: dict[int, Json] = {}
+    seconds: dict[int, str] = {}
     out: list[Json] = []
     for m in items:
         source = sources.get(m.source_id)
@@ -161,10 +162,18 @@ def measurements(base: str, items: Iterable[Measurement]) -> list[Json]:
         if m.id is None:
             body: Json = {"source": source}
         else:
-            body = {"id": str(m.id), "self": f"{prefix}{m.id}", "source": source}
+            text_id = str(m.id)
+            body = {"id": text_id, "self": prefix + text_id, "source": source}
         if m.type is not None:
             body["type"] = m.type
-        body["time"] = to_iso(m.time)
+        at = m.time
+        second = seconds.get(at // 1000) if MIN_MS <= at <= MAX_MS else None
+        if second is None:
+            body["time"] = time = to_iso(at)
+            if MIN_MS <= at <= MAX_MS:
+                seconds[at // 1000] = time[:-4]
+        else:
+            body["time"] = f"{second}{at % 1000:03d}Z"
         for key, value in m.fragments.items():
             if key not in body:  # never let a stored fragment shadow a field of the server
                 body[key] = value
