@@ -105,11 +105,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed-batch", type=int, metavar="N", default=1000, help="rows per filling POST")
     parser.add_argument(
+        "--phases",
+        default="single,batch,paged",
+        metavar="LIST",
+        help="which of the phases single, batch and paged to run (comma-separated), e.g. `batch` alone "
+        "while profiling one of them",
+    )
+    parser.add_argument(
         "--no-verify", action="store_true", help="skip the restart and the count of stored measurements"
     )
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.batch_size < 1 or args.seed_batch < 1:
         parser.error("--concurrency, --batch-size and --seed-batch must be at least 1")
+    args.phases = {name.strip() for name in args.phases.split(",") if name.strip()}
+    if not args.phases <= {"single", "batch", "paged"}:
+        parser.error("--phases takes single, batch and paged")
     if args.seconds <= 0 or args.requests < 1:
         parser.error("--seconds must be positive and --requests at least 1")
     return args
@@ -183,11 +193,15 @@ async def run_load(
 
         batch_phase = f"batch-{args.batch_size}"
         results = [await run_phase("ceiling", clients, ceiling, args, server)] if args.ceiling else []
-        results += [
-            await run_phase("single", clients, single, args, server, counted("single", 1)),
-            await run_phase(batch_phase, clients, batch, args, server, counted(batch_phase, args.batch_size)),
-        ]
-        if args.stored > 0:
+        if "single" in args.phases:
+            results.append(await run_phase("single", clients, single, args, server, counted("single", 1)))
+        if "batch" in args.phases:
+            results.append(
+                await run_phase(
+                    batch_phase, clients, batch, args, server, counted(batch_phase, args.batch_size)
+                )
+            )
+        if args.stored > 0 and "paged" in args.phases:
             await fill(clients, sources, args, acknowledged)
 
             async def paged(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:

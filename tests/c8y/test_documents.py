@@ -49,13 +49,33 @@ def test_a_measurement_keeps_its_fragments_and_drops_server_fields() -> None:
         ({"time": None}, "'time' is mandatory"),
         ({"time": 1584619407845}, "'time' must be a string"),
         ({"time": "yesterday"}, "Invalid date for 'time'"),
+        ({"time": "2024-02-30T00:00:00.000Z"}, "Invalid date for 'time'"),
+        ({"time": "0000-01-01T00:00:00.000Z"}, "Invalid date for 'time'"),
+        ({"type": "a\x00b"}, "NUL"),
     ],
 )
 def test_bad_measurements(change: dict[str, object], message: str) -> None:
-    document: dict[str, object] = {"source": {"id": 1}, "type": "t", "time": TIME, **change}
-    with pytest.raises(InvalidInput, match=message) as caught:
-        documents.measurement({k: v for k, v in document.items() if v is not None})
-    assert caught.value.resource == "measurement"
+    """The same errors from one document and from a collection's one-pass reading of it."""
+    document: dict[str, object] = {"source": {"id": "1"}, "type": "t", "time": TIME, **change}
+    document = {k: v for k, v in document.items() if v is not None}
+    for read in (documents.measurement, lambda d: documents.measurements([d])[0]):
+        with pytest.raises(InvalidInput, match=message) as caught:
+            read(document)
+        assert caught.value.resource == "measurement"
+
+
+def test_a_collection_reads_times_as_one_document_does() -> None:
+    times = [
+        TIME,
+        "1969-12-31T23:59:59.500Z",
+        "0001-01-01T00:00:00.000Z",
+        "9999-12-31T23:59:59.999Z",
+        "2020-03-19T13:03:27.845+01:00",
+        "2020-03-19T12:03:27Z",
+        "2020-03-19 12:03:27.845Z",
+    ]
+    docs = [{"source": {"id": "7"}, "type": "t", "time": t, "f": {"v": 1}, "id": "x"} for t in times]
+    assert documents.measurements(docs) == [documents.measurement(d) for d in docs]
 
 
 def test_events_need_text() -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tether.core.errors import Conflict
+from tether.core.errors import Conflict, NotFound
 from tether.core.paging import PageRequest
 from tether.inventory.models import NewManagedObject
 from tether.storage.sql.storage import SqlStorage
@@ -65,6 +65,10 @@ async def test_measurements_are_created_in_one_batch_in_order(storage: SqlStorag
         assert await store.get("t1", m.id) == m
     assert created[7].fragments == {"c8y_Temperature": {"T": {"value": 27.0, "unit": "C"}}}
     assert created[7].creation_time == 5 and created[7].tenant_id == "t1"
+    # a source deleted meanwhile: the foreign key refuses the whole batch, as NotFound (both drivers' errors)
+    with pytest.raises(NotFound, match="no longer exists"):
+        await store.create("t1", [temperature(source, 1, 1.0), temperature(source + 10_000, 2, 2.0)], 5)
+    assert (await store.find("t1", MeasurementCriteria(source_id=source), ALL)).total_elements == 2500
 
 
 async def test_measurement_filters_order_and_paging(storage: SqlStorage) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tether.c8y import fields
 from tether.core.errors import InvalidInput
-from tether.core.ids import parse_id
+from tether.core.ids import MAX_ID, parse_id
 from tether.core.text import MAX_KEY_LENGTH, checked
 from tether.inventory.models import Column, ManagedObjectChange, NewManagedObject
 from tether.operations.models import Json, OperationStatus, OperationUpdate
@@ -95,6 +95,7 @@ def managed_object_change(document: Mapping[str, Any]) -> ManagedObjectChange:
 #: Fields of a measurement the server owns or reads itself; never fragments.
 MEASUREMENT_RESERVED = frozenset({"id", "self", "source", "type", "time", "creationTime"})
 _MEASUREMENT = "measurement"
+_ID_DIGITS = len(str(MAX_ID))
 
 
 def measurement(document: Mapping[str, Any]) -> NewMeasurement:
@@ -108,12 +109,40 @@ def measurement(document: Mapping[str, Any]) -> NewMeasurement:
 
 
 def measurements(document_list: Sequence[object]) -> list[NewMeasurement]:
-    """The documents of a POST (one, or a measurementCollection's `measurements`), in order."""
+    """The documents of a POST (one, or a measurementCollection's `measurements`), in order. One pass per
+    document: a document of the usual shape (a string id, a short type, a time as the server renders it)
+    is read inline; anything else goes through :func:`measurement`, which gives the same result or the
+    same error (a collection of 100 spent a tenth of its CPU here, bench/README.md)."""
     drafts = []
+    reserved = MEASUREMENT_RESERVED
     for index, document in enumerate(document_list):
-        if not isinstance(document, Mapping):
-            raise InvalidInput(f"Measurement {index} must be a JSON object", resource=_MEASUREMENT)
-        drafts.append(measurement(document))
+        if type(document) is not dict:
+            if not isinstance(document, Mapping):
+                raise InvalidInput(f"Measurement {index} must be a JSON object", resource=_MEASUREMENT)
+            drafts.append(measurement(document))
+            continue
+        source, type_, time = document.get("source"), document.get("type"), document.get("time")
+        raw = source.get("id") if type(source) is dict else None
+        at = fields.canonical_time(time) if type(time) is str else None
+        if (
+            at is None
+            or type(raw) is not str
+            or not 0 < len(raw) <= _ID_DIGITS
+            or not raw.isdigit()
+            or not raw.isascii()
+            or type(type_) is not str
+            or not 0 < len(type_) <= MAX_TYPE_LENGTH
+            or "\x00" in type_
+            or not type_.strip()
+        ):
+            drafts.append(measurement(document))
+            continue
+        source_id = int(raw)
+        if source_id > MAX_ID:
+            drafts.append(measurement(document))  # its error
+            continue
+        fragments = {k: v for k, v in document.items() if k not in reserved and v is not None}
+        drafts.append(NewMeasurement(source_id, type_, at, fragments))
     return drafts
 
 

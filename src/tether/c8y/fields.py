@@ -4,6 +4,8 @@ the fragments left once the fields the server reads or owns are taken out. Bad c
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -62,6 +64,28 @@ def time(document: Mapping[str, Any], *, resource: str, key: str = "time") -> in
         return parse_iso(value, field=key, resource=resource)
     except BadRequest as exc:  # a date in a body is content, not syntax: 422
         raise InvalidInput(exc.message, resource=resource) from None
+
+
+#: A time as the server renders it (clock.to_iso): `2024-01-01T10:12:24.378Z`.
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+
+
+def canonical_time(text: str) -> int | None:
+    """The instant of a time written as the server renders it, or None for any other form (read those
+    with :func:`time`). A collection's times share their seconds: each second is parsed once."""
+    if len(text) != 24 or _CANONICAL_TIME.fullmatch(text) is None:
+        return None
+    second = _second_ms(text[:19])
+    return None if second is None else second + int(text[20:23])
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_ms(text: str) -> int | None:
+    """`2024-01-01T10:12:24` (UTC) in milliseconds; None if it is no date or out of range."""
+    try:
+        return parse_iso(text)
+    except BadRequest:
+        return None
 
 
 def enum_value(value: Any, enum: type[S], key: str, *, resource: str) -> S:

@@ -6,10 +6,11 @@ may have no id (processing mode TRANSIENT): then the document has no `id` and no
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from tether.core.clock import to_iso
+from tether.core.clock import MAX_MS, MIN_MS, to_iso
 from tether.identity.models import ExternalId
 from tether.inventory.models import ChildKind, ManagedObject, Relations
 from tether.operations.models import Operation
@@ -144,6 +145,40 @@ def measurement(base: str, m: Measurement) -> Json:
         body["type"] = m.type
     body["time"] = to_iso(m.time)
     return _fragments(body, m.fragments)
+
+
+def measurements(base: str, items: Iterable[Measurement]) -> list[Json]:
+    """Many measurements (a page, a created collection), as :func:`measurement` renders each: the `self`
+    prefix once, one `source` object per source shared by its measurements, each second's text once
+    (rendering was a quarter of the CPU of a paged GET, bench/README.md)."""
+    prefix = f"{base}/measurement/measurements/"
+    sources: dict[int, Json] = {}
+    seconds: dict[int, str] = {}
+    out: list[Json] = []
+    for m in items:
+        source = sources.get(m.source_id)
+        if source is None:
+            source = sources[m.source_id] = _source(base, m.source_id)
+        if m.id is None:
+            body: Json = {"source": source}
+        else:
+            text_id = str(m.id)
+            body = {"id": text_id, "self": prefix + text_id, "source": source}
+        if m.type is not None:
+            body["type"] = m.type
+        at = m.time
+        second = seconds.get(at // 1000) if MIN_MS <= at <= MAX_MS else None
+        if second is None:
+            body["time"] = time = to_iso(at)
+            if MIN_MS <= at <= MAX_MS:
+                seconds[at // 1000] = time[:-4]
+        else:
+            body["time"] = f"{second}{at % 1000:03d}Z"
+        for key, value in m.fragments.items():
+            if key not in body:  # never let a stored fragment shadow a field of the server
+                body[key] = value
+        out.append(body)
+    return out
 
 
 def event(base: str, e: Event) -> Json:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 import orjson
 from sqlalchemy import ColumnElement, Connection, Float, Text, and_, case, cast, func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -14,6 +15,10 @@ from tether.storage.sql.dialect import Path
 
 #: Seconds to establish one connection.
 CONNECT_TIMEOUT = 15.0
+#: Connections of the driver-level pool behind `direct` (the hot REST paths), beside SQLAlchemy's.
+DIRECT_POOL_SIZE = 8
+
+T = TypeVar("T")
 
 
 def _dumps(value: Any) -> str:
@@ -26,6 +31,7 @@ class PostgresDialect:
     def __init__(self, url: str) -> None:
         self._url = url
         self._engine: AsyncEngine | None = None
+        self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
         self._engine = create_async_engine(
@@ -37,8 +43,29 @@ class PostgresDialect:
             # An unreachable server fails the start (or a request) after this, not asyncpg's 60 s.
             connect_args={"timeout": CONNECT_TIMEOUT},
         )
+        # Connections open on first use (min_size 0), so a platform that never takes a hot path holds none.
+        self._pool = await asyncpg.create_pool(
+            self._url.replace("postgresql+asyncpg://", "postgresql://", 1),
+            min_size=0,
+            max_size=DIRECT_POOL_SIZE,
+            timeout=CONNECT_TIMEOUT,
+        )
+
+    async def direct(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`work(connection)` on a pooled asyncpg connection, outside SQLAlchemy: the hot REST paths (a
+        managed object with its references, a create, a page of measurements, a measurement insert) as
+        prepared statements (asyncpg caches them per connection), as SqliteDialect.query and run do for
+        SQLite. A statement outside a transaction commits on its own; several writes that must be atomic
+        open one with `connection.transaction()`."""
+        if self._pool is None:
+            raise RuntimeError("database is not open")
+        async with self._pool.acquire() as connection:
+            return await work(connection)
 
     async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

@@ -117,7 +117,14 @@ class Announcer:
     def __call__(self, mode: ProcessingMode, action: Action, items: Iterable[Recorded]) -> None:
         if not mode.announces:
             return
+        heard: dict[str, bool] = {}
         for item in items:
+            tenant = item.tenant_id
+            listened = heard.get(tenant)
+            if listened is None:  # nobody listening: no event to build (a collection holds hundreds)
+                listened = heard[tenant] = self.listens(tenant)
+            if not listened:
+                continue
             self._events.publish(
                 DomainEvent(item.tenant_id, self._resource, action, item.id, item.source_id, item)
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from tether.core.clock import in_range, now_ms
 from tether.core.errors import InvalidInput, Missing, NotFound
@@ -82,7 +82,9 @@ class MeasurementService:
         require_role(who)
         if not new:
             raise InvalidInput("At least one measurement is required", resource=R)
-        drafts = [replace(d, fragments=clean_fields(d.fragments, resource=R)) for d in new]
+        drafts = [
+            NewMeasurement(d.source_id, d.type, d.time, clean_fields(d.fragments, resource=R)) for d in new
+        ]
         for source_id in dict.fromkeys(d.source_id for d in drafts):
             await self._sources.require(who, source_id)
         now = now_ms()

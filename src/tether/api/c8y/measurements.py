@@ -74,7 +74,7 @@ async def create_measurements(request: Request) -> Response:
     created = await ctx(request).measurements.create(who, documents.measurements(batch), mode)
     base = base_url(request)
     if is_collection:
-        body: dict[str, Any] = {"measurements": [render.measurement(base, m) for m in created]}
+        body: dict[str, Any] = {"measurements": render.measurements(base, created)}
         return json_response(request, body, "measurementCollection", 201)
     body = render.measurement(base, created[0])
     headers = {"Location": body["self"]} if "self" in body else None
@@ -85,7 +85,7 @@ async def list_measurements(request: Request) -> Response:
     who = await authenticate(request)
     page = await ctx(request).measurements.find(who, _criteria(request), page_request(request, resource=R))
     base = base_url(request)
-    items = [render.measurement(base, m) for m in page.items]
+    items = render.measurements(base, page.items)
     return json_response(request, collection(request, "measurements", items, page), "measurementCollection")
 
 

@@ -21,6 +21,8 @@ from tether.inventory.models import (
     Reference,
     Relations,
 )
+from tether.storage.postgresql import PostgresDialect
+from tether.storage.sql import postgres_direct as pg
 from tether.storage.sql import sqlite_inventory as direct
 from tether.storage.sql.database import Database
 from tether.storage.sql.filters import InventoryFilter
@@ -62,6 +64,9 @@ class SqlManagedObjectStore:
         if isinstance(dialect, SqliteDialect):
             # One trip to the writer's thread, group-committed with the other creates (sqlite_inventory.py).
             mo_id: int | None = await dialect.run(direct.insert(values))
+        elif isinstance(dialect, PostgresDialect):
+            # One prepared statement through asyncpg, committed on its own (postgres_direct.py).
+            mo_id = await dialect.direct(pg.insert(values))
         else:
             async with self._db.write() as conn:
                 mo_id = await conn.scalar(insert(mo).values(**values).returning(mo.c.id))
@@ -82,6 +87,9 @@ class SqlManagedObjectStore:
         if isinstance(dialect, SqliteDialect):
             raw = await dialect.query(direct.get(tenant_id, mo_id))
             return None if raw is None else direct.managed_object(raw)
+        if isinstance(dialect, PostgresDialect):
+            raw = await dialect.direct(pg.get(tenant_id, mo_id))
+            return None if raw is None else direct.managed_object(raw)
         async with self._db.read() as conn:
             row = (
                 await conn.execute(select(mo).where(mo.c.tenant_id == tenant_id, mo.c.id == mo_id))
@@ -90,8 +98,12 @@ class SqlManagedObjectStore:
 
     async def get_with_relations(self, tenant_id: str, mo_id: int) -> tuple[ManagedObject, Relations] | None:
         dialect = self._db.dialect
-        if isinstance(dialect, SqliteDialect):
-            found = await dialect.query(direct.get_with_relations(tenant_id, mo_id))
+        if isinstance(dialect, SqliteDialect | PostgresDialect):
+            found = await (
+                dialect.query(direct.get_with_relations(tenant_id, mo_id))
+                if isinstance(dialect, SqliteDialect)
+                else dialect.direct(pg.get_with_relations(tenant_id, mo_id))
+            )
             if found is None:
                 return None
             raw, children, parents = found

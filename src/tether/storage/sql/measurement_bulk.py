@@ -13,7 +13,7 @@ and RETURNING rows in Python for every row; here the rows go to the driver as pl
   inserts them contiguously, each one above the largest ever issued (the table is AUTOINCREMENT,
   migration 0008: an id is never reused).
 - PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) RETURNING id (one round trip, no per-row
-  statement).
+  statement), through asyncpg directly (PostgresDialect.direct, postgres_direct.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy.exc import DataError, IntegrityError
 
+from tether.storage.postgresql import PostgresDialect
+from tether.storage.sql import postgres_direct as pg
 from tether.storage.sql.database import Database
 from tether.storage.sqlite import SqliteDialect
 from tether.telemetry.models import MeasurementRow
@@ -101,12 +103,17 @@ async def insert_measurements(db: Database, rows: Sequence[MeasurementRow], now:
             return list(range(first, last + 1))
         tenants, sources, types, times, documents = zip(*rows, strict=True)
         texts = [dumps(d).decode() for d in documents]
+        if isinstance(dialect, PostgresDialect):
+            # One statement through asyncpg, committed on its own (postgres_direct.py). Ids come from one
+            # sequence in the order unnest produces the rows.
+            return await dialect.direct(
+                pg.insert_measurements(_PG_INSERT, (tenants, sources, types, times, texts), now)
+            )
         async with db.write() as conn:
             result = await conn.exec_driver_sql(_PG_INSERT, (tenants, sources, types, times, now, texts))
-            # Ids come from one sequence in the order unnest produces the rows.
             return sorted(result.scalars().all())
-    except (IntegrityError, sqlite3.IntegrityError):  # the raw aiosqlite connection raises the driver's
+    except (IntegrityError, sqlite3.IntegrityError, pg.IntegrityError):  # the drivers' own, when direct
         raise BulkSourceGone() from None
-    except (TypeError, ValueError, OverflowError, DataError, sqlite3.DataError) as exc:
+    except (TypeError, ValueError, OverflowError, DataError, sqlite3.DataError, pg.DataError) as exc:
         # orjson.JSONEncodeError is a TypeError; PostgreSQL refusing a value is a DataError.
         raise BulkRowsRefused(str(exc)) from exc

@@ -145,6 +145,8 @@ measurements = Table(
     Column("time", BigInteger, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("fragments", Document, nullable=False),
+    # On PostgreSQL both end with the id (migration 0022): pages are read in index order; SQLite's end
+    # with the rowid, which is the id.
     Index("ix_meas_source_time", "tenant_id", "source_id", "time"),
     Index("ix_meas_tenant_time", "tenant_id", "time"),
     **NEVER_REUSED,

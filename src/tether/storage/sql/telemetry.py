@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tether.core.errors import InvalidInput, NotFound
 from tether.core.paging import Page, PageRequest
 from tether.inventory.access import OwnerScope
+from tether.storage.postgresql import PostgresDialect
+from tether.storage.sql import postgres_direct as pg
 from tether.storage.sql.database import Database
 from tether.storage.sql.measurement_bulk import BulkRowsRefused, BulkSourceGone, insert_measurements
 from tether.storage.sql.schema import events as ev
@@ -171,6 +173,15 @@ class SqlMeasurementStore:
         ):
             # One trip to a reader's thread (sqlite_measurements.py), the same query as below.
             found = await dialect.query(direct_page(tenant_id, criteria, page.page_size, page.offset))
+            return Page(found, page, None)
+        if (
+            isinstance(dialect, PostgresDialect)
+            and owner_scope is None
+            and not page.with_total
+            and plain(criteria)
+        ):
+            # One prepared statement through asyncpg (postgres_direct.py), the same query as below.
+            found = await dialect.direct(pg.page(tenant_id, criteria, page.page_size, page.offset))
             return Page(found, page, None)
         where = self._where(tenant_id, criteria, owner_scope)
         query = select(ms).where(*where).order_by(*by_time(ms, criteria.newest_first))
