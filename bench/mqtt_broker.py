@@ -42,6 +42,7 @@ import platform
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -206,7 +207,7 @@ async def open_client(
     )
     assert conn.transport is not None
     conn.transport.write(connect_packet(client_id, keep_alive, clean, login or LOGIN))
-    code = await asyncio.wait_for(conn.connack, 30)
+    code = await asyncio.wait_for(conn.connack, 120)
     if code != 0:
         raise RuntimeError(f"CONNACK {code}")
     return conn
@@ -333,6 +334,9 @@ async def latency(port: int, seconds: float, rate: int) -> tuple[float, float, f
     return at(0.50), at(0.99), at(0.999), len(samples)
 
 
+#: With --tracemalloc: `tether serve` runs under bench/traced_serve.py, signalled around the idle connections.
+TRACEMALLOC = False
+
 #: Source addresses of the idle connections: 127.0.0.2-.. (each gives ~28k ephemeral ports).
 SOURCES = [f"127.0.0.{i}" for i in range(2, 40)]
 
@@ -344,6 +348,9 @@ async def idle_connections(
     a device login (``t1/device_<serial>``) subscribed to its `s/ds`, as SmartREST devices are; else an
     anonymous client that subscribes to nothing."""
     before = rss_mb(pid)
+    if TRACEMALLOC:
+        os.kill(pid, signal.SIGUSR1)  # bench/traced_serve.py starts tracing
+        await asyncio.sleep(1.0)
     conns: list[MqttConnection] = []
 
     async def one(i: int) -> MqttConnection:
@@ -355,10 +362,13 @@ async def idle_connections(
         await subscribe(conn, "s/ds", 1)
         return conn
 
-    for start in range(0, count, 500):
-        conns.extend(await asyncio.gather(*(one(i) for i in range(start, min(count, start + 500)))))
+    for start in range(0, count, 200):
+        conns.extend(await asyncio.gather(*(one(i) for i in range(start, min(count, start + 200)))))
     await asyncio.sleep(2.0)
     after = rss_mb(pid)
+    if TRACEMALLOC:
+        os.kill(pid, signal.SIGUSR1)  # ... and writes what is allocated since
+        await asyncio.sleep(20.0)
     for c in conns:
         assert c.transport is not None
         c.transport.abort()
@@ -446,7 +456,8 @@ def tether_broker(workdir: Path, name: str, serve: bool, database_url: str | Non
     if not serve:
         command = [sys.executable, "-m", "tether.broker", "--mqtt", f"{HOST}:{port}", "--allow-anonymous"]
     else:
-        command = [sys.executable, "-m", "tether.cli", "serve", "--data-dir", str(workdir / "data")]
+        server = ["bench/traced_serve.py"] if TRACEMALLOC else ["-m", "tether.cli"]
+        command = [sys.executable, *server, "serve", "--data-dir", str(workdir / "data")]
         command += ["--http", f"{HOST}:0", "--mqtt", f"{HOST}:{port}", "--allow-anonymous"]
         command += ["--database-url", database_url] if database_url else []
     return Broker(name, [*command, "--log-level", "warning"], port, workdir)
@@ -599,6 +610,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="LINE",
         help="mosquitto.conf line of the mosquitto+ column, e.g. 'set_tcp_nodelay true' (repeatable)",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        metavar="FILE",
+        help="run tether serve under bench/traced_serve.py and write what idle-10k's connections allocated",
+    )
     parser.add_argument("--create-logins", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -655,6 +671,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.create_logins:
         uvloop.run(_create_logins(args))
         return 0
+    if args.tracemalloc:
+        global TRACEMALLOC
+        TRACEMALLOC = True
+        os.environ["BENCH_TRACEMALLOC"] = str(Path(args.tracemalloc).resolve())
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * args.idle + 1000  # the generator's end and the broker's of every idle connection
+    with contextlib.suppress(ValueError, OSError):  # raising the hard limit needs CAP_SYS_RESOURCE
+        if wanted > hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the brokers
     if 2 * args.idle + 100 > hard:
