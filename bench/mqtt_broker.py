@@ -676,14 +676,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         TRACEMALLOC = True
         os.environ["BENCH_TRACEMALLOC"] = str(Path(args.tracemalloc).resolve())
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 2 * args.idle + 1000  # the generator's end and the broker's of every idle connection
+    wanted = args.idle + 1000  # per process: the generator's end and the broker's of every idle connection
     with contextlib.suppress(ValueError, OSError):  # raising the hard limit needs CAP_SYS_RESOURCE
         if wanted > hard:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the brokers
-    if 2 * args.idle + 100 > hard:
-        print(f"warning: open file limit {hard} is below 2 x --idle {args.idle}", file=sys.stderr)
+    if args.idle + 100 > hard:
+        print(f"warning: open file limit {hard} is below --idle {args.idle}", file=sys.stderr)
     if any(t.startswith("mosquitto") for t in args.targets) and not Path(args.mosquitto).exists():
         print("mosquitto not found (apt-get install mosquitto)", file=sys.stderr)
         return 2
