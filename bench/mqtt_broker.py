@@ -9,13 +9,21 @@ Tether's figures with the ratio to Mosquitto's:
   qos1-persistent  the same with a persistent-session subscriber (Clean Session 0): with --tether-serve every
                  PUBACK waits for the commit that saves the message (Mosquitto keeps it in memory)
   qos0-fan-out   1 publisher -> 10 subscribers, QoS 0: delivered messages/s (all subscribers together)
-  latency        1 publisher -> 1 subscriber, QoS 0, a fixed rate: end-to-end p50/p99
-  idle-10k       resident memory (RSS) of the broker with 10,000 idle connections
+  latency-1k     1 publisher -> 1 subscriber, QoS 0, 1,000 msg/s (and -10k, -50k): p50/p99/p99.9
+  idle-10k       resident memory (RSS) the broker gains with 10,000 idle connections
+
+Targets (columns), each started afresh per round and the rounds interleaved (every target once per round):
+  bare        python -m tether.broker: the broker alone, no platform, anonymous clients
+  serve       `tether serve` as users run it (platform hooks, storage in SQLite), anonymous clients
+  serve-auth  `tether serve` with logins: the load logs in as the tenant administrator (mounted topics,
+              policy checks); idle-10k connects device users `t1/device_<serial>`, each subscribed to s/ds
+  mosquitto   Mosquitto with its DEFAULT configuration (listener, allow_anonymous; nothing else)
+  mosquitto+  Mosquitto with the extra lines given by --mosquitto-option (a named extra column)
 
     .venv/bin/python bench/mqtt_broker.py
-    .venv/bin/python bench/mqtt_broker.py --seconds 10 --only qos0-fan-in,latency
-    .venv/bin/python bench/mqtt_broker.py --no-mosquitto
-    .venv/bin/python bench/mqtt_broker.py --tether-serve --only qos1-fan-in,qos1-persistent  # with storage
+    .venv/bin/python bench/mqtt_broker.py --seconds 10 --rounds 3 --only qos0-fan-in,latency-1k
+    .venv/bin/python bench/mqtt_broker.py --targets bare,mosquitto,mosquitto+ \\
+        --mosquitto-option 'set_tcp_nodelay true'
 
 The load generator is one uvloop process speaking MQTT 3.1.1 with hand-built packets (a Python client
 library would be the bottleneck). Brokers and generator share the machine: on 2 cores the figures are lower
@@ -27,10 +35,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import platform
 import resource
+import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -69,11 +81,14 @@ def _packet(first: int, body: bytes) -> bytes:
     return bytes((first,)) + _vbi(len(body)) + body
 
 
-def connect_packet(client_id: str, keep_alive: int = 0, clean: bool = True) -> bytes:
-    flags = 0x02 if clean else 0x00
-    return _packet(
-        0x10, _string("MQTT") + bytes((4, flags)) + keep_alive.to_bytes(2, "big") + _string(client_id)
-    )
+def connect_packet(
+    client_id: str, keep_alive: int = 0, clean: bool = True, login: tuple[str, str] | None = None
+) -> bytes:
+    flags = (0x02 if clean else 0x00) | (0xC0 if login else 0x00)
+    body = _string("MQTT") + bytes((4, flags)) + keep_alive.to_bytes(2, "big") + _string(client_id)
+    if login:
+        body += _string(login[0]) + _string(login[1])
+    return _packet(0x10, body)
 
 
 def subscribe_packet(topic_filter: str, qos: int) -> bytes:
@@ -173,18 +188,26 @@ class MqttConnection(asyncio.Protocol):
                 self.on_ack()
 
 
+#: The login of the throughput and latency clients (None: anonymous); set per broker by run_scenarios.
+LOGIN: tuple[str, str] | None = None
+
+
 async def open_client(
     port: int,
     client_id: str,
     latency: list[float] | None = None,
     keep_alive: int = 0,
     clean: bool = True,
+    login: tuple[str, str] | None = None,
+    source: str | None = None,
 ) -> MqttConnection:
     loop = asyncio.get_running_loop()
-    _, conn = await loop.create_connection(lambda: MqttConnection(loop, latency), HOST, port)
+    _, conn = await loop.create_connection(
+        lambda: MqttConnection(loop, latency), HOST, port, local_addr=(source, 0) if source else None
+    )
     assert conn.transport is not None
-    conn.transport.write(connect_packet(client_id, keep_alive, clean))
-    code = await asyncio.wait_for(conn.connack, 30)
+    conn.transport.write(connect_packet(client_id, keep_alive, clean, login or LOGIN))
+    code = await asyncio.wait_for(conn.connack, 120)
     if code != 0:
         raise RuntimeError(f"CONNACK {code}")
     return conn
@@ -275,7 +298,12 @@ async def throughput(
     return rate
 
 
-async def latency(port: int, seconds: float, rate: int) -> tuple[float, float]:
+async def latency(port: int, seconds: float, rate: int) -> tuple[float, float, float, int]:
+    """1 publisher -> 1 subscriber at ``rate`` messages/s: p50, p99 and p99.9 in ms, and the sample count.
+
+    Every message carries the generator's clock at the moment it is written; the publisher wakes every
+    millisecond at most and writes the messages that are due (each its own PUBLISH, one write), so rates
+    above the timer's granularity are paced in small bursts."""
     samples: list[float] = []
     sub = await open_client(port, "lat-sub", latency=samples)
     await subscribe(sub, "bench/latency", 0)
@@ -284,29 +312,63 @@ async def latency(port: int, seconds: float, rate: int) -> tuple[float, float]:
     head = bytes((0x30,)) + _vbi(2 + len(b"bench/latency") + PAYLOAD) + _string("bench/latency")
     filler = b"l" * (PAYLOAD - 8)
     interval = 1.0 / rate
-    deadline = time.perf_counter() + seconds + 0.5
-    next_send = time.perf_counter()
-    while time.perf_counter() < deadline:
-        pub.transport.write(head + time.perf_counter_ns().to_bytes(8, "big") + filler)
-        next_send += interval
-        await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
+    started = time.perf_counter()
+    deadline = started + seconds + 0.5
+    sent = 0
+    while (now := time.perf_counter()) < deadline:
+        due = int((now - started) * rate) + 1 - sent
+        if due > 0:
+            stamp = time.perf_counter_ns().to_bytes(8, "big")
+            pub.transport.write(b"".join([head + stamp + filler] * due))
+            sent += due
+        await asyncio.sleep(max(0.0, started + sent * interval - time.perf_counter()))
     await asyncio.sleep(0.3)
     for c in (sub, pub):
         assert c.transport is not None
         c.transport.abort()
-    steady = samples[len(samples) // 10 :] or [0.0]  # drop the first tenth (warm-up)
-    q = statistics.quantiles(steady, n=100)
-    return q[49], q[98]
+    steady = sorted(samples[len(samples) // 10 :] or [0.0])  # drop the first tenth (warm-up)
+
+    def at(q: float) -> float:
+        return steady[min(len(steady) - 1, int(q * len(steady)))]
+
+    return at(0.50), at(0.99), at(0.999), len(samples)
 
 
-async def idle_connections(port: int, count: int, pid: int) -> tuple[float, float]:
+#: With --tracemalloc: `tether serve` runs under bench/traced_serve.py, signalled around the idle connections.
+TRACEMALLOC = False
+
+#: Source addresses of the idle connections: 127.0.0.2-.. (each gives ~28k ephemeral ports).
+SOURCES = [f"127.0.0.{i}" for i in range(2, 40)]
+
+
+async def idle_connections(
+    port: int, count: int, pid: int, devices: Sequence[tuple[str, str]] | None
+) -> tuple[float, float]:
+    """RSS of the broker before and after ``count`` idle connections (Keep Alive 0). With ``devices`` each is
+    a device login (``t1/device_<serial>``) subscribed to its `s/ds`, as SmartREST devices are; else an
+    anonymous client that subscribes to nothing."""
     before = rss_mb(pid)
+    if TRACEMALLOC:
+        os.kill(pid, signal.SIGUSR1)  # bench/traced_serve.py starts tracing
+        await asyncio.sleep(1.0)
     conns: list[MqttConnection] = []
-    for start in range(0, count, 500):
-        batch = [open_client(port, f"idle-{i}") for i in range(start, min(count, start + 500))]
-        conns.extend(await asyncio.gather(*batch))
-    await asyncio.sleep(1.0)
+
+    async def one(i: int) -> MqttConnection:
+        source = SOURCES[i % len(SOURCES)]
+        if devices is None:
+            return await open_client(port, f"idle-{i}", source=source)
+        serial, password = devices[i % len(devices)]
+        conn = await open_client(port, serial, login=(f"t1/device_{serial}", password), source=source)
+        await subscribe(conn, "s/ds", 1)
+        return conn
+
+    for start in range(0, count, 200):
+        conns.extend(await asyncio.gather(*(one(i) for i in range(start, min(count, start + 200)))))
+    await asyncio.sleep(2.0)
     after = rss_mb(pid)
+    if TRACEMALLOC:
+        os.kill(pid, signal.SIGUSR1)  # ... and writes what is allocated since
+        await asyncio.sleep(20.0)
     for c in conns:
         assert c.transport is not None
         c.transport.abort()
@@ -376,42 +438,109 @@ class Broker:
                 self.proc.wait()
 
 
-def tether_broker(workdir: Path, serve: bool = False, database_url: str | None = None) -> Broker:
-    """``python -m tether.broker`` (no storage), or with ``serve`` `tether serve` (sessions and retained
-    messages saved in SQLite in ``workdir``, or in ``database_url``)."""
+@dataclass
+class Target:
+    """One column of the table: a broker as it is started, and how the generator logs in to it."""
+
+    name: str
+    make: Callable[[Path], Broker]
+    login: tuple[str, str] | None = None  # throughput and latency clients
+    devices: Sequence[tuple[str, str]] | None = None  # idle connections: device logins
+
+
+def tether_broker(workdir: Path, name: str, serve: bool, database_url: str | None = None) -> Broker:
+    """``python -m tether.broker`` (no storage, no platform), or with ``serve`` `tether serve` as users run
+    it: the platform's hooks (authentication, policies, mountpoints, presence, rules, the SmartREST and
+    Fleets handlers) and storage (SQLite in ``workdir``, or ``database_url``)."""
     port = free_port()
     if not serve:
         command = [sys.executable, "-m", "tether.broker", "--mqtt", f"{HOST}:{port}", "--allow-anonymous"]
     else:
-        command = [sys.executable, "-m", "tether.cli", "serve", "--data-dir", str(workdir / "data")]
+        server = ["bench/traced_serve.py"] if TRACEMALLOC else ["-m", "tether.cli"]
+        command = [sys.executable, *server, "serve", "--data-dir", str(workdir / "data")]
         command += ["--http", f"{HOST}:0", "--mqtt", f"{HOST}:{port}", "--allow-anonymous"]
         command += ["--database-url", database_url] if database_url else []
-    return Broker("tether", [*command, "--log-level", "warning"], port, workdir)
+    return Broker(name, [*command, "--log-level", "warning"], port, workdir)
 
 
-def mosquitto_broker(workdir: Path, binary: str, options: Sequence[str]) -> Broker:
+def mosquitto_broker(workdir: Path, name: str, binary: str, options: Sequence[str]) -> Broker:
+    """Mosquitto with its default configuration: a listener, anonymous clients allowed, logs to stderr;
+    ``options`` are extra mosquitto.conf lines (the named extra column)."""
     port = free_port()
-    conf = workdir / "mosquitto.conf"
+    conf = workdir / f"{name}.conf"
     conf.write_text(
-        f"listener {port} {HOST}\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
-        "max_connections -1\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+        f"listener {port} {HOST}\nallow_anonymous true\nlog_dest stderr\nlog_type error\nlog_type warning\n"
         + "".join(f"{line}\n" for line in options)
     )
-    return Broker("mosquitto", [binary, "-c", str(conf)], port, workdir)
+    return Broker(name, [binary, "-c", str(conf)], port, workdir)
+
+
+def create_logins(workdir: Path, devices: int, database_url: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """Before `tether serve` starts: the tenant (admin password) and ``devices`` device users, created
+    through the services on the data directory `tether serve` then uses. Returns the password and devices."""
+    password = secrets.token_urlsafe(16)
+    credentials = [(f"BENCH{i:06d}", secrets.token_urlsafe(18)) for i in range(devices)]
+    file = workdir / "credentials.json"
+    file.write_text(json.dumps(credentials))
+    command = [sys.executable, str(Path(__file__).resolve()), "--create-logins", str(file)]
+    command += ["--data-dir", str(workdir / "data")]
+    command += ["--database-url", database_url] if database_url else []
+    env = {**os.environ, "TETHER_ADMIN_PASSWORD": password}
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env=env)
+    return password, credentials
+
+
+async def _create_logins(args: argparse.Namespace) -> None:
+    from tether.bootstrap import build_platform
+    from tether.config import Settings
+    from tether.tenants.models import Role
+
+    logging.basicConfig(level=logging.WARNING)
+    credentials = json.loads(Path(args.create_logins).read_bytes())  # noqa: ASYNC240 - once, at start
+    settings = Settings(
+        data_dir=Path(args.data_dir),
+        database_url=args.database_url,
+        http=f"{HOST}:0",
+        mqtt=f"{HOST}:0",
+        admin_password=os.environ["TETHER_ADMIN_PASSWORD"],
+    )
+    platform_ = await build_platform(settings, listeners=[])
+    tenants = platform_.services.tenants
+    for i in range(0, len(credentials), 250):  # concurrent writers share group commits
+        await asyncio.gather(
+            *(
+                tenants.create_user("t1", f"device_{serial}", password, {Role.DEVICE}, generated=True)
+                for serial, password in credentials[i : i + 250]
+            )
+        )
+    await platform_.close()
 
 
 # --------------------------------------------------------------------------- the run
 
-SCENARIOS = ("qos0-fan-in", "qos1-fan-in", "qos1-persistent", "qos0-fan-out", "latency", "idle-10k")
+SCENARIOS = (
+    "qos0-fan-in",
+    "qos1-fan-in",
+    "qos1-persistent",
+    "qos0-fan-out",
+    "latency-1k",
+    "latency-10k",
+    "latency-50k",
+    "idle-10k",
+)
 
 
-async def run_scenarios(broker: Broker, args: argparse.Namespace) -> dict[str, Result]:
+async def run_scenarios(broker: Broker, target: Target, args: argparse.Namespace) -> dict[str, Result]:
+    global LOGIN
     assert broker.proc is not None
     pid = broker.proc.pid
+    LOGIN = target.login
     results: dict[str, Result] = {}
     for name in args.only:
         cpu0 = cpu_seconds(pid)
+        gen0 = time.process_time()
         wall0 = time.perf_counter()
+        count = 0.0
         if name == "qos0-fan-in":
             value = await throughput(broker.port, 4, 1, 0, args.seconds, "fanin0")
             results[name] = Result(name, value, "msg/s")
@@ -424,31 +553,37 @@ async def run_scenarios(broker: Broker, args: argparse.Namespace) -> dict[str, R
         elif name == "qos0-fan-out":
             value = await throughput(broker.port, 1, 10, 0, args.seconds, "fanout0")
             results[name] = Result(name, value, "msg/s")
-        elif name == "latency":
-            p50, p99 = await latency(broker.port, args.seconds, args.latency_rate)
-            results[name] = Result(name, p50, "ms p50", {"p99": p99})
+        elif name.startswith("latency-"):
+            rate = int(name.removeprefix("latency-").replace("k", "000"))
+            p50, p99, p999, count = await latency(broker.port, args.seconds, rate)
+            results[name] = Result(name, p50, "ms p50", {"p99": p99, "p999": p999})
         elif name == "idle-10k":
-            before, after = await idle_connections(broker.port, args.idle, pid)
-            results[name] = Result(name, after, "MB RSS", {"before": before})
-        cpu = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0)
-        results[name].extra["broker_cpu"] = cpu * 100
+            before, after = await idle_connections(broker.port, args.idle, pid, target.devices)
+            results[name] = Result(name, after - before, "MB RSS", {"before": before})
+        elapsed = time.perf_counter() - wall0
+        cpu = cpu_seconds(pid) - cpu0
+        results[name].extra["broker_cpu"] = cpu / elapsed * 100
+        results[name].extra["gen_cpu"] = (time.process_time() - gen0) / elapsed * 100
+        if name.startswith("q"):
+            count = results[name].value * args.seconds
+        if count:
+            results[name].extra["us_per_msg"] = cpu / count * 1e6
+    LOGIN = None
     return results
 
 
 def describe(r: Result) -> str:
-    if r.name == "latency":
-        return f"p50 {r.value:.2f} ms, p99 {r.extra['p99']:.2f} ms"
+    if r.name.startswith("latency"):
+        return f"{r.value:.2f}/{r.extra['p99']:.2f}/{r.extra['p999']:.2f}"
     if r.name == "idle-10k":
-        return f"{r.value:.0f} MB (idle broker {r.extra['before']:.0f} MB)"
-    return f"{r.value:,.0f} msg/s"
+        return f"+{r.value:.0f} MB (of {r.extra['before']:.0f})"
+    return f"{r.value / 1000:.1f}k"
 
 
-def ratio(name: str, ours: Result, theirs: Result | None) -> str:
-    if theirs is None or not theirs.value:
-        return "-"
-    if name == "latency":
-        return f"p50 {ours.value / theirs.value:.2f}x, p99 {ours.extra['p99'] / theirs.extra['p99']:.2f}x"
-    return f"{ours.value / theirs.value:.2f}x"
+def ratio(ours: Result, theirs: Result) -> float:
+    if ours.name.startswith("latency"):
+        return ours.extra["p99"] / theirs.extra["p99"]
+    return ours.value / theirs.value if theirs.value else float("nan")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -456,80 +591,172 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per scenario")
+    parser.add_argument("--rounds", type=int, default=2, help="every target once per round, interleaved")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
-    parser.add_argument("--idle", type=int, default=10_000, help="connections in the idle-10k scenario")
-    parser.add_argument("--latency-rate", type=int, default=2000, help="messages/s in the latency scenario")
-    parser.add_argument("--no-mosquitto", action="store_true", help="measure Tether only")
     parser.add_argument(
-        "--tether-serve",
-        action="store_true",
-        help="run Tether as `tether serve` with storage (SQLite in a temporary directory) instead of the "
-        "broker alone",
+        "--targets",
+        default="bare,serve,serve-auth,mosquitto",
+        help="comma-separated: bare (python -m tether.broker), serve (tether serve, anonymous clients), "
+        "serve-auth (tether serve, tenant admin login for the load, device logins for idle-10k), "
+        "mosquitto (default configuration), mosquitto+ (with --mosquitto-option lines)",
     )
-    parser.add_argument("--database-url", help="with --tether-serve: the database (give it a scratch one)")
+    parser.add_argument("--idle", type=int, default=10_000, help="connections in the idle-10k scenario")
+    parser.add_argument("--database-url", help="for tether serve: the database (give it a scratch one)")
     parser.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
     parser.add_argument(
         "--mosquitto-option",
         action="append",
         default=[],
         metavar="LINE",
-        help="extra mosquitto.conf line, e.g. 'max_inflight_messages 0' (repeatable)",
+        help="mosquitto.conf line of the mosquitto+ column, e.g. 'set_tcp_nodelay true' (repeatable)",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        metavar="FILE",
+        help="run tether serve under bench/traced_serve.py and write what idle-10k's connections allocated",
+    )
+    parser.add_argument("--create-logins", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.only = [s for s in args.only.split(",") if s]
+    args.targets = [s for s in args.targets.split(",") if s]
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if "mosquitto+" in args.targets and not args.mosquitto_option:
+        parser.error("mosquitto+ needs --mosquitto-option")
     return args
+
+
+def make_targets(args: argparse.Namespace, workdir: Path) -> list[Target]:
+    targets: list[Target] = []
+    for name in args.targets:
+        if name == "bare":
+            targets.append(Target(name, lambda w: tether_broker(w, "bare", False)))
+        elif name == "serve":
+            (workdir / "anon").mkdir()
+            targets.append(
+                Target(name, lambda w: tether_broker(w / "anon", "serve", True, args.database_url))
+            )
+        elif name == "serve-auth":
+            auth_dir = workdir / "auth"
+            auth_dir.mkdir()
+            devices = args.idle if "idle-10k" in args.only else 0
+            started = time.perf_counter()
+            password, credentials = create_logins(auth_dir, devices, args.database_url)
+            print(f"serve-auth: {devices} device users created in {time.perf_counter() - started:.0f} s")
+            targets.append(
+                Target(
+                    name,
+                    lambda w: tether_broker(w / "auth", "serve-auth", True, args.database_url),
+                    ("t1/admin", password),
+                    credentials,
+                )
+            )
+        elif name == "mosquitto":
+            targets.append(Target(name, lambda w: mosquitto_broker(w, "mosquitto", args.mosquitto, [])))
+        elif name == "mosquitto+":
+            targets.append(
+                Target(
+                    name, lambda w: mosquitto_broker(w, "mosquitto+", args.mosquitto, args.mosquitto_option)
+                )
+            )
+        else:
+            raise SystemExit(f"unknown target {name}")
+    return targets
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.create_logins:
+        uvloop.run(_create_logins(args))
+        return 0
+    if args.tracemalloc:
+        global TRACEMALLOC
+        TRACEMALLOC = True
+        os.environ["BENCH_TRACEMALLOC"] = str(Path(args.tracemalloc).resolve())
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = args.idle + 1000  # per process: the generator's end and the broker's of every idle connection
+    with contextlib.suppress(ValueError, OSError):  # raising the hard limit needs CAP_SYS_RESOURCE
+        if wanted > hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the brokers
     if args.idle + 100 > hard:
         print(f"warning: open file limit {hard} is below --idle {args.idle}", file=sys.stderr)
+    if any(t.startswith("mosquitto") for t in args.targets) and not Path(args.mosquitto).exists():
+        print("mosquitto not found (apt-get install mosquitto)", file=sys.stderr)
+        return 2
+    # results[target][scenario] = one Result per round
+    results: dict[str, dict[str, list[Result]]] = {}
+    problems: dict[str, list[str]] = {}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="mqtt-bench-") as tmp:
         workdir = Path(tmp)
-        brokers = [tether_broker(workdir, args.tether_serve, args.database_url)]
-        if not args.no_mosquitto:
-            if not Path(args.mosquitto).exists():
-                print("mosquitto not found (apt-get install mosquitto); use --no-mosquitto", file=sys.stderr)
-                return 2
-            brokers.append(mosquitto_broker(workdir, args.mosquitto, args.mosquitto_option))
-        results: dict[str, dict[str, Result]] = {}
-        problems: dict[str, list[str]] = {}
-        for broker in brokers:
-            broker.start()
-            try:
-                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                    results[broker.name] = runner.run(run_scenarios(broker, args))
-            finally:
-                broker.stop()
-                problems[broker.name] = broker.problems()
-    ours = results["tether"]
-    theirs = results.get("mosquitto", {})
-    version = ""
-    if not args.no_mosquitto:
-        version = subprocess.run([args.mosquitto, "-h"], capture_output=True, text=True).stdout.split("\n")[0]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"\nMQTT broker benchmark: {machine}")
-    extra = "".join(f", {line}" for line in args.mosquitto_option)
-    print(
-        f"Mosquitto: {version.strip() or '-'} (set_tcp_nodelay true, persistence false{extra}; else defaults)"
-    )
-    print(f"{'scenario':<14} {'tether':<34} {'mosquitto':<34} {'ratio':<22} cpu% t/m")
-    for name in args.only:
-        mine, other = ours[name], theirs.get(name)
-        cpu = f"{mine.extra['broker_cpu']:.0f}/{other.extra['broker_cpu']:.0f}" if other else "-"
-        print(
-            f"{name:<14} {describe(mine):<34} {describe(other) if other else '-':<34} "
-            f"{ratio(name, mine, other):<22} {cpu}"
-        )
+        targets = make_targets(args, workdir)
+        for round_ in range(args.rounds):
+            for target in targets:
+                broker = target.make(workdir)
+                broker.start()
+                try:
+                    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                        got = runner.run(run_scenarios(broker, target, args))
+                finally:
+                    broker.stop()
+                    problems.setdefault(target.name, []).extend(broker.problems())
+                for name, result in got.items():
+                    results.setdefault(target.name, {}).setdefault(name, []).append(result)
+                loads.append(os.getloadavg()[0])
+            print(f"round {round_ + 1} of {args.rounds} done", file=sys.stderr)
+    report(args, targets, results, loads)
     for name, lines in problems.items():
         if lines:
             print(f"{name} log: {len(lines)} warning/error lines, e.g. {lines[0][:200]}")
     return 0
+
+
+def report(
+    args: argparse.Namespace,
+    targets: list[Target],
+    results: dict[str, dict[str, list[Result]]],
+    loads: list[float],
+) -> None:
+    version = ""
+    if any(t.name.startswith("mosquitto") for t in targets):
+        version = subprocess.run([args.mosquitto, "-h"], capture_output=True, text=True).stdout.split("\n")[0]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"\nMQTT broker benchmark: {machine}; {args.rounds} rounds x {args.seconds:g} s, interleaved")
+    print(f"load average (1 min) during the run: {min(loads):.1f}-{max(loads):.1f}")
+    print(f"Mosquitto: {version.strip() or '-'}, default configuration", end="")
+    extra = "; ".join(args.mosquitto_option)
+    print(f"; mosquitto+ adds: {extra}" if extra else "")
+    print(
+        "throughput in msg/s (range over rounds); latency p50/p99/p99.9 ms (median round; ratio = p99);\n"
+        "idle: RSS added by the connections; NNus = broker CPU per delivered message (median round);\n"
+        "gNN% = the generator's own CPU, highest round (near 100%: the generator is the limit)\n"
+    )
+    names = [t.name for t in targets]
+    base = results.get("mosquitto")
+    print(f"{'scenario':<16}" + "".join(f"{n:<34}" for n in names))
+    for scenario in args.only:
+        cells = []
+        for name in names:
+            rounds = results[name][scenario]
+            ordered = sorted(rounds, key=lambda r: r.extra.get("p99", r.value))
+            mid = ordered[len(ordered) // 2]
+            if scenario.startswith("latency") or scenario.startswith("idle"):
+                text = describe(mid)
+            else:
+                text = f"{describe(ordered[0])}-{describe(ordered[-1])}"
+            if base is not None and name != "mosquitto":
+                ratios = sorted(ratio(r, b) for r, b in zip(rounds, base[scenario], strict=True))
+                text += f" {ratios[0]:.2f}-{ratios[-1]:.2f}x"
+            us = statistics.median(r.extra.get("us_per_msg", 0.0) for r in rounds)
+            if us and not scenario.startswith("latency"):
+                gen = max(r.extra["gen_cpu"] for r in rounds)
+                text += f" {us:.1f}us g{gen:.0f}%"
+            cells.append(text)
+        print(f"{scenario:<16}" + "".join(f"{c:<34}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -60,7 +60,9 @@ class Presence:
         self._offline = 0
         #: (mountpoint, username) -> the client ids of its records: `GET /clients?username=` visits those
         #: instead of every session.
-        self._by_username: dict[tuple[str, str], set[str]] = {}
+        #: One client id as a str (the usual case: a device user has one connection; a set costs 216
+        #: bytes), a set for more.
+        self._by_username: dict[tuple[str, str], str | set[str]] = {}
 
     def connected(
         self,
@@ -80,7 +82,15 @@ class Presence:
                 self._offline -= 1
             self._unindex(previous)
         if username is not None:
-            self._by_username.setdefault((mountpoint, username), set()).add(client_id)
+            index = self._by_username
+            ids = index.get(name := (mountpoint, username))
+            if ids is None:
+                index[name] = client_id
+            elif isinstance(ids, str):
+                if ids != client_id:
+                    index[name] = {ids, client_id}
+            else:
+                ids.add(client_id)
         self._clients[key] = ClientStatus(
             client_id, mountpoint, username, tenant_id, peer, listener, protocol, True, now_ms()
         )
@@ -109,14 +119,18 @@ class Presence:
             return
         key = (status.mountpoint, status.username)
         ids = self._by_username.get(key)
-        if ids is not None:
+        if isinstance(ids, str):
+            if ids == status.client_id:
+                del self._by_username[key]
+        elif ids is not None:
             ids.discard(status.client_id)
             if not ids:
                 del self._by_username[key]
 
     def client_ids_of(self, mountpoint: str, username: str) -> frozenset[str]:
         """The client ids whose record (online, or offline and not yet forgotten) names `username`."""
-        return frozenset(self._by_username.get((mountpoint, username), ()))
+        ids = self._by_username.get((mountpoint, username), ())
+        return frozenset((ids,)) if isinstance(ids, str) else frozenset(ids)
 
     def get(self, mountpoint: str, client_id: str) -> ClientStatus | None:
         return self._clients.get((mountpoint, client_id))

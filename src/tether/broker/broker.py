@@ -27,7 +27,7 @@ from .mountpoints import Mount, client_prefix
 from .persistence import Persistence, Restored
 from .ports import Connection, DeliveryListener, MessageHandler, Routed
 from .retained import RetainedStore
-from .sessions import Session, SessionRegistry
+from .sessions import NO_PIDS, Session, SessionRegistry
 from .settings import BrokerConfig
 from .stats import BrokerStats
 from .storage import BrokerStore
@@ -226,7 +226,7 @@ class Broker:
             trie.remove(session.client_id, topic_filter)
         session.subscriptions.clear()
         session.outbox.clear()
-        session.awaiting_rel.clear()
+        session.awaiting_rel = NO_PIDS
         if session.pending_will is not None:
             session.pending_will.fire()
             session.pending_will = None

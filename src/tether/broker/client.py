@@ -413,7 +413,8 @@ class ClientConnection(QoSFlows):
             return
         self._write(connack)
         self._cancel_connect_timer()
-        self._timer = IdleTimer(broker.loop, keep_alive_timeout(keep_alive), self._keep_alive_expired)
+        if keep_alive:  # Keep Alive 0: no timer (nor its bound method) for the connection's lifetime
+            self._timer = IdleTimer(broker.loop, keep_alive_timeout(keep_alive), self._keep_alive_expired)
         if will is not None:
             self._will = will_message(will, mount.topic(will.topic) if mount is not None else will.topic)
             self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0

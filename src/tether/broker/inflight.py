@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
+from typing import Any, cast
 
 from tether.mqtt.constants import MAX_PACKET_ID
 
@@ -77,6 +78,11 @@ class Delivery:
         return f"Delivery({self.message!r}, qos={self.qos}, packet_id={self.packet_id}, state={self.state})"
 
 
+#: The queue of every session with nothing queued (most of them): an empty tuple reads like an empty deque
+#: (falsy, len 0, iterable) and fails loudly if written to; an empty deque costs ~760 bytes per session.
+NO_QUEUE: deque[Any] = cast("deque[Any]", ())
+
+
 class Outbox:
     """Outgoing QoS state of a session."""
 
@@ -84,7 +90,7 @@ class Outbox:
 
     def __init__(self, max_queued: int) -> None:
         self.inflight: dict[int, Delivery] = {}
-        self.queue: deque[Delivery] = deque()
+        self.queue: deque[Delivery] = NO_QUEUE  # a deque from the first queued message on
         self.max_queued = max_queued
         #: Messages dropped because the queue was full (or, for QoS 0, because the client was offline).
         self.dropped = 0
@@ -95,8 +101,15 @@ class Outbox:
         if len(self.queue) >= self.max_queued:
             self.dropped += 1
             return False
-        self.queue.append(delivery)
+        self.append(delivery)
         return True
+
+    def append(self, delivery: Delivery) -> None:
+        """Queue a delivery whatever the queue's length (restoring stored state)."""
+        queue = self.queue
+        if queue is NO_QUEUE:
+            queue = self.queue = deque()
+        queue.append(delivery)
 
     def allocate(self, delivery: Delivery) -> int:
         """Give a QoS 1/2 delivery an unused Packet Identifier and put it in flight.
@@ -119,4 +132,5 @@ class Outbox:
 
     def clear(self) -> None:
         self.inflight.clear()
-        self.queue.clear()
+        if self.queue:  # emptied in place: a loop over it (QoSFlows._pump) sees it end
+            self.queue.clear()

@@ -576,8 +576,9 @@ class _Decoder:
                 outbox.inflight[rec.packet_id] = d
                 saved.flows[d] = (rec.packet_id, rec.state)
             else:
-                outbox.queue.append(d)
+                outbox.append(d)
             saved.seqs[d] = rec.seq
             saved.next_seq = max(saved.next_seq, rec.seq + 1)
-        session.awaiting_rel.update(record.awaiting_rel)
+        for pid in record.awaiting_rel:
+            session.await_rel(pid)
         return session, saved

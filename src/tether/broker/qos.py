@@ -120,7 +120,7 @@ class QoSFlows:
         if refusal is not None:
             log.info("MQTT client %s may not publish to %r", client.client_id, topic)
             if qos == 2 and self.version != 5:
-                session.awaiting_rel.add(pid)
+                session.await_rel(pid)
             if qos:
                 # MQTT 5: PUBACK/PUBREC 0x87 or 0x90 (a PUBREC >= 0x80 ends the QoS 2 flow, spec 4.3.3). 3.1.1
                 # has no negative acknowledgement: the message is dropped and the flow completed.
@@ -165,7 +165,7 @@ class QoSFlows:
                 SavedOrDelivered(durable, routed.unsaved)
             pending = durable if pending is None else _both(broker.loop, pending, durable)
         if qos == 2:
-            session.awaiting_rel.add(pid)
+            session.await_rel(pid)
         code = _RC.SUCCESS if count else _RC.NO_MATCHING_SUBSCRIBERS
         self._acknowledge(0x40 if qos == 1 else 0x50, pid, code, pending)
 
@@ -210,8 +210,9 @@ class QoSFlows:
             if code is success:  # the common case, inline (one per stored message under ingest load)
                 self._write(bytes((first, 2, pid >> 8, pid & 0xFF)))
                 continue
-            if code.is_error and first == 0x50 and self.session is not None:
-                self.session.awaiting_rel.discard(pid)  # a PUBREC >= 0x80 ends the flow (spec 4.3.3)
+            session = self.session
+            if code.is_error and first == 0x50 and session is not None and pid in session.awaiting_rel:
+                session.awaiting_rel.discard(pid)  # a PUBREC >= 0x80 ends the flow (spec 4.3.3)
             if code.is_error and self.version != 5 and code not in _REFUSED_FOR_GOOD:
                 # MQTT 3.1.1 cannot refuse a message it failed to store: close the connection unacknowledged
                 # so that the client sends it again (spec 4.4). A message refused for what it is (not

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Protocol, cast
 
 from .inflight import Delivery, Outbox
 from .settings import NEVER_EXPIRES
@@ -18,6 +18,11 @@ from .subscriptions import Subscription
 from .will import PendingWill
 
 __all__ = ["Session", "SessionOwner", "SessionRegistry"]
+
+
+#: ``awaiting_rel`` of the sessions without QoS 2 flows (most): an empty set costs 216 bytes per session; a
+#: frozenset reads the same and fails loudly if written to.
+NO_PIDS: set[int] = cast("set[int]", frozenset())
 
 
 class SessionOwner(Protocol):
@@ -54,7 +59,7 @@ class Session:
         self.expiry_interval = 0
         self.outbox = Outbox(max_queued)
         #: QoS 2 Packet Identifiers received and answered with PUBREC, waiting for PUBREL (spec 4.3.3).
-        self.awaiting_rel: set[int] = set()
+        self.awaiting_rel: set[int] = NO_PIDS  # a set from the first one on: see await_rel()
         self.owner: SessionOwner | None = None
         self.pending_will: PendingWill | None = None
         #: When the last network connection ended (wall clock), for persistence.
@@ -65,6 +70,12 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session({self.client_id!r}, online={self.owner is not None})"
+
+    def await_rel(self, packet_id: int) -> None:
+        """A QoS 2 PUBLISH answered with PUBREC: its identifier waits for the PUBREL."""
+        if self.awaiting_rel is NO_PIDS:
+            self.awaiting_rel = set()
+        self.awaiting_rel.add(packet_id)
 
     @property
     def online(self) -> bool:

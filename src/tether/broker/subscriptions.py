@@ -8,6 +8,8 @@ topic name, cleared whenever a subscription changes, so a hot topic costs one di
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, cast
 
 from tether.mqtt.packets import RetainHandling, SubscriptionOptions
 from tether.mqtt.topics import SHARE_PREFIX
@@ -78,13 +80,18 @@ class SharedGroup:
 Matches = tuple[list[Subscription], list[SharedGroup]]
 
 
+#: What a node has none of: one read-only empty mapping shared by every node (writes fail loudly). Most nodes
+#: are the levels of one client's mounted filter (`$client/<id>/s/ds`) and use one of their three dicts.
+_NONE: dict[str, Any] = cast("dict[str, Any]", MappingProxyType({}))
+
+
 class _Node:
     __slots__ = ("children", "shared", "subs")
 
     def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.subs: dict[str, Subscription] = {}
-        self.shared: dict[str, SharedGroup] = {}
+        self.children: dict[str, _Node] = _NONE
+        self.subs: dict[str, Subscription] = _NONE
+        self.shared: dict[str, SharedGroup] = _NONE
 
     def empty(self) -> bool:
         return not self.children and not self.subs and not self.shared
@@ -120,15 +127,21 @@ class SubscriptionTrie:
         for level in levels:
             child = node.children.get(level)
             if child is None:
+                if node.children is _NONE:
+                    node.children = {}
                 child = node.children[level] = _Node()
             node = child
         self._cache.clear()
         if share is None:
             old = node.subs.get(sub.client_id)
+            if node.subs is _NONE:
+                node.subs = {}
             node.subs[sub.client_id] = sub
         else:
             group = node.shared.get(share)
             if group is None:
+                if node.shared is _NONE:
+                    node.shared = {}
                 group = node.shared[share] = SharedGroup(share)
             old = group.members.get(sub.client_id)
             group.members[sub.client_id] = sub
@@ -149,7 +162,7 @@ class SubscriptionTrie:
             path.append(child)
             node = child
         if share is None:
-            old = node.subs.pop(client_id, None)
+            old = node.subs.pop(client_id, None) if client_id in node.subs else None
         else:
             group = node.shared.get(share)
             old = group.members.pop(client_id, None) if group is not None else None

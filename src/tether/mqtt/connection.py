@@ -114,6 +114,34 @@ class ServerConnection:
     get aliases chosen by :class:`OutgoingTopicAliases`.
     """
 
+    # One per client connection: slots, no instance dict.
+    __slots__ = (
+        "_auth_method",
+        "_client_keep_alive",
+        "_closed_by_us",
+        "_connack_sent",
+        "_error",
+        "_first_ok",
+        "_framer",
+        "_max_client_id_length",
+        "_max_packet_size",
+        "_session_expiry",
+        "_state",
+        "_use_outgoing_aliases",
+        "client_maximum_packet_size",
+        "client_receive_maximum",
+        "client_topic_alias_maximum",
+        "error_protocol_version",
+        "incoming_aliases",
+        "maximum_qos",
+        "outgoing_aliases",
+        "protocol_version",
+        "request_problem_information",
+        "retain_available",
+        "server_keep_alive",
+        "subscription_identifiers_available",
+    )
+
     def __init__(
         self,
         *,
@@ -129,8 +157,9 @@ class ServerConnection:
         self.protocol_version: int | None = None
         # The level found in a CONNECT that failed to decode: errors are reported in that version.
         self.error_protocol_version: int | None = None
-        #: The client's CONNECT packet.
-        self.connect: Connect | None = None
+        #: The Keep Alive of the client's CONNECT (the packet itself is not kept: its password and will would
+        #: stay in memory for the connection's lifetime).
+        self._client_keep_alive = 0
         self._error: ProtocolError | None = None
         self._connack_sent = False
         self._closed_by_us = False
@@ -175,7 +204,7 @@ class ServerConnection:
         """Seconds of keep alive in force: the Server Keep Alive if the CONNACK set one, else the client's."""
         if self.server_keep_alive is not None:
             return self.server_keep_alive
-        return self.connect.keep_alive if self.connect is not None else 0
+        return self._client_keep_alive
 
     # ------------------------------------------------------------------------------------------ receiving
 
@@ -343,7 +372,7 @@ class ServerConnection:
             raise ProtocolError(
                 _RC.CLIENT_IDENTIFIER_NOT_VALID, "MQTT 3.1 client identifier must be 1-23 chars"
             )
-        self.connect = packet
+        self._client_keep_alive = packet.keep_alive
         self.protocol_version = packet.protocol_level
         self._set_state(ConnectionState.CONNECTING)
         return packet

@@ -38,7 +38,8 @@ def _session(serial: str = "dev1", subscriptions: tuple[str, ...] = ()) -> Devic
     client = ClientInfo(client_id=serial, username=f"device_{serial}", protocol_version=5, listener="mqtt")
     who = Principal(TENANT, f"device_{serial}", frozenset({Role.DEVICE}))
     session = DeviceSession(client, who, serial, None)
-    session.subscriptions.update(subscriptions)
+    for topic_filter in subscriptions:
+        session.subscribed(topic_filter)
     return session
 
 

@@ -168,7 +168,7 @@ class SmartRestAdapter:
         session = self.session(client)
         if session is None:
             return
-        session.subscriptions.add(topic_filter)
+        session.subscribed(topic_filter)
         self.custom.subscribed(session, topic_filter)
         if self.dispatcher.wants_operations(topic_filter):
             self.spawn(self.dispatcher.subscribed(session))

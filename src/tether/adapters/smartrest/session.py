@@ -51,8 +51,11 @@ class DeviceSession:
         #: Devices resolved on this connection, by external id and by managed-object id (root included).
         self.devices: dict[str, DeviceRef] = {}
         self.by_id: dict[int, DeviceRef] = {}
-        self.subscriptions: set[str] = set()
-        self.queue: deque[tuple[Work, asyncio.Future[ReasonCode | None]]] = deque()
+        #: Topic filters subscribed to (a tuple: a device has one or two; an empty set costs 216 bytes).
+        self.subscriptions: tuple[str, ...] = ()
+        #: Work waiting, in order; a deque only while there is some (an empty one costs ~760 bytes, and
+        #: most connections are idle).
+        self.queue: deque[tuple[Work, asyncio.Future[ReasonCode | None]]] | None = None
         self.worker: asyncio.Task[None] | None = None
         self.closed = False
         #: What the templates may ask of this connection (the adapter's Host for it).
@@ -89,9 +92,15 @@ class DeviceSession:
     def busy(self) -> bool:
         return bool(self.queue)
 
+    def subscribed(self, topic_filter: str) -> None:
+        if topic_filter not in self.subscriptions:
+            self.subscriptions = (*self.subscriptions, topic_filter)
+
     def enqueue(self, work: Work) -> asyncio.Future[ReasonCode | None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ReasonCode | None] = loop.create_future()
+        if self.queue is None:
+            self.queue = deque()
         self.queue.append((work, future))
         if self.worker is None:
             self.worker = loop.create_task(self._run())
@@ -99,6 +108,7 @@ class DeviceSession:
 
     async def _run(self) -> None:
         queue = self.queue
+        assert queue is not None
         try:
             while queue:
                 work, future = queue[0]
@@ -114,3 +124,5 @@ class DeviceSession:
                 queue.popleft()
         finally:
             self.worker = None
+            if not queue:
+                self.queue = None

@@ -12,6 +12,7 @@ from tether.core.paging import Page, PageRequest
 from tether.storage.sql.database import Database
 from tether.storage.sql.schema import group_members, metadata, tenants, user_groups, users
 from tether.tenants.models import Group, Role, Tenant, TenantStatus, User, UserCriteria
+from tether.tenants.permissions import interned
 
 
 class SqlTenantStore:
@@ -351,7 +352,7 @@ def _user(row: Any) -> User:
         tenant_id=row.tenant_id,
         username=row.username,
         password_hash=row.password_hash,
-        roles=frozenset(Role(r) for r in row.roles.split(",") if r),
+        roles=interned(frozenset(Role(r) for r in row.roles.split(",") if r)),
         creation_time=row.creation_time,
         email=row.email,
         enabled=bool(row.enabled),
