@@ -170,6 +170,11 @@ async def add_child(request: Request) -> Response:
         child_id = _referenced_id(document)
         child = await inventory.add_child(who, parent_id, kind, child_id)
     else:
+        if "id" in document:  # an existing object's id without its wrapper: a mistake, not a new object
+            raise InvalidInput(
+                "A new child has no 'id'; to assign an existing one send {\"managedObject\": {\"id\": ...}}",
+                resource=R,
+            )
         await inventory.get(who, parent_id)  # no orphan for a parent that is not there
         child = await inventory.create(who, documents.managed_object(document))
         child_id = child.id

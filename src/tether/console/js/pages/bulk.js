@@ -48,7 +48,7 @@ export async function render(main, { onLeave }) {
           return h("tr", { dataset: { bulk: b.id } },
             h("td", {}, b.id), h("td", {}, what), h("td", {}, b.groupId || (b.failedParentId ? `retry of ${b.failedParentId}` : "—")),
             h("td", {}, timeEl(b.startDate)), h("td", {}, badge(b.generalStatus, KIND[b.generalStatus] || "info")),
-            h("td", { class: "progress" }, `${p.successful} successful, ${p.failed} failed, ${p.executing} executing, ${p.pending} pending of ${p.all}`),
+            h("td", {}, `${p.successful} successful, ${p.failed} failed, ${p.executing} executing, ${p.pending} pending of ${p.all}`),
             h("td", { class: "actions" }, b.status !== "DELETED" && running
               ? h("button", { type: "button", class: "secondary", "aria-label": `Cancel bulk operation ${b.id}`, onclick: cancel }, "Cancel")
               : ""));
