@@ -172,7 +172,7 @@ async def add_child(request: Request) -> Response:
     else:
         if "id" in document:  # an existing object's id without its wrapper: a mistake, not a new object
             raise InvalidInput(
-                "A new child has no 'id'; to assign an existing one send {\"managedObject\": {\"id\": ...}}",
+                'A new child has no \'id\'; to assign an existing one send {"managedObject": {"id": ...}}',
                 resource=R,
             )
         await inventory.get(who, parent_id)  # no orphan for a parent that is not there
