@@ -15,9 +15,8 @@ latest.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -25,6 +24,7 @@ from typing import Any, Final
 from tether.core.clock import now_ms
 from tether.core.errors import Conflict, InvalidInput, Missing, NotFound
 from tether.core.ids import parse_int
+from tether.core.locks import KeyedLocks
 from tether.core.paging import Page, PageRequest
 from tether.fleets.models import DEVICE_USER_PREFIX, Json, R, Thing
 from tether.fleets.things import ThingService, system
@@ -170,22 +170,7 @@ class CommandService:
         # One change at a time per command in this process: the operation's compare-and-set is on its
         # status, and FAILED may follow FAILED (operations/models.py), so two final Fleets statuses must
         # not race.
-        self._locks: dict[tuple[str, int], tuple[asyncio.Lock, list[int]]] = {}
-
-    @contextlib.asynccontextmanager
-    async def _exclusive(self, tenant_id: str, op_id: int) -> AsyncIterator[None]:
-        key = (tenant_id, op_id)
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = (asyncio.Lock(), [0])
-        entry[1][0] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1][0] -= 1
-            if not entry[1][0]:
-                del self._locks[key]
+        self._locks: KeyedLocks[tuple[str, int]] = KeyedLocks()
 
     async def send(self, who: Principal, thing_id: str, action: str, params: Json, ttl: int) -> Command:
         """A new command for the thing: its operation is created (and announced, which the MQTT adapter
@@ -304,7 +289,7 @@ class CommandService:
     async def _finish(self, command: Command, status: CommandStatus, result: Any) -> Command:
         who = system(command.tenant_id)
         op_id = command.operation.id
-        async with self._exclusive(command.tenant_id, op_id):
+        async with self._locks.hold((command.tenant_id, op_id)):
             current = command_of(await self._operations.get(who, op_id))
             assert current is not None
             if status not in TRANSITIONS[current.status]:

@@ -9,15 +9,15 @@ before and after, in AWS's order) once it is committed, whichever API made it: t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tether.core.clock import now_ms
 from tether.core.errors import Conflict, Forbidden, Missing, NotFound, ServiceUnavailable
+from tether.core.locks import KeyedLocks
 from tether.core.paging import Page, PageRequest
 from tether.fleets.job_store import JobStore
 from tether.fleets.job_targets import Targeting
@@ -92,7 +92,7 @@ class JobService:
         self.clock = clock
         self._watchers: list[Watcher] = []
         # One device request at a time per thing in this process (the store's compare-and-set covers others).
-        self._locks: dict[tuple[str, int], tuple[asyncio.Lock, list[int]]] = {}
+        self._locks: KeyedLocks[tuple[str, int]] = KeyedLocks()
         self._jobs: dict[tuple[str, str], Job] = {}
         # Each thing's pending list as this process last stored or read it (a hint, as ShadowService's).
         self._known: dict[tuple[str, int], list[Execution]] = {}
@@ -112,21 +112,6 @@ class JobService:
                 watcher(changes)
             except Exception:
                 log.exception("jobs watcher %r failed", watcher)
-
-    @contextlib.asynccontextmanager
-    async def _exclusive(self, tenant_id: str, mo_id: int) -> AsyncIterator[None]:
-        key = (tenant_id, mo_id)
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = (asyncio.Lock(), [0])
-        entry[1][0] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1][0] -= 1
-            if not entry[1][0]:
-                del self._locks[key]
 
     # -- operators ----------------------------------------------------------------------------------------
 
@@ -300,7 +285,7 @@ class JobService:
     async def start_next(self, thing: Thing, request: DeviceRequest) -> Execution | None:
         """jobs/start-next: the next pending execution, IN_PROGRESS (its details and step timer as asked);
         None when there is none."""
-        async with self._exclusive(thing.tenant_id, thing.mo_id):
+        async with self._locks.hold((thing.tenant_id, thing.mo_id)):
             fresh = False
             for _ in range(_ATTEMPTS):
                 found = await self._pending(thing, fresh=fresh)
@@ -360,7 +345,7 @@ class JobService:
     async def update(self, thing: Thing, job_id: str, request: DeviceRequest) -> Execution:
         """jobs/<jobId>/update."""
         assert request.status is not None
-        async with self._exclusive(thing.tenant_id, thing.mo_id):
+        async with self._locks.hold((thing.tenant_id, thing.mo_id)):
             for fresh in (False, True):
                 found = await self._pending(thing, fresh=fresh)
                 current = await self._device_execution(thing, job_id, request, found)
