@@ -19,6 +19,7 @@ from tether.audit.service import AuditService
 from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
+from tether.cluster import ClusterNode
 from tether.config import ConfigError, Settings
 from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
@@ -111,8 +112,11 @@ def open_storage(database_url: str) -> SqlStorage:
     raise ConfigError(f"unsupported database URL {database_url!r}: use sqlite:///FILE or postgresql://...")
 
 
-def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]) -> Services:
-    """Every service over one opened storage; `listeners` names what /health waits for."""
+def build_services(
+    settings: Settings, storage: SqlStorage, listeners: list[str], cluster: ClusterNode | None = None
+) -> Services:
+    """Every service over one opened storage; `listeners` names what /health waits for; `cluster`: this
+    node, in a cluster."""
     events = EventBus()
     audit = AuditService(storage.audit)
     audit.follow(events)  # operation and alarm changes
@@ -133,6 +137,8 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
     )
     things = ThingService(inventory, identity, tenants, Catalog(inventory, identity), events)
     monitoring = Monitoring(DatabaseProbe(storage.database))
+    if cluster is not None:
+        monitoring.node = cluster.name
     rules = RuleService(storage.rules)
     connectors = ConnectorService(storage.connectors, rules)
     sinks = SinkManager(connectors, settings.data_dir / "sinks")
@@ -189,25 +195,42 @@ def build_services(settings: Settings, storage: SqlStorage, listeners: list[str]
             management_tenant=settings.tenant,
             interval=settings.retention_interval,
         ),
+        cluster=cluster,
     )
 
 
-async def build_platform(settings: Settings, listeners: list[str]) -> Platform:
+def check_cluster(settings: Settings) -> None:
+    """A cluster shares one PostgreSQL database: a SQLite file belongs to one process."""
+    if settings.cluster and not settings.effective_database_url.startswith(("postgresql", "postgres:")):
+        raise ConfigError(
+            "--cluster needs a PostgreSQL database shared by every node (--database-url postgresql://...); "
+            "SQLite is one process's file"
+        )
+
+
+async def build_platform(
+    settings: Settings, listeners: list[str], cluster: ClusterNode | None = None
+) -> Platform:
     """Open storage (applying migrations), provision first-start users and build every service.
 
     `listeners` names what /health waits for; the servers mark themselves ready as they bind.
     The MQTT broker joins here as one more listener and one more consumer of the services.
+    `cluster`: this node, connected, when it is one of several sharing the database.
     """
+    check_cluster(settings)
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     storage = open_storage(settings.effective_database_url)
     await storage.open()
-    services = build_services(settings, storage, listeners)
-    provisioned = await services.tenants.provision(
-        settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
-    )
+    services = build_services(settings, storage, listeners, cluster)
+    # Nodes started together on a fresh database: one provisions (the tenant, its users, the key of
+    # encrypted options), the others find it done.
+    async with storage.database.exclusive("tether.first-start"):
+        provisioned = await services.tenants.provision(
+            settings.tenant, settings.admin_user, settings.admin_password, settings.bootstrap_password
+        )
+        await services.options.load(storage.secrets)  # the key of encrypted tenant options
     await services.tenants.refresh_status()  # suspended and deleted tenants: no login
-    await services.options.load(storage.secrets)  # the key of encrypted tenant options
     # Passwords changed by `tether admin set-password` while this process runs.
     password_watch = PasswordChangeWatch(storage.users, services.tenants)
     await password_watch.start()
@@ -275,6 +298,7 @@ def install_adapters(
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
     return [
+        *install_cluster(platform, broker),
         services.broker.detach,
         stop_rules,
         xyte.close,
@@ -283,3 +307,14 @@ def install_adapters(
         revoked,
         sys_topics.close,
     ]
+
+
+def install_cluster(platform: Platform, broker: Broker) -> list[Callable[[], Awaitable[None] | None]]:
+    """The parts that make this node one of several sharing the database (docs/cluster.md), once its
+    broker and adapters are installed; returns what detaches them. Nothing without a cluster."""
+    cluster = platform.services.cluster
+    if cluster is None:
+        return []
+    detach: list[Callable[[], Awaitable[None] | None]] = []
+    # Each cluster part adds its line here.
+    return detach

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from tether import __version__
+from tether.cluster import ClusterUnavailable
 from tether.config import ConfigError, Settings, load_settings
 from tether.storage.errors import StorageUnavailable
 
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--mqtt-tls", metavar="HOST:PORT", help="MQTT over TLS listener")
     serve.add_argument("--mqtt-ws", metavar="HOST:PORT", help="MQTT over WebSocket listener")
     serve.add_argument("--mqtt-wss", metavar="HOST:PORT", help="MQTT over WebSocket on TLS listener")
+    serve.add_argument("--cluster", metavar="URL", help="join a cluster over NATS (nats://HOST:PORT)")
+    serve.add_argument("--node", metavar="NAME", help="this node's name in the cluster, default host-pid")
     serve.add_argument(
         "--allow-anonymous", action="store_const", const=True, help="accept MQTT clients without credentials"
     )
@@ -126,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "admin":
             return _admin(settings, args)
     except ConfigError as exc:
+        print(f"tether: {exc}", file=sys.stderr)
+        return 2
+    except ClusterUnavailable as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
     except StorageUnavailable as exc:

@@ -49,6 +49,10 @@ class Settings:
     # of the retention job, the first one interval after start (0: never run).
     default_retention_days: int = 90
     retention_interval: int = 3600
+    # Cluster (tether.cluster, docs/cluster.md): the NATS URL the nodes share (None: one process, no NATS) and
+    # this node's name (None: host-pid in a cluster, tether@host alone).
+    cluster: str | None = None
+    node: str | None = None
     config: Path | None = None
     # Sections of the config file for later subsystems (e.g. [tls], [acl]) are kept as given.
     sections: Mapping[str, Any] = field(default_factory=dict)

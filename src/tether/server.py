@@ -12,10 +12,17 @@ from collections.abc import Awaitable, Callable
 import uvicorn
 
 from tether.adapters.tls import install_trusted_cas
-from tether.bootstrap import Platform, build_mqtt_hooks, build_platform, install_adapters
+from tether.bootstrap import (
+    Platform,
+    build_mqtt_hooks,
+    build_platform,
+    check_cluster,
+    install_adapters,
+)
 from tether.broker import Broker, BrokerConfig, MqttService
 from tether.broker import bind_socket as bind
 from tether.broker.listener import tls_context
+from tether.cluster import ClusterNode, default_node_name
 from tether.config import ConfigError, Settings
 
 log = logging.getLogger("tether")
@@ -64,6 +71,7 @@ class TetherServer:
         # fails fast, before storage is opened.
         http_sockets: dict[str, socket.socket] = {}
         mqtt_sockets: dict[str, socket.socket] = {}
+        cluster: ClusterNode | None = None
         try:
             mqtt_config = BrokerConfig.from_settings(settings)
             https_context = self._https_context(mqtt_config)
@@ -80,11 +88,20 @@ class TetherServer:
                 if address:
                     mqtt_sockets[name] = bind(address)
             log.info("Database %s, data dir %s", settings.database_shown, settings.data_dir.resolve())
+            if settings.cluster:
+                # Joined before the platform is built: its parts subscribe to the other nodes as they are
+                # wired (docs/cluster.md).
+                check_cluster(settings)
+                cluster = ClusterNode(settings.cluster, settings.node or default_node_name())
+                await cluster.start()
+                log.info("Cluster node %s on %s", cluster.name, settings.cluster)
             listeners = [*http_sockets, *mqtt_sockets]
-            platform = self.platform = await build_platform(settings, listeners=listeners)
+            platform = self.platform = await build_platform(settings, listeners=listeners, cluster=cluster)
         except BaseException:
             for sock in (*http_sockets.values(), *mqtt_sockets.values()):
                 sock.close()
+            if cluster is not None:
+                await cluster.close()
             raise
         self._show_provisioning(platform)
         detach: list[Callable[[], Awaitable[None] | None]] = []
@@ -107,6 +124,8 @@ class TetherServer:
             for name, url in (await self.mqtt.start(mqtt_sockets, setup)).items():
                 platform.services.readiness.mark_ready(name, url)
                 log.info("MQTT (%s) listening on %s", name, url)
+                if cluster is not None:
+                    cluster.advertise(**{name: url})
             _tune_gc()
             await self._serve_http(platform, http_sockets, https_context)
         finally:
@@ -119,6 +138,8 @@ class TetherServer:
             for sock in (*http_sockets.values(), *mqtt_sockets.values()):
                 sock.close()
             await platform.close()
+            if cluster is not None:
+                await cluster.close()  # the others hear it leave
 
     def _https_context(self, mqtt_config: BrokerConfig) -> ssl.SSLContext | None:
         """The HTTPS listener's context from `[tls]`: with `cafile`, a client certificate is asked for and
@@ -162,6 +183,8 @@ class TetherServer:
             address = _shown(sockets[name], name)
             if name == "http":
                 self.http_address = address
+            if platform.services.cluster is not None:
+                platform.services.cluster.advertise(**{name: address})
             platform.services.readiness.mark_ready(name, address)
             log.info("%s listening on %s", name.upper(), address)
         else:

@@ -12,6 +12,7 @@ from tether.adapters.control import BrokerControl
 from tether.adapters.rules import RuleEngine
 from tether.audit.service import AuditService
 from tether.binaries.service import BinaryService
+from tether.cluster import ClusterNode
 from tether.config import Settings
 from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
@@ -94,3 +95,4 @@ class Services:
     audit: AuditService  # /audit/auditRecords, and the trail the services write to
     inventory_roles: InventoryRoleService  # /user/inventoryroles and their assignments on objects
     retention: RetentionService  # /retention/retentions and the job that deletes old data
+    cluster: ClusterNode | None = None  # the other nodes, in a cluster (docs/cluster.md); None alone

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
@@ -19,6 +20,12 @@ CONNECT_TIMEOUT = 15.0
 DIRECT_POOL_SIZE = 8
 
 T = TypeVar("T")
+
+
+def lock_key(name: str) -> int:
+    """The 64-bit key of a named advisory lock (https://www.postgresql.org/docs/current/explicit-locking.html
+    section 13.3.5)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _dumps(value: Any) -> str:
@@ -83,8 +90,24 @@ class PostgresDialect:
         return self.engine.begin()
 
     async def migrate(self, upgrade: Callable[[Connection], None]) -> None:
+        # Nodes of a cluster started together: the first migrates, the others wait for its commit and find
+        # the schema at head (a transaction-level advisory lock, released by the commit).
         async with self.write() as conn:
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({lock_key('tether.migrations')})")
             await conn.run_sync(upgrade)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """A session-level advisory lock on a connection of its own for the duration of the block."""
+        if self._pool is None:
+            raise RuntimeError("database is not open")
+        key = lock_key(name)
+        async with self._pool.acquire() as connection:
+            await connection.execute("SELECT pg_advisory_lock($1)", key)
+            try:
+                yield
+            finally:
+                await connection.execute("SELECT pg_advisory_unlock($1)", key)
 
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]

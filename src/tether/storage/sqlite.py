@@ -7,8 +7,8 @@ batch of concurrent writers.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import orjson
@@ -178,6 +178,11 @@ class SqliteDialect:
                     raise RuntimeError(f"a migration left a dangling foreign key: {tuple(broken)}")
         finally:
             await self._group_commit.pragma(self._writer, "PRAGMA foreign_keys=ON")
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """One process owns a SQLite database (a cluster needs PostgreSQL): nothing to wait for."""
+        yield
 
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         p = _json_path(path)

@@ -29,6 +29,10 @@ class Database:
     def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self.dialect.write()
 
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """See Dialect.exclusive: one process of those sharing the database at a time."""
+        return self.dialect.exclusive(name)
+
     async def open(self) -> None:
         """Connect and migrate; StorageUnavailable (one line, for the operator) if the database cannot be
         reached or refuses the login."""

@@ -27,7 +27,13 @@ class Dialect(Protocol):
         ...
 
     async def migrate(self, upgrade: Callable[[Connection], None]) -> None:
-        """Run `upgrade` (the Alembic migrations) in one write transaction, committed when it returns."""
+        """Run `upgrade` (the Alembic migrations) in one write transaction, committed when it returns; the
+        processes that share the database run it one at a time."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Held by one process at a time among those sharing the database (the nodes of a cluster), e.g.
+        around first-start provisioning; a process that dies releases it."""
         ...
 
     # JSON documents (column `attrs`): each returns NULL where the path is missing or of another type.
