@@ -201,10 +201,19 @@ async def create_database(base_url: str) -> str:
 
 
 async def drop_database(base_url: str, url: str) -> None:
+    """Drop it once the nodes' connections are gone. WITH (FORCE) may be refused to a role that is not a
+    superuser (it would end another role's session, e.g. autovacuum's): then wait and drop plainly."""
     name = url.rpartition("/")[2]
     conn = await asyncpg.connect(base_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(40):
+            try:
+                force = " WITH (FORCE)" if attempt == 0 else ""
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                await asyncio.sleep(0.25)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         await conn.close()
 

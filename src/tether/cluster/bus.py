@@ -46,6 +46,7 @@ class ClusterBus:
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._closing = False
         #: Called (synchronously) when the connection is lost and when it is back.
         self.on_disconnected: list[Callable[[], None]] = []
         self.on_reconnected: list[Callable[[], None]] = []
@@ -56,6 +57,8 @@ class ClusterBus:
 
     async def connect(self) -> None:
         async def disconnected() -> None:
+            if self._closing:
+                return
             log.warning("cluster: lost the connection to NATS %s", self.url)
             for callback in self.on_disconnected:
                 callback()
@@ -149,6 +152,7 @@ class ClusterBus:
     async def close(self) -> None:
         if self._nc is None:
             return
+        self._closing = True
         with contextlib.suppress(TimeoutError, NatsError):
             await asyncio.wait_for(self.flush(), 2)
         if self._writer is not None:
