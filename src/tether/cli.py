@@ -121,8 +121,17 @@ async def _worker(settings: Settings, worker: dict[str, str]) -> int:
     server = TetherServer(settings, worker_sockets(worker["worker_sockets"]))
     serving = asyncio.create_task(server.serve())
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        # Once: a second cancel() would interrupt the clean stop itself (systemd's KillMode=control-group
+        # signals the workers as well as the parent, which passes its signal on).
+        if not stopping:
+            stopping.append(True)
+            serving.cancel()
+
+    stopping: list[bool] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, serving.cancel)  # cancel() again is a no-op once cancelling
+        loop.add_signal_handler(sig, stop)
     ready = int(worker["worker_ready"])
     started = asyncio.create_task(server.started.wait())
     try:
