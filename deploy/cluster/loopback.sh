@@ -84,6 +84,7 @@ up() {
     for node in "${nodes[@]}"; do start_node "$node"; done  # together, as systemd starts them
     sed -e "s/^    bind :1883/    bind 127.0.0.1:$mqtt_port/" -e "s/^    bind :8080/    bind 127.0.0.1:$http_port/" \
         -e "s/^    log stdout.*/    log stderr format raw local0 notice/" -e "s/^    maxconn .*/    maxconn 4000/" \
+        -e "s|^    stats socket [^ ]*|    stats socket $run/haproxy.sock|" \
         -e "s/^\(    server n\([1-3]\)\) 10\.0\.0\.1[1-3]:1883/\1 127.0.0.1:MQTT\2 check port HTTP\2/" \
         -e "s/^\(    server n\([1-3]\)\) 10\.0\.0\.1[1-3]:8080/\1 127.0.0.1:HTTP\2/" \
         "$here/haproxy.cfg" >"$run/haproxy.cfg"
