@@ -348,7 +348,9 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -
         for i in range(args.rounds):
             cells = [_rate(results, t, i, name) for t in ("single", "workers2", "mosquitto")]
             ratio = ""
-            if workers and mosquitto and mosquitto[i].get(name):
+            if workers and not workers[i].get(name):
+                ratio = " | workers2: nothing crossed nodes (no cluster routing in this build?)"
+            elif workers and mosquitto and mosquitto[i].get(name):
                 ratio = f" | workers2/mosquitto {workers[i][name] / mosquitto[i][name]:.2f}x"
             print(f"  round {i + 1}: {' | '.join(cells)}{ratio}")
             if workers:
@@ -359,7 +361,10 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -
             cells = []
             for t in ("single", "workers2", "mosquitto"):
                 got = results.get(t, [{}] * args.rounds)[i].get("latency")
-                cells.append("-" if got is None else f"{got[0]:.2f}/{got[1]:.2f} ({got[2]} samples)")
+                if got is None or not got[2]:
+                    cells.append("-" if got is None else "nothing crossed nodes")
+                else:
+                    cells.append(f"{got[0]:.2f}/{got[1]:.2f} ({got[2]} samples)")
             print(f"  round {i + 1}: {' | '.join(cells)}")
             if workers:
                 print(f"    workers2 placement: {workers[i].get('latency-placement', '-')}")
