@@ -49,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -276,16 +276,22 @@ async def _measure_rate(counters: Callable[[], int], seconds: float, warmup: flo
 
 
 async def throughput(
-    port: int, publishers: int, subscribers: int, qos: int, seconds: float, tag: str, persistent: bool = False
+    port: int,
+    publishers: int,
+    subscribers: int,
+    qos: int,
+    seconds: float,
+    tag: str,
+    persistent: bool = False,
+    opener: Callable[..., Awaitable[MqttConnection]] = open_client,
 ) -> float:
-    """``persistent``: the subscribers have persistent sessions (3.1.1 Clean Session 0)."""
+    """``persistent``: the subscribers have persistent sessions (3.1.1 Clean Session 0). ``opener`` opens
+    the connections (bench/cluster.py: one that places them on chosen nodes); the subscribers first."""
     topic = f"bench/{tag}"
-    subs = [await open_client(port, f"{tag}-sub-{i}", clean=not persistent) for i in range(subscribers)]
+    subs = [await opener(port, f"{tag}-sub-{i}", clean=not persistent) for i in range(subscribers)]
     for s in subs:
         await subscribe(s, topic, qos)
-    pubs = [
-        Publisher(await open_client(port, f"{tag}-pub-{i}"), topic, qos, window=64) for i in range(publishers)
-    ]
+    pubs = [Publisher(await opener(port, f"{tag}-pub-{i}"), topic, qos, window=64) for i in range(publishers)]
     for p in pubs:
         p.pump()
     rate = await _measure_rate(lambda: sum(s.received for s in subs), seconds, warmup=1.0)
@@ -298,16 +304,18 @@ async def throughput(
     return rate
 
 
-async def latency(port: int, seconds: float, rate: int) -> tuple[float, float, float, int]:
+async def latency(
+    port: int, seconds: float, rate: int, opener: Callable[..., Awaitable[MqttConnection]] = open_client
+) -> tuple[float, float, float, int]:
     """1 publisher -> 1 subscriber at ``rate`` messages/s: p50, p99 and p99.9 in ms, and the sample count.
 
     Every message carries the generator's clock at the moment it is written; the publisher wakes every
     millisecond at most and writes the messages that are due (each its own PUBLISH, one write), so rates
     above the timer's granularity are paced in small bursts."""
     samples: list[float] = []
-    sub = await open_client(port, "lat-sub", latency=samples)
+    sub = await opener(port, "lat-sub", latency=samples)
     await subscribe(sub, "bench/latency", 0)
-    pub = await open_client(port, "lat-pub")
+    pub = await opener(port, "lat-pub")
     assert pub.transport is not None
     head = bytes((0x30,)) + _vbi(2 + len(b"bench/latency") + PAYLOAD) + _string("bench/latency")
     filler = b"l" * (PAYLOAD - 8)

@@ -105,6 +105,7 @@ class Server(TetherServer):
         super().__init__(data_dir, password, args)
         self.mqtt_port = free_loopback_port()
         self.bootstrap_password = secrets.token_urlsafe(18)
+        self.extra: list[str] = []  # more `tether serve` options (bench/cluster.py: --cluster, --workers)
 
     def start(self) -> None:
         command = [sys.executable, "-m", self.args.server_module, "serve", "--data-dir", str(self.data_dir)]
@@ -112,6 +113,7 @@ class Server(TetherServer):
         command += ["--log-level", self.args.server_log_level]
         if self.args.database_url:
             command += ["--database-url", self.args.database_url]
+        command += self.extra
         env = {name: value for name, value in os.environ.items() if not name.startswith("TETHER_")}
         env.update(
             TETHER_ADMIN_PASSWORD=self.password,

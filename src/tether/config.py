@@ -53,6 +53,9 @@ class Settings:
     # this node's name (None: host-pid in a cluster, tether@host alone).
     cluster: str | None = None
     node: str | None = None
+    # `tether serve --workers N`: N cluster nodes on this machine sharing the listeners (cluster/workers.py);
+    # 1 is one process, as without the option.
+    workers: int = 1
     config: Path | None = None
     # Sections of the config file for later subsystems (e.g. [tls], [acl]) are kept as given.
     sections: Mapping[str, Any] = field(default_factory=dict)

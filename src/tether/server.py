@@ -57,8 +57,11 @@ def _given(
 class TetherServer:
     """Build the platform, bind the listeners, serve until stopped."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sockets: dict[str, socket.socket] | None = None) -> None:
+        """`sockets`: listeners bound already, by name (a worker of `tether serve --workers`, handed its
+        own by the supervising parent: cluster/workers.py); None binds the configured addresses."""
         self.settings = settings
+        self._given = sockets
         self.platform: Platform | None = None
         self.http_address: str | None = None
         self._http: dict[str, uvicorn.Server] = {}
@@ -77,7 +80,7 @@ class TetherServer:
             https_context = self._https_context(mqtt_config)
             for name, address in {"http": settings.http, "https": settings.https}.items():
                 if address:
-                    http_sockets[name] = bind(address)
+                    http_sockets[name] = self._bind(name, address)
             mqtt_addresses = {
                 "mqtt": settings.mqtt,
                 "mqtt-tls": settings.mqtt_tls,
@@ -86,7 +89,7 @@ class TetherServer:
             }
             for name, address in mqtt_addresses.items():
                 if address:
-                    mqtt_sockets[name] = bind(address)
+                    mqtt_sockets[name] = self._bind(name, address)
             log.info("Database %s, data dir %s", settings.database_shown, settings.data_dir.resolve())
             if settings.cluster:
                 # Joined before the platform is built: its parts subscribe to the other nodes as they are
@@ -140,6 +143,13 @@ class TetherServer:
             await platform.close()
             if cluster is not None:
                 await cluster.close()  # the others hear it leave
+
+    def _bind(self, name: str, address: str) -> socket.socket:
+        if self._given is None:
+            return bind(address)
+        if name not in self._given:
+            raise ConfigError(f"no {name} socket was handed to this worker")
+        return self._given.pop(name)
 
     def _https_context(self, mqtt_config: BrokerConfig) -> ssl.SSLContext | None:
         """The HTTPS listener's context from `[tls]`: with `cafile`, a client certificate is asked for and

@@ -32,12 +32,16 @@ LISTENER_KINDS: Mapping[str, str] = {
 }
 
 
-def bind_socket(address: str) -> socket.socket:
-    """A listening, non-blocking TCP socket on `HOST:PORT` (port 0: an ephemeral port)."""
+def bind_socket(address: str, *, reuse_port: bool = False) -> socket.socket:
+    """A listening, non-blocking TCP socket on `HOST:PORT` (port 0: an ephemeral port). With `reuse_port`
+    (SO_REUSEPORT) several sockets may listen on the same address and the kernel spreads new connections
+    over them (`tether serve --workers`, cluster/workers.py)."""
     host, port = split_address(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
