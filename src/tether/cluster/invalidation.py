@@ -1,0 +1,141 @@
+"""What one node caches about credentials and access, dropped on every node when it changes anywhere
+(docs/cluster.md, "Operating on any node").
+
+Each service that keeps such a cache says what changed through its ``changed`` callback(s), with keys only
+(a tenant, a user name, a key id): this module posts them on ``tether.invalidate.<kind>``; every other node
+drops or re-reads what it holds for those keys, from the database, and ends what must end:
+
+* ``credentials`` (a password, roles or groups changed; ``revoked``: the user was deleted or disabled, e.g.
+  a retired device): the verified-credential and operator-token caches forget the user; a revoked user's
+  MQTT connections on this node close (through the local ``users`` DELETE event, adapters/revocation.py);
+* ``tenant`` (suspended, reactivated or deleted): the tenant status is read again; a suspended tenant's
+  connections close (the local ``tenants`` event);
+* ``bans``: the tenant's bans are read again and the connected clients they match are kicked;
+* ``certificates``: the trusted CAs are read again (new ones trusted by the TLS listener at once);
+* ``mqtt_users``, ``api_keys``, ``acl``, ``tokens``: the built-in MQTT users' verified passwords, API keys,
+  authorization rules and operator-token logouts.
+
+Messages carry no domain objects, so this works whether or not domain events cross nodes (cluster/events.py):
+a revoked user closed twice is closed once. PasswordChangeWatch's poll stays as the net for changes made
+outside any node (`tether admin set-password`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tether.adapters.bans import kick_banned
+
+from .bus import Msg
+from .node import ClusterNode
+
+if TYPE_CHECKING:
+    from tether.broker import Broker
+    from tether.services import Services
+
+__all__ = ["Invalidation"]
+
+log = logging.getLogger("tether.cluster")
+
+PREFIX = "tether.invalidate"
+
+
+class Invalidation:
+    def __init__(self, cluster: ClusterNode, services: Services, broker: Broker) -> None:
+        self.cluster = cluster
+        self.services = services
+        self.broker = broker
+        self._unsubscribe: Callable[[], Awaitable[None]] | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "credentials": self._credentials,
+            "tenant": self._tenant,
+            "bans": self._bans,
+            "certificates": self._certificates,
+            "mqtt_users": self._mqtt_users,
+            "api_keys": self._api_keys,
+            "acl": self._acl,
+            "tokens": self._tokens,
+        }
+
+    def _post(self, kind: str, **keys: Any) -> None:
+        self.cluster.bus.post(f"{PREFIX}.{kind}", orjson.dumps({"from": self.cluster.name, **keys}))
+
+    async def start(self) -> None:
+        """Hear the other nodes, then tell them of this node's changes."""
+        self._unsubscribe = await self.cluster.bus.subscribe(f"{PREFIX}.>", self._heard)
+        s = self.services
+        s.tenants.credentials_changed = lambda t, u, revoked: self._post(
+            "credentials", tenant=t, user=u, revoked=revoked
+        )
+        s.tenants.status_changed = lambda t, deleted: self._post("tenant", tenant=t, deleted=deleted)
+        s.bans.changed = lambda t: self._post("bans", tenant=t)
+        s.certificates.changed = lambda t: self._post("certificates", tenant=t)
+        s.mqtt_users.changed = lambda t, u: self._post("mqtt_users", tenant=t, user=u)
+        s.api_keys.changed = lambda key: self._post("api_keys", key=key)
+        s.acl.changed = lambda t: self._post("acl", tenant=t)
+        s.tokens.changed = lambda jti: self._post("tokens")
+
+    async def close(self) -> None:
+        s = self.services
+        s.tenants.credentials_changed = lambda t, u, revoked: None
+        s.tenants.status_changed = lambda t, deleted: None
+        s.bans.changed = s.certificates.changed = s.acl.changed = s.tokens.changed = lambda key: None
+        s.mqtt_users.changed = lambda t, u: None
+        s.api_keys.changed = lambda key: None
+        if self._unsubscribe is not None:
+            try:
+                await self._unsubscribe()
+            except Exception:  # the connection may be closing
+                log.debug("cluster: unsubscribing the invalidations failed", exc_info=True)
+            self._unsubscribe = None
+
+    async def _heard(self, msg: Msg) -> None:
+        body = orjson.loads(msg.data)
+        if not isinstance(body, dict) or body.get("from") == self.cluster.name:
+            return
+        handler = self._handlers.get(msg.subject.rpartition(".")[2])
+        if handler is not None:
+            await handler(body)
+
+    # ---------------------------------------------------------------------------------------- kinds
+
+    async def _credentials(self, body: dict[str, Any]) -> None:
+        tenant_id, username = str(body["tenant"]), body.get("user")
+        user = None if username is None else str(username)
+        tenants = self.services.tenants
+        if body.get("revoked") and user is not None:
+            tenants.revoked_here(tenant_id, user)  # its connections here close (adapters/revocation.py)
+        else:
+            tenants.forget_here(tenant_id, user)
+        self.services.tokens.forget(tenant_id, user)
+
+    async def _tenant(self, body: dict[str, Any]) -> None:
+        tenants = self.services.tenants
+        if body.get("deleted"):
+            tenants.deactivated_here(str(body["tenant"]), deleted=True)
+        await tenants.refresh_status()  # suspended: its connections here close; reactivated: logins again
+
+    async def _bans(self, body: dict[str, Any]) -> None:
+        for ban in await self.services.bans.reload(str(body["tenant"])):
+            kicked = kick_banned(self.broker, ban)
+            if kicked:
+                log.info("ban of %s %r: %d client(s) kicked on this node", ban.kind.value, ban.who, kicked)
+
+    async def _certificates(self, body: dict[str, Any]) -> None:
+        await self.services.certificates.reload()
+
+    async def _mqtt_users(self, body: dict[str, Any]) -> None:
+        self.services.mqtt_users.forget(str(body["tenant"]), str(body["user"]))
+
+    async def _api_keys(self, body: dict[str, Any]) -> None:
+        self.services.api_keys.forget(str(body["key"]))
+
+    async def _acl(self, body: dict[str, Any]) -> None:
+        self.services.acl.forget(str(body["tenant"]))
+
+    async def _tokens(self, body: dict[str, Any]) -> None:
+        await self.services.tokens.reload_revoked()
