@@ -17,11 +17,14 @@ drops or re-reads what it holds for those keys, from the database, and ends what
 
 Messages carry no domain objects, so this works whether or not domain events cross nodes (cluster/events.py):
 a revoked user closed twice is closed once. PasswordChangeWatch's poll stays as the net for changes made
-outside any node (`tether admin set-password`).
+outside any node (`tether admin set-password`). NATS keeps nothing for a node cut off from it: once its
+connection is back, the node reads again what has no expiry of its own (bans, certificates, logouts,
+tenant status, authorization rules); verified credentials expire within their cache's minute.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -50,6 +53,7 @@ class Invalidation:
         self.services = services
         self.broker = broker
         self._unsubscribe: Callable[[], Awaitable[None]] | None = None
+        self._resyncing: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "credentials": self._credentials,
             "tenant": self._tenant,
@@ -67,6 +71,7 @@ class Invalidation:
     async def start(self) -> None:
         """Hear the other nodes, then tell them of this node's changes."""
         self._unsubscribe = await self.cluster.bus.subscribe(f"{PREFIX}.>", self._heard)
+        self.cluster.bus.on_reconnected.append(self._reconnected)
         s = self.services
         s.tenants.credentials_changed = lambda t, u, revoked: self._post(
             "credentials", tenant=t, user=u, revoked=revoked
@@ -79,7 +84,29 @@ class Invalidation:
         s.acl.changed = lambda t: self._post("acl", tenant=t)
         s.tokens.changed = lambda jti: self._post("tokens")
 
+    def _reconnected(self) -> None:
+        if self._resyncing is None or self._resyncing.done():
+            self._resyncing = asyncio.get_running_loop().create_task(self.resync())
+
+    async def resync(self) -> None:
+        """Read again what may have changed while this node heard nothing."""
+        s = self.services
+        try:
+            await s.bans.load()
+            for ban in s.bans.in_force():
+                kick_banned(self.broker, ban)
+            await s.certificates.reload()
+            await s.tokens.reload_revoked()
+            await s.tenants.refresh_status()
+            s.acl.forget()
+        except Exception:  # the database is away too: the next reconnection tries again
+            log.exception("cluster: reading the credentials again after a reconnection failed")
+
     async def close(self) -> None:
+        if self._reconnected in self.cluster.bus.on_reconnected:
+            self.cluster.bus.on_reconnected.remove(self._reconnected)
+        if self._resyncing is not None:
+            self._resyncing.cancel()
         s = self.services
         s.tenants.credentials_changed = lambda t, u, revoked: None
         s.tenants.status_changed = lambda t, deleted: None

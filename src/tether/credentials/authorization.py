@@ -91,8 +91,12 @@ class AclService:
         self.forget(tenant_id)
         self.changed(tenant_id)
 
-    def forget(self, tenant_id: str) -> None:
-        """Drop the tenant's rules from memory: the next login reads them again."""
+    def forget(self, tenant_id: str | None = None) -> None:
+        """Drop the tenant's rules (None: every tenant's) from memory: the next login reads them again."""
+        if tenant_id is None:
+            self._tenants.clear()
+            self._loading.clear()
+            return
         self._tenants.pop(tenant_id, None)
         self._loading.pop(tenant_id, None)
 

@@ -65,6 +65,11 @@ class BanService:
                 return ban
         return None
 
+    def in_force(self) -> list[Ban]:
+        """Every tenant's bans in force."""
+        now = self.clock()
+        return [ban for bans in self._bans.values() for ban in bans.values() if not ban.expired(now)]
+
     # ------------------------------------------------------------------------------------------ operators
 
     def find(self, who: Principal, criteria: BanFilter) -> list[Ban]:
