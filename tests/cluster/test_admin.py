@@ -119,7 +119,10 @@ def test_credentials_changed_on_one_node_change_on_every_node(
         ban = nodes["n1"].post("/api/v5/banned", json={"as": "clientid", "who": "victim"})
         assert ban.status_code == 200, ban.text
         assert victim.wait_closed() == ADMINISTRATIVE_ACTION
-        assert raw_connack(n3.mqtt_port, MQTT5, "victim", "t1/ops", b"ops-secret") == BANNED
+        wait_for(  # the other nodes hear of it within a NATS round trip
+            lambda: raw_connack(n3.mqtt_port, MQTT5, "victim", "t1/ops", b"ops-secret") == BANNED,
+            "the ban on n3",
+        )
         assert nodes["n2"].delete("/api/v5/banned/clientid/victim").status_code == 204
         wait_for(
             lambda: raw_connack(n3.mqtt_port, MQTT5, "victim", "t1/ops", b"ops-secret") == 0,
@@ -155,6 +158,29 @@ def test_credentials_changed_on_one_node_change_on_every_node(
             ),
             f"the old password refused on {node.name}",
         )
+
+    # A tenant suspended via n1: its administrator's connection on n2 ends, its logins are refused on n3;
+    # reactivated via n3, it logs in on n2 again.
+    tenant = {"domain": "acme.example.com", "adminName": "boss", "adminPass": "boss-secret-1"}
+    created = nodes["n1"].post("/tenant/tenants", json=tenant)
+    assert created.status_code == 201, created.text
+    boss = f"{created.json()['id']}/boss"
+    held = device(n2, "boss-client", boss, "boss-secret-1")
+    try:
+        suspended = nodes["n1"].put(f"/tenant/tenants/{created.json()['id']}", json={"status": "SUSPENDED"})
+        assert suspended.status_code == 200, suspended.text
+        assert held.wait_closed() == ADMINISTRATIVE_ACTION
+        assert httpx.get(f"{n3.url}/user/currentUser", auth=(boss, "boss-secret-1")).status_code == 401
+    finally:
+        held.close()
+    assert (
+        nodes["n3"].put(f"/tenant/tenants/{created.json()['id']}", json={"status": "ACTIVE"}).status_code
+        == 200
+    )
+    wait_for(
+        lambda: raw_connack(n2.mqtt_port, MQTT5, "boss-client", boss, b"boss-secret-1") == 0,
+        "the reactivated tenant's login on n2",
+    )
 
     # A retired device (its device user deleted via n1) loses its connection on n3.
     login, password, mo_id = register_device(nodes["n1"], cluster.nodes["n1"])
