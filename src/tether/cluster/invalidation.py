@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from nats.errors import Error as NatsError
 
 from tether.adapters.bans import kick_banned
 
@@ -40,11 +42,48 @@ if TYPE_CHECKING:
     from tether.broker import Broker
     from tether.services import Services
 
-__all__ = ["Invalidation"]
+__all__ = ["Invalidation", "Settled"]
 
 log = logging.getLogger("tether.cluster")
 
 PREFIX = "tether.invalidate"
+#: Seconds an HTTP answer waits at most for the other nodes to acknowledge the invalidations of its request.
+ACK_WAIT = 2.0
+
+#: The announcements the current HTTP request made (:class:`Settled`), None outside one.
+_pending: ContextVar[list[asyncio.Task[None]] | None] = ContextVar("tether_invalidations", default=None)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class Settled:
+    """ASGI middleware (in a cluster): an HTTP answer is sent once every other live node has acknowledged
+    the invalidations its request caused (at most ACK_WAIT), so that what the answer says is done holds on
+    every node: a ban refuses the client everywhere, an old password fails everywhere."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        pending: list[asyncio.Task[None]] = []
+        token = _pending.set(pending)
+
+        async def settled(message: MutableMapping[str, Any]) -> None:
+            if pending and message["type"] == "http.response.start":
+                tasks = list(pending)
+                pending.clear()
+                await asyncio.wait(tasks, timeout=ACK_WAIT)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, settled)
+        finally:
+            _pending.reset(token)
 
 
 class Invalidation:
@@ -54,6 +93,7 @@ class Invalidation:
         self.broker = broker
         self._unsubscribe: Callable[[], Awaitable[None]] | None = None
         self._resyncing: asyncio.Task[None] | None = None
+        self._announcing: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak references)
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "credentials": self._credentials,
             "tenant": self._tenant,
@@ -66,7 +106,33 @@ class Invalidation:
         }
 
     def _post(self, kind: str, **keys: Any) -> None:
-        self.cluster.bus.post(f"{PREFIX}.{kind}", orjson.dumps({"from": self.cluster.name, **keys}))
+        """Announce a change to every other live node; an HTTP request's answer waits for their
+        acknowledgements (:class:`Settled`)."""
+        peers = len(self.cluster.membership.peers)
+        if not peers:
+            return
+        data = orjson.dumps({"from": self.cluster.name, **keys})
+        task = asyncio.get_running_loop().create_task(self._announce(f"{PREFIX}.{kind}", data, peers))
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+        pending = _pending.get()
+        if pending is not None:
+            pending.append(task)
+
+    async def _announce(self, subject: str, data: bytes, peers: int) -> None:
+        """Publish, and wait (at most ACK_WAIT) until `peers` nodes acknowledged it."""
+        nc = self.cluster.bus.client
+        inbox = nc.new_inbox()
+        try:
+            acks = await nc.subscribe(inbox, max_msgs=peers)
+            await nc.publish(subject, data, reply=inbox)
+            async with asyncio.timeout(ACK_WAIT):
+                for _ in range(peers):
+                    await acks.next_msg(timeout=ACK_WAIT)
+        except (NatsError, TimeoutError) as exc:
+            log.warning("cluster: %s not acknowledged by every node: %s", subject, exc or "no answer")
+        except Exception:
+            log.exception("cluster: announcing %s failed", subject)
 
     async def start(self) -> None:
         """Hear the other nodes, then tell them of this node's changes."""
@@ -125,8 +191,12 @@ class Invalidation:
         if not isinstance(body, dict) or body.get("from") == self.cluster.name:
             return
         handler = self._handlers.get(msg.subject.rpartition(".")[2])
-        if handler is not None:
-            await handler(body)
+        try:
+            if handler is not None:
+                await handler(body)
+        finally:
+            if msg.reply:  # done here (or failed, logged): the announcing node need not wait
+                await msg.respond(b"")
 
     # ---------------------------------------------------------------------------------------- kinds
 
