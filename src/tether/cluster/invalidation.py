@@ -25,6 +25,7 @@ tenant status, authorization rules); verified credentials expire within their ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
@@ -122,15 +123,18 @@ class Invalidation:
     async def _announce(self, subject: str, data: bytes, peers: int) -> None:
         """Publish, and wait (at most ACK_WAIT) until `peers` nodes acknowledged it."""
         nc = self.cluster.bus.client
-        inbox = nc.new_inbox()
+        acks = None
         try:
-            acks = await nc.subscribe(inbox, max_msgs=peers)
-            await nc.publish(subject, data, reply=inbox)
+            acks = await nc.subscribe(nc.new_inbox(), max_msgs=peers)
+            await nc.publish(subject, data, reply=acks.subject)
             async with asyncio.timeout(ACK_WAIT):
                 for _ in range(peers):
                     await acks.next_msg(timeout=ACK_WAIT)
         except (NatsError, TimeoutError) as exc:
             log.warning("cluster: %s not acknowledged by every node: %s", subject, exc or "no answer")
+            if acks is not None:
+                with contextlib.suppress(NatsError):
+                    await acks.unsubscribe()
         except Exception:
             log.exception("cluster: announcing %s failed", subject)
 
