@@ -209,3 +209,21 @@ def register_device(admin: httpx.Client, node: Node) -> tuple[str, str, str]:
     created = httpx.post(f"{node.url}/inventory/managedObjects", json=document, auth=(login, password))
     assert created.status_code == 201, created.text
     return login, password, created.json()["id"]
+
+
+def test_a_ban_made_while_nats_is_down_reaches_every_node_once_it_is_back(
+    cluster: Cluster, nodes: dict[str, httpx.Client]
+) -> None:
+    """Last in the module: it restarts NATS. The ban reaches the other nodes once NATS is back (the
+    announcement waits in the NATS client's buffer, and every node reads the bans again on reconnecting)."""
+    n2 = cluster.nodes["n2"]
+    victim = device(n2, "late-victim", "t1/ops", "ops-secret")
+    try:
+        cluster.nats.stop()
+        ban = nodes["n1"].post("/api/v5/banned", json={"as": "clientid", "who": "late-victim"})
+        assert ban.status_code == 200, ban.text  # stored; the other nodes hear nothing now
+        cluster.nats.start()
+        assert victim.wait_closed() == ADMINISTRATIVE_ACTION
+        assert raw_connack(n2.mqtt_port, MQTT5, "late-victim", "t1/ops", b"ops-secret") == BANNED
+    finally:
+        victim.close()

@@ -131,7 +131,7 @@ class Invalidation:
                 for _ in range(peers):
                     await acks.next_msg(timeout=ACK_WAIT)
         except (NatsError, TimeoutError) as exc:
-            log.warning("cluster: %s not acknowledged by every node: %s", subject, exc or "no answer")
+            log.warning("cluster: %s not acknowledged by every node: %s", subject, str(exc) or "too late")
             if acks is not None:
                 with contextlib.suppress(NatsError):
                     await acks.unsubscribe()
