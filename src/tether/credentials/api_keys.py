@@ -111,16 +111,18 @@ class ApiKeyService:
             role=key.role if role is None else role,
         )
         self._by_key.pop(key.api_key, None)
-        self.changed(key.api_key)
-        if not await self._store.replace(changed):
+        replaced = await self._store.replace(changed)
+        self.changed(key.api_key)  # stored first: the other nodes read the new one
+        if not replaced:
             raise NotFound("Name NOT FOUND", resource=R_API_KEY)
         return changed
 
     async def delete(self, who: Principal, name: str) -> None:
         key = await self.get(who, name)
         self._by_key.pop(key.api_key, None)
+        deleted = await self._store.delete(who.tenant_id, name)
         self.changed(key.api_key)
-        if not await self._store.delete(who.tenant_id, name):
+        if not deleted:
             raise NotFound("Name NOT FOUND", resource=R_API_KEY)
 
     def forget(self, api_key: str) -> None:
