@@ -20,6 +20,8 @@ from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
 from tether.cluster import ClusterNode
+from tether.cluster import admin as cluster_admin
+from tether.cluster.admin import ClusterControl
 from tether.config import ConfigError, Settings
 from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
@@ -140,6 +142,12 @@ def build_services(
     if cluster is not None:
         monitoring.node = cluster.name
     rules = RuleService(storage.rules)
+    # The management API's hold on the broker: this node's, or every node's in a cluster.
+    control = (
+        BrokerControl(monitoring.stats, monitoring.node)
+        if cluster is None
+        else ClusterControl(cluster, monitoring.stats)
+    )
     connectors = ConnectorService(storage.connectors, rules)
     sinks = SinkManager(connectors, settings.data_dir / "sinks")
     binaries = BinaryService(files, inventory, device_events, events, settings.max_binary_size)
@@ -148,7 +156,7 @@ def build_services(
         events=events,
         readiness=Readiness(listeners),
         realtime=realtime,
-        broker=BrokerControl(),
+        broker=control,
         tenants=tenants,
         users=UserDirectory(tenants, storage.users, storage.groups, audit),
         throttle=Throttle(),
@@ -317,4 +325,5 @@ def install_cluster(platform: Platform, broker: Broker) -> list[Callable[[], Awa
         return []
     detach: list[Callable[[], Awaitable[None] | None]] = []
     # Each cluster part adds its line here.
+    detach.append(cluster_admin.install(platform.services, broker))  # the management API on any node
     return detach

@@ -110,3 +110,22 @@ def test_a_webhook_is_created_fed_and_deleted(
     console.button("Delete connector http:hook").click()
     console.wait_text("#connectors", "No connectors yet")
     console.wait_text("#actions", "No actions yet")
+
+
+def test_the_nodes_page_lists_this_node_and_its_connections(
+    console: Console, mqtt_server: ServerMqtt
+) -> None:
+    """Without a cluster the server is the one node (docs/cluster.md), with its listeners and connections."""
+    console.open("/ui/nodes")
+    row = console.wait_text("#node-table tbody tr", "this node")
+    assert "mqtt: " in row.text and "http: " in row.text
+    assert row.find_element("css selector", "td.connections").text == "0"
+    client = Device(mqtt_server.port, unique("node"), username="t1/admin", password=ADMIN_PASSWORD)
+    try:
+        assert client.connect() == 0
+        console.open("/ui/nodes")
+        console.until(
+            lambda: console.find("#node-table td.connections").text == "1", "the connection counted"
+        )
+    finally:
+        client.close()

@@ -109,6 +109,7 @@ class ClientDetails:
     recv_msg: int = 0
     send_oct: int = 0
     send_msg: int = 0
+    node: str = ""  # the node holding it (in a cluster, docs/cluster.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class SubscriptionView:
     no_local: bool
     retain_as_published: bool
     retain_handling: int
+    node: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +151,13 @@ class TenantClients:
     """The clients of one mountpoint (a tenant's) in `broker`; `presence` (the platform hooks' record) tells
     who an offline session's client was."""
 
-    def __init__(self, broker: Broker, mountpoint: str, presence: Presence | None = None) -> None:
+    def __init__(
+        self, broker: Broker, mountpoint: str, presence: Presence | None = None, node: str = ""
+    ) -> None:
         self.broker = broker
         self.mountpoint = mountpoint
         self.presence = presence
+        self.node = node
 
     # ------------------------------------------------------------------------------------ reading
 
@@ -248,7 +253,7 @@ class TenantClients:
         # than the rest of the listing. Single-client operations also check the connection's mountpoint.
         return candidates
 
-    def page(self, where: ClientFilter, offset: int, limit: int) -> tuple[list[ClientDetails], int]:
+    async def page(self, where: ClientFilter, offset: int, limit: int) -> tuple[list[ClientDetails], int]:
         """One page of the clients `where` keeps (in the order their sessions were created) and how many it
         keeps in all."""
         skip = len(self.mountpoint)
@@ -264,7 +269,7 @@ class TenantClients:
         ]
         return details, len(candidates)
 
-    def get(self, client_id: str) -> ClientDetails:
+    async def get(self, client_id: str) -> ClientDetails:
         session = self.broker.sessions.get(self.mountpoint + client_id)
         if session is None:
             raise ClientNotFound(client_id)
@@ -290,6 +295,7 @@ class TenantClients:
             "queue_dropped": outbox.dropped,
             "awaiting_rel": len(session.awaiting_rel),
             "awaiting_rel_max": max_rel,
+            "node": self.node,
         }
         if connection is not None:
             client = connection.client
@@ -334,7 +340,7 @@ class TenantClients:
 
     # ------------------------------------------------------------------------------------ kick
 
-    def kick(self, client_id: str) -> bool:
+    async def kick(self, client_id: str) -> bool:
         """Disconnect the client (MQTT 5: DISCONNECT 0x98 Administrative action, spec 3.14.2.1) and discard
         its session; the disconnect is recorded as `kicked` (:func:`.presence.reason_name`). False: no such
         client."""
@@ -366,10 +372,11 @@ class TenantClients:
             sub.no_local,
             sub.retain_as_published,
             int(sub.retain_handling),
+            self.node,
         )
 
-    def subscriptions_of(self, client_id: str) -> list[SubscriptionView]:
-        details = self.get(client_id)  # ClientNotFound
+    async def subscriptions_of(self, client_id: str) -> list[SubscriptionView]:
+        details = await self.get(client_id)  # ClientNotFound
         session = self.broker.sessions.get(self.mountpoint + details.client_id)
         assert session is not None
         return [self._view(client_id, sub) for sub in session.subscriptions.values()]
@@ -380,7 +387,7 @@ class TenantClients:
             raise ClientNotFound(client_id)
         return connection
 
-    def check_subscription(self, client_id: str, topic_filter: str, qos: int, no_local: bool) -> None:
+    async def check_subscription(self, client_id: str, topic_filter: str, qos: int, no_local: bool) -> None:
         """Raise unless the online client may subscribe to `topic_filter` (as it would send it)."""
         connection = self._online(client_id)
         problem = topic_filter_problem(topic_filter)
@@ -394,7 +401,7 @@ class TenantClients:
         if not self.broker.hooks.authorize_subscribe(client, topic_filter, qos):
             raise SubscribeRefused(f"Client {client_id!r} may not subscribe to {topic_filter!r}", resource=R)
 
-    def subscribe(
+    async def subscribe(
         self,
         client_id: str,
         topic_filter: str,
@@ -406,7 +413,7 @@ class TenantClients:
     ) -> SubscriptionView:
         """Subscribe the online client as if it had sent the SUBSCRIBE (its ACL applies; retained messages
         are sent per Retain Handling, spec 3.3.1.3); replaces its subscription to the same filter."""
-        self.check_subscription(client_id, topic_filter, qos, no_local)
+        await self.check_subscription(client_id, topic_filter, qos, no_local)
         connection = self._online(client_id)
         client, session = connection.client, connection.session
         assert client is not None and session is not None
@@ -421,7 +428,7 @@ class TenantClients:
         broker.hooks.on_subscribed(client, topic_filter, sub.qos)
         return self._view(client_id, sub)
 
-    def unsubscribe(self, client_id: str, topic_filter: str) -> bool:
+    async def unsubscribe(self, client_id: str, topic_filter: str) -> bool:
         """Remove the online client's subscription to the filter (as it subscribed it); whether it had one."""
         connection = self._online(client_id)
         client, session = connection.client, connection.session
@@ -433,7 +440,7 @@ class TenantClients:
         self.broker.hooks.on_unsubscribed(client, topic_filter)
         return True
 
-    def all_subscriptions(
+    async def all_subscriptions(
         self, where: SubscriptionFilter, offset: int, limit: int
     ) -> tuple[list[SubscriptionView], int]:
         """One page of the subscriptions of every session of the tenant `where` keeps, and how many in all."""

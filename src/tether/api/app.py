@@ -37,6 +37,7 @@ from tether.api.c8y import (
 from tether.api.context import ctx
 from tether.api.edge import NormalizePath
 from tether.api.family import family_app
+from tether.cluster.invalidation import Settled
 from tether.monitoring import HttpMetrics
 from tether.services import Services
 
@@ -78,4 +79,7 @@ def create_app(context: Services) -> ASGIApp:
     mounted = (emqx_api.PREFIX, xyte_api.PREFIX + "/", fleets_api.PREFIX + "/")
     # Requests by route and status (monitoring/http.py): outside CatchAll, so its 500s count too.
     metrics = Middleware(HttpMetrics, counts=context.monitoring.http)
-    return NormalizePath(family_app(routes, errors, context, mounted=mounted, outer=[metrics]))
+    app: ASGIApp = NormalizePath(family_app(routes, errors, context, mounted=mounted, outer=[metrics]))
+    if context.cluster is not None:
+        app = Settled(app)  # answers wait until the other nodes dropped what the request changed
+    return app

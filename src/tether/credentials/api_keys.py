@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 from tether.core.clock import now_ms
 from tether.core.errors import BadRequest, NotFound
@@ -40,6 +41,8 @@ class ApiKeyService:
     def __init__(self, store: ApiKeyStore) -> None:
         self._store = store
         self._by_key: dict[str, tuple[float, ApiKey | None]] = {}
+        #: Told the key of one changed or deleted here (cluster/invalidation.py).
+        self.changed: Callable[[str], None] = lambda api_key: None
         self._fast_decoy = hash_secret(generate_password())
 
     async def create(
@@ -108,15 +111,23 @@ class ApiKeyService:
             role=key.role if role is None else role,
         )
         self._by_key.pop(key.api_key, None)
-        if not await self._store.replace(changed):
+        replaced = await self._store.replace(changed)
+        self.changed(key.api_key)  # stored first: the other nodes read the new one
+        if not replaced:
             raise NotFound("Name NOT FOUND", resource=R_API_KEY)
         return changed
 
     async def delete(self, who: Principal, name: str) -> None:
         key = await self.get(who, name)
         self._by_key.pop(key.api_key, None)
-        if not await self._store.delete(who.tenant_id, name):
+        deleted = await self._store.delete(who.tenant_id, name)
+        self.changed(key.api_key)
+        if not deleted:
             raise NotFound("Name NOT FOUND", resource=R_API_KEY)
+
+    def forget(self, api_key: str) -> None:
+        """Drop a cached key (changed or deleted elsewhere)."""
+        self._by_key.pop(api_key, None)
 
     async def lookup(self, api_key: str) -> ApiKey | None:
         """The key (enabled or not), from a short-lived cache."""

@@ -5,6 +5,7 @@ to it without a query. Only this process writes them; every write replaces the t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tether.core.errors import BadRequest, Conflict, NotFound
@@ -37,6 +38,8 @@ class AclService:
         self._store = store
         self._tenants: dict[str, _TenantRules] = {}
         self._loading: dict[str, asyncio.Future[_TenantRules]] = {}
+        #: Told the tenant whose rules changed here (another node forgets them: cluster/invalidation.py).
+        self.changed: Callable[[str], None] = lambda tenant_id: None
 
     # -- management ------------------------------------------------------------------------------
 
@@ -85,6 +88,15 @@ class AclService:
     # -- what applies to a connecting client -----------------------------------------------------
 
     def _forget(self, tenant_id: str) -> None:
+        self.forget(tenant_id)
+        self.changed(tenant_id)
+
+    def forget(self, tenant_id: str | None = None) -> None:
+        """Drop the tenant's rules (None: every tenant's) from memory: the next login reads them again."""
+        if tenant_id is None:
+            self._tenants.clear()
+            self._loading.clear()
+            return
         self._tenants.pop(tenant_id, None)
         self._loading.pop(tenant_id, None)
 

@@ -3,7 +3,8 @@ name or an address of its tenant's clients until a time or for ever (:mod:`.bans
 at CONNECT (0x8A Banned; MQTT 3.1.1: 5, adapters/access.py) and a connected one is kicked (adapters/bans.py).
 
 Bans are kept in the database and, all of them, in memory (loaded at start): the broker asks at every CONNECT
-and a connect storm must not become a query storm. This process is the only writer (`tether serve`).
+and a connect storm must not become a query storm. In a cluster every node keeps them so: `changed(tenant)`
+tells the others, who :meth:`BanService.reload` that tenant's (cluster/invalidation.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class BanService:
         self.clock = clock  # ms since the epoch
         #: Every tenant's bans by (kind, who); expired ones stay until replaced or deleted.
         self._bans: dict[str, dict[tuple[BanKind, str], Ban]] = {}
+        #: Told the tenant whose bans changed here (set by the composition root in a cluster).
+        self.changed: Callable[[str], None] = lambda tenant_id: None
 
     async def load(self) -> None:
         """Read every tenant's bans (at start)."""
@@ -33,6 +36,16 @@ class BanService:
         for ban in await self.store.all():
             bans.setdefault(ban.tenant_id, {})[(ban.kind, ban.who)] = ban
         self._bans = bans
+
+    async def reload(self, tenant_id: str) -> list[Ban]:
+        """Read one tenant's bans again (another node changed them); returns those in force."""
+        fresh = {(b.kind, b.who): b for b in await self.store.all() if b.tenant_id == tenant_id}
+        if fresh:
+            self._bans[tenant_id] = fresh
+        else:
+            self._bans.pop(tenant_id, None)
+        now = self.clock()
+        return [ban for ban in fresh.values() if not ban.expired(now)]
 
     # ------------------------------------------------------------------------------------------ the broker
 
@@ -51,6 +64,11 @@ class BanService:
             if not ban.expired(now) and ban.matches(client):
                 return ban
         return None
+
+    def in_force(self) -> list[Ban]:
+        """Every tenant's bans in force."""
+        now = self.clock()
+        return [ban for bans in self._bans.values() for ban in bans.values() if not ban.expired(now)]
 
     # ------------------------------------------------------------------------------------------ operators
 
@@ -90,7 +108,8 @@ class BanService:
             await self.store.delete(who.tenant_id, kind, ban.who)
             bans.pop((kind, ban.who), None)
         await self.store.create(ban)
-        bans[(kind, ban.who)] = ban
+        self._bans.setdefault(who.tenant_id, {})[(kind, ban.who)] = ban  # (reloaded meanwhile: a new dict)
+        self.changed(who.tenant_id)
         return ban
 
     async def delete(self, who: Principal, kind: BanKind, subject: str) -> None:
@@ -101,9 +120,11 @@ class BanService:
         if not bans:
             self._bans.pop(who.tenant_id, None)
         await self.store.delete(who.tenant_id, kind, subject)
+        self.changed(who.tenant_id)
 
     async def clear(self, who: Principal) -> None:
         """Lift every ban of the tenant."""
         require_admin(who)
         self._bans.pop(who.tenant_id, None)
         await self.store.clear(who.tenant_id)
+        self.changed(who.tenant_id)

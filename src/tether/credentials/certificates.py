@@ -132,6 +132,8 @@ class TrustedCertificateService:
         self._by_subject: dict[DistinguishedName, list[TrustedCertificate]] = {}
         self._listeners: list[Callable[[str], None]] = []
         self._loaded = False
+        #: Told the tenant whose certificates changed here (another node reloads: cluster/invalidation.py).
+        self.changed: Callable[[str], None] = lambda tenant_id: None
 
     async def load(self) -> list[TrustedCertificate]:
         """Read every tenant's certificates (at start); returns them, e.g. to build the TLS context."""
@@ -141,6 +143,14 @@ class TrustedCertificateService:
             self._by_subject.setdefault(cert.subject, []).append(cert)
         self._loaded = True
         return certificates
+
+    async def reload(self) -> None:
+        """Read every certificate again (another node changed them); the listeners hear of the new ones."""
+        known = {c.fingerprint for certs in self._by_subject.values() for c in certs}
+        for cert in await self.load():
+            if cert.fingerprint not in known:
+                for listener in self._listeners:
+                    listener(cert.cert_pem)
 
     def add_listener(self, listener: Callable[[str], None]) -> None:
         """Call `listener(pem)` for every certificate added from now on (the TLS listener trusts it)."""
@@ -199,6 +209,7 @@ class TrustedCertificateService:
         self._by_subject.setdefault(cert.subject, []).append(cert)
         for listener in self._listeners:
             listener(cert.cert_pem)
+        self.changed(tenant_id)
         return cert
 
     async def list_certificates(
@@ -243,6 +254,7 @@ class TrustedCertificateService:
         if not await self._store.replace(changed):
             raise NotFound(f"Certificate with fingerprint {fingerprint} not found", resource=R_CERT)
         self._index_replace(cert.fingerprint, changed)
+        self.changed(tenant_id)
         return changed
 
     async def delete(self, who: Principal, tenant_id: str, fingerprint: str) -> None:
@@ -252,6 +264,7 @@ class TrustedCertificateService:
         if not await self._store.delete(tenant_id, cert.fingerprint):
             raise NotFound(f"Certificate with fingerprint {fingerprint} not found", resource=R_CERT)
         self._index_replace(cert.fingerprint, None)
+        self.changed(tenant_id)
 
     def _index_replace(self, fingerprint: str, cert: TrustedCertificate | None) -> None:
         for subject, certs in list(self._by_subject.items()):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Callable
 
 from tether.core.clock import now_ms
 from tether.core.errors import BadRequest, NotFound
@@ -45,6 +46,8 @@ class MqttUserService:
         self._cache_key = generate_password(32).encode()
         # (tenant, user id) -> (digest of the verified password, until, user)
         self._verified: dict[tuple[str, str], tuple[bytes, float, MqttUser]] = {}
+        #: Told (tenant, user id) of a user changed or deleted here (cluster/invalidation.py).
+        self.changed: Callable[[str, str], None] = lambda tenant_id, user_id: None
 
     # -- management ------------------------------------------------------------------------------
 
@@ -90,6 +93,7 @@ class MqttUserService:
         self._verified.pop((user.tenant_id, user_id), None)
         replaced = await self._store.replace(changed)
         self._verified.pop((user.tenant_id, user_id), None)  # a login verified meanwhile used the old one
+        self.changed(user.tenant_id, user_id)
         if not replaced:
             raise NotFound(_USER_NOT_FOUND, resource=R_MQTT_USER)
         return changed
@@ -99,8 +103,13 @@ class MqttUserService:
         self._verified.pop((who.tenant_id, user_id), None)
         deleted = await self._store.delete(who.tenant_id, user_id)
         self._verified.pop((who.tenant_id, user_id), None)
+        self.changed(who.tenant_id, user_id)
         if not deleted:
             raise NotFound(_USER_NOT_FOUND, resource=R_MQTT_USER)
+
+    def forget(self, tenant_id: str, user_id: str) -> None:
+        """Drop a verified credential (the user changed elsewhere)."""
+        self._verified.pop((tenant_id, user_id), None)
 
     # -- authentication --------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ class PasswordChangeWatch:
     async def poll(self) -> None:
         """Forget the cached verifications of every user whose password changed since the last poll."""
         for tenant_id, username, changed in await self._users.password_changes(self._since):
-            self._tenants.forget(tenant_id, username)
+            self._tenants.forget_here(tenant_id, username)  # every server polls: nobody to tell
             self._since = max(self._since, changed)
         # Tenants another server suspended or deleted: their logins are refused here too, sessions end.
         await self._tenants.refresh_status()

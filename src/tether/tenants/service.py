@@ -7,6 +7,7 @@ import dataclasses
 import hmac
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tether.audit.models import NewAuditRecord
@@ -81,6 +82,11 @@ class TenantService:
         #: Tenants whose users and devices may not log in (SUSPENDED or DELETED): checked in memory at every
         #: login, loaded at start and kept current by `refresh_status` (every server polls it).
         self._inactive: set[str] = set()
+        #: Told of every change made here that other processes must hear of at once (a cluster's nodes,
+        #: cluster/invalidation.py): `credentials_changed(tenant, user or None for all, revoked)` and
+        #: `status_changed(tenant, deleted)`. Keys only; set by the composition root.
+        self.credentials_changed: Callable[[str, str | None, bool], None] = lambda t, u, revoked: None
+        self.status_changed: Callable[[str, bool], None] = lambda tenant_id, deleted: None
 
     # ------------------------------------------------------------------------------------ tenant status
 
@@ -96,22 +102,29 @@ class TenantService:
         that became inactive since the last read loses its sessions (`deactivated`)."""
         inactive = await self._tenants.inactive()
         became = inactive - self._inactive
-        self._inactive = inactive
+        self._inactive = inactive - became  # those reactivated leave; deactivated_here adds the others
         for tenant_id in sorted(became):
-            self.deactivated(tenant_id)
+            self.deactivated_here(tenant_id)
 
     def deactivated(self, tenant_id: str, deleted: bool = False) -> None:
         """End what a suspended or deleted tenant's credentials hold now: cached verifications, and through
         the `tenants` event (UPDATE, or DELETE when its data is being deleted; payload: the tenant id) its
         MQTT connections and real-time clients (and, on DELETE, whatever would still write rows of it)."""
-        self._inactive.add(tenant_id)
-        self.forget(tenant_id)
-        if self._events is not None:
-            action: Action = "DELETE" if deleted else "UPDATE"
-            self._events.publish(DomainEvent(tenant_id, "tenants", action, None, None, tenant_id))
+        self.deactivated_here(tenant_id, deleted)
+        self.status_changed(tenant_id, deleted)
+
+    def deactivated_here(self, tenant_id: str, deleted: bool = False) -> None:
+        """:meth:`deactivated` in this process only (another one changed the status and says so)."""
+        if deleted or tenant_id not in self._inactive:
+            self._inactive.add(tenant_id)
+            self._drop(tenant_id)
+            if self._events is not None:
+                action: Action = "DELETE" if deleted else "UPDATE"
+                self._events.publish(DomainEvent(tenant_id, "tenants", action, None, None, tenant_id))
 
     def reactivated(self, tenant_id: str) -> None:
         self._inactive.discard(tenant_id)
+        self.status_changed(tenant_id, False)
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:
@@ -161,7 +174,23 @@ class TenantService:
 
     def forget(self, tenant_id: str, username: str | None = None) -> None:
         """Drop the cached verifications of a user's credentials (its password, roles or groups changed), or
-        of every user of the tenant (a group's roles changed)."""
+        of every user of the tenant (a group's roles changed), here and (credentials_changed) elsewhere."""
+        self._drop(tenant_id, username)
+        self.credentials_changed(tenant_id, username, False)
+
+    def forget_here(self, tenant_id: str, username: str | None = None) -> None:
+        """:meth:`forget` in this process only (the change was made elsewhere)."""
+        self._drop(tenant_id, username)
+
+    def revoked_here(self, tenant_id: str, username: str) -> None:
+        """A user deleted or disabled by another process: what :meth:`revoke` ends, in this process (the
+        `users` DELETE event closes its connections here)."""
+        self._drop(tenant_id, username)
+        if self._events is not None:
+            principal = Principal(tenant_id=tenant_id, username=username, roles=frozenset())
+            self._events.publish(DomainEvent(tenant_id, "users", "DELETE", None, None, principal))
+
+    def _drop(self, tenant_id: str, username: str | None = None) -> None:
         verified = self._verified
         for key in [
             k
@@ -173,10 +202,11 @@ class TenantService:
     def revoke(self, user: User) -> None:
         """End what a user's credential holds now (it was disabled): cached verifications, and through the
         `users` DELETE event its MQTT connections and real-time clients."""
-        self.forget(user.tenant_id, user.username)
+        self._drop(user.tenant_id, user.username)
         if self._events is not None:
             principal = Principal(tenant_id=user.tenant_id, username=user.username, roles=user.roles)
             self._events.publish(DomainEvent(user.tenant_id, "users", "DELETE", None, None, principal))
+        self.credentials_changed(user.tenant_id, user.username, True)
 
     async def create_tenant(self, tenant_id: str, domain: str | None = None) -> Tenant:
         """The tenant (created if missing) with Cumulocity's default groups."""
@@ -252,6 +282,7 @@ class TenantService:
         if self._events is not None:
             principal = Principal(tenant_id=tenant_id, username=username, roles=user.roles)
             self._events.publish(DomainEvent(tenant_id, "users", "DELETE", None, None, principal))
+        self.credentials_changed(tenant_id, username, True)
         return user
 
     async def authenticate(self, tenant_id: str, username: str, password: str) -> Principal | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -63,6 +64,8 @@ class OperatorTokens:
         self._users: dict[tuple[str, str], tuple[float, User | None, Principal | None]] = {}
         #: Logged-out token ids, until their tokens expire.
         self._revoked: dict[str, int] = {}
+        #: Told the id of a token logged out here (the other nodes read the logouts again).
+        self.changed: Callable[[str], None] = lambda jti: None
 
     async def load(self) -> None:
         """The stored signing key (made on the first start) and the logouts still in force."""
@@ -118,6 +121,16 @@ class OperatorTokens:
         await self._store.revoke(jti, expires_at)
         self._revoked = {j: exp for j, exp in self._revoked.items() if exp > now}
         self._revoked[jti] = expires_at
+        self.changed(jti)
+
+    async def reload_revoked(self) -> None:
+        """Read the logouts again (a token was logged out on another node)."""
+        self._revoked = await self._store.revoked(int(time.time()))
+
+    def forget(self, tenant_id: str, username: str | None = None) -> None:
+        """Drop the cached records of a user (or of every user of the tenant) whose credential changed."""
+        for key in [k for k in self._users if k[0] == tenant_id and (username is None or k[1] == username)]:
+            del self._users[key]
 
     async def _user(self, tenant_id: str, username: str) -> tuple[User | None, Principal | None]:
         """The stored user and its principal (its groups' roles included), reused for CACHE_SECONDS."""

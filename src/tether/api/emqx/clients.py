@@ -19,14 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tether.adapters.clients import ClientDetails, ClientFilter, ConnState, SubscriptionView, TenantClients
+from tether.adapters.clients import ClientDetails, ClientFilter, ConnState, SubscriptionView
+from tether.adapters.control import Clients
 from tether.api.context import ctx
 from tether.api.emqx.common import caller, json, no_content, page_request, read_json, read_object
 from tether.api.emqx.errors import EmqxError
 from tether.core.clock import parse_iso, to_iso
 from tether.core.ids import parse_int
 
-#: This node's name in EMQX's `node` fields (a single node).
+#: This node's name in EMQX's `node` fields when the answer does not name one.
 NODE = f"tether@{socket.gethostname()}"
 
 
@@ -38,7 +39,7 @@ def render_client(c: ClientDetails) -> dict[str, Any]:
     body: dict[str, Any] = {
         "clientid": c.client_id,
         "username": c.username,
-        "node": NODE,
+        "node": c.node or NODE,
         "ip_address": c.host,
         "port": c.port,
         "peerport": c.port,
@@ -78,7 +79,7 @@ def render_client(c: ClientDetails) -> dict[str, Any]:
 
 def render_subscription(s: SubscriptionView) -> dict[str, Any]:
     return {
-        "node": NODE,
+        "node": s.node or NODE,
         "clientid": s.client_id,
         "topic": s.topic,
         "qos": s.qos,
@@ -131,7 +132,7 @@ def _filter(request: Request) -> ClientFilter:
     )
 
 
-async def _clients(request: Request) -> TenantClients:
+async def _clients(request: Request) -> Clients:
     who = await caller(request)
     return ctx(request).broker.clients(who.tenant_id)
 
@@ -141,7 +142,7 @@ async def list_clients(request: Request) -> Response:
     paging = page_request(request)
     where = _filter(request)
     fields = request.query_params.get("fields", "all")
-    found, total = clients.page(where, paging.offset, paging.page_size)
+    found, total = await clients.page(where, paging.offset, paging.page_size)
     data = [render_client(c) for c in found]
     if fields != "all":
         keep = {f.strip() for f in fields.split(",") if f.strip()}
@@ -158,14 +159,14 @@ async def list_clients(request: Request) -> Response:
 
 async def get_client(request: Request) -> Response:
     clients = await _clients(request)
-    return json(render_client(clients.get(request.path_params["clientid"])))
+    return json(render_client(await clients.get(request.path_params["clientid"])))
 
 
 async def kick(request: Request) -> Response:
     clients = await _clients(request)
     client_id = request.path_params["clientid"]
-    if not clients.kick(client_id):
-        clients.get(client_id)  # 404 CLIENTID_NOT_FOUND
+    if not await clients.kick(client_id):
+        await clients.get(client_id)  # 404 CLIENTID_NOT_FOUND
     return no_content()
 
 
@@ -175,13 +176,13 @@ async def kick_bulk(request: Request) -> Response:
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise EmqxError(400, "BAD_REQUEST", "The body must be an array of client ids")
     for client_id in ids:
-        clients.kick(client_id)
+        await clients.kick(client_id)
     return no_content()
 
 
 async def subscriptions(request: Request) -> Response:
     clients = await _clients(request)
-    found = clients.subscriptions_of(request.path_params["clientid"])
+    found = await clients.subscriptions_of(request.path_params["clientid"])
     return json([render_subscription(s) for s in found])
 
 
@@ -213,7 +214,7 @@ async def subscribe(request: Request) -> Response:
     clients = await _clients(request)
     client_id = request.path_params["clientid"]
     sub = _subscription(await read_object(request))
-    return json(render_subscription(clients.subscribe(client_id, **sub)))
+    return json(render_subscription(await clients.subscribe(client_id, **sub)))
 
 
 async def subscribe_bulk(request: Request) -> Response:
@@ -224,8 +225,8 @@ async def subscribe_bulk(request: Request) -> Response:
         raise EmqxError(400, "BAD_REQUEST", "The body must be an array of subscriptions")
     subs = [_subscription(item) for item in document]
     for sub in subs:  # all or nothing: every one is checked before any is made
-        clients.check_subscription(client_id, sub["topic_filter"], sub["qos"], sub["no_local"])
-    return json([render_subscription(clients.subscribe(client_id, **sub)) for sub in subs])
+        await clients.check_subscription(client_id, sub["topic_filter"], sub["qos"], sub["no_local"])
+    return json([render_subscription(await clients.subscribe(client_id, **sub)) for sub in subs])
 
 
 def _topic(body: Any) -> str:
@@ -237,7 +238,7 @@ def _topic(body: Any) -> str:
 
 async def unsubscribe(request: Request) -> Response:
     clients = await _clients(request)
-    clients.unsubscribe(request.path_params["clientid"], _topic(await read_object(request)))
+    await clients.unsubscribe(request.path_params["clientid"], _topic(await read_object(request)))
     return no_content()
 
 
@@ -248,9 +249,9 @@ async def unsubscribe_bulk(request: Request) -> Response:
     if not isinstance(document, list):
         raise EmqxError(400, "BAD_REQUEST", "The body must be an array of {topic}")
     topics = [_topic(item) for item in document]
-    clients.get(client_id)  # 404 CLIENTID_NOT_FOUND also for an empty list
+    await clients.get(client_id)  # 404 CLIENTID_NOT_FOUND also for an empty list
     for topic in topics:
-        clients.unsubscribe(client_id, topic)
+        await clients.unsubscribe(client_id, topic)
     return no_content()
 
 

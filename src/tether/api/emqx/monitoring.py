@@ -34,29 +34,35 @@ async def _operator(request: Request) -> Principal:
     return who
 
 
-def _per_node(request: Request, figures: dict[str, Any]) -> Response:
-    """EMQX answers one object with `aggregate=true`, else one object per node (with `node`)."""
+def _per_node(request: Request, by_node: dict[str, dict[str, Any]]) -> Response:
+    """EMQX answers one object with `aggregate=true` (every node's figures summed), else one object per node
+    (with `node`). In a cluster every live node's figures count (docs/cluster.md)."""
     if query_bool(request, "aggregate"):
-        return json(figures)
-    return json([{"node": ctx(request).monitoring.node, **figures}])
+        total: dict[str, Any] = {}
+        for figures in by_node.values():
+            for name, value in figures.items():
+                total[name] = total.get(name, 0) + value
+        return json(total)
+    return json([{"node": node, **figures} for node, figures in sorted(by_node.items())])
 
 
 async def stats(request: Request) -> Response:
     who = await _operator(request)
     services = ctx(request)
     mountpoint = None if is_platform_operator(request, who) else tenant_mountpoint(who.tenant_id)
-    return _per_node(request, services.monitoring.stats.stats(services.broker.broker, mountpoint))
+    return _per_node(request, await services.broker.stats(mountpoint))
 
 
 async def metrics(request: Request) -> Response:
     who = await _operator(request)
     services = ctx(request)
     node = request.query_params.get("node")
-    if node is not None and node != services.monitoring.node:
-        raise EmqxError(404, "NOT_FOUND", f"node {node!r} not found")
-    platform = is_platform_operator(request, who)
-    figures = services.monitoring.stats.metrics(services.broker.broker, who.tenant_id, platform)
-    return _per_node(request, figures)
+    by_node = await services.broker.metrics(who.tenant_id, is_platform_operator(request, who))
+    if node is not None:
+        if node not in by_node:
+            raise EmqxError(404, "NOT_FOUND", f"node {node!r} not found")
+        by_node = {node: by_node[node]}
+    return _per_node(request, by_node)
 
 
 async def prometheus_stats(request: Request) -> Response:

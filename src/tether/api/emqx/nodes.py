@@ -40,7 +40,8 @@ def _nodes(request: Request) -> list[dict[str, Any]]:
     services = ctx(request)
     me = services.monitoring.node
     if services.cluster is None:
-        return [_shown(NodeInfo(me, _STARTED, __version__), me)]
+        # Alone: its listeners as they bound (the addresses /health reports).
+        return [_shown(NodeInfo(me, _STARTED, __version__, dict(services.readiness.addresses)), me)]
     return [_shown(node, me) for node in services.cluster.membership.nodes]
 
 

@@ -31,7 +31,7 @@ async def list_subscriptions(request: Request) -> Response:
         match_topic=q.get("match_topic") or None,
     )
     clients = ctx(request).broker.clients(who.tenant_id)
-    found, total = clients.all_subscriptions(where, paging.offset, paging.page_size)
+    found, total = await clients.all_subscriptions(where, paging.offset, paging.page_size)
     return json(paged([render_subscription(s) for s in found], Page(found, paging, total)))
 
 

@@ -20,6 +20,7 @@ import * as audit from "./pages/audit.js";
 import * as retention from "./pages/retention.js";
 import * as inventoryRoles from "./pages/inventory_roles.js";
 import * as bulk from "./pages/bulk.js";
+import * as nodes from "./pages/nodes.js";
 
 const ROUTES = [
   { pattern: /^\/ui\/?$|^\/$/, page: overview, nav: "overview" },
@@ -42,6 +43,7 @@ const ROUTES = [
   { pattern: /^\/ui\/jobs\/([^/]+)\/?$/, page: jobs, nav: "jobs" },
   { pattern: /^\/ui\/retention\/?$/, page: retention, nav: "retention" },
   { pattern: /^\/ui\/inventory-roles\/?$/, page: inventoryRoles, nav: "inventory-roles" },
+  { pattern: /^\/ui\/nodes\/?$/, page: nodes, nav: "nodes" },
 ];
 // The header's navigation, one entry a line, grouped by `section` (in the order sections first appear).
 // `needs`: the API family the page reads (api.js may()), "admin" for administrators only, absent for everyone.
@@ -55,6 +57,7 @@ const NAV = [
   { section: "Broker & rules", name: "broker", href: "/ui/broker", label: "Broker", needs: "admin" },
   { section: "Broker & rules", name: "rules", href: "/ui/rules", label: "Rules", needs: "admin" },
   { section: "Broker & rules", name: "connectors", href: "/ui/connectors", label: "Connectors", needs: "admin" },
+  { section: "Broker & rules", name: "nodes", href: "/ui/nodes", label: "Nodes", needs: "admin" },
   { section: "Administration", name: "users", href: "/ui/users", label: "Users", needs: "USER_MANAGEMENT" },
   { section: "Administration", name: "groups", href: "/ui/groups", label: "Groups & roles", needs: "USER_MANAGEMENT" },
   { section: "Administration", name: "inventory-roles", href: "/ui/inventory-roles", label: "Inventory roles", needs: "USER_MANAGEMENT" },
