@@ -20,6 +20,7 @@ from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
 from tether.cluster import ClusterNode
+from tether.cluster import routing as cluster_routing
 from tether.config import ConfigError, Settings
 from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
@@ -317,4 +318,6 @@ def install_cluster(platform: Platform, broker: Broker) -> list[Callable[[], Awa
         return []
     detach: list[Callable[[], Awaitable[None] | None]] = []
     # Each cluster part adds its line here.
+    # MQTT messages, shared subscriptions, retained messages and QoS across nodes (cluster/routing.py).
+    detach.append(cluster_routing.install(cluster, broker))
     return detach
