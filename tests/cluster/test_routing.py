@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -187,3 +188,23 @@ def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> N
     for watcher in watchers:
         assert watcher.text("out/in/end") == "marker"
         assert watcher.none_within(0.2, "will/lamp") and watcher.none_within(0, "out/in/a")
+
+
+def test_copies_a_dead_node_never_confirmed_are_refused_to_the_publisher(
+    cluster: Cluster, clients: Any
+) -> None:
+    """Last (it stops n3): a QoS 1 message whose copy a node never confirms is not acknowledged as
+    delivered; once the node is known gone (membership) the publisher is told to send it again."""
+    n1, n3 = cluster.nodes["n1"], cluster.nodes["n3"]
+    subscriber = clients(n3)
+    subscriber.subscribe("late/#", qos=1)
+    publisher = clients(n1)
+    settle(publisher, "late/probe", subscriber)
+    assert n3.process is not None
+    n3.process.send_signal(signal.SIGSTOP)  # frozen: its copy is never confirmed
+    try:
+        assert publisher.publish("late/x", "first", qos=1) == 0x80  # refused when n3 is declared gone
+    finally:
+        n3.kill()
+    cluster.wait_members(n1, {"n1", "n2"})
+    assert publisher.publish("late/x", "again", qos=1) == 0x10  # no subscriber left anywhere

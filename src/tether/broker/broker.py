@@ -94,6 +94,9 @@ class Broker:
         self.delivery_listeners: list[DeliveryListener] = []
         #: Resolved once the saved state is installed (:meth:`start`).
         self.started: asyncio.Future[None] = self.loop.create_future()
+        #: TCP clients sending faster than they are served yield the event loop after each large read (see
+        #: listener.FairMQTTProtocol); set before the listeners start (a cluster node sets it).
+        self.fair_reads = False
 
     def reroute(self, route: Callable[[Message], Routed]) -> Callable[[], None]:
         """Route every message accepted from now on through `route` instead of :meth:`route` (a cluster:

@@ -59,8 +59,13 @@ RETAINED_CHANGES = "tether.mqtt.retained"
 
 #: Seconds a publisher's acknowledgement waits for another node to confirm its copies.
 CONFIRM_WAIT = 10.0
-#: Filters per interest message of a full announcement (NATS refuses messages over 1 MB by default).
-_CHUNK = 10_000
+#: Bytes of copies a node may have sent to another and not yet had answered: beyond, QoS 0 copies for it are
+#: dropped (counted in ``delivery.dropped``) instead of piling up in NATS ahead of everything else.
+WINDOW = 4 * 1024 * 1024
+#: Filters per interest message of a full announcement, and bytes of frames per batch of copies (NATS
+#: refuses messages over 1 MB by default).
+_CHUNK = 5_000
+_BATCH_BYTES = 256 * 1024
 _ACK = struct.Struct("!QB")
 
 
@@ -80,10 +85,11 @@ def _retrieved(future: asyncio.Future[None]) -> None:
 class _Outgoing:
     """What this event-loop turn sends to one node."""
 
-    __slots__ = ("confirm", "frames")
+    __slots__ = ("confirm", "frames", "size")
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
+        self.size = 0
         self.confirm: asyncio.Future[None] | None = None
 
 
@@ -105,8 +111,13 @@ class Router:
         self._outgoing: dict[str, _Outgoing] = {}
         self._announce: dict[str, bool] = {}
         self._retained_out: list[bytes] = []
+        self._retained_size = 0
         self._scheduled = False
-        self._awaiting: dict[int, tuple[str, asyncio.Future[None], asyncio.TimerHandle]] = {}
+        #: Batches sent and not yet answered: batch id -> (node, future of the QoS 1/2 copies, timer, bytes).
+        self._awaiting: dict[int, tuple[str, asyncio.Future[None] | None, asyncio.TimerHandle, int]] = {}
+        #: Bytes of copies sent to each node and not yet answered (flow control, see :data:`WINDOW`).
+        self._unanswered: dict[str, int] = {}
+        self.shed = 0
         self._next_batch = 1
         self._clock = 0
         self._versions: dict[str, tuple[int, str]] = {}
@@ -124,8 +135,12 @@ class Router:
             self._interest_changed(topic_filter, True)
         self._undo.append(broker.watch_interest(self._interest_changed))
         self._undo.append(broker.reroute(self.route))
+        # A flooding client must not hold the event loop: NATS traffic and heartbeats run as tasks.
+        broker.fair_reads = True
         membership = self.node.membership
         membership.on_down.append(self._node_down)
+        membership.on_up.append(self._node_up)
+        self._undo.append(lambda: membership.on_up.remove(self._node_up))
         self.bus.on_reconnected.append(self._reconnected)
         self._undo.append(lambda: membership.on_down.remove(self._node_down))
         self._undo.append(lambda: self.bus.on_reconnected.remove(self._reconnected))
@@ -196,11 +211,18 @@ class Router:
         confirm = message.qos > 0
         waits: list[asyncio.Future[None]] = []
         for target, assigned in targets.items():
+            frame = encode_frame(message, now, ordinary is None or target in ordinary, tuple(assigned))
+            if not confirm and self._unanswered.get(target, 0) > WINDOW:
+                self._shed(target)  # the node is behind: a QoS 0 copy is dropped, as by a full queue
+                continue
             out = self._outgoing.get(target)
             if out is None:
                 out = self._outgoing[target] = _Outgoing()
-            frame = encode_frame(message, now, ordinary is None or target in ordinary, tuple(assigned))
+            elif out.size + len(frame) > _BATCH_BYTES:  # NATS limits the size of a message: send it now
+                self._send(target, out)
+                out = self._outgoing[target] = _Outgoing()
             out.frames.append(frame)
+            out.size += len(frame)
             if confirm:
                 if out.confirm is None:
                     out.confirm = self.loop.create_future()
@@ -243,30 +265,45 @@ class Router:
         if self._outgoing:
             outgoing, self._outgoing = self._outgoing, {}
             for target, out in outgoing.items():
-                if out.confirm is None:
-                    post(ROUTE + target, encode_header(COPIES, 0, self.me) + b"".join(out.frames))
-                    continue
-                batch_id = self._next_batch
-                self._next_batch += 1
-                timer = self.loop.call_later(CONFIRM_WAIT, self._settle, batch_id, "no answer")
-                self._awaiting[batch_id] = (target, out.confirm, timer)
-                post(ROUTE + target, encode_header(CONFIRM, batch_id, self.me) + b"".join(out.frames))
+                self._send(target, out)
         if self._announce:
             changes, self._announce = self._announce, {}
             add = [f for f, added in changes.items() if added]
             remove = [f for f, added in changes.items() if not added]
             post(INTEREST, self._interest_doc(add=add, remove=remove))
         if self._retained_out:
-            frames, self._retained_out = self._retained_out, []
-            post(RETAINED_CHANGES, encode_header(RETAINED, 0, self.me) + b"".join(frames))
+            self._send_retained()
+
+    def _send(self, target: str, out: _Outgoing) -> None:
+        """Post one batch; every batch is answered (at once, or for QoS 1/2 copies once they are durable)."""
+        batch_id = self._next_batch
+        self._next_batch += 1
+        timer = self.loop.call_later(CONFIRM_WAIT, self._settle, batch_id, "no answer")
+        self._awaiting[batch_id] = (target, out.confirm, timer, out.size)
+        self._unanswered[target] = self._unanswered.get(target, 0) + out.size
+        kind = COPIES if out.confirm is None else CONFIRM
+        self.bus.post(ROUTE + target, encode_header(kind, batch_id, self.me) + b"".join(out.frames))
+
+    def _shed(self, target: str) -> None:
+        self.shed += 1
+        self.broker.stats.dropped += 1
+        if self.shed % 10_000 == 1:
+            log.warning(
+                "cluster: node %s is behind: QoS 0 copies for it are dropped (%d so far)", target, self.shed
+            )
 
     def _settle(self, batch_id: int, failure: str | None) -> None:
         entry = self._awaiting.pop(batch_id, None)
         if entry is None:
             return
-        target, future, timer = entry
+        target, future, timer, size = entry
         timer.cancel()
-        if future.done():
+        left = self._unanswered.get(target, 0) - size
+        if left > 0:
+            self._unanswered[target] = left
+        else:
+            self._unanswered.pop(target, None)
+        if future is None or future.done():
             return
         if failure is None:
             future.set_result(None)
@@ -297,11 +334,9 @@ class Router:
                 durable = durable or routed.durable
                 unsaved.extend(routed.unsaved)
         broker.stats.messages_from_nodes += count
-        if batch.kind != CONFIRM:
-            return
         reply = ACK + batch.node
         persistence = broker.persistence
-        if persistence is None or not (durable or unsaved):
+        if batch.kind != CONFIRM or persistence is None or not (durable or unsaved):
             self.bus.post(reply, _ACK.pack(batch.batch_id, 0))
             return
         # As for a local publisher (broker/qos.py): once committed, or once every copy in a persistent
@@ -361,7 +396,9 @@ class Router:
             self._set_interest(node, str(topic_filter), False)
 
     async def _hello(self, msg: Msg) -> None:
-        if orjson.loads(msg.data).get("node") != self.me:
+        """Someone asks for every node's filters, or (``to``) for this node's."""
+        doc = orjson.loads(msg.data)
+        if doc.get("node") != self.me and doc.get("to", self.me) == self.me:
             self._announce_all()
 
     def _node_down(self, node: NodeInfo, clean: bool) -> None:
@@ -374,9 +411,15 @@ class Router:
         for topic_filter in list(self.filters.pop(name, ())):
             self.interest.remove(name, topic_filter)
         self._outgoing.pop(name, None)
-        for batch_id, (target, _, _) in list(self._awaiting.items()):
+        for batch_id, (target, *_) in list(self._awaiting.items()):
             if target == name:
                 self._settle(batch_id, "it left the cluster" if clean else "it is gone")
+
+    def _node_up(self, node: NodeInfo) -> None:
+        """A node joined, or came back after it was thought gone (its filters were dropped here): it is asked
+        for them (it asks for ours in the same way)."""
+        if self._task is not None and self._task.done():
+            self.bus.post(HELLO, orjson.dumps({"node": self.me, "to": node.name}))
 
     def _reconnected(self) -> None:
         self._announce_all()
@@ -391,8 +434,16 @@ class Router:
     def _retained_changed(self, message: Message) -> None:
         version = self._tick()
         self._versions[message.topic] = (version, self.me)
-        self._retained_out.append(encode_frame(message, self.loop.time(), version=version))
+        frame = encode_frame(message, self.loop.time(), version=version)
+        if self._retained_out and self._retained_size + len(frame) > _BATCH_BYTES:
+            self._send_retained()
+        self._retained_out.append(frame)
+        self._retained_size += len(frame)
         self._schedule()
+
+    def _send_retained(self) -> None:
+        frames, self._retained_out, self._retained_size = self._retained_out, [], 0
+        self.bus.post(RETAINED_CHANGES, encode_header(RETAINED, 0, self.me) + b"".join(frames))
 
     async def _retained(self, msg: Msg) -> None:
         if self._early_retained is not None:  # the broker is still loading the saved ones
