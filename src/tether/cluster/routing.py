@@ -61,7 +61,7 @@ RETAINED_CHANGES = "tether.mqtt.retained"
 CONFIRM_WAIT = 10.0
 #: Bytes of copies a node may have sent to another and not yet had answered: beyond, QoS 0 copies for it are
 #: dropped (counted in ``delivery.dropped``) instead of piling up in NATS ahead of everything else.
-WINDOW = 4 * 1024 * 1024
+WINDOW = 16 * 1024 * 1024
 #: Filters per interest message of a full announcement, and bytes of frames per batch of copies (NATS
 #: refuses messages over 1 MB by default).
 _CHUNK = 5_000
