@@ -378,8 +378,8 @@ class Broker:
         sessions it reached and what the publisher's acknowledgement waits for (see :class:`Routed`).
 
         A cluster (see :meth:`reroute`) also routes copies that other nodes accepted: ``here`` False (not
-        shown to the taps, not retained again: that was done where it was accepted), ``ordinary`` False when
-        the copy is only for some shared groups, and ``shared`` choosing which shared groups this node serves;
+        shown to the taps, not retained again: that was done where it was accepted), ``shared`` choosing
+        which shared groups this node serves (given, ``ordinary`` False: the copy is only for those groups);
         ``elsewhere``: copies went to other nodes, so no match here is no drop.
         """
         if here:
@@ -391,10 +391,11 @@ class Broker:
         else:
             durable = False
         subs, groups = self.subscriptions.match(message.topic)
-        if not ordinary:
-            subs = []
-        if shared is not None and groups:
-            groups = [group for group in groups if shared(group)]
+        if shared is not None:  # a cluster's choice (a copy from another node always has one)
+            if not ordinary:
+                subs = []
+            if groups:
+                groups = [group for group in groups if shared(group)]
         if not subs and not groups:
             if not here or elsewhere:
                 return Routed(0, True) if durable else _ROUTED[0]
