@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.cluster.support import ADMIN, Cluster, Node
+from tests.cluster.support import ADMIN, Cluster, NatsServer, Node
 from tests.mqtt_device import V5, Device, unique
 
 RULES = "/api/v5/rules"
@@ -188,6 +188,20 @@ def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> N
     for watcher in watchers:
         assert watcher.text("out/in/end") == "marker"
         assert watcher.none_within(0.2, "will/lamp") and watcher.none_within(0, "out/in/a")
+
+
+def test_messages_cross_again_once_nats_is_back(
+    cluster: Cluster, nats_server: NatsServer, clients: Any
+) -> None:
+    n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+    subscriber = clients(n2)
+    subscriber.subscribe("again/#", qos=1)
+    publisher = clients(n1)
+    settle(publisher, "again/probe", subscriber)
+    nats_server.restart()  # every subscription on the NATS side is gone; the nodes reconnect and announce
+    settle(publisher, "again/probe", subscriber)
+    assert publisher.publish("again/x", "back", qos=1) == 0
+    assert subscriber.text("again/x") == "back"
 
 
 def test_copies_a_dead_node_never_confirmed_are_refused_to_the_publisher(
