@@ -206,15 +206,20 @@ class Router:
         if not targets:
             return self.local_route(message, shared=shared)
         routed = self.local_route(message, shared=shared, elsewhere=True)
-        self.broker.stats.messages_forwarded += len(targets)
         now = self.loop.time()
         confirm = message.qos > 0
         waits: list[asyncio.Future[None]] = []
+        plain: bytes | None = None  # the frame of a copy for ordinary subscriptions only, made once
+        sent = 0
         for target, assigned in targets.items():
-            frame = encode_frame(message, now, ordinary is None or target in ordinary, tuple(assigned))
             if not confirm and self._unanswered.get(target, 0) > WINDOW:
                 self._shed(target)  # the node is behind: a QoS 0 copy is dropped, as by a full queue
                 continue
+            if assigned or (ordinary is not None and target not in ordinary):
+                frame = encode_frame(message, now, ordinary is None or target in ordinary, tuple(assigned))
+            else:
+                frame = plain = plain or encode_frame(message, now)
+            sent += 1
             out = self._outgoing.get(target)
             if out is None:
                 out = self._outgoing[target] = _Outgoing()
@@ -228,11 +233,12 @@ class Router:
                     out.confirm = self.loop.create_future()
                     out.confirm.add_done_callback(_retrieved)
                 waits.append(out.confirm)
+        self.broker.stats.messages_forwarded += sent
         self._schedule()
         confirmed = routed.confirmed
         if waits:
             confirmed = waits[0] if len(waits) == 1 else self._all(waits)
-        return Routed(routed.matched + len(targets), routed.durable, routed.unsaved, confirmed)
+        return Routed(routed.matched + sent, routed.durable, routed.unsaved, confirmed)
 
     def _all(self, futures: list[asyncio.Future[None]]) -> asyncio.Future[None]:
         both: asyncio.Future[None] = self.loop.create_future()
