@@ -21,6 +21,7 @@ from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
 from tether.cluster import ClusterNode
 from tether.cluster import admin as cluster_admin
+from tether.cluster import routing as cluster_routing
 from tether.cluster.admin import ClusterControl
 from tether.config import ConfigError, Settings
 from tether.connectors.manager import SinkManager
@@ -326,4 +327,6 @@ def install_cluster(platform: Platform, broker: Broker) -> list[Callable[[], Awa
     detach: list[Callable[[], Awaitable[None] | None]] = []
     # Each cluster part adds its line here.
     detach.append(cluster_admin.install(platform.services, broker))  # the management API on any node
+    # MQTT messages, shared subscriptions, retained messages and QoS across nodes (cluster/routing.py).
+    detach.append(cluster_routing.install(cluster, broker))
     return detach

@@ -89,6 +89,8 @@ def test_login_then_the_overview_counts_what_the_api_counts(
     assert console.text_of("#family-fleets") == "1" and console.text_of("#family-xyte") == "0"
     # Messages per second appear once two polls of /api/v5/metrics have been compared.
     console.until(lambda: console.text_of("#rate-in").replace(".", "").isdigit(), "message rate")
+    # In a cluster, the copies sent to and received from other nodes (one node: none).
+    assert console.text_of("#rate-forward") == console.text_of("#rate-from-nodes") == "0.0"
     # Live: an alarm raised now is counted without reloading the page.
     console.mark()
     warning = {"source": {"id": connected.id}, "type": "c8y_Live", "text": "live", "severity": "WARNING",

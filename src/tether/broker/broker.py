@@ -31,7 +31,7 @@ from .sessions import NO_PIDS, Session, SessionRegistry
 from .settings import BrokerConfig
 from .stats import BrokerStats
 from .storage import BrokerStore
-from .subscriptions import SharedGroup, Subscription, SubscriptionTrie
+from .subscriptions import InterestListener, SharedGroup, Subscription, SubscriptionTrie
 from .transport import WriteBatcher
 from .will import PendingWill
 
@@ -92,6 +92,29 @@ class Broker:
         #: Observers of what becomes of a message's copies (see :meth:`add_delivery_listener`); empty unless
         #: someone asked, so the delivery path pays one truth test.
         self.delivery_listeners: list[DeliveryListener] = []
+        #: Resolved once the saved state is installed (:meth:`start`).
+        self.started: asyncio.Future[None] = self.loop.create_future()
+        #: TCP clients sending faster than they are served yield the event loop after each large read (see
+        #: listener.FairMQTTProtocol); set before the listeners start (a cluster node sets it).
+        self.fair_reads = False
+
+    def reroute(self, route: Callable[[Message], Routed]) -> Callable[[], None]:
+        """Route every message accepted from now on through `route` instead of :meth:`route` (a cluster:
+        this node's delivery, which it asks of ``Broker.route``, plus copies for the other nodes). Nothing
+        changes, and nothing is paid per message, unless someone asks. Returns the function that undoes it."""
+        self.__dict__["route"] = route
+
+        def restore() -> None:
+            self.__dict__.pop("route", None)
+
+        return restore
+
+    def watch_interest(self, listener: InterestListener) -> Callable[[], None]:
+        """Tell `listener(topic_filter, added)` whenever a topic filter gets its first subscription on this
+        broker or loses its last (see :class:`~tether.broker.subscriptions.SubscriptionTrie`); the filters
+        subscribed now are read with ``broker.subscriptions.filters()``. Returns the function that stops."""
+        self.subscriptions.listener = listener
+        return lambda: setattr(self.subscriptions, "listener", None)
 
     def add_handler(self, root: str, handler: MessageHandler) -> None:
         """Give the platform every accepted PUBLISH whose topic (as the client sent it) starts with the level
@@ -146,6 +169,8 @@ class Broker:
             restored = await self.persistence.restore(self.config.max_queued_messages, self.publish_will)
             self._install(restored)
             self.persistence.start()
+        if not self.started.done():
+            self.started.set_result(None)
 
     def _install(self, restored: Restored) -> None:
         """Install the state restored from the store: retained messages, then the sessions (offline, their
@@ -341,16 +366,39 @@ class Broker:
 
     # ----------------------------------------------------------------------------------- routing
 
-    def route(self, message: Message) -> Routed:
+    def route(
+        self,
+        message: Message,
+        here: bool = True,
+        ordinary: bool = True,
+        shared: Callable[[SharedGroup], bool] | None = None,
+        elsewhere: bool = False,
+    ) -> Routed:
         """Retain it if it has the RETAIN flag, and deliver it to every matching subscription; says how many
-        sessions it reached and what the publisher's acknowledgement waits for (see :class:`Routed`)."""
-        self.stats.messages_received += 1
-        if self.taps:
-            for tap in self.taps:
-                tap(message)
-        durable = message.retain and self.retain(message)
+        sessions it reached and what the publisher's acknowledgement waits for (see :class:`Routed`).
+
+        A cluster (see :meth:`reroute`) also routes copies that other nodes accepted: ``here`` False (not
+        shown to the taps, not retained again: that was done where it was accepted), ``shared`` choosing
+        which shared groups this node serves (given, ``ordinary`` False: the copy is only for those groups);
+        ``elsewhere``: copies went to other nodes, so no match here is no drop.
+        """
+        if here:
+            self.stats.messages_received += 1
+            if self.taps:
+                for tap in self.taps:
+                    tap(message)
+            durable = message.retain and self.retain(message)
+        else:
+            durable = False
         subs, groups = self.subscriptions.match(message.topic)
+        if shared is not None:  # a cluster's choice (a copy from another node always has one)
+            if not ordinary:
+                subs = []
+            if groups:
+                groups = [group for group in groups if shared(group)]
         if not subs and not groups:
+            if not here or elsewhere:
+                return Routed(0, True) if durable else _ROUTED[0]
             self.stats.no_subscribers += 1
             if self.delivery_listeners:
                 for listener in self.delivery_listeners:
@@ -374,10 +422,10 @@ class Broker:
             count, queued = self._route_many(message, subs, unsaved)
             durable = durable or queued
         for group in groups:
-            shared = self._route_shared(message, group, unsaved)
-            if shared is not None:
+            into = self._route_shared(message, group, unsaved)
+            if into is not None:
                 count += 1
-                durable = durable or shared
+                durable = durable or into
         self.stats.messages_routed += count
         if unsaved or durable:
             return Routed(count, durable, tuple(unsaved) if unsaved else ())

@@ -20,7 +20,7 @@ from .handshake import address_of
 from .hooks import ConnectionInfo
 from .settings import TlsConfig
 
-__all__ = ["MQTTProtocol", "serve_tcp", "tls_context"]
+__all__ = ["FairMQTTProtocol", "MQTTProtocol", "serve_tcp", "tls_context"]
 
 log = logging.getLogger("tether.broker")
 
@@ -82,6 +82,32 @@ class MQTTProtocol(asyncio.Protocol):
             self._client.resume_writing()
 
 
+#: A read this large means the client sends faster than it is served (see :class:`FairMQTTProtocol`).
+FULL_READ = 32 * 1024
+
+
+class FairMQTTProtocol(MQTTProtocol):
+    """An :class:`MQTTProtocol` that, after a large read, stops reading until the next turn of the event
+    loop. libuv (uvloop) reads a flooding socket up to 32 times in one turn, so a few clients publishing
+    as fast as they can would hold the loop for seconds, and the tasks waiting for their turn (a cluster
+    node's NATS traffic and heartbeats) with it. Chosen by ``Broker.fair_reads`` (a cluster sets it)."""
+
+    __slots__ = ()
+
+    def data_received(self, data: bytes) -> None:
+        MQTTProtocol.data_received(self, data)
+        client = self._client
+        if len(data) >= FULL_READ and client is not None and not client.transport.is_closing():
+            client.transport.pause_reading()
+            self._broker.loop.call_soon(_resume, client)
+
+
+def _resume(client: ClientConnection) -> None:
+    # Not while the client waits for its login (it paused reading itself, client.py).
+    if not client._paused and not client.transport.is_closing():
+        client.transport.resume_reading()
+
+
 def tls_context(config: TlsConfig, *, require_client_certificate: bool = True) -> ssl.SSLContext:
     """A server TLS context from the `[tls]` section. With `cafile`, client certificates are verified
     against it and required (or, with `require_client_certificate=False`, asked for but optional)."""
@@ -104,8 +130,9 @@ async def serve_tcp(
 ) -> asyncio.Server:
     """Serve MQTT on an already bound, listening socket (MQTT over TLS with ``ssl_context``)."""
     listener = "tls" if ssl_context is not None else "tcp"
+    protocol = FairMQTTProtocol if broker.fair_reads else MQTTProtocol
     return await broker.loop.create_server(
-        lambda: MQTTProtocol(broker, listener),
+        lambda: protocol(broker, listener),
         sock=sock,
         ssl=ssl_context,
         ssl_handshake_timeout=broker.config.connect_timeout if ssl_context is not None else None,

@@ -58,6 +58,9 @@ class Routed(NamedTuple):
     #: Its QoS 1/2 copies in the window or queue of online persistent sessions, with persistence: the
     #: acknowledgement waits until they are saved or every one of them is acknowledged, if earlier.
     unsaved: tuple[Delivery, ...] = ()
+    #: Copies sent to other nodes of a cluster: the acknowledgement also waits until each of them confirmed
+    #: its copy (the future fails when one did not: the publisher is told to send it again).
+    confirmed: asyncio.Future[None] | None = None
 
 
 class StateSink(Protocol):

@@ -164,6 +164,9 @@ class QoSFlows:
             if not routed.durable:
                 SavedOrDelivered(durable, routed.unsaved)
             pending = durable if pending is None else _both(broker.loop, pending, durable)
+        confirmed = routed.confirmed
+        if confirmed is not None:  # copies on other nodes of a cluster (cluster/routing.py)
+            pending = confirmed if pending is None else _both(broker.loop, pending, confirmed)
         if qos == 2:
             session.await_rel(pid)
         code = _RC.SUCCESS if count else _RC.NO_MATCHING_SUBSCRIBERS

@@ -21,6 +21,10 @@ class BrokerStats:
     #: Messages dropped because a session's queue was full.
     dropped: int = 0
     connections: int = 0
+    #: In a cluster: copies of messages accepted here sent to other nodes (one per node), and copies that
+    #: other nodes sent here.
+    messages_forwarded: int = 0
+    messages_from_nodes: int = 0
     #: Per namespace (a tenant's mountpoint; "" the whole topic space; None connections that never logged
     #: in): the traffic of its connections that ended, and its connection and authorization counts in EMQX's
     #: metric names (`client.connect`, `authentication.success`, `authorization.deny`, ...).

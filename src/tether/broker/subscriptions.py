@@ -7,6 +7,7 @@ topic name, cleared whenever a subscription changes, so a hot topic costs one di
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
@@ -16,7 +17,7 @@ from tether.mqtt.topics import SHARE_PREFIX
 
 from .mountpoints import PRIVATE_LEVEL
 
-__all__ = ["Matches", "SharedGroup", "Subscription", "SubscriptionTrie"]
+__all__ = ["InterestListener", "Matches", "SharedGroup", "Subscription", "SubscriptionTrie"]
 
 _CACHE_SIZE = 4096
 
@@ -62,10 +63,12 @@ class Subscription:
 class SharedGroup:
     """The sessions sharing ``$share/<name>/<filter>``: each message goes to one of them (spec 4.8.2)."""
 
-    __slots__ = ("members", "name", "next_index", "order")
+    __slots__ = ("members", "name", "next_index", "order", "topic_filter")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, topic_filter: str = "") -> None:
         self.name = name
+        #: ``$share/<name>/<filter>``: the group's identity (the same in every node's trie).
+        self.topic_filter = topic_filter
         self.members: dict[str, Subscription] = {}
         self.order: list[Subscription] = []
         self.next_index = 0
@@ -78,6 +81,10 @@ class SharedGroup:
 
 #: (ordinary subscriptions, shared groups) matching one topic.
 Matches = tuple[list[Subscription], list[SharedGroup]]
+
+#: ``listener(topic_filter, added)``: a filter got its first subscription (``added``) or lost its last one;
+#: a shared filter (``$share/<name>/<filter>``) counts as one filter per group.
+InterestListener = Callable[[str, bool], None]
 
 
 #: What a node has none of: one read-only empty mapping shared by every node (writes fail loudly). Most nodes
@@ -107,12 +114,15 @@ def _levels(topic_filter: str) -> tuple[str | None, list[str]]:
 class SubscriptionTrie:
     """Every subscription of every session, indexed by topic filter level."""
 
-    __slots__ = ("_cache", "_count", "_root")
+    __slots__ = ("_cache", "_count", "_root", "listener")
 
     def __init__(self) -> None:
         self._root = _Node()
         self._count = 0
         self._cache: dict[str, Matches] = {}
+        #: Told when a filter gains its first subscription or loses its last (a cluster announces this
+        #: node's interest); ``None``: nobody asked.
+        self.listener: InterestListener | None = None
 
     def __len__(self) -> int:
         return self._count
@@ -132,22 +142,27 @@ class SubscriptionTrie:
                 child = node.children[level] = _Node()
             node = child
         self._cache.clear()
+        first = False
         if share is None:
             old = node.subs.get(sub.client_id)
             if node.subs is _NONE:
                 node.subs = {}
+            first = not node.subs
             node.subs[sub.client_id] = sub
         else:
             group = node.shared.get(share)
             if group is None:
                 if node.shared is _NONE:
                     node.shared = {}
-                group = node.shared[share] = SharedGroup(share)
+                group = node.shared[share] = SharedGroup(share, sub.topic_filter)
+                first = True
             old = group.members.get(sub.client_id)
             group.members[sub.client_id] = sub
             group._reorder()
         if old is None:
             self._count += 1
+        if first and self.listener is not None:
+            self.listener(sub.topic_filter, True)
         return old
 
     def remove(self, client_id: str, topic_filter: str) -> Subscription | None:
@@ -161,8 +176,10 @@ class SubscriptionTrie:
                 return None
             path.append(child)
             node = child
+        last = False
         if share is None:
             old = node.subs.pop(client_id, None) if client_id in node.subs else None
+            last = old is not None and not node.subs
         else:
             group = node.shared.get(share)
             old = group.members.pop(client_id, None) if group is not None else None
@@ -171,16 +188,31 @@ class SubscriptionTrie:
                     group._reorder()
                 else:
                     del node.shared[share]
+                    last = True
         if old is None:
             return None
         self._count -= 1
         self._cache.clear()
+        if last and self.listener is not None:
+            self.listener(topic_filter, False)
         # Prune the branch bottom-up so that unused levels do not pile up.
         for i in range(len(levels), 0, -1):
             if not path[i].empty():
                 break
             del path[i - 1].children[levels[i - 1]]
         return old
+
+    def filters(self) -> Iterator[str]:
+        """Every filter with at least one subscription (a shared one as ``$share/<name>/<filter>``)."""
+        stack: list[tuple[_Node, str]] = [(self._root, "")]
+        while stack:
+            node, path = stack.pop()
+            if node.subs:
+                yield path[1:]
+            for group in node.shared.values():
+                yield group.topic_filter
+            for level, child in node.children.items():
+                stack.append((child, f"{path}/{level}"))
 
     def match(self, topic: str) -> Matches:
         """The subscriptions whose filter matches the topic name (spec 4.7). Do not modify the result."""

@@ -125,6 +125,8 @@ class StatsReader:
                 "messages.dropped.no_subscribers": s.no_subscribers,
                 "delivery.dropped": s.dropped,
                 "delivery.dropped.queue_full": s.dropped,
+                "messages.forward": s.messages_forwarded,
+                "messages.forward.received": s.messages_from_nodes,
             }
         )
         return figures

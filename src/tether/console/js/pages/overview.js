@@ -30,6 +30,9 @@ export async function render(main, { onLeave }) {
   const alarms = Object.fromEntries(SEVERITIES.map((s) => [s, figure(`alarms-${s.toLowerCase()}`, s[0] + s.slice(1).toLowerCase())]));
   const rateIn = figure("rate-in", "Messages in / s");
   const rateOut = figure("rate-out", "Messages out / s");
+  // In a cluster: copies sent to and received from the other nodes (docs/cluster.md); 0 on one node.
+  const rateForward = figure("rate-forward", "To other nodes / s", "cluster copies sent");
+  const rateFromNodes = figure("rate-from-nodes", "From other nodes / s", "cluster copies received");
   const chartBox = h("div", { class: "spark", "aria-hidden": "true" });
   const noDevices = h("div");
   replace(
@@ -44,7 +47,7 @@ export async function render(main, { onLeave }) {
     h("section", { "aria-labelledby": "h-alarms" }, h("h2", { id: "h-alarms" }, "Active alarms"),
       h("div", { class: "figures" }, SEVERITIES.map((s) => alarms[s].el))),
     h("section", { "aria-labelledby": "h-traffic" }, h("h2", { id: "h-traffic" }, "MQTT traffic (live)"),
-      h("div", { class: "figures" }, rateIn.el, rateOut.el), chartBox),
+      h("div", { class: "figures" }, rateIn.el, rateOut.el, rateForward.el, rateFromNodes.el), chartBox),
   );
 
   const refreshDevices = async () => {
@@ -93,14 +96,16 @@ export async function render(main, { onLeave }) {
         const output = Math.max(0, (figures["messages.sent"] - last.sent) / seconds);
         replace(rateIn.value, input.toFixed(1));
         replace(rateOut.value, output.toFixed(1));
+        replace(rateForward.value, Math.max(0, (figures["messages.forward"] - last.forward) / seconds).toFixed(1));
+        replace(rateFromNodes.value, Math.max(0, (figures["messages.forward.received"] - last.fromNodes) / seconds).toFixed(1));
         history.push({ t: Date.now(), input, output });
         if (history.length > 100) history.shift();
         replace(chartBox, sparkline(history, [["input", "in"], ["output", "out"]]));
       }
-      last = { at: now, received: figures["messages.received"], sent: figures["messages.sent"] };
+      last = { at: now, received: figures["messages.received"], sent: figures["messages.sent"],
+        forward: figures["messages.forward"], fromNodes: figures["messages.forward.received"] };
     } catch (error) {
-      replace(rateIn.value, "—");
-      replace(rateOut.value, "—");
+      for (const f of [rateIn, rateOut, rateForward, rateFromNodes]) replace(f.value, "—");
       if (error.status !== 401) replace(problems, errorBox(error));
     }
   };
@@ -112,8 +117,7 @@ export async function render(main, { onLeave }) {
     const timer = setInterval(poll, POLL_MS);
     onLeave(() => clearInterval(timer));
   } else { // the broker's figures (/api/v5) are the administrators'
-    replace(rateIn.value, "—");
-    replace(rateOut.value, "—");
+    for (const f of [rateIn, rateOut, rateForward, rateFromNodes]) replace(f.value, "—");
     replace(chartBox, h("p", { class: "muted" }, "Message rates are shown to administrators."));
     chartBox.removeAttribute("aria-hidden");
   }

@@ -1,0 +1,124 @@
+"""How MQTT messages travel between nodes (cluster/routing.py): batches of frames in one NATS message.
+
+A batch starts with its kind, its id and the sending node's name; each frame is one Application Message as
+the broker holds it (topic as mounted, payload, QoS, RETAIN, the properties to forward, the time left of
+its Message Expiry Interval) and, for a routed copy, which of the receiver's subscriptions it is for (its
+ordinary ones, and the shared groups the sender chose this node for); for a retained change, its version.
+Binary and length-prefixed: a payload is any bytes (spec 1.5.7), a topic any UTF-8 (spec 1.5.4).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tether.broker.message import Message
+from tether.mqtt.constants import PacketType
+from tether.mqtt.properties import EMPTY_PROPERTIES, decode_properties, encode_properties
+
+__all__ = ["Batch", "Frame", "decode_batch", "encode_frame", "encode_header"]
+
+#: Kinds of batch: copies to deliver (no answer), copies whose delivery the sender waits for (the
+#: receiver answers with the batch id once they are as durable as a local delivery), retained changes.
+COPIES, CONFIRM, RETAINED = 0, 1, 2
+
+_HEADER = struct.Struct("!BQB")
+# flags, expiry left (s), version, topic length, number of groups, properties length, payload length
+_FRAME = struct.Struct("!BdQHHII")
+_GROUP = struct.Struct("!H")
+
+_RETAIN, _ORDINARY, _EXPIRES = 4, 8, 16
+
+
+def encode_header(kind: int, batch_id: int, node: str) -> bytes:
+    name = node.encode()
+    return _HEADER.pack(kind, batch_id, len(name)) + name
+
+
+def encode_frame(
+    message: Message,
+    now: float,
+    ordinary: bool = True,
+    groups: tuple[str, ...] = (),
+    version: int = 0,
+) -> bytes:
+    """One message (``now``: the event-loop time, for the expiry left)."""
+    topic = message.topic.encode()
+    props = message.properties
+    empty = props is EMPTY_PROPERTIES or props.is_empty
+    encoded = b"" if empty else encode_properties(props, PacketType.PUBLISH)
+    flags = message.qos | (_RETAIN if message.retain else 0) | (_ORDINARY if ordinary else 0)
+    left = 0.0
+    if message.expires_at is not None:
+        flags |= _EXPIRES
+        left = max(0.0, message.expires_at - now)
+    payload = message.payload
+    parts = [
+        _FRAME.pack(flags, left, version, len(topic), len(groups), len(encoded), len(payload)),
+        topic,
+    ]
+    for group in groups:
+        name = group.encode()
+        parts.append(_GROUP.pack(len(name)))
+        parts.append(name)
+    parts.append(encoded)
+    parts.append(bytes(payload))
+    return b"".join(parts)
+
+
+@dataclass(slots=True)
+class Frame:
+    message: Message
+    ordinary: bool
+    groups: frozenset[str]
+    version: int
+
+
+@dataclass(slots=True)
+class Batch:
+    kind: int
+    batch_id: int
+    node: str
+    data: bytes
+    start: int
+
+    def frames(self, now: float) -> Iterator[Frame]:
+        """The messages, their expiry counted from ``now`` (this node's event-loop time)."""
+        data = self.data
+        view = memoryview(data)
+        pos = self.start
+        end = len(data)
+        unpack = _FRAME.unpack_from
+        size = _FRAME.size
+        while pos < end:
+            flags, left, version, topic_len, n_groups, props_len, payload_len = unpack(data, pos)
+            pos += size
+            topic = data[pos : pos + topic_len].decode()
+            pos += topic_len
+            groups: list[str] = []
+            for _ in range(n_groups):
+                (length,) = _GROUP.unpack_from(data, pos)
+                pos += 2
+                groups.append(data[pos : pos + length].decode())
+                pos += length
+            props = EMPTY_PROPERTIES
+            if props_len:
+                props, _ = decode_properties(data, pos, pos + props_len, PacketType.PUBLISH)
+                pos += props_len
+            payload = bytes(view[pos : pos + payload_len])
+            pos += payload_len
+            expires_at = now + left if flags & _EXPIRES else None
+            message = Message(topic, payload, flags & 3, bool(flags & _RETAIN), props, expires_at, None)
+            yield Frame(message, bool(flags & _ORDINARY), frozenset(groups), version)
+
+
+def decode_batch(data: bytes) -> Batch:
+    """The header of a batch (ValueError if it is not one)."""
+    try:
+        kind, batch_id, name_len = _HEADER.unpack_from(data, 0)
+    except struct.error as exc:
+        raise ValueError("not a batch of MQTT messages") from exc
+    start = _HEADER.size + name_len
+    node = data[_HEADER.size : start].decode()
+    return Batch(kind, batch_id, node, data, start)

@@ -1,0 +1,224 @@
+"""MQTT across nodes (docs/cluster.md, "MQTT across nodes"): paho clients of tenant t1 spread over three real
+nodes; messages reach the subscribers of every node at QoS 0, 1 and 2, and only the nodes that subscribed;
+shared subscriptions are served once in the cluster; retained messages are one store; wills fire once;
+rules run once, on the node that accepted the message."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.cluster.support import ADMIN, Cluster, NatsServer, Node
+from tests.mqtt_device import V5, Device, unique
+
+RULES = "/api/v5/rules"
+
+
+@pytest.fixture(scope="module")
+def clients(cluster: Cluster) -> Iterator[Any]:
+    """Connect a paho client (t1's operator: any topic of the tenant) to a node."""
+    made: list[Device] = []
+
+    def connect(node: Node, will: tuple[str, str] | None = None) -> Device:
+        device = Device(node.mqtt_port, unique("c"), V5, username=ADMIN[0], password=ADMIN[1], will=will)
+        made.append(device)
+        assert device.connect() == 0
+        return device
+
+    yield connect
+    for device in made:
+        with contextlib.suppress(Exception):
+            device.close()
+
+
+_probes = itertools.count()
+
+
+def settle(publisher: Device, topic: str, *subscribers: Device) -> None:
+    """Until a message on `topic` from `publisher` reaches each subscriber: the nodes know each other's
+    subscriptions (announced after the SUBACK, within a round trip)."""
+    waiting = list(subscribers)
+    for _ in range(200):
+        publisher.send(topic, f"probe {next(_probes)}", qos=0)
+        waiting = [s for s in waiting if not _got(s, topic)]
+        if not waiting:
+            return
+    raise AssertionError(f"{[s.client_id for s in waiting]} never got a message on {topic}")
+
+
+def _got(device: Device, topic: str) -> bool:
+    try:
+        device.get(topic, timeout=0.1)
+    except AssertionError:
+        return False
+    return True
+
+
+def metric(node: Node, name: str) -> int:
+    with node.client() as http:
+        found: int = http.get("/api/v5/metrics", params={"aggregate": "true"}).json()[name]
+        return found
+
+
+def test_messages_reach_every_node_by_interest(cluster: Cluster, clients: Any) -> None:
+    n1, n2, n3 = (cluster.nodes[name] for name in ("n1", "n2", "n3"))
+    publisher = clients(n1)
+    on2, on3 = clients(n2), clients(n3)
+    for device in (on2, on3):
+        assert device.subscribe("data/#", qos=2) == 2
+    only2 = clients(n2)
+    assert only2.subscribe("solo/#", qos=1) == 1
+    settle(publisher, "data/probe", on2, on3)
+    settle(publisher, "solo/probe", only2)
+    # QoS 0, 1 and 2, each acknowledged (QoS 1/2: once n2 and n3 confirmed their copies), in order.
+    for qos in (0, 1, 2):
+        for i in range(5):
+            assert publisher.publish("data/x", f"{qos}-{i}", qos=qos) == 0
+    for device in (on2, on3):
+        received = [(m.payload.decode(), m.qos) for m in (device.get("data/x") for _ in range(15))]
+        assert received == [(f"{qos}-{i}", qos) for qos in (0, 1, 2) for i in range(5)]
+    # Only the nodes that subscribed receive anything: n3 has no subscriber of solo/#.
+    before3, before2 = metric(n3, "messages.forward.received"), metric(n2, "messages.forward.received")
+    forwarded = metric(n1, "messages.forward")
+    for i in range(20):
+        publisher.send("solo/x", str(i), qos=1)
+    assert [only2.text("solo/x") for _ in range(20)] == [str(i) for i in range(20)]
+    assert metric(n2, "messages.forward.received") >= before2 + 20
+    assert metric(n1, "messages.forward") == forwarded + 20  # one copy each, to n2 only
+    assert metric(n3, "messages.forward.received") == before3
+    assert on3.none_within(0.2, "solo/x")
+
+
+def test_shared_subscriptions_are_balanced_across_nodes(cluster: Cluster, clients: Any) -> None:
+    n1, n2, n3 = (cluster.nodes[name] for name in ("n1", "n2", "n3"))
+    publisher = clients(n1)
+    members = [clients(n2), clients(n3)]
+    for member in members:
+        assert member.subscribe("$share/workers/jobs/#", qos=1) == 1
+    settle(publisher, "jobs/probe", *members)
+    for i in range(40):
+        publisher.send("jobs/run", str(i), qos=1)
+    got: list[list[str]] = [[], []]
+    deadline = time.monotonic() + 30
+    while sum(map(len, got)) < 40 and time.monotonic() < deadline:
+        for k, member in enumerate(members):
+            with contextlib.suppress(AssertionError):
+                got[k].append(member.get("jobs/run", timeout=0.05).payload.decode())
+    assert all(got), f"one member got nothing: {got}"
+    assert sorted(got[0] + got[1], key=int) == [str(i) for i in range(40)]  # each once
+    assert all(member.none_within(0.2, "jobs/run") for member in members)
+
+
+def test_retained_messages_are_one_store(cluster: Cluster, clients: Any) -> None:
+    n1, n2, n3 = (cluster.nodes[name] for name in ("n1", "n2", "n3"))
+    assert clients(n1).publish("state/lamp", "on", qos=1, retain=True) in (0, 0x10)  # no subscriber
+
+    def retained_on(node: Node) -> list[str]:
+        """What a new subscriber of state/# on `node` gets (retained messages are sent after the SUBACK)."""
+        device = clients(node)
+        device.subscribe("state/#", qos=1)
+        device.publish("state/zz-end", "end", qos=1)  # a marker after the retained ones
+        found = []
+        while (message := device.get()).topic != "state/zz-end":
+            found.append(f"{message.topic}={message.payload.decode()}")
+        device.close()
+        return found
+
+    for _ in range(200):  # the change reaches n3 within a round trip
+        if retained_on(n3) == ["state/lamp=on"]:
+            break
+    else:
+        raise AssertionError(f"n3 never had the retained message: {retained_on(n3)}")
+    assert clients(n2).publish("state/lamp", b"", qos=1, retain=True) in (0, 0x10)  # cleared on n2
+    for _ in range(200):
+        if retained_on(n3) == [] and retained_on(n1) == []:
+            break
+    else:
+        raise AssertionError("the retained message was not cleared everywhere")
+
+
+def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> None:
+    n1, n2, n3 = (cluster.nodes[name] for name in ("n1", "n2", "n3"))
+    # A republish rule, loaded by n2 (where it is created).
+    rule = {
+        "id": "echo",
+        "sql": 'SELECT payload, topic FROM "in/#"',
+        "actions": [
+            {"function": "republish", "args": {"topic": "out/${topic}", "qos": 1, "payload": "${payload}"}}
+        ],
+    }
+    with n2.client() as http:
+        assert http.post(RULES, json=rule).status_code == 201
+    watchers = [clients(n1), clients(n2), clients(n3)]
+    for watcher in watchers:
+        for topic_filter in ("in/#", "out/#", "will/#"):
+            watcher.subscribe(topic_filter, qos=1)
+    on1, on2 = clients(n1), clients(n2)
+    settle(on1, "in/probe", *watchers)
+    settle(on2, "in/probe", *watchers)
+
+    def matched() -> int:
+        with n2.client() as http:
+            found: int = http.get(f"{RULES}/echo/metrics").json()["metrics"]["matched"]
+            return found
+
+    # Accepted on n2: its rule runs there, once; the republished message reaches every node.
+    assert on2.publish("in/a", "one", qos=1) == 0
+    for watcher in watchers:
+        assert watcher.text("in/a") == "one" and watcher.text("out/in/a") == "one"
+    before = matched()  # the rule has seen everything n2 accepted so far (its queue is in order)
+    # Accepted on n1: n2 delivers its copy (confirmed before the PUBACK) and its rule does not see it.
+    assert on1.publish("in/b", "two", qos=1) == 0
+    assert on2.publish("in/c", "three", qos=1) == 0
+    for watcher in watchers:
+        assert watcher.text("in/b") == "two" and watcher.text("out/in/c") == "three"
+    assert matched() == before + 1  # in/c only
+    # A will: published by the node that held the connection, once.
+    dying = clients(n3, will=("will/lamp", "gone"))
+    dying.drop()
+    for watcher in watchers:
+        assert watcher.text("will/lamp") == "gone"
+    # Nothing more: a marker published after them arrives alone.
+    on2.publish("in/end", "marker", qos=1)
+    for watcher in watchers:
+        assert watcher.text("out/in/end") == "marker"
+        assert watcher.none_within(0.2, "will/lamp") and watcher.none_within(0, "out/in/a")
+
+
+def test_messages_cross_again_once_nats_is_back(
+    cluster: Cluster, nats_server: NatsServer, clients: Any
+) -> None:
+    n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+    subscriber = clients(n2)
+    subscriber.subscribe("again/#", qos=1)
+    publisher = clients(n1)
+    settle(publisher, "again/probe", subscriber)
+    nats_server.restart()  # every subscription on the NATS side is gone; the nodes reconnect and announce
+    settle(publisher, "again/probe", subscriber)
+    assert publisher.publish("again/x", "back", qos=1) == 0
+    assert subscriber.text("again/x") == "back"
+
+
+def test_copies_a_dead_node_never_confirmed_are_refused_to_the_publisher(
+    cluster: Cluster, clients: Any
+) -> None:
+    """Last (it stops n3): a QoS 1 message whose copy a node never confirms is not acknowledged as
+    delivered; once the node is known gone (membership) the publisher is told to send it again."""
+    n1, n3 = cluster.nodes["n1"], cluster.nodes["n3"]
+    subscriber = clients(n3)
+    subscriber.subscribe("late/#", qos=1)
+    publisher = clients(n1)
+    settle(publisher, "late/probe", subscriber)
+    assert n3.process is not None
+    n3.process.send_signal(signal.SIGSTOP)  # frozen: its copy is never confirmed
+    try:
+        assert publisher.publish("late/x", "first", qos=1) == 0x80  # refused when n3 is declared gone
+    finally:
+        n3.kill()
+    cluster.wait_members(n1, {"n1", "n2"})
+    assert publisher.publish("late/x", "again", qos=1) == 0x10  # no subscriber left anywhere

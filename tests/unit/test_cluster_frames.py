@@ -1,0 +1,58 @@
+"""What cluster routing builds on, without servers: the frames MQTT messages cross nodes in
+(cluster/frames.py) and the subscription trie telling which filters a node is interested in."""
+
+from __future__ import annotations
+
+from tether.broker.message import Message
+from tether.broker.subscriptions import Subscription, SubscriptionTrie
+from tether.cluster.frames import CONFIRM, decode_batch, encode_frame, encode_header
+from tether.mqtt.properties import Properties
+
+
+def test_a_batch_of_frames_round_trips() -> None:
+    props = Properties(content_type="text/plain", user_properties=(("k", "v"),), response_topic="r/1")
+    first = Message("$tenant/t1/a/b", b"\x00\xffbinary", 2, True, props, expires_at=100.0)
+    second = Message("t/ü/+", memoryview(b""), 0)
+    data = encode_header(CONFIRM, 42, "n1") + b"".join(
+        [
+            encode_frame(first, now=90.0, ordinary=False, groups=("$share/g/a/#", "$share/h/a/b"), version=7),
+            encode_frame(second, now=90.0),
+        ]
+    )
+    batch = decode_batch(data)
+    assert (batch.kind, batch.batch_id, batch.node) == (CONFIRM, 42, "n1")
+    one, two = batch.frames(now=1000.0)
+    m = one.message
+    assert (m.topic, bytes(m.payload), m.qos, m.retain, m.expires_at) == (
+        "$tenant/t1/a/b",
+        b"\x00\xffbinary",
+        2,
+        True,
+        1010.0,  # the 10 s left, counted from the receiver's clock
+    )
+    assert m.properties.content_type == "text/plain" and m.properties.user_properties == (("k", "v"),)
+    assert m.properties.response_topic == "r/1" and m.sender is None
+    assert (one.ordinary, one.groups, one.version) == (False, frozenset({"$share/g/a/#", "$share/h/a/b"}), 7)
+    assert (two.message.topic, bytes(two.message.payload), two.message.expires_at) == ("t/ü/+", b"", None)
+    assert two.ordinary and not two.groups
+
+
+def test_the_trie_tells_when_a_filter_gains_its_first_and_loses_its_last_subscription() -> None:
+    trie = SubscriptionTrie()
+    told: list[tuple[str, bool]] = []
+    trie.listener = lambda topic_filter, added: told.append((topic_filter, added))
+    trie.add(Subscription("c1", "a/+", 1))
+    trie.add(Subscription("c2", "a/+", 0))
+    trie.add(Subscription("c1", "a/+", 2))  # replaced: nothing new
+    trie.add(Subscription("c1", "$share/g/a/+", 1, share_name="g"))
+    trie.add(Subscription("c2", "$share/g/a/+", 1, share_name="g"))
+    assert told == [("a/+", True), ("$share/g/a/+", True)]
+    assert sorted(trie.filters()) == ["$share/g/a/+", "a/+"]
+    trie.remove("c1", "a/+")
+    trie.remove("c1", "$share/g/a/+")
+    assert told[2:] == []
+    trie.remove("c2", "a/+")
+    trie.remove("c2", "$share/g/a/+")
+    trie.remove("c2", "a/+")  # not there: nothing
+    assert told[2:] == [("a/+", False), ("$share/g/a/+", False)]
+    assert list(trie.filters()) == []
