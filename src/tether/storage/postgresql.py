@@ -109,6 +109,21 @@ class PostgresDialect:
             finally:
                 await connection.execute("SELECT pg_advisory_unlock($1)", key)
 
+    async def try_hold(self, name: str) -> _SessionLock | None:
+        """pg_try_advisory_lock on a connection of its own, outside the pools: the lock lives as long as
+        that session, so the server releases it when this process dies or the connection drops."""
+        connection = await asyncpg.connect(
+            self._url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=CONNECT_TIMEOUT
+        )
+        try:
+            if await connection.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(name)):
+                return _SessionLock(connection)
+        except BaseException:
+            await connection.close()
+            raise
+        await connection.close()
+        return None
+
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]
         return case((func.jsonb_typeof(node) == "string", node.as_string()), else_=None)
@@ -143,3 +158,23 @@ def postgresql_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
+
+
+class _SessionLock:
+    """A session advisory lock and the connection that holds it."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def check(self) -> bool:
+        try:
+            return bool(await self._connection.fetchval("SELECT 1", timeout=CONNECT_TIMEOUT))
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+
+    async def release(self) -> None:
+        # Closing the session releases its advisory locks.
+        try:
+            await self._connection.close(timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self._connection.terminate()
