@@ -307,7 +307,8 @@ def leader_duties(services: Services, cluster: ClusterNode) -> list[Duty]:
             task.cancel()
 
     async def node_gone(name: str) -> None:
-        await presence.close_node(name)
+        if not membership.alive(name):  # back already (restarted): it closed its own rows when it started
+            await presence.close_node(name)
 
     return [
         Duty("presence", lead_presence, follow_presence, node_gone),
