@@ -182,6 +182,9 @@ def test_presence_whichever_node_the_device_uses(nodes: dict[str, Node]) -> None
         ended = history(http, name)
         assert sorted(r["node"] for r in ended) == ["n2", "n3"]
         assert all(r["disconnected_at"] is not None and r["reason"] == "normal" for r in ended)
+        # The device's own view (the console's Connections tab) names the nodes too.
+        connections = http.get(f"/inventory/managedObjects/{mo_id}/connections").json()["connections"]
+        assert sorted(c["node"] for c in connections) == ["n2", "n3"]
 
 
 def _leader(http: httpx.Client) -> str | None:
