@@ -35,6 +35,9 @@ class FakeRemote:
     def interest_changed(self) -> None:
         self.changes += 1
 
+    async def settled(self) -> None:
+        return None
+
 
 def event(resource: str, tenant: str = "t1", payload: object = None) -> DomainEvent:
     return DomainEvent(tenant, resource, "CREATE", 1, 2, payload)

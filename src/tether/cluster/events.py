@@ -83,6 +83,7 @@ class ClusterEvents:
         self._some: dict[str, set[str]] = {}  # resource -> tenants some peer wants
         self._announced: bytes = b""
         self._scheduled = False
+        self._unflushed = False  # an announcement posted and not yet confirmed by NATS
         self._closers: list[Callable[[], Awaitable[None] | None]] = []
         self.forwarded = 0
         self.received = 0
@@ -145,6 +146,16 @@ class ClusterEvents:
         except RuntimeError:  # no loop yet (building the services): start() announces
             self._scheduled = False
 
+    async def settled(self) -> None:
+        if self._scheduled:
+            self._announce()
+        if self._unflushed:
+            self._unflushed = False
+            try:
+                await asyncio.wait_for(self.node.bus.flush(), 2)  # NATS has it (and routes it in order)
+            except Exception:  # NATS is away: the announcement goes when it is back
+                log.debug("cluster events: interest not confirmed", exc_info=True)
+
     # -- interest ----------------------------------------------------------------------------------------
 
     def _announce(self, force: bool = False) -> None:
@@ -158,6 +169,7 @@ class ClusterEvents:
         data = orjson.dumps(doc)
         if data != self._announced or force:
             self._announced = data
+            self._unflushed = True
             self.node.bus.post(INTEREST, data)
 
     def _reannounce(self) -> None:

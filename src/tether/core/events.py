@@ -61,6 +61,10 @@ class Remote(Protocol):
         """This node's cluster subscribers want other tenants now."""
         ...
 
+    async def settled(self) -> None:
+        """Until the other nodes were told the last change of interest."""
+        ...
+
 
 class _Subscription:
     __slots__ = ("cluster", "handler", "resources", "tenants", "wants")
@@ -193,3 +197,10 @@ class EventBus:
         remote = self.remote
         if remote is not None:
             remote.interest_changed()
+
+    async def settled(self) -> None:
+        """Until the other nodes know this node's interest as it is now (e.g. before a real-time subscription
+        is confirmed, so an event made on another node right after is not missed); at once when alone."""
+        remote = self.remote
+        if remote is not None:
+            await remote.settled()

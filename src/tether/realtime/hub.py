@@ -180,6 +180,10 @@ class Hub:
             subscribers.add(session)
         return name
 
+    async def settled(self) -> None:
+        """Until the other nodes of a cluster know what this hub's subscribers want (at once when alone)."""
+        await self._events.settled()
+
     def unsubscribe(self, session: Session, channel: object) -> str:
         name = validate(session.endpoint, channel)
         session.subscriptions.discard(name)
