@@ -20,9 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-from tether.storage.sql.database import Database
-from tether.storage.sql.dialect import HeldLock
+from typing import Protocol
 
 from .membership import NodeInfo
 from .node import ClusterNode
@@ -36,6 +34,17 @@ LOCK = "tether.leader"
 ADVERTISED = "leader"
 
 Step = Callable[[], Awaitable[None] | None]
+
+
+class HeldLock(Protocol):
+    async def check(self) -> bool: ...
+    async def release(self) -> None: ...
+
+
+class Locks(Protocol):
+    """The shared database's session locks (storage.sql.database.Database.try_hold)."""
+
+    async def try_hold(self, name: str) -> HeldLock | None: ...
 
 
 async def _run(step: Step | None) -> None:
@@ -58,7 +67,7 @@ class Duty:
 
 
 class Leadership:
-    def __init__(self, node: ClusterNode, database: Database, retry: float = 1.0) -> None:
+    def __init__(self, node: ClusterNode, database: Locks, retry: float = 1.0) -> None:
         self.node = node
         self.database = database
         self.retry = retry
