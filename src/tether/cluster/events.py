@@ -47,17 +47,29 @@ _SAFE_GLOBALS: dict[str, frozenset[str]] = {
 }
 
 
+#: (module, name) -> the class, once allowed (every event names the same few).
+_allowed: dict[tuple[str, str], Any] = {}
+
+
 class _Unpickler(pickle.Unpickler):
     """Finds only Tether's dataclasses and enumerations and the few standard types above."""
 
     def find_class(self, module: str, name: str) -> Any:
+        found = _allowed.get((module, name))
+        if found is not None:
+            return found
         if name in _SAFE_GLOBALS.get(module, ()):
-            return super().find_class(module, name)
-        if module.startswith("tether.") and "." not in name:
             found = super().find_class(module, name)
-            if isinstance(found, type) and (dataclasses.is_dataclass(found) or issubclass(found, enum.Enum)):
-                return found
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cluster event")
+        elif module.startswith("tether.") and "." not in name:
+            found = super().find_class(module, name)
+            if not (
+                isinstance(found, type) and (dataclasses.is_dataclass(found) or issubclass(found, enum.Enum))
+            ):
+                found = None
+        if found is None:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cluster event")
+        _allowed[(module, name)] = found
+        return found
 
 
 def encode(origin: str, event: DomainEvent) -> bytes:
