@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from tether.cluster import ClusterNode
 from tether.cluster import admin as cluster_admin
 from tether.cluster import routing as cluster_routing
 from tether.cluster.admin import ClusterControl
+from tether.cluster.events import ClusterEvents
+from tether.cluster.leader import Duty, Leadership
 from tether.config import ConfigError, Settings
 from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
@@ -92,12 +95,19 @@ class Platform:
     app: ASGIApp
     provisioned: Provisioned
     password_watch: PasswordChangeWatch
+    #: In a cluster: the event bus's link to the other nodes, and the leader election (docs/cluster.md).
+    cluster_events: ClusterEvents | None = None
+    leadership: Leadership | None = None
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
 
     async def close(self) -> None:
+        if self.leadership is not None:
+            await self.leadership.close()
+        if self.cluster_events is not None:
+            await self.cluster_events.close()
         self.services.realtime.close()
         await self.services.bulk_operations.close()
         await self.services.presence.close()
@@ -183,7 +193,15 @@ def build_services(
         jobs=JobService(storage.jobs, Targeting(things, inventory, storage.jobs, events)),
         monitoring=monitoring,
         binaries=binaries,
-        presence=PresenceService(storage.presence, inventory, identity, alarms, events, presence_settings),
+        presence=PresenceService(
+            storage.presence,
+            inventory,
+            identity,
+            alarms,
+            events,
+            presence_settings,
+            node=cluster.name if cluster is not None else None,
+        ),
         rules=rules,
         connectors=connectors,
         sinks=sinks,
@@ -246,19 +264,65 @@ async def build_platform(
     await services.certificates.load()
     await services.bans.load()
     await services.tokens.load()
-    # Connection history and device presence: what a previous process left open is closed now.
+    # Connection history and device presence: what a previous process (in a cluster: of this node's name)
+    # left open is closed now.
     await services.presence.start()
     await services.rules.load()
     await services.connectors.load()
-    services.retention.start()  # the retention job, every retention_interval seconds
-    services.bulk_operations.start()  # goes on with what a previous process left running
-    return Platform(
+    if cluster is None:
+        services.retention.start()  # every retention_interval seconds (in a cluster: the leader)
+    # Goes on with what a previous process left running; every node of a cluster runs it (each step is a
+    # compare-and-set on the bulk operation's cursor: storage/sql/bulk_operations.py).
+    services.bulk_operations.start()
+    platform = Platform(
         storage=storage,
         services=services,
         app=create_app(services),
         provisioned=provisioned,
         password_watch=password_watch,
     )
+    if cluster is not None:
+        # Events of the other nodes (before the broker: its adapters must not miss one) and the leader.
+        platform.cluster_events = ClusterEvents(cluster, services.events)
+        await platform.cluster_events.start()
+        platform.leadership = Leadership(cluster, storage.database)
+        for duty in leader_duties(services, cluster):
+            platform.leadership.add(duty)
+        await platform.leadership.start()
+    return platform
+
+
+def leader_duties(services: Services, cluster: ClusterNode) -> list[Duty]:
+    """What the leader of a cluster runs for all (docs/cluster.md, "What runs once"): the availability
+    alarms and history purge of presence (and closing the connections of nodes that are gone), the
+    retention job."""
+    presence, membership = services.presence, cluster.membership
+    sweeping: set[asyncio.Task[int]] = set()
+
+    async def lead_presence() -> None:
+        presence.leading = True
+
+        async def sweep() -> int:
+            await asyncio.sleep(membership.timeout)  # until every live node was heard
+            return await presence.sweep(membership.alive)
+
+        task = asyncio.ensure_future(sweep())
+        sweeping.add(task)
+        task.add_done_callback(sweeping.discard)
+
+    def follow_presence() -> None:
+        presence.leading = False
+        for task in sweeping:
+            task.cancel()
+
+    async def node_gone(name: str) -> None:
+        if not membership.alive(name):  # back already (restarted): it closed its own rows when it started
+            await presence.close_node(name)
+
+    return [
+        Duty("presence", lead_presence, follow_presence, node_gone),
+        Duty("retention", services.retention.start, services.retention.close),
+    ]
 
 
 def build_mqtt_hooks(platform: Platform, config: BrokerConfig) -> PlatformHooks:
@@ -281,7 +345,7 @@ def install_adapters(
     services = platform.services
     xyte = xyte_adapter.install(broker, services, hooks)
     # EMQX Fleets shadows, commands, jobs and events on $emqx/things/<name>/...
-    fleets = fleets_adapter.install(broker, services)
+    fleets = fleets_adapter.install(broker, services, timers=services.cluster is None)
     # SmartREST 2.0 and JSON via MQTT (roots s, t, q, c, event, alarm, measurement, inventory); the
     # bootstrap user's s/ucr is passed on to the MQTT bootstrap flow.
     bootstrap = DeviceBootstrap(services.registration, broker.publish)
@@ -307,7 +371,7 @@ def install_adapters(
     # The management API reaches the broker from now until it stops.
     services.broker.attach(broker)
     return [
-        *install_cluster(platform, broker),
+        *install_cluster(platform, broker, fleets),
         services.broker.detach,
         stop_rules,
         xyte.close,
@@ -318,7 +382,9 @@ def install_adapters(
     ]
 
 
-def install_cluster(platform: Platform, broker: Broker) -> list[Callable[[], Awaitable[None] | None]]:
+def install_cluster(
+    platform: Platform, broker: Broker, fleets: fleets_adapter.FleetsAdapter
+) -> list[Callable[[], Awaitable[None] | None]]:
     """The parts that make this node one of several sharing the database (docs/cluster.md), once its
     broker and adapters are installed; returns what detaches them. Nothing without a cluster."""
     cluster = platform.services.cluster
@@ -329,4 +395,22 @@ def install_cluster(platform: Platform, broker: Broker) -> list[Callable[[], Awa
     detach.append(cluster_admin.install(platform.services, broker))  # the management API on any node
     # MQTT messages, shared subscriptions, retained messages and QoS across nodes (cluster/routing.py).
     detach.append(cluster_routing.install(cluster, broker))
+    # Fleets job and command timeouts on the leader (the events and the rest of the leader: build_platform).
+    detach.append(fleets_duty(platform, fleets))
     return detach
+
+
+def fleets_duty(platform: Platform, fleets: fleets_adapter.FleetsAdapter) -> Callable[[], None]:
+    """The leader's Fleets timers: the jobs' timeout tick, and the command timers of what is SENT (at start
+    and when a node that held some is gone); returns what removes the duty."""
+    assert platform.leadership is not None
+    leadership, tenants = platform.leadership, platform.services.tenants
+
+    async def commands_of_gone(_: str) -> None:
+        await fleets.restore_timers(await tenants.tenant_ids())
+
+    duty = Duty(
+        "fleets timers", lambda: fleets.start_timers(tenants.tenant_ids), fleets.stop_timers, commands_of_gone
+    )
+    leadership.add(duty)
+    return lambda: leadership.remove(duty)

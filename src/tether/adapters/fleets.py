@@ -203,6 +203,19 @@ class FleetsAdapter:
             events.subscribe(self._on_thing_changed, resources={"managedobjects"}),
         ]
 
+    def start_timers(self, tenant_ids: Callable[[], Awaitable[list[str]]]) -> None:
+        """The jobs' timeout tick, and the command timers restored in the background (the broker accepts
+        connections meanwhile). A command this process sends gets its timer anyway; a command timed out
+        twice (two nodes) is finished once (CommandService: a compare-and-set)."""
+        if self.jobs is not None:
+            self.jobs.start()
+        self.start(tenant_ids)
+
+    def stop_timers(self) -> None:
+        """Stop the jobs' tick (the command timers already set fire: finishing one is a compare-and-set)."""
+        if self.jobs is not None:
+            self.jobs.stop()
+
     def start(self, tenant_ids: Callable[[], Awaitable[list[str]]]) -> None:
         """Restore the command timers in the background (the broker accepts connections meanwhile)."""
 
@@ -534,9 +547,10 @@ class FleetsAdapter:
 _INVALID = object()
 
 
-def install(broker: Broker, services: Services) -> FleetsAdapter:
+def install(broker: Broker, services: Services, timers: bool = True) -> FleetsAdapter:
     """Attach the Fleets adapter to a running broker (on its event loop). Call its close() before the broker
-    stops."""
+    stops. `timers`: start the jobs' timeout tick and restore the command timers now (in a cluster the
+    leader does, bootstrap.fleets_duty)."""
     jobs = FleetsJobsAdapter(broker, services.things, services.jobs)
     adapter = FleetsAdapter(
         broker,
@@ -548,6 +562,6 @@ def install(broker: Broker, services: Services) -> FleetsAdapter:
         jobs,
     )
     broker.add_handler(ROOT, adapter.handle)
-    adapter.start(services.tenants.tenant_ids)
-    jobs.start()
+    if timers:
+        adapter.start_timers(services.tenants.tenant_ids)
     return adapter

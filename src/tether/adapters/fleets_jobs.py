@@ -179,7 +179,14 @@ class FleetsJobsAdapter:
         self._unwatch: Callable[[], None] | None = service.watch(self._on_changes)
 
     def start(self) -> None:
-        self._ticker = self._loop.create_task(self._tick_forever())
+        if self._ticker is None or self._ticker.done():
+            self._ticker = self._loop.create_task(self._tick_forever())
+
+    def stop(self) -> None:
+        """Stop the timer (another node of a cluster runs it)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
 
     def close(self) -> None:
         if self._unwatch is not None:

@@ -5,6 +5,8 @@ must tell each other (docs/cluster.md).
 - :mod:`.membership` knows which nodes are alive (heartbeats), and tells its listeners when one joins or
   leaves (cleanly or by silence).
 - :mod:`.node` is this process as a member: its name, its bus and its view of the others.
+- :mod:`.events` carries domain events to the nodes whose cluster subscribers want them.
+- :mod:`.leader` elects the node that runs what must run once (a PostgreSQL session advisory lock).
 
 Without ``--cluster`` nothing here runs: one process, its own broker, its in-process event bus.
 """

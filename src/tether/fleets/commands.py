@@ -310,15 +310,32 @@ class CommandService:
         if result is not None:
             fragment["result"] = result
         target = OPERATION_STATUS[status]
-        if target is OperationStatus.SUCCESSFUL and current.operation.status is OperationStatus.PENDING:
-            # The operation lifecycle passes through EXECUTING (operations/models.py TRANSITIONS).
-            await self._operations.update(who, op_id, status=OperationStatus.EXECUTING)
-            op = await self._operations.update(who, op_id, status=target, fragments={FRAGMENT: fragment})
-        else:
-            reason = status.value if not isinstance(result, str) else f"{status.value}: {result}"
-            op = await self._operations.update(
-                who, op_id, status=target, failure_reason=reason[:1024], fragments={FRAGMENT: fragment}
-            )
+        # Each step only from the status read (the lock above is this process's; the nodes of a cluster
+        # may time one command out at once): one of them finishes it, the others find it finished.
+        was = current.operation.status
+        try:
+            if target is OperationStatus.SUCCESSFUL and was is OperationStatus.PENDING:
+                # The operation lifecycle passes through EXECUTING (operations/models.py TRANSITIONS).
+                await self._operations.update(who, op_id, status=OperationStatus.EXECUTING, expect=was)
+                was = OperationStatus.EXECUTING
+                op = await self._operations.update(
+                    who, op_id, status=target, fragments={FRAGMENT: fragment}, expect=was
+                )
+            else:
+                reason = status.value if not isinstance(result, str) else f"{status.value}: {result}"
+                op = await self._operations.update(
+                    who,
+                    op_id,
+                    status=target,
+                    failure_reason=reason[:1024],
+                    fragments={FRAGMENT: fragment},
+                    expect=was,
+                )
+        except Conflict:
+            latest = command_of(await self._operations.get(who, op_id))
+            shown = latest.status.value if latest is not None else "finished"
+            message = f"Command '{current.execution_id}' is {shown} already"
+            raise CommandFinished(message, resource=R) from None
         found = command_of(op)
         assert found is not None
         return found

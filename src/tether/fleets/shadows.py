@@ -125,7 +125,7 @@ class ShadowService:
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         if events is not None:
-            events.subscribe(self._on_object, resources={"managedobjects"})
+            events.subscribe(self._on_object, resources={"managedobjects"}, cluster=True)
 
     def watch(self, watcher: Watcher) -> Callable[[], None]:
         self._watchers.append(watcher)

@@ -111,7 +111,7 @@ class ThingService:
         self._by_name: dict[tuple[str, str], Thing] = {}
         self._names_of_mo: dict[tuple[str, int], str] = {}
         self._owned: dict[tuple[str, str], tuple[str, ...]] = {}
-        events.subscribe(self._forget, resources={"managedobjects"})
+        events.subscribe(self._forget, resources={"managedobjects"}, cluster=True)  # a cache: every node's
 
     # -- operators ------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tether.core.clock import now_ms
-from tether.core.errors import Forbidden, InvalidInput, Missing, NotFound
+from tether.core.errors import Conflict, Forbidden, InvalidInput, Missing, NotFound
 from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.core.values import clean_fields
@@ -146,15 +146,20 @@ class OperationService:
         status: OperationStatus | None = None,
         failure_reason: str | None = None,
         fragments: Json | None = None,
+        expect: OperationStatus | None = None,
     ) -> Operation:
         """Change status (along the lifecycle) and merge fragments; a fragment set to None is removed.
 
         `failure_reason` goes with FAILED only. The change is a compare-and-set on the status read
         here: if another writer moved the operation on meanwhile, the rules are checked again against
-        the new status, so two agents can never both finish one operation.
+        the new status, so two agents can never both finish one operation. With `expect`, the change is
+        made only from that status (Conflict otherwise): a writer that must act once (a timeout fired
+        on several cluster nodes) never repeats a status another writer set.
         """
         while True:
             op = await self.get(who, op_id)
+            if expect is not None and op.status is not expect:
+                raise Conflict(f"Operation {op_id} is {op.status} already", resource=R)
             new_status = op.status if status is None else status
             check_transition(op.status, new_status)
             if failure_reason is not None and new_status is not OperationStatus.FAILED:

@@ -1,6 +1,12 @@
 """Device presence over time: c8y_Connection and c8y_Availability on the managed object, and the alarms of
 devices that went silent (c8y_RequiredAvailability) or whose connection dropped and did not come back.
 
+In a cluster (`shared`, docs/cluster.md) every node keeps the states of all devices: a node that changes a
+device's state tells the others (``EventBus.tell_others``, resource ``presence``, a copy of the states) and
+follows theirs (:meth:`Availability.on_remote`); the database decides whether a device is still connected
+through another node before it is called disconnected; the alarms of :meth:`Availability.check` are raised
+by the leader only (PresenceService.leading).
+
 Time comes from an injectable clock (ms since the epoch) and the checks run when :meth:`Availability.check`
 is called (the service's timer), so tests use short intervals without sleeping.
 """
@@ -9,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from tether.core.clock import to_iso
 from tether.core.errors import DomainError
-from tether.core.events import DomainEvent
+from tether.core.events import DomainEvent, EventBus
 from tether.inventory.models import ManagedObject, ManagedObjectChange
 from tether.inventory.service import InventoryService
 from tether.presence.models import AvailabilityStatus, DevicePresence, PresenceSettings
@@ -30,6 +37,9 @@ Clock = Callable[[], int]
 UNAVAILABILITY_ALARM = "c8y_UnavailabilityAlarm"
 OFFLINE_ALARM = "tether_OfflineAlarm"
 REQUIRED = "c8y_RequiredAvailability"
+#: The EventBus resource of device states told to the other nodes of a cluster (payload: DevicePresence
+#: tuple).
+PRESENCE = "presence"
 #: lastMessage on the managed object is refreshed at most this often (the availability endpoint is exact).
 MO_REFRESH_MS = 60_000
 
@@ -58,7 +68,11 @@ class Availability:
         alarms: AlarmService,
         settings: PresenceSettings,
         clock: Clock,
+        events: EventBus | None = None,
     ) -> None:
+        #: In a cluster: the bus that tells the other nodes (None: this process alone).
+        self.events = events
+        self._told: dict[tuple[str, int], DevicePresence] = {}
         self._store = store
         self._inventory = inventory
         self._alarms = alarms
@@ -74,7 +88,7 @@ class Availability:
         now = self.clock()
         for state in await self._store.devices():
             self.devices[(state.tenant_id, state.mo_id)] = state
-            if state.connected:
+            if state.connected and self.events is None:  # in a cluster: closed per node (PresenceService)
                 await self.disconnected(state.tenant_id, state.mo_id)
             elif state.disconnected_at is None and not state.offline_alarm:
                 state.since = state.since or now
@@ -94,17 +108,28 @@ class Availability:
         state.connected = True
         state.disconnected_at = None
         self._dirty.add((tenant_id, mo_id))
+        self._tell(state)
         await self._update(tenant_id, mo_id, {"c8y_Connection": {"status": "CONNECTED"}})
         if state.offline_alarm:
             state.offline_alarm = False
             await self._clear(tenant_id, mo_id, OFFLINE_ALARM)
 
     async def disconnected(self, tenant_id: str, mo_id: int) -> None:
+        """The device's last connection here ended. In a cluster it may be connected through another node
+        (it moved, or its new connection was recorded first): the database's open connections decide,
+        before and after DISCONNECTED is written, so whichever order the two nodes write in, a device
+        connected anywhere ends CONNECTED."""
+        shared = self.events is not None
+        if shared and await self._store.open_connections(tenant_id, mo_id):
+            return
         state = self.state(tenant_id, mo_id)
         state.connected = False
         state.disconnected_at = self.clock()
         self._dirty.add((tenant_id, mo_id))
+        self._tell(state)
         await self._update(tenant_id, mo_id, {"c8y_Connection": {"status": "DISCONNECTED"}})
+        if shared and await self._store.open_connections(tenant_id, mo_id):
+            await self.connected(tenant_id, mo_id)
 
     async def heard(self, tenant_id: str, mo_id: int) -> None:
         """The device published since the last check."""
@@ -113,6 +138,7 @@ class Availability:
         state = self.state(tenant_id, mo_id)
         state.last_message = now
         self._dirty.add(key)
+        self._tell(state)
         if state.status is not AvailabilityStatus.AVAILABLE:
             state.status = AvailabilityStatus.AVAILABLE
             await self._write_availability(state)
@@ -157,6 +183,7 @@ class Availability:
                 if now - heard >= interval * 60_000:
                     state.status = AvailabilityStatus.UNAVAILABLE
                     self._dirty.add((state.tenant_id, state.mo_id))
+                    self._tell(state)
                     await self._write_availability(state)
                     await self._raise(
                         state,
@@ -170,14 +197,55 @@ class Availability:
                 and state.disconnected_at is not None
                 and now - state.disconnected_at >= grace_ms
             ):
+                shared = self.events is not None
+                if shared and await self._store.open_connections(state.tenant_id, state.mo_id):
+                    state.connected, state.disconnected_at = True, None  # connected through another node
+                    continue
                 state.offline_alarm = True
                 self._dirty.add((state.tenant_id, state.mo_id))
+                self._tell(state)
                 await self._raise(
                     state,
                     OFFLINE_ALARM,
                     f"The connection dropped at {to_iso(state.disconnected_at)} and did not come back.",
                 )
         await self.save()
+
+    # ------------------------------------------------------------------------------- the other nodes
+
+    def _tell(self, state: DevicePresence) -> None:
+        if self.events is not None:
+            self._told[(state.tenant_id, state.mo_id)] = state
+
+    def tell(self) -> None:
+        """Send the states changed since the last call to the other nodes (one event per tenant)."""
+        told, self._told = self._told, {}
+        if self.events is None or not told:
+            return
+        by_tenant: dict[str, list[DevicePresence]] = {}
+        for state in told.values():
+            by_tenant.setdefault(state.tenant_id, []).append(replace(state))
+        for tenant_id, states in by_tenant.items():
+            self.events.tell_others(DomainEvent(tenant_id, PRESENCE, "UPDATE", None, None, tuple(states)))
+
+    def on_remote(self, event: DomainEvent) -> None:
+        """Another node changed device states (EventBus handler, cluster subscribers only): this node's
+        copy follows, without writing (that node saved them)."""
+        if event.resource != PRESENCE or not isinstance(event.payload, tuple):
+            return
+        for theirs in event.payload:
+            if not isinstance(theirs, DevicePresence):
+                continue
+            key = (theirs.tenant_id, theirs.mo_id)
+            mine = self.devices.get(key)
+            if mine is None:
+                self.devices[key] = replace(theirs)
+                continue
+            mine.connected, mine.disconnected_at = theirs.connected, theirs.disconnected_at
+            mine.offline_alarm, mine.status = theirs.offline_alarm, theirs.status
+            mine.response_interval, mine.since = theirs.response_interval, theirs.since
+            if theirs.last_message is not None and (mine.last_message or 0) < theirs.last_message:
+                mine.last_message = theirs.last_message
 
     async def save(self) -> None:
         dirty, self._dirty = self._dirty, set()

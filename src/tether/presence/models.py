@@ -66,26 +66,27 @@ class ConnectionRecord:
     connected_at: int
     disconnected_at: int | None = None
     reason: str | None = None
+    node: str = ""  # the cluster node the connection is on ("" for a process alone)
 
     # Positional copies: dataclasses.replace costs several times more, and these run per CONNECT.
     @classmethod
-    def opened(cls, id: str, f: ConnectionFact) -> ConnectionRecord:
+    def opened(cls, id: str, f: ConnectionFact, node: str = "") -> ConnectionRecord:
         return cls(
             id, f.tenant_id, f.client_id, f.username, f.device, f.mo_id, f.ip_address, f.proto_ver,
-            f.clean_start, f.keepalive, f.connected_at,
+            f.clean_start, f.keepalive, f.connected_at, None, None, node,
         )  # fmt: skip
 
     def ended(self, at: int, reason: str) -> ConnectionRecord:
         return ConnectionRecord(
             self.id, self.tenant_id, self.client_id, self.username, self.device, self.mo_id, self.ip_address,
-            self.proto_ver, self.clean_start, self.keepalive, self.connected_at, at, reason,
+            self.proto_ver, self.clean_start, self.keepalive, self.connected_at, at, reason, self.node,
         )  # fmt: skip
 
     def of_device(self, mo_id: int) -> ConnectionRecord:
         return ConnectionRecord(
             self.id, self.tenant_id, self.client_id, self.username, self.device, mo_id, self.ip_address,
             self.proto_ver, self.clean_start, self.keepalive, self.connected_at, self.disconnected_at,
-            self.reason,
+            self.reason, self.node,
         )  # fmt: skip
 
 

@@ -5,6 +5,11 @@ synchronously on the event loop; they only enqueue. One worker task writes the h
 connect storm costs one INSERT per batch, not per CONNECT) and updates the devices' managed objects.
 A timer (:meth:`PresenceService.tick`, every `check_interval` seconds) samples each live connection's
 message counter, checks availability and the offline grace, and deletes history past its retention.
+
+In a cluster (`node` given, docs/cluster.md) each history row names its node: a starting node closes only its
+own rows left open, the leader closes those of nodes that are gone (:meth:`close_node`, :meth:`sweep`), and
+the alarms and the purge of the timer run on the leader only (:attr:`leading`); every node still samples its
+own connections and tells the others what changed (availability.py).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import contextlib
 import itertools
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tether.core.clock import now_ms
@@ -22,7 +28,7 @@ from tether.core.events import Action, DomainEvent, EventBus
 from tether.core.paging import Page, PageRequest
 from tether.identity.service import IdentityService
 from tether.inventory.service import InventoryService
-from tether.presence.availability import Availability, Clock, required_interval, system
+from tether.presence.availability import PRESENCE, Availability, Clock, required_interval, system
 from tether.presence.models import (
     Activity,
     AvailabilityStatus,
@@ -69,6 +75,7 @@ class PresenceService:
         events: EventBus,
         settings: PresenceSettings,
         clock: Clock = now_ms,
+        node: str | None = None,
     ) -> None:
         self._store = store
         self._inventory = inventory
@@ -76,7 +83,14 @@ class PresenceService:
         self._events = events
         self.settings = settings
         self.clock = clock
-        self.availability = Availability(store, inventory, alarms, settings, clock)
+        #: The cluster node this process is (None: a process alone).
+        self.node = node
+        #: Whether this process raises the availability alarms and purges history: always alone, the
+        #: leader's only in a cluster.
+        self.leading = node is None
+        self.availability = Availability(
+            store, inventory, alarms, settings, clock, events if node is not None else None
+        )
         self._live: dict[str, _Live] = {}
         # History ids: random per process, then counted (32 hex digits; cheaper than a uuid4 per CONNECT).
         self._id_prefix = secrets.token_hex(10)
@@ -92,6 +106,18 @@ class PresenceService:
         # Tenants being deleted (TenantAdministration.delete): their facts are no longer written.
         self._gone: set[str] = set()
         self._unsubscribe_tenants = events.subscribe(self._on_tenant, resources={"tenants"})
+        self._unsubscribe_remote: Callable[[], None] | None = None
+        if node is not None:
+            # Device states and deletions of the other nodes (in memory only: cluster subscribers).
+            self._unsubscribe()
+            self._unsubscribe = events.subscribe(
+                self.availability.on_inventory, resources={"managedobjects"}, cluster=True
+            )
+            self._unsubscribe_tenants()
+            self._unsubscribe_tenants = events.subscribe(self._on_tenant, resources={"tenants"}, cluster=True)
+            self._unsubscribe_remote = events.subscribe(
+                self.availability.on_remote, resources={PRESENCE}, cluster=True
+            )
 
     def _on_tenant(self, event: DomainEvent) -> None:
         if event.action == "DELETE":
@@ -103,10 +129,12 @@ class PresenceService:
         """Close what a previous process left open, then run the writer (and the timer)."""
         now = self.clock()
         await self.availability.load()
-        for record in await self._store.close_open(now, "shutdown"):
+        # A process alone: every row; a cluster node: those it left open under its name.
+        for record in await self._store.close_open(now, "shutdown", self.node):
             if record.mo_id is not None:
                 await self.availability.disconnected(record.tenant_id, record.mo_id)
         await self.availability.save()
+        self.availability.tell()
         self._worker = asyncio.create_task(self._write_loop(), name="presence-writer")
         if timer:
             self._timer = asyncio.create_task(self._timer_loop(), name="presence-timer")
@@ -122,8 +150,32 @@ class PresenceService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         await self.availability.save()
+        self.availability.tell()
         self._unsubscribe()
         self._unsubscribe_tenants()
+        if self._unsubscribe_remote is not None:
+            self._unsubscribe_remote()
+
+    # ------------------------------------------------------------------------------- a cluster's leader
+
+    async def close_node(self, node: str, reason: str = "node_down") -> int:
+        """End the open connections of a cluster node that is gone (the leader's duty); how many."""
+        records = await self._store.close_open(self.clock(), reason, node)
+        for record in records:
+            if record.mo_id is not None:
+                await self.availability.disconnected(record.tenant_id, record.mo_id)
+        await self.availability.save()
+        self.availability.tell()
+        return len(records)
+
+    async def sweep(self, alive: Callable[[str], bool]) -> int:
+        """End the open connections of every node that is not `alive` (a new leader: nodes that died
+        before it led, or while no node was up); how many."""
+        closed = 0
+        for node in await self._store.open_nodes():
+            if node != self.node and not alive(node):
+                closed += await self.close_node(node)
+        return closed
 
     async def flush(self) -> None:
         """Wait until every fact enqueued so far is written."""
@@ -134,7 +186,7 @@ class PresenceService:
 
     def connected(self, fact: ConnectionFact, activity: Activity) -> str:
         """Record a new connection; returns its history id (for :meth:`disconnected`)."""
-        record = ConnectionRecord.opened(f"{self._id_prefix}{next(self._ids):012x}", fact)
+        record = ConnectionRecord.opened(f"{self._id_prefix}{next(self._ids):012x}", fact, self.node or "")
         self._live[record.id] = _Live(record, activity, activity.messages)
         self._queue.put_nowait(("connected", record))
         self._announce("CREATE", record)
@@ -196,6 +248,7 @@ class PresenceService:
                     await self._device_connected(record, devices[record.id])
             elif record.id in self._counted:
                 await self._device_disconnected(record)
+        self.availability.tell()
 
     async def _device_connected(self, record: ConnectionRecord, mo_id: int) -> None:
         live = self._live.get(record.id)
@@ -298,7 +351,12 @@ class PresenceService:
                 await self._count_in(record.id, record.tenant_id, mo_id)
             if record.mo_id is not None:
                 await self.availability.heard(record.tenant_id, record.mo_id)
+        if not self.leading:  # a cluster node that is not the leader: its own states, saved and told
+            await self.availability.save()
+            self.availability.tell()
+            return
         await self.availability.check()
+        self.availability.tell()
         now = self.clock()
         if self.settings.history_days > 0 and now - self._purged_at >= _PURGE_EVERY_MS:
             self._purged_at = now
@@ -320,6 +378,8 @@ class PresenceService:
         state = self.availability.devices.get((who.tenant_id, mo_id))
         external_id = None
         connected = self._device_connections.get((who.tenant_id, mo_id), 0) > 0
+        if not connected and self.node is not None:  # perhaps through another node
+            connected = await self._store.open_connections(who.tenant_id, mo_id) > 0
         for live in self._live.values():
             if live.record.tenant_id == who.tenant_id and live.record.mo_id == mo_id:
                 external_id = live.record.device

@@ -15,8 +15,17 @@ class PresenceStore(Protocol):
         ...
 
     async def set_device(self, record_id: str, mo_id: int) -> None: ...
-    async def close_open(self, at: int, reason: str) -> list[ConnectionRecord]:
-        """End every row still open (left by a process that stopped); returns them, closed."""
+    async def close_open(self, at: int, reason: str, node: str | None = None) -> list[ConnectionRecord]:
+        """End every row still open (left by a process that stopped), or only those of cluster node `node`;
+        returns them, closed."""
+        ...
+
+    async def open_nodes(self) -> set[str]:
+        """The nodes with open rows ("" for a process outside a cluster)."""
+        ...
+
+    async def open_connections(self, tenant_id: str, mo_id: int) -> int:
+        """How many open rows a device has, whichever node they are on."""
         ...
 
     async def find(

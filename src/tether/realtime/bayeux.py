@@ -184,6 +184,8 @@ class Conversation:
                 self.hub.subscribe(session, name)
             else:
                 self.hub.unsubscribe(session, name)
+        if subscribe:
+            await self.hub.settled()  # in a cluster: the other nodes know before the client is answered
         return _reply(message, successful=True, clientId=session.client_id, subscription=wanted)
 
     async def _authorize(self, session: Session, names: list[str]) -> None:

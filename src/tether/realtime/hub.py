@@ -68,8 +68,13 @@ class Hub:
         self._channels: dict[str, int] = {}
         # tenant -> user -> what that (non-admin) user may read; followed through the inventory's events.
         self._views: dict[str, dict[str, View]] = {}
+        # In a cluster the other nodes' events too: this node's clients hear everything (docs/cluster.md).
+        self._events = events
         self._unsubscribe_bus: Callable[[], None] | None = events.subscribe(
-            self.publish, wants=lambda tenant: tenant in self._channels or tenant in self._views
+            self.publish,
+            wants=lambda tenant: tenant in self._channels or tenant in self._views,
+            cluster=True,
+            tenants=lambda: self._channels.keys() | self._views.keys(),
         )
 
     # -- configuration -------------------------------------------------------------------------------------
@@ -143,6 +148,8 @@ class Hub:
             view = views.get(session.username)
             if view is None:
                 view = views[session.username] = View(principal)
+                if len(views) == 1 and session.tenant_id not in self._channels:
+                    self._events.interest_changed()
                 view.ready = asyncio.ensure_future(view.load(rights))
             view.sessions += 1
             session.view = view
@@ -167,9 +174,15 @@ class Hub:
             subscribers = self._subscribers.get(key)
             if subscribers is None:
                 subscribers = self._subscribers[key] = set()
-                self._channels[key[0]] = self._channels.get(key[0], 0) + 1
+                count = self._channels[key[0]] = self._channels.get(key[0], 0) + 1
+                if count == 1:
+                    self._events.interest_changed()
             subscribers.add(session)
         return name
+
+    async def settled(self) -> None:
+        """Until the other nodes of a cluster know what this hub's subscribers want (at once when alone)."""
+        await self._events.settled()
 
     def unsubscribe(self, session: Session, channel: object) -> str:
         name = validate(session.endpoint, channel)
@@ -257,6 +270,7 @@ class Hub:
             del views[session.username]
             if not views:
                 del self._views[session.tenant_id]
+                self._events.interest_changed()
 
     def _unindex(self, session: Session, name: str) -> None:
         key = (session.tenant_id, session.endpoint, name)
@@ -270,6 +284,7 @@ class Hub:
                     self._channels[key[0]] = left
                 else:
                     del self._channels[key[0]]
+                    self._events.interest_changed()
 
     # -- fan-out -------------------------------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ class XyteService:
         self._by_mo: dict[tuple[str, int], str] = {}
         self._not_xyte: set[tuple[str, int]] = set()  # managed objects known not to be Xyte devices
         self._decoy = hash_secret(generate_password())
-        events.subscribe(self._forget_deleted, resources={"managedobjects"})
+        events.subscribe(self._forget_deleted, resources={"managedobjects"}, cluster=True)
 
     # -- device models (tenant admins) ------------------------------------------------------------
 

@@ -39,6 +39,8 @@ class PostgresDialect:
         self._url = url
         self._engine: AsyncEngine | None = None
         self._pool: asyncpg.Pool | None = None
+        #: A connection per lock name that tried and failed: the next try reuses it (try_hold).
+        self._candidates: dict[str, asyncpg.Connection] = {}
 
     async def open(self) -> None:
         self._engine = create_async_engine(
@@ -70,6 +72,9 @@ class PostgresDialect:
             return await work(connection)
 
     async def close(self) -> None:
+        candidates, self._candidates = self._candidates, {}
+        for connection in candidates.values():
+            connection.terminate()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -109,6 +114,23 @@ class PostgresDialect:
             finally:
                 await connection.execute("SELECT pg_advisory_unlock($1)", key)
 
+    async def try_hold(self, name: str) -> _SessionLock | None:
+        """pg_try_advisory_lock on a connection of its own, outside the pools: the lock lives as long as
+        that session, so the server releases it when this process dies or the connection drops."""
+        connection = self._candidates.pop(name, None)
+        if connection is None or connection.is_closed():
+            connection = await asyncpg.connect(
+                self._url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=CONNECT_TIMEOUT
+            )
+        try:
+            if await connection.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(name)):
+                return _SessionLock(connection)
+        except BaseException:
+            connection.terminate()
+            raise
+        self._candidates[name] = connection  # tried again on the same session, not a new one each time
+        return None
+
     def json_text(self, doc: Any, path: Path) -> ColumnElement[Any]:
         node = doc[path]
         return case((func.jsonb_typeof(node) == "string", node.as_string()), else_=None)
@@ -143,3 +165,23 @@ def postgresql_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
+
+
+class _SessionLock:
+    """A session advisory lock and the connection that holds it."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def check(self) -> bool:
+        try:
+            return bool(await self._connection.fetchval("SELECT 1", timeout=CONNECT_TIMEOUT))
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+
+    async def release(self) -> None:
+        # Closing the session releases its advisory locks.
+        try:
+            await self._connection.close(timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self._connection.terminate()

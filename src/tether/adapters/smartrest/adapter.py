@@ -109,9 +109,10 @@ class SmartRestAdapter:
             self.broker.add_handler(root, self.handle)
         for root in self.json.ROOTS:
             self.broker.add_handler(root, self.handle_json)
-        # Deleted objects too: connections forget them (dispatch.py deleted).
+        # Deleted objects too: connections forget them (dispatch.py deleted). In a cluster the other nodes'
+        # operations too: the device may be connected here while the operation was made on another node.
         self._unsubscribe = self.events.subscribe(
-            self.dispatcher.on_event, resources={"operations", "managedobjects"}
+            self.dispatcher.on_event, resources={"operations", "managedobjects"}, cluster=True
         )
 
     def detach(self) -> None:

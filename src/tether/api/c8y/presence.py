@@ -20,7 +20,7 @@ R = "inventory"
 
 
 def connection(record: ConnectionRecord) -> dict[str, Any]:
-    return {
+    shown = {
         "clientid": record.client_id,
         "username": record.username,
         "externalId": record.device,
@@ -32,6 +32,9 @@ def connection(record: ConnectionRecord) -> dict[str, Any]:
         "disconnected_at": to_iso(record.disconnected_at) if record.disconnected_at is not None else None,
         "reason": record.reason,
     }
+    if record.node:  # in a cluster: the node the connection is (or was) on (docs/cluster.md)
+        shown["node"] = record.node
+    return shown
 
 
 async def availability(request: Request) -> Response:

@@ -35,7 +35,7 @@ def _instant(request: Request, name: str) -> int | None:
 
 
 def history_row(record: ConnectionRecord) -> dict[str, Any]:
-    return {
+    row = {
         "clientid": record.client_id,
         "username": record.username,
         "ip_address": record.ip_address,
@@ -46,6 +46,9 @@ def history_row(record: ConnectionRecord) -> dict[str, Any]:
         "disconnected_at": to_iso(record.disconnected_at) if record.disconnected_at is not None else None,
         "reason": record.reason,
     }
+    if record.node:  # in a cluster: the node the connection is (or was) on, as EMQX's client info says
+        row["node"] = record.node
+    return row
 
 
 async def history(request: Request) -> Response:

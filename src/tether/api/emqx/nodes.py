@@ -20,6 +20,7 @@ from tether.api.emqx.common import json
 from tether.api.emqx.errors import EmqxError
 from tether.api.emqx.monitoring import _operator
 from tether.cluster import NodeInfo
+from tether.cluster.leader import ADVERTISED
 
 _STARTED = time.time()
 
@@ -32,7 +33,9 @@ def _shown(node: NodeInfo, me: str) -> dict[str, Any]:
         "uptime": int((time.time() - node.started_at) * 1000),
         "role": "core",
         "this_node": node.name == me,
-        "listeners": dict(node.info),
+        # The leader of the cluster (cluster/leader.py) says so in its heartbeats.
+        "leader": node.info.get(ADVERTISED) == "true",
+        "listeners": {k: v for k, v in node.info.items() if k != ADVERTISED},
     }
 
 
@@ -40,8 +43,9 @@ def _nodes(request: Request) -> list[dict[str, Any]]:
     services = ctx(request)
     me = services.monitoring.node
     if services.cluster is None:
-        # Alone: its listeners as they bound (the addresses /health reports).
-        return [_shown(NodeInfo(me, _STARTED, __version__, dict(services.readiness.addresses)), me)]
+        # Alone: its listeners as they bound (the addresses /health reports); it leads.
+        info = {**dict(services.readiness.addresses), ADVERTISED: "true"}
+        return [_shown(NodeInfo(me, _STARTED, __version__, info), me)]
     return [_shown(node, me) for node in services.cluster.membership.nodes]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tether.storage.errors import StorageUnavailable
-from tether.storage.sql.dialect import Dialect
+from tether.storage.sql.dialect import Dialect, HeldLock
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,6 +28,10 @@ class Database:
 
     def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self.dialect.write()
+
+    async def try_hold(self, name: str) -> HeldLock | None:
+        """See Dialect.try_hold: the lock `name`, held until released, if nobody else holds it."""
+        return await self.dialect.try_hold(name)
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
         """See Dialect.exclusive: one process of those sharing the database at a time."""

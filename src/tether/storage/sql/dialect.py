@@ -12,6 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 Path = tuple[str, ...]
 
 
+class HeldLock(Protocol):
+    """A lock held on a connection of its own (Dialect.try_hold)."""
+
+    async def check(self) -> bool:
+        """Whether it is still held (its connection still answers)."""
+        ...
+
+    async def release(self) -> None: ...
+
+
 class Dialect(Protocol):
     name: str
 
@@ -34,6 +44,11 @@ class Dialect(Protocol):
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
         """Held by one process at a time among those sharing the database (the nodes of a cluster), e.g.
         around first-start provisioning; a process that dies releases it."""
+        ...
+
+    async def try_hold(self, name: str) -> HeldLock | None:
+        """The lock `name` held until released (or until this process or its connection dies), if no other
+        process holds it now; None otherwise. For a leader among the nodes (cluster/leader.py)."""
         ...
 
     # JSON documents (column `attrs`): each returns NULL where the path is missing or of another type.

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -59,6 +60,8 @@ connection_history = Table(
     Column("connected_at", BigInteger, nullable=False),
     Column("disconnected_at", BigInteger),
     Column("reason", String(64)),
+    Column("node", String(64), nullable=False, server_default=""),  # migration 0023
+    Index("ix_connection_history_open", "disconnected_at", "node"),
     Index("ix_connection_history_client", "tenant_id", "client_id", "connected_at"),
     Index("ix_connection_history_device", "tenant_id", "mo_id", "connected_at"),
     Index("ix_connection_history_ended", "disconnected_at"),
@@ -82,16 +85,16 @@ _H = connection_history.c
 _D = device_presence.c
 _COLUMNS = (
     "id, tenant_id, client_id, username, device, mo_id, ip_address, proto_ver, clean_start, keepalive, "
-    "connected_at, disconnected_at, reason"
+    "connected_at, disconnected_at, reason, node"
 )
-_WIDTH = 13
+_WIDTH = 14
 #: Rows per SQLite statement (prepared once each, cached by the driver); unused rows are NULL-padded and
-#: dropped by the WHERE. 512 x 13 parameters stay below SQLITE_MAX_VARIABLE_NUMBER (32766).
+#: dropped by the WHERE. 512 x 14 parameters stay below SQLITE_MAX_VARIABLE_NUMBER (32766).
 _SIZES = (16, 128, 512)
 _PG_INSERT = (
     f"INSERT INTO connection_history ({_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
     "$4::text[], $5::text[], $6::bigint[], $7::text[], $8::int[], $9::bool[], $10::int[], $11::bigint[], "
-    "$12::bigint[], $13::text[])"
+    "$12::bigint[], $13::text[], $14::text[])"
 )
 _PG_CLOSE = (
     "UPDATE connection_history AS h SET disconnected_at = v.at, reason = v.reason "
@@ -138,7 +141,7 @@ def _chunks(params: list[Any], width: int, statement: Any) -> list[tuple[str, li
 def _values(r: ConnectionRecord) -> tuple[Any, ...]:
     return (
         r.id, r.tenant_id, r.client_id, r.username, r.device, r.mo_id, r.ip_address, r.proto_ver,
-        r.clean_start, r.keepalive, r.connected_at, r.disconnected_at, r.reason,
+        r.clean_start, r.keepalive, r.connected_at, r.disconnected_at, r.reason, r.node,
     )  # fmt: skip
 
 
@@ -157,6 +160,7 @@ def _record(row: Any) -> ConnectionRecord:
         connected_at=row.connected_at,
         disconnected_at=row.disconnected_at,
         reason=row.reason,
+        node=row.node,
     )
 
 
@@ -175,6 +179,7 @@ def _row(record: ConnectionRecord) -> dict[str, Any]:
         "connected_at": record.connected_at,
         "disconnected_at": record.disconnected_at,
         "reason": record.reason,
+        "node": record.node,
     }
 
 
@@ -214,16 +219,34 @@ class SqlPresenceStore:
         async with self._db.write() as conn:
             await conn.execute(update(connection_history).where(_H.id == record_id).values(mo_id=mo_id))
 
-    async def close_open(self, at: int, reason: str) -> list[ConnectionRecord]:
+    async def close_open(self, at: int, reason: str, node: str | None = None) -> list[ConnectionRecord]:
+        where: ColumnElement[bool] = _H.disconnected_at.is_(None)
+        if node is not None:
+            where = and_(where, _H.node == node)
         async with self._db.write() as conn:
-            rows = (await conn.execute(select(connection_history).where(_H.disconnected_at.is_(None)))).all()
+            rows = (await conn.execute(select(connection_history).where(where))).all()
             if rows:
+                ids = [r.id for r in rows]
                 await conn.execute(
                     update(connection_history)
-                    .where(_H.disconnected_at.is_(None))
+                    .where(_H.id.in_(ids), _H.disconnected_at.is_(None))
                     .values(disconnected_at=at, reason=reason)
                 )
         return [replace(_record(r), disconnected_at=at, reason=reason) for r in rows]
+
+    async def open_nodes(self) -> set[str]:
+        query = select(_H.node).where(_H.disconnected_at.is_(None)).distinct()
+        async with self._db.read() as conn:
+            return {str(node) for node in (await conn.scalars(query)).all()}
+
+    async def open_connections(self, tenant_id: str, mo_id: int) -> int:
+        query = (
+            select(func.count())
+            .select_from(connection_history)
+            .where(_H.tenant_id == tenant_id, _H.mo_id == mo_id, _H.disconnected_at.is_(None))
+        )
+        async with self._db.read() as conn:
+            return int(await conn.scalar(query) or 0)
 
     async def find(
         self, tenant_id: str, criteria: HistoryCriteria, page: PageRequest

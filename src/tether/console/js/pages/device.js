@@ -41,12 +41,15 @@ async function connectionsTab(panel, { id }) {
     replace(panel, h("p", { class: "empty" }, "No MQTT connection recorded for this device yet. It appears here once the device connects."));
     return;
   }
+  // In a cluster each connection names the node it is (or was) on.
+  const nodes = body.connections.some((c) => c.node);
   replace(panel, h("div", { class: "table-wrap" }, h("table", { class: "list" },
-    h("thead", {}, h("tr", {}, ["Connected", "Disconnected", "Reason", "Client id", "User", "Address", "MQTT"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, ["Connected", "Disconnected", "Reason", "Client id", "User", "Address", "MQTT", ...(nodes ? ["Node"] : [])].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, body.connections.map((c) => h("tr", {},
       h("td", {}, timeEl(c.connected_at)), h("td", {}, c.disconnected_at ? timeEl(c.disconnected_at) : "still connected"),
       h("td", {}, c.reason || "—"), h("td", { class: "mono" }, c.clientid), h("td", {}, c.username || "—"),
-      h("td", { class: "mono" }, c.ip_address || "—"), h("td", {}, c.proto_ver ?? "—")))))));
+      h("td", { class: "mono" }, c.ip_address || "—"), h("td", {}, c.proto_ver ?? "—"),
+      nodes ? h("td", { class: "mono" }, c.node || "—") : null))))));
 }
 
 // Adding a child reference announces no change of the parent on the real-time API: the tab reloads the
