@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from tests.cluster.support import ADMIN, Cluster, NatsServer, Node
 from tests.mqtt_device import V5, Device, unique
@@ -57,6 +58,18 @@ def _got(device: Device, topic: str) -> bool:
     except AssertionError:
         return False
     return True
+
+
+def eventually(node: Node, path: str, status: int) -> httpx.Response:
+    """GET `path` on `node` until it answers `status` (another node's change reaches it within a round trip:
+    the answer to the change waits for the nodes' acknowledgements, at most 2 s)."""
+    with node.client() as http:
+        for _ in range(200):
+            response = http.get(path)
+            if response.status_code == status:
+                return response
+            time.sleep(0.1)
+    raise AssertionError(f"{node.name} {path}: {response.status_code}, expected {status}")
 
 
 def metric(node: Node, name: str) -> int:
@@ -145,7 +158,7 @@ def test_retained_messages_are_one_store(cluster: Cluster, clients: Any) -> None
 
 def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> None:
     n1, n2, n3 = (cluster.nodes[name] for name in ("n1", "n2", "n3"))
-    # A republish rule, loaded by n2 (where it is created).
+    # A republish rule created on n2: every node loads it (each runs the rules on what it accepts).
     rule = {
         "id": "echo",
         "sql": 'SELECT payload, topic FROM "in/#"',
@@ -155,6 +168,8 @@ def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> N
     }
     with n2.client() as http:
         assert http.post(RULES, json=rule).status_code == 201
+    for node in (n1, n3):
+        assert eventually(node, f"{RULES}/echo", 200).json()["sql"] == rule["sql"]
     watchers = [clients(n1), clients(n2), clients(n3)]
     for watcher in watchers:
         for topic_filter in ("in/#", "out/#", "will/#"):
@@ -163,8 +178,8 @@ def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> N
     settle(on1, "in/probe", *watchers)
     settle(on2, "in/probe", *watchers)
 
-    def matched() -> int:
-        with n2.client() as http:
+    def matched(node: Node) -> int:
+        with node.client() as http:
             found: int = http.get(f"{RULES}/echo/metrics").json()["metrics"]["matched"]
             return found
 
@@ -172,13 +187,16 @@ def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> N
     assert on2.publish("in/a", "one", qos=1) == 0
     for watcher in watchers:
         assert watcher.text("in/a") == "one" and watcher.text("out/in/a") == "one"
-    before = matched()  # the rule has seen everything n2 accepted so far (its queue is in order)
-    # Accepted on n1: n2 delivers its copy (confirmed before the PUBACK) and its rule does not see it.
+    before1, before2 = matched(n1), matched(n2)  # each rule has seen all its node accepted so far
+    # Accepted on n1: n1's rule runs on it; n2 delivers its copy (confirmed before the PUBACK) and its rule
+    # does not see it.
     assert on1.publish("in/b", "two", qos=1) == 0
     assert on2.publish("in/c", "three", qos=1) == 0
     for watcher in watchers:
-        assert watcher.text("in/b") == "two" and watcher.text("out/in/c") == "three"
-    assert matched() == before + 1  # in/c only
+        assert watcher.text("in/b") == "two" and watcher.text("out/in/b") == "two"
+        assert watcher.text("out/in/c") == "three"
+    assert matched(n2) == before2 + 1  # in/c only
+    assert matched(n1) == before1 + 1  # in/b only
     # A will: published by the node that held the connection, once.
     dying = clients(n3, will=("will/lamp", "gone"))
     dying.drop()
@@ -189,6 +207,12 @@ def test_wills_fire_once_and_rules_run_once(cluster: Cluster, clients: Any) -> N
     for watcher in watchers:
         assert watcher.text("out/in/end") == "marker"
         assert watcher.none_within(0.2, "will/lamp") and watcher.none_within(0, "out/in/a")
+        assert watcher.none_within(0, "out/in/b")
+    # Deleted on n3: gone from every node.
+    with n3.client() as http:
+        assert http.delete(f"{RULES}/echo").status_code == 204
+    for node in (n1, n2):
+        eventually(node, f"{RULES}/echo", 404)
 
 
 def test_messages_cross_again_once_nats_is_back(

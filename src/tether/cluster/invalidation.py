@@ -13,7 +13,9 @@ drops or re-reads what it holds for those keys, from the database, and ends what
 * ``bans``: the tenant's bans are read again and the connected clients they match are kicked;
 * ``certificates``: the trusted CAs are read again (new ones trusted by the TLS listener at once);
 * ``mqtt_users``, ``api_keys``, ``acl``, ``tokens``: the built-in MQTT users' verified passwords, API keys,
-  authorization rules and operator-token logouts.
+  authorization rules and operator-token logouts;
+* ``rules``, ``connectors``: a tenant's rules, or its connectors and sink actions, are read again, since
+  every node runs every rule on the messages it accepts, with sinks of its own (metrics stay per node).
 
 Messages carry no domain objects, so this works whether or not domain events cross nodes (cluster/events.py):
 a revoked user closed twice is closed once. PasswordChangeWatch's poll stays as the net for changes made
@@ -104,6 +106,8 @@ class Invalidation:
             "api_keys": self._api_keys,
             "acl": self._acl,
             "tokens": self._tokens,
+            "rules": self._rules,
+            "connectors": self._connectors,
         }
 
     def _post(self, kind: str, **keys: Any) -> None:
@@ -153,6 +157,8 @@ class Invalidation:
         s.api_keys.changed = lambda key: self._post("api_keys", key=key)
         s.acl.changed = lambda t: self._post("acl", tenant=t)
         s.tokens.changed = lambda jti: self._post("tokens")
+        s.rules.changed = lambda t: self._post("rules", tenant=t)
+        s.connectors.changed = lambda t: self._post("connectors", tenant=t)
 
     def _reconnected(self) -> None:
         if self._resyncing is None or self._resyncing.done():
@@ -183,6 +189,7 @@ class Invalidation:
         s.bans.changed = s.certificates.changed = s.acl.changed = s.tokens.changed = lambda key: None
         s.mqtt_users.changed = lambda t, u: None
         s.api_keys.changed = lambda key: None
+        s.rules.changed = s.connectors.changed = lambda t: None
         if self._unsubscribe is not None:
             try:
                 await self._unsubscribe()
@@ -237,6 +244,12 @@ class Invalidation:
 
     async def _acl(self, body: dict[str, Any]) -> None:
         self.services.acl.forget(str(body["tenant"]))
+
+    async def _rules(self, body: dict[str, Any]) -> None:
+        await self.services.rules.reload(str(body["tenant"]))
+
+    async def _connectors(self, body: dict[str, Any]) -> None:
+        await self.services.connectors.reload(str(body["tenant"]))
 
     async def _tokens(self, body: dict[str, Any]) -> None:
         await self.services.tokens.reload_revoked()

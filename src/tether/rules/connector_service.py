@@ -79,6 +79,9 @@ class ConnectorService:
         self._actions: dict[str, dict[str, LoadedAction]] = {}
         #: Called with a tenant id after any change to its connectors or actions.
         self.listeners: list[Listener] = []
+        #: Told the tenant of each change made through this service (in a cluster the other nodes then
+        #: :meth:`reload` it: cluster/invalidation.py).
+        self.changed: Listener = lambda tenant_id: None
 
     async def load(self) -> None:
         for connector in await self.store.all_connectors():
@@ -96,6 +99,30 @@ class ConnectorService:
     def _changed(self, tenant_id: str) -> None:
         for listener in list(self.listeners):
             listener(tenant_id)
+
+    def _edited(self, tenant_id: str) -> None:
+        self._changed(tenant_id)
+        self.changed(tenant_id)
+
+    async def reload(self, tenant_id: str) -> None:
+        """Read the tenant's connectors and actions again (another node of a cluster changed them); the
+        sinks follow through the listeners."""
+        connectors = {c.id: c for c in await self.store.all_connectors() if c.tenant_id == tenant_id}
+        actions: dict[str, LoadedAction] = {}
+        for action in await self.store.all_actions():
+            if action.tenant_id != tenant_id:
+                continue
+            try:
+                actions[action.id] = LoadedAction(action, prepare(action))
+            except BadRequest as exc:
+                log.error("action %s of tenant %s is not loaded: %s", action.id, tenant_id, exc)
+        self._connectors.pop(tenant_id, None)
+        self._actions.pop(tenant_id, None)
+        if connectors:
+            self._connectors[tenant_id] = connectors
+        if actions:
+            self._actions[tenant_id] = actions
+        self._changed(tenant_id)
 
     # ------------------------------------------------------------------------------------------ the sinks
 
@@ -154,7 +181,7 @@ class ConnectorService:
             raise BadRequest(f"connector {connector.id} already exists", resource=R_CONNECTORS)
         await self.store.save_connector(connector, new=True)
         self._connectors.setdefault(who.tenant_id, {})[connector.id] = connector
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
         return connector
 
     async def update_connector(
@@ -179,7 +206,7 @@ class ConnectorService:
         if not await self.store.save_connector(connector, new=False):
             raise NotFound(f"Connector Id Not Found: {connector_id}", resource=R_CONNECTORS)
         self._connectors[who.tenant_id][connector_id] = connector
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
         return connector
 
     async def delete_connector(self, who: Principal, connector_id: str) -> None:
@@ -193,7 +220,7 @@ class ConnectorService:
             )
         await self.store.delete_connector(who.tenant_id, connector.type, connector.name)
         self._connectors[who.tenant_id].pop(connector_id, None)
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
 
     def actions_using(self, connector: Connector) -> list[LoadedAction]:
         return [
@@ -260,7 +287,7 @@ class ConnectorService:
         loaded = LoadedAction(action, prepare(action))
         await self.store.save_action(action, new=True)
         self._actions.setdefault(who.tenant_id, {})[action.id] = loaded
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
         return loaded
 
     async def update_action(
@@ -290,7 +317,7 @@ class ConnectorService:
         if not await self.store.save_action(action, new=False):
             raise NotFound(f"Action Id Not Found: {action_id}", resource=R_ACTIONS)
         self._actions[who.tenant_id][action_id] = loaded
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
         return loaded
 
     async def delete_action(self, who: Principal, action_id: str) -> None:
@@ -303,7 +330,7 @@ class ConnectorService:
             )
         await self.store.delete_action(who.tenant_id, loaded.action.type, loaded.action.name)
         self._actions[who.tenant_id].pop(action_id, None)
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
 
     def rules_using(self, tenant_id: str, action_id: str) -> list[str]:
         return [

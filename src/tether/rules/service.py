@@ -72,6 +72,9 @@ class RuleService:
         self._rules: dict[str, dict[str, LoadedRule]] = {}
         #: Called with a tenant id after any change to its rules (the engine drops what it derived).
         self.listeners: list[Listener] = []
+        #: Told the tenant of each change made through this service (in a cluster the other nodes then
+        #: :meth:`reload` it: cluster/invalidation.py).
+        self.changed: Listener = lambda tenant_id: None
 
     async def load(self) -> None:
         rules: dict[str, dict[str, LoadedRule]] = {}
@@ -89,6 +92,35 @@ class RuleService:
     def _changed(self, tenant_id: str) -> None:
         for listener in list(self.listeners):
             listener(tenant_id)
+
+    def _edited(self, tenant_id: str) -> None:
+        self._changed(tenant_id)
+        self.changed(tenant_id)
+
+    async def reload(self, tenant_id: str) -> None:
+        """Read the tenant's rules again (another node of a cluster changed them); a rule whose SQL did not
+        change keeps its compiled form and its metrics, which are this node's."""
+        old = self._rules.get(tenant_id, {})
+        fresh: dict[str, LoadedRule] = {}
+        for rule in await self.store.all():
+            if rule.tenant_id != tenant_id:
+                continue
+            kept = old.get(rule.id)
+            if kept is not None and kept.rule.sql == rule.sql:
+                kept.rule = rule
+                fresh[rule.id] = kept
+                continue
+            try:
+                compiled = compile_rule(rule.sql)
+            except RuleSyntaxError as exc:
+                log.error("rule %s of tenant %s is not loaded: %s", rule.id, tenant_id, exc)
+                continue
+            fresh[rule.id] = LoadedRule(rule, compiled, kept.metrics if kept is not None else RuleMetrics())
+        if fresh:
+            self._rules[tenant_id] = fresh
+        else:
+            self._rules.pop(tenant_id, None)
+        self._changed(tenant_id)
 
     # ------------------------------------------------------------------------------------------ the engine
 
@@ -149,7 +181,7 @@ class RuleService:
         )
         await self.store.create(rule)
         loaded = tenant_rules[rule_id] = LoadedRule(rule, compiled)
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
         return loaded
 
     async def update(
@@ -182,7 +214,7 @@ class RuleService:
             raise NotFound(f"Rule Id Not Found: {rule_id}", resource=R_RULES)
         loaded.rule = changed
         loaded.compiled = compiled
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
         return loaded
 
     async def delete(self, who: Principal, rule_id: str) -> None:
@@ -192,7 +224,7 @@ class RuleService:
         rules.pop(rule_id, None)
         if not rules:
             self._rules.pop(who.tenant_id, None)
-        self._changed(who.tenant_id)
+        self._edited(who.tenant_id)
 
     def reset_metrics(self, who: Principal, rule_id: str) -> None:
         self.get(who, rule_id).metrics.reset()
