@@ -20,6 +20,7 @@ from tether.binaries.service import BinaryService
 from tether.broker import Broker, BrokerConfig, DefaultHooks
 from tether.c8y import render
 from tether.cluster import ClusterNode
+from tether.cluster import sessions as cluster_sessions
 from tether.config import ConfigError, Settings
 from tether.connectors.manager import SinkManager
 from tether.core.events import EventBus
@@ -317,4 +318,5 @@ def install_cluster(platform: Platform, broker: Broker) -> list[Callable[[], Awa
         return []
     detach: list[Callable[[], Awaitable[None] | None]] = []
     # Each cluster part adds its line here.
+    detach.append(cluster_sessions.install(cluster, broker, platform.storage.broker_state))
     return detach

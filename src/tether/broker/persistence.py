@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 
@@ -451,13 +451,48 @@ class Persistence:
                 flows.pop(d, None)
         return added, updated, removed
 
+    # ------------------------------------------------------------------------------- moving
+
+    async def hand_over(
+        self, session: Session, give: Callable[[SessionChange | None], Awaitable[bool]]
+    ) -> bool:
+        """Save ``session`` (already out of the registry) one last time through ``give``, which stores the
+        change and gives the session away in one transaction (a cluster node handing it to another), and
+        forget it. Its delayed will goes with it: it is stopped here (:meth:`PendingWill.suspend`) before
+        anything is awaited, so that it fires on one node only. Returns what ``give`` returned; if ``give``
+        fails the session is marked to be stored anew and the exception raised."""
+        async with self._lock:  # no checkpoint meanwhile: the change is against what the store holds
+            client_id = session.client_id
+            self._sessions.discard(client_id)
+            change = self._change(session, _Encoder(self.loop)) if session.expiry_interval else None
+            self._saved.pop(client_id, None)
+            if session.pending_will is not None:
+                session.pending_will.suspend()
+            try:
+                return await give(change)
+            except BaseException:
+                self._sessions.add(client_id)
+                raise
+
+    def forget(self, client_id: str) -> None:
+        """Stop saving the session of ``client_id`` without deleting what the store holds (another node holds
+        it now)."""
+        self._sessions.discard(client_id)
+        self._saved.pop(client_id, None)
+
     # ------------------------------------------------------------------------------- restoring
 
-    async def restore(self, max_queued: int, publish_will: Callable[[Message], None]) -> Restored:
+    async def restore(
+        self,
+        max_queued: int,
+        publish_will: Callable[[Message], None],
+        client_ids: Sequence[str] | None = None,
+    ) -> Restored:
         """Load the saved state for the broker to install: retained messages, sessions (offline, their expiry
         running; ``max_queued`` bounds their queues, a delayed will is published by ``publish_will``) and the
-        wills of sessions that ended while the broker was down. Remembers what the store holds of each."""
-        state = await self.store.load()
+        wills of sessions that ended while the broker was down. Remembers what the store holds of each.
+        With ``client_ids``, only those sessions (one another node gave to this one)."""
+        state = await self.store.load(client_ids)
         loop = self.loop
         decoder = _Decoder(loop)
         now = time.time()

@@ -143,7 +143,8 @@ class StoredState:
 
 
 class BrokerStore(Protocol):
-    """Durable broker state. ``save`` applies one batch atomically; ``load`` returns everything saved.
+    """Durable broker state. ``save`` applies one batch atomically; ``load`` returns everything saved
+    (with ``client_ids``: only those sessions, and no retained messages).
 
     A batch applies ``deleted_sessions`` first, then the session changes (a client id may be in both: the
     session ended and a new one began), then ``deleted_retained`` and the retained messages (by topic,
@@ -151,7 +152,7 @@ class BrokerStore(Protocol):
     ``queued``, each in ``seq`` order.
     """
 
-    async def load(self) -> StoredState: ...
+    async def load(self, client_ids: Sequence[str] | None = None) -> StoredState: ...
 
     async def save(
         self,
@@ -199,7 +200,9 @@ class MemoryBrokerStore:
         """The stored sessions by client id."""
         return {cid: s.record(cid) for cid, s in self._sessions.items()}
 
-    async def load(self) -> StoredState:
+    async def load(self, client_ids: Sequence[str] | None = None) -> StoredState:
+        if client_ids is not None:
+            return StoredState([s for cid, s in self.sessions.items() if cid in client_ids])
         return StoredState(list(self.sessions.values()), list(self.retained.values()))
 
     async def save(
