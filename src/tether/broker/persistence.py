@@ -20,9 +20,10 @@ with a long queue costs one new delivery row, not a rewrite of the queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 
@@ -453,26 +454,34 @@ class Persistence:
 
     # ------------------------------------------------------------------------------- moving
 
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No checkpoint runs meanwhile: a session leaving for another node is taken out of the registry and
+        saved by :meth:`hand_over` before a commit can tell a publisher that a message queued for it is
+        saved."""
+        async with self._lock:
+            yield
+
     async def hand_over(
         self, session: Session, give: Callable[[SessionChange | None], Awaitable[bool]]
     ) -> bool:
-        """Save ``session`` (already out of the registry) one last time through ``give``, which stores the
-        change and gives the session away in one transaction (a cluster node handing it to another), and
-        forget it. Its delayed will goes with it: it is stopped here (:meth:`PendingWill.suspend`) before
-        anything is awaited, so that it fires on one node only. Returns what ``give`` returned; if ``give``
-        fails the session is marked to be stored anew and the exception raised."""
-        async with self._lock:  # no checkpoint meanwhile: the change is against what the store holds
-            client_id = session.client_id
-            self._sessions.discard(client_id)
-            change = self._change(session, _Encoder(self.loop)) if session.expiry_interval else None
-            self._saved.pop(client_id, None)
-            if session.pending_will is not None:
-                session.pending_will.suspend()
-            try:
-                return await give(change)
-            except BaseException:
-                self._sessions.add(client_id)
-                raise
+        """Inside :meth:`paused`: save ``session`` (out of the registry) one last time through ``give``,
+        which stores the change and gives the session away in one transaction (a cluster node handing it to
+        another), and forget it. Its delayed will goes with it: it is stopped here
+        (:meth:`PendingWill.suspend`) before anything is awaited, so that it fires on one node only. Returns
+        what ``give`` returned; if ``give`` fails the session is marked to be stored anew and the exception
+        raised."""
+        client_id = session.client_id
+        self._sessions.discard(client_id)
+        change = self._change(session, _Encoder(self.loop)) if session.expiry_interval else None
+        self._saved.pop(client_id, None)
+        if session.pending_will is not None:
+            session.pending_will.suspend()
+        try:
+            return await give(change)
+        except BaseException:
+            self._sessions.add(client_id)
+            raise
 
     def forget(self, client_id: str) -> None:
         """Stop saving the session of ``client_id`` without deleting what the store holds (another node holds

@@ -248,7 +248,7 @@ class ClusterSessions:
 
     async def _give(self, key: str, node: str, msg: Msg) -> None:
         answer: dict[str, Any] = {"node": self.me, "key": key}
-        async with self._locks.hold(key):
+        async with self._locks.hold(key), self.persistence.paused():
             if self.broker.sessions.get(key) is not None:
                 session = self.broker.release_session(key)
                 if session is None:

@@ -336,7 +336,7 @@ class SqlBrokerStore:
             for change in sessions
             if holder.get(change.client_id, me if change.replace else None) == me
         ]
-        lost = [change.client_id for change in sessions if holder.get(change.client_id, me) != me]
+        lost = list({c.client_id: None for c in sessions if holder.get(c.client_id, me) != me})
         return kept, [cid for cid in deleted if holder.get(cid) == me], lost
 
     async def _apply(
