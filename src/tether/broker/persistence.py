@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 
 from tether.mqtt.constants import PacketType
@@ -52,7 +52,7 @@ __all__ = ["Persistence", "Restored"]
 
 log = logging.getLogger("tether.broker")
 
-_HeaderKey = tuple[int, float, tuple[int, ...], PendingWill | None]
+_HeaderKey = tuple[int, float, tuple[int, ...], PendingWill | None, bool]
 
 
 class _Saved:
@@ -328,6 +328,7 @@ class Persistence:
             disconnected_at,
             tuple(sorted(session.awaiting_rel)),
             will,
+            session.online,
         )
         header = None
         if replace or key != saved.header:
@@ -337,6 +338,7 @@ class Persistence:
                 key[2],
                 None if will is None else encoder.message(will.message),
                 None if will is None else encoder.wall(will.due),
+                key[4],
             )
         subscriptions: tuple[SubscriptionRecord, ...] | None = tuple(
             SubscriptionRecord(
@@ -496,11 +498,13 @@ class Persistence:
         max_queued: int,
         publish_will: Callable[[Message], None],
         client_ids: Sequence[str] | None = None,
+        ended_at: float | None = None,
     ) -> Restored:
         """Load the saved state for the broker to install: retained messages, sessions (offline, their expiry
         running; ``max_queued`` bounds their queues, a delayed will is published by ``publish_will``) and the
         wills of sessions that ended while the broker was down. Remembers what the store holds of each.
-        With ``client_ids``, only those sessions (one another node gave to this one)."""
+        With ``client_ids``, only those sessions (one another node gave to this one); with ``ended_at``, a
+        session saved while its client was connected counts as disconnected then (its node died)."""
         state = await self.store.load(client_ids)
         loop = self.loop
         decoder = _Decoder(loop)
@@ -515,6 +519,10 @@ class Persistence:
         sessions: list[tuple[Session, float | None]] = []
         wills: list[Message] = []
         for srec in state.sessions:
+            stored_at = srec.disconnected_at
+            if srec.online and ended_at is not None and ended_at > stored_at:
+                srec = replace(srec, disconnected_at=ended_at)
+                self._sessions.add(srec.client_id)  # saved anew, offline from ended_at
             remaining = srec.disconnected_at + srec.expiry_interval - now
             if srec.expiry_interval != NEVER_EXPIRES and remaining <= 0:
                 self._ended.add(srec.client_id)
@@ -527,9 +535,10 @@ class Persistence:
                 session.pending_will = PendingWill(loop, decoder.message(srec.will), delay, publish_will)
             saved.header = (
                 srec.expiry_interval,
-                srec.disconnected_at,
+                stored_at,
                 srec.awaiting_rel,
                 session.pending_will,
+                srec.online,
             )
             saved.remember_outbox()
             self._saved[srec.client_id] = saved

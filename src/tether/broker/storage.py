@@ -81,6 +81,8 @@ class SessionHeader:
     awaiting_rel: tuple[int, ...] = ()
     will: MessageRecord | None = None
     will_at: float | None = None  # when a delayed will is due (wall clock)
+    #: Saved while its client was connected (``disconnected_at`` is then the time of the save).
+    online: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +99,17 @@ class SessionRecord:
     awaiting_rel: tuple[int, ...] = ()
     will: MessageRecord | None = None
     will_at: float | None = None  # when a delayed will is due (wall clock)
+    online: bool = False  # saved while its client was connected
 
     @property
     def header(self) -> SessionHeader:
         return SessionHeader(
-            self.expiry_interval, self.disconnected_at, self.awaiting_rel, self.will, self.will_at
+            self.expiry_interval,
+            self.disconnected_at,
+            self.awaiting_rel,
+            self.will,
+            self.will_at,
+            self.online,
         )
 
 
@@ -184,6 +192,7 @@ class _StoredSession:
             h.awaiting_rel,
             h.will,
             h.will_at,
+            h.online,
         )
 
 

@@ -168,20 +168,20 @@ class ClusterSessions:
             if self._started is not None:
                 await asyncio.shield(self._started)
             while self.broker.sessions.get(key) is None:
-                answers = await self._ask(key)
+                # The question and the database read at once: a new client id costs the longer of the two.
+                answers, holder = await asyncio.gather(self._ask(key), self.directory.holder(key))
                 if any(a.get("given") for a in answers):
                     await self._load([key])
                     return
                 if any(a.get("ended") for a in answers):
                     return  # it ended with its connection there (Session Expiry Interval 0)
-                holder = await self.directory.holder(key)
                 if holder is None:
                     return  # nobody has it: a new session
                 if holder == self.me:
                     await self._load([key])
                     return
                 if (holder == "" or not membership.alive(holder)) and await self.directory.claim(key, holder):
-                    await self._load([key])
+                    await self._load([key], ended_at=time.time())  # its node died (or it has none)
                     return
                 # A live node holds it but did not give it (adopting it right now, or handing it to
                 # another node): ask again.
@@ -227,10 +227,11 @@ class ClusterSessions:
         round_.answers.append(doc)
         round_.event.set()
 
-    async def _load(self, keys: list[str]) -> None:
-        """Install the stored sessions of `keys` (this node's in the database now), offline."""
+    async def _load(self, keys: list[str], ended_at: float | None = None) -> None:
+        """Install the stored sessions of `keys` (this node's in the database now), offline; `ended_at`: when
+        the node holding them died (their clients, if connected there, went away then)."""
         restored = await self.persistence.restore(
-            self.broker.config.max_queued_messages, self.broker.publish_will, keys
+            self.broker.config.max_queued_messages, self.broker.publish_will, keys, ended_at
         )
         self.broker.install(restored)
 
@@ -314,7 +315,7 @@ class ClusterSessions:
             return
         keys = await self.directory.adopt(gone, orphans)
         if keys:
-            await self._load(keys)
+            await self._load(keys, ended_at=time.time())
             log.info("cluster: adopted %d MQTT sessions of %s", len(keys), ", ".join(gone) or "no node")
 
 

@@ -73,6 +73,7 @@ mqtt_sessions = Table(
     Column("will_properties", LargeBinary),
     Column("will_expires_at", Double),
     Column("will_at", Double),
+    Column("online", Boolean),  # saved while its client was connected (migration 0023)
     Column("node", Text),  # the cluster node holding it (migration 0023); NULL without a cluster
     Index("ix_mqtt_sessions_node", "node"),
 )
@@ -156,6 +157,7 @@ def _header_row(client_id: str, h: SessionHeader) -> dict[str, Any]:
         "will_properties": None if will is None else will.properties,
         "will_expires_at": None if will is None else will.expires_at,
         "will_at": h.will_at,
+        "online": h.online,
     }
 
 
@@ -297,6 +299,7 @@ class SqlBrokerStore:
                     tuple(r.awaiting_rel),
                     will,
                     r.will_at,
+                    bool(r.online),
                 )
             )
         return StoredState(records, [_message(r) for r in retained])
