@@ -402,10 +402,11 @@ class ClientConnection(QoSFlows):
     ) -> None:
         try:
             await pending
-        except Exception:
-            log.exception("MQTT session of %s could not be claimed", client.client_id)
+        except Exception as exc:
+            log.warning("MQTT session of %s could not be claimed: %s", client.client_id, exc)
             self._auth_task = None
-            self._refuse(_RC.SERVER_UNAVAILABLE)
+            if not self._closed:
+                self._refuse(_RC.SERVER_UNAVAILABLE)  # the client tries again
             return
         self._auth_task = None
         if self._closed:

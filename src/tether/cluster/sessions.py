@@ -102,6 +102,7 @@ class ClusterSessions:
         self._rounds: dict[int, _Round] = {}
         self._seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._giving: set[asyncio.Task[None]] = set()  # hand-overs under way: finished, not cancelled
         self._unsubscribe: list[Callable[[], Awaitable[None]]] = []
         self._started: asyncio.Task[None] | None = None
 
@@ -130,13 +131,15 @@ class ClusterSessions:
             self.node.membership.on_down.remove(self._down)
         if self._started is not None and not self._started.done():
             self._started.cancel()
-        for task in list(self._tasks):
+        if self._giving:
+            await asyncio.wait(self._giving, timeout=10)
+        for task in list(self._tasks - self._giving):
             task.cancel()
         for unsubscribe in self._unsubscribe:
             with contextlib.suppress(Exception):  # the connection may be closing
                 await unsubscribe()
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         async def run() -> None:
             try:
                 await work
@@ -146,6 +149,7 @@ class ClusterSessions:
         task = self.loop.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # ------------------------------------------------------------------------------ claiming (the new node)
 
@@ -245,7 +249,10 @@ class ClusterSessions:
         if self.broker.sessions.get(key) is None:
             await msg.respond(orjson.dumps({"node": self.me, "key": key}))
             return
-        self._spawn(self._give(key, node, msg))  # not in this handler: the other questions go on meanwhile
+        # Not in this handler: the other questions are answered meanwhile.
+        task = self._spawn(self._give(key, node, msg))
+        self._giving.add(task)
+        task.add_done_callback(self._giving.discard)
 
     async def _give(self, key: str, node: str, msg: Msg) -> None:
         answer: dict[str, Any] = {"node": self.me, "key": key}
