@@ -183,3 +183,18 @@ async def test_a_session_saved_online_and_one_handed_over() -> None:
     assert leaving.pending_will.pending  # suspended, not fired: it travels with the session
     await state.persistence.checkpoint(everything=True)
     assert "leaving" not in store.sessions  # never saved here, nor deleted by this node
+
+
+async def test_a_delayed_will_once_published_is_saved_as_gone() -> None:
+    store = MemoryBrokerStore()
+    state = State(store)
+    session = state.offline_session("dev")
+    fired: list[Message] = []
+    publish = state.persistence.will_publisher(session, fired.append)
+    session.pending_will = PendingWill(state.loop, Message("will/dev", b"bye", 1, False), 3600, publish)
+    await state.sink.commit_soon()
+    assert store.sessions["dev"].will is not None
+    session.pending_will.fire()  # its delay passed
+    await state.sink.commit_soon()
+    # A restart, or a cluster node adopting the session, does not publish it again.
+    assert [m.topic for m in fired] == ["will/dev"] and store.sessions["dev"].will is None

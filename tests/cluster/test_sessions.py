@@ -272,7 +272,9 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
 
     # The delayed will fired once, on the node that adopted the session.
     wills: list[list[bytes]] = [[], []]
+    deadline = time.monotonic() + WAIT
     while not any(wills):
+        assert time.monotonic() < deadline, "the will never came"
         for i, watcher in enumerate(watchers):
             with contextlib.suppress(queue.Empty):
                 wills[i].append(watcher.messages.get(timeout=0.1).payload)

@@ -211,13 +211,15 @@ class Broker:
         self.trimmer.connection_ended()
         if session is not None and session.owner is connection:
             if will is not None:
-                publish = self.publish_will
+                publish: Callable[[Message], None] = self.publish_will
                 if connection.client is not None and self.handlers:
                     publish = partial(self.publish_will, origin=(connection.client, connection.mount))
                 if will_delay == 0 or session.expiry_interval == 0:
                     publish(will)
                 else:
                     # spec 3.1.3.2.2: published when the delay passes or the session ends, if earlier.
+                    if self.persistence is not None:
+                        publish = self.persistence.will_publisher(session, publish)
                     session.pending_will = PendingWill(self.loop, will, will_delay, publish)
             self.sessions.detached(session)
             if self.persistence is not None:

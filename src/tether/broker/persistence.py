@@ -169,6 +169,18 @@ class Persistence:
     delivery_queued = session_changed
     delivery_acked = session_changed
 
+    def will_publisher(
+        self, session: Session, publish: Callable[[Message], None]
+    ) -> Callable[[Message], None]:
+        """`publish` for the delayed will of `session`, which also has the session saved without it: a
+        restart (or a cluster node adopting the session) must not publish it again."""
+
+        def published(message: Message) -> None:
+            publish(message)
+            self.session_changed(session)
+
+        return published
+
     def session_ended(self, client_id: str) -> None:
         self._sessions.discard(client_id)
         self._saved.pop(client_id, None)
@@ -532,7 +544,9 @@ class Persistence:
             session, saved = decoder.session(srec, max_queued)
             if srec.will is not None:
                 delay = max(0.0, (srec.will_at or now) - now)
-                session.pending_will = PendingWill(loop, decoder.message(srec.will), delay, publish_will)
+                will = decoder.message(srec.will)
+                publish = self.will_publisher(session, publish_will)
+                session.pending_will = PendingWill(loop, will, delay, publish)
             saved.header = (
                 srec.expiry_interval,
                 stored_at,

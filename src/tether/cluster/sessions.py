@@ -288,7 +288,8 @@ class ClusterSessions:
         will = session.pending_will
         if will is not None and will.pending:
             delay = max(0.0, will.due - self.loop.time())
-            session.pending_will = PendingWill(self.loop, will.message, delay, self.broker.publish_will)
+            publish = self.persistence.will_publisher(session, self.broker.publish_will)
+            session.pending_will = PendingWill(self.loop, will.message, delay, publish)
         self.broker.install(Restored([], [(session, remaining)], []))
         self.persistence.session_changed(session)
 
