@@ -23,6 +23,7 @@ from tether.c8y import render
 from tether.cluster import ClusterNode
 from tether.cluster import admin as cluster_admin
 from tether.cluster import routing as cluster_routing
+from tether.cluster import sessions as cluster_sessions
 from tether.cluster.admin import ClusterControl
 from tether.cluster.events import ClusterEvents
 from tether.cluster.leader import Duty, Leadership
@@ -397,6 +398,8 @@ def install_cluster(
     detach.append(cluster_routing.install(cluster, broker))
     # Fleets job and command timeouts on the leader (the events and the rest of the leader: build_platform).
     detach.append(fleets_duty(platform, fleets))
+    # Sessions across nodes: takeover of a client id held elsewhere, adoption of a gone node's sessions.
+    detach.append(cluster_sessions.install(cluster, broker, platform.storage.broker_state))
     return detach
 
 

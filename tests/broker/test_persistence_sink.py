@@ -5,6 +5,7 @@ live structures a checkpoint reads."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -14,7 +15,7 @@ from tether.broker.persistence import Persistence, Restored
 from tether.broker.ports import Durability
 from tether.broker.retained import RetainedStore
 from tether.broker.sessions import Session, SessionRegistry
-from tether.broker.storage import MemoryBrokerStore
+from tether.broker.storage import MemoryBrokerStore, SessionChange, SessionHeader
 from tether.broker.subscriptions import Subscription
 from tether.broker.will import PendingWill
 
@@ -139,3 +140,61 @@ async def test_wills_come_back_pending_or_to_publish() -> None:
     pending.cancel()
     assert [(m.topic, bytes(m.payload)) for m in restored.wills] == [("will/expired", b"gone")]
     assert published == []  # the broker publishes them when it installs the restored state
+
+
+async def test_a_session_saved_online_and_one_handed_over() -> None:
+    store = MemoryBrokerStore()
+    state = State(store)
+    online, _ = state.sessions.open("online", False, MAX_QUEUED)
+    online.expiry_interval = 60
+    online.owner = object()  # type: ignore[assignment]  # its connection
+    state.sink.subscriptions_changed(online)
+    await state.sink.commit_soon()
+    record = store.sessions["online"]
+    assert record.online is True
+    # Saved long ago while its client was connected: a restart counts its expiry from that save; a node
+    # adopting it from a node that died, from the death (cluster, docs/cluster.md).
+    header = SessionHeader(60, record.disconnected_at - 100, online=True)
+    await store.save([SessionChange("online", header=header)], [], [], [])
+    assert (await restore(store)).sessions == []
+    adopted = await State(store).persistence.restore(MAX_QUEUED, print, ["online"], time.time())
+    assert [(s.client_id, 55 < (left or 0) <= 60) for s, left in adopted.sessions] == [("online", True)]
+
+    # Handed over: saved one last time through `give`, its delayed will stopped, then forgotten here.
+    leaving = state.offline_session("leaving", "t")
+    state.queue(leaving, "t", b"queued")
+    leaving.pending_will = PendingWill(state.loop, Message("w", b"bye", 0, False), 3600, print)
+    state.sessions.release(leaving)
+    given: list[SessionChange | None] = []
+
+    async def give(change: SessionChange | None) -> bool:
+        given.append(change)
+        return True
+
+    async with state.persistence.paused():
+        assert await state.persistence.hand_over(leaving, give) is True
+    (change,) = given
+    assert (
+        change is not None
+        and change.replace
+        and [bytes(d.message.payload) for d in change.added] == [b"queued"]
+    )
+    assert change.header is not None and change.header.will is not None
+    assert leaving.pending_will.pending  # suspended, not fired: it travels with the session
+    await state.persistence.checkpoint(everything=True)
+    assert "leaving" not in store.sessions  # never saved here, nor deleted by this node
+
+
+async def test_a_delayed_will_once_published_is_saved_as_gone() -> None:
+    store = MemoryBrokerStore()
+    state = State(store)
+    session = state.offline_session("dev")
+    fired: list[Message] = []
+    publish = state.persistence.will_publisher(session, fired.append)
+    session.pending_will = PendingWill(state.loop, Message("will/dev", b"bye", 1, False), 3600, publish)
+    await state.sink.commit_soon()
+    assert store.sessions["dev"].will is not None
+    session.pending_will.fire()  # its delay passed
+    await state.sink.commit_soon()
+    # A restart, or a cluster node adopting the session, does not publish it again.
+    assert [m.topic for m in fired] == ["will/dev"] and store.sessions["dev"].will is None

@@ -59,6 +59,7 @@ def full_session(client_id: str = "$tenant/t1/dev-1") -> SessionRecord:
         awaiting_rel=(1, 300, 65_535),
         will=MessageRecord("will/topic", b"\x00gone", 1, True, PROPS, 1_900_000_001.5),
         will_at=1_750_000_060.25,
+        online=True,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import cast
 
@@ -97,6 +97,10 @@ class Broker:
         #: TCP clients sending faster than they are served yield the event loop after each large read (see
         #: listener.FairMQTTProtocol); set before the listeners start (a cluster node sets it).
         self.fair_reads = False
+        #: In a cluster, ``claim_session(session key, clean start)`` brings the session of a connecting client
+        #: from another node into this broker before it is opened (None, or an awaitable the CONNECT waits
+        #: for); None alone: the session is wherever this broker has it.
+        self.claim_session: Callable[[str, bool], Awaitable[None] | None] | None = None
 
     def reroute(self, route: Callable[[Message], Routed]) -> Callable[[], None]:
         """Route every message accepted from now on through `route` instead of :meth:`route` (a cluster:
@@ -167,17 +171,23 @@ class Broker:
         """Restore the saved state (with a store) and start saving changes."""
         if self.persistence is not None:
             restored = await self.persistence.restore(self.config.max_queued_messages, self.publish_will)
-            self._install(restored)
+            self.install(restored)
             self.persistence.start()
         if not self.started.done():
             self.started.set_result(None)
 
-    def _install(self, restored: Restored) -> None:
+    def install(self, restored: Restored) -> None:
         """Install the state restored from the store: retained messages, then the sessions (offline, their
-        expiry running), then the wills of sessions that ended while the broker was down."""
+        expiry running; one whose client id has a session here already is left out), then the wills of
+        sessions that ended while the broker was down."""
         for message in restored.retained:
             self.retained.set(message)
         for session, remaining in restored.sessions:
+            if self.sessions.get(session.client_id) is not None:
+                log.warning("MQTT session %s not installed: it has a session here", session.client_id)
+                if session.pending_will is not None:
+                    session.pending_will.cancel()
+                continue
             for sub in session.subscriptions.values():
                 self.subscriptions.add(sub)
             self.sessions.restore(session, remaining)
@@ -226,13 +236,15 @@ class Broker:
         self.trimmer.connection_ended()
         if session is not None and session.owner is connection:
             if will is not None:
-                publish = self.publish_will
+                publish: Callable[[Message], None] = self.publish_will
                 if connection.client is not None and self.handlers:
                     publish = partial(self.publish_will, origin=(connection.client, connection.mount))
                 if will_delay == 0 or session.expiry_interval == 0:
                     publish(will)
                 else:
                     # spec 3.1.3.2.2: published when the delay passes or the session ends, if earlier.
+                    if self.persistence is not None:
+                        publish = self.persistence.will_publisher(session, publish)
                     session.pending_will = PendingWill(self.loop, will, will_delay, publish)
             self.sessions.detached(session)
             if self.persistence is not None:
@@ -309,6 +321,23 @@ class Broker:
             connection.close_by_server(reason)
         self.sessions.end(session)
         return True
+
+    def release_session(self, client_key: str) -> Session | None:
+        """Give up the session of `client_key` without ending it (another cluster node takes it): its
+        connection, if online, is taken over ([MQTT-3.1.4-3]: DISCONNECT 0x8E, its will as for any
+        takeover), then the session leaves the registry and the subscription trie, its expiry timer
+        stopped and its delayed will left to whoever saves it. None if there is no session (or it ended
+        with its connection: Session Expiry Interval 0)."""
+        session = self.sessions.get(client_key)
+        if session is not None and session.owner is not None:
+            session.owner.take_over()
+            session = self.sessions.get(client_key)
+        if session is None:
+            return None
+        self.sessions.release(session)
+        for topic_filter in session.subscriptions:
+            self.subscriptions.remove(client_key, topic_filter)
+        return session
 
     # ----------------------------------------------------------------------------------- session state
 

@@ -320,7 +320,11 @@ class ClientConnection(QoSFlows):
             return
         self._paused = False
         self._accept(packet, result)
-        if not self._closed:
+        self._resume()
+
+    def _resume(self) -> None:
+        # The CONNECT is processed: read what followed it (unless a claimed session is still on its way).
+        if not self._closed and not self._paused:
             self.transport.resume_reading()
             self._process()
 
@@ -339,9 +343,7 @@ class ClientConnection(QoSFlows):
         broker.stats.count(result.mountpoint, "authentication.success")
         if result.login is None:
             broker.stats.count(result.mountpoint, "authentication.success.anonymous")
-        config = broker.config
         v5 = self.version == 5
-        props = packet.properties
         client_id = packet.client_id
         assigned = None
         if not client_id:
@@ -373,12 +375,54 @@ class ClientConnection(QoSFlows):
             # whole topic space may not name one, or it would take over a tenant's session.
             self._refuse(_RC.CLIENT_IDENTIFIER_NOT_VALID)
             return
-        mount = None
         session_key = client_id
         if result.mountpoint:
             # Sessions of two namespaces never meet: the key is the mounted client identifier.
-            mount = self._mount = Mount(result.mountpoint, client_id, result.private_roots)
+            self._mount = Mount(result.mountpoint, client_id, result.private_roots)
             session_key = result.mountpoint + client_id
+        claim = broker.claim_session
+        pending = None if claim is None else claim(session_key, packet.clean_start)
+        if pending is not None:
+            # In a cluster the session may be on another node: it comes here first ([MQTT-3.1.4-3]).
+            if not self._paused:
+                self._paused = True
+                self.transport.pause_reading()
+            claimed = self._claimed(pending, packet, client, session_key, assigned)
+            self._auth_task = broker.loop.create_task(claimed)
+            return
+        self._open(packet, client, session_key, assigned)
+
+    async def _claimed(
+        self,
+        pending: Awaitable[None],
+        packet: Connect,
+        client: ClientInfo,
+        session_key: str,
+        assigned: str | None,
+    ) -> None:
+        try:
+            await pending
+        except Exception as exc:
+            log.warning("MQTT session of %s could not be claimed: %s", client.client_id, exc)
+            self._auth_task = None
+            if not self._closed:
+                self._refuse(_RC.SERVER_UNAVAILABLE)  # the client tries again
+            return
+        self._auth_task = None
+        if self._closed:
+            return
+        self._paused = False
+        self._open(packet, client, session_key, assigned)
+        self._resume()
+
+    def _open(self, packet: Connect, client: ClientInfo, session_key: str, assigned: str | None) -> None:
+        """Open (or resume) the session of an accepted CONNECT and answer with the CONNACK."""
+        broker = self.broker
+        config = broker.config
+        v5 = self.version == 5
+        props = packet.properties
+        mount = self._mount
+        will = packet.will
         # MQTT 3.1.1 Clean Session 0: the session lasts until a Clean Session 1 connection ends it.
         v311_expiry = 0 if packet.clean_start else NEVER_EXPIRES
         expiry = (props.session_expiry_interval or 0) if v5 else v311_expiry

@@ -20,10 +20,11 @@ with a long queue costs one new delivery row, not a rewrite of the queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 
 from tether.mqtt.constants import PacketType
@@ -51,7 +52,7 @@ __all__ = ["Persistence", "Restored"]
 
 log = logging.getLogger("tether.broker")
 
-_HeaderKey = tuple[int, float, tuple[int, ...], PendingWill | None]
+_HeaderKey = tuple[int, float, tuple[int, ...], PendingWill | None, bool]
 
 
 class _Saved:
@@ -167,6 +168,18 @@ class Persistence:
     subscriptions_changed = session_changed
     delivery_queued = session_changed
     delivery_acked = session_changed
+
+    def will_publisher(
+        self, session: Session, publish: Callable[[Message], None]
+    ) -> Callable[[Message], None]:
+        """`publish` for the delayed will of `session`, which also has the session saved without it: a
+        restart (or a cluster node adopting the session) must not publish it again."""
+
+        def published(message: Message) -> None:
+            publish(message)
+            self.session_changed(session)
+
+        return published
 
     def session_ended(self, client_id: str) -> None:
         self._sessions.discard(client_id)
@@ -327,6 +340,7 @@ class Persistence:
             disconnected_at,
             tuple(sorted(session.awaiting_rel)),
             will,
+            session.online,
         )
         header = None
         if replace or key != saved.header:
@@ -336,6 +350,7 @@ class Persistence:
                 key[2],
                 None if will is None else encoder.message(will.message),
                 None if will is None else encoder.wall(will.due),
+                key[4],
             )
         subscriptions: tuple[SubscriptionRecord, ...] | None = tuple(
             SubscriptionRecord(
@@ -451,13 +466,58 @@ class Persistence:
                 flows.pop(d, None)
         return added, updated, removed
 
+    # ------------------------------------------------------------------------------- moving
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No checkpoint runs meanwhile: a session leaving for another node is taken out of the registry and
+        saved by :meth:`hand_over` before a commit can tell a publisher that a message queued for it is
+        saved."""
+        async with self._lock:
+            yield
+
+    async def hand_over(
+        self, session: Session, give: Callable[[SessionChange | None], Awaitable[bool]]
+    ) -> bool:
+        """Inside :meth:`paused`: save ``session`` (out of the registry) one last time through ``give``,
+        which stores the change and gives the session away in one transaction (a cluster node handing it to
+        another), and forget it. Its delayed will goes with it: it is stopped here
+        (:meth:`PendingWill.suspend`) before anything is awaited, so that it fires on one node only. Returns
+        what ``give`` returned; if ``give`` fails the session is marked to be stored anew and the exception
+        raised."""
+        client_id = session.client_id
+        self._sessions.discard(client_id)
+        change = self._change(session, _Encoder(self.loop)) if session.expiry_interval else None
+        self._saved.pop(client_id, None)
+        if session.pending_will is not None:
+            session.pending_will.suspend()
+        try:
+            return await give(change)
+        except BaseException:
+            self._sessions.add(client_id)
+            raise
+
+    def forget(self, client_id: str) -> None:
+        """Stop saving the session of ``client_id`` without deleting what the store holds (another node holds
+        it now)."""
+        self._sessions.discard(client_id)
+        self._saved.pop(client_id, None)
+
     # ------------------------------------------------------------------------------- restoring
 
-    async def restore(self, max_queued: int, publish_will: Callable[[Message], None]) -> Restored:
+    async def restore(
+        self,
+        max_queued: int,
+        publish_will: Callable[[Message], None],
+        client_ids: Sequence[str] | None = None,
+        ended_at: float | None = None,
+    ) -> Restored:
         """Load the saved state for the broker to install: retained messages, sessions (offline, their expiry
         running; ``max_queued`` bounds their queues, a delayed will is published by ``publish_will``) and the
-        wills of sessions that ended while the broker was down. Remembers what the store holds of each."""
-        state = await self.store.load()
+        wills of sessions that ended while the broker was down. Remembers what the store holds of each.
+        With ``client_ids``, only those sessions (one another node gave to this one); with ``ended_at``, a
+        session saved while its client was connected counts as disconnected then (its node died)."""
+        state = await self.store.load(client_ids)
         loop = self.loop
         decoder = _Decoder(loop)
         now = time.time()
@@ -471,6 +531,10 @@ class Persistence:
         sessions: list[tuple[Session, float | None]] = []
         wills: list[Message] = []
         for srec in state.sessions:
+            stored_at = srec.disconnected_at
+            if srec.online and ended_at is not None and ended_at > stored_at:
+                srec = replace(srec, disconnected_at=ended_at)
+                self._sessions.add(srec.client_id)  # saved anew, offline from ended_at
             remaining = srec.disconnected_at + srec.expiry_interval - now
             if srec.expiry_interval != NEVER_EXPIRES and remaining <= 0:
                 self._ended.add(srec.client_id)
@@ -480,12 +544,15 @@ class Persistence:
             session, saved = decoder.session(srec, max_queued)
             if srec.will is not None:
                 delay = max(0.0, (srec.will_at or now) - now)
-                session.pending_will = PendingWill(loop, decoder.message(srec.will), delay, publish_will)
+                will = decoder.message(srec.will)
+                publish = self.will_publisher(session, publish_will)
+                session.pending_will = PendingWill(loop, will, delay, publish)
             saved.header = (
                 srec.expiry_interval,
-                srec.disconnected_at,
+                stored_at,
                 srec.awaiting_rel,
                 session.pending_will,
+                srec.online,
             )
             saved.remember_outbox()
             self._saved[srec.client_id] = saved

@@ -11,7 +11,7 @@ it never reads the broker itself (see docs/architecture.md, "MQTT broker").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple, Protocol
 
 from tether.mqtt.reason_codes import ReasonCode
@@ -179,6 +179,12 @@ class BrokerPort(Protocol):
 
     @property
     def connection_count(self) -> int: ...
+
+    @property
+    def claim_session(self) -> Callable[[str, bool], Awaitable[None] | None] | None:
+        """In a cluster: bring the session of a connecting client (session key, Clean Start) from another
+        node before :meth:`open_session` (an awaitable to wait for, or None); None without a cluster."""
+        ...
 
     def open_session(self, client_id: str, clean_start: bool, max_queued: int) -> tuple[Session, bool]:
         """The session for a new connection and whether it existed (Session Present); a connection still

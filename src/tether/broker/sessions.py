@@ -137,6 +137,12 @@ class SessionRegistry:
         if remaining is not None:
             session._expiry_handle = self._loop.call_later(remaining, self.end, session)
 
+    def release(self, session: Session) -> None:
+        """Remove the (offline) session without ending it: it lives on elsewhere (another cluster node)."""
+        if self._sessions.get(session.client_id) is session:
+            del self._sessions[session.client_id]
+        self._cancel_expiry(session)
+
     def detached(self, session: Session) -> None:
         """The network connection of the session ended: start the Session Expiry Interval.
 

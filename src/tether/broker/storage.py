@@ -81,6 +81,8 @@ class SessionHeader:
     awaiting_rel: tuple[int, ...] = ()
     will: MessageRecord | None = None
     will_at: float | None = None  # when a delayed will is due (wall clock)
+    #: Saved while its client was connected (``disconnected_at`` is then the time of the save).
+    online: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +99,17 @@ class SessionRecord:
     awaiting_rel: tuple[int, ...] = ()
     will: MessageRecord | None = None
     will_at: float | None = None  # when a delayed will is due (wall clock)
+    online: bool = False  # saved while its client was connected
 
     @property
     def header(self) -> SessionHeader:
         return SessionHeader(
-            self.expiry_interval, self.disconnected_at, self.awaiting_rel, self.will, self.will_at
+            self.expiry_interval,
+            self.disconnected_at,
+            self.awaiting_rel,
+            self.will,
+            self.will_at,
+            self.online,
         )
 
 
@@ -143,7 +151,8 @@ class StoredState:
 
 
 class BrokerStore(Protocol):
-    """Durable broker state. ``save`` applies one batch atomically; ``load`` returns everything saved.
+    """Durable broker state. ``save`` applies one batch atomically; ``load`` returns everything saved
+    (with ``client_ids``: only those sessions, and no retained messages).
 
     A batch applies ``deleted_sessions`` first, then the session changes (a client id may be in both: the
     session ended and a new one began), then ``deleted_retained`` and the retained messages (by topic,
@@ -151,7 +160,7 @@ class BrokerStore(Protocol):
     ``queued``, each in ``seq`` order.
     """
 
-    async def load(self) -> StoredState: ...
+    async def load(self, client_ids: Sequence[str] | None = None) -> StoredState: ...
 
     async def save(
         self,
@@ -183,6 +192,7 @@ class _StoredSession:
             h.awaiting_rel,
             h.will,
             h.will_at,
+            h.online,
         )
 
 
@@ -199,7 +209,9 @@ class MemoryBrokerStore:
         """The stored sessions by client id."""
         return {cid: s.record(cid) for cid, s in self._sessions.items()}
 
-    async def load(self) -> StoredState:
+    async def load(self, client_ids: Sequence[str] | None = None) -> StoredState:
+        if client_ids is not None:
+            return StoredState([s for cid, s in self.sessions.items() if cid in client_ids])
         return StoredState(list(self.sessions.values()), list(self.retained.values()))
 
     async def save(
