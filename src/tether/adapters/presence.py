@@ -52,17 +52,20 @@ class ClientStatus:
 
 
 class Presence:
-    """Bounded: beyond `max_offline` records of disconnected clients, the oldest are forgotten."""
+    """Bounded: beyond `max_offline` records of disconnected clients, the oldest are forgotten.
+
+    Records are kept per mountpoint (mountpoint -> client id -> record), so that a connection costs a dict
+    entry under strings it already has, not a (mountpoint, client id) key of its own."""
 
     def __init__(self, max_offline: int = 100_000) -> None:
         self.max_offline = max_offline
-        self._clients: dict[tuple[str, str], ClientStatus] = {}
+        self._clients: dict[str, dict[str, ClientStatus]] = {}
         self._offline = 0
-        #: (mountpoint, username) -> the client ids of its records: `GET /clients?username=` visits those
+        #: mountpoint -> username -> the client ids of its records: `GET /clients?username=` visits those
         #: instead of every session.
         #: One client id as a str (the usual case: a device user has one connection; a set costs 216
         #: bytes), a set for more.
-        self._by_username: dict[tuple[str, str], str | set[str]] = {}
+        self._by_username: dict[str, dict[str, str | set[str]]] = {}
 
     def connected(
         self,
@@ -75,28 +78,32 @@ class Presence:
         listener: str,
         protocol: int,
     ) -> None:
-        key = (mountpoint, client_id)
-        previous = self._clients.pop(key, None)  # re-inserted: the dict stays in order of last change
+        clients = self._clients.get(mountpoint)
+        if clients is None:
+            clients = self._clients[mountpoint] = {}
+        previous = clients.pop(client_id, None)  # re-inserted: the dict stays in order of last change
         if previous is not None:
             if not previous.connected:
                 self._offline -= 1
             self._unindex(previous)
         if username is not None:
-            index = self._by_username
-            ids = index.get(name := (mountpoint, username))
+            index = self._by_username.get(mountpoint)
+            if index is None:
+                index = self._by_username[mountpoint] = {}
+            ids = index.get(username)
             if ids is None:
-                index[name] = client_id
+                index[username] = client_id
             elif isinstance(ids, str):
                 if ids != client_id:
-                    index[name] = {ids, client_id}
+                    index[username] = {ids, client_id}
             else:
                 ids.add(client_id)
-        self._clients[key] = ClientStatus(
+        clients[client_id] = ClientStatus(
             client_id, mountpoint, username, tenant_id, peer, listener, protocol, True, now_ms()
         )
 
     def disconnected(self, mountpoint: str, client_id: str, reason: int, *, peer: str | None) -> None:
-        status = self._clients.get((mountpoint, client_id))
+        status = self.get(mountpoint, client_id)
         # A session taken over: the new connection's record stays (its peer differs).
         if status is None or not status.connected or status.peer != peer:
             return
@@ -106,37 +113,52 @@ class Presence:
         status.reason_name = reason_name(reason)
         self._offline += 1
         if self._offline > self.max_offline:
-            for key, old in list(self._clients.items()):
-                if not old.connected:
-                    del self._clients[key]
-                    self._unindex(old)
-                    self._offline -= 1
-                    if self._offline <= self.max_offline * 3 // 4:
-                        break
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        # The oldest offline records (by disconnection) until a quarter of max_offline is free.
+        offline = sorted(
+            (s for clients in self._clients.values() for s in clients.values() if not s.connected),
+            key=lambda s: s.disconnected_at or 0,
+        )
+        for old in offline:
+            clients = self._clients[old.mountpoint]
+            del clients[old.client_id]
+            if not clients:
+                del self._clients[old.mountpoint]
+            self._unindex(old)
+            self._offline -= 1
+            if self._offline <= self.max_offline * 3 // 4:
+                break
 
     def _unindex(self, status: ClientStatus) -> None:
         if status.username is None:
             return
-        key = (status.mountpoint, status.username)
-        ids = self._by_username.get(key)
+        index = self._by_username.get(status.mountpoint)
+        ids = index.get(status.username) if index is not None else None
+        if index is None or ids is None:
+            return
         if isinstance(ids, str):
             if ids == status.client_id:
-                del self._by_username[key]
-        elif ids is not None:
+                del index[status.username]
+        else:
             ids.discard(status.client_id)
             if not ids:
-                del self._by_username[key]
+                del index[status.username]
+        if not index:
+            del self._by_username[status.mountpoint]
 
     def client_ids_of(self, mountpoint: str, username: str) -> frozenset[str]:
         """The client ids whose record (online, or offline and not yet forgotten) names `username`."""
-        ids = self._by_username.get((mountpoint, username), ())
+        ids = self._by_username.get(mountpoint, {}).get(username, ())
         return frozenset((ids,)) if isinstance(ids, str) else frozenset(ids)
 
     def get(self, mountpoint: str, client_id: str) -> ClientStatus | None:
-        return self._clients.get((mountpoint, client_id))
+        clients = self._clients.get(mountpoint)
+        return clients.get(client_id) if clients is not None else None
 
     def __iter__(self) -> Iterator[ClientStatus]:
-        return iter(list(self._clients.values()))
+        return iter([s for clients in self._clients.values() for s in clients.values()])
 
     def __len__(self) -> int:
-        return len(self._clients)
+        return sum(len(clients) for clients in self._clients.values())
