@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from types import MappingProxyType
@@ -108,7 +109,8 @@ class DeviceSession:
 
     def subscribed(self, topic_filter: str) -> None:
         if topic_filter not in self.subscriptions:
-            self.subscriptions = (*self.subscriptions, topic_filter)
+            # Interned: every device subscribes to the same few filters (s/ds, s/e, ...); one string each.
+            self.subscriptions = (*self.subscriptions, sys.intern(topic_filter))
 
     def enqueue(self, work: Work) -> asyncio.Future[ReasonCode | None]:
         loop = asyncio.get_running_loop()
