@@ -182,15 +182,17 @@ def test_command_updates_are_checked() -> None:
 
 def test_presence_username_index_follows_reconnects_and_forgetting() -> None:
     from tether.adapters.presence import Presence
+    from tether.broker import ClientInfo
 
     presence = Presence(max_offline=1)
+    clients: dict[str, ClientInfo] = {}
 
     def connect(client_id: str, username: str | None, peer: str) -> None:
-        presence.connected(
-            "", client_id, username=username, tenant_id="t1", peer=peer, listener="mqtt", protocol=5
-        )
+        clients[client_id] = ClientInfo(client_id, username, 5, "mqtt", peer)
+        presence.connected(clients[client_id])
 
     connect("a", "t1/u1", "p1")
+    first_a = clients["a"]
     connect("b", "t1/u1", "p2")
     connect("c", None, "p3")
     assert presence.client_ids_of("", "t1/u1") == {"a", "b"}
@@ -198,7 +200,12 @@ def test_presence_username_index_follows_reconnects_and_forgetting() -> None:
     assert presence.client_ids_of("", "t1/u1") == {"b"}
     assert presence.client_ids_of("", "t1/u2") == {"a"}
     assert presence.client_ids_of("other/", "t1/u2") == frozenset()
-    presence.disconnected("", "b", 0, peer="p2")  # offline, still listed
+    presence.disconnected(first_a, 0)  # the connection taken over: the new one's record stays
+    status = presence.get("", "a")
+    assert status is not None and status.connected and status.peer == "p4"
+    presence.disconnected(clients["b"], 0)  # offline, still listed
     assert presence.client_ids_of("", "t1/u1") == {"b"}
-    presence.disconnected("", "a", 0, peer="p4")  # past max_offline: the oldest offline records go
+    status = presence.get("", "b")
+    assert status is not None and not status.connected and status.reason_name == "normal"
+    presence.disconnected(clients["a"], 0)  # past max_offline: the oldest offline records go
     assert presence.client_ids_of("", "t1/u1") == frozenset()

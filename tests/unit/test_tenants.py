@@ -115,3 +115,27 @@ async def test_a_tenant_suspended_by_another_server_is_refused_after_the_status_
     await world.tenant_store.update(dataclasses.replace(tenant, status=TenantStatus.ACTIVE))
     await other.refresh_status()
     assert await other.authenticate("t9", "alice", "s3cret") is not None
+
+
+def test_verified_cache_keeps_an_answer_between_half_and_all_of_its_seconds() -> None:
+    from tether.tenants.verified import VerifiedCache
+
+    now = [1000.0]
+    cache = VerifiedCache(60.0, 8, clock=lambda: now[0])
+    alice, bob = Principal("t1", "alice"), Principal("t2", "bob")
+    cache.put(b"a", alice)
+    now[0] += 29.0
+    cache.put(b"b", bob)
+    assert cache.get(b"a") is alice and cache.get(b"b") is bob
+    now[0] += 2.0  # 31 s: a new generation; both are still known
+    assert cache.get(b"a") is alice and cache.get(b"b") is bob
+    now[0] += 29.5  # 60.5 s: the generation `a` and `b` were put in has ended: both are gone
+    assert cache.get(b"a") is None and cache.get(b"b") is None
+    cache.put(b"a", alice)
+    cache.put(b"b", bob)
+    cache.forget(lambda p: p.tenant_id == "t2")
+    assert cache.get(b"a") is alice and cache.get(b"b") is None
+    for i in range(20):  # bounded: never more than `size` entries
+        cache.put(bytes([i]), bob)
+        assert len(cache) <= 8
+    assert cache.get(bytes([19])) is bob

@@ -387,6 +387,8 @@ class PlatformHooks(Hooks):
     ) -> AuthResult:
         policy = Policy.for_device(rules, things, xyte_id)
         template_id = parse_client_id(connect.client_id).template_id if xyte_id is None else None
+        if serial == connect.client_id:
+            serial = connect.client_id  # the one string the connection keeps anyway (its ClientId)
         login = Login(principal, kind, policy, serial=serial, template_id=template_id, things=things)
         return self._accepted(principal.tenant_id, login)
 
@@ -574,21 +576,12 @@ class PlatformHooks(Hooks):
             _call(listener, tenant, connect, connection, result)
 
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:
-        login = login_of(client)
-        self.presence.connected(
-            client.mountpoint,
-            client.client_id,
-            username=client.username,
-            tenant_id=login.principal.tenant_id if login is not None else None,
-            peer=client.peer,
-            listener=client.listener,
-            protocol=client.protocol_version,
-        )
+        self.presence.connected(client)
         for listener in self._on_connected:
             _call(listener, client, session_present)
 
     def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
-        self.presence.disconnected(client.mountpoint, client.client_id, int(reason), peer=client.peer)
+        self.presence.disconnected(client, int(reason))
         for listener in self._on_disconnected:
             _call(listener, client, reason)
 

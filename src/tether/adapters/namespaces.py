@@ -15,7 +15,15 @@ C8Y_PRIVATE_ROOTS = frozenset(
 )
 
 
+_MOUNTPOINTS: dict[str, str] = {}
+
+
 def tenant_mountpoint(tenant_id: str) -> str:
     """The broker mountpoint of a tenant. It starts with `$`, so an unmounted client's `#` never matches it
-    (spec 4.7.2)."""
-    return f"$tenant/{tenant_id}/"
+    (spec 4.7.2). One string per tenant, shared by all of its logins."""
+    mountpoint = _MOUNTPOINTS.get(tenant_id)
+    if mountpoint is None:
+        if len(_MOUNTPOINTS) >= 10_000:
+            _MOUNTPOINTS.clear()
+        mountpoint = _MOUNTPOINTS[tenant_id] = f"$tenant/{tenant_id}/"
+    return mountpoint

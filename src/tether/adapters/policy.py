@@ -59,7 +59,10 @@ class Policy:
     def for_device(
         cls, rules: tuple[CompiledRule, ...], names: tuple[str, ...], xyte_id: str | None = None
     ) -> Policy:
-        return cls(rules=rules, owned=_owned_prefixes(names, xyte_id))
+        owned = _owned_prefixes(names, xyte_id)
+        if not rules and not owned:
+            return _DEVICE  # most devices: no operator rule, no thing (one shared, immutable policy)
+        return cls(rules=rules, owned=owned)
 
     def may_publish(self, topic: str, qos: int | None = None, retain: bool | None = None) -> bool:
         if self.superuser:
@@ -95,3 +98,7 @@ class Policy:
         if root in self.private_roots:
             return True
         return any(filter_covers(prefix + "#", inner) for prefix in self.owned)
+
+
+#: The policy of a device without operator rules or Fleets/Xyte namespaces of its own.
+_DEVICE = Policy()

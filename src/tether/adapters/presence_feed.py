@@ -4,6 +4,8 @@ are not."""
 
 from __future__ import annotations
 
+import sys
+
 from tether.adapters.access import PlatformHooks
 from tether.adapters.login import login_of
 from tether.broker import ClientInfo
@@ -16,17 +18,20 @@ __all__ = ["install"]
 
 
 def _host(peer: str | None) -> str | None:
+    # Interned: many devices share an address (NAT, a gateway), and each record keeps it while connected.
     if not peer:
         return None
     if peer.startswith("["):
-        return peer[1 : peer.find("]")]
-    return peer.rpartition(":")[0] or peer
+        return sys.intern(peer[1 : peer.find("]")])
+    return sys.intern(peer.rpartition(":")[0] or peer)
 
 
 class PresenceFeed:
+    """The open history record of a connection is found through its login (Login.activity.record): no map
+    of its own from connections to records."""
+
     def __init__(self, presence: PresenceService) -> None:
         self.presence = presence
-        self._records: dict[int, str] = {}  # id(ClientInfo) -> history id, while connected
 
     def on_connected(self, client: ClientInfo, session_present: bool) -> None:
         login = login_of(client)
@@ -44,14 +49,15 @@ class PresenceFeed:
             keepalive=client.keep_alive,
             connected_at=now_ms(),
         )
-        self._records[id(client)] = self.presence.connected(fact, login.activity)
+        self.presence.connected(fact, login.activity)
 
     def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
-        record_id = self._records.pop(id(client), None)
-        if record_id is not None:
+        login = login_of(client)
+        record = login.activity.record if login is not None else None
+        if record is not None:
             code = int(reason)
             name = reason.name if isinstance(reason, ReasonCode) else None
-            self.presence.disconnected(record_id, disconnect_reason(code, name))
+            self.presence.disconnected(record.id, disconnect_reason(code, name))
 
 
 def install(hooks: PlatformHooks, presence: PresenceService) -> PresenceFeed:

@@ -64,6 +64,9 @@ _FLUSH_AT = 256 * 1024
 # Payloads of this size or more are passed to the transport without being copied into the output buffer.
 _LARGE = 16 * 1024
 _PINGRESP = b"\xd0\x00"
+# What `_out` is between flushes: one shared empty buffer, never written to (the first packet of a turn gets
+# a bytearray of its own), so that an idle connection keeps no empty bytearray.
+_NO_OUTPUT = bytearray()
 # Seconds a closed connection keeps reading (and discarding) before the socket is closed; see close().
 _LINGER = 2.0
 
@@ -134,7 +137,7 @@ class ClientConnection(QoSFlows):
         self.traffic = Traffic()
         # Output of this loop turn: small packets gathered in one buffer, large payloads kept aside (by
         # reference) in the order they were written; see flush().
-        self._out = bytearray()
+        self._out = _NO_OUTPUT
         self._chunks: list[bytes | bytearray | memoryview] | None = None
         self._chunk_size = 0
         self._scheduled = False
@@ -214,6 +217,8 @@ class ClientConnection(QoSFlows):
     def _write(self, data: bytes | bytearray | memoryview) -> None:
         out = self._out
         if len(data) < _LARGE:
+            if out is _NO_OUTPUT:
+                out = self._out = bytearray()
             out += data
         else:
             # A large payload goes to the transport as it is, after what was written before it.
@@ -222,7 +227,7 @@ class ClientConnection(QoSFlows):
                 chunks = self._chunks = []
             if out:
                 chunks.append(out)
-                self._out = out = bytearray()
+                self._out = out = _NO_OUTPUT
             chunks.append(data)
             self._chunk_size += len(data)
         if not self._scheduled:
@@ -240,14 +245,14 @@ class ClientConnection(QoSFlows):
         if chunks is None:
             if not out:
                 return
-            self._out = bytearray()  # the transport may keep a view of `out`: never reuse it
+            self._out = _NO_OUTPUT  # the transport may keep a view of `out`: never reuse it
             if not self._eof and not self.transport.is_closing():
                 self.traffic.send_oct += len(out)
                 self.transport.write(out)
             return
         if out:
             chunks.append(out)
-            self._out = bytearray()
+            self._out = _NO_OUTPUT
         self._chunks = None
         self._chunk_size = 0
         if not self._eof and not self.transport.is_closing():
@@ -349,6 +354,7 @@ class ClientConnection(QoSFlows):
         if not client_id:
             # [MQTT-3.1.3-6] a zero-length ClientID gets a unique one; MQTT 5 returns it [MQTT-3.1.3-7].
             client_id = assigned = f"auto-{uuid.uuid4().hex}"
+        connected_at = time.time()
         client = ClientInfo(
             client_id,
             packet.username,
@@ -360,6 +366,7 @@ class ClientConnection(QoSFlows):
             self.info.certificate,
             packet.clean_start,
             packet.keep_alive,
+            connected_at,
         )
         will = packet.will
         if will is not None and is_server_topic(will.topic):
@@ -463,7 +470,7 @@ class ClientConnection(QoSFlows):
             self._will = will_message(will, mount.topic(will.topic) if mount is not None else will.topic)
             self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0
         self._receive_maximum = self.conn.client_receive_maximum
-        self.connected_at = time.time()
+        self.connected_at = client.connected_at
         self.clean_start = packet.clean_start
         self.keep_alive = keep_alive
         broker.connected(self, session, present)
@@ -665,7 +672,7 @@ class ClientConnection(QoSFlows):
             return
         self._closed = True
         self.disconnect_reason = _RC.UNSPECIFIED_ERROR
-        self._out = bytearray()
+        self._out = _NO_OUTPUT
         self._chunks = None
         self._detach()
 

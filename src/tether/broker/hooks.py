@@ -57,6 +57,8 @@ class ClientInfo:
     #: The CONNECT's Clean Start (3.1.1: Clean Session) flag and Keep Alive (seconds, as the client asked).
     clean_start: bool = True
     keep_alive: int = 0
+    #: When the CONNECT was accepted (wall clock, seconds).
+    connected_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any, cast
 
 from tether.mqtt.constants import MAX_PACKET_ID
@@ -81,6 +82,9 @@ class Delivery:
 #: The queue of every session with nothing queued (most of them): an empty tuple reads like an empty deque
 #: (falsy, len 0, iterable) and fails loudly if written to; an empty deque costs ~760 bytes per session.
 NO_QUEUE: deque[Any] = cast("deque[Any]", ())
+#: The in-flight map of every session with nothing in flight (most of them): read-only, shared; a dict from
+#: the first QoS 1/2 delivery on (an empty dict costs 64 bytes per session).
+NO_INFLIGHT: dict[int, Any] = cast("dict[int, Any]", MappingProxyType({}))
 
 
 class Outbox:
@@ -89,7 +93,7 @@ class Outbox:
     __slots__ = ("_next_id", "dropped", "inflight", "max_queued", "queue")
 
     def __init__(self, max_queued: int) -> None:
-        self.inflight: dict[int, Delivery] = {}
+        self.inflight: dict[int, Delivery] = NO_INFLIGHT  # a dict from the first one on
         self.queue: deque[Delivery] = NO_QUEUE  # a deque from the first queued message on
         self.max_queued = max_queued
         #: Messages dropped because the queue was full (or, for QoS 0, because the client was offline).
@@ -117,6 +121,8 @@ class Outbox:
         [MQTT-2.2.1-3] a non-zero identifier not used by another unacknowledged PUBLISH of this session.
         """
         inflight = self.inflight
+        if inflight is NO_INFLIGHT:
+            inflight = self.inflight = {}
         pid = self._next_id
         while pid in inflight:
             pid = pid + 1 if pid < MAX_PACKET_ID else 1
@@ -126,11 +132,19 @@ class Outbox:
         inflight[pid] = delivery
         return pid
 
+    def put(self, packet_id: int, delivery: Delivery) -> None:
+        """Put a delivery in flight under its identifier (restoring stored state)."""
+        if self.inflight is NO_INFLIGHT:
+            self.inflight = {}
+        self.inflight[packet_id] = delivery
+
     def release(self, packet_id: int) -> Delivery | None:
         """The flow of this identifier ended (PUBACK, PUBCOMP, or PUBREC with an error code)."""
-        return self.inflight.pop(packet_id, None)
+        inflight = self.inflight
+        return inflight.pop(packet_id, None) if inflight else None
 
     def clear(self) -> None:
-        self.inflight.clear()
+        if self.inflight:
+            self.inflight.clear()
         if self.queue:  # emptied in place: a loop over it (QoSFlows._pump) sees it end
             self.queue.clear()

@@ -640,7 +640,7 @@ class _Decoder:
         for rec in chain(record.inflight, record.queued):
             d = self.delivery(rec)
             if rec.state:
-                outbox.inflight[rec.packet_id] = d
+                outbox.put(rec.packet_id, d)
                 saved.flows[d] = (rec.packet_id, rec.state)
             else:
                 outbox.append(d)

@@ -1,8 +1,10 @@
 """Subscriptions: a topic trie with `+` and `#` wildcards and shared subscriptions (spec 4.7, 4.8).
 
 Matching a topic walks the trie level by level (cost proportional to the topic depth and the number of
-wildcard branches, not to the number of subscriptions). The last results are kept in a small cache keyed by
-topic name, cleared whenever a subscription changes, so a hot topic costs one dict lookup.
+wildcard branches, not to the number of subscriptions). Filters without wildcards (most of them: every
+device's own `s/ds`) are not in the trie but in one dict keyed by the filter itself, so that an idle device's
+subscription costs a dict entry rather than a trie node per level. The last results are kept in a small cache
+keyed by topic name, cleared whenever a subscription changes, so a hot topic costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -104,6 +106,11 @@ class _Node:
         return not self.children and not self.subs and not self.shared
 
 
+def _exact(topic_filter: str) -> bool:
+    """A filter that only matches the topic name equal to it: no wildcard, not shared (spec 4.7.1)."""
+    return "+" not in topic_filter and "#" not in topic_filter and not topic_filter.startswith(SHARE_PREFIX)
+
+
 def _levels(topic_filter: str) -> tuple[str | None, list[str]]:
     if topic_filter.startswith(SHARE_PREFIX):
         name, _, inner = topic_filter[len(SHARE_PREFIX) :].partition("/")
@@ -114,7 +121,7 @@ def _levels(topic_filter: str) -> tuple[str | None, list[str]]:
 class SubscriptionTrie:
     """Every subscription of every session, indexed by topic filter level."""
 
-    __slots__ = ("_cache", "_count", "_root", "listener")
+    __slots__ = ("_cache", "_count", "_exact", "_root", "listener")
 
     def __init__(self) -> None:
         self._root = _Node()
@@ -123,6 +130,9 @@ class SubscriptionTrie:
         #: Told when a filter gains its first subscription or loses its last (a cluster announces this
         #: node's interest); ``None``: nobody asked.
         self.listener: InterestListener | None = None
+        #: Filters without wildcards: filter -> its one subscription, or a dict client id -> subscription
+        #: when more than one session subscribes to it (the usual case, one, costs no dict of its own).
+        self._exact: dict[str, Subscription | dict[str, Subscription]] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -132,6 +142,28 @@ class SubscriptionTrie:
 
         [MQTT-3.8.4-3] a SUBSCRIBE with a filter identical to an existing subscription's replaces it.
         """
+        topic_filter = sub.topic_filter
+        if _exact(topic_filter):
+            self._cache.clear()
+            exact = self._exact
+            entry = exact.get(topic_filter)
+            old: Subscription | None = None
+            if entry is None:
+                exact[topic_filter] = sub
+                if self.listener is not None:
+                    self.listener(topic_filter, True)
+            elif isinstance(entry, Subscription):
+                if entry.client_id == sub.client_id:
+                    exact[topic_filter] = sub
+                    old = entry
+                else:
+                    exact[topic_filter] = {entry.client_id: entry, sub.client_id: sub}
+            else:
+                old = entry.get(sub.client_id)
+                entry[sub.client_id] = sub
+            if old is None:
+                self._count += 1
+            return old
         share, levels = _levels(sub.topic_filter)
         node = self._root
         for level in levels:
@@ -167,6 +199,8 @@ class SubscriptionTrie:
 
     def remove(self, client_id: str, topic_filter: str) -> Subscription | None:
         """Remove the session's subscription to the filter; returns it, or ``None`` if there was none."""
+        if _exact(topic_filter):
+            return self._remove_exact(client_id, topic_filter)
         share, levels = _levels(topic_filter)
         path = [self._root]
         node = self._root
@@ -202,8 +236,31 @@ class SubscriptionTrie:
             del path[i - 1].children[levels[i - 1]]
         return old
 
+    def _remove_exact(self, client_id: str, topic_filter: str) -> Subscription | None:
+        exact = self._exact
+        entry = exact.get(topic_filter)
+        if entry is None:
+            return None
+        if isinstance(entry, Subscription):
+            if entry.client_id != client_id:
+                return None
+            old: Subscription | None = entry
+            del exact[topic_filter]
+            if self.listener is not None:
+                self.listener(topic_filter, False)
+        else:
+            old = entry.pop(client_id, None)
+            if old is None:
+                return None
+            if len(entry) == 1:
+                exact[topic_filter] = next(iter(entry.values()))
+        self._count -= 1
+        self._cache.clear()
+        return old
+
     def filters(self) -> Iterator[str]:
         """Every filter with at least one subscription (a shared one as ``$share/<name>/<filter>``)."""
+        yield from self._exact
         stack: list[tuple[_Node, str]] = [(self._root, "")]
         while stack:
             node, path = stack.pop()
@@ -254,6 +311,12 @@ class SubscriptionTrie:
                     subs.extend(node.subs.values())
                 if node.shared:
                     groups.extend(node.shared.values())
+        exact = self._exact.get(topic)
+        if exact is not None:
+            if isinstance(exact, Subscription):
+                subs.append(exact)
+            else:
+                subs.extend(exact.values())
         found = (subs, groups)
         cache = self._cache
         if len(cache) >= _CACHE_SIZE:

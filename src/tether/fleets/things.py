@@ -110,7 +110,10 @@ class ThingService:
         self.catalog = catalog
         self._by_name: dict[tuple[str, str], Thing] = {}
         self._names_of_mo: dict[tuple[str, int], str] = {}
-        self._owned: dict[tuple[str, str], tuple[str, ...]] = {}
+        #: tenant -> owner -> the names of its things (per tenant: no key tuple per device user), and how
+        #: many owners that is in all.
+        self._owned: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._owned_count = 0
         events.subscribe(self._forget, resources={"managedobjects"}, cluster=True)  # a cache: every node's
 
     # -- operators ------------------------------------------------------------------------------------
@@ -385,21 +388,25 @@ class ThingService:
 
     def cached_names_owned(self, tenant_id: str, owner: str) -> tuple[str, ...] | None:
         """The names of the things the user `owner` acts as (owns), if known without I/O."""
-        return self._owned.get((tenant_id, owner))
+        owners = self._owned.get(tenant_id)
+        return owners.get(owner) if owners is not None else None
 
     async def names_owned(self, tenant_id: str, owner: str) -> tuple[str, ...]:
         """The names of the things whose managed object `owner` owns: the `$emqx/things/<name>` namespaces
         of a device logged in as `owner` (adapters/access.py)."""
-        key = (tenant_id, owner)
-        known = self._owned.get(key)
+        known = self.cached_names_owned(tenant_id, owner)
         if known is not None:
             return known
         criteria = InventoryCriteria(fragment_type=THING_FRAGMENT, owner=owner)
         page = await self._inventory.find(system(tenant_id), criteria, PageRequest(page_size=100))
         names = tuple(t.name for t in map(thing_of, page.items) if t is not None)
-        if len(self._owned) >= _CACHE_LIMIT:
+        if self._owned_count >= _CACHE_LIMIT:
             self._owned.clear()
-        self._owned[key] = names
+            self._owned_count = 0
+        owners = self._owned.setdefault(tenant_id, {})
+        if owner not in owners:
+            self._owned_count += 1
+        owners[owner] = names
         return names
 
     def _forget(self, event: DomainEvent) -> None:
@@ -417,7 +424,9 @@ class ThingService:
                     self._by_name[(event.tenant_id, name)] = thing
                     self._names_of_mo[(event.tenant_id, event.id)] = name
         if isinstance(mo, ManagedObject):
-            self._owned.pop((event.tenant_id, mo.owner), None)
+            owners = self._owned.get(event.tenant_id)
+            if owners is not None and owners.pop(mo.owner, None) is not None:
+                self._owned_count -= 1
 
 
 def _require_admin(who: Principal) -> None:

@@ -98,6 +98,11 @@ class ConnectionState(Enum):
     ERROR = "error"  # the client violated the protocol
 
 
+#: The incoming aliases of every connection that announced none (Topic Alias Maximum 0: every alias is refused
+#: before anything is stored), shared; a connection that announces some gets its own.
+_NO_INCOMING_ALIASES = IncomingTopicAliases(0)
+
+
 class ServerConnection:
     """Protocol state of one client connection, seen from the server.
 
@@ -166,7 +171,7 @@ class ServerConnection:
         # Limits announced by the server in its CONNACK (MQTT 5); spec defaults until then.
         #: Topic aliases of incoming PUBLISH packets; the maximum comes from the CONNACK (spec 3.2.2.3.8:
         #: absent means 0, no aliases).
-        self.incoming_aliases = IncomingTopicAliases(0)
+        self.incoming_aliases = _NO_INCOMING_ALIASES
         self.maximum_qos = 2  # spec 3.2.2.3.4: absent means QoS 2
         self.retain_available = True  # spec 3.2.2.3.5
         self.subscription_identifiers_available = True  # spec 3.2.2.3.12
@@ -555,8 +560,8 @@ class ServerConnection:
                 self._set_state(ConnectionState.CONNECTED)
             if self.protocol_version == _V5:
                 props = packet.properties
-                if props.topic_alias_maximum is not None:
-                    self.incoming_aliases.maximum = props.topic_alias_maximum
+                if props.topic_alias_maximum:
+                    self.incoming_aliases = IncomingTopicAliases(props.topic_alias_maximum)
                 if props.maximum_qos is not None:
                     self.maximum_qos = props.maximum_qos
                 if props.retain_available is not None:

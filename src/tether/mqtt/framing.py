@@ -14,6 +14,10 @@ from .fixed_header import parse_fixed_header
 
 __all__ = ["Frame", "PacketFramer"]
 
+#: What ``_pending`` is while no partial packet is buffered: one shared empty bytearray, never written to (a
+#: partial packet gets a bytearray of its own; an idle connection does not keep an empty one of 56 bytes).
+_NOTHING_PENDING = bytearray()
+
 # Bytes kept of a packet known to be too large: enough for its fixed header and a CONNECT's protocol level.
 _KEEP = 16
 
@@ -32,7 +36,7 @@ class PacketFramer:
         # Invariant: either _pending is empty, or _buf is fully consumed (_pos == len(_buf)).
         self._buf = b""
         self._pos = 0
-        self._pending = bytearray()
+        self._pending = _NOTHING_PENDING
         self._too_large: ProtocolError | None = None
 
     @property
@@ -57,7 +61,7 @@ class PacketFramer:
                 self._too_large = PacketTooLarge(header[0] + header[1], self.max_packet_size)
                 del pending[_KEEP:]  # only the start is still of interest (see peek)
         elif self._pos < len(self._buf):
-            pending += memoryview(self._buf)[self._pos :]
+            pending = self._pending = bytearray(memoryview(self._buf)[self._pos :])
             pending += data
             self._buf = b""
             self._pos = 0
@@ -70,7 +74,7 @@ class PacketFramer:
         not when the connection object is collected)."""
         self._buf = b""
         self._pos = 0
-        self._pending = bytearray()
+        self._pending = _NOTHING_PENDING
         if self._too_large is None:
             self._too_large = ProtocolError(None, "the connection is closed")
 
@@ -108,7 +112,7 @@ class PacketFramer:
                 return None
             self._buf = bytes(pending)
             self._pos = 0
-            self._pending = bytearray()
+            self._pending = _NOTHING_PENDING
         buf = self._buf
         pos = self._pos
         n = len(buf)

@@ -8,6 +8,8 @@ never outlive the network connection [MQTT-3.3.2-7].
 from __future__ import annotations
 
 from collections import OrderedDict
+from types import MappingProxyType
+from typing import cast
 
 from .errors import ProtocolError
 from .packets import Publish, new_publish
@@ -15,6 +17,9 @@ from .properties import EMPTY_PROPERTIES, Properties
 from .reason_codes import ReasonCode
 
 __all__ = ["IncomingTopicAliases", "OutgoingTopicAliases"]
+
+#: The aliases of a connection that set none: read-only (writes replace it first).
+_NO_TOPICS = cast("dict[int, str]", MappingProxyType({}))
 
 
 class IncomingTopicAliases:
@@ -24,7 +29,8 @@ class IncomingTopicAliases:
 
     def __init__(self, maximum: int) -> None:
         self.maximum = maximum
-        self._topics: dict[int, str] = {}
+        # A dict from the first alias on (most connections use none: an empty dict costs 64 bytes each).
+        self._topics: dict[int, str] = _NO_TOPICS
 
     def resolve(self, packet: Publish) -> Publish:
         """The packet with its real topic and without the Topic Alias property.
@@ -43,6 +49,8 @@ class IncomingTopicAliases:
         topic = packet.topic
         if topic:
             # A topic name with an alias sets (or replaces) the mapping.
+            if self._topics is _NO_TOPICS:
+                self._topics = {}
             self._topics[alias] = topic
         else:
             mapped = self._topics.get(alias)

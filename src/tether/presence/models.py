@@ -20,12 +20,18 @@ __all__ = [
 
 class Activity:
     """What the broker hooks count per connection: PUBLISH packets received. One integer increment per
-    message is the whole cost on the ingest path; the availability timer samples it."""
+    message is the whole cost on the ingest path; the availability timer samples it.
 
-    __slots__ = ("messages",)
+    It is also the connection's live entry in the presence service (one object per connection, not three):
+    the open history record and the count at the timer's last sample."""
+
+    __slots__ = ("messages", "record", "seen")
 
     def __init__(self) -> None:
         self.messages = 0
+        #: The connection's open history record (set by PresenceService.connected; None before and after).
+        self.record: ConnectionRecord | None = None
+        self.seen = 0  # `messages` at the last check
 
 
 class AvailabilityStatus(StrEnum):

@@ -20,7 +20,6 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from tether.core.clock import now_ms
 from tether.core.errors import NotFound
@@ -52,17 +51,12 @@ RESOURCE = "connections"
 SERIAL = "c8y_Serial"
 _PURGE_EVERY_MS = 3_600_000
 #: How long a device's managed object id (or its absence) is remembered for reconnects (a connect storm must
-#: not cost a lookup per CONNECT).
+#: not cost a lookup per CONNECT): between one and two of these (two generations of answers).
 _RESOLVED_MS = 60_000
+#: The device unknown (a remembered absence).
+_NO_DEVICE = -1
 #: Seconds the writer waits after the first fact of a batch.
 _BATCH_WINDOW = 0.05
-
-
-@dataclass(slots=True)
-class _Live:
-    record: ConnectionRecord
-    activity: Activity
-    seen: int = 0  # the activity counter at the last check
 
 
 class PresenceService:
@@ -91,7 +85,8 @@ class PresenceService:
         self.availability = Availability(
             store, inventory, alarms, settings, clock, events if node is not None else None
         )
-        self._live: dict[str, _Live] = {}
+        #: History id -> the live connection (its Activity holds the open record).
+        self._live: dict[str, Activity] = {}
         # History ids: random per process, then counted (32 hex digits; cheaper than a uuid4 per CONNECT).
         self._id_prefix = secrets.token_hex(10)
         self._ids = itertools.count()
@@ -101,7 +96,11 @@ class PresenceService:
         self._worker: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._purged_at = 0
-        self._resolved: dict[tuple[str, str], tuple[int, int | None]] = {}  # -> (until, mo id)
+        # tenant -> serial -> mo id (_NO_DEVICE: none), this generation and the one before. Nested dicts with
+        # a shared expiry: no key tuple nor (until, id) tuple per device.
+        self._resolved: dict[str, dict[str, int]] = {}
+        self._resolved_before: dict[str, dict[str, int]] = {}
+        self._resolved_since = 0
         self._unsubscribe = events.subscribe(self.availability.on_inventory, resources={"managedobjects"})
         # Tenants being deleted (TenantAdministration.delete): their facts are no longer written.
         self._gone: set[str] = set()
@@ -187,16 +186,19 @@ class PresenceService:
     def connected(self, fact: ConnectionFact, activity: Activity) -> str:
         """Record a new connection; returns its history id (for :meth:`disconnected`)."""
         record = ConnectionRecord.opened(f"{self._id_prefix}{next(self._ids):012x}", fact, self.node or "")
-        self._live[record.id] = _Live(record, activity, activity.messages)
+        activity.record = record
+        activity.seen = activity.messages
+        self._live[record.id] = activity
         self._queue.put_nowait(("connected", record))
         self._announce("CREATE", record)
         return record.id
 
     def disconnected(self, record_id: str, reason: str) -> None:
         live = self._live.pop(record_id, None)
-        if live is None:
+        if live is None or live.record is None:
             return
         record = live.record.ended(self.clock(), reason)
+        live.record = None
         self._queue.put_nowait(("disconnected", record))
         self._announce("UPDATE", record)
 
@@ -252,7 +254,7 @@ class PresenceService:
 
     async def _device_connected(self, record: ConnectionRecord, mo_id: int) -> None:
         live = self._live.get(record.id)
-        if live is None:
+        if live is None or live.record is None:
             return  # over already (within this batch): the device's connection state did not change
         live.record = live.record.of_device(mo_id)
         await self._count_in(record.id, record.tenant_id, mo_id)
@@ -295,27 +297,41 @@ class PresenceService:
         for record in records:
             if record.mo_id is not None:
                 found[record.id] = record.mo_id
-            elif record.device is not None:
-                hit = self._resolved.get((record.tenant_id, record.device))
-                if hit is None or hit[0] <= now:
-                    wanted.setdefault(record.tenant_id, set()).add(record.device)
+            elif record.device is not None and self._known(record.tenant_id, record.device, now) is None:
+                wanted.setdefault(record.tenant_id, set()).add(record.device)
         for tenant_id, serials in wanted.items():
             await self._resolve(tenant_id, sorted(serials))
+        now = self.clock()
         for record in records:
             if record.mo_id is None and record.device is not None:
-                hit = self._resolved.get((record.tenant_id, record.device))
-                if hit is not None and hit[1] is not None:
-                    found[record.id] = hit[1]
+                hit = self._known(record.tenant_id, record.device, now)
+                if hit is not None and hit != _NO_DEVICE:
+                    found[record.id] = hit
         return found
+
+    def _known(self, tenant_id: str, serial: str, now: int) -> int | None:
+        """The remembered answer for a device (_NO_DEVICE: it has none), or None: look it up."""
+        self._rotate(now)
+        hit = self._resolved.get(tenant_id, {}).get(serial)
+        return hit if hit is not None else self._resolved_before.get(tenant_id, {}).get(serial)
+
+    def _rotate(self, now: int) -> None:
+        # An answer is kept from its generation's start for one more: at least _RESOLVED_MS.
+        age = now - self._resolved_since
+        if age >= 2 * _RESOLVED_MS:
+            self._resolved, self._resolved_before = {}, {}
+            self._resolved_since = now
+        elif age >= _RESOLVED_MS:
+            self._resolved, self._resolved_before = {}, self._resolved
+            self._resolved_since = now
 
     async def _resolve(self, tenant_id: str, serials: list[str]) -> dict[str, int]:
         """Look the devices up (by c8y_Serial) and remember the answers, found or not, for a while."""
         ids = await self._identity.resolve_all(tenant_id, SERIAL, serials)
-        now = self.clock()
-        if len(self._resolved) > 100_000:
-            self._resolved = {k: v for k, v in self._resolved.items() if v[0] > now}
+        self._rotate(self.clock())
+        known = self._resolved.setdefault(tenant_id, {})
         for serial in serials:
-            self._resolved[(tenant_id, serial)] = (now + _RESOLVED_MS, ids.get(serial))
+            known[serial] = ids.get(serial, _NO_DEVICE)
         return ids
 
     async def _bind(self, record_id: str, mo_id: int) -> None:
@@ -336,11 +352,13 @@ class PresenceService:
         history past its retention (at most hourly)."""
         await self.flush()
         for live in list(self._live.values()):
-            count = live.activity.messages
+            count = live.messages
             if count == live.seen:
                 continue
             live.seen = count
             record = live.record
+            if record is None:
+                continue
             if record.mo_id is None and record.device is not None:
                 # A device that did not exist at CONNECT: its first message may have created it.
                 mo_id = (await self._resolve(record.tenant_id, [record.device])).get(record.device)
@@ -381,8 +399,9 @@ class PresenceService:
         if not connected and self.node is not None:  # perhaps through another node
             connected = await self._store.open_connections(who.tenant_id, mo_id) > 0
         for live in self._live.values():
-            if live.record.tenant_id == who.tenant_id and live.record.mo_id == mo_id:
-                external_id = live.record.device
+            record = live.record
+            if record is not None and record.tenant_id == who.tenant_id and record.mo_id == mo_id:
+                external_id = record.device
         interval = required_interval(mo.fragments)
         if interval is None:
             data_status = "NOT_MONITORED"

@@ -7,6 +7,7 @@ the first user is).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -76,7 +77,9 @@ def principal_of(user: User, groups: Iterable[Group]) -> Principal:
     roles = user.roles
     if not roles & {Role.DEVICE, Role.BOOTSTRAP} and grants >= ADMIN_ROLES:
         roles = interned(roles | {Role.ADMIN})
-    return Principal(tenant_id=user.tenant_id, username=user.username, roles=roles, grants=grants)
+    # The tenant id read with the row is one string per login; the interned one is shared by all of them.
+    tenant_id = sys.intern(user.tenant_id)
+    return Principal(tenant_id=tenant_id, username=user.username, roles=roles, grants=grants)
 
 
 def effective_roles(who: Principal) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hmac
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tether.tenants.passwords import (
 )
 from tether.tenants.permissions import DEFAULT_GROUPS, principal_of
 from tether.tenants.store import GroupStore, TenantStore, UserStore
+from tether.tenants.verified import VerifiedCache
 
 BOOTSTRAP_TENANT = "management"
 BOOTSTRAP_USER = "devicebootstrap"
@@ -75,7 +75,7 @@ class TenantService:
         self._events = events
         self._audit = audit
         self._cache_key = generate_password(32).encode()
-        self._verified: dict[bytes, tuple[float, Principal]] = {}
+        self._verified = VerifiedCache(self.CACHE_SECONDS, self.CACHE_SIZE)
         self._retired: dict[str, float] = {}  # password hash of a deleted user -> until
         self._decoy: str | None = None
         self._fast_decoy = hash_secret(generate_password())
@@ -191,13 +191,9 @@ class TenantService:
             self._events.publish(DomainEvent(tenant_id, "users", "DELETE", None, None, principal))
 
     def _drop(self, tenant_id: str, username: str | None = None) -> None:
-        verified = self._verified
-        for key in [
-            k
-            for k, (_, p) in verified.items()
-            if p.tenant_id == tenant_id and (username is None or p.username == username)
-        ]:
-            del verified[key]
+        self._verified.forget(
+            lambda p: p.tenant_id == tenant_id and (username is None or p.username == username)
+        )
 
     def revoke(self, user: User) -> None:
         """End what a user's credential holds now (it was disabled): cached verifications, and through the
@@ -275,10 +271,7 @@ class TenantService:
         now = time.monotonic()
         self._retired = {h: until for h, until in self._retired.items() if until > now}
         self._retired[user.password_hash] = now + self.RETIRED_SECONDS
-        for key in [
-            k for k, (_, p) in self._verified.items() if p.tenant_id == tenant_id and p.username == username
-        ]:
-            del self._verified[key]
+        self._verified.forget(lambda p: p.tenant_id == tenant_id and p.username == username)
         if self._events is not None:
             principal = Principal(tenant_id=tenant_id, username=username, roles=user.roles)
             self._events.publish(DomainEvent(tenant_id, "users", "DELETE", None, None, principal))
@@ -297,14 +290,16 @@ class TenantService:
         return await self.verify(user, password)
 
     def _digest(self, tenant_id: str, username: str, password: str) -> bytes:
-        # hmac.digest: the one-shot C implementation (a connect storm computes one per CONNECT).
-        return hmac.digest(self._cache_key, f"{tenant_id}\0{username}\0{password}".encode(), "sha256")
+        # hmac.digest: the one-shot C implementation (a connect storm computes one per CONNECT). Its first
+        # 128 bits are the key: a truncated HMAC-SHA256 (RFC 2104 section 5), 16 bytes less per entry.
+        key = f"{tenant_id}\0{username}\0{password}".encode()
+        return hmac.digest(self._cache_key, key, "sha256")[:16]
 
     def cached(self, tenant_id: str, username: str, password: str) -> Principal | None:
         """The principal of a credential verified within CACHE_SECONDS, without touching storage."""
         hit = self._verified.get(self._digest(tenant_id, username, password))
-        if hit is not None and hit[0] > time.monotonic() and tenant_id not in self._inactive:
-            return hit[1]
+        if hit is not None and tenant_id not in self._inactive:
+            return hit
         return None
 
     async def verify(self, user: User, password: str, channel: str = "REST") -> Principal | None:
@@ -357,15 +352,7 @@ class TenantService:
             await verify_slowly(await self._decoy_hash(), password)
 
     def _remember(self, digest: bytes, principal: Principal) -> None:
-        now = time.monotonic()
-        verified = self._verified
-        if len(verified) >= self.CACHE_SIZE:
-            for key in [k for k, v in verified.items() if v[0] <= now]:
-                del verified[key]
-            if len(verified) >= self.CACHE_SIZE:  # still full of live entries: forget the oldest quarter
-                for key in list(itertools.islice(verified, self.CACHE_SIZE // 4)):
-                    del verified[key]
-        verified[digest] = (now + self.CACHE_SECONDS, principal)
+        self._verified.put(digest, principal)
 
 
 async def _differs(user: User | None, password: str | None) -> bool:

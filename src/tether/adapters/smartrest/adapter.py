@@ -97,7 +97,8 @@ class SmartRestAdapter:
         self.dispatcher = OperationDispatcher(services, self, self.devices, self.custom, self.spawn)
         self.json = JsonViaMqtt(services, self)
         self.bootstrap = bootstrap
-        self.sessions: dict[tuple[str, str], DeviceSession] = {}
+        #: mountpoint -> client id -> the connection's session (no key tuple per connection).
+        self.sessions: dict[str, dict[str, DeviceSession]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -144,8 +145,8 @@ class SmartRestAdapter:
         """The connection's session (a new connection with the same ClientId gets a new one). `live` False:
         for a will published after the connection ended, a session of its own that is not remembered
         (the ClientId may be connected again by then)."""
-        key = (client.mountpoint, client.client_id)
-        session = self.sessions.get(key)
+        sessions = self.sessions.get(client.mountpoint)
+        session = sessions.get(client.client_id) if sessions is not None else None
         if session is not None and session.client is client:
             return session
         # The platform's hooks decided which device the credential is (adapters/login.py): no serial for a
@@ -154,14 +155,23 @@ class SmartRestAdapter:
         if login is None or not login.serial:
             return None
         session = DeviceSession(client, login.principal, login.serial, login.template_id)
-        session.host = SessionHost(self.devices, self.dispatcher, session)
         if not live:
             session.closed = True
             return session
-        if key in self.sessions:
-            self.dispatcher.forget(self.sessions[key])
-        self.sessions[key] = session
+        if sessions is None:
+            sessions = self.sessions[client.mountpoint] = {}
+        previous = sessions.get(client.client_id)
+        if previous is not None:
+            self.dispatcher.forget(previous)
+        sessions[client.client_id] = session
         return session
+
+    def _host(self, session: DeviceSession) -> SessionHost:
+        """The session's Host, made at its first message (an idle connection has none)."""
+        host = session.host
+        if host is None:
+            host = session.host = SessionHost(self.devices, self.dispatcher, session)
+        return host  # type: ignore[no-any-return]
 
     def on_subscribed(self, client: ClientInfo, topic_filter: str, qos: int | None = None) -> None:
         """From the platform's Hooks.on_subscribed: a device that subscribes receives the operations that
@@ -177,11 +187,13 @@ class SmartRestAdapter:
     def on_disconnected(self, client: ClientInfo, reason: object = None) -> None:
         """From the platform's Hooks.on_disconnected: forget the connection (not a newer one of the
         same ClientId)."""
-        key = (client.mountpoint, client.client_id)
-        session = self.sessions.get(key)
-        if session is not None and session.client is client:
+        sessions = self.sessions.get(client.mountpoint)
+        session = sessions.get(client.client_id) if sessions is not None else None
+        if sessions is not None and session is not None and session.client is client:
             session.closed = True
-            del self.sessions[key]
+            del sessions[client.client_id]
+            if not sessions:
+                del self.sessions[client.mountpoint]
             self.dispatcher.forget(session)
 
     # ------------------------------------------------------------------------------------ output
@@ -318,7 +330,8 @@ class SmartRestAdapter:
                 if measure is None:
                     return None
                 if ctx is None:
-                    ctx = RowContext("", session.who, self.services, session.host, mode, _no_reply, target)
+                    host = self._host(session)
+                    ctx = RowContext("", session.who, self.services, host, mode, _no_reply, target)
                     ctx.measurements = entries
                 measure(ctx, Fields(fields[0], fields[1:]))
         except (SmartRestError, DomainError):  # the ordinary path reports it, row by row
@@ -329,9 +342,7 @@ class SmartRestAdapter:
 
     def _gone(self, session: Any, text: str) -> ReasonCode | None:
         self.report(session, SmartRestError(Code.SERVER_ERROR, text, ""))
-        session.root = None
-        session.devices.clear()
-        session.by_id.clear()
+        session.forget_all()
         return self.result(session, Code.SERVER_ERROR)
 
     def _rejected(self, session: Any, text: str) -> ReasonCode | None:
@@ -362,7 +373,8 @@ class SmartRestAdapter:
             else:
                 try:
                     target = await self.target(session, child, create=spec.needs_device)
-                    ctx = RowContext(template, session.who, self.services, session.host, mode, reply, target)
+                    host = self._host(session)
+                    ctx = RowContext(template, session.who, self.services, host, mode, reply, target)
                     ctx.measurements = measurements
                     fields = Fields(template, row[1:])
                     if spec.measure is not None:

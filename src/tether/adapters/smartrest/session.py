@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from types import MappingProxyType
+from typing import Any, cast
 
 from tether.adapters.smartrest.context import DeviceRef
 from tether.broker import ClientInfo
@@ -24,6 +26,10 @@ __all__ = ["DeviceSession"]
 log = logging.getLogger("tether.smartrest")
 
 Work = Callable[[], Awaitable["ReasonCode | None"]]
+
+# What a session that resolved no device yet has (writes fail loudly: remember() replaces them first).
+_NO_DEVICES = cast("dict[str, DeviceRef]", MappingProxyType({}))
+_NO_IDS = cast("dict[int, DeviceRef]", MappingProxyType({}))
 
 
 class DeviceSession:
@@ -49,8 +55,9 @@ class DeviceSession:
         self.default_xid = default_xid
         self.root: DeviceRef | None = None
         #: Devices resolved on this connection, by external id and by managed-object id (root included).
-        self.devices: dict[str, DeviceRef] = {}
-        self.by_id: dict[int, DeviceRef] = {}
+        #: Read-only empty mappings shared by every session until the first device is remembered.
+        self.devices: dict[str, DeviceRef] = _NO_DEVICES
+        self.by_id: dict[int, DeviceRef] = _NO_IDS
         #: Topic filters subscribed to (a tuple: a device has one or two; an empty set costs 216 bytes).
         self.subscriptions: tuple[str, ...] = ()
         #: Work waiting, in order; a deque only while there is some (an empty one costs ~760 bytes, and
@@ -58,7 +65,8 @@ class DeviceSession:
         self.queue: deque[tuple[Work, asyncio.Future[ReasonCode | None]]] | None = None
         self.worker: asyncio.Task[None] | None = None
         self.closed = False
-        #: What the templates may ask of this connection (the adapter's Host for it).
+        #: What the templates may ask of this connection (the adapter's Host for it, made at the first
+        #: message: SmartRestAdapter._host).
         self.host: Any = None
 
     def __repr__(self) -> str:
@@ -73,6 +81,8 @@ class DeviceSession:
         return self.who.tenant_id
 
     def remember(self, ref: DeviceRef) -> None:
+        if self.devices is _NO_DEVICES:
+            self.devices, self.by_id = {}, {}
         self.devices[ref.xid] = ref
         self.by_id[ref.mo_id] = ref
         if ref.is_root:
@@ -80,13 +90,18 @@ class DeviceSession:
 
     def forget(self, mo_id: int) -> None:
         """The object is deleted: resolved anew on its next use (adapter.root / adapter.target)."""
-        ref = self.by_id.pop(mo_id, None)
-        if ref is None:
+        if mo_id not in self.by_id:
             return
+        ref = self.by_id.pop(mo_id)
         if self.devices.get(ref.xid) is ref:
             del self.devices[ref.xid]
         if self.root is ref:
             self.root = None
+
+    def forget_all(self) -> None:
+        """Every device is resolved anew."""
+        self.root = None
+        self.devices, self.by_id = _NO_DEVICES, _NO_IDS
 
     @property
     def busy(self) -> bool:
@@ -94,7 +109,8 @@ class DeviceSession:
 
     def subscribed(self, topic_filter: str) -> None:
         if topic_filter not in self.subscriptions:
-            self.subscriptions = (*self.subscriptions, topic_filter)
+            # Interned: every device subscribes to the same few filters (s/ds, s/e, ...); one string each.
+            self.subscriptions = (*self.subscriptions, sys.intern(topic_filter))
 
     def enqueue(self, work: Work) -> asyncio.Future[ReasonCode | None]:
         loop = asyncio.get_running_loop()
