@@ -56,3 +56,14 @@ def test_the_trie_tells_when_a_filter_gains_its_first_and_loses_its_last_subscri
     trie.remove("c2", "a/+")  # not there: nothing
     assert told[2:] == [("a/+", False), ("$share/g/a/+", False)]
     assert list(trie.filters()) == []
+    # Filters without wildcards live beside the trie (one dict entry each): told alike.
+    del told[:]
+    trie.add(Subscription("c1", "s/ds", 1))
+    trie.add(Subscription("c2", "s/ds", 1))
+    trie.add(Subscription("c3", "s/ds", 0))
+    assert told == [("s/ds", True)] and list(trie.filters()) == ["s/ds"]
+    trie.remove("c1", "s/ds")
+    trie.remove("c3", "s/ds")
+    assert told == [("s/ds", True)]
+    trie.remove("c2", "s/ds")
+    assert told == [("s/ds", True), ("s/ds", False)] and list(trie.filters()) == []
