@@ -183,6 +183,18 @@ class Cluster:
                 time.sleep(0.05)
         raise AssertionError(f"{node.name} sees {seen}, expected {expected}")
 
+    def wait_listeners(self, *nodes: Node) -> None:
+        """Until every node of `nodes` shows every other's HTTP listener in GET /api/v5/nodes."""
+        for node in nodes:
+            with node.client() as http:
+                for _ in range(400):
+                    shown = {n["node"]: n["listeners"].get("http") for n in http.get("/api/v5/nodes").json()}
+                    if all(shown.get(other.name) == other.url for other in nodes):
+                        break
+                    time.sleep(0.05)
+                else:
+                    raise AssertionError(f"{node.name} shows listeners {shown}")
+
     def close(self) -> None:
         for node in self.nodes.values():
             node.stop()

@@ -29,7 +29,8 @@ def test_nodes_started_together_provision_once_and_share_the_data(cluster: Clust
     assert _count(cluster.database_url, "SELECT count(*) FROM tenants") == 2  # t1 and management
     assert _count(cluster.database_url, "SELECT count(*) FROM users WHERE username = 'admin'") == 1
     assert _count(cluster.database_url, "SELECT count(*) FROM users WHERE username = 'devicebootstrap'") == 1
-    # Every node lists the three, itself marked.
+    # Every node lists the three, itself marked, with their listeners (as their heartbeats tell them).
+    cluster.wait_listeners(n1, n2, n3)
     for node in (n1, n2, n3):
         with node.client() as http:
             listed = http.get("/api/v5/nodes").json()

@@ -9,7 +9,7 @@ import time
 from tether import __version__
 
 from .bus import ClusterBus
-from .membership import Membership, NodeInfo
+from .membership import HEARTBEAT, Membership, NodeInfo
 
 __all__ = ["ClusterNode", "default_node_name"]
 
@@ -33,8 +33,10 @@ class ClusterNode:
         await self.membership.start()
 
     def advertise(self, **info: str) -> None:
-        """Add to what this node's heartbeats tell the others (e.g. its listeners' addresses)."""
+        """Add to what this node's heartbeats tell the others (e.g. its listeners), told at once."""
         self.membership.me.info.update(info)
+        if self.bus.connected:
+            self.bus.post(HEARTBEAT, self.membership.me.to_bytes())
 
     async def close(self) -> None:
         await self.membership.close()
