@@ -54,7 +54,7 @@ import uvloop
 import mqtt_broker
 import smartrest_ingest
 from inventory_rest import event_loop_factory, percentile, print_machine
-from mqtt_broker import MqttConnection, latency, mosquitto_broker, open_client, throughput
+from mqtt_broker import MqttConnection, free_port, latency, mosquitto_broker, open_client, throughput
 
 DEFAULT_PG = "postgresql://tether:tether@127.0.0.1:5432/tether_test"
 SCENARIOS = ("ingest", "qos0", "qos1", "latency")
@@ -89,13 +89,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------- servers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Nats:

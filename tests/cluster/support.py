@@ -19,15 +19,9 @@ import asyncpg
 import httpx
 import pytest
 from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, PG_URL_VARIABLE
+from tests.test_serve import free_port
 
 ADMIN = ("t1/admin", ADMIN_PASSWORD)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def require_cluster_servers() -> str:
