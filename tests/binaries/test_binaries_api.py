@@ -39,11 +39,16 @@ def other_tenant(server: ServerThread) -> tuple[str, str]:
 
 
 def files_of(server: ServerThread) -> list[str]:
-    """The stored files as `<tenant>/objects/<id>` and `<tenant>/events/<source>/<event>`."""
+    """The stored files as `<tenant>/objects/<id>` and `<tenant>/events/<source>/<event>`; listed again when
+    the server removes a directory while it is being walked (its deletion task runs meanwhile)."""
     root = Path(server.platform.settings.effective_binaries_dir)
-    return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".staging" not in p.parts
-    )
+    while True:
+        try:
+            return sorted(
+                str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".staging" not in p.parts
+            )
+        except FileNotFoundError:
+            continue
 
 
 def test_c8y_api_upload_read_update_delete(c8y: CumulocityApi, server: ServerThread) -> None:
