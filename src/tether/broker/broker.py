@@ -101,6 +101,9 @@ class Broker:
         #: from another node into this broker before it is opened (None, or an awaitable the CONNECT waits
         #: for); None alone: the session is wherever this broker has it.
         self.claim_session: Callable[[str, bool], Awaitable[None] | None] | None = None
+        #: In a cluster, ``interest_settled()``: None once every node knows this broker's topic filters as
+        #: they are now, else a future done when they do; a SUBACK waits for it.
+        self.interest_settled: Callable[[], asyncio.Future[None] | None] | None = None
 
     def reroute(self, route: Callable[[Message], Routed]) -> Callable[[], None]:
         """Route every message accepted from now on through `route` instead of :meth:`route` (a cluster:

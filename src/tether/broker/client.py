@@ -537,10 +537,21 @@ class ClientConnection(QoSFlows):
                 shown = sub.topic_filter if mount is None else mount.unmount_filter(sub.topic_filter)
                 hooks.on_subscribed(client, shown, sub.qos)
 
-        if granted:
-            self._when_saved(finish)
-        else:
+        if not granted:
             finish()
+            return
+        settled = broker.interest_settled
+        if settled is not None:  # a cluster: the other nodes route to the new subscription once they know it
+            suback = finish
+
+            def finish() -> None:
+                waiting = settled()
+                if waiting is None:
+                    suback()
+                else:
+                    waiting.add_done_callback(lambda _: None if self._closed else suback())
+
+        self._when_saved(finish)
 
     def _on_unsubscribe(self, packet: Unsubscribe) -> None:
         session = self.session

@@ -186,6 +186,12 @@ class BrokerPort(Protocol):
         node before :meth:`open_session` (an awaitable to wait for, or None); None without a cluster."""
         ...
 
+    @property
+    def interest_settled(self) -> Callable[[], asyncio.Future[None] | None] | None:
+        """In a cluster: None once every node knows this broker's topic filters as they are now, else a
+        future done when they do (a SUBACK waits for it); None without a cluster."""
+        ...
+
     def open_session(self, client_id: str, clean_start: bool, max_queued: int) -> tuple[Session, bool]:
         """The session for a new connection and whether it existed (Session Present); a connection still
         holding it is taken over ([MQTT-3.1.4-3])."""

@@ -23,6 +23,10 @@
   ties broken by node name); a node applies a change only if it is newer than what it holds for the topic,
   so that every node ends with the same message when two nodes change one topic at once. A starting node
   loads the saved ones from the database, then applies the changes it heard meanwhile.
+- **A SUBACK means the cluster knows.** Interest announcements are numbered; each node answers the ones it
+  applied on ``tether.mqtt.interest.ack.<sender>``. A SUBACK waits (:meth:`Router.settled`, at most
+  :data:`INTEREST_WAIT` seconds) until every live node has applied this node's filters as they are when the
+  SUBSCRIBE was handled, so a message published anywhere after the SUBACK reaches the new subscription.
 """
 
 from __future__ import annotations
@@ -55,10 +59,14 @@ ROUTE = "tether.mqtt.route."
 ACK = "tether.mqtt.ack."
 INTEREST = "tether.mqtt.interest"
 HELLO = "tether.mqtt.interest.hello"
+INTEREST_ACK = "tether.mqtt.interest.ack."
 RETAINED_CHANGES = "tether.mqtt.retained"
 
 #: Seconds a publisher's acknowledgement waits for another node to confirm its copies.
 CONFIRM_WAIT = 10.0
+#: Seconds a SUBACK waits at most for the other nodes to apply this node's new filters (a node that does not
+#: answer is slow or dying: the subscription is acknowledged anyway, as without a cluster).
+INTEREST_WAIT = 2.0
 #: Bytes of copies a node may have sent to another and not yet had answered: beyond, QoS 0 copies for it are
 #: dropped (counted in ``delivery.dropped``) instead of piling up in NATS ahead of everything else.
 WINDOW = 16 * 1024 * 1024
@@ -93,6 +101,18 @@ class _Outgoing:
         self.confirm: asyncio.Future[None] | None = None
 
 
+class _Barrier:
+    """SUBACKs waiting until every node in ``waiting`` has applied the interest announcement ``seq``."""
+
+    __slots__ = ("future", "seq", "timer", "waiting")
+
+    def __init__(self, seq: int, waiting: set[str], future: asyncio.Future[None], timer: asyncio.TimerHandle):
+        self.seq = seq
+        self.waiting = waiting
+        self.future = future
+        self.timer = timer
+
+
 class Router:
     """This node's part of routing MQTT messages in the cluster (see the module's description)."""
 
@@ -124,6 +144,11 @@ class Router:
         self._early_retained: list[bytes] | None = []
         self._undo: list[Callable[[], Any]] = []
         self._task: asyncio.Task[None] | None = None
+        #: Interest announcements numbered (the last one sent), the last one each peer applied, and the
+        #: SUBACKs waiting for peers to catch up.
+        self._seq = 0
+        self._applied: dict[str, int] = {}
+        self._barriers: list[_Barrier] = []
 
     # ------------------------------------------------------------------------------------ life cycle
 
@@ -135,6 +160,8 @@ class Router:
             self._interest_changed(topic_filter, True)
         self._undo.append(broker.watch_interest(self._interest_changed))
         self._undo.append(broker.reroute(self.route))
+        broker.interest_settled = self.settled
+        self._undo.append(lambda: setattr(broker, "interest_settled", None))
         # A flooding client must not hold the event loop: NATS traffic and heartbeats run as tasks.
         broker.fair_reads = True
         membership = self.node.membership
@@ -153,6 +180,7 @@ class Router:
             (ACK + me, self._acked),
             (INTEREST, self._interest),
             (HELLO, self._hello),
+            (INTEREST_ACK + me, self._interest_applied),
             (RETAINED_CHANGES, self._retained),
         ):
             self._undo.append(await bus.subscribe(subject, handler))
@@ -176,6 +204,9 @@ class Router:
         self._undo.clear()
         for batch_id in list(self._awaiting):
             self._settle(batch_id, "this node is stopping")
+        for barrier in self._barriers:
+            self._release(barrier)
+        self._barriers.clear()
 
     # ------------------------------------------------------------------------------------ routing out
 
@@ -276,7 +307,8 @@ class Router:
             changes, self._announce = self._announce, {}
             add = [f for f, added in changes.items() if added]
             remove = [f for f, added in changes.items() if not added]
-            post(INTEREST, self._interest_doc(add=add, remove=remove))
+            self._seq += 1
+            post(INTEREST, self._interest_doc(seq=self._seq, add=add, remove=remove))
         if self._retained_out:
             self._send_retained()
 
@@ -385,7 +417,9 @@ class Router:
         self._flush()  # what was gathered goes first, in order
         mine = sorted(self.filters.get(self.me, ()))
         for start in range(0, max(len(mine), 1), _CHUNK):
-            self.bus.post(INTEREST, self._interest_doc(reset=start == 0, add=mine[start : start + _CHUNK]))
+            self._seq += 1
+            doc = self._interest_doc(seq=self._seq, reset=start == 0, add=mine[start : start + _CHUNK])
+            self.bus.post(INTEREST, doc)
 
     async def _interest(self, msg: Msg) -> None:
         doc = orjson.loads(msg.data)
@@ -400,6 +434,49 @@ class Router:
             self._set_interest(node, str(topic_filter), True)
         for topic_filter in doc.get("remove", ()):
             self._set_interest(node, str(topic_filter), False)
+        if "seq" in doc:
+            self.bus.post(INTEREST_ACK + node, orjson.dumps({"node": self.me, "seq": doc["seq"]}))
+
+    def settled(self) -> asyncio.Future[None] | None:
+        """None if every live peer has applied this node's filters as they are now; else a future done when
+        they have (or after :data:`INTEREST_WAIT` seconds): what a SUBACK waits for."""
+        seq = self._seq + (1 if self._announce else 0)  # the changes of this turn go out numbered seq
+        waiting = {name for name in self.node.membership.peers if self._applied.get(name, 0) < seq}
+        if not waiting:
+            return None
+        future = self.loop.create_future()
+        barrier = _Barrier(seq, waiting, future, self.loop.call_later(INTEREST_WAIT, self._late, future))
+        self._barriers.append(barrier)
+        return future
+
+    def _late(self, future: asyncio.Future[None]) -> None:
+        for barrier in self._barriers:
+            if barrier.future is future:
+                log.warning("cluster: nodes %s did not confirm new subscriptions", ", ".join(barrier.waiting))
+                barrier.waiting.clear()
+        self._check_barriers()
+
+    async def _interest_applied(self, msg: Msg) -> None:
+        doc = orjson.loads(msg.data)
+        node, seq = str(doc["node"]), int(doc["seq"])
+        if seq > self._applied.get(node, 0):
+            self._applied[node] = seq
+        for barrier in self._barriers:
+            if barrier.seq <= seq:
+                barrier.waiting.discard(node)
+        self._check_barriers()
+
+    def _check_barriers(self) -> None:
+        if any(not barrier.waiting for barrier in self._barriers):
+            for barrier in [b for b in self._barriers if not b.waiting]:
+                self._release(barrier)
+            self._barriers = [b for b in self._barriers if b.waiting]
+
+    @staticmethod
+    def _release(barrier: _Barrier) -> None:
+        barrier.timer.cancel()
+        if not barrier.future.done():
+            barrier.future.set_result(None)
 
     async def _hello(self, msg: Msg) -> None:
         """Someone asks for every node's filters, or (``to``) for this node's."""
@@ -414,6 +491,10 @@ class Router:
         if self.incarnations.get(name, node.started_at) != node.started_at:
             return  # a newer incarnation already announced its filters
         self.incarnations.pop(name, None)
+        self._applied.pop(name, None)  # a new incarnation knows nothing of our filters yet
+        for barrier in self._barriers:
+            barrier.waiting.discard(name)
+        self._check_barriers()
         for topic_filter in list(self.filters.pop(name, ())):
             self.interest.remove(name, topic_filter)
         self._outgoing.pop(name, None)
