@@ -24,6 +24,7 @@ from tether.cluster import ClusterNode
 from tether.cluster import admin as cluster_admin
 from tether.cluster import routing as cluster_routing
 from tether.cluster import sessions as cluster_sessions
+from tether.cluster import wills as cluster_wills
 from tether.cluster.admin import ClusterControl
 from tether.cluster.events import ClusterEvents
 from tether.cluster.leader import Duty, Leadership
@@ -400,6 +401,9 @@ def install_cluster(
     detach.append(fleets_duty(platform, fleets))
     # Sessions across nodes: takeover of a client id held elsewhere, adoption of a gone node's sessions.
     detach.append(cluster_sessions.install(cluster, broker, platform.storage.broker_state))
+    # The wills of a node that dies, published by the leader (cluster/wills.py).
+    assert platform.leadership is not None
+    detach.append(cluster_wills.install(cluster, broker, platform.leadership))
     return detach
 
 

@@ -242,6 +242,24 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
     while not query(url, pending, will_id):
         time.sleep(0.05)  # until the pending will is saved
 
+    # Open on n1 when it dies, with wills: one without delay, one delayed, one delayed whose client
+    # connects again elsewhere before the delay passes (its will is deleted, spec 3.1.3.2.2).
+    orphan_watchers = [Client(node, unique("orphans")) for node in (n2, n3)]
+    clients += orphan_watchers
+    for watcher in orphan_watchers:
+        watcher.connect(clean_start=True, expiry=0)
+        watcher.subscribe("orphans/#")
+    open_ids: dict[str, str] = {}
+    for name, delay in (("now", 0), ("later", 1), ("back", 3)):
+        open_ids[name] = unique(name)
+        client = Client(n1, open_ids[name])
+        clients.append(client)
+        props = Properties(PacketTypes.WILLMESSAGE)
+        if delay:
+            props.WillDelayInterval = delay
+        client.paho.will_set(f"orphans/{name}", name.encode(), 1, properties=props)
+        client.connect(clean_start=True, expiry=60)
+
     load = Load(n1, "load/q")
     load.start()
     deadline = time.monotonic() + WAIT
@@ -251,6 +269,9 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
     n1.kill()
     load.stop()
     acknowledged = set(load.acked)
+    returned = Client(n2, open_ids["back"])
+    clients.append(returned)
+    returned.connect(clean_start=False, expiry=60)
 
     # The offline session resumes on n2 with every acknowledged message (duplicates allowed at QoS 1).
     resumed = Client(n2, offline_id)
@@ -284,6 +305,18 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
             while True:
                 wills[i].append(watcher.messages.get_nowait().payload)
     assert all(len(got) <= 1 for got in wills), wills
+
+    # The wills of the connections open on n1: published once (by the leader), the returned client's not.
+    orphans: list[list[bytes]] = [[], []]
+    for i, watcher in enumerate(orphan_watchers):
+        while sorted(orphans[i]) != [b"later", b"now"]:
+            orphans[i].append(watcher.messages.get(timeout=WAIT).payload)
+    time.sleep(3)  # the returned client's will delay over: would it come, or a second copy?
+    for i, watcher in enumerate(orphan_watchers):
+        with contextlib.suppress(queue.Empty):
+            while True:
+                orphans[i].append(watcher.messages.get_nowait().payload)
+    assert [sorted(got) for got in orphans] == [[b"later", b"now"]] * 2
     assert query(url, "SELECT count(*) FROM mqtt_sessions WHERE node = 'n1'") == 0
 
     # A clean leave: n2 saves what it holds (the offline session, a message queued meanwhile), another node

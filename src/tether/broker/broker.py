@@ -104,6 +104,9 @@ class Broker:
         #: In a cluster, ``interest_settled()``: None once every node knows this broker's topic filters as
         #: they are now, else a future done when they do; a SUBACK waits for it.
         self.interest_settled: Callable[[], asyncio.Future[None] | None] | None = None
+        #: In a cluster, ``connection_watch(connection, True)`` when a connection is accepted and
+        #: ``(connection, False)`` when it ends (cluster/wills.py keeps the wills where others can see them).
+        self.connection_watch: Callable[[Connection, bool], None] | None = None
 
     def reroute(self, route: Callable[[Message], Routed]) -> Callable[[], None]:
         """Route every message accepted from now on through `route` instead of :meth:`route` (a cluster:
@@ -224,6 +227,8 @@ class Broker:
 
     def connected(self, connection: Connection, session: Session, present: bool) -> None:
         assert connection.client is not None
+        if self.connection_watch is not None:
+            self.connection_watch(connection, True)
         self.hooks.on_connected(connection.client, present)
 
     def disconnected(
@@ -235,6 +240,8 @@ class Broker:
     ) -> None:
         """A network connection ended; ``session`` is ``None`` if it never had one (or lost it)."""
         self.connections.discard(connection)
+        if self.connection_watch is not None:
+            self.connection_watch(connection, False)
         self.stats.connections = len(self.connections)
         self.trimmer.connection_ended()
         if session is not None and session.owner is connection:

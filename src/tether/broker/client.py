@@ -484,6 +484,14 @@ class ClientConnection(QoSFlows):
                 outbox.release(pid)
         self._pump()
 
+    @property
+    def will(self) -> Message | None:
+        return self._will
+
+    @property
+    def will_delay(self) -> int:
+        return self._will_delay
+
     def _keep_alive_expired(self) -> None:
         if self._closed:
             return

@@ -113,6 +113,16 @@ class Connection(SessionOwner, Protocol):
     @property
     def disconnect_reason(self) -> ReasonCode | None: ...
 
+    @property
+    def will(self) -> Message | None:
+        """The Will Message of the open connection (None: none, or deleted by a normal DISCONNECT)."""
+        ...
+
+    @property
+    def will_delay(self) -> int:
+        """Its Will Delay Interval in seconds (MQTT 3.1.1: 0)."""
+        ...
+
     # What the management API shows of an accepted connection.
     @property
     def connected_at(self) -> float:
