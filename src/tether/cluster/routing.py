@@ -35,6 +35,7 @@ import asyncio
 import logging
 import struct
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -70,6 +71,9 @@ INTEREST_WAIT = 2.0
 #: Bytes of copies a node may have sent to another and not yet had answered: beyond, QoS 0 copies for it are
 #: dropped (counted in ``delivery.dropped``) instead of piling up in NATS ahead of everything else.
 WINDOW = 16 * 1024 * 1024
+#: Seconds a cleared retained topic keeps its version: enough for any change sent before the clear to have
+#: arrived (NATS delivers within milliseconds), so that the versions of cleared topics do not pile up.
+TOMBSTONE_TTL = 60.0
 #: Filters per interest message of a full announcement, and bytes of frames per batch of copies (NATS
 #: refuses messages over 1 MB by default).
 _CHUNK = 5_000
@@ -141,6 +145,7 @@ class Router:
         self._next_batch = 1
         self._clock = 0
         self._versions: dict[str, tuple[int, str]] = {}
+        self._tombstones: deque[tuple[float, str, tuple[int, str]]] = deque()
         self._early_retained: list[bytes] | None = []
         self._undo: list[Callable[[], Any]] = []
         self._task: asyncio.Task[None] | None = None
@@ -520,13 +525,25 @@ class Router:
 
     def _retained_changed(self, message: Message) -> None:
         version = self._tick()
-        self._versions[message.topic] = (version, self.me)
+        self._set_version(message, (version, self.me))
         frame = encode_frame(message, self.loop.time(), version=version)
         if self._retained_out and self._retained_size + len(frame) > _BATCH_BYTES:
             self._send_retained()
         self._retained_out.append(frame)
         self._retained_size += len(frame)
         self._schedule()
+
+    def _set_version(self, message: Message, stamp: tuple[int, str]) -> None:
+        topic = message.topic
+        self._versions[topic] = stamp
+        tombstones = self._tombstones
+        now = self.loop.time()
+        if not len(message.payload):  # a clear: its version is kept for a while, then forgotten
+            tombstones.append((now, topic, stamp))
+        while tombstones and tombstones[0][0] < now - TOMBSTONE_TTL:
+            _, old, old_stamp = tombstones.popleft()
+            if self._versions.get(old) == old_stamp:
+                del self._versions[old]
 
     def _send_retained(self) -> None:
         frames, self._retained_out, self._retained_size = self._retained_out, [], 0
@@ -548,7 +565,7 @@ class Router:
             topic = frame.message.topic
             stamp = (frame.version, batch.node)
             if stamp > self._versions.get(topic, (0, "")):
-                self._versions[topic] = stamp
+                self._set_version(frame.message, stamp)
                 retained.set(frame.message)
 
 
