@@ -354,7 +354,7 @@ SOURCES = [f"127.0.0.{i}" for i in range(2, 40)]
 
 async def idle_connections(
     port: int, count: int, pid: int, devices: Sequence[tuple[str, str]] | None
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """RSS of the broker before and after ``count`` idle connections (Keep Alive 0). With ``devices`` each is
     a device login (``t1/device_<serial>``) subscribed to its `s/ds`, as SmartREST devices are; else an
     anonymous client that subscribes to nothing. The first ``WARM_UP`` connections open and close before the
