@@ -80,8 +80,11 @@ def test_clients_of_every_node_are_listed_kicked_and_subscribed_from_any(
         assert [(s["topic"], s["node"]) for s in subs] == [("proxy/t", "n2")]
         everywhere = nodes["n3"].get("/api/v5/subscriptions").json()
         assert [(s["clientid"], s["topic"]) for s in everywhere["data"]] == [("held-by-n2", "proxy/t")]
-        assert on_n2.publish("proxy/t", b"hello") == 0  # on its own node: routing is cluster/routing.py's
+        assert on_n2.publish("proxy/t", b"hello") == 0
         assert on_n2.text("proxy/t") == "hello"
+        # Answered once every node routes to it: a message published on n3 right away reaches it.
+        assert on_n3.publish("proxy/t", b"from n3") == 0
+        assert on_n2.text("proxy/t") == "from n3"
         refused = nodes["n1"].post("/api/v5/clients/held-by-n2/subscribe", json={"topic": "bad/#/x"})
         assert refused.status_code == 400
         gone = nodes["n3"].post("/api/v5/clients/held-by-n2/unsubscribe", json={"topic": "proxy/t"})

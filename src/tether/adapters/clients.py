@@ -426,6 +426,9 @@ class TenantClients:
         if sub.share_name is None and (retain_handling == 0 or (retain_handling == 1 and old is None)):
             broker.send_retained(session, sub)
         broker.hooks.on_subscribed(client, topic_filter, sub.qos)
+        settled = broker.interest_settled() if broker.interest_settled is not None else None
+        if settled is not None:  # a cluster: answered once every node routes to it, as a SUBACK
+            await settled
         return self._view(client_id, sub)
 
     async def unsubscribe(self, client_id: str, topic_filter: str) -> bool:
