@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple, Protocol
 
+from tether.mqtt.connection import ServerConnection
 from tether.mqtt.reason_codes import ReasonCode
 
 from .hooks import ClientInfo, Hooks
@@ -224,3 +225,18 @@ class BrokerPort(Protocol):
     def unsubscribe(self, session: Session, topic_filter: str) -> bool: ...
 
     def send_retained(self, session: Session, sub: Subscription) -> None: ...
+
+
+class ConnectionParts:
+    """What the handlers mixed into :class:`~tether.broker.client.ClientConnection` (:mod:`.qos`,
+    :mod:`.subscribe`) read of the connection, which provides it."""
+
+    __slots__ = ()
+
+    broker: BrokerPort
+    conn: ServerConnection
+    session: Session | None
+    client: ClientInfo | None
+    version: int
+    _closed: bool
+    _mount: Mount | None

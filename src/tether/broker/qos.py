@@ -15,20 +15,16 @@ import logging
 from collections import deque
 from typing import Any
 
-from tether.mqtt.connection import ServerConnection
 from tether.mqtt.encoder import encode_publish_parts
 from tether.mqtt.errors import ProtocolError
 from tether.mqtt.packets import Packet, PubAck, PubComp, Publish, PubRec, PubRel, new_publish
 from tether.mqtt.properties import EMPTY_PROPERTIES
 from tether.mqtt.reason_codes import ReasonCode
 
-from .hooks import ClientInfo
 from .inflight import AWAIT_PUBACK, AWAIT_PUBCOMP, Delivery, SavedOrDelivered
 from .message import Message
-from .mountpoints import Mount
-from .ports import BrokerPort
+from .ports import ConnectionParts
 from .reserved import is_server_topic
-from .sessions import Session
 from .stats import Traffic
 
 __all__ = ["QoSFlows", "ack"]
@@ -66,20 +62,13 @@ def ack(first: int, packet_id: int) -> bytes:
     return bytes((first, 2, packet_id >> 8, packet_id & 0xFF))
 
 
-class QoSFlows:
+class QoSFlows(ConnectionParts):
     """Mixed into :class:`~tether.broker.client.ClientConnection`, which provides the attributes below."""
 
     __slots__ = ()
 
-    broker: BrokerPort
-    conn: ServerConnection
-    session: Session | None
-    client: ClientInfo | None
-    version: int
     _writable: bool
-    _closed: bool
     _receive_maximum: int
-    _mount: Mount | None
     traffic: Traffic
     _acks: deque[tuple[int, int, ReasonCode, asyncio.Future[Any] | None]] | None
 

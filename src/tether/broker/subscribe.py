@@ -9,14 +9,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from tether.mqtt.connection import ServerConnection
 from tether.mqtt.packets import Disconnect, Packet, SubAck, Subscribe, UnsubAck, Unsubscribe
 from tether.mqtt.reason_codes import ReasonCode
 
-from .hooks import ClientInfo
-from .mountpoints import Mount
-from .ports import BrokerPort
-from .sessions import Session
+from .ports import ConnectionParts
 from .subscriptions import Subscription
 
 __all__ = ["SubscriptionFlows"]
@@ -26,25 +22,15 @@ log = logging.getLogger("tether.broker")
 _RC = ReasonCode
 
 
-class SubscriptionFlows:
+class SubscriptionFlows(ConnectionParts):
     """The SUBSCRIBE/UNSUBSCRIBE handlers of :class:`~tether.broker.client.ClientConnection` (a mixin, as
     :class:`~tether.broker.qos.QoSFlows`)."""
 
     __slots__ = ()
 
-    broker: BrokerPort
-    conn: ServerConnection
-    session: Session | None
-    client: ClientInfo | None
-    version: int
-    _closed: bool
-    _mount: Mount | None
-
-    def _send(self, packet: Packet) -> None:
-        raise NotImplementedError
-
-    def close(self, reason: ReasonCode, *, linger: bool = True) -> None:
-        raise NotImplementedError
+    # The connection's own (declared for the type checker only).
+    _send: Callable[[Packet], None]
+    close: Callable[[ReasonCode], None]
 
     def _on_subscribe(self, packet: Subscribe) -> None:
         session = self.session

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoServersError
 
-__all__ = ["ClusterBus", "ClusterUnavailable", "Msg"]
+__all__ = ["ClusterBus", "ClusterUnavailable", "Msg", "undo_all"]
 
 log = logging.getLogger("tether.cluster")
 
@@ -159,3 +159,16 @@ class ClusterBus:
             self._writer.cancel()
         nc, self._nc = self._nc, None
         await nc.close()
+
+
+async def undo_all(undo: list[Callable[[], object]], part: str) -> None:
+    """Run what a cluster part registered to detach itself (NATS unsubscriptions, listeners), last first,
+    and forget it; a failure (the connection may be closing) does not stop the rest."""
+    for step in reversed(undo):
+        try:
+            result = step()
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            log.debug("cluster %s: detaching failed", part, exc_info=True)
+    undo.clear()

@@ -47,7 +47,7 @@ from tether.broker.message import Message
 from tether.broker.ports import Routed
 from tether.broker.subscriptions import SharedGroup, Subscription, SubscriptionTrie
 
-from .bus import Msg
+from .bus import Msg, undo_all
 from .frames import CONFIRM, COPIES, RETAINED, decode_batch, encode_frame, encode_header
 from .membership import NodeInfo
 from .node import ClusterNode
@@ -199,14 +199,7 @@ class Router:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        for undo in reversed(self._undo):
-            try:
-                result = undo()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:  # the connection may be closing
-                log.debug("cluster routing: detaching failed", exc_info=True)
-        self._undo.clear()
+        await undo_all(self._undo, "routing")
         for batch_id in list(self._awaiting):
             self._settle(batch_id, "this node is stopping")
         for barrier in self._barriers:

@@ -35,7 +35,7 @@ import orjson
 from tether.broker import Broker
 from tether.broker.ports import Connection
 
-from .bus import Msg
+from .bus import Msg, undo_all
 from .frames import Batch, encode_frame
 from .leader import Duty, Leadership
 from .membership import NodeInfo
@@ -106,14 +106,7 @@ class WillKeeper:
         self._undo.append(lambda: self.leadership.remove(duty))
 
     async def close(self) -> None:
-        for undo in reversed(self._undo):
-            try:
-                result = undo()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:  # the connection may be closing
-                log.debug("cluster wills: detaching failed", exc_info=True)
-        self._undo.clear()
+        await undo_all(self._undo, "wills")
         self._step_down()
 
     # ------------------------------------------------------------------------------------ this node
