@@ -393,9 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             expected = sum(acknowledged.values())
             verdict = "OK" if stored == expected else "MISMATCH"
             print(
-                f"durability: {expected} rows acknowledged with 201 (by this run, and before it with a reused "
-                f"--data-dir), {stored} found by a restarted "
-                f"server ({verify_seconds:.1f} s to restart and count): {verdict}"
+                f"durability: {expected} rows acknowledged with 201 (by this run, and before it with a "
+                f"reused --data-dir), {stored} found by a restarted server ({verify_seconds:.1f} s to "
+                f"restart and count): {verdict}"
             )
             if stored != expected and status == 0:
                 status = 1
