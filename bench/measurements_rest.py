@@ -112,6 +112,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed-batch", type=int, metavar="N", default=1000, help="rows per filling POST")
     parser.add_argument(
+        "--page-size", type=int, metavar="N", default=100, help="pageSize of the `paged` phase's GETs"
+    )
+    parser.add_argument(
         "--phases",
         default="single,batch,paged",
         metavar="LIST",
@@ -130,8 +133,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "the rows missing up to --stored; default: a fresh temporary dir",
     )
     args = parser.parse_args(argv)
-    if args.concurrency < 1 or args.batch_size < 1 or args.seed_batch < 1:
-        parser.error("--concurrency, --batch-size and --seed-batch must be at least 1")
+    if min(args.concurrency, args.batch_size, args.seed_batch, args.page_size) < 1:
+        parser.error("--concurrency, --batch-size, --seed-batch and --page-size must be at least 1")
     args.phases = {name.strip() for name in args.phases.split(",") if name.strip()}
     if not args.phases <= {"single", "batch", "paged"}:
         parser.error("--phases takes single, batch and paged")
@@ -225,7 +228,9 @@ async def run_load(
             await fill(clients, sources, args, acknowledged)
 
             async def paged(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
-                return await client.get(f"{MEASUREMENTS}?source={rng.choice(sources)}&pageSize=100")
+                return await client.get(
+                    f"{MEASUREMENTS}?source={rng.choice(sources)}&pageSize={args.page_size}"
+                )
 
             results.append(await run_phase("paged", clients, paged, args, server))
     return results, acknowledged
@@ -385,7 +390,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.server_log.write_text(log)
 
         if results:
-            rows = {"ceiling": 1, "single": 1, f"batch-{args.batch_size}": args.batch_size, "paged": 100}
+            rows = {
+                "ceiling": 1,
+                "single": 1,
+                f"batch-{args.batch_size}": args.batch_size,
+                "paged": args.page_size,
+            }
             print_report(results, rows)
             if any(r.errors for r in results) and status == 0:
                 status = 1
