@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from tether.storage.sqlite import READ_NOW_ROWS
 from tether.telemetry.models import Measurement, MeasurementCriteria
 
 # The page as one JSON text, `[[id, source_id, type, time, creation_time, {fragments}], ...]`, built by SQLite
@@ -33,6 +34,13 @@ _ROW = (
 def plain(criteria: MeasurementCriteria) -> bool:
     """Whether the criteria need nothing but column comparisons."""
     return criteria.value_fragment_type is None and criteria.value_fragment_series is None
+
+
+def few_rows(criteria: MeasurementCriteria, limit: int, offset: int) -> bool:
+    """Whether the page touches no more than its own rows and those it skips, READ_NOW_ROWS at most: one
+    source (the index's prefix; a date range narrows it further), no type to pass over rows by, a shallow
+    offset. Such a read may run on the event loop (SqliteDialect.read_now)."""
+    return criteria.source_id is not None and criteria.type is None and offset + limit <= READ_NOW_ROWS
 
 
 @functools.lru_cache(maxsize=64)
