@@ -5,7 +5,7 @@ client waits for the whole answer, two wake-ups of the client and two passes thr
 transport given to the protocol here holds what is written until the turn ends (or until the connection is
 closed), then sends it at once: the head and body of an answer built in one go leave in one send. A
 streaming answer's later chunks still leave at the end of the turn that wrote them.
-Per answer this saved ~20% of the server CPU of the REST ceiling (GET /bench/ceiling) and of a paged
+Per answer this saved ~20% of the server CPU of the REST ceiling (GET /bench/ceiling) and 5-10% of a paged
 measurement GET (bench/README.md, REST throughput).
 """
 
