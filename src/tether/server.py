@@ -24,6 +24,7 @@ from tether.broker import bind_socket as bind
 from tether.broker.listener import tls_context
 from tether.cluster import ClusterNode, default_node_name
 from tether.config import ConfigError, Settings
+from tether.http_writes import TurnWritesProtocol
 
 log = logging.getLogger("tether")
 
@@ -173,7 +174,7 @@ class TetherServer:
             config = uvicorn.Config(
                 platform.app,
                 loop="none",
-                http="httptools",
+                http=TurnWritesProtocol,  # httptools, head and body in one send (http_writes.py)
                 lifespan="off",
                 log_config=None,
                 access_log=False,

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
+from pathlib import Path
 
 import pytest
 
 from tether.core.errors import Conflict, NotFound
 from tether.core.paging import PageRequest
 from tether.inventory.models import NewManagedObject
+from tether.storage.sql.sqlite_measurements import few_rows
+from tether.storage.sql.sqlite_measurements import page as direct_page
 from tether.storage.sql.storage import SqlStorage
+from tether.storage.sqlite import READ_NOW_ROWS, SqliteDialect
 from tether.telemetry.models import (
     AlarmChange,
     AlarmCriteria,
@@ -100,6 +106,40 @@ async def test_measurement_filters_order_and_paging(storage: SqlStorage) -> None
     assert (await store.find("t2", MeasurementCriteria(), ALL)).items == []
     page = await store.find("t1", MeasurementCriteria(), PageRequest(2, 3, True))
     assert [m.time for m in page.items] == [3000] and page.total_elements == 4 and page.total_pages == 2
+
+
+async def test_measurement_pages_without_total_match_the_general_query(storage: SqlStorage) -> None:
+    # Pages without a total take the one-trip reads (sqlite_measurements.py: the page as one JSON text built
+    # by SQLite; postgres_direct.py), pages with one SQLAlchemy's query: the same rows in the same order,
+    # time ties by id, text and numbers of the fragments as stored.
+    store = storage.measurements
+    a, b = await device(storage, "a"), await device(storage, "b")
+    odd = {
+        "c8y_Odd": {"s": 'quote " backslash \\ tab \t ü €', "big": 2**62, "f": 1e-7, "n": None, "l": [1, {}]}
+    }
+    drafts = [temperature(a if i % 3 else b, 1000 + (i % 7) * 10, i / 3) for i in range(60)]
+    drafts += [NewMeasurement(a, 'c8y_"Quoted" ü', 1030, odd), NewMeasurement(b, "c8y_Empty", 1000, {})]
+    await store.create("t1", drafts, 1)
+    criteria = [
+        MeasurementCriteria(),
+        MeasurementCriteria(newest_first=True),
+        MeasurementCriteria(source_id=a),
+        MeasurementCriteria(source_id=b, newest_first=True),
+        MeasurementCriteria(source_id=a, type='c8y_"Quoted" ü'),
+        MeasurementCriteria(date_from=1010, date_to=1040),
+        MeasurementCriteria(source_id=a, date_from=1030, newest_first=True),
+        MeasurementCriteria(source_id=a, type="nothing"),
+    ]
+    for c in criteria:
+        for page in (1, 2, 9):
+            plain = await store.find("t1", c, PageRequest(page, 7))
+            general = await store.find("t1", c, PageRequest(page, 7, with_total=True))
+            assert plain.items == general.items, (c, page)
+            assert plain.total_elements is None and general.total_elements is not None
+    quoted = await store.find("t1", MeasurementCriteria(type='c8y_"Quoted" ü'), PageRequest(1, 5))
+    assert [m.fragments for m in quoted.items] == [odd] and quoted.items[0].tenant_id == "t1"
+    whole = await store.find("t1", MeasurementCriteria(), PageRequest(1, 100))
+    assert len(whole.items) == 62 and [m.time for m in whole.items] == sorted(m.time for m in whole.items)
 
 
 async def test_measurement_owner_scope_and_tenant_scope(storage: SqlStorage) -> None:
@@ -347,3 +387,40 @@ async def test_deleting_a_managed_object_deletes_its_telemetry(storage: SqlStora
     assert [m.source_id for m in measurements.items] == [kept]
     assert [e.source_id for e in events.items] == [kept]
     assert [a.source_id for a in alarms.items] == [kept]
+
+
+async def test_a_shallow_page_of_one_source_is_read_on_the_loop_unless_sqlite_is_busy(
+    storage: SqlStorage, tmp_path: Path
+) -> None:
+    dialect = storage.database.dialect
+    if not isinstance(dialect, SqliteDialect):
+        pytest.skip("SQLite's read_now (PostgreSQL reads through asyncpg)")
+    store = storage.measurements
+    source = await device(storage, "d")
+    await store.create("t1", [temperature(source, 1000 + i, i) for i in range(30)], 1)
+    shallow = MeasurementCriteria(source_id=source)
+    assert few_rows(shallow, 100, 0) and not few_rows(shallow, 100, READ_NOW_ROWS)
+    assert not few_rows(MeasurementCriteria(), 100, 0)  # the tenant's index: rows of other sources between
+    assert not few_rows(MeasurementCriteria(source_id=source, type="c8y_Rare"), 100, 0)  # rows passed over
+    read = direct_page("t1", shallow, 10, 5)
+    assert [m.time for m in dialect.read_now(read) or []] == list(range(1005, 1015))
+    assert [m.time for m in (await store.find("t1", shallow, PageRequest(2, 10))).items] == list(
+        range(1010, 1020)
+    )
+    # SQLite busy (here: a lock another process holds): read_now gives up at once instead of waiting on the
+    # loop (busy_timeout 0), and the caller queues the read to a reader's thread; other errors are errors.
+    holder = sqlite3.connect(tmp_path / "tether.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    def lock(db: sqlite3.Connection) -> list[int]:
+        db.execute("BEGIN IMMEDIATE")
+        return [1]
+
+    began = time.perf_counter()
+    assert dialect.read_now(lock) is None
+    assert time.perf_counter() - began < 1
+    holder.execute("ROLLBACK")
+    holder.close()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        dialect.read_now(lambda db: db.execute("SELECT * FROM nowhere").fetchall())
+    assert [m.time for m in dialect.read_now(read) or []] == list(range(1005, 1015))

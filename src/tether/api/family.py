@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from tether.api.edge import CatchAll, RejectNul
+from tether.api.routing import SegmentRouter
 from tether.core.errors import DomainError
 from tether.services import Services
 
@@ -62,6 +63,7 @@ def family_app(
             ClientDisconnect: client_gone,
         },
     )
-    app.router.redirect_slashes = False
+    # the same routes, tried by first segment (api/routing.py); no lifespan handlers to carry over
+    app.router = SegmentRouter(app.router.routes, redirect_slashes=False)
     app.state.ctx = context
     return app

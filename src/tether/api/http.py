@@ -157,11 +157,12 @@ def page_request(request: Request, *, resource: str) -> PageRequest:
 
 def collection(request: Request, key: str, items: list[Any], page: Page[Any]) -> dict[str, Any]:
     """`{self, <key>: [...], statistics, prev, next}` as Cumulocity collections look."""
-    url = base_url(request) + request.url.path
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "currentPage"]
+    # The other parameters are encoded once for the two or three links (urlencode was ~2% of a paged GET).
+    others = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "currentPage"])
+    prefix = f"{base_url(request)}{request.url.path}?{others + '&' if others else ''}currentPage="
 
     def link(current: int) -> str:
-        return url + "?" + urlencode([*params, ("currentPage", str(current))])
+        return f"{prefix}{current}"
 
     statistics: dict[str, Any] = {
         "currentPage": page.request.current_page,

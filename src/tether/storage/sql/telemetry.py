@@ -19,8 +19,8 @@ from tether.storage.sql.measurement_bulk import BulkRowsRefused, BulkSourceGone,
 from tether.storage.sql.schema import events as ev
 from tether.storage.sql.schema import managed_objects as mo
 from tether.storage.sql.schema import measurements as ms
+from tether.storage.sql.sqlite_measurements import few_rows, plain
 from tether.storage.sql.sqlite_measurements import page as direct_page
-from tether.storage.sql.sqlite_measurements import plain
 from tether.storage.sqlite import SqliteDialect
 from tether.telemetry.models import (
     Event,
@@ -171,8 +171,14 @@ class SqlMeasurementStore:
             and not page.with_total
             and plain(criteria)
         ):
-            # One trip to a reader's thread (sqlite_measurements.py), the same query as below.
-            found = await dialect.query(direct_page(tenant_id, criteria, page.page_size, page.offset))
+            # One trip to a reader's thread (sqlite_measurements.py), the same query as below; a page of
+            # one source that touches few rows (no type to skip rows by, a shallow offset) is read at once.
+            read = direct_page(tenant_id, criteria, page.page_size, page.offset)
+            found = None
+            if few_rows(criteria, page.page_size, page.offset):
+                found = dialect.read_now(read)
+            if found is None:
+                found = await dialect.query(read)
             return Page(found, page, None)
         if (
             isinstance(dialect, PostgresDialect)
