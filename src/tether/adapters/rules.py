@@ -429,7 +429,9 @@ class RuleEngine:
                         self._republish(tenant_id, loaded.rule.id, action, output)
                     elif type(action) is Sink:
                         sinks = self.sinks
-                        if sinks is None or not sinks.offer(tenant_id, action.id, output):
+                        if sinks is None or not sinks.offer(
+                            tenant_id, action.id, output, columns.get("clientid")
+                        ):
                             metrics.actions_failed_out_of_service += 1
                             raise ActionFailed("out of service (no such action, stopped, or its buffer full)")
                     else:
