@@ -101,13 +101,26 @@ class PacedPublisher:
         self.conn.loop.call_later(0.005, self.pump)
 
 
-async def phase(port: int, password: str, seconds: float, tag: str) -> float:
+#: The server's process (its CPU time is read from /proc).
+SERVER_PID = 0
+
+
+async def measure(sub: mb.MqttConnection, seconds: float) -> tuple[float, float]:
+    """Delivered msg/s over `seconds` and the server's CPU us per delivered message."""
+    received0, cpu0, start = sub.received, mb.cpu_seconds(SERVER_PID), time.perf_counter()
+    await asyncio.sleep(seconds)
+    received, cpu = sub.received - received0, mb.cpu_seconds(SERVER_PID) - cpu0
+    return received / (time.perf_counter() - start), cpu / max(1, received) * 1e6
+
+
+async def phase(port: int, password: str, seconds: float, tag: str) -> tuple[float, float]:
     sub = await open_client(port, f"{tag}-sub", password)
     await mb.subscribe(sub, "bench/#", 0)
     pubs = [JsonPublisher(await open_client(port, f"{tag}-pub-{i}", password), TOPIC) for i in range(4)]
     for p in pubs:
         p.pump()
-    rate = await mb._measure_rate(lambda: sub.received, seconds, warmup=1.0)
+    await asyncio.sleep(1.0)
+    rate = await measure(sub, seconds)
     for p in pubs:
         p.running = False
     for c in [sub, *(p.conn for p in pubs)]:
@@ -127,10 +140,12 @@ async def rule_counts(http: httpx.AsyncClient) -> tuple[int, int]:
 
 async def paced(
     http: httpx.AsyncClient, port: int, password: str, rate: float, seconds: float, tag: str
-) -> tuple[float, int, int]:
-    """With the rule: delivered msg/s at an offered `rate` (4 publishers), and the inputs the rule evaluated
-    and dropped over the phase (read before and after it, not during the flood: the API answers late then)."""
-    evaluated0, dropped0 = await rule_counts(http)
+) -> tuple[float, float, int, int]:
+    """With the rule: delivered msg/s at an offered `rate` (4 publishers), the server's CPU us a message, and
+    the inputs the rule evaluated and dropped over the phase (read before and after it, not during the
+    flood: the API answers late then). Without the rule (`tag` starting with "plain"): 0 evaluated."""
+    with_rule = not tag.startswith("plain")
+    evaluated0, dropped0 = await rule_counts(http) if with_rule else (0, 0)
     sub = await open_client(port, f"{tag}-sub", password)
     await mb.subscribe(sub, "bench/#", 0)
     pubs = [
@@ -139,32 +154,32 @@ async def paced(
     for p in pubs:
         p.pump()
     await asyncio.sleep(1.0)
-    received0, start = sub.received, time.perf_counter()
-    await asyncio.sleep(seconds)
-    elapsed = time.perf_counter() - start
-    delivered = (sub.received - received0) / elapsed
+    delivered, cpu = await measure(sub, seconds)
     for p in pubs:
         p.running = False
     for c in [sub, *(p.conn for p in pubs)]:
         assert c.transport is not None
         c.transport.abort()
     await asyncio.sleep(1.0)
-    evaluated1, dropped1 = await rule_counts(http)
-    return delivered, evaluated1 - evaluated0, dropped1 - dropped0
+    evaluated1, dropped1 = await rule_counts(http) if with_rule else (0, 0)
+    return delivered, cpu, evaluated1 - evaluated0, dropped1 - dropped0
 
 
 async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password: str) -> None:
     auth = ("t1/admin", password)
     plain: list[float] = []
     ruled: list[float] = []
+    plain_cpu: list[float] = []
     rule_rates: list[tuple[float, float, float]] = []
     async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
         for round_ in range(args.rounds):
-            plain.append(await phase(mqtt_port, password, args.seconds, f"plain{round_}"))
+            rate, cpu = await phase(mqtt_port, password, args.seconds, f"plain{round_}")
+            plain.append(rate)
+            plain_cpu.append(cpu)
             created = await http.post("/api/v5/rules", json=RULE)
             assert created.status_code == 201, created.text
             start = time.perf_counter()
-            ruled.append(await phase(mqtt_port, password, args.seconds, f"rule{round_}"))
+            ruled.append((await phase(mqtt_port, password, args.seconds, f"rule{round_}"))[0])
             elapsed = time.perf_counter() - start
             async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as fresh:
                 metrics = (await fresh.get("/api/v5/rules/bench/metrics")).json()["metrics"]
@@ -181,7 +196,11 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
     matched = sum(r[0] for r in rule_rates) / len(rule_rates)
     republished = sum(r[1] for r in rule_rates) / len(rule_rates)
     dropped = sum(r[2] for r in rule_rates) / len(rule_rates)
-    print(f"no-rule   delivered {no_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in plain)})")
+    no_rule_cpu = min(plain_cpu)
+    print(
+        f"no-rule   delivered {no_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in plain)}); "
+        f"server {no_rule_cpu:.2f} us CPU/msg (rounds: {', '.join(f'{v:.2f}' for v in plain_cpu)})"
+    )
     print(
         f"rule      delivered {with_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in ruled)})"
     )
@@ -194,23 +213,38 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
     # The highest offered rate at which the rule still sees every message (nothing dropped).
     async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
         assert (await http.post("/api/v5/rules", json=RULE)).status_code == 201
-        kept = 0.0
+        kept, kept_cpu = 0.0, 0.0
         for share in (1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6, 0.5, 0.4, 0.3):
             rate = no_rule * share
-            delivered, evaluated, dropped = await paced(
+            delivered, cpu, evaluated, dropped = await paced(
                 http, mqtt_port, password, rate, args.seconds, f"paced{share}"
             )
             keeps_up = delivered >= 0.97 * rate and dropped == 0
             print(
                 f"paced     offered {rate:>10,.0f} msg/s ({share:.0%}): delivered {delivered:,.0f}/s, "
-                f"rule evaluated {evaluated:,}, dropped {dropped:,}{'  <- keeps up' if keeps_up else ''}"
+                f"rule evaluated {evaluated:,}, dropped {dropped:,}, server {cpu:.2f} us CPU/msg"
+                f"{'  <- keeps up' if keeps_up else ''}"
             )
             if keeps_up:
-                kept = rate
+                kept, kept_cpu = rate, cpu
                 break
         print(
             f"keeps up  the rule sees every message up to {kept:,.0f} msg/s = {kept / no_rule:.0%} of no-rule"
         )
+        assert (await http.delete("/api/v5/rules/bench")).status_code == 204
+        if kept:
+            # The same offered rate without the rule: the server's CPU a message with and without it. On a
+            # busy core throughput goes as 1 / CPU a message: the ratio that does not depend on the load.
+            plain = await paced(http, mqtt_port, password, kept, args.seconds, "plain")
+            plain_rate, plain_cpu_at = plain[0], plain[1]
+            print(
+                f"paced     offered {kept:>10,.0f} msg/s without the rule: delivered {plain_rate:,.0f}/s, "
+                f"server {plain_cpu_at:.2f} us CPU/msg"
+            )
+            print(
+                f"cpu ratio {plain_cpu_at:.2f} / {kept_cpu:.2f} us CPU/msg = {plain_cpu_at / kept_cpu:.0%} "
+                f"(no rule / rule at the same rate; at flood the no-rule server takes {no_rule_cpu:.2f})"
+            )
 
 
 def main() -> None:
@@ -239,6 +273,8 @@ def main() -> None:
             server = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=mb.REPO_ROOT
             )
+            global SERVER_PID
+            SERVER_PID = server.pid
             try:
                 url = f"http://{HOST}:{http_port}"
                 deadline = time.monotonic() + 60

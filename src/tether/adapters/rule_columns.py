@@ -69,7 +69,10 @@ class MessageColumns:
     ) -> dict[str, Any]:
         """The columns of a message (absent ones left out): all of them, or those of `need`."""
         sender = message.sender
-        base = self._base(tenant_id, sender, topic, need is None or need.connection)
+        if need is None or need.connection:
+            base = self._base(tenant_id, sender, topic, True)
+        else:
+            base = self._bases.get((sender, topic)) or self._base(tenant_id, sender, topic, False)
         if need is None:
             columns = base.copy()
             self._id(columns, received_at)
@@ -92,7 +95,11 @@ class MessageColumns:
         extra = need.extra
         if extra:
             if "payload" in extra:
-                columns["payload"] = _payload(message)
+                payload = message.payload
+                try:
+                    columns["payload"] = str(payload, "utf-8")
+                except UnicodeDecodeError:
+                    columns["payload"] = bytes(payload)
             if "id" in extra:
                 self._id(columns, received_at)
             if "qos" in extra:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 import tether.rules.values as values
 
 from .errors import RuleRuntimeError, RuleSyntaxError
@@ -63,7 +65,7 @@ _RUNTIME: dict[str, object] = {
     "_le": values.le, "_gt": values.gt, "_ge": values.ge, "_tm": values.topic_match, "_in": values.is_in,
     "_not": values.negate, "_neg": values.neg, "_t": values.truth, "_key": values.key,
     "_index": values.index, "_decode": values.decode, "_put": values.nested_put, "_list": list,
-    "_RuleRuntimeError": RuleRuntimeError,
+    "_RuleRuntimeError": RuleRuntimeError, "_loads": orjson.loads, "_JSONDecodeError": orjson.JSONDecodeError,
 }  # fmt: skip
 
 
@@ -211,8 +213,13 @@ class _Generator:
     def statement(self, statement: Statement) -> str:
         self.lines = ["def _rule(c):"]
         uses_payload = any(_reads_payload_path(e) for e in _expressions(statement))
-        if uses_payload:
-            self.emit("pd = _decode(c.get('payload'))")
+        if uses_payload:  # `_decode` inline (a call less a message)
+            self.emit("pd = c.get('payload')")
+            self.emit("if type(pd) is str or type(pd) is bytes:")
+            self.emit("try:", 2)
+            self.emit("pd = _loads(pd)", 3)
+            self.emit("except _JSONDecodeError:", 2)
+            self.emit("pd = None", 3)
             self.decoded_env.add("c")
         if isinstance(statement, Select):
             self.select(statement)
