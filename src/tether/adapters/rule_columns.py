@@ -24,6 +24,7 @@ _NOT_RETAINED = {"retain": False, "dup": False}
 #: Columns a message shares with the others of its publisher and topic, and those its connection gives.
 _BASE = frozenset({"topic", "node", "event", "clientid", "username", "peerhost"})
 _CONNECTION = frozenset({"username", "peerhost"})
+_EXTRA = ("payload", "id", "qos", "flags", "timestamp", "publish_received_at", "pub_props")
 
 
 class Need:
@@ -34,7 +35,8 @@ class Need:
     def __init__(self, names: frozenset[str]) -> None:
         self.names = names
         self.base = tuple(sorted(names & _BASE))
-        self.extra = names - _BASE  # payload, id, qos, flags, timestamp, publish_received_at, pub_props
+        #: Of payload, id, qos, flags, timestamp, publish_received_at, pub_props: those read, in that order.
+        self.extra = tuple(name for name in _EXTRA if name in names)
         self.connection = bool(names & _CONNECTION)
 
 
@@ -92,25 +94,22 @@ class MessageColumns:
             value = base.get(name)
             if value is not None:
                 columns[name] = value
-        extra = need.extra
-        if extra:
-            if "payload" in extra:
+        for name in need.extra:
+            if name == "payload":
                 payload = message.payload
                 try:
                     columns["payload"] = str(payload, "utf-8")
                 except UnicodeDecodeError:
                     columns["payload"] = bytes(payload)
-            if "id" in extra:
+            elif name == "id":
                 self._id(columns, received_at)
-            if "qos" in extra:
+            elif name == "qos":
                 columns["qos"] = message.qos
-            if "flags" in extra:
+            elif name == "flags":
                 columns["flags"] = _RETAINED if message.retain else _NOT_RETAINED
-            if "timestamp" in extra:
-                columns["timestamp"] = received_at
-            if "publish_received_at" in extra:
-                columns["publish_received_at"] = received_at
-            if "pub_props" in extra and message.properties is not EMPTY_PROPERTIES:
+            elif name == "timestamp" or name == "publish_received_at":
+                columns[name] = received_at
+            elif message.properties is not EMPTY_PROPERTIES:  # pub_props
                 props = _pub_props(message.properties)
                 if props:
                     columns["pub_props"] = props

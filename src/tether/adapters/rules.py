@@ -71,6 +71,11 @@ _PLATFORM_RESOURCES = frozenset(
     {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE, SHADOWS}
 )
 
+#: A rule's actions, each with its republish plan (None for the others).
+_Steps = list[tuple[Action, RepublishPlan | None]]
+#: By the broker's topic: the topic as the clients see it, the rules, the columns they read, the rules' steps.
+_ForTopic = tuple[str, list[LoadedRule], Need | None, list[tuple[LoadedRule, _Steps]]]
+
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
 _MESSAGE = 0
 _EVENT = 1
@@ -97,13 +102,13 @@ class RuleEngine:
         self._event_tenants: set[str] = set()
         self._matching: dict[tuple[str, str], list[LoadedRule]] = {}
         #: By the broker's topic: the topic as the tenant's clients see it, its rules, the columns they read.
-        self._by_broker_topic: dict[str, tuple[str, list[LoadedRule], Need | None]] = {}
+        self._by_broker_topic: dict[str, _ForTopic] = {}
         self._columns = MessageColumns(node, self._connection)
         #: The rule whose republish is being routed now (a rule never sees its own republished message).
         self._republishing: str | None = None
         self._closers: list[Callable[[], None]] = []
         #: By id() of a loaded rule: it, and its actions each with its republish plan (or None).
-        self._steps: dict[int, tuple[LoadedRule, list[tuple[Action, RepublishPlan | None]]]] = {}
+        self._steps: dict[int, tuple[LoadedRule, _Steps]] = {}
         self._client_events = ClientEvents(self)
 
     # ------------------------------------------------------------------------------------------ life
@@ -268,12 +273,12 @@ class RuleEngine:
         if kind == _MESSAGE:
             message: Message = data
             found = self._by_broker_topic.get(message.topic) or self._for_message(tenant_id, message.topic)
-            topic, rules, need = found
+            topic, rules, need, runs = found
             if rules:
                 columns = self._columns.build(tenant_id, message, topic, received_at, need)
-                for loaded in rules:
+                for loaded, steps in runs:
                     if loaded.rule.id != origin:
-                        self._apply(tenant_id, loaded, columns)
+                        self._apply(tenant_id, loaded, columns, steps)
             return
         if kind == _EVENT:
             event_topic, given = data
@@ -292,14 +297,15 @@ class RuleEngine:
             for loaded in self._rules_for(tenant_id, event_topic):
                 self._apply(tenant_id, loaded, columns)
 
-    def _for_message(self, tenant_id: str, broker_topic: str) -> tuple[str, list[LoadedRule], Need | None]:
-        """The topic as the tenant's clients see it, the rules that take it and the columns they read (None:
-        all), by the broker's topic."""
+    def _for_message(self, tenant_id: str, broker_topic: str) -> _ForTopic:
+        """The topic as the tenant's clients see it, the rules that take it, the columns they read (None:
+        all) and the rules with their actions made ready, by the broker's topic."""
         found = self._by_broker_topic.get(broker_topic)
         if found is None:
             topic = _client_topic(broker_topic, tenant_id)
             rules = self._rules_for(tenant_id, topic)
-            found = (topic, rules, need_of(rules))
+            runs = [(loaded, self._steps_of(tenant_id, loaded)) for loaded in rules]
+            found = (topic, rules, need_of(rules), runs)
             if len(self._by_broker_topic) >= 10_000:
                 self._by_broker_topic.clear()
             self._by_broker_topic[broker_topic] = found
@@ -364,7 +370,9 @@ class RuleEngine:
 
     # ------------------------------------------------------------------------------------------ rules
 
-    def _apply(self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any]) -> None:
+    def _apply(
+        self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any], steps: _Steps | None = None
+    ) -> None:
         metrics = loaded.metrics
         metrics.matched += 1
         try:
@@ -377,14 +385,14 @@ class RuleEngine:
             metrics.failed_no_result += 1
             return
         metrics.passed += 1
-        steps = self._steps.get(id(loaded))
-        if steps is None or steps[0] is not loaded:
-            steps = self._steps[id(loaded)] = (loaded, self._plan(tenant_id, loaded))
+        if steps is None:
+            steps = self._steps_of(tenant_id, loaded)
+        rule_id = loaded.rule.id
         for output in outputs:
-            for action, plan in steps[1]:
+            for action, plan in steps:
                 try:
                     if plan is not None:
-                        self._republish(tenant_id, loaded.rule.id, plan, output)
+                        self._republish(tenant_id, rule_id, plan, output)
                     elif type(action) is Sink:
                         sinks = self.sinks
                         if sinks is None or not sinks.offer(
@@ -408,13 +416,17 @@ class RuleEngine:
                 else:
                     metrics.actions_success += 1
 
-    @staticmethod
-    def _plan(tenant_id: str, loaded: LoadedRule) -> list[tuple[Action, RepublishPlan | None]]:
-        mountpoint = tenant_mountpoint(tenant_id)
-        return [
-            (action, RepublishPlan(action, mountpoint) if type(action) is Republish else None)
-            for action in loaded.rule.actions
-        ]
+    def _steps_of(self, tenant_id: str, loaded: LoadedRule) -> _Steps:
+        """The rule's actions, each with its republish plan (or None), made once per loaded rule."""
+        found = self._steps.get(id(loaded))
+        if found is None or found[0] is not loaded:
+            mountpoint = tenant_mountpoint(tenant_id)
+            steps = [
+                (action, RepublishPlan(action, mountpoint) if type(action) is Republish else None)
+                for action in loaded.rule.actions
+            ]
+            found = self._steps[id(loaded)] = (loaded, steps)
+        return found[1]
 
     def _republish(self, tenant_id: str, rule_id: str, plan: RepublishPlan, output: dict[str, Any]) -> None:
         """Route the output as a message of the rule's tenant (what `Broker.publish` does, with the tenant's
