@@ -16,6 +16,7 @@ behind, inputs are dropped and counted (matched/s below the input rate shows it)
 
     .venv/bin/python bench/rules.py
     .venv/bin/python bench/rules.py --seconds 10 --rounds 3
+    .venv/bin/python bench/rules.py --engine-cpu 30000 --rounds 4   # the engine's server CPU a message
 
 Client and server share the machine: on 2 cores the figures are lower bounds. Benchmarks measure; they do
 not assert.
@@ -29,6 +30,7 @@ import contextlib
 import os
 import platform
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,6 +167,28 @@ async def paced(
     return delivered, cpu, evaluated1 - evaluated0, dropped1 - dropped0
 
 
+async def engine_cpu(args: argparse.Namespace, mqtt_port: int, http_url: str, password: str) -> None:
+    """--engine-cpu RATE: no rule and rule alternating at one offered rate the server keeps up with, so the
+    broker's work a message is the same in both: the difference of the server's CPU a message is the
+    engine's (medians over the rounds)."""
+    rate, plain, ruled = args.engine_cpu, [], []
+    async with httpx.AsyncClient(base_url=http_url, auth=("t1/admin", password), timeout=120) as http:
+        for round_ in range(args.rounds):
+            plain.append(await paced(http, mqtt_port, password, rate, args.seconds, f"plain{round_}"))
+            assert (await http.post("/api/v5/rules", json=RULE)).status_code == 201
+            ruled.append(await paced(http, mqtt_port, password, rate, args.seconds, f"rule{round_}"))
+            assert (await http.delete("/api/v5/rules/bench")).status_code == 204
+    for name, phases in (("no-rule", plain), ("rule", ruled)):
+        print(
+            f"{name:<9} offered {rate:,.0f} msg/s: delivered "
+            f"{', '.join(f'{p[0]:,.0f}' for p in phases)}/s; server us CPU/msg "
+            f"{', '.join(f'{p[1]:.2f}' for p in phases)}; dropped {sum(p[3] for p in phases):,}"
+        )
+    base, with_rule = statistics.median(p[1] for p in plain), statistics.median(p[1] for p in ruled)
+    engine = with_rule - base
+    print(f"engine    {with_rule:.2f} - {base:.2f} = {engine:.2f} us CPU/msg in the server (medians)")
+
+
 async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password: str) -> None:
     auth = ("t1/admin", password)
     plain: list[float] = []
@@ -255,6 +279,10 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per phase")
     parser.add_argument("--rounds", type=int, default=2, help="no-rule/rule pairs")
+    parser.add_argument(
+        "--engine-cpu", type=float, default=0.0, metavar="RATE",
+        help="only no-rule/rule pairs paced at RATE msg/s: the engine's server CPU a message",
+    )  # fmt: skip
     args = parser.parse_args()
     password = secrets.token_urlsafe(16)
     mqtt_port, http_port = mb.free_port(), mb.free_port()
@@ -289,7 +317,8 @@ def main() -> None:
                             raise RuntimeError("tether serve did not become healthy")
                         time.sleep(0.1)
                 print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-                uvloop.run(run(args, mqtt_port, url, password))
+                main_ = engine_cpu if args.engine_cpu else run
+                uvloop.run(main_(args, mqtt_port, url, password))
             finally:
                 server.terminate()
                 server.wait(30)

@@ -20,7 +20,8 @@ class RepublishPlan:
     `mountpoint` (the broker's topics)."""
 
     __slots__ = (
-        "action", "mountpoint", "payload_key", "qos", "retain", "topic", "topic_key", "topics", "user_key"
+        "action", "mountpoint", "payload_key", "qos", "retain", "simple", "topic", "topic_key", "topics",
+        "user_key",
     )  # fmt: skip
 
     def __init__(self, action: Republish, mountpoint: str) -> None:
@@ -44,8 +45,37 @@ class RepublishPlan:
         self.payload_key = (
             parts[0][0] if len(parts) == 1 and isinstance(parts[0], tuple) and len(parts[0]) == 1 else None
         )
+        #: The common case (`topic: "a/${clientid}"`, `payload: "${payload}"`, constant QoS and retain, no
+        #: MQTT properties): a few lookups an output.
+        self.simple: tuple[str, str, str, int, bool] | None = None
+        if (
+            self.topic is None
+            and self.topic_key is not None
+            and self.qos is not None
+            and self.retain is not None
+            and self.payload_key is not None
+            and self.user_key is not None
+        ):
+            self.simple = (self.topic_key, self.payload_key, self.user_key, self.qos, self.retain)
 
     def __call__(self, output: dict[str, Any]) -> tuple[str, bytes, int, bool, Properties]:
+        simple = self.simple
+        if simple is not None:
+            topic_key, payload_key, user_key, qos, retain = simple
+            value = output.get(topic_key)
+            topic = self.topics.get(value) if type(value) is str else None
+            if topic is None:
+                topic = self._topic(output, value)
+            data = output.get(payload_key)
+            if type(data) is str:
+                payload = data.encode()
+            elif type(data) is bytes:
+                payload = data
+            else:
+                payload = to_str(data).encode()
+            if output.get(user_key) is None:
+                return topic, payload, qos, retain, EMPTY_PROPERTIES
+            return topic, payload, qos, retain, _properties(self.action, output)
         action = self.action
         topic = self.topic
         if topic is None:
@@ -54,11 +84,7 @@ class RepublishPlan:
                 value = output.get(key)
                 topic = self.topics.get(value) if type(value) is str else None
                 if topic is None:
-                    topic = self.mountpoint + _check_topic(action.topic.render(output))
-                    if type(value) is str:
-                        if len(self.topics) >= 10_000:
-                            self.topics.clear()
-                        self.topics[value] = topic
+                    topic = self._topic(output, value)
             else:
                 topic = self.mountpoint + _check_topic(action.topic.render(output))
         qos = self.qos if self.qos is not None else _qos(action.qos.value(output))
@@ -79,12 +105,20 @@ class RepublishPlan:
             payload = value.encode()
         else:
             payload = to_str(value).encode()
-        user_key = self.user_key
-        if user_key is not None and output.get(user_key) is None:
+        if self.user_key is not None and output.get(self.user_key) is None:
             properties = EMPTY_PROPERTIES
         else:
             properties = _properties(action, output)
         return topic, payload, qos, retain, properties
+
+    def _topic(self, output: dict[str, Any], value: object) -> str:
+        """The topic of a one-placeholder template, rendered, checked and kept for the value of its key."""
+        topic = self.mountpoint + _check_topic(self.action.topic.render(output))
+        if type(value) is str:
+            if len(self.topics) >= 10_000:
+                self.topics.clear()
+            self.topics[value] = topic
+        return topic
 
 
 def _check_topic(topic: str) -> str:
