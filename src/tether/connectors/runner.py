@@ -225,6 +225,8 @@ class ActionRunner:
         if not self.running:
             metrics.dropped_stopped += 1
             return False
+        if type(key) is not str:  # (a clientid is text; anything else, unhashable maybe, goes to one worker)
+            key = None
         if not self.buffer.put(output, key, self.held):
             metrics.dropped_queue_full += 1
             if not self._full:
