@@ -16,6 +16,7 @@ behind, inputs are dropped and counted (matched/s below the input rate shows it)
 
     .venv/bin/python bench/rules.py
     .venv/bin/python bench/rules.py --seconds 10 --rounds 3
+    .venv/bin/python bench/rules.py --engine-cpu 30000 --rounds 4   # the engine's server CPU a message
 
 Client and server share the machine: on 2 cores the figures are lower bounds. Benchmarks measure; they do
 not assert.
@@ -29,6 +30,7 @@ import contextlib
 import os
 import platform
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,13 +103,26 @@ class PacedPublisher:
         self.conn.loop.call_later(0.005, self.pump)
 
 
-async def phase(port: int, password: str, seconds: float, tag: str) -> float:
+#: The server's process (its CPU time is read from /proc).
+SERVER_PID = 0
+
+
+async def measure(sub: mb.MqttConnection, seconds: float) -> tuple[float, float]:
+    """Delivered msg/s over `seconds` and the server's CPU us per delivered message."""
+    received0, cpu0, start = sub.received, mb.cpu_seconds(SERVER_PID), time.perf_counter()
+    await asyncio.sleep(seconds)
+    received, cpu = sub.received - received0, mb.cpu_seconds(SERVER_PID) - cpu0
+    return received / (time.perf_counter() - start), cpu / max(1, received) * 1e6
+
+
+async def phase(port: int, password: str, seconds: float, tag: str) -> tuple[float, float]:
     sub = await open_client(port, f"{tag}-sub", password)
     await mb.subscribe(sub, "bench/#", 0)
     pubs = [JsonPublisher(await open_client(port, f"{tag}-pub-{i}", password), TOPIC) for i in range(4)]
     for p in pubs:
         p.pump()
-    rate = await mb._measure_rate(lambda: sub.received, seconds, warmup=1.0)
+    await asyncio.sleep(1.0)
+    rate = await measure(sub, seconds)
     for p in pubs:
         p.running = False
     for c in [sub, *(p.conn for p in pubs)]:
@@ -127,10 +142,12 @@ async def rule_counts(http: httpx.AsyncClient) -> tuple[int, int]:
 
 async def paced(
     http: httpx.AsyncClient, port: int, password: str, rate: float, seconds: float, tag: str
-) -> tuple[float, int, int]:
-    """With the rule: delivered msg/s at an offered `rate` (4 publishers), and the inputs the rule evaluated
-    and dropped over the phase (read before and after it, not during the flood: the API answers late then)."""
-    evaluated0, dropped0 = await rule_counts(http)
+) -> tuple[float, float, int, int]:
+    """With the rule: delivered msg/s at an offered `rate` (4 publishers), the server's CPU us a message, and
+    the inputs the rule evaluated and dropped over the phase (read before and after it, not during the
+    flood: the API answers late then). Without the rule (`tag` starting with "plain"): 0 evaluated."""
+    with_rule = not tag.startswith("plain")
+    evaluated0, dropped0 = await rule_counts(http) if with_rule else (0, 0)
     sub = await open_client(port, f"{tag}-sub", password)
     await mb.subscribe(sub, "bench/#", 0)
     pubs = [
@@ -139,32 +156,54 @@ async def paced(
     for p in pubs:
         p.pump()
     await asyncio.sleep(1.0)
-    received0, start = sub.received, time.perf_counter()
-    await asyncio.sleep(seconds)
-    elapsed = time.perf_counter() - start
-    delivered = (sub.received - received0) / elapsed
+    delivered, cpu = await measure(sub, seconds)
     for p in pubs:
         p.running = False
     for c in [sub, *(p.conn for p in pubs)]:
         assert c.transport is not None
         c.transport.abort()
     await asyncio.sleep(1.0)
-    evaluated1, dropped1 = await rule_counts(http)
-    return delivered, evaluated1 - evaluated0, dropped1 - dropped0
+    evaluated1, dropped1 = await rule_counts(http) if with_rule else (0, 0)
+    return delivered, cpu, evaluated1 - evaluated0, dropped1 - dropped0
+
+
+async def engine_cpu(args: argparse.Namespace, mqtt_port: int, http_url: str, password: str) -> None:
+    """--engine-cpu RATE: no rule and rule alternating at one offered rate the server keeps up with, so the
+    broker's work a message is the same in both: the difference of the server's CPU a message is the
+    engine's (medians over the rounds)."""
+    rate, plain, ruled = args.engine_cpu, [], []
+    async with httpx.AsyncClient(base_url=http_url, auth=("t1/admin", password), timeout=120) as http:
+        for round_ in range(args.rounds):
+            plain.append(await paced(http, mqtt_port, password, rate, args.seconds, f"plain{round_}"))
+            assert (await http.post("/api/v5/rules", json=RULE)).status_code == 201
+            ruled.append(await paced(http, mqtt_port, password, rate, args.seconds, f"rule{round_}"))
+            assert (await http.delete("/api/v5/rules/bench")).status_code == 204
+    for name, phases in (("no-rule", plain), ("rule", ruled)):
+        print(
+            f"{name:<9} offered {rate:,.0f} msg/s: delivered "
+            f"{', '.join(f'{p[0]:,.0f}' for p in phases)}/s; server us CPU/msg "
+            f"{', '.join(f'{p[1]:.2f}' for p in phases)}; dropped {sum(p[3] for p in phases):,}"
+        )
+    base, with_rule = statistics.median(p[1] for p in plain), statistics.median(p[1] for p in ruled)
+    engine = with_rule - base
+    print(f"engine    {with_rule:.2f} - {base:.2f} = {engine:.2f} us CPU/msg in the server (medians)")
 
 
 async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password: str) -> None:
     auth = ("t1/admin", password)
     plain: list[float] = []
     ruled: list[float] = []
+    plain_cpu: list[float] = []
     rule_rates: list[tuple[float, float, float]] = []
     async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
         for round_ in range(args.rounds):
-            plain.append(await phase(mqtt_port, password, args.seconds, f"plain{round_}"))
+            rate, cpu = await phase(mqtt_port, password, args.seconds, f"plain{round_}")
+            plain.append(rate)
+            plain_cpu.append(cpu)
             created = await http.post("/api/v5/rules", json=RULE)
             assert created.status_code == 201, created.text
             start = time.perf_counter()
-            ruled.append(await phase(mqtt_port, password, args.seconds, f"rule{round_}"))
+            ruled.append((await phase(mqtt_port, password, args.seconds, f"rule{round_}"))[0])
             elapsed = time.perf_counter() - start
             async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as fresh:
                 metrics = (await fresh.get("/api/v5/rules/bench/metrics")).json()["metrics"]
@@ -181,7 +220,11 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
     matched = sum(r[0] for r in rule_rates) / len(rule_rates)
     republished = sum(r[1] for r in rule_rates) / len(rule_rates)
     dropped = sum(r[2] for r in rule_rates) / len(rule_rates)
-    print(f"no-rule   delivered {no_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in plain)})")
+    no_rule_cpu = min(plain_cpu)
+    print(
+        f"no-rule   delivered {no_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in plain)}); "
+        f"server {no_rule_cpu:.2f} us CPU/msg (rounds: {', '.join(f'{v:.2f}' for v in plain_cpu)})"
+    )
     print(
         f"rule      delivered {with_rule:>10,.0f} msg/s   (rounds: {', '.join(f'{v:,.0f}' for v in ruled)})"
     )
@@ -194,23 +237,40 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
     # The highest offered rate at which the rule still sees every message (nothing dropped).
     async with httpx.AsyncClient(base_url=http_url, auth=auth, timeout=120, limits=FRESH) as http:
         assert (await http.post("/api/v5/rules", json=RULE)).status_code == 201
-        kept = 0.0
+        kept, kept_cpu = 0.0, 0.0
         for share in (1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6, 0.5, 0.4, 0.3):
             rate = no_rule * share
-            delivered, evaluated, dropped = await paced(
+            delivered, cpu, evaluated, dropped = await paced(
                 http, mqtt_port, password, rate, args.seconds, f"paced{share}"
             )
             keeps_up = delivered >= 0.97 * rate and dropped == 0
             print(
                 f"paced     offered {rate:>10,.0f} msg/s ({share:.0%}): delivered {delivered:,.0f}/s, "
-                f"rule evaluated {evaluated:,}, dropped {dropped:,}{'  <- keeps up' if keeps_up else ''}"
+                f"rule evaluated {evaluated:,}, dropped {dropped:,}, server {cpu:.2f} us CPU/msg"
+                f"{'  <- keeps up' if keeps_up else ''}"
             )
             if keeps_up:
-                kept = rate
+                kept, kept_cpu = rate, cpu
                 break
         print(
             f"keeps up  the rule sees every message up to {kept:,.0f} msg/s = {kept / no_rule:.0%} of no-rule"
         )
+        assert (await http.delete("/api/v5/rules/bench")).status_code == 204
+        if kept:
+            # The same offered rate without the rule: the server's CPU a message with and without it. On a
+            # busy core throughput goes as 1 / CPU a message: the ratio that does not depend on the load.
+            plain = await paced(http, mqtt_port, password, kept, args.seconds, "plain")
+            plain_rate, plain_cpu_at = plain[0], plain[1]
+            print(
+                f"paced     offered {kept:>10,.0f} msg/s without the rule: delivered {plain_rate:,.0f}/s, "
+                f"server {plain_cpu_at:.2f} us CPU/msg"
+            )
+            engine = kept_cpu - plain_cpu_at
+            print(
+                f"engine    {kept_cpu:.2f} - {plain_cpu_at:.2f} = {engine:.2f} us CPU/msg in the server "
+                f"(rule - no rule at the same rate); with the no-rule flood's {no_rule_cpu:.2f}: a CPU-bound "
+                f"server reaches {no_rule_cpu / (no_rule_cpu + engine):.0%} of the no-rule throughput"
+            )
 
 
 def main() -> None:
@@ -219,6 +279,10 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per phase")
     parser.add_argument("--rounds", type=int, default=2, help="no-rule/rule pairs")
+    parser.add_argument(
+        "--engine-cpu", type=float, default=0.0, metavar="RATE",
+        help="only no-rule/rule pairs paced at RATE msg/s: the engine's server CPU a message",
+    )  # fmt: skip
     args = parser.parse_args()
     password = secrets.token_urlsafe(16)
     mqtt_port, http_port = mb.free_port(), mb.free_port()
@@ -239,6 +303,8 @@ def main() -> None:
             server = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=mb.REPO_ROOT
             )
+            global SERVER_PID
+            SERVER_PID = server.pid
             try:
                 url = f"http://{HOST}:{http_port}"
                 deadline = time.monotonic() + 60
@@ -251,7 +317,8 @@ def main() -> None:
                             raise RuntimeError("tether serve did not become healthy")
                         time.sleep(0.1)
                 print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-                uvloop.run(run(args, mqtt_port, url, password))
+                main_ = engine_cpu if args.engine_cpu else run
+                uvloop.run(main_(args, mqtt_port, url, password))
             finally:
                 server.terminate()
                 server.wait(30)

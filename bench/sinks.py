@@ -9,6 +9,7 @@
     export TETHER_TEST_DATABASE_URL=postgresql://tether:tether@127.0.0.1:5432/tether_test
     .venv/bin/python bench/sinks.py
     .venv/bin/python bench/sinks.py --rows 200000 --requests 10000
+    .venv/bin/python bench/sinks.py --workers 1,4,16     # the action's worker_pool_size (batches in flight)
 
 Client and servers share the machine: on 2 cores the figures are lower bounds. Benchmarks measure; they do
 not assert.
@@ -51,10 +52,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def run_sink(kind: str, config: dict, parameters: dict, count: int, batch_size: int) -> float:
-    """Outputs per second from the first offer to the last success."""
+async def run_sink(
+    kind: str, config: dict, parameters: dict, count: int, batch_size: int, workers: int
+) -> tuple[float, float]:
+    """Outputs per second from the first offer to the last success, and this process's CPU us per output."""
     connector = Connector("bench", kind, "bench", check_connector(kind, config), True, "", 0, 0)
-    params, opts = check_action(kind, parameters, {"batch_size": batch_size, "max_buffer_bytes": "2GB"})
+    resource_opts = {"batch_size": batch_size, "max_buffer_bytes": "2GB", "worker_pool_size": workers}
+    params, opts = check_action(kind, parameters, resource_opts)
     action = SinkAction("bench", kind, "bench", "bench", params, opts, True, "", 0, 0)
     runtime = ConnectorRuntime(connector, make_client(kind, "bench", connector.config))
     await runtime.check()
@@ -62,20 +66,20 @@ async def run_sink(kind: str, config: dict, parameters: dict, count: int, batch_
     metrics = ActionMetrics()
     runner = ActionRunner(LoadedAction(action, prepare(action)), runtime, metrics)
     outputs = [{"clientid": f"c{i % 100}", "temp": 20 + i % 15, "topic": "bench/t"} for i in range(count)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     runner.start()
     for output in outputs:
-        runner.offer(output)
+        runner.offer(output, output["clientid"])
     while metrics.success + metrics.failed < count:  # noqa: ASYNC110 - the runner has no event to wait on
         await asyncio.sleep(0.01)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     runner.stop()
     await runtime.close()
     assert metrics.failed == 0, metrics
-    return count / elapsed
+    return count / elapsed, cpu / count * 1e6
 
 
-async def bench_pgsql(rows: int) -> None:
+async def bench_pgsql(rows: int, workers: list[int]) -> None:
     url = os.environ.get("TETHER_TEST_DATABASE_URL")
     if not url:
         print("pgsql: TETHER_TEST_DATABASE_URL not set, skipped")
@@ -96,15 +100,19 @@ async def bench_pgsql(rows: int) -> None:
         server = rest.split("/", 1)[0]
         config = {"server": server, "database": name, "username": username, "password": password}
         sql = {"sql": "INSERT INTO t(clientid, temp, topic) VALUES (${clientid}, ${temp}, ${topic})"}
-        for batch in (100, 1000):
-            rate = await run_sink("pgsql", config, sql, rows, batch)
-            print(f"pgsql  batch_size={batch:<5} {rows} rows: {rate:,.0f} rows/s")
+        for pool in workers:
+            for batch in (100, 1000):
+                rate, cpu = await run_sink("pgsql", config, sql, rows, batch, pool)
+                print(
+                    f"pgsql  worker_pool_size={pool:<3} batch_size={batch:<5} {rows} rows: {rate:>8,.0f} "
+                    f"rows/s, client {cpu:.1f} us CPU/row"
+                )
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
 
 
-async def bench_http(requests: int) -> None:
+async def bench_http(requests: int, workers: int) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "receiver.py").write_text(RECEIVER)
@@ -120,10 +128,11 @@ async def bench_http(requests: int) -> None:
                     break
                 except OSError:
                     await asyncio.sleep(0.05)
-            rate = await run_sink(
-                "http", {"url": f"http://127.0.0.1:{port}"}, {"path": "/hook"}, requests, 100
+            rate, cpu = await run_sink(
+                "http", {"url": f"http://127.0.0.1:{port}"}, {"path": "/hook"}, requests, 100, workers
             )
-            print(f"http   {requests} requests: {rate:,.0f} requests/s")
+            print(f"http   worker_pool_size={workers:<3} {requests} requests: {rate:,.0f} requests/s, "
+                  f"client {cpu:.0f} us CPU/request")  # fmt: skip
         finally:
             receiver.terminate()
             receiver.wait()
@@ -135,10 +144,14 @@ async def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument(
+        "--workers", default="1,16", help="worker_pool_size values to run, comma-separated (default 1,16)"
+    )
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores (shared)")
-    await bench_pgsql(args.rows)
-    await bench_http(args.requests)
+    workers = [int(w) for w in args.workers.split(",")]
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores (shared), load {os.getloadavg()[0]:.1f}")
+    await bench_pgsql(args.rows, workers)
+    await bench_http(args.requests, workers[-1])
 
 
 if __name__ == "__main__":

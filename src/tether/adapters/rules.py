@@ -29,6 +29,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tether.adapters.namespaces import tenant_mountpoint
+from tether.adapters.rule_columns import MessageColumns, Need, need_of
+from tether.adapters.rule_republish import ActionFailed, RepublishPlan
 from tether.adapters.rule_sources import ClientEvents, shadow_columns
 from tether.broker import Broker
 from tether.broker.message import Message
@@ -38,14 +40,13 @@ from tether.connectors.manager import SinkManager
 from tether.core.clock import now_ms
 from tether.core.events import DomainEvent, EventBus
 from tether.fleets.shadows import RESOURCE as SHADOWS
-from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
-from tether.mqtt.topics import matches, topic_name_problem
+from tether.mqtt.topics import matches
 from tether.presence.models import ConnectionRecord
 from tether.presence.service import RESOURCE as PRESENCE_RESOURCE
 from tether.rules.events import event_name
-from tether.rules.models import MQTT_PROPERTIES, Console, Republish, Sink
+from tether.rules.models import Action, Console, Republish, Sink
 from tether.rules.service import LoadedRule, RuleService
-from tether.rules.values import to_json, to_str
+from tether.rules.values import to_json
 from tether.telemetry.models import AlarmStatus
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ __all__ = ["RuleEngine"]
 
 log = logging.getLogger(__name__)
 
+_time_ns = time.time_ns
+#: `_republishing` while the copy being routed is for no rule (the tap returns at once).
+_NOBODY = "\x00nobody"
 _TENANT = "$tenant/"
 _EVENTS = "$events/"
 _PRIVATE = PRIVATE_LEVEL + "/"
@@ -67,8 +71,10 @@ _PLATFORM_RESOURCES = frozenset(
     {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE, SHADOWS}
 )
 
-_RETAINED = {"retain": True, "dup": False}
-_NOT_RETAINED = {"retain": False, "dup": False}
+#: A rule's actions, each with its republish plan (None for the others).
+_Steps = list[tuple[Action, RepublishPlan | None]]
+#: By the broker's topic: the topic as the clients see it, the rules, the columns they read, the rules' steps.
+_ForTopic = tuple[str, list[LoadedRule], Need | None, list[tuple[LoadedRule, _Steps]]]
 
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
 _MESSAGE = 0
@@ -89,23 +95,20 @@ class RuleEngine:
         self.broker: Broker | None = None
         self._queue: deque[tuple[int, str, Any, str | None, int]] = deque()
         self._wake: asyncio.Event | None = None
+        self._idle = False  # the worker waits on `_wake` (set only then: a method call less per input)
         self._task: asyncio.Task[None] | None = None
         #: Tenants with an enabled rule on topics / on $events, and the rules that match (tenant, topic).
         self._message_tenants: set[str] = set()
         self._event_tenants: set[str] = set()
         self._matching: dict[tuple[str, str], list[LoadedRule]] = {}
-        self._by_broker_topic: dict[str, tuple[str, list[LoadedRule]]] = {}
-        #: Per publisher (its session key): its connection and the columns read from it.
-        self._senders: dict[str, tuple[object, dict[str, Any]]] = {}
-        #: The columns a message shares with the others of its publisher and topic (copied per message).
-        self._bases: dict[tuple[str | None, str], dict[str, Any]] = {}
+        #: By the broker's topic: the topic as the tenant's clients see it, its rules, the columns they read.
+        self._by_broker_topic: dict[str, _ForTopic] = {}
+        self._columns = MessageColumns(node, self._connection)
         #: The rule whose republish is being routed now (a rule never sees its own republished message).
         self._republishing: str | None = None
-        self._seq = 0
-        self._id_ms, self._id_prefix = -1, ""
         self._closers: list[Callable[[], None]] = []
-        self._plans: dict[int, _RepublishPlan] = {}
-        self._mountpoints: dict[str, str] = {}  # by id() of the action (the plan holds the action)
+        #: By id() of a loaded rule: it, and its actions each with its republish plan (or None).
+        self._steps: dict[int, tuple[LoadedRule, _Steps]] = {}
         self._client_events = ClientEvents(self)
 
     # ------------------------------------------------------------------------------------------ life
@@ -156,6 +159,7 @@ class RuleEngine:
         )
         self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
         self._by_broker_topic.clear()
+        self._steps.clear()
 
     @property
     def queued(self) -> int:
@@ -172,9 +176,9 @@ class RuleEngine:
             self._drop(item)
             return
         self._queue.append(item)
-        wake = self._wake
-        if wake is not None and not wake.is_set():
-            wake.set()
+        if self._idle:
+            self._idle = False
+            self._wake.set()  # type: ignore[union-attr]
 
     def _drop(self, item: tuple[int, str, Any, str | None, int]) -> None:
         """An input the full queue cannot take: counted in the engine's total and in the metrics of each rule
@@ -197,16 +201,24 @@ class RuleEngine:
                 metrics.failed_dropped += 1
 
     def _tap(self, message: Message) -> None:
+        """Every routed message (on the broker's path: what `_put` does, inline)."""
         topic = message.topic
         if not topic.startswith(_TENANT):
             return
-        end = topic.find("/", 8)
-        tenant_id = topic[8:end]
+        origin = self._republishing
+        if origin is _NOBODY:
+            return  # a rule's republish that no rule takes
+        tenant_id = topic[8 : topic.find("/", 8)]
         if tenant_id in self._message_tenants:
-            origin = self._republishing
-            if origin is not None and not self._for_message(tenant_id, topic)[1]:
-                return  # a rule's republish that no rule takes (checked here: it costs a cache lookup)
-            self._put((_MESSAGE, tenant_id, message, origin, now_ms()))
+            item = (_MESSAGE, tenant_id, message, origin, _time_ns() // 1_000_000)
+            queue = self._queue
+            if len(queue) >= self.max_queue:
+                self._drop(item)
+                return
+            queue.append(item)
+            if self._idle:
+                self._idle = False
+                self._wake.set()  # type: ignore[union-attr]
 
     def emit(
         self, tenant_id: str, event_topic: str, columns: dict[str, Any] | Callable[[], dict[str, Any]]
@@ -237,32 +249,36 @@ class RuleEngine:
         assert wake is not None
         queue = self._queue
         clock = time.perf_counter
+        handle = self._handle
         while True:
-            await wake.wait()
-            wake.clear()
-            while queue:
-                deadline = clock() + _TURN
-                for i in range(len(queue)):
-                    item = queue.popleft()
-                    try:
-                        self._handle(item)
-                    except Exception:  # one bad input must not stop the engine
-                        log.exception("rule engine failed on an input of tenant %s", item[1])
-                    if i & 255 == 255 and clock() > deadline:
-                        break
-                if queue:
-                    await asyncio.sleep(0)
+            if not queue:
+                wake.clear()
+                self._idle = True
+                await wake.wait()
+                continue
+            deadline = clock() + _TURN
+            for i in range(len(queue)):
+                item = queue.popleft()
+                try:
+                    handle(item)
+                except Exception:  # one bad input must not stop the engine
+                    log.exception("rule engine failed on an input of tenant %s", item[1])
+                if i & 255 == 255 and clock() > deadline:
+                    break
+            if queue:
+                await asyncio.sleep(0)
 
     def _handle(self, item: tuple[int, str, Any, str | None, int]) -> None:
         kind, tenant_id, data, origin, received_at = item
         if kind == _MESSAGE:
             message: Message = data
-            topic, rules = self._for_message(tenant_id, message.topic)
+            found = self._by_broker_topic.get(message.topic) or self._for_message(tenant_id, message.topic)
+            topic, rules, need, runs = found
             if rules:
-                columns = self._message_columns(tenant_id, message, topic, received_at)
-                for loaded in rules:
+                columns = self._columns.build(tenant_id, message, topic, received_at, need)
+                for loaded, steps in runs:
                     if loaded.rule.id != origin:
-                        self._apply(tenant_id, loaded, columns)
+                        self._apply(tenant_id, loaded, columns, steps)
             return
         if kind == _EVENT:
             event_topic, given = data
@@ -281,12 +297,15 @@ class RuleEngine:
             for loaded in self._rules_for(tenant_id, event_topic):
                 self._apply(tenant_id, loaded, columns)
 
-    def _for_message(self, tenant_id: str, broker_topic: str) -> tuple[str, list[LoadedRule]]:
-        """The topic as the tenant's clients see it and the rules that take it, by the broker's topic."""
+    def _for_message(self, tenant_id: str, broker_topic: str) -> _ForTopic:
+        """The topic as the tenant's clients see it, the rules that take it, the columns they read (None:
+        all) and the rules with their actions made ready, by the broker's topic."""
         found = self._by_broker_topic.get(broker_topic)
         if found is None:
             topic = _client_topic(broker_topic, tenant_id)
-            found = (topic, self._rules_for(tenant_id, topic))
+            rules = self._rules_for(tenant_id, topic)
+            runs = [(loaded, self._steps_of(tenant_id, loaded)) for loaded in rules]
+            found = (topic, rules, need_of(rules), runs)
             if len(self._by_broker_topic) >= 10_000:
                 self._by_broker_topic.clear()
             self._by_broker_topic[broker_topic] = found
@@ -308,77 +327,20 @@ class RuleEngine:
 
     # ------------------------------------------------------------------------------------------ columns
 
-    def _message_columns(
-        self, tenant_id: str, message: Message, topic: str, received_at: int
-    ) -> dict[str, Any]:
-        """The columns of a message (EMQX's `message.publish` fields; absent ones left out)."""
-        raw = bytes(message.payload)
-        try:
-            payload: str | bytes = raw.decode()
-        except UnicodeDecodeError:
-            payload = raw
-        sender = message.sender
-        key = (sender, topic)
-        base = self._bases.get(key)
-        if base is None:
-            base = {"topic": topic, "node": self.node, "event": "message.publish"}
-            if sender is not None:
-                base.update(self._sender_columns(tenant_id, sender))
-            if len(self._bases) >= 10_000:
-                self._bases.clear()
-            self._bases[key] = base
-        elif sender is not None:
-            cached = self._senders.get(sender)
-            if cached is None or cached[0] is not self._connection(sender):
-                self._bases.pop(key)  # the publisher reconnected: read its connection again
-                return self._message_columns(tenant_id, message, topic, received_at)
-        self._seq = seq = self._seq + 1
-        columns = base.copy()
-        if received_at != self._id_ms:  # the id's first half changes once a millisecond
-            self._id_ms, self._id_prefix = received_at, f"{received_at:016X}"
-        columns["id"] = self._id_prefix + f"{seq:016X}"
-        columns["payload"] = payload
-        columns["qos"] = message.qos
-        columns["flags"] = _RETAINED if message.retain else _NOT_RETAINED  # shared: rules never change them
-        columns["timestamp"] = columns["publish_received_at"] = received_at
-        properties = message.properties
-        if properties is not EMPTY_PROPERTIES:
-            props = _pub_props(properties)
-            if props:
-                columns["pub_props"] = props
-        return columns
-
     def message_fields(self, tenant_id: str, message: Message) -> dict[str, Any]:
         """A message's columns for the message events (its publisher's clientid, username and peerhost)."""
-        columns = self._message_columns(tenant_id, message, _client_topic(message.topic, tenant_id), now_ms())
+        topic = _client_topic(message.topic, tenant_id)
+        columns = self._columns.build(tenant_id, message, topic, now_ms())
         del columns["event"], columns["timestamp"]
         return columns
 
     def sender_columns(self, tenant_id: str, session_key: str) -> dict[str, Any]:
         """clientid, username and peerhost of the client of a session key."""
-        return self._sender_columns(tenant_id, session_key)
+        return self._columns.sender(tenant_id, session_key)
 
     def _connection(self, sender: str) -> object:
         broker = self.broker
         return broker.connection_of(sender) if broker is not None else None
-
-    def _sender_columns(self, tenant_id: str, sender: str) -> dict[str, Any]:
-        """clientid, username and peerhost of a publisher (its connection read once while it lasts)."""
-        connection = self.broker.connection_of(sender) if self.broker is not None else None
-        cached = self._senders.get(sender)
-        if cached is not None and cached[0] is connection:
-            return cached[1]
-        found: dict[str, Any] = {"clientid": sender.removeprefix(tenant_mountpoint(tenant_id))}
-        client = connection.client if connection is not None else None
-        if client is not None:
-            if client.username is not None:
-                found["username"] = client.username
-            if client.peer is not None:
-                found["peerhost"] = client.peer.rpartition(":")[0] or client.peer
-        if len(self._senders) >= 100_000:
-            self._senders.clear()
-        self._senders[sender] = (connection, found)
-        return found
 
     def _platform_event(self, event: DomainEvent, received_at: int) -> tuple[str, dict[str, Any]] | None:
         """A domain change as `$events/tether/...` and its columns: the object as REST shows it (its fields
@@ -408,7 +370,9 @@ class RuleEngine:
 
     # ------------------------------------------------------------------------------------------ rules
 
-    def _apply(self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any]) -> None:
+    def _apply(
+        self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any], steps: _Steps | None = None
+    ) -> None:
         metrics = loaded.metrics
         metrics.matched += 1
         try:
@@ -421,15 +385,19 @@ class RuleEngine:
             metrics.failed_no_result += 1
             return
         metrics.passed += 1
-        actions = loaded.rule.actions
+        if steps is None:
+            steps = self._steps_of(tenant_id, loaded)
+        rule_id = loaded.rule.id
         for output in outputs:
-            for action in actions:
+            for action, plan in steps:
                 try:
-                    if type(action) is Republish:
-                        self._republish(tenant_id, loaded.rule.id, action, output)
+                    if plan is not None:
+                        self._republish(tenant_id, rule_id, plan, output)
                     elif type(action) is Sink:
                         sinks = self.sinks
-                        if sinks is None or not sinks.offer(tenant_id, action.id, output):
+                        if sinks is None or not sinks.offer(
+                            tenant_id, action.id, output, columns.get("clientid")
+                        ):
                             metrics.actions_failed_out_of_service += 1
                             raise ActionFailed("out of service (no such action, stopped, or its buffer full)")
                     else:
@@ -448,101 +416,33 @@ class RuleEngine:
                 else:
                     metrics.actions_success += 1
 
-    def _republish(self, tenant_id: str, rule_id: str, action: Republish, output: dict[str, Any]) -> None:
+    def _steps_of(self, tenant_id: str, loaded: LoadedRule) -> _Steps:
+        """The rule's actions, each with its republish plan (or None), made once per loaded rule."""
+        found = self._steps.get(id(loaded))
+        if found is None or found[0] is not loaded:
+            mountpoint = tenant_mountpoint(tenant_id)
+            steps = [
+                (action, RepublishPlan(action, mountpoint) if type(action) is Republish else None)
+                for action in loaded.rule.actions
+            ]
+            found = self._steps[id(loaded)] = (loaded, steps)
+        return found[1]
+
+    def _republish(self, tenant_id: str, rule_id: str, plan: RepublishPlan, output: dict[str, Any]) -> None:
         """Route the output as a message of the rule's tenant (what `Broker.publish` does, with the tenant's
-        mountpoint worked out once)."""
+        mountpoint worked out once). The copy is shown to the other rules that take its topic."""
         broker = self.broker
         if broker is None:
             raise ActionFailed("the broker is not running")
-        plan = self._plans.get(id(action))
-        if plan is None or plan.action is not action:
-            plan = self._plans[id(action)] = _RepublishPlan(action)
         topic, payload, qos, retain, properties = plan(output)
-        mountpoint = self._mountpoints.get(tenant_id)
-        if mountpoint is None:
-            mountpoint = self._mountpoints[tenant_id] = tenant_mountpoint(tenant_id)
         expiry = properties.message_expiry_interval
         expires_at = None if expiry is None else broker.loop.time() + expiry
-        self._republishing = rule_id
+        found = self._by_broker_topic.get(topic) or self._for_message(tenant_id, topic)
+        self._republishing = rule_id if found[1] else _NOBODY
         try:
-            broker.route(Message(mountpoint + topic, payload, qos, retain, properties, expires_at, None))
+            broker.route(Message(topic, payload, qos, retain, properties, expires_at, None))
         finally:
             self._republishing = None
-
-
-class _RepublishPlan:
-    """One republish action made ready once: what is constant in its templates is worked out here, so an
-    output costs only the parts that depend on it."""
-
-    __slots__ = ("action", "payload_key", "qos", "retain", "topic", "topic_key", "topics", "user_key")
-
-    def __init__(self, action: Republish) -> None:
-        self.action = action
-        self.topic = _check_topic(action.topic.render({})) if action.topic.is_constant else None
-        # A topic of one placeholder `${key}` among text: rendered and checked once per value of the key.
-        keys = [p[0] for p in action.topic.parts if isinstance(p, tuple)]
-        single = len(keys) == 1 and all(isinstance(p, str) or len(p) == 1 for p in action.topic.parts)
-        self.topic_key = keys[0] if single else None
-        self.topics: dict[object, str] = {}
-        self.qos = _qos(action.qos.render({})) if action.qos.is_constant else None
-        self.retain = _flag(action.retain.render({})) if action.retain.is_constant else None
-        # No MQTT properties and user properties of one key (`${user_properties}` by default): the output
-        # without that key needs no properties (EMPTY_PROPERTIES), checked with one lookup.
-        user = action.user_properties.parts
-        one_key = len(user) == 1 and isinstance(user[0], tuple) and len(user[0]) == 1
-        self.user_key = user[0][0] if one_key and not action.mqtt_properties else None
-        parts = action.payload.parts
-        self.payload_key = (
-            parts[0][0] if len(parts) == 1 and isinstance(parts[0], tuple) and len(parts[0]) == 1 else None
-        )
-
-    def __call__(self, output: dict[str, Any]) -> tuple[str, bytes, int, bool, Properties]:
-        action = self.action
-        topic = self.topic
-        if topic is None:
-            key = self.topic_key
-            if key is not None:
-                value = output.get(key)
-                topic = self.topics.get(value) if type(value) is str else None
-                if topic is None:
-                    topic = _check_topic(action.topic.render(output))
-                    if type(value) is str:
-                        if len(self.topics) >= 10_000:
-                            self.topics.clear()
-                        self.topics[value] = topic
-            else:
-                topic = _check_topic(action.topic.render(output))
-        qos = self.qos if self.qos is not None else _qos(action.qos.value(output))
-        retain = self.retain if self.retain is not None else _flag(action.retain.value(output))
-        key = self.payload_key
-        value = (
-            output.get(key)
-            if key is not None
-            else action.payload.value(output)
-            if action.payload.parts
-            else None
-        )
-        if value is None and not action.payload.parts:
-            payload = to_json(output).encode()
-        elif type(value) is bytes:
-            payload = value
-        elif type(value) is str:
-            payload = value.encode()
-        else:
-            payload = to_str(value).encode()
-        user_key = self.user_key
-        if user_key is not None and output.get(user_key) is None:
-            properties = EMPTY_PROPERTIES
-        else:
-            properties = _properties(action, output)
-        return topic, payload, qos, retain, properties
-
-
-def _check_topic(topic: str) -> str:
-    problem = topic_name_problem(topic)
-    if problem is not None or topic.startswith("$"):
-        raise ActionFailed(f"invalid topic {topic!r}: {problem or 'topics starting with $ are reserved'}")
-    return topic
 
 
 def _connection_event(action: str, record: ConnectionRecord) -> tuple[str, dict[str, Any]]:
@@ -599,10 +499,6 @@ def _platform_name(event: DomainEvent) -> str | None:
     return None
 
 
-class ActionFailed(Exception):
-    """An action could not be done with this output (e.g. its topic template gave an invalid topic)."""
-
-
 def _client_topic(topic: str, tenant_id: str) -> str:
     """The broker's topic -> as the tenant's clients see it (a private `s/us` as its client sends it)."""
     rest = topic[len(_TENANT) + len(tenant_id) + 1 :]
@@ -617,69 +513,3 @@ def _event_name(topic: str) -> str:
     return (
         "tether." + name.removeprefix("tether/") if name.startswith("tether/") else name.replace("_", ".", 1)
     )
-
-
-def _pub_props(properties: Properties) -> dict[str, Any]:
-    """A PUBLISH's properties under EMQX's names (`pub_props.'User-Property'.key`)."""
-    props: dict[str, Any] = {}
-    for name, attribute in MQTT_PROPERTIES.items():
-        value = getattr(properties, attribute)
-        if value is not None:
-            props[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    if properties.user_properties:
-        props["User-Property"] = dict(properties.user_properties)
-        props["User-Property-Pairs"] = [{"key": k, "value": v} for k, v in properties.user_properties]
-    return props
-
-
-def _qos(value: object) -> int:
-    if isinstance(value, str) and value.strip() in ("0", "1", "2"):
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1, 2):
-        return value
-    raise ActionFailed(f"qos must be 0, 1 or 2, not {value!r}")
-
-
-def _flag(value: object) -> bool:
-    if value in (True, "true", 1, "1"):
-        return True
-    if value in (False, "false", 0, "0", None):
-        return False
-    raise ActionFailed(f"retain must be true or false, not {value!r}")
-
-
-def _properties(action: Republish, output: dict[str, Any]) -> Properties:
-    values: dict[str, Any] = {}
-    user = action.user_properties.value(output)
-    if user is None and not action.mqtt_properties:
-        return EMPTY_PROPERTIES
-    if isinstance(user, dict):
-        values["user_properties"] = tuple((str(k), to_str(v)) for k, v in user.items())
-    elif isinstance(user, list):
-        pairs = []
-        for item in user:
-            if isinstance(item, dict) and "key" in item and "value" in item:
-                pairs.append((to_str(item["key"]), to_str(item["value"])))
-        values["user_properties"] = tuple(pairs)
-    for name, template in action.mqtt_properties:
-        value = template.value(output)
-        if value is None or value == "":
-            continue
-        attribute = MQTT_PROPERTIES[name]
-        if attribute in ("payload_format_indicator", "message_expiry_interval"):
-            try:
-                number = int(to_str(value))
-            except ValueError:
-                raise ActionFailed(f"{name} must be a number, not {value!r}") from None
-            limit = 1 if attribute == "payload_format_indicator" else 0xFFFFFFFF
-            if not 0 <= number <= limit:
-                raise ActionFailed(f"{name} out of range: {number}")
-            values[attribute] = number
-        elif attribute == "correlation_data":
-            values[attribute] = value if isinstance(value, bytes) else to_str(value).encode()
-        else:
-            values[attribute] = to_str(value)
-    try:
-        return Properties(**values)
-    except (TypeError, ValueError) as exc:
-        raise ActionFailed(f"invalid MQTT properties: {exc}") from exc

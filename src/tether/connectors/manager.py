@@ -133,10 +133,11 @@ class SinkManager:
 
     # ------------------------------------------------------------------------------------------ the engine
 
-    def offer(self, tenant_id: str, action_id: str, output: dict[str, Any]) -> bool:
-        """Hand an output to the action's buffer; False when there is no such action or it dropped it."""
+    def offer(self, tenant_id: str, action_id: str, output: dict[str, Any], key: object = None) -> bool:
+        """Hand an output to the action's buffer; False when there is no such action or it dropped it.
+        `key`: whose order to keep (the clientid of the message or event the output came from)."""
         runner = self._runners.get(tenant_id, {}).get(action_id)
-        return runner is not None and runner.offer(output)
+        return runner is not None and runner.offer(output, key)
 
     # ------------------------------------------------------------------------------------------ operators
 
@@ -169,9 +170,10 @@ class SinkManager:
     def action_metrics(self, tenant_id: str, action_id: str) -> dict[str, Any]:
         metrics = self._metrics.setdefault((tenant_id, action_id), ActionMetrics())
         runner = self._runners.get(tenant_id, {}).get(action_id)
-        queuing = len(runner.buffer) - runner.inflight if runner is not None else 0
         # EMQX's queuing counts what waits, in memory or spilled; inflight what is being sent.
-        return metrics.render(max(0, queuing), runner.inflight if runner is not None else 0)
+        if runner is None:
+            return metrics.render(0, 0)
+        return metrics.render(runner.queuing, runner.inflight)
 
     def reset_metrics(self, tenant_id: str, action_id: str) -> None:
         self._metrics.setdefault((tenant_id, action_id), ActionMetrics()).reset()

@@ -1,5 +1,6 @@
 """The PostgreSQL sink (EMQX's `pgsql`): the action's SQL as a prepared statement with one parameter per
-`${var}` ($1, $2, ...), run for a batch of outputs in one transaction (asyncpg `executemany`). Each value is
+`${var}` ($1, $2, ...), run for a batch of outputs in one round trip (asyncpg `executemany`: the batch's
+Bind/Execute messages and one Sync, so one implicit transaction, all or nothing). Each value is
 converted to the type PostgreSQL infers for its parameter (text, integers, floats, booleans, json, bytea,
 timestamps from milliseconds), never written into the SQL. When a batch is refused (a constraint, a value of
 the wrong kind), its outputs are tried one by one so only the bad ones fail."""
@@ -116,6 +117,7 @@ class PostgresClient:
                     timeout=timeout,
                     statement_cache_size=100,
                     ssl=client_context(c) or False,
+                    reset=_no_reset,
                 )
             except _UNAVAILABLE as exc:
                 raise SinkUnavailable(reason_of(exc)) from None
@@ -154,8 +156,7 @@ class PostgresClient:
                         rows.append(f"cannot convert the parameters: {reason_of(exc)}")
                 good = [r for r in rows if not isinstance(r, str)]
                 try:
-                    async with conn.transaction():
-                        await conn.executemany(template.text, good)
+                    await conn.executemany(template.text, good)
                 except _UNAVAILABLE:
                     raise
                 except asyncpg.PostgresError:
@@ -175,6 +176,12 @@ class PostgresClient:
                 await asyncio.wait_for(pool.close(), 5)
             except (TimeoutError, *_UNAVAILABLE):
                 pool.terminate()
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """A connection back to the pool is left as it is: it only ever runs the actions' statements (each batch
+    its own implicit transaction), so asyncpg's reset query (`RESET ALL`, `UNLISTEN *`, ...: a round trip
+    per batch) has nothing to undo. An open transaction is still rolled back by the pool."""
 
 
 async def _one(conn: asyncpg.Connection, sql: str, row: tuple[Any, ...]) -> Outcome:

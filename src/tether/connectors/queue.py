@@ -3,8 +3,9 @@ file in the data directory once the memory part holds `buffer_seg_bytes`; bounde
 `max_buffer_bytes`. Order is kept: once outputs go to the file, new ones follow them there until the file
 is read back. "Volatile" as EMQX means it: the file is a buffer, not a journal; a restart starts it empty.
 
-Records are length-prefixed pickles of the outputs (values of the rule language: None, bool, int, float,
-str, bytes, lists and maps), written and read by this process only."""
+Each output carries its key (the publisher's clientid): the runner's workers take the outputs of one key in
+order. Records are length-prefixed pickles of the outputs (values of the rule language: None, bool, int,
+float, str, bytes, lists and maps), written and read by this process only."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OutputQueue", "output_size"]
+__all__ = ["Item", "OutputQueue", "output_size"]
 
-Item = tuple[float, dict[str, Any], int]  # (monotonic time it came, output, its size)
+Item = tuple[float, dict[str, Any], int, object]  # (monotonic time it came, output, its size, its key)
 _LENGTH = struct.Struct(">I")
 
 
@@ -57,21 +58,21 @@ class OutputQueue:
     def bytes(self) -> int:
         return self.memory_bytes + self.spilled_bytes
 
-    def put(self, output: dict[str, Any]) -> bool:
-        """False when the buffer is full."""
+    def put(self, output: dict[str, Any], key: object = None, held: int = 0) -> bool:
+        """False when the buffer is full (`held`: bytes of outputs taken out but not done yet)."""
         size = output_size(output)
-        if self.bytes + size > self.max_bytes:
+        if self.memory_bytes + self.spilled_bytes + held + size > self.max_bytes:
             return False
         if self.spill_path is not None and (self.spilled or self.memory_bytes + size > self.segment_bytes):
             if self._writer is None:
                 self.spill_path.parent.mkdir(parents=True, exist_ok=True)
                 self._writer = self.spill_path.open("ab")
-            record = pickle.dumps((time.monotonic(), output, size), protocol=pickle.HIGHEST_PROTOCOL)
+            record = pickle.dumps((time.monotonic(), output, size, key), protocol=pickle.HIGHEST_PROTOCOL)
             self._writer.write(_LENGTH.pack(len(record)) + record)
             self.spilled += 1
             self.spilled_bytes += size
         else:
-            self.memory.append((time.monotonic(), output, size))
+            self.memory.append((time.monotonic(), output, size, key))
             self.memory_bytes += size
         return True
 
@@ -91,21 +92,23 @@ class OutputQueue:
         if not self.spilled:
             self._drop_file()
 
-    def peek(self, count: int) -> list[dict[str, Any]]:
-        return [item[1] for _, item in zip(range(count), self.memory, strict=False)]
+    def popleft(self) -> Item:
+        item = self.memory.popleft()
+        self.memory_bytes -= item[2]
+        return item
 
-    def pop(self, count: int) -> None:
-        for _ in range(count):
-            self.memory_bytes -= self.memory.popleft()[2]
+    def unshift(self, items: list[Item]) -> None:
+        """Put back, in front and in this order, outputs taken out and not done."""
+        self.memory.extendleft(reversed(items))
+        self.memory_bytes += sum(item[2] for item in items)
 
     def expire(self, limit: float) -> int:
         """Drop the outputs (of the memory part) that came before `limit`; how many."""
         expired = 0
-        for at, _, _ in self.memory:
-            if at >= limit:
-                break
+        memory = self.memory
+        while memory and memory[0][0] < limit:
+            self.popleft()
             expired += 1
-        self.pop(expired)
         return expired
 
     def _drop_file(self) -> None:

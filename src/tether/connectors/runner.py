@@ -7,8 +7,10 @@ offers an output and returns at once. State changes are logged once, not each ou
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from tether.rules.connector_service import LoadedAction
 from tether.rules.connectors import Connector, duration_ms, size_bytes
 
 from .base import SinkClient, SinkUnavailable, reason_of
-from .queue import OutputQueue
+from .queue import Item, OutputQueue
 
 __all__ = ["ActionMetrics", "ActionRunner", "ConnectorRuntime"]
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 CONNECTED, CONNECTING, DISCONNECTED = "connected", "connecting", "disconnected"
 _MAX_BACKOFF = 5.0
+#: The most workers (batches in flight) an action runs, whatever its `worker_pool_size`.
+MAX_WORKERS = 64
 
 
 @dataclass(slots=True)
@@ -115,7 +119,24 @@ class ConnectorRuntime:
             log.debug("closing sink %s: %s", self.connector.id, exc)
 
 
+class _Worker:
+    """One of an action's workers: the outputs handed to it (keys that hash to it), sent a batch at a time."""
+
+    __slots__ = ("inflight", "items", "task", "wake")
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[int, Item]] = deque()  # (order of arrival, item)
+        self.inflight = 0
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+
 class ActionRunner:
+    """EMQX's buffer workers: one buffer (bounded, spilled as configured) and `worker_pool_size` workers with
+    a batch in flight each. The outputs of one key (the publisher's clientid) always go to the same worker,
+    which sends them in order and retries its batch while the server is unavailable: order is kept per
+    client, and the batches of different clients are sent at once (one transaction, one round trip each)."""
+
     def __init__(
         self,
         loaded: LoadedAction,
@@ -142,7 +163,10 @@ class ActionRunner:
         else:
             pending.configure(self.max_bytes, spill, segment)
         self.buffer = pending
-        self.inflight = 0
+        count = min(MAX_WORKERS, max(1, int(opts.get("worker_pool_size", 1))))
+        self.workers = [_Worker() for _ in range(count)]
+        self.held = 0  # bytes of the outputs handed to workers and not done yet
+        self._arrival = 0
         self._full = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -153,30 +177,57 @@ class ActionRunner:
         c = self.connector
         return self.loaded.action.enable and c is not None and c.connector.enable
 
+    @property
+    def inflight(self) -> int:
+        """Outputs being sent now."""
+        return sum(w.inflight for w in self.workers)
+
+    @property
+    def queuing(self) -> int:
+        """Outputs waiting (in the buffer, memory or spilled, or at a worker), not being sent."""
+        return len(self.buffer) + sum(len(w.items) - w.inflight for w in self.workers)
+
     def start(self) -> None:
         if self.connector is None:  # nothing to send to: offer() drops (the service refuses this case)
             return
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"action-{self.loaded.action.id}"
-        )
+        loop = asyncio.get_running_loop()
+        name = f"action-{self.loaded.action.id}"
+        self._task = loop.create_task(self._dispatch(), name=name)
+        for i, worker in enumerate(self.workers):
+            worker.task = loop.create_task(self._work(worker), name=f"{name}-{i}")
         if self.buffer:
             self._wake.set()
 
     def stop(self) -> OutputQueue:
-        """Stop sending; the outputs still waiting (for the runner that replaces this one)."""
+        """Stop sending; the outputs still waiting (for the runner that replaces this one), in order: those
+        the workers held (a batch being sent is sent again) back in front of the buffer."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        held: list[tuple[int, Item]] = []
+        for worker in self.workers:
+            if worker.task is not None:
+                worker.task.cancel()
+                worker.task = None
+            held.extend(worker.items)
+            worker.items.clear()
+            worker.inflight = 0
+        held.sort(key=lambda pair: pair[0])
+        self.buffer.unshift([item for _, item in held])
+        self.held = 0
         return self.buffer
 
-    def offer(self, output: dict[str, Any]) -> bool:
-        """Put an output in the buffer; False when it is dropped (action stopped, buffer full)."""
+    def offer(self, output: dict[str, Any], key: object = None) -> bool:
+        """Put an output in the buffer; False when it is dropped (action stopped, buffer full). `key`: whose
+        order to keep (the publisher's clientid); outputs without one are all sent by one worker."""
         metrics = self.metrics
         metrics.matched += 1
         if not self.running:
             metrics.dropped_stopped += 1
             return False
-        if not self.buffer.put(output):
+        if type(key) is not str:  # (a clientid is text; anything else, unhashable maybe, goes to one worker)
+            key = None
+        if not self.buffer.put(output, key, self.held):
             metrics.dropped_queue_full += 1
             if not self._full:
                 self._full = True
@@ -191,47 +242,72 @@ class ActionRunner:
             self._wake.set()
         return True
 
-    def _pop(self, count: int) -> None:
-        self.buffer.pop(count)
-        if self._full and self.buffer.bytes < self.max_bytes // 2:
-            self._full = False
-            log.info(
-                "action %s of tenant %s: buffer below half, accepting outputs again",
-                self.loaded.action.id,
-                self.loaded.action.tenant_id,
-            )
+    # ------------------------------------------------------------------------------------------ dispatch
+
+    async def _dispatch(self) -> None:
+        """Hand the buffer's outputs, in order, to the workers of their keys, each up to two batches ahead; a
+        worker that is full (its server slow or down) holds the ones behind (their order is the buffer's)."""
+        buffer, wake = self.buffer, self._wake
+        while True:
+            if not buffer.memory and len(buffer):
+                await buffer.refill()
+                continue
+            self._expire()
+            if not self._hand_out():
+                wake.clear()
+                await wake.wait()
+
+    def _hand_out(self) -> bool:
+        """Whether an output was handed out."""
+        buffer, workers = self.buffer, self.workers
+        count, limit = len(workers), 2 * self.batch_size
+        memory = buffer.memory
+        moved = False
+        while memory:
+            key = memory[0][3]
+            worker = workers[hash(key) % count] if count > 1 else workers[0]
+            if len(worker.items) >= limit:
+                break
+            item = buffer.popleft()
+            self._arrival += 1
+            worker.items.append((self._arrival, item))
+            self.held += item[2]
+            if not worker.wake.is_set():
+                worker.wake.set()
+            moved = True
+        return moved or (not memory and bool(len(buffer)))
 
     def _expire(self) -> None:
         if self.ttl is None:
             return
         self.metrics.dropped_expired += self.buffer.expire(time.monotonic() - self.ttl)
 
-    async def _run(self) -> None:
+    # ------------------------------------------------------------------------------------------ send
+
+    async def _work(self, worker: _Worker) -> None:
         backoff = 0.0
-        buffer, wake, metrics = self.buffer, self._wake, self.metrics
+        items, wake, metrics = worker.items, worker.wake, self.metrics
         connector = self.connector
         assert connector is not None
         while True:
-            if not buffer.memory:
-                if len(buffer):
-                    await buffer.refill()
-                    continue
+            if not items:
                 wake.clear()
                 await wake.wait()
                 continue
-            self._expire()
-            batch = buffer.peek(self.batch_size)
-            if not batch:
-                continue
-            self.inflight = len(batch)
+            if self.ttl is not None:
+                self._expire_worker(worker, time.monotonic() - self.ttl)
+                if not items:
+                    continue
+            batch = [pair[1][1] for pair in itertools.islice(items, self.batch_size)]
+            worker.inflight = len(batch)
             try:
                 outcomes = await connector.client.send(self.loaded.template, batch)
             except SinkUnavailable as exc:
-                self._count(exc.done)
+                worker.inflight = 0
+                self._count(worker, exc.done)
                 connector.report(exc.reason)
                 metrics.retried += len(batch) - len(exc.done)
                 backoff = min(_MAX_BACKOFF, backoff * 2 or 0.2)
-                self.inflight = 0
                 await asyncio.sleep(backoff)
                 continue
             except Exception as exc:  # a client bug: fail the batch rather than retry it forever
@@ -240,13 +316,38 @@ class ActionRunner:
                 )
                 outcomes = [reason_of(exc)] * len(batch)
             finally:
-                self.inflight = 0
+                worker.inflight = 0
             backoff = 0.0
             connector.report(None)
-            self._count(outcomes)
+            self._count(worker, outcomes)
 
-    def _count(self, outcomes: list[str | None]) -> None:
-        self._pop(len(outcomes))
+    def _expire_worker(self, worker: _Worker, limit: float) -> None:
+        items = worker.items
+        expired = 0
+        while items and items[0][1][0] < limit:
+            self._release(items.popleft()[1][2])
+            expired += 1
+        self.metrics.dropped_expired += expired
+
+    def _release(self, size: int) -> None:
+        self.held -= size
+        if self._full and self.buffer.bytes + self.held < self.max_bytes // 2:
+            self._full = False
+            log.info(
+                "action %s of tenant %s: buffer below half, accepting outputs again",
+                self.loaded.action.id,
+                self.loaded.action.tenant_id,
+            )
+        if not self._wake.is_set():  # room at this worker: the dispatcher may hand out more
+            self._wake.set()
+
+    def _count(self, worker: _Worker, outcomes: list[str | None]) -> None:
+        items = worker.items
+        size = 0
+        for _ in range(len(outcomes)):
+            size += items.popleft()[1][2]
+        if outcomes:
+            self._release(size)
         for outcome in outcomes:
             if outcome is None:
                 self.metrics.success += 1

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 import tether.rules.values as values
 
 from .errors import RuleRuntimeError, RuleSyntaxError
@@ -54,13 +56,16 @@ _BINARY = {
     "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "=~": "_tm", "in": "_in",
 }  # fmt: skip
 
+#: Comparisons done inline when both sides are numbers (int or float, never bool): Python's own.
+_NUMERIC = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
 _RUNTIME: dict[str, object] = {
     "_add": values.add, "_sub": values.sub, "_mul": values.mul, "_div": values.div,
     "_quot": values.quotient, "_mod": values.mod, "_eq": values.eq, "_ne": values.ne, "_lt": values.lt,
     "_le": values.le, "_gt": values.gt, "_ge": values.ge, "_tm": values.topic_match, "_in": values.is_in,
     "_not": values.negate, "_neg": values.neg, "_t": values.truth, "_key": values.key,
     "_index": values.index, "_decode": values.decode, "_put": values.nested_put, "_list": list,
-    "_RuleRuntimeError": RuleRuntimeError,
+    "_RuleRuntimeError": RuleRuntimeError, "_loads": orjson.loads, "_JSONDecodeError": orjson.JSONDecodeError,
 }  # fmt: skip
 
 
@@ -71,6 +76,11 @@ class CompiledRule:
     sources: tuple[str, ...]  # FROM: topic filters and $events/...
     source: str  # the generated Python (for reading and debugging)
     function: Callable[[Columns], Outputs | None]
+    #: The column names the rule reads (and aliases: a name is read whether it is a column or not).
+    reads: frozenset[str] = frozenset()
+    #: Whether an output may hold columns the rule does not name (`SELECT *`, FOREACH without DO): what
+    #: the actions read of the outputs is then read of the columns too.
+    passes_columns: bool = True
 
     def run(self, columns: Columns) -> Outputs | None:
         """The outputs for one input; None if the rule does not pass. Raises RuleRuntimeError."""
@@ -103,7 +113,14 @@ def compile_statement(sql: str, statement: Statement) -> CompiledRule:
         raise RuleSyntaxError(f"rule too complex to compile ({type(exc).__name__})", 1, 1) from exc
     exec(code, namespace)
     function: Callable[[Columns], Outputs | None] = namespace["_rule"]  # type: ignore[assignment]
-    return CompiledRule(sql, statement, statement.sources, source, function)
+    reads: set[str] = set()
+    for expr in _expressions(statement):
+        reads |= _names(expr)
+    fields = list(statement.fields) + (list(statement.do) if isinstance(statement, Foreach) else [])
+    passes = any(isinstance(f, Star) for f in fields) or (isinstance(statement, Foreach) and not statement.do)
+    return CompiledRule(
+        sql, statement, statement.sources, source, function, frozenset(reads), passes_columns=passes
+    )
 
 
 # --------------------------------------------------------------------------------------------- analysis
@@ -179,6 +196,7 @@ class _Generator:
         self.constants: dict[str, object] = {}
         self.lines: list[str] = []
         self.lambdas = 0
+        self.temps = 0
         # The environment whose `payload` is the message's own, decoded once into `pd`.
         self.decoded_env: set[str] = set()
 
@@ -195,8 +213,13 @@ class _Generator:
     def statement(self, statement: Statement) -> str:
         self.lines = ["def _rule(c):"]
         uses_payload = any(_reads_payload_path(e) for e in _expressions(statement))
-        if uses_payload:
-            self.emit("pd = _decode(c.get('payload'))")
+        if uses_payload:  # `_decode` inline (a call less a message)
+            self.emit("pd = c.get('payload')")
+            self.emit("if type(pd) is str or type(pd) is bytes:")
+            self.emit("try:", 2)
+            self.emit("pd = _loads(pd)", 3)
+            self.emit("except _JSONDecodeError:", 2)
+            self.emit("pd = None", 3)
             self.decoded_env.add("c")
         if isinstance(statement, Select):
             self.select(statement)
@@ -208,13 +231,13 @@ class _Generator:
         aliases = _alias_heads(statement.fields)
         where = statement.where
         if where is not None and not (_names(where) & aliases):
-            self.emit(f"if not _t({self.expr(where, 'c')}):")
+            self.emit(f"if {self.expr(where, 'c')} is not True:")
             self.emit("return None", 2)
             where = None
         # WHERE sees the columns and the aliases (EMQX: the columns merged with what SELECT chose).
         env = self.fields(statement.fields, "c", "o", 1, merge=where is not None)
         if where is not None:
-            self.emit(f"if not _t({self.expr(where, env)}):")
+            self.emit(f"if {self.expr(where, env)} is not True:")
             self.emit("return None", 2)
         self.emit("return [o]")
 
@@ -223,7 +246,8 @@ class _Generator:
     ) -> str:
         """Evaluate `fields` in `env` into the dict `out`; later fields see earlier aliases. Returns the
         environment holding the columns and the aliases (`env` itself when nothing needed merging)."""
-        self.emit(f"{out} = {{}}", indent)
+        starts_with_star = bool(fields) and isinstance(fields[0], Star)
+        self.emit(f"{out} = dict({env})" if starts_with_star else f"{out} = {{}}", indent)
         later_names: set[str] = set()
         for field in fields:
             if isinstance(field, Field):
@@ -236,9 +260,10 @@ class _Generator:
             self.emit(f"{current} = dict({env})", indent)
             if env in self.decoded_env and "payload" not in heads:
                 self.decoded_env.add(current)
-        for field in fields:
+        for i, field in enumerate(fields):
             if isinstance(field, Star):
-                self.emit(f"{out}.update({env})", indent)
+                if i:  # a first `*` is the copy `out` starts as
+                    self.emit(f"{out}.update({env})", indent)
                 continue
             code = self.expr(field.expr, current)
             key = field.key
@@ -307,7 +332,11 @@ class _Generator:
                 code = self.expr(expr.base, env)
             for step in expr.steps:
                 if isinstance(step, Key):
-                    code = f"_key({code}, {self.const(step.name)})"
+                    name = self.const(step.name)
+                    if code.isidentifier():  # a map's key looked up here, anything else by `_key`
+                        code = f"({code}.get({name}) if type({code}) is dict else _key({code}, {name}))"
+                    else:
+                        code = f"_key({code}, {name})"
                 else:
                     code = f"_index({code}, {self.expr(step.index, env)})"
             return code
@@ -321,6 +350,15 @@ class _Generator:
                 return f"(_t({left}) and _t({right}))"
             if expr.op == "or":
                 return f"(_t({left}) or _t({right}))"
+            literal = expr.right.value if isinstance(expr.right, Literal) else None
+            if expr.op in _NUMERIC and type(literal) in (int, float):
+                # Against a number: two numbers compare here, anything else as the values module says.
+                self.temps += 1
+                v = f"_v{self.temps}"
+                return (
+                    f"({v} {_NUMERIC[expr.op]} {right} if (type({v} := {left}) is int or type({v}) is float)"
+                    f" else {_BINARY[expr.op]}({v}, {right}))"
+                )
             return f"{_BINARY[expr.op]}({left}, {right})"
         if isinstance(expr, Array):
             return "[" + ", ".join(self.expr(item, env) for item in expr.items) + "]"

@@ -198,7 +198,7 @@ RESOURCE_OPTS: dict[str, tuple[str, Any]] = {
     "health_check_interval": ("duration", "15s"),
     "query_mode": ("enum:async|sync", "async"),
     "inflight_window": ("int", 100),
-    "worker_pool_size": ("int", 1),
+    "worker_pool_size": ("int", 16),
 }
 
 
