@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from tether.core.clock import MAX_MS, MIN_MS, to_iso
 from tether.identity.models import ExternalId
 from tether.inventory.models import ChildKind, ManagedObject, Relations
@@ -179,6 +181,49 @@ def measurements(base: str, items: Iterable[Measurement]) -> list[Json]:
                 body[key] = value
         out.append(body)
     return out
+
+
+#: The fields a measurement's document gets from the server.
+_MEASUREMENT_FIELDS = frozenset({"id", "self", "source", "type", "time"})
+
+
+def measurements_json(base: str, items: Iterable[Measurement]) -> bytes:
+    """:func:`measurements` as JSON text (an array), written straight to bytes: the fields the server owns
+    formatted in (`self` prefix, sources, types and seconds encoded once each) and each document's fragments
+    encoded on their own, with no document built and encoded again (a created collection of 100 spent
+    ~13% of its CPU building and encoding the answer). A document without an id or type, or with a
+    fragment named like a field of the server, is rendered by :func:`measurement`."""
+    dumps = orjson.dumps
+    prefix = dumps(f"{base}/measurement/measurements/")[:-1]  # encoded as JSON, without the closing quote
+    sources: dict[int, bytes] = {}
+    types: dict[str, bytes] = {}
+    seconds: dict[int, bytes] = {}
+    parts: list[bytes] = []
+    for m in items:
+        fragments = m.fragments
+        if m.id is None or m.type is None or not _MEASUREMENT_FIELDS.isdisjoint(fragments):
+            parts.append(dumps(measurement(base, m)))
+            continue
+        source = sources.get(m.source_id)
+        if source is None:
+            source = sources[m.source_id] = dumps(_source(base, m.source_id))
+        type_ = types.get(m.type)
+        if type_ is None:
+            type_ = types[m.type] = dumps(m.type)
+        at = m.time
+        second = seconds.get(at // 1000) if MIN_MS <= at <= MAX_MS else None
+        if second is None:
+            time = to_iso(at).encode()
+            if MIN_MS <= at <= MAX_MS:
+                seconds[at // 1000] = time[:-4]
+        else:
+            time = b"%s%03dZ" % (second, at % 1000)
+        text = dumps(fragments)  # `{}` or `{"c8y_X":...}`: its members join the document's
+        parts.append(
+            b'{"id":"%d","self":%s%d","source":%s,"type":%s,"time":"%s"%s%s'
+            % (m.id, prefix, m.id, source, type_, time, b"," if len(text) > 2 else b"", text[1:])
+        )
+    return b"[%s]" % b",".join(parts)
 
 
 def event(base: str, e: Event) -> Json:
