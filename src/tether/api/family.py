@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from tether.api.edge import CatchAll, RejectNul
+from tether.api.routing import IndexedRouter
 from tether.core.errors import DomainError
 from tether.services import Services
 
@@ -62,6 +63,7 @@ def family_app(
             ClientDisconnect: client_gone,
         },
     )
-    app.router.redirect_slashes = False
+    # The same routes, tried by the path's first segment (api/routing.py); no redirect of a trailing slash.
+    app.router = IndexedRouter(list(routes), redirect_slashes=False)
     app.state.ctx = context
     return app
