@@ -122,6 +122,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "while profiling one of them",
     )
     parser.add_argument(
+        "--fixed-times",
+        action="store_true",
+        help="send the same times on every request of a device (this benchmark's bodies until 2026-12-04) "
+        "instead of times advancing 1 ms per measurement, as a device's do",
+    )
+    parser.add_argument(
         "--no-verify", action="store_true", help="skip the restart and the count of stored measurements"
     )
     parser.add_argument(
@@ -152,7 +158,8 @@ def client_headers(args: argparse.Namespace, password: str) -> dict[str, str]:
 
 
 def bodies(source: str, batch_size: int, number: int) -> tuple[bytes, bytes]:
-    """One measurement and one collection of `batch_size`, for a device, as the bytes to send."""
+    """One measurement and one collection of `batch_size`, for a device, as the bytes to send: the same
+    times on every request (--fixed-times)."""
     base = datetime(2024, 1, 1, tzinfo=UTC).timestamp() + number
 
     def document(offset: int) -> dict[str, object]:
@@ -169,6 +176,60 @@ def bodies(source: str, batch_size: int, number: int) -> tuple[bytes, bytes]:
         {"measurements": [document(i) for i in range(batch_size)]}, separators=(",", ":")
     ).encode()
     return single, batch
+
+
+#: The first time the devices report (advancing times start here).
+EPOCH_MS = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+class Device:
+    """The bodies one device sends. By default its clock advances 1 ms per measurement sent, as a real
+    device's times do: resending the same times (--fixed-times, how this benchmark sent them until
+    2026-12-04) puts each new row of a collection beside an older copy in a different place of both
+    measurement indexes, so on SQLite a collection of 100 rewrote ~100 index pages per index, a cost that grew
+    with the run's length (bench/README.md, REST throughput, third round)."""
+
+    def __init__(self, source: str, number: int, fixed: bool) -> None:
+        self.fixed = fixed
+        self.head = b'{"source":{"id":"%s"},"type":"c8y_Bench","time":"' % source.encode()
+        self.tails = [b'","c8y_Temperature":{"T":{"value":%.1f,"unit":"C"}}}' % (20.0 + i) for i in range(10)]
+        self.clock = EPOCH_MS
+        self.seconds: dict[int, bytes] = {}
+        self.source, self.number = source, number
+        self.cached: dict[int, tuple[bytes, bytes]] = {}
+
+    def _time(self, ms: int) -> bytes:
+        second = self.seconds.get(ms // 1000)
+        if second is None:
+            if len(self.seconds) > 1000:
+                self.seconds.clear()
+            moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+            second = self.seconds[ms // 1000] = moment.strftime("%Y-%m-%dT%H:%M:%S").encode()
+        return b"%s.%03dZ" % (second, ms % 1000)
+
+    def _document(self, ms: int, offset: int) -> bytes:
+        return self.head + self._time(ms) + self.tails[offset % 10]
+
+    def single(self) -> bytes:
+        if self.fixed:
+            return self._fixed(1)[0]
+        self.clock += 1
+        return self._document(self.clock, 0)
+
+    def batch(self, size: int, number: int | None = None) -> bytes:
+        """A collection of `size`; with --fixed-times the one of `bodies(source, size, number)`."""
+        if self.fixed:
+            return self._fixed(size, number)[1]
+        start, self.clock = self.clock + 1, self.clock + size
+        documents = b",".join([self._document(start + i, i) for i in range(size)])
+        return b'{"measurements":[%s]}' % documents
+
+    def _fixed(self, size: int, number: int | None = None) -> tuple[bytes, bytes]:
+        number = self.number if number is None else number
+        key = size * 1_000_003 + number
+        if key not in self.cached:
+            self.cached[key] = bodies(self.source, size, number)
+        return self.cached[key]
 
 
 async def run_load(
@@ -195,17 +256,17 @@ async def run_load(
             sources.append(response.json()["id"])
         save_state(args, state)
         sources = sources[: args.concurrency]
-        payloads = [bodies(source, args.batch_size, index) for index, source in enumerate(sources)]
+        devices = [Device(source, index, args.fixed_times) for index, source in enumerate(sources)]
         single_headers = {"Content-Type": "application/json"}
         batch_headers = {"Content-Type": COLLECTION}
 
         # Requests are numbered from 0 in each phase; request n goes to device n % concurrency.
         async def single(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
-            body = payloads[number % len(payloads)][0]
+            body = devices[number % len(devices)].single()
             return await client.post(MEASUREMENTS, content=body, headers=single_headers)
 
         async def batch(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
-            body = payloads[number % len(payloads)][1]
+            body = devices[number % len(devices)].batch(args.batch_size)
             return await client.post(MEASUREMENTS, content=body, headers=batch_headers)
 
         def counted(phase: str, rows: int) -> Callable[[httpx.Response], None]:
@@ -225,7 +286,7 @@ async def run_load(
                 )
             )
         if args.stored > 0 and "paged" in args.phases:
-            await fill(clients, sources, args, acknowledged)
+            await fill(clients, devices, args, acknowledged)
 
             async def paged(client: httpx.AsyncClient, number: int, rng: random.Random) -> httpx.Response:
                 return await client.get(
@@ -237,11 +298,10 @@ async def run_load(
 
 
 async def fill(
-    clients: Sequence[Any], sources: list[str], args: argparse.Namespace, acknowledged: dict[str, int]
+    clients: Sequence[Any], devices: list[Device], args: argparse.Namespace, acknowledged: dict[str, int]
 ) -> None:
     """Store collections of --seed-batch rows until --stored measurements are stored (untimed)."""
     missing = args.stored - sum(acknowledged.values())
-    bodies_ = [bodies(source, args.seed_batch, 10_000 + index)[1] for index, source in enumerate(sources)]
     headers = {"Content-Type": COLLECTION}
     began = time.perf_counter()
 
@@ -249,9 +309,9 @@ async def fill(
         nonlocal missing
         while missing > 0:
             missing -= args.seed_batch
-            response = await clients[index % len(clients)].post(
-                MEASUREMENTS, content=bodies_[index % len(bodies_)], headers=headers
-            )
+            device = devices[index % len(devices)]
+            body = device.batch(args.seed_batch, 10_000 + device.number)
+            response = await clients[index % len(clients)].post(MEASUREMENTS, content=body, headers=headers)
             if response.status_code != 201:
                 raise RuntimeError(f"filling -> {response.status_code}: {response.text[:300]}")
             acknowledged["fill"] += args.seed_batch
@@ -260,7 +320,7 @@ async def fill(
     took = time.perf_counter() - began
     print(
         f"filled: {acknowledged['fill']} rows in {took:.1f} s ({acknowledged['fill'] / took:.0f} rows/s), "
-        f"{sum(acknowledged.values())} stored over {len(sources)} devices"
+        f"{sum(acknowledged.values())} stored over {len(devices)} devices"
     )
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tether.c8y import documents, render
-from tether.core.clock import parse_iso
+from tether.core.clock import MAX_MS, MIN_MS, parse_iso
 from tether.inventory.models import ChildKind, ManagedObject, Reference, Relations
 from tether.operations.models import Operation, OperationStatus
 from tether.telemetry.models import Alarm, AlarmSeverity, AlarmStatus, Event, Measurement
@@ -110,3 +114,63 @@ def test_one_operation_two_views() -> None:
         "c8y_Restart": {},
     }
     assert documents.operation_fragments(rest) == {"description": "Restart", "c8y_Restart": {}}
+
+
+# -- a collection of measurements written straight to JSON text ---------------------------------------
+
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+_KEYS = st.sampled_from(
+    ["c8y_T", "c8y_Battery", "id", "self", "source", "type", "time", "creationTime", 'é"\\']
+)
+_MEASUREMENTS = st.lists(
+    st.builds(
+        Measurement,
+        st.none() | st.integers(min_value=1, max_value=2**53),
+        st.just("t1"),
+        st.integers(min_value=1, max_value=5),
+        st.none() | st.text(max_size=6),
+        st.integers(min_value=MIN_MS - 5000, max_value=MAX_MS + 5000) | st.integers(MS - 3000, MS + 3000),
+        st.just(MS),
+        st.dictionaries(_KEYS | st.text(max_size=6), _VALUES, max_size=3),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(items=_MEASUREMENTS, base=st.sampled_from([BASE, "http://127.0.0.1:8080", 'http://h"\\\u2028x']))
+def test_measurements_json_is_the_encoded_documents(items: list[Measurement], base: str) -> None:
+    # byte for byte what encoding render.measurements gives: same fields, order, escaping and fallbacks
+    assert render.measurements_json(base, items) == orjson.dumps(render.measurements(base, items))
+
+
+def test_measurements_json_of_a_created_collection() -> None:
+    items = [
+        Measurement(10 + i, "t1", 7, "c8y_T", MS + i, MS, {"c8y_T": {"T": {"value": i, "unit": "C"}}})
+        for i in range(3)
+    ] + [Measurement(13, "t1", 8, "c8y_T", MS, MS, {})]
+    documents_ = orjson.loads(render.measurements_json(BASE, items))
+    assert documents_[0] == {
+        "id": "10",
+        "self": f"{BASE}/measurement/measurements/10",
+        "source": {"id": "7", "self": f"{BASE}/inventory/managedObjects/7"},
+        "type": "c8y_T",
+        "time": TIME,
+        "c8y_T": {"T": {"value": 0, "unit": "C"}},
+    }
+    assert documents_[2]["time"] == "2020-03-19T12:03:27.847Z"
+    assert documents_[3] == {
+        "id": "13",
+        "self": f"{BASE}/measurement/measurements/13",
+        "source": {"id": "8", "self": f"{BASE}/inventory/managedObjects/8"},
+        "type": "c8y_T",
+        "time": TIME,
+    }

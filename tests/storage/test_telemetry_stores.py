@@ -77,6 +77,19 @@ async def test_measurements_are_created_in_one_batch_in_order(storage: SqlStorag
     assert (await store.find("t1", MeasurementCriteria(source_id=source), ALL)).total_elements == 2500
 
 
+@pytest.mark.parametrize("rows", [1, 15, 16, 17, 100, 128, 129, 1000, 2049])
+async def test_every_batch_size_stores_each_row_once_with_its_id(storage: SqlStorage, rows: int) -> None:
+    # SQLite inserts with statements of a few sizes, padded with NULL rows: none of them is stored, and the
+    # ids handed back are those of the rows, in order
+    store = storage.measurements
+    source = await device(storage, "d")
+    created = await store.create("t1", [temperature(source, 10 * i, float(i)) for i in range(rows)], 5)
+    criteria = MeasurementCriteria(source_id=source)
+    stored = [m for page in (1, 2) for m in (await store.find("t1", criteria, PageRequest(page, 2000))).items]
+    assert [(m.id, m.time, m.fragments) for m in stored] == [(m.id, m.time, m.fragments) for m in created]
+    assert [m.time for m in created] == [10 * i for i in range(rows)]
+
+
 async def test_measurement_filters_order_and_paging(storage: SqlStorage) -> None:
     store = storage.measurements
     a, b = await device(storage, "a"), await device(storage, "b")

@@ -155,6 +155,26 @@ async def test_access_rules(telemetry: Telemetry) -> None:
         await telemetry.measurements.series(DEVICE, SeriesQuery(foreign, 0, 10**13))
 
 
+async def test_a_known_source_deleted_gets_the_answer_of_an_unknown_one(telemetry: Telemetry) -> None:
+    # An administrator's sources are remembered (no read per POST); once one is deleted, the insert's
+    # foreign key refuses it and the answer is the one a POST about a missing source always had.
+    kept, gone = await source(telemetry), await source(telemetry)
+    await telemetry.measurements.create(ADMIN, [measurement(kept), measurement(gone)])
+    await telemetry.inventory.delete(ADMIN, gone)
+    with pytest.raises(NotFound) as refused:
+        await telemetry.measurements.create(ADMIN, [measurement(kept), measurement(gone, 2.0)])
+    with pytest.raises(NotFound) as never_known:
+        await MeasurementService(telemetry.storage.measurements, telemetry.inventory, telemetry.bus).create(
+            ADMIN, [measurement(gone, 3.0)]
+        )
+    assert (refused.value.message, refused.value.resource) == (never_known.value.message, "measurement")
+    stored = await telemetry.measurements.find(ADMIN, MeasurementCriteria(source_id=kept), ALL)
+    assert len(stored.items) == 1  # all or none
+    with pytest.raises(NotFound):  # another tenant's administrator: never known there
+        await telemetry.measurements.create(OTHER_ADMIN, [measurement(kept)])
+    assert len(await telemetry.measurements.create(ADMIN, [measurement(kept, 4.0)])) == 1
+
+
 async def test_bulk_alarm_update_needs_a_filter(telemetry: Telemetry) -> None:
     s = await source(telemetry)
     await telemetry.alarms.create(ADMIN, alarm(s))

@@ -66,22 +66,28 @@ def time(document: Mapping[str, Any], *, resource: str, key: str = "time") -> in
         raise InvalidInput(exc.message, resource=resource) from None
 
 
-#: A time as the server renders it (clock.to_iso): `2024-01-01T10:12:24.378Z`.
-_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+#: The date and second of a time as the server renders it (clock.to_iso): `2024-01-01T10:12:24`.
+_CANONICAL_SECOND = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", re.ASCII)
 
 
 def canonical_time(text: str) -> int | None:
-    """The instant of a time written as the server renders it, or None for any other form (read those
-    with :func:`time`). A collection's times share their seconds: each second is parsed once."""
-    if len(text) != 24 or _CANONICAL_TIME.fullmatch(text) is None:
+    """The instant of a time written as the server renders it (`2024-01-01T10:12:24.378Z`), or None for any
+    other form (read those with :func:`time`). A collection's times share their seconds: each second is
+    matched and parsed once, the milliseconds are three ASCII digits."""
+    if len(text) != 24 or text[19] != "." or text[23] != "Z":
+        return None
+    ms = text[20:23]
+    if not (ms.isdigit() and ms.isascii()):
         return None
     second = _second_ms(text[:19])
-    return None if second is None else second + int(text[20:23])
+    return None if second is None else second + int(ms)
 
 
 @functools.lru_cache(maxsize=4096)
 def _second_ms(text: str) -> int | None:
     """`2024-01-01T10:12:24` (UTC) in milliseconds; None if it is no date or out of range."""
+    if _CANONICAL_SECOND.fullmatch(text) is None:
+        return None
     try:
         return parse_iso(text)
     except BadRequest:

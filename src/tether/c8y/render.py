@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from tether.core.clock import MAX_MS, MIN_MS, to_iso
 from tether.identity.models import ExternalId
 from tether.inventory.models import ChildKind, ManagedObject, Relations
@@ -179,6 +181,47 @@ def measurements(base: str, items: Iterable[Measurement]) -> list[Json]:
                 body[key] = value
         out.append(body)
     return out
+
+
+#: The fields a measurement's document gets from the server.
+_MEASUREMENT_FIELDS = frozenset({"id", "self", "source", "type", "time"})
+
+
+def measurements_json(base: str, items: Iterable[Measurement]) -> bytes:
+    """:func:`measurements` as JSON text (an array), written straight to bytes: the fields the server owns
+    formatted in (the `self` prefix, each source and type, each second encoded once) and each document's
+    fragments encoded on their own, with no document built and encoded again. A document without an id
+    or a type, with a time outside the years 1..9999 or with a fragment named like a field of the server
+    is rendered by :func:`measurement`."""
+    dumps = orjson.dumps
+    prefix = dumps(f"{base}/measurement/measurements/")[:-1]  # encoded as JSON, without the closing quote
+    middles: dict[tuple[int, str], bytes] = {}  # `"source":{..},"type":"..","time":"` by source and type
+    seconds: dict[int, bytes] = {}
+    parts: list[bytes] = []
+    for m in items:
+        fragments, at, type_ = m.fragments, m.time, m.type
+        if (
+            m.id is None
+            or type_ is None
+            or not MIN_MS <= at <= MAX_MS
+            or not _MEASUREMENT_FIELDS.isdisjoint(fragments)
+        ):
+            parts.append(dumps(measurement(base, m)))
+            continue
+        key = (m.source_id, type_)
+        middle = middles.get(key)
+        if middle is None:
+            source = dumps(_source(base, m.source_id))
+            middle = middles[key] = b'"source":%s,"type":%s,"time":"' % (source, dumps(type_))
+        second = seconds.get(at // 1000)
+        if second is None:
+            second = seconds[at // 1000] = to_iso(at)[:-4].encode()  # `2024-01-01T10:12:24.`
+        text = dumps(fragments)  # `{}` or `{"c8y_X":...}`: its members join the document's
+        parts.append(
+            b'{"id":"%d","self":%s%d",%s%s%03dZ"%s%s'
+            % (m.id, prefix, m.id, middle, second, at % 1000, b"," if len(text) > 2 else b"", text[1:])
+        )
+    return b"[%s]" % b",".join(parts)
 
 
 def event(base: str, e: Event) -> Json:

@@ -137,8 +137,16 @@ def _clean(value: Any, depth: int) -> Any:
         out: dict[str, Any] | None = None if kind is dict else {}
         for key, item in value.items():
             try:
-                _check_key(key)
-                cleaned = _clean(item, depth)
+                if type(key) is not str or "\x00" in key or not key.isascii():
+                    _check_key(key)
+                # The usual leaves inline (a call per value was most of the walk): what _clean does.
+                leaf = type(item)
+                if (leaf is float and item - item == 0.0) or (
+                    leaf is str and "\x00" not in item and item.isascii()
+                ):
+                    cleaned = item
+                else:
+                    cleaned = _clean(item, depth)
             except _Refused as exc:
                 exc.path = f".{key}{exc.path}"
                 raise

@@ -71,6 +71,11 @@ class MeasurementService:
         self._sources = Sources(inventory, R)
         self._announce = Announcer(events, "measurements")
         self._series_limit = series_limit
+        #: (tenant, source) an administrator recorded measurements about. An administrator sees every object
+        #: of its tenant, so such a source stays valid until it is deleted, and then the storage's foreign
+        #: key refuses the insert (ids are never reused): these skip the read of the source (~6% of a
+        #: single measurement POST). Forgotten all at once past the bound.
+        self._known: set[tuple[str, int]] = set()
 
     async def create(
         self,
@@ -85,11 +90,17 @@ class MeasurementService:
         drafts = [
             NewMeasurement(d.source_id, d.type, d.time, clean_fields(d.fragments, resource=R)) for d in new
         ]
-        for source_id in dict.fromkeys(d.source_id for d in drafts):
-            await self._sources.require(who, source_id)
+        sources = list(dict.fromkeys(d.source_id for d in drafts))
+        await self._require(who, sources)
         now = now_ms()
         if mode.stores:
-            created = await self._store.create(who.tenant_id, drafts, now)
+            try:
+                created = await self._store.create(who.tenant_id, drafts, now)
+            except NotFound:
+                # A source was deleted (since it was read, or since it was known): the answer of a read.
+                self._known.difference_update((who.tenant_id, source_id) for source_id in sources)
+                await self._require(who, sources)
+                raise
         else:
             created = [
                 Measurement(None, who.tenant_id, d.source_id, d.type, d.time, now, d.fragments)
@@ -97,6 +108,19 @@ class MeasurementService:
             ]
         self._announce(mode, "CREATE", created)
         return created
+
+    async def _require(self, who: Principal, sources: list[int]) -> None:
+        """NotFound unless every source exists in the caller's tenant and the caller may see it."""
+        known = self._known if who.is_admin else None
+        for source_id in sources:
+            key = (who.tenant_id, source_id)
+            if known is not None and key in known:
+                continue
+            await self._sources.require(who, source_id)
+            if known is not None:
+                if len(known) >= 100_000:
+                    known.clear()
+                known.add(key)
 
     async def grant(self, who: Principal, source_id: int) -> SourceGrant:
         """A grant for recording about `source_id`: it exists and the caller may see it."""

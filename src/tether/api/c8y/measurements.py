@@ -24,6 +24,7 @@ from tether.api.http import (
     base_url,
     collection,
     json_response,
+    json_text_response,
     page_request,
     path_id,
     query_flag,
@@ -63,7 +64,8 @@ async def create_measurements(request: Request) -> Response:
     """One measurement, or `{"measurements": [...]}` (media type measurementCollection): all or none."""
     who = await authenticate(request)
     mode = processing_mode(request, resource=R)
-    document = await read_json_object(request, resource=R)
+    # No nesting walk of the body: the service checks every fragment's values and depth (core.values).
+    document = await read_json_object(request, resource=R, walk_depth=False)
     batch = document.get("measurements")
     content_type = request.headers.get("content-type", "").lower()
     is_collection = COLLECTION_MEDIA in content_type or isinstance(batch, list)
@@ -74,8 +76,8 @@ async def create_measurements(request: Request) -> Response:
     created = await ctx(request).measurements.create(who, documents.measurements(batch), mode)
     base = base_url(request)
     if is_collection:
-        body: dict[str, Any] = {"measurements": render.measurements(base, created)}
-        return json_response(request, body, "measurementCollection", 201)
+        content = b'{"measurements":%s}' % render.measurements_json(base, created)
+        return json_text_response(request, content, "measurementCollection", 201)
     body = render.measurement(base, created[0])
     headers = {"Location": body["self"]} if "self" in body else None
     return json_response(request, body, "measurement", 201, headers)
