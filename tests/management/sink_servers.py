@@ -6,20 +6,48 @@ fails the test with what to install: nothing is skipped (.ci/run installs the De
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MariaDb", "Mosquitto", "Redis", "Webhook", "free_port", "wait_until"]
+import asyncpg
+
+__all__ = ["MariaDb", "Mosquitto", "Redis", "Webhook", "free_port", "postgres_database", "wait_until"]
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[tuple[str, str]]:
+    """A database of its own on the tests' PostgreSQL server (TETHER_TEST_DATABASE_URL), dropped after:
+    its name and the URL of the server's admin database (with its name swapped in, the database's)."""
+    url = os.environ.get("TETHER_TEST_DATABASE_URL")
+    assert url, "the PostgreSQL sink is tested against the server of TETHER_TEST_DATABASE_URL: set it"
+    admin_url = url.replace("postgresql+asyncpg://", "postgresql://")
+    name = prefix + secrets.token_hex(4)
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    try:
+        yield name, admin_url
+    finally:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def free_port() -> int:

@@ -31,14 +31,6 @@ def admin2(server: ServerThread) -> Iterator[httpx.Client]:
         clean(client)
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    server = Redis(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_connector_crud_and_secrets(admin: httpx.Client, redis_server: Redis) -> None:
     body = {
         "type": "redis",

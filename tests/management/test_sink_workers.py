@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pymysql
 import pytest
-from tests.management.sink_servers import MariaDb
-from tests.support import PG_URL_VARIABLE
+from tests.management.sink_servers import MariaDb, postgres_database
 
 from tether.connectors.manager import make_client
 from tether.connectors.runner import ActionMetrics, ActionRunner, ConnectorRuntime
@@ -34,35 +31,14 @@ INSERT = "INSERT INTO rows_in(clientid, n) VALUES (${clientid}, ${n})"
 @pytest.fixture
 def pg_database() -> Iterator[dict[str, Any]]:
     """A fresh database on the tests' PostgreSQL server: the connector's config and its URL."""
-    url = os.environ.get(PG_URL_VARIABLE)
-    assert url, f"the PostgreSQL sink is tested against the server of {PG_URL_VARIABLE}: set it"
-    url = url.replace("postgresql+asyncpg://", "postgresql://")
-    parts = urlsplit(url)
-    name = "tether_workers_" + secrets.token_hex(4)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name}"))
-    yield {
-        "host": parts.hostname,
-        "port": parts.port or 5432,
-        "config": {"database": name, "username": parts.username, "password": parts.password},
-        "url": url.rsplit("/", 1)[0] + "/" + name,
-    }
-    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-@pytest.fixture(scope="module")
-def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDb]:
-    server = MariaDb(tmp_path_factory.mktemp("mariadb"))
-    server.start()
-    yield server
-    server.stop()
+    with postgres_database("tether_workers_") as (name, admin_url):
+        parts = urlsplit(admin_url)
+        yield {
+            "host": parts.hostname,
+            "port": parts.port or 5432,
+            "config": {"database": name, "username": parts.username, "password": parts.password},
+            "url": admin_url.rsplit("/", 1)[0] + "/" + name,
+        }
 
 
 async def pg_run(url: str, sql: str) -> list[tuple[Any, ...]]:

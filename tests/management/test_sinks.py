@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import pymysql
 import pytest
 import redis
 from tests.management.conftest import two_tenant_server
-from tests.management.sink_servers import MariaDb, Mosquitto, Redis, Webhook
+from tests.management.sink_servers import MariaDb, Mosquitto, Redis, Webhook, postgres_database
 from tests.management.sinks_support import (
     ACTIONS,
     CONNECTORS,
@@ -36,7 +34,7 @@ from tests.management.sinks_support import (
     wait_for,
 )
 from tests.mqtt_device import V5, Device, unique
-from tests.support import PG_URL_VARIABLE, ServerThread, backends
+from tests.support import ServerThread, backends
 
 __all__ = ["admin", "clients"]
 
@@ -66,59 +64,27 @@ def webhook(webhook_server: Webhook) -> Webhook:
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    server = Redis(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDb]:
-    server = MariaDb(tmp_path_factory.mktemp("mariadb"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    server = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def pg_sink() -> Iterator[dict[str, Any]]:
     """A database of its own on the PostgreSQL server of the tests, for the PostgreSQL sink."""
-    url = os.environ.get(PG_URL_VARIABLE)
-    assert url, (
-        f"the PostgreSQL sink is tested against the server of {PG_URL_VARIABLE}: set it (.ci/run does)"
-    )
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
-    name = "tether_sink_" + secrets.token_hex(4)
-    admin_url = url.replace("postgresql+asyncpg://", "postgresql://")
+    with postgres_database("tether_sink_") as (name, admin_url):
+        parts = urlsplit(admin_url)
+        url = admin_url.rsplit("/", 1)[0] + "/" + name
 
-    async def run(sql: str, database: str | None = None) -> None:
-        conn = await asyncpg.connect(
-            admin_url if database is None else admin_url.rsplit("/", 1)[0] + "/" + database
-        )
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
+        async def run(sql: str) -> None:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
 
-    asyncio.run(run(f"CREATE DATABASE {name}"))
-    yield {
-        "server": f"{parts.hostname}:{parts.port or 5432}",
-        "database": name,
-        "username": parts.username,
-        "password": parts.password,
-        "url": admin_url.rsplit("/", 1)[0] + "/" + name,
-        "run": lambda sql: asyncio.run(run(sql, name)),
-    }
-    asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        yield {
+            "server": f"{parts.hostname}:{parts.port or 5432}",
+            "database": name,
+            "username": parts.username,
+            "password": parts.password,
+            "url": url,
+            "run": lambda sql: asyncio.run(run(sql)),
+        }
 
 
 def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
