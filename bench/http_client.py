@@ -162,7 +162,8 @@ class RawClient:
         length = f"Content-Length: {len(body)}\r\n" if body or method in ("POST", "PUT") else ""
         message = f"{method} {path} HTTP/1.1\r\n{self._head}{extra}{length}\r\n".encode() + body
         loop = asyncio.get_running_loop()
-        waiter = protocol.waiter = loop.create_future()
+        waiter: asyncio.Future[RawResponse] = loop.create_future()
+        protocol.waiter = waiter
         assert protocol.transport is not None
         protocol.transport.write(message)
         timer = loop.call_later(self._timeout, _expire, waiter)
