@@ -36,25 +36,25 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import uvloop
 
 import mqtt_broker
 import smartrest_ingest
 from inventory_rest import event_loop_factory, percentile, print_machine
-from mqtt_broker import MqttConnection, free_port, latency, mosquitto_broker, open_client, throughput
+from mqtt_broker import MqttConnection, latency, mosquitto_broker, open_client, throughput
+
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # the repository: the tests' cluster helpers
+from tests.cluster.support import NatsServer
+from tests.support import create_database, drop_database
 
 DEFAULT_PG = "postgresql://tether:tether@127.0.0.1:5432/tether_test"
 SCENARIOS = ("ingest", "qos0", "qos1", "latency")
@@ -91,43 +91,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- servers
 
 
-class Nats:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        log = (workdir / "nats.log").open("wb")
-        self.process = subprocess.Popen(
-            ["nats-server", "-a", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log
-        )
-        for _ in range(400):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return
-            time.sleep(0.025)
-        raise RuntimeError("nats-server did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-
-
-async def _admin_sql(base: str, statement: str) -> None:
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def scratch_database(base: str) -> str:
-    name = f"tether_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin_sql(base, f'CREATE DATABASE "{name}"'))
-    return f"{base.rpartition('/')[0]}/{name}"
-
-
-def drop_database(base: str, url: str) -> None:
-    asyncio.run(_admin_sql(base, f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)'))
-
-
 def _tree(pid: int) -> list[int]:
     """pid and its children (the workers of `--workers`)."""
     pids = [pid]
@@ -152,7 +115,7 @@ class Server(smartrest_ingest.Server):
         return total
 
 
-def start_server(target: str, args: argparse.Namespace, workdir: Path, nats: Nats, db: str) -> Server:
+def start_server(target: str, args: argparse.Namespace, workdir: Path, nats: NatsServer, db: str) -> Server:
     ingest_args = smartrest_ingest.parse_args(
         [
             "--devices", str(args.devices), "--measurements", str(args.measurements),
@@ -267,7 +230,7 @@ async def broker_scenarios(
     return figures
 
 
-def run_target(target: str, args: argparse.Namespace, workdir: Path, nats: Nats) -> dict[str, Any]:
+def run_target(target: str, args: argparse.Namespace, workdir: Path, nats: NatsServer) -> dict[str, Any]:
     brokers = [s for s in args.only if s != "ingest"]
     if target == "mosquitto":
         if not brokers:
@@ -278,7 +241,7 @@ def run_target(target: str, args: argparse.Namespace, workdir: Path, nats: Nats)
             return uvloop.run(broker_scenarios(broker.port, args, lambda: None, None))
         finally:
             broker.stop()
-    db = scratch_database(args.database_url)
+    db = asyncio.run(create_database(args.database_url, "tether_bench_"))
     server: Server | None = None
     try:
         server = start_server(target, args, workdir, nats, db)
@@ -304,7 +267,7 @@ def run_target(target: str, args: argparse.Namespace, workdir: Path, nats: Nats)
             code = server.stop()
             if code not in (0, None, -15):  # -15: one `tether serve` ends on SIGTERM (workers stop cleanly)
                 print(f"{target}: server exit status {code}; log tail:\n{server.log_text()[-2000:]}")
-        drop_database(args.database_url, db)
+        asyncio.run(drop_database(args.database_url, db))
 
 
 def _auth(server: Server) -> tuple[str, str]:
@@ -381,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="tether-cluster-bench-") as tmp:
         workdir = Path(tmp)
-        nats = Nats(workdir)
+        nats = NatsServer(workdir).start()
         try:
             for round_ in range(args.rounds):
                 for target in args.targets:

@@ -37,7 +37,8 @@ import uvloop
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "bench")]
 
-from tests.cluster.support import Cluster, NatsServer, new_database, remove_database  # noqa: E402
+from tests.cluster.support import Cluster, NatsServer  # noqa: E402
+from tests.support import create_database, drop_database  # noqa: E402
 
 from mqtt_broker import PAYLOAD, Publisher, _measure_rate, _string, _vbi, open_client, subscribe  # noqa: E402
 
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
     workdir = Path(tempfile.mkdtemp(prefix="tether-cluster-bench-"))
     nats = NatsServer(workdir).start()
-    url = new_database(base)
+    url = asyncio.run(create_database(base, "tether_bench_"))
     cluster = Cluster(nats, url, workdir)
     try:
         nodes = [cluster.launch(name, "--allow-anonymous") for name in ("n1", "n2")]
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         cluster.close()
         nats.stop()
-        remove_database(base, url)
+        asyncio.run(drop_database(base, url))
         shutil.rmtree(workdir, ignore_errors=True)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT

@@ -14,6 +14,7 @@ support code (tests/cluster/support.py). Measures, asserts nothing.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import statistics
@@ -26,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.cluster.support import Cluster, NatsServer, Node, free_port, new_database, remove_database
+from tests.cluster.support import Cluster, NatsServer, Node, free_port
 from tests.cluster.test_sessions import Client
-from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD
+from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, create_database, drop_database
 
 
 def connect_once(port: int, client_id: str) -> float:
@@ -93,7 +94,7 @@ def main() -> None:
     base = os.environ["TETHER_TEST_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     work = Path(tempfile.mkdtemp(prefix="tether-bench-sessions-"))
     nats = NatsServer(work).start()
-    url = new_database(base)
+    url = asyncio.run(create_database(base, "tether_bench_"))
     cluster = Cluster(nats, url, work)
     try:
         nodes = [cluster.launch(name, "--allow-anonymous") for name in ("n1", "n2", "n3")]
@@ -121,7 +122,7 @@ def main() -> None:
     finally:
         cluster.close()
         nats.stop()
-        remove_database(base, url)
+        asyncio.run(drop_database(base, url))
 
 
 if __name__ == "__main__":

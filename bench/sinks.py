@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -34,6 +33,9 @@ from tether.connectors.manager import make_client
 from tether.connectors.runner import ActionMetrics, ActionRunner, ConnectorRuntime
 from tether.rules.connector_service import LoadedAction, prepare
 from tether.rules.connectors import Connector, SinkAction, check_action, check_connector
+
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # the repository: the tests' database helpers
+from tests.support import create_database, drop_database
 
 RECEIVER = """
 async def app(scope, receive, send):
@@ -85,10 +87,8 @@ async def bench_pgsql(rows: int, workers: list[int]) -> None:
         print("pgsql: TETHER_TEST_DATABASE_URL not set, skipped")
         return
     url = url.replace("postgresql+asyncpg://", "postgresql://")
-    name = "tether_bench_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    target = url.rsplit("/", 1)[0] + "/" + name
+    target = await create_database(url, "tether_bench_")
+    name = target.rpartition("/")[2]
     try:
         conn = await asyncpg.connect(target)
         await conn.execute(
@@ -108,8 +108,7 @@ async def bench_pgsql(rows: int, workers: list[int]) -> None:
                     f"rows/s, client {cpu:.1f} us CPU/row"
                 )
     finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await drop_database(url, target)
 
 
 async def bench_http(requests: int, workers: int) -> None:

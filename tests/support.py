@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +76,47 @@ async def fresh_database(backend: str, tmp_path: Path) -> str:
     finally:
         await conn.close()
     return url
+
+
+async def create_database(base_url: str, prefix: str = "tether_scratch_") -> str:
+    """A new, empty PostgreSQL database beside the one `base_url` names (same server and role): its URL."""
+    base_url = _plain(base_url)
+    name = f"{prefix}{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(base_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{base_url.rpartition('/')[0]}/{name}"
+
+
+async def drop_database(base_url: str, url: str) -> None:
+    """Drop the database `url` names once its connections are gone. WITH (FORCE) may be refused to a role
+    that is not a superuser (it would end another role's session, e.g. autovacuum's): then wait and drop
+    plainly."""
+    name = url.rpartition("/")[2]
+    conn = await asyncpg.connect(_plain(base_url))
+    try:
+        for attempt in range(40):
+            try:
+                force = " WITH (FORCE)" if attempt == 0 else ""
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                await asyncio.sleep(0.25)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def scratch_database(base_url: str, prefix: str = "tether_scratch_") -> Iterator[str]:
+    """:func:`create_database`, dropped on leaving (for code outside an event loop: fixtures, benches)."""
+    url = asyncio.run(create_database(base_url, prefix))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(base_url, url))
 
 
 async def drop_session_database() -> None:

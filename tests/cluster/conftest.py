@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.cluster.support import Cluster, NatsServer, new_database, remove_database, require_cluster_servers
+from tests.cluster.support import Cluster, NatsServer, require_cluster_servers
+from tests.support import scratch_database
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +19,12 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 
 
 def _cluster(nats: NatsServer, workdir: Path) -> Iterator[Cluster]:
-    base = require_cluster_servers()
-    url = new_database(base)
-    cluster = Cluster(nats, url, workdir)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-        remove_database(base, url)
+    with scratch_database(require_cluster_servers(), "tether_cluster_") as url:
+        cluster = Cluster(nats, url, workdir)
+        try:
+            yield cluster
+        finally:
+            cluster.close()
 
 
 @pytest.fixture(scope="module")

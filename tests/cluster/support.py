@@ -3,7 +3,6 @@ PostgreSQL database of their own (docs/cluster.md)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -11,11 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, PG_URL_VARIABLE
@@ -192,41 +189,3 @@ class Cluster:
     def close(self) -> None:
         for node in self.nodes.values():
             node.stop()
-
-
-async def create_database(base_url: str) -> str:
-    """A new, empty database beside the one `base_url` names."""
-    prefix, _, _ = base_url.rpartition("/")
-    name = f"tether_cluster_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(base_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{prefix}/{name}"
-
-
-async def drop_database(base_url: str, url: str) -> None:
-    """Drop it once the nodes' connections are gone. WITH (FORCE) may be refused to a role that is not a
-    superuser (it would end another role's session, e.g. autovacuum's): then wait and drop plainly."""
-    name = url.rpartition("/")[2]
-    conn = await asyncpg.connect(base_url)
-    try:
-        for attempt in range(40):
-            try:
-                force = " WITH (FORCE)" if attempt == 0 else ""
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
-                return
-            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
-                await asyncio.sleep(0.25)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        await conn.close()
-
-
-def new_database(base_url: str) -> str:
-    return asyncio.run(create_database(base_url))
-
-
-def remove_database(base_url: str, url: str) -> None:
-    asyncio.run(drop_database(base_url, url))

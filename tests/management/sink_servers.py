@@ -6,11 +6,9 @@ fails the test with what to install: nothing is skipped (.ci/run installs the De
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import socket
 import ssl
@@ -22,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+from tests.support import scratch_database
 
 __all__ = ["MariaDb", "Mosquitto", "Redis", "Webhook", "free_port", "postgres_database", "wait_until"]
 
@@ -34,20 +32,8 @@ def postgres_database(prefix: str) -> Iterator[tuple[str, str]]:
     url = os.environ.get("TETHER_TEST_DATABASE_URL")
     assert url, "the PostgreSQL sink is tested against the server of TETHER_TEST_DATABASE_URL: set it"
     admin_url = url.replace("postgresql+asyncpg://", "postgresql://")
-    name = prefix + secrets.token_hex(4)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name}"))
-    try:
-        yield name, admin_url
-    finally:
-        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with scratch_database(admin_url, prefix) as database_url:
+        yield database_url.rpartition("/")[2], admin_url
 
 
 def free_port() -> int:
