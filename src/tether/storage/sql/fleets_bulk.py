@@ -7,7 +7,7 @@ and, on SQLite, the trips to the driver's thread are what a per-row write costs)
   to be inserted; the writer holds the write lock, so nothing changes between it and the writes), then one
   UPDATE ... FROM (VALUES ...) and one INSERT ... SELECT FROM (VALUES ...) for the others. Each statement
   steps once: no RETURNING, whose rows would each release and retake the GIL (a switch interval each under
-  load). Statements of a few fixed sizes, padded with NULL rows that match nothing.
+  load). Statements of a few fixed sizes (storage/sql/padding.py), padded with NULL rows that match nothing.
 - PostgreSQL: UPDATE ... FROM unnest(arrays) and INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO
   NOTHING, each RETURNING the rows it wrote; the others lost (or their object is gone, asked only then).
 """
@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 
 from tether.fleets.store import Outcome, ShadowWrite
 from tether.storage.sql.database import Database
+from tether.storage.sql.padding import padded
 from tether.storage.sqlite import SqliteDialect
 
-_SIZES = (16, 128, 1024)
+_LARGEST = 1024
 _WIDTH = 7  # mo_id, tenant_id, expected version, version, present, timestamp, document
 _ROWS = "(?, ?, ?, ?, ?, ?, ?)"
 _COLUMNS = 'mo_id, tenant_id, version, present, "timestamp", document'
@@ -100,15 +101,7 @@ def _row(write: ShadowWrite) -> tuple[object, ...]:
 
 def _padded(rows: Sequence[tuple[object, ...]]) -> list[tuple[int, list[object]]]:
     """(statement size, its parameters) for the fixed sizes."""
-    out = []
-    start = 0
-    while start < len(rows):
-        size = next((s for s in _SIZES if s >= len(rows) - start), _SIZES[-1])
-        params: list[object] = [value for row in rows[start : start + size] for value in row]
-        params += [None] * (size * _WIDTH - len(params))
-        out.append((size, params))
-        start += size
-    return out
+    return padded([value for row in rows for value in row], _WIDTH, _LARGEST)
 
 
 def _ids(text: str | None) -> set[int]:

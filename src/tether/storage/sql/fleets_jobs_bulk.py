@@ -22,11 +22,12 @@ import orjson
 
 from tether.fleets.jobs import Execution
 from tether.storage.sql.database import Database
+from tether.storage.sql.padding import padded
 from tether.storage.sqlite import SqliteDialect
 
-_SIZES: Final = (1, 16, 128, 512)
+_LARGEST: Final = 512
 _WIDTH: Final = 12
-_MAX_BATCH: Final = _SIZES[-1] * 4
+_MAX_BATCH: Final = _LARGEST * 4
 _SET: Final = (
     "status = {0}5, version = {0}6, status_details = {1}, started_at = {0}8, updated_at = {0}9, "
     "step_deadline = {0}10, progress_deadline = {0}11, deadline = {0}12"
@@ -81,14 +82,8 @@ async def save_many(db: Database, items: list[tuple[Execution, int]]) -> set[Key
     rows = [_row(e, v) for e, v in items]
     dialect = db.dialect
     if isinstance(dialect, SqliteDialect):
-        batches: list[tuple[str, list[object]]] = []
-        start = 0
-        while start < len(rows):
-            size = next((s for s in _SIZES if s >= len(rows) - start), _SIZES[-1])
-            part: list[object] = [value for row in rows[start : start + size] for value in row]
-            part += [None] * (size * _WIDTH - len(part))
-            batches.append((_sqlite_statement(size), part))
-            start += size
+        flat = [value for row in rows for value in row]
+        batches = [(_sqlite_statement(size), part) for size, part in padded(flat, _WIDTH, _LARGEST)]
 
         def work(conn: sqlite3.Connection) -> set[Key]:
             done: set[Key] = set()

@@ -28,15 +28,13 @@ from sqlalchemy.exc import DataError, IntegrityError
 from tether.storage.postgresql import PostgresDialect
 from tether.storage.sql import postgres_direct as pg
 from tether.storage.sql.database import Database
+from tether.storage.sql.padding import padded
 from tether.storage.sqlite import SqliteDialect
 from tether.telemetry.models import MeasurementRow
 
-# One INSERT of a few fixed numbers of rows (each prepared once, cached by the driver): exactly the rows up to
-# 16, else rounded up to a multiple of 16, above 128 rows to a multiple of 128 (38 statements at most); the
-# unused rows are NULLs that the WHERE drops. A padded row costs about what a stored one does: padding 100
-# rows to 128 and 1000 to 2048, as the sizes (1, 16, 128, 512, 2048) did, cost a collection of 100 ~20% and
-# one of 1000 ~2x of the writer's CPU (bench/README.md, REST throughput, third round). Multi-row VALUES are
-# exempt from SQLITE_LIMIT_COMPOUND_SELECT; 2048 rows x 6 is below SQLITE_MAX_VARIABLE_NUMBER (32766).
+# One INSERT of a few fixed numbers of rows (storage/sql/padding.py: 38 statements at most). Multi-row
+# VALUES are exempt from SQLITE_LIMIT_COMPOUND_SELECT; 2048 rows x 6 is below SQLITE_MAX_VARIABLE_NUMBER
+# (32766).
 _MAX_ROWS = 2048
 _WIDTH = 6
 _PG_INSERT = (
@@ -56,26 +54,9 @@ def _statement(rows: int) -> str:
     )
 
 
-def _rows_of_statement(rows: int) -> int:
-    """The size of the statement that takes the next `rows` rows (all of them, or _MAX_ROWS)."""
-    if rows <= 16:
-        return rows
-    step = 16 if rows <= 128 else 128
-    return min(-(-rows // step) * step, _MAX_ROWS)
-
-
 def _sqlite_batches(params: list[object]) -> list[tuple[str, list[object]]]:
     """Statements of the fixed sizes with their (padded) parameters."""
-    out = []
-    rows = len(params) // _WIDTH
-    start = 0
-    while start < rows:
-        size = _rows_of_statement(rows - start)
-        part = params[start * _WIDTH : (start + size) * _WIDTH]
-        part += [None] * (size * _WIDTH - len(part))
-        out.append((_statement(size), part))
-        start += size
-    return out
+    return [(_statement(size), part) for size, part in padded(params, _WIDTH, _MAX_ROWS)]
 
 
 class BulkSourceGone(Exception):

@@ -41,6 +41,7 @@ from tether.presence.models import (
     HistoryCriteria,
 )
 from tether.storage.sql.database import Database
+from tether.storage.sql.padding import padded
 from tether.storage.sql.schema import metadata
 from tether.storage.sqlite import SqliteDialect
 
@@ -88,9 +89,9 @@ _COLUMNS = (
     "connected_at, disconnected_at, reason, node"
 )
 _WIDTH = 14
-#: Rows per SQLite statement (prepared once each, cached by the driver); unused rows are NULL-padded and
-#: dropped by the WHERE. 512 x 14 parameters stay below SQLITE_MAX_VARIABLE_NUMBER (32766).
-_SIZES = (16, 128, 512)
+#: Rows of the largest SQLite statement (storage/sql/padding.py); 512 x 14 parameters stay below
+#: SQLITE_MAX_VARIABLE_NUMBER (32766).
+_LARGEST = 512
 _PG_INSERT = (
     f"INSERT INTO connection_history ({_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
     "$4::text[], $5::text[], $6::bigint[], $7::text[], $8::int[], $9::bool[], $10::int[], $11::bigint[], "
@@ -126,16 +127,7 @@ def _sqlite_close(rows: int) -> str:
 
 def _chunks(params: list[Any], width: int, statement: Any) -> list[tuple[str, list[Any]]]:
     """Statements of the fixed sizes with their (NULL-padded) parameters."""
-    out = []
-    rows = len(params) // width
-    start = 0
-    while start < rows:
-        size = next((s for s in _SIZES if s >= rows - start), _SIZES[-1])
-        part = params[start * width : (start + size) * width]
-        part += [None] * (size * width - len(part))
-        out.append((statement(size), part))
-        start += size
-    return out
+    return [(statement(size), part) for size, part in padded(params, width, _LARGEST)]
 
 
 def _values(r: ConnectionRecord) -> tuple[Any, ...]:

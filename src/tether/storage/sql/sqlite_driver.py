@@ -117,6 +117,10 @@ def submit(connection: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -
 def connector(database: str, **kwargs: Any) -> Callable[[], OneTripConnection]:
     """An `async_creator` for create_async_engine: `sqlite3.connect(database, **kwargs)` in its thread."""
 
+    # Room for every statement the server prepares (the bulk writes' fixed sizes alone are ~200, see
+    # storage/sql/padding.py), so that none is parsed again after the first use.
+    kwargs = {"cached_statements": 512, **kwargs}
+
     def create() -> OneTripConnection:
         connection = OneTripConnection(lambda: sqlite3.connect(database, **kwargs), 64)
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite: never hold up exit
