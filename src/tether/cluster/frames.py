@@ -29,6 +29,7 @@ _FRAME = struct.Struct("!BdQHHII")
 _GROUP = struct.Struct("!H")
 
 _RETAIN, _ORDINARY, _EXPIRES = 4, 8, 16
+_NO_GROUPS: frozenset[str] = frozenset()
 
 
 def encode_header(kind: int, batch_id: int, node: str) -> bytes:
@@ -47,6 +48,11 @@ def encode_frame(
     topic = message.topic.encode()
     props = message.properties
     empty = props is EMPTY_PROPERTIES or props.is_empty
+    if empty and not groups and message.expires_at is None:  # the common case, in one step
+        payload = message.payload
+        flags = message.qos | (_RETAIN if message.retain else 0) | (_ORDINARY if ordinary else 0)
+        head = _FRAME.pack(flags, 0.0, version, len(topic), 0, 0, len(payload))
+        return b"".join((head, topic, payload))
     encoded = b"" if empty else encode_properties(props, PacketType.PUBLISH)
     flags = message.qos | (_RETAIN if message.retain else 0) | (_ORDINARY if ordinary else 0)
     left = 0.0
@@ -86,7 +92,6 @@ class Batch:
     def frames(self, now: float) -> Iterator[Frame]:
         """The messages, their expiry counted from ``now`` (this node's event-loop time)."""
         data = self.data
-        view = memoryview(data)
         pos = self.start
         end = len(data)
         unpack = _FRAME.unpack_from
@@ -96,21 +101,24 @@ class Batch:
             pos += size
             topic = data[pos : pos + topic_len].decode()
             pos += topic_len
-            groups: list[str] = []
-            for _ in range(n_groups):
-                (length,) = _GROUP.unpack_from(data, pos)
-                pos += 2
-                groups.append(data[pos : pos + length].decode())
-                pos += length
+            groups = _NO_GROUPS
+            if n_groups:
+                names: list[str] = []
+                for _ in range(n_groups):
+                    (length,) = _GROUP.unpack_from(data, pos)
+                    pos += 2
+                    names.append(data[pos : pos + length].decode())
+                    pos += length
+                groups = frozenset(names)
             props = EMPTY_PROPERTIES
             if props_len:
                 props, _ = decode_properties(data, pos, pos + props_len, PacketType.PUBLISH)
                 pos += props_len
-            payload = bytes(view[pos : pos + payload_len])
+            payload = data[pos : pos + payload_len]
             pos += payload_len
             expires_at = now + left if flags & _EXPIRES else None
             message = Message(topic, payload, flags & 3, bool(flags & _RETAIN), props, expires_at, None)
-            yield Frame(message, bool(flags & _ORDINARY), frozenset(groups), version)
+            yield Frame(message, bool(flags & _ORDINARY), groups, version)
 
 
 def decode_batch(data: bytes) -> Batch:
