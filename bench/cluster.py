@@ -159,7 +159,7 @@ class Placer:
                 found = await http.get(f"/api/v5/clients/{client_id}")
             if found.status_code == 200:
                 node = found.json().get("node")
-                return node if node in self.nodes else me
+                return str(node) if node in self.nodes else str(me)
             await asyncio.sleep(0.02)
         return None
 

@@ -27,9 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.cluster.support import Cluster, NatsServer, Node, free_port
+from tests.cluster.support import Cluster, NatsServer, Node
 from tests.cluster.test_sessions import Client
 from tests.support import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD, create_database, drop_database
+from tests.test_serve import free_port
 
 
 def connect_once(port: int, client_id: str) -> float:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -47,7 +48,7 @@ def create_devices(url: str, count: int) -> None:
     with httpx.Client(base_url=url, auth=("t1/admin", ADMIN_PASSWORD), timeout=60) as client:
 
         def one(i: int) -> None:
-            body = {
+            body: dict[str, Any] = {
                 "name": f"device-{i:05d}",
                 "type": "c8y_Bench" if i % 2 else "c8y_Linux",
                 "c8y_IsDevice": {},

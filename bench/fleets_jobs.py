@@ -45,9 +45,9 @@ from pathlib import Path
 
 import httpx
 
-from inventory_rest import add_server_options, event_loop_factory, print_machine, report_server
+from inventory_rest import LOOPBACK, add_server_options, event_loop_factory, print_machine, report_server
 from mqtt_broker import _packet, _string
-from smartrest_ingest import LOOPBACK, Server, admin_client, connect_packet
+from smartrest_ingest import Server, admin_client, connect_packet
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -302,7 +302,7 @@ async def run(args: argparse.Namespace, server: Server) -> Result:
         created=created,
         notified=max((d.notified or end) for d in devices) - t0,
         started=max((d.started or end) for d in devices) - t0,
-        finished=(max(d.finished for d in worked) if worked else end) - t0,  # type: ignore[type-var]
+        finished=max((d.finished or end for d in worked), default=end) - t0,
         succeeded=job["executionCounts"]["SUCCEEDED"],
         status=job["status"],
         rejected=[r for d in devices for r in d.rejected],

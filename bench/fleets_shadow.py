@@ -35,9 +35,9 @@ from pathlib import Path
 
 import httpx
 
-from inventory_rest import add_server_options, event_loop_factory, print_machine, report_server
+from inventory_rest import LOOPBACK, add_server_options, event_loop_factory, print_machine, report_server
 from mqtt_broker import _packet, _string, _vbi
-from smartrest_ingest import LOOPBACK, Client, Server, admin_client, connect_packet
+from smartrest_ingest import Client, Server, admin_client, connect_packet
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -86,6 +86,7 @@ async def serve(args: argparse.Namespace) -> None:
     from tether.broker import BrokerConfig, MqttService, bind_socket
     from tether.config import Settings
     from tether.tenants.models import Role
+    from tether.tenants.verified import VerifiedCache
 
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(
@@ -129,7 +130,7 @@ async def serve(args: argparse.Namespace) -> None:
         while line := await reader.readline():
             if line.strip() == b"cold":
                 tenants.CACHE_SECONDS = 0.0
-                tenants._verified.clear()
+                tenants._verified = VerifiedCache(0.0, tenants.CACHE_SIZE)  # nothing kept
                 print("COLD", flush=True)
 
     task = asyncio.create_task(commands())

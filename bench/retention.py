@@ -119,7 +119,7 @@ async def seed(args: argparse.Namespace, server: Server) -> float:
 async def old_rows(admin: httpx.AsyncClient) -> int:
     """The rows older than 100 days (a count over the index on tenant and time: cheap beside the load)."""
     cutoff = (datetime.now(UTC) - timedelta(days=100)).isoformat(timespec="milliseconds")
-    params = {
+    params: dict[str, str | int] = {
         "dateFrom": "1970-01-01T00:00:00Z",
         "dateTo": cutoff,
         "pageSize": 1,

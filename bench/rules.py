@@ -259,8 +259,9 @@ async def run(args: argparse.Namespace, mqtt_port: int, http_url: str, password:
         if kept:
             # The same offered rate without the rule: the server's CPU a message with and without it. On a
             # busy core throughput goes as 1 / CPU a message: the ratio that does not depend on the load.
-            plain = await paced(http, mqtt_port, password, kept, args.seconds, "plain")
-            plain_rate, plain_cpu_at = plain[0], plain[1]
+            plain_rate, plain_cpu_at, _, _ = await paced(
+                http, mqtt_port, password, kept, args.seconds, "plain"
+            )
             print(
                 f"paced     offered {kept:>10,.0f} msg/s without the rule: delivered {plain_rate:,.0f}/s, "
                 f"server {plain_cpu_at:.2f} us CPU/msg"

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -55,7 +56,7 @@ def free_port() -> int:
 
 
 async def run_sink(
-    kind: str, config: dict, parameters: dict, count: int, batch_size: int, workers: int
+    kind: str, config: dict[str, Any], parameters: dict[str, Any], count: int, batch_size: int, workers: int
 ) -> tuple[float, float]:
     """Outputs per second from the first offer to the last success, and this process's CPU us per output."""
     connector = Connector("bench", kind, "bench", check_connector(kind, config), True, "", 0, 0)

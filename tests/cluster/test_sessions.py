@@ -50,7 +50,7 @@ class Client:
 
     def connect(self, clean_start: bool = False, expiry: int = 300, **props: Any) -> bool:
         """Connect; returns Session Present."""
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if expiry:
             properties.SessionExpiryInterval = expiry
         for name, value in props.items():
@@ -69,7 +69,7 @@ class Client:
         self.paho.publish(topic, payload, qos).wait_for_publish(timeout=WAIT)
 
     def payloads(self, n: int) -> list[bytes]:
-        return [self.messages.get(timeout=WAIT).payload for _ in range(n)]
+        return [bytes(self.messages.get(timeout=WAIT).payload) for _ in range(n)]
 
     def drop(self) -> None:
         """Close the socket without DISCONNECT (the will is due)."""
@@ -233,7 +233,7 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
         watcher.subscribe("wills/#")
     will = Client(n1, will_id)
     clients.append(will)
-    will_props = Properties(PacketTypes.WILLMESSAGE)
+    will_props = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
     will_props.WillDelayInterval = 2
     will.paho.will_set("wills/w", b"gone", 1, properties=will_props)
     will.connect(clean_start=True)
@@ -254,7 +254,7 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
         open_ids[name] = unique(name)
         client = Client(n1, open_ids[name])
         clients.append(client)
-        props = Properties(PacketTypes.WILLMESSAGE)
+        props = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
         if delay:
             props.WillDelayInterval = delay
         client.paho.will_set(f"orphans/{name}", name.encode(), 1, properties=props)
@@ -279,7 +279,7 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
     assert resumed.connect(clean_start=False) is True
     received: set[bytes] = set()
     while not acknowledged <= received:
-        received.add(resumed.messages.get(timeout=WAIT).payload)
+        received.add(bytes(resumed.messages.get(timeout=WAIT).payload))
 
     # The session whose client was connected to n1 resumes on n3, its subscription kept.
     back = Client(n3, online_id)
@@ -298,24 +298,24 @@ def test_the_sessions_of_a_node_killed_resume_elsewhere_with_every_acknowledged_
         assert time.monotonic() < deadline, "the will never came"
         for i, watcher in enumerate(watchers):
             with contextlib.suppress(queue.Empty):
-                wills[i].append(watcher.messages.get(timeout=0.1).payload)
+                wills[i].append(bytes(watcher.messages.get(timeout=0.1).payload))
     time.sleep(3)  # would a second copy come (the will's delay over again)?
     for i, watcher in enumerate(watchers):
         with contextlib.suppress(queue.Empty):
             while True:
-                wills[i].append(watcher.messages.get_nowait().payload)
+                wills[i].append(bytes(watcher.messages.get_nowait().payload))
     assert all(len(got) <= 1 for got in wills), wills
 
     # The wills of the connections open on n1: published once (by the leader), the returned client's not.
     orphans: list[list[bytes]] = [[], []]
     for i, watcher in enumerate(orphan_watchers):
         while sorted(orphans[i]) != [b"later", b"now"]:
-            orphans[i].append(watcher.messages.get(timeout=WAIT).payload)
+            orphans[i].append(bytes(watcher.messages.get(timeout=WAIT).payload))
     time.sleep(3)  # the returned client's will delay over: would it come, or a second copy?
     for i, watcher in enumerate(orphan_watchers):
         with contextlib.suppress(queue.Empty):
             while True:
-                orphans[i].append(watcher.messages.get_nowait().payload)
+                orphans[i].append(bytes(watcher.messages.get_nowait().payload))
     assert [sorted(got) for got in orphans] == [[b"later", b"now"]] * 2
     assert query(url, "SELECT count(*) FROM mqtt_sessions WHERE node = 'n1'") == 0
 

@@ -49,7 +49,7 @@ class Console:
     def open(self, path: str) -> None:
         self.driver.get(self.base + path)
 
-    def until(self, condition: Callable[[], T], message: str = "") -> T:
+    def until(self, condition: Callable[[], T | None], message: str = "") -> T:
         """The first truthy result of `condition` (stale elements retried)."""
 
         def attempt(_: Any) -> Any:
@@ -135,6 +135,7 @@ class Console:
     def errors(self) -> list[str]:
         """The browser console's errors so far (a failed request the test provoked shows up here too)."""
         try:
-            return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+            log = self.driver.get_log("browser")  # type: ignore[no-untyped-call]
+            return [e["message"] for e in log if e["level"] == "SEVERE"]
         except WebDriverException:
             return []
