@@ -42,6 +42,8 @@ from tether.mqtt import (
     matches,
 )
 from tether.mqtt.constants import WILL_PROPERTIES
+from tether.mqtt.encoder import encode_plain_publish_head, encode_publish_parts
+from tether.mqtt.packets import new_publish
 from tether.mqtt.properties import allowed_properties
 from tether.mqtt.reason_codes import (
     AUTH_REASON_CODES,
@@ -411,3 +413,17 @@ def test_outgoing_aliases_always_resolve(maximum: int, topics: list[str]) -> Non
         if sent.topic:
             client_map[alias] = sent.topic
         assert client_map[alias] == topic
+
+
+@given(
+    topic_names,
+    st.booleans(),
+    st.integers(0, 300_000),
+    st.booleans(),
+)
+def test_plain_publish_head_is_the_encoders(topic: str, retain: bool, payload_len: int, v5: bool) -> None:
+    """The broker's shortcut for QoS 0 copies without properties makes the encoder's own headers."""
+    payload = b"p" * payload_len
+    packet = new_publish(topic, payload, 0, retain, False, 0, EMPTY_PROPERTIES)
+    head, _ = encode_publish_parts(packet, 5 if v5 else 4)
+    assert encode_plain_publish_head(topic, retain, payload_len, v5) == head

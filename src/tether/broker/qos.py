@@ -15,9 +15,9 @@ import logging
 from collections import deque
 from typing import Any
 
-from tether.mqtt.encoder import encode_publish_parts
+from tether.mqtt.encoder import encode_plain_publish_head, encode_publish_parts
 from tether.mqtt.errors import ProtocolError
-from tether.mqtt.packets import Packet, PubAck, PubComp, Publish, PubRec, PubRel, new_publish
+from tether.mqtt.packets import Packet, Payload, PubAck, PubComp, Publish, PubRec, PubRel, new_publish
 from tether.mqtt.properties import EMPTY_PROPERTIES
 from tether.mqtt.reason_codes import ReasonCode
 
@@ -358,6 +358,45 @@ class QoSFlows(ConnectionParts):
         mount = self._mount
         topic = message.topic if mount is None else mount.unmount(message.topic)
         conn = self.conn
+        version = self.version
+        if (
+            not qos
+            and not dup
+            and (
+                version != 5
+                or (
+                    message.properties is EMPTY_PROPERTIES
+                    and message.expires_at is None
+                    and not delivery.subscription_ids
+                    and conn.outgoing_aliases is None
+                )
+            )
+        ):
+            # The common copy, nothing of this subscriber's to add: its headers without a Publish object.
+            payload = message.payload
+            head = encode_plain_publish_head(topic, delivery.retain, len(payload), version == 5)
+            if len(head) + len(payload) > conn.client_maximum_packet_size:
+                return False
+        else:
+            head, payload, alias = self._publish_parts(delivery, topic, qos, dup, pid)
+            if len(head) + len(payload) > conn.client_maximum_packet_size:
+                return False
+            if alias:
+                conn.outgoing_aliases.commit(topic, alias)  # type: ignore[union-attr]
+        self.traffic.send_msg += 1
+        self._write(head)
+        if payload:
+            self._write(payload)
+        if not dup and self.broker.delivery_listeners:
+            self._tell("delivered", delivery, None)
+        return True
+
+    def _publish_parts(
+        self, delivery: Delivery, topic: str, qos: int, dup: bool, pid: int
+    ) -> tuple[bytes, Payload, int]:
+        """The PUBLISH of a copy as (headers, payload, the Topic Alias to commit once it is sent, or 0)."""
+        message = delivery.message
+        conn = self.conn
         alias = 0
         if self.version == 5:
             props = message.properties
@@ -379,14 +418,4 @@ class QoSFlows(ConnectionParts):
         else:
             packet = new_publish(topic, message.payload, qos, delivery.retain, dup, pid, EMPTY_PROPERTIES)
             head, payload = encode_publish_parts(packet, self.version)
-        if len(head) + len(payload) > conn.client_maximum_packet_size:
-            return False
-        if alias:
-            conn.outgoing_aliases.commit(topic, alias)  # type: ignore[union-attr]
-        self.traffic.send_msg += 1
-        self._write(head)
-        if payload:
-            self._write(payload)
-        if not dup and self.broker.delivery_listeners:
-            self._tell("delivered", delivery, None)
-        return True
+        return head, payload, alias

@@ -45,7 +45,7 @@ from .reason_codes import (
 )
 from .topics import SHARE_PREFIX, topic_filter_problem
 
-__all__ = ["encode", "encode_publish", "encode_publish_parts"]
+__all__ = ["encode", "encode_plain_publish_head", "encode_publish", "encode_publish_parts"]
 
 _V5: Final = ProtocolVersion.MQTT_5
 _V3: Final = ProtocolVersion.MQTT_3_1
@@ -170,6 +170,20 @@ def _publish_head(p: Publish, version: int, payload_len: int) -> bytes:
     first = 0x31 if p.retain else 0x30
     remaining = len(topic) + len(prop_bytes) + payload_len
     return b"".join((bytes((first,)), encode_vbi(remaining), topic, prop_bytes))
+
+
+_PLAIN_FIRST: Final = (b"\x30", b"\x31")
+
+
+def encode_plain_publish_head(topic: str, retain: bool, payload_len: int, v5: bool) -> bytes:
+    """The headers of a QoS 0 PUBLISH without properties (5.0: a zero property length), the copy most
+    subscribers get: what :func:`encode_publish_parts` makes of it, without building a :class:`Publish`."""
+    data = _topic_bytes(topic)
+    if data == b"\x00\x00":
+        raise EncodeError("empty topic name")  # [MQTT-4.7.3-1]; 5.0 would need a Topic Alias
+    if v5:
+        return b"".join((_PLAIN_FIRST[retain], encode_vbi(len(data) + 1 + payload_len), data, b"\x00"))
+    return b"".join((_PLAIN_FIRST[retain], encode_vbi(len(data) + payload_len), data))
 
 
 def _nbytes(payload: Payload) -> int:
