@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tether.adapters.namespaces import tenant_mountpoint
 from tether.adapters.rule_columns import MessageColumns, Need, need_of
+from tether.adapters.rule_fused import Fusion, Runner, Steps
 from tether.adapters.rule_republish import ActionFailed, RepublishPlan
 from tether.adapters.rule_sources import ClientEvents, shadow_columns
 from tether.broker import Broker
@@ -71,10 +72,9 @@ _PLATFORM_RESOURCES = frozenset(
     {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE, SHADOWS}
 )
 
-#: A rule's actions, each with its republish plan (None for the others).
-_Steps = list[tuple[Action, RepublishPlan | None]]
-#: By the broker's topic: the topic as the clients see it, the rules, the columns they read, the rules' steps.
-_ForTopic = tuple[str, list[LoadedRule], Need | None, list[tuple[LoadedRule, _Steps]]]
+#: By the broker's topic: the topic as the clients see it, the rules, the columns they read, the rules with
+#: their steps, and what runs them on a message (adapters/rule_fused.py).
+_ForTopic = tuple[str, list[LoadedRule], Need | None, list[tuple[LoadedRule, Steps]], Runner]
 
 # Queue items: (kind, tenant, data, origin rule id, received at ms).
 _MESSAGE = 0
@@ -108,7 +108,9 @@ class RuleEngine:
         self._republishing: str | None = None
         self._closers: list[Callable[[], None]] = []
         #: By id() of a loaded rule: it, and its actions each with its republish plan (or None).
-        self._steps: dict[int, tuple[LoadedRule, _Steps]] = {}
+        self._steps: dict[int, tuple[LoadedRule, Steps]] = {}
+        #: By the ids of a set of loaded rules (kept alive by `_by_broker_topic`'s runs): its fused code.
+        self._fusions: dict[tuple[int, ...], Fusion] = {}
         self._client_events = ClientEvents(self)
 
     # ------------------------------------------------------------------------------------------ life
@@ -160,6 +162,7 @@ class RuleEngine:
         self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
         self._by_broker_topic.clear()
         self._steps.clear()
+        self._fusions.clear()
 
     @property
     def queued(self) -> int:
@@ -250,6 +253,8 @@ class RuleEngine:
         queue = self._queue
         clock = time.perf_counter
         handle = self._handle
+        by_topic = self._by_broker_topic  # (cleared, never replaced)
+        for_message = self._for_message
         while True:
             if not queue:
                 wake.clear()
@@ -260,7 +265,12 @@ class RuleEngine:
             for i in range(len(queue)):
                 item = queue.popleft()
                 try:
-                    handle(item)
+                    if item[0] == _MESSAGE:  # what `_handle` does, inline (a call less a message)
+                        message = item[2]
+                        found = by_topic.get(message.topic) or for_message(item[1], message.topic)
+                        found[4](message, item[4], item[3])
+                    else:
+                        handle(item)
                 except Exception:  # one bad input must not stop the engine
                     log.exception("rule engine failed on an input of tenant %s", item[1])
                 if i & 255 == 255 and clock() > deadline:
@@ -273,12 +283,7 @@ class RuleEngine:
         if kind == _MESSAGE:
             message: Message = data
             found = self._by_broker_topic.get(message.topic) or self._for_message(tenant_id, message.topic)
-            topic, rules, need, runs = found
-            if rules:
-                columns = self._columns.build(tenant_id, message, topic, received_at, need)
-                for loaded, steps in runs:
-                    if loaded.rule.id != origin:
-                        self._apply(tenant_id, loaded, columns, steps)
+            found[4](message, received_at, origin)
             return
         if kind == _EVENT:
             event_topic, given = data
@@ -305,7 +310,15 @@ class RuleEngine:
             topic = _client_topic(broker_topic, tenant_id)
             rules = self._rules_for(tenant_id, topic)
             runs = [(loaded, self._steps_of(tenant_id, loaded)) for loaded in rules]
-            found = (topic, rules, need_of(rules), runs)
+            need = need_of(rules)
+            runner: Runner = _no_rule
+            if rules:
+                key = tuple(id(loaded) for loaded in rules)
+                fusion = self._fusions.get(key)
+                if fusion is None:
+                    fusion = self._fusions[key] = Fusion(self, tenant_id, runs, need)
+                runner = fusion.runner(topic)
+            found = (topic, rules, need, runs, runner)
             if len(self._by_broker_topic) >= 10_000:
                 self._by_broker_topic.clear()
             self._by_broker_topic[broker_topic] = found
@@ -371,7 +384,7 @@ class RuleEngine:
     # ------------------------------------------------------------------------------------------ rules
 
     def _apply(
-        self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any], steps: _Steps | None = None
+        self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any], steps: Steps | None = None
     ) -> None:
         metrics = loaded.metrics
         metrics.matched += 1
@@ -379,7 +392,7 @@ class RuleEngine:
             outputs = loaded.compiled.function(columns)
         except Exception as exc:  # RuleRuntimeError, or what a function raised (CompiledRule.run's cases)
             metrics.failed_exception += 1
-            log.debug("rule %s of tenant %s failed: %s", loaded.rule.id, tenant_id, exc)
+            self._rule_failed(tenant_id, loaded, exc)
             return
         if not outputs:
             metrics.failed_no_result += 1
@@ -387,36 +400,51 @@ class RuleEngine:
         metrics.passed += 1
         if steps is None:
             steps = self._steps_of(tenant_id, loaded)
-        rule_id = loaded.rule.id
+        act = self._act
         for output in outputs:
             for action, plan in steps:
-                try:
-                    if plan is not None:
-                        self._republish(tenant_id, rule_id, plan, output)
-                    elif type(action) is Sink:
-                        sinks = self.sinks
-                        if sinks is None or not sinks.offer(
-                            tenant_id, action.id, output, columns.get("clientid")
-                        ):
-                            metrics.actions_failed_out_of_service += 1
-                            raise ActionFailed("out of service (no such action, stopped, or its buffer full)")
-                    else:
-                        assert isinstance(action, Console)
-                        log.info("rule %s of tenant %s: %s", loaded.rule.id, tenant_id, to_json(output))
-                except ActionFailed as exc:
-                    metrics.actions_failed += 1
-                    if type(action) is Sink:  # counted and logged by the action (once per state change)
-                        continue
-                    log.info("rule %s of tenant %s: action %s failed: %s", loaded.rule.id, tenant_id,
-                             action.function, exc)  # fmt: skip
-                except Exception:
-                    metrics.actions_failed += 1
-                    log.exception("rule %s of tenant %s: action %s failed", loaded.rule.id, tenant_id,
-                                  action.function)  # fmt: skip
-                else:
-                    metrics.actions_success += 1
+                act(tenant_id, loaded, action, plan, output, columns)
 
-    def _steps_of(self, tenant_id: str, loaded: LoadedRule) -> _Steps:
+    def _act(self, tenant_id: str, loaded: LoadedRule, action: Action, plan: RepublishPlan | None,
+             output: dict[str, Any], columns: dict[str, Any]) -> None:  # fmt: skip
+        """One action on one output of a rule, counted in its metrics."""
+        metrics = loaded.metrics
+        try:
+            if plan is not None:
+                self._republish(tenant_id, loaded.rule.id, plan, output)
+            elif type(action) is Sink:
+                sinks = self.sinks
+                if sinks is None or not sinks.offer(tenant_id, action.id, output, columns.get("clientid")):
+                    metrics.actions_failed_out_of_service += 1
+                    raise ActionFailed("out of service (no such action, stopped, or its buffer full)")
+            else:
+                assert isinstance(action, Console)
+                log.info("rule %s of tenant %s: %s", loaded.rule.id, tenant_id, to_json(output))
+        except ActionFailed as exc:
+            metrics.actions_failed += 1
+            self._action_failed(tenant_id, loaded, action, exc)
+        except Exception:
+            metrics.actions_failed += 1
+            self._action_failed(tenant_id, loaded, action, None)
+        else:
+            metrics.actions_success += 1
+
+    @staticmethod
+    def _rule_failed(tenant_id: str, loaded: LoadedRule, exc: Exception) -> None:
+        log.debug("rule %s of tenant %s failed: %s", loaded.rule.id, tenant_id, exc)
+
+    @staticmethod
+    def _action_failed(tenant_id: str, loaded: LoadedRule, action: Action, exc: ActionFailed | None) -> None:
+        """Logs an action's failure (`exc` None: an unexpected one, logged with its traceback; a sink's is
+        counted and logged by the sink, once per change of its state)."""
+        if exc is None:
+            log.exception("rule %s of tenant %s: action %s failed", loaded.rule.id, tenant_id,
+                          action.function)  # fmt: skip
+        elif type(action) is not Sink:
+            log.info("rule %s of tenant %s: action %s failed: %s", loaded.rule.id, tenant_id,
+                     action.function, exc)  # fmt: skip
+
+    def _steps_of(self, tenant_id: str, loaded: LoadedRule) -> Steps:
         """The rule's actions, each with its republish plan (or None), made once per loaded rule."""
         found = self._steps.get(id(loaded))
         if found is None or found[0] is not loaded:
@@ -443,6 +471,25 @@ class RuleEngine:
             broker.route(Message(topic, payload, qos, retain, properties, expires_at, None))
         finally:
             self._republishing = None
+
+    def _route_of(
+        self, tenant_id: str, plan: RepublishPlan, rule_id: str, output: dict[str, Any], value: object
+    ) -> tuple[str, str]:
+        """For the fused path: the broker's topic of a republish (a one-placeholder topic) and what
+        `_republishing` is while it is routed (the rule, or nobody when no rule takes the topic), kept in
+        the plan for the value of its key."""
+        topic = plan._topic(output, value)
+        found = self._by_broker_topic.get(topic) or self._for_message(tenant_id, topic)
+        route = (topic, rule_id if found[1] else _NOBODY)
+        if type(value) is str:
+            if len(plan.routes) >= 10_000:
+                plan.routes.clear()
+            plan.routes[value] = route
+        return route
+
+
+def _no_rule(message: Message, received_at: int, origin: str | None) -> None:
+    """The runner of a topic no rule takes."""
 
 
 def _connection_event(action: str, record: ConnectionRecord) -> tuple[str, dict[str, Any]]:
