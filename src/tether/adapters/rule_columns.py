@@ -17,7 +17,7 @@ from tether.rules.service import LoadedRule
 
 from .rule_republish import template_keys
 
-__all__ = ["NOT_RETAINED", "RETAINED", "MessageColumns", "Need", "need_of", "pub_props"]
+__all__ = ["COLUMNS", "NOT_RETAINED", "RETAINED", "MessageColumns", "Need", "need_of", "pub_props"]
 
 RETAINED = {"retain": True, "dup": False}
 NOT_RETAINED = {"retain": False, "dup": False}
@@ -25,6 +25,8 @@ NOT_RETAINED = {"retain": False, "dup": False}
 _BASE = frozenset({"topic", "node", "event", "clientid", "username", "peerhost"})
 _CONNECTION = frozenset({"username", "peerhost"})
 _EXTRA = ("payload", "id", "qos", "flags", "timestamp", "publish_received_at", "pub_props")
+#: Every column a message may have.
+COLUMNS = _BASE | frozenset(_EXTRA)
 
 
 class Need:
@@ -98,7 +100,7 @@ class MessageColumns:
             if name == "payload":
                 payload = message.payload
                 try:
-                    columns["payload"] = str(payload, "utf-8")
+                    columns["payload"] = payload.decode() if type(payload) is bytes else str(payload, "utf-8")
                 except UnicodeDecodeError:
                     columns["payload"] = bytes(payload)
             elif name == "id":
@@ -169,7 +171,7 @@ def _payload(message: Message) -> str | bytes:
     """Text when it is UTF-8, else the bytes."""
     payload = message.payload
     try:
-        return str(payload, "utf-8")
+        return payload.decode() if type(payload) is bytes else str(payload, "utf-8")
     except UnicodeDecodeError:
         return bytes(payload)
 

@@ -26,9 +26,10 @@ from tether.broker.message import Message
 from tether.mqtt.properties import EMPTY_PROPERTIES
 from tether.rules.models import Republish
 from tether.rules.service import LoadedRule
+from tether.rules.syntax import Select, Star
 from tether.rules.values import to_str
 
-from .rule_columns import NOT_RETAINED, RETAINED, Need, pub_props
+from .rule_columns import COLUMNS, NOT_RETAINED, RETAINED, Need, pub_props
 from .rule_republish import ActionFailed, RepublishPlan, properties_of
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Fusion", "Runner"]
 
-#: run(message, received at (ms), the rule whose republished copy it is or None).
+#: run(message, received at (time.time_ns()), the rule whose republished copy it is or None).
 Runner = Callable[[Message, int, "str | None"], None]
 #: A rule's actions, each with its republish plan (None for the others).
 Steps = list[tuple[Any, RepublishPlan | None]]
@@ -64,7 +65,7 @@ class Fusion:
             "_act": engine._act, "_rule_failed": engine._rule_failed, "_action_failed": engine._action_failed,
             "_route_of": engine._route_of,
         }  # fmt: skip
-        lines = ["def _make(topic, bases, base_of):", "    def _run(message, received_at, origin):"]
+        lines = ["def _make(topic, bases, base_of):", "    def _run(message, received_ns, origin):"]
         lines += ["        " + line for line in self._columns()]
         for i, (loaded, steps) in enumerate(runs):
             lines += ["        " + line for line in _rule(i, loaded, steps, space)]
@@ -94,7 +95,7 @@ class Fusion:
         need = self.need
         if need is None or not self.inline:
             return [
-                "c = _build(_T, message, topic, received_at, _need)",
+                "c = _build(_T, message, topic, received_ns // 1000000, _need)",
                 "p = message.payload",
                 "pt = c.get('payload', _NO)",
             ]
@@ -106,12 +107,16 @@ class Fusion:
             ]
         else:
             lines += ["c = {}"]
-        lines += ["p = message.payload", "pt = _NO"]
+        lines += ["p = message.payload"]
+        if {"id", "timestamp", "publish_received_at"} & set(need.extra):
+            lines += ["received_at = received_ns // 1000000"]
+        if "payload" not in need.extra:
+            lines += ["pt = _NO"]
         for name in need.extra:
-            if name == "payload":
+            if name == "payload":  # text when it is UTF-8, else the bytes
                 lines += [
                     "try:",
-                    "    pt = str(p, 'utf-8')",
+                    "    pt = p.decode() if type(p) is bytes else str(p, 'utf-8')",
                     "except UnicodeDecodeError:",
                     "    pt = bytes(p)",
                     "c['payload'] = pt",
@@ -160,7 +165,9 @@ def _rule(i: int, loaded: LoadedRule, steps: Steps, space: dict[str, Any]) -> li
         name = f"{i}_{j}"
         space[f"_A{name}"], space[f"_P{name}"] = action, plan
         if plan is not None and plan.simple is not None:
-            actions += _republish(name, i, plan, space)
+            # A bare `SELECT *` gives the columns: a key no column has is not there.
+            bare = _bare(loaded) and plan.simple[2] not in COLUMNS
+            actions += _republish(name, i, plan, space, bare)
         else:
             actions += [f"_act(_T, _L{i}, _A{name}, _P{name}, o, c)"]
     if one:
@@ -170,8 +177,17 @@ def _rule(i: int, loaded: LoadedRule, steps: Steps, space: dict[str, Any]) -> li
     return lines
 
 
-def _republish(name: str, i: int, plan: RepublishPlan, space: dict[str, Any]) -> list[str]:
-    """A republish of the common shape (RepublishPlan.simple) on the output `o`, inline."""
+def _bare(loaded: LoadedRule) -> bool:
+    """Whether the rule is a bare `SELECT *` (its output is the columns)."""
+    statement = loaded.compiled.statement
+    return (
+        isinstance(statement, Select) and len(statement.fields) == 1 and isinstance(statement.fields[0], Star)
+    )
+
+
+def _republish(name: str, i: int, plan: RepublishPlan, space: dict[str, Any], bare: bool) -> list[str]:
+    """A republish of the common shape (RepublishPlan.simple) on the output `o`, inline (`bare`: the output
+    has no user properties)."""
     assert plan.simple is not None and isinstance(plan.action, Republish)
     topic_key, payload_key, user_key, qos, retain = plan.simple
     space[f"_R{name}"] = plan.routes
@@ -191,7 +207,7 @@ def _republish(name: str, i: int, plan: RepublishPlan, space: dict[str, Any]) ->
         "        d = d.encode()",
         "    elif type(d) is not bytes:",
         "        d = _to_str(d).encode()",
-        f"    if o.get({user_key!r}) is None:",
+        "    if True:" if bare else f"    if o.get({user_key!r}) is None:",
         "        pp = _EMPTY",
         "        x = None",
         "    else:",

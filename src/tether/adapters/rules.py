@@ -76,7 +76,7 @@ _PLATFORM_RESOURCES = frozenset(
 #: their steps, and what runs them on a message (adapters/rule_fused.py).
 _ForTopic = tuple[str, list[LoadedRule], Need | None, list[tuple[LoadedRule, Steps]], Runner]
 
-# Queue items: (kind, tenant, data, origin rule id, received at ms).
+# Queue items: (kind, tenant, data, origin rule id, received at: in ms, and for a message in ns).
 _MESSAGE = 0
 _EVENT = 1
 _DOMAIN = 2
@@ -101,6 +101,8 @@ class RuleEngine:
         self._message_tenants: set[str] = set()
         self._event_tenants: set[str] = set()
         self._matching: dict[tuple[str, str], list[LoadedRule]] = {}
+        #: By the broker's topic: its tenant if that has rules on topics, else "" (the tap's lookup).
+        self._tap_tenants: dict[str, str] = {}
         #: By the broker's topic: the topic as the tenant's clients see it, its rules, the columns they read.
         self._by_broker_topic: dict[str, _ForTopic] = {}
         self._columns = MessageColumns(node, self._connection)
@@ -163,6 +165,7 @@ class RuleEngine:
         self._by_broker_topic.clear()
         self._steps.clear()
         self._fusions.clear()
+        self._tap_tenants.clear()
 
     @property
     def queued(self) -> int:
@@ -204,16 +207,17 @@ class RuleEngine:
                 metrics.failed_dropped += 1
 
     def _tap(self, message: Message) -> None:
-        """Every routed message (on the broker's path: what `_put` does, inline)."""
-        topic = message.topic
-        if not topic.startswith(_TENANT):
-            return
+        """Every routed message (on the broker's path: what `_put` does, inline). The item holds the time
+        in ns (the runner makes it ms when a column needs it)."""
         origin = self._republishing
         if origin is _NOBODY:
             return  # a rule's republish that no rule takes
-        tenant_id = topic[8 : topic.find("/", 8)]
-        if tenant_id in self._message_tenants:
-            item = (_MESSAGE, tenant_id, message, origin, _time_ns() // 1_000_000)
+        topic = message.topic
+        tenant_id = self._tap_tenants.get(topic)
+        if tenant_id is None:
+            tenant_id = self._tap_tenant(topic)
+        if tenant_id:
+            item = (_MESSAGE, tenant_id, message, origin, _time_ns())
             queue = self._queue
             if len(queue) >= self.max_queue:
                 self._drop(item)
@@ -222,6 +226,16 @@ class RuleEngine:
             if self._idle:
                 self._idle = False
                 self._wake.set()  # type: ignore[union-attr]
+
+    def _tap_tenant(self, topic: str) -> str:
+        """The tenant of a broker's topic when it has rules on topics, else "" (kept by topic)."""
+        tenant_id = topic[8 : topic.find("/", 8)] if topic.startswith(_TENANT) else ""
+        if tenant_id not in self._message_tenants:
+            tenant_id = ""
+        if len(self._tap_tenants) >= 10_000:
+            self._tap_tenants.clear()
+        self._tap_tenants[topic] = tenant_id
+        return tenant_id
 
     def emit(
         self, tenant_id: str, event_topic: str, columns: dict[str, Any] | Callable[[], dict[str, Any]]
