@@ -330,6 +330,8 @@ class RuleEngine:
                 key = tuple(id(loaded) for loaded in rules)
                 fusion = self._fusions.get(key)
                 if fusion is None:
+                    if len(self._fusions) >= 1_000:
+                        self._fusions.clear()
                     fusion = self._fusions[key] = Fusion(self, tenant_id, runs, need)
                 runner = fusion.runner(topic)
             found = (topic, rules, need, runs, runner)
