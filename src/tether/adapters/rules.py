@@ -94,9 +94,11 @@ class RuleEngine:
         self.dropped = 0
         self.broker: Broker | None = None
         self._queue: deque[tuple[int, str, Any, str | None, int]] = deque()
-        self._wake: asyncio.Event | None = None
-        self._idle = False  # the worker waits on `_wake` (set only then: a method call less per input)
-        self._task: asyncio.Task[None] | None = None
+        #: The worker (`_drain`) is idle: the next input schedules it (a test less per input than asking
+        #: whether it is scheduled). False until installed and once closed.
+        self._idle = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled: asyncio.Handle | None = None
         #: Tenants with an enabled rule on topics / on $events, and the rules that match (tenant, topic).
         self._message_tenants: set[str] = set()
         self._event_tenants: set[str] = set()
@@ -125,7 +127,6 @@ class RuleEngine:
         self._client_events.install(broker, hooks)
         if self.sinks is not None:
             self.sinks.start()
-        self._wake = asyncio.Event()
         self._closers.append(broker.add_tap(self._tap))
         self._closers.append(
             self.events.subscribe(
@@ -136,7 +137,11 @@ class RuleEngine:
         self._closers.append(lambda: self.rules.listeners.remove(self._rules_changed))
         for tenant_id in self.rules.tenants():
             self._rules_changed(tenant_id)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rule-engine")
+        self._loop = asyncio.get_running_loop()
+        if self._queue:
+            self._wake_worker()
+        else:
+            self._idle = True
         return self.close
 
     def close(self) -> Awaitable[None] | None:
@@ -145,9 +150,10 @@ class RuleEngine:
             closer()
         self._closers.clear()
         self._client_events.close()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._idle, self._loop = False, None
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
         self.broker = None
         return self.sinks.stop() if self.sinks is not None else None
 
@@ -183,8 +189,7 @@ class RuleEngine:
             return
         self._queue.append(item)
         if self._idle:
-            self._idle = False
-            self._wake.set()  # type: ignore[union-attr]
+            self._wake_worker()
 
     def _drop(self, item: tuple[int, str, Any, str | None, int]) -> None:
         """An input the full queue cannot take: counted in the engine's total and in the metrics of each rule
@@ -224,8 +229,7 @@ class RuleEngine:
                 return
             queue.append(item)
             if self._idle:
-                self._idle = False
-                self._wake.set()  # type: ignore[union-attr]
+                self._wake_worker()
 
     def _tap_tenant(self, topic: str) -> str:
         """The tenant of a broker's topic when it has rules on topics, else "" (kept by topic)."""
@@ -259,23 +263,20 @@ class RuleEngine:
 
     # ------------------------------------------------------------------------------------------ worker
 
-    async def _run(self) -> None:
-        """Each turn handles what arrived since the last one (so the engine keeps pace with the broker, which
-        reads many messages per turn), for at most `_TURN` seconds (so the loop stays responsive)."""
-        wake = self._wake
-        assert wake is not None
+    def _drain(self) -> None:
+        """One turn of the worker, a callback of the event loop: handles what arrived since the last turn (so
+        the engine keeps pace with the broker, which reads many messages per turn), for at most `_TURN`
+        seconds (so the loop stays responsive), then comes again after what is ready to run, or goes idle
+        (the next input schedules it: a callback costs much less than waking a task, which at a moderate
+        rate the worker would do every few messages)."""
+        self._scheduled = None
         queue = self._queue
         clock = time.perf_counter
         handle = self._handle
         by_topic = self._by_broker_topic  # (cleared, never replaced)
         for_message = self._for_message
-        while True:
-            if not queue:
-                wake.clear()
-                self._idle = True
-                await wake.wait()
-                continue
-            deadline = clock() + _TURN
+        deadline = clock() + _TURN
+        try:
             for i in range(len(queue)):
                 item = queue.popleft()
                 try:
@@ -289,8 +290,17 @@ class RuleEngine:
                     log.exception("rule engine failed on an input of tenant %s", item[1])
                 if i & 255 == 255 and clock() > deadline:
                     break
-            if queue:
-                await asyncio.sleep(0)
+        finally:
+            if not queue:
+                self._idle = True
+            elif self._loop is not None:
+                self._scheduled = self._loop.call_soon(self._drain)
+
+    def _wake_worker(self) -> None:
+        """The first input since the worker went idle."""
+        self._idle = False
+        if self._loop is not None:
+            self._scheduled = self._loop.call_soon(self._drain)
 
     def _handle(self, item: tuple[int, str, Any, str | None, int]) -> None:
         kind, tenant_id, data, origin, received_at = item
