@@ -3,7 +3,7 @@
 applied to a 64-byte JSON message of a publisher, as the engine's worker does (columns, the compiled rule,
 the republish plan, routing the copy through a broker with no subscriber to it); `tap+engine` adds the
 engine's tap on the broker's path (the message put in the engine's queue), i.e. all a message costs;
-`tap+worker` the same through the engine's worker task (the loop that takes the queue's messages: a whole
+`tap+worker` the same through the engine's worker (the loop that takes the queue's messages: a whole
 queue of them tapped, then the worker left to empty it: a deeper queue than a server's, so colder caches).
 
     .venv/bin/python bench/rule_engine_cost.py              # 100,000 messages, best of 5, CPU time

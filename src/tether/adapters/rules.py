@@ -3,8 +3,9 @@ events, after they are accepted, never in the publisher's acknowledgement path.
 
 Sources, all per tenant:
 * messages: the broker shows every routed message to a tap (`Broker.add_tap`), which only puts it in a
-  bounded queue when its tenant has a rule on topics; the worker task matches the topic as the tenant's
-  clients see it (mountpoint and private prefix removed) against each rule's FROM (spec 4.7 topic matching);
+  bounded queue when its tenant has a rule on topics; the worker (`_drain`) matches the topic as the
+  tenant's clients see it (mountpoint and private prefix removed) against each rule's FROM (spec 4.7 topic
+  matching) and runs the rules that take it through one function generated for them (adapters/rule_fused.py);
 * platform events `$events/tether/...`: the domain's EventBus (measurements, events, alarms, operations,
   devices), so a measurement from SmartREST, Xyte or REST is the same event; the bus is told which tenants
   want them, so writers build no events nobody reads;
