@@ -20,7 +20,7 @@ does is what the engine's separate steps do, to the letter:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tether.broker.message import Message
 from tether.mqtt.properties import EMPTY_PROPERTIES
@@ -29,13 +29,10 @@ from tether.rules.service import LoadedRule
 from tether.rules.syntax import Select, Star
 from tether.rules.values import to_str
 
-from .rule_columns import COLUMNS, NOT_RETAINED, RETAINED, Need, pub_props
+from .rule_columns import COLUMNS, NOT_RETAINED, RETAINED, MessageColumns, Need, pub_props
 from .rule_republish import ActionFailed, RepublishPlan, properties_of
 
-if TYPE_CHECKING:
-    from .rules import RuleEngine
-
-__all__ = ["Fusion", "Runner"]
+__all__ = ["Engine", "Fusion", "Runner", "Steps"]
 
 #: run(message, received at (time.time_ns()), the rule whose republished copy it is or None).
 Runner = Callable[[Message, int, "str | None"], None]
@@ -47,11 +44,31 @@ _SENDERS = 1_000
 _NO = object()  # the decoded payload when the columns were not built here
 
 
+class Engine(Protocol):
+    """What the generated code uses of the engine (adapters/rules.py's RuleEngine)."""
+
+    broker: Any
+    _republishing: str | None
+    _columns: MessageColumns
+
+    def _act(self, tenant_id: str, loaded: LoadedRule, action: Any, plan: RepublishPlan | None,
+             output: dict[str, Any], columns: dict[str, Any]) -> None: ...  # fmt: skip
+
+    @staticmethod
+    def _rule_failed(tenant_id: str, loaded: LoadedRule, exc: Exception) -> None: ...
+
+    @staticmethod
+    def _action_failed(tenant_id: str, loaded: LoadedRule, action: Any, exc: ActionFailed | None) -> None: ...
+
+    def _route_of(self, tenant_id: str, plan: RepublishPlan, rule_id: str, output: dict[str, Any],
+                  value: object) -> tuple[str, str]: ...  # fmt: skip
+
+
 class Fusion:
     """The generated function of one set of rules of a tenant (`runs`: each rule with its actions made
     ready), made into a runner per topic by :meth:`runner`."""
 
-    def __init__(self, engine: RuleEngine, tenant_id: str, runs: list[tuple[LoadedRule, Steps]],
+    def __init__(self, engine: Engine, tenant_id: str, runs: list[tuple[LoadedRule, Steps]],
                  need: Need | None) -> None:  # fmt: skip
         self.engine = engine
         self.tenant_id = tenant_id

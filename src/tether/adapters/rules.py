@@ -515,7 +515,7 @@ class RuleEngine:
         return route
 
 
-def _no_rule(message: Message, received_at: int, origin: str | None) -> None:
+def _no_rule(message: Message, received_ns: int, origin: str | None) -> None:
     """The runner of a topic no rule takes."""
 
 
