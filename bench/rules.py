@@ -11,7 +11,7 @@ generator of mqtt_broker.py, logged in as the tenant administrator (rules are a 
             rate at which everything offered is delivered and the rule sees every message (no drops)
 
 The phases alternate (`--rounds`, default 2: no-rule, rule, no-rule, rule) and the figures are their means.
-Rules run after the messages are accepted, on a worker task fed by a bounded queue: when the engine falls
+Rules run after the messages are accepted, on a worker fed by a bounded queue: when the engine falls
 behind, inputs are dropped and counted (matched/s below the input rate shows it), the broker is not slowed.
 
     .venv/bin/python bench/rules.py

@@ -17,14 +17,16 @@ from tether.rules.service import LoadedRule
 
 from .rule_republish import template_keys
 
-__all__ = ["MessageColumns", "Need", "need_of"]
+__all__ = ["COLUMNS", "NOT_RETAINED", "RETAINED", "MessageColumns", "Need", "need_of", "pub_props"]
 
-_RETAINED = {"retain": True, "dup": False}
-_NOT_RETAINED = {"retain": False, "dup": False}
+RETAINED = {"retain": True, "dup": False}
+NOT_RETAINED = {"retain": False, "dup": False}
 #: Columns a message shares with the others of its publisher and topic, and those its connection gives.
 _BASE = frozenset({"topic", "node", "event", "clientid", "username", "peerhost"})
 _CONNECTION = frozenset({"username", "peerhost"})
 _EXTRA = ("payload", "id", "qos", "flags", "timestamp", "publish_received_at", "pub_props")
+#: Every column a message may have.
+COLUMNS = _BASE | frozenset(_EXTRA)
 
 
 class Need:
@@ -77,15 +79,15 @@ class MessageColumns:
             base = self._bases.get((sender, topic)) or self._base(tenant_id, sender, topic, False)
         if need is None:
             columns = base.copy()
-            self._id(columns, received_at)
+            columns["id"] = self.new_id(received_at)
             columns["payload"] = _payload(message)
             columns["qos"] = message.qos
             # shared: rules never change them
-            columns["flags"] = _RETAINED if message.retain else _NOT_RETAINED
+            columns["flags"] = RETAINED if message.retain else NOT_RETAINED
             columns["timestamp"] = columns["publish_received_at"] = received_at
             properties = message.properties
             if properties is not EMPTY_PROPERTIES:
-                props = _pub_props(properties)
+                props = pub_props(properties)
                 if props:
                     columns["pub_props"] = props
             return columns
@@ -98,28 +100,34 @@ class MessageColumns:
             if name == "payload":
                 payload = message.payload
                 try:
-                    columns["payload"] = str(payload, "utf-8")
+                    columns["payload"] = payload.decode() if type(payload) is bytes else str(payload, "utf-8")
                 except UnicodeDecodeError:
                     columns["payload"] = bytes(payload)
             elif name == "id":
-                self._id(columns, received_at)
+                columns["id"] = self.new_id(received_at)
             elif name == "qos":
                 columns["qos"] = message.qos
             elif name == "flags":
-                columns["flags"] = _RETAINED if message.retain else _NOT_RETAINED
+                columns["flags"] = RETAINED if message.retain else NOT_RETAINED
             elif name == "timestamp" or name == "publish_received_at":
                 columns[name] = received_at
             elif message.properties is not EMPTY_PROPERTIES:  # pub_props
-                props = _pub_props(message.properties)
+                props = pub_props(message.properties)
                 if props:
                     columns["pub_props"] = props
         return columns
 
-    def _id(self, columns: dict[str, Any], received_at: int) -> None:
+    def new_id(self, received_at: int) -> str:
+        """A message's `id`: its time and a sequence number, in hex."""
         self._seq = seq = self._seq + 1
         if received_at != self._id_ms:  # the id's first half changes once a millisecond
             self._id_ms, self._id_prefix = received_at, f"{received_at:016X}"
-        columns["id"] = self._id_prefix + f"{seq:016X}"
+        return self._id_prefix + f"{seq:016X}"
+
+    def base(self, tenant_id: str, sender: str | None, topic: str) -> dict[str, Any]:
+        """The columns a message shares with the others of its publisher and topic, as read when first
+        asked (the connection's username and peerhost are not checked again: see `build`). Do not change."""
+        return self._bases.get((sender, topic)) or self._base(tenant_id, sender, topic, False)
 
     def _base(self, tenant_id: str, sender: str | None, topic: str, check: bool) -> dict[str, Any]:
         """`check`: make sure the publisher's connection is the one its columns were read from (username and
@@ -163,12 +171,12 @@ def _payload(message: Message) -> str | bytes:
     """Text when it is UTF-8, else the bytes."""
     payload = message.payload
     try:
-        return str(payload, "utf-8")
+        return payload.decode() if type(payload) is bytes else str(payload, "utf-8")
     except UnicodeDecodeError:
         return bytes(payload)
 
 
-def _pub_props(properties: Properties) -> dict[str, Any]:
+def pub_props(properties: Properties) -> dict[str, Any]:
     """A PUBLISH's properties under EMQX's names (`pub_props.'User-Property'.key`)."""
     props: dict[str, Any] = {}
     for name, attribute in MQTT_PROPERTIES.items():

@@ -11,7 +11,7 @@ from tether.mqtt.topics import topic_name_problem
 from tether.rules.models import MQTT_PROPERTIES, Republish
 from tether.rules.values import to_json, to_str
 
-__all__ = ["ActionFailed", "RepublishPlan", "template_keys"]
+__all__ = ["ActionFailed", "RepublishPlan", "properties_of", "template_keys"]
 
 
 class RepublishPlan:
@@ -20,8 +20,8 @@ class RepublishPlan:
     `mountpoint` (the broker's topics)."""
 
     __slots__ = (
-        "action", "mountpoint", "payload_key", "qos", "retain", "simple", "topic", "topic_key", "topics",
-        "user_key",
+        "action", "mountpoint", "payload_key", "qos", "retain", "routes", "simple", "topic", "topic_key",
+        "topics", "user_key",
     )  # fmt: skip
 
     def __init__(self, action: Republish, mountpoint: str) -> None:
@@ -34,6 +34,8 @@ class RepublishPlan:
         single = len(keys) == 1 and all(isinstance(p, str) or len(p) == 1 for p in action.topic.parts)
         self.topic_key = keys[0] if single else None
         self.topics: dict[object, str] = {}
+        #: For the engine's fused path, by the value of the key: the topic and whether a rule takes it.
+        self.routes: dict[str, tuple[str, str]] = {}
         self.qos = _qos(action.qos.render({})) if action.qos.is_constant else None
         self.retain = _flag(action.retain.render({})) if action.retain.is_constant else None
         # No MQTT properties and user properties of one key (`${user_properties}` by default): the output
@@ -75,7 +77,7 @@ class RepublishPlan:
                 payload = to_str(data).encode()
             if output.get(user_key) is None:
                 return topic, payload, qos, retain, EMPTY_PROPERTIES
-            return topic, payload, qos, retain, _properties(self.action, output)
+            return topic, payload, qos, retain, properties_of(self.action, output)
         action = self.action
         topic = self.topic
         if topic is None:
@@ -108,7 +110,7 @@ class RepublishPlan:
         if self.user_key is not None and output.get(self.user_key) is None:
             properties = EMPTY_PROPERTIES
         else:
-            properties = _properties(action, output)
+            properties = properties_of(action, output)
         return topic, payload, qos, retain, properties
 
     def _topic(self, output: dict[str, Any], value: object) -> str:
@@ -158,7 +160,7 @@ def _flag(value: object) -> bool:
     raise ActionFailed(f"retain must be true or false, not {value!r}")
 
 
-def _properties(action: Republish, output: dict[str, Any]) -> Properties:
+def properties_of(action: Republish, output: dict[str, Any]) -> Properties:
     values: dict[str, Any] = {}
     user = action.user_properties.value(output)
     if user is None and not action.mqtt_properties:

@@ -3,8 +3,9 @@ events, after they are accepted, never in the publisher's acknowledgement path.
 
 Sources, all per tenant:
 * messages: the broker shows every routed message to a tap (`Broker.add_tap`), which only puts it in a
-  bounded queue when its tenant has a rule on topics; the worker task matches the topic as the tenant's
-  clients see it (mountpoint and private prefix removed) against each rule's FROM (spec 4.7 topic matching);
+  bounded queue when its tenant has a rule on topics; the worker (`_drain`) matches the topic as the
+  tenant's clients see it (mountpoint and private prefix removed) against each rule's FROM (spec 4.7 topic
+  matching) and runs the rules that take it through one function generated for them (adapters/rule_fused.py);
 * platform events `$events/tether/...`: the domain's EventBus (measurements, events, alarms, operations,
   devices), so a measurement from SmartREST, Xyte or REST is the same event; the bus is told which tenants
   want them, so writers build no events nobody reads;
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from tether.adapters.namespaces import tenant_mountpoint
 from tether.adapters.rule_columns import MessageColumns, Need, need_of
+from tether.adapters.rule_fused import Fusion, Runner, Steps
 from tether.adapters.rule_republish import ActionFailed, RepublishPlan
 from tether.adapters.rule_sources import ClientEvents, shadow_columns
 from tether.broker import Broker
@@ -71,12 +73,11 @@ _PLATFORM_RESOURCES = frozenset(
     {"measurements", "events", "alarms", "operations", "managedobjects", PRESENCE_RESOURCE, SHADOWS}
 )
 
-#: A rule's actions, each with its republish plan (None for the others).
-_Steps = list[tuple[Action, RepublishPlan | None]]
-#: By the broker's topic: the topic as the clients see it, the rules, the columns they read, the rules' steps.
-_ForTopic = tuple[str, list[LoadedRule], Need | None, list[tuple[LoadedRule, _Steps]]]
+#: By the broker's topic: the topic as the clients see it, the rules, the columns they read, the rules with
+#: their steps, and what runs them on a message (adapters/rule_fused.py).
+_ForTopic = tuple[str, list[LoadedRule], Need | None, list[tuple[LoadedRule, Steps]], Runner]
 
-# Queue items: (kind, tenant, data, origin rule id, received at ms).
+# Queue items: (kind, tenant, data, origin rule id, received at: in ms, and for a message in ns).
 _MESSAGE = 0
 _EVENT = 1
 _DOMAIN = 2
@@ -94,13 +95,17 @@ class RuleEngine:
         self.dropped = 0
         self.broker: Broker | None = None
         self._queue: deque[tuple[int, str, Any, str | None, int]] = deque()
-        self._wake: asyncio.Event | None = None
-        self._idle = False  # the worker waits on `_wake` (set only then: a method call less per input)
-        self._task: asyncio.Task[None] | None = None
+        #: The worker (`_drain`) is idle: the next input schedules it (a test less per input than asking
+        #: whether it is scheduled). False until installed and once closed.
+        self._idle = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled: asyncio.Handle | None = None
         #: Tenants with an enabled rule on topics / on $events, and the rules that match (tenant, topic).
         self._message_tenants: set[str] = set()
         self._event_tenants: set[str] = set()
         self._matching: dict[tuple[str, str], list[LoadedRule]] = {}
+        #: By the broker's topic: its tenant if that has rules on topics, else "" (the tap's lookup).
+        self._tap_tenants: dict[str, str] = {}
         #: By the broker's topic: the topic as the tenant's clients see it, its rules, the columns they read.
         self._by_broker_topic: dict[str, _ForTopic] = {}
         self._columns = MessageColumns(node, self._connection)
@@ -108,7 +113,9 @@ class RuleEngine:
         self._republishing: str | None = None
         self._closers: list[Callable[[], None]] = []
         #: By id() of a loaded rule: it, and its actions each with its republish plan (or None).
-        self._steps: dict[int, tuple[LoadedRule, _Steps]] = {}
+        self._steps: dict[int, tuple[LoadedRule, Steps]] = {}
+        #: By the ids of a set of loaded rules (kept alive by `_by_broker_topic`'s runs): its fused code.
+        self._fusions: dict[tuple[int, ...], Fusion] = {}
         self._client_events = ClientEvents(self)
 
     # ------------------------------------------------------------------------------------------ life
@@ -121,7 +128,6 @@ class RuleEngine:
         self._client_events.install(broker, hooks)
         if self.sinks is not None:
             self.sinks.start()
-        self._wake = asyncio.Event()
         self._closers.append(broker.add_tap(self._tap))
         self._closers.append(
             self.events.subscribe(
@@ -132,7 +138,11 @@ class RuleEngine:
         self._closers.append(lambda: self.rules.listeners.remove(self._rules_changed))
         for tenant_id in self.rules.tenants():
             self._rules_changed(tenant_id)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rule-engine")
+        self._loop = asyncio.get_running_loop()
+        if self._queue:
+            self._wake_worker()
+        else:
+            self._idle = True
         return self.close
 
     def close(self) -> Awaitable[None] | None:
@@ -141,9 +151,10 @@ class RuleEngine:
             closer()
         self._closers.clear()
         self._client_events.close()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._idle, self._loop = False, None
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
         self.broker = None
         return self.sinks.stop() if self.sinks is not None else None
 
@@ -160,6 +171,8 @@ class RuleEngine:
         self._matching = {key: rules for key, rules in self._matching.items() if key[0] != tenant_id}
         self._by_broker_topic.clear()
         self._steps.clear()
+        self._fusions.clear()
+        self._tap_tenants.clear()
 
     @property
     def queued(self) -> int:
@@ -177,8 +190,7 @@ class RuleEngine:
             return
         self._queue.append(item)
         if self._idle:
-            self._idle = False
-            self._wake.set()  # type: ignore[union-attr]
+            self._wake_worker()
 
     def _drop(self, item: tuple[int, str, Any, str | None, int]) -> None:
         """An input the full queue cannot take: counted in the engine's total and in the metrics of each rule
@@ -201,24 +213,34 @@ class RuleEngine:
                 metrics.failed_dropped += 1
 
     def _tap(self, message: Message) -> None:
-        """Every routed message (on the broker's path: what `_put` does, inline)."""
-        topic = message.topic
-        if not topic.startswith(_TENANT):
-            return
+        """Every routed message (on the broker's path: what `_put` does, inline). The item holds the time
+        in ns (the runner makes it ms when a column needs it)."""
         origin = self._republishing
         if origin is _NOBODY:
             return  # a rule's republish that no rule takes
-        tenant_id = topic[8 : topic.find("/", 8)]
-        if tenant_id in self._message_tenants:
-            item = (_MESSAGE, tenant_id, message, origin, _time_ns() // 1_000_000)
+        topic = message.topic
+        tenant_id = self._tap_tenants.get(topic)
+        if tenant_id is None:
+            tenant_id = self._tap_tenant(topic)
+        if tenant_id:
+            item = (_MESSAGE, tenant_id, message, origin, _time_ns())
             queue = self._queue
             if len(queue) >= self.max_queue:
                 self._drop(item)
                 return
             queue.append(item)
             if self._idle:
-                self._idle = False
-                self._wake.set()  # type: ignore[union-attr]
+                self._wake_worker()
+
+    def _tap_tenant(self, topic: str) -> str:
+        """The tenant of a broker's topic when it has rules on topics, else "" (kept by topic)."""
+        tenant_id = topic[8 : topic.find("/", 8)] if topic.startswith(_TENANT) else ""
+        if tenant_id not in self._message_tenants:
+            tenant_id = ""
+        if len(self._tap_tenants) >= 10_000:
+            self._tap_tenants.clear()
+        self._tap_tenants[topic] = tenant_id
+        return tenant_id
 
     def emit(
         self, tenant_id: str, event_topic: str, columns: dict[str, Any] | Callable[[], dict[str, Any]]
@@ -242,43 +264,51 @@ class RuleEngine:
 
     # ------------------------------------------------------------------------------------------ worker
 
-    async def _run(self) -> None:
-        """Each turn handles what arrived since the last one (so the engine keeps pace with the broker, which
-        reads many messages per turn), for at most `_TURN` seconds (so the loop stays responsive)."""
-        wake = self._wake
-        assert wake is not None
+    def _drain(self) -> None:
+        """One turn of the worker, a callback of the event loop: handles what arrived since the last turn (so
+        the engine keeps pace with the broker, which reads many messages per turn), for at most `_TURN`
+        seconds (so the loop stays responsive), then comes again after what is ready to run, or goes idle
+        (the next input schedules it: a callback costs much less than waking a task, which at a moderate
+        rate the worker would do every few messages)."""
+        self._scheduled = None
         queue = self._queue
         clock = time.perf_counter
         handle = self._handle
-        while True:
-            if not queue:
-                wake.clear()
-                self._idle = True
-                await wake.wait()
-                continue
-            deadline = clock() + _TURN
+        by_topic = self._by_broker_topic  # (cleared, never replaced)
+        for_message = self._for_message
+        deadline = clock() + _TURN
+        try:
             for i in range(len(queue)):
                 item = queue.popleft()
                 try:
-                    handle(item)
+                    if item[0] == _MESSAGE:  # what `_handle` does, inline (a call less a message)
+                        message = item[2]
+                        found = by_topic.get(message.topic) or for_message(item[1], message.topic)
+                        found[4](message, item[4], item[3])
+                    else:
+                        handle(item)
                 except Exception:  # one bad input must not stop the engine
                     log.exception("rule engine failed on an input of tenant %s", item[1])
                 if i & 255 == 255 and clock() > deadline:
                     break
-            if queue:
-                await asyncio.sleep(0)
+        finally:
+            if not queue:
+                self._idle = True
+            elif self._loop is not None:
+                self._scheduled = self._loop.call_soon(self._drain)
+
+    def _wake_worker(self) -> None:
+        """The first input since the worker went idle."""
+        self._idle = False
+        if self._loop is not None:
+            self._scheduled = self._loop.call_soon(self._drain)
 
     def _handle(self, item: tuple[int, str, Any, str | None, int]) -> None:
         kind, tenant_id, data, origin, received_at = item
         if kind == _MESSAGE:
             message: Message = data
             found = self._by_broker_topic.get(message.topic) or self._for_message(tenant_id, message.topic)
-            topic, rules, need, runs = found
-            if rules:
-                columns = self._columns.build(tenant_id, message, topic, received_at, need)
-                for loaded, steps in runs:
-                    if loaded.rule.id != origin:
-                        self._apply(tenant_id, loaded, columns, steps)
+            found[4](message, received_at, origin)
             return
         if kind == _EVENT:
             event_topic, given = data
@@ -305,7 +335,17 @@ class RuleEngine:
             topic = _client_topic(broker_topic, tenant_id)
             rules = self._rules_for(tenant_id, topic)
             runs = [(loaded, self._steps_of(tenant_id, loaded)) for loaded in rules]
-            found = (topic, rules, need_of(rules), runs)
+            need = need_of(rules)
+            runner: Runner = _no_rule
+            if rules:
+                key = tuple(id(loaded) for loaded in rules)
+                fusion = self._fusions.get(key)
+                if fusion is None:
+                    if len(self._fusions) >= 1_000:
+                        self._fusions.clear()
+                    fusion = self._fusions[key] = Fusion(self, tenant_id, runs, need)
+                runner = fusion.runner(topic)
+            found = (topic, rules, need, runs, runner)
             if len(self._by_broker_topic) >= 10_000:
                 self._by_broker_topic.clear()
             self._by_broker_topic[broker_topic] = found
@@ -371,7 +411,7 @@ class RuleEngine:
     # ------------------------------------------------------------------------------------------ rules
 
     def _apply(
-        self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any], steps: _Steps | None = None
+        self, tenant_id: str, loaded: LoadedRule, columns: dict[str, Any], steps: Steps | None = None
     ) -> None:
         metrics = loaded.metrics
         metrics.matched += 1
@@ -379,7 +419,7 @@ class RuleEngine:
             outputs = loaded.compiled.function(columns)
         except Exception as exc:  # RuleRuntimeError, or what a function raised (CompiledRule.run's cases)
             metrics.failed_exception += 1
-            log.debug("rule %s of tenant %s failed: %s", loaded.rule.id, tenant_id, exc)
+            self._rule_failed(tenant_id, loaded, exc)
             return
         if not outputs:
             metrics.failed_no_result += 1
@@ -387,36 +427,51 @@ class RuleEngine:
         metrics.passed += 1
         if steps is None:
             steps = self._steps_of(tenant_id, loaded)
-        rule_id = loaded.rule.id
+        act = self._act
         for output in outputs:
             for action, plan in steps:
-                try:
-                    if plan is not None:
-                        self._republish(tenant_id, rule_id, plan, output)
-                    elif type(action) is Sink:
-                        sinks = self.sinks
-                        if sinks is None or not sinks.offer(
-                            tenant_id, action.id, output, columns.get("clientid")
-                        ):
-                            metrics.actions_failed_out_of_service += 1
-                            raise ActionFailed("out of service (no such action, stopped, or its buffer full)")
-                    else:
-                        assert isinstance(action, Console)
-                        log.info("rule %s of tenant %s: %s", loaded.rule.id, tenant_id, to_json(output))
-                except ActionFailed as exc:
-                    metrics.actions_failed += 1
-                    if type(action) is Sink:  # counted and logged by the action (once per state change)
-                        continue
-                    log.info("rule %s of tenant %s: action %s failed: %s", loaded.rule.id, tenant_id,
-                             action.function, exc)  # fmt: skip
-                except Exception:
-                    metrics.actions_failed += 1
-                    log.exception("rule %s of tenant %s: action %s failed", loaded.rule.id, tenant_id,
-                                  action.function)  # fmt: skip
-                else:
-                    metrics.actions_success += 1
+                act(tenant_id, loaded, action, plan, output, columns)
 
-    def _steps_of(self, tenant_id: str, loaded: LoadedRule) -> _Steps:
+    def _act(self, tenant_id: str, loaded: LoadedRule, action: Action, plan: RepublishPlan | None,
+             output: dict[str, Any], columns: dict[str, Any]) -> None:  # fmt: skip
+        """One action on one output of a rule, counted in its metrics."""
+        metrics = loaded.metrics
+        try:
+            if plan is not None:
+                self._republish(tenant_id, loaded.rule.id, plan, output)
+            elif type(action) is Sink:
+                sinks = self.sinks
+                if sinks is None or not sinks.offer(tenant_id, action.id, output, columns.get("clientid")):
+                    metrics.actions_failed_out_of_service += 1
+                    raise ActionFailed("out of service (no such action, stopped, or its buffer full)")
+            else:
+                assert isinstance(action, Console)
+                log.info("rule %s of tenant %s: %s", loaded.rule.id, tenant_id, to_json(output))
+        except ActionFailed as exc:
+            metrics.actions_failed += 1
+            self._action_failed(tenant_id, loaded, action, exc)
+        except Exception:
+            metrics.actions_failed += 1
+            self._action_failed(tenant_id, loaded, action, None)
+        else:
+            metrics.actions_success += 1
+
+    @staticmethod
+    def _rule_failed(tenant_id: str, loaded: LoadedRule, exc: Exception) -> None:
+        log.debug("rule %s of tenant %s failed: %s", loaded.rule.id, tenant_id, exc)
+
+    @staticmethod
+    def _action_failed(tenant_id: str, loaded: LoadedRule, action: Action, exc: ActionFailed | None) -> None:
+        """Logs an action's failure (`exc` None: an unexpected one, logged with its traceback; a sink's is
+        counted and logged by the sink, once per change of its state)."""
+        if exc is None:
+            log.exception("rule %s of tenant %s: action %s failed", loaded.rule.id, tenant_id,
+                          action.function)  # fmt: skip
+        elif type(action) is not Sink:
+            log.info("rule %s of tenant %s: action %s failed: %s", loaded.rule.id, tenant_id,
+                     action.function, exc)  # fmt: skip
+
+    def _steps_of(self, tenant_id: str, loaded: LoadedRule) -> Steps:
         """The rule's actions, each with its republish plan (or None), made once per loaded rule."""
         found = self._steps.get(id(loaded))
         if found is None or found[0] is not loaded:
@@ -443,6 +498,25 @@ class RuleEngine:
             broker.route(Message(topic, payload, qos, retain, properties, expires_at, None))
         finally:
             self._republishing = None
+
+    def _route_of(
+        self, tenant_id: str, plan: RepublishPlan, rule_id: str, output: dict[str, Any], value: object
+    ) -> tuple[str, str]:
+        """For the fused path: the broker's topic of a republish (a one-placeholder topic) and what
+        `_republishing` is while it is routed (the rule, or nobody when no rule takes the topic), kept in
+        the plan for the value of its key."""
+        topic = plan._topic(output, value)
+        found = self._by_broker_topic.get(topic) or self._for_message(tenant_id, topic)
+        route = (topic, rule_id if found[1] else _NOBODY)
+        if type(value) is str:
+            if len(plan.routes) >= 10_000:
+                plan.routes.clear()
+            plan.routes[value] = route
+        return route
+
+
+def _no_rule(message: Message, received_ns: int, origin: str | None) -> None:
+    """The runner of a topic no rule takes."""
 
 
 def _connection_event(action: str, record: ConnectionRecord) -> tuple[str, dict[str, Any]]:

@@ -81,6 +81,10 @@ class CompiledRule:
     #: Whether an output may hold columns the rule does not name (`SELECT *`, FOREACH without DO): what
     #: the actions read of the outputs is then read of the columns too.
     passes_columns: bool = True
+    #: For a SELECT: the same rule giving its one output itself (None when it does not pass), and for a
+    #: bare `SELECT *` the columns themselves, not a copy (for the engine's fused path, which builds the
+    #: columns for each input and never changes an output).
+    one: Callable[[Columns], dict[str, Any] | None] | None = None
 
     def run(self, columns: Columns) -> Outputs | None:
         """The outputs for one input; None if the rule does not pass. Raises RuleRuntimeError."""
@@ -103,7 +107,21 @@ def compile_statement(sql: str, statement: Statement) -> CompiledRule:
     for expr in _expressions(statement):
         if _depth(expr) > MAX_NESTING:
             raise RuleSyntaxError(f"expression nested more than {MAX_NESTING} levels deep", 1, 1)
-    generator = _Generator()
+    source, function = _build(statement, one=False)
+    one = _build(statement, one=True)[1] if isinstance(statement, Select) else None
+    reads: set[str] = set()
+    for expr in _expressions(statement):
+        reads |= _names(expr)
+    fields = list(statement.fields) + (list(statement.do) if isinstance(statement, Foreach) else [])
+    passes = any(isinstance(f, Star) for f in fields) or (isinstance(statement, Foreach) and not statement.do)
+    return CompiledRule(
+        sql, statement, statement.sources, source, function, frozenset(reads), passes_columns=passes, one=one
+    )
+
+
+def _build(statement: Statement, *, one: bool) -> tuple[str, Any]:
+    """The Python source of the rule and the function compiled from it (`one`: see CompiledRule.one)."""
+    generator = _Generator(one=one)
     source = generator.statement(statement)
     namespace: dict[str, object] = dict(_RUNTIME)
     namespace.update(generator.constants)
@@ -112,15 +130,7 @@ def compile_statement(sql: str, statement: Statement) -> CompiledRule:
     except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
         raise RuleSyntaxError(f"rule too complex to compile ({type(exc).__name__})", 1, 1) from exc
     exec(code, namespace)
-    function: Callable[[Columns], Outputs | None] = namespace["_rule"]  # type: ignore[assignment]
-    reads: set[str] = set()
-    for expr in _expressions(statement):
-        reads |= _names(expr)
-    fields = list(statement.fields) + (list(statement.do) if isinstance(statement, Foreach) else [])
-    passes = any(isinstance(f, Star) for f in fields) or (isinstance(statement, Foreach) and not statement.do)
-    return CompiledRule(
-        sql, statement, statement.sources, source, function, frozenset(reads), passes_columns=passes
-    )
+    return source, namespace["_rule"]
 
 
 # --------------------------------------------------------------------------------------------- analysis
@@ -192,7 +202,8 @@ def _expressions(statement: Statement) -> Iterator[Expr]:
 
 
 class _Generator:
-    def __init__(self) -> None:
+    def __init__(self, *, one: bool = False) -> None:
+        self.one = one
         self.constants: dict[str, object] = {}
         self.lines: list[str] = []
         self.lambdas = 0
@@ -234,12 +245,15 @@ class _Generator:
             self.emit(f"if {self.expr(where, 'c')} is not True:")
             self.emit("return None", 2)
             where = None
+        if self.one and len(statement.fields) == 1 and isinstance(statement.fields[0], Star):
+            self.emit("return c")  # (no alias: WHERE, if any, came first)
+            return
         # WHERE sees the columns and the aliases (EMQX: the columns merged with what SELECT chose).
         env = self.fields(statement.fields, "c", "o", 1, merge=where is not None)
         if where is not None:
             self.emit(f"if {self.expr(where, env)} is not True:")
             self.emit("return None", 2)
-        self.emit("return [o]")
+        self.emit("return o" if self.one else "return [o]")
 
     def fields(
         self, fields: tuple[Field | Star, ...], env: str, out: str, indent: int, *, merge: bool = False
