@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 from .message import Message
 from .retained import RetainedStore
-from .session_diff import SavedSession, session_change
+from .session_diff import SavedSession, restore_session, session_change
 from .session_records import RecordDecoder, RecordEncoder
 from .sessions import Session, SessionRegistry
 from .settings import NEVER_EXPIRES
@@ -337,7 +337,7 @@ class Persistence:
                 if srec.will is not None:
                     wills.append(decoder.message(srec.will))  # the session ended while we were down
                 continue
-            session, saved = decoder.session(srec, max_queued)
+            session, saved = restore_session(srec, max_queued, decoder)
             if srec.will is not None:
                 delay = max(0.0, (srec.will_at or now) - now)
                 will = decoder.message(srec.will)

@@ -1,4 +1,5 @@
-"""What changed in a persistent session since its last save (:class:`~tether.broker.persistence.Persistence`).
+"""What changed in a persistent session since its last save (:class:`~tether.broker.persistence.Persistence`),
+and a stored session made live again with what the store holds of it.
 
 A :class:`SavedSession` remembers what the store holds of one live session: the seq of each stored delivery,
 the stored flow state of those in flight, the header and subscriptions as saved, and the shape of the outbox,
@@ -10,17 +11,17 @@ from __future__ import annotations
 
 import time
 from itertools import chain, islice
-from typing import TYPE_CHECKING
+
+from tether.mqtt.packets import RetainHandling
 
 from .inflight import Delivery
+from .session_records import RecordDecoder, RecordEncoder
 from .sessions import Session
-from .storage import DeliveryRecord, SessionChange, SessionHeader, SubscriptionRecord
+from .storage import DeliveryRecord, SessionChange, SessionHeader, SessionRecord, SubscriptionRecord
+from .subscriptions import Subscription
 from .will import PendingWill
 
-if TYPE_CHECKING:
-    from .session_records import RecordEncoder
-
-__all__ = ["HeaderKey", "SavedSession", "session_change"]
+__all__ = ["HeaderKey", "SavedSession", "restore_session", "session_change"]
 
 #: A session's header as compared between saves: expiry, disconnected at, awaiting PUBREL, will, online.
 HeaderKey = tuple[int, float, tuple[int, ...], PendingWill | None, bool]
@@ -224,3 +225,40 @@ def _deliveries(
             removed.append(seqs.pop(d))
             flows.pop(d, None)
     return added, updated, removed
+
+
+def restore_session(
+    record: SessionRecord, max_queued: int, decoder: RecordDecoder
+) -> tuple[Session, SavedSession]:
+    """The live session of a stored one, and what the store holds of it (its header key is set by the
+    caller)."""
+    session = Session(record.client_id, max_queued)
+    session.expiry_interval = record.expiry_interval
+    session.disconnected_at = record.disconnected_at
+    for s in record.subscriptions:
+        share = s.topic_filter.split("/", 2)[1] if s.topic_filter.startswith("$share/") else None
+        session.subscriptions[s.topic_filter] = Subscription(
+            record.client_id,
+            s.topic_filter,
+            s.qos,
+            s.no_local,
+            s.retain_as_published,
+            RetainHandling(s.retain_handling),
+            s.identifier,
+            share,
+        )
+    saved = SavedSession(session)
+    saved.subscriptions = record.subscriptions
+    outbox = session.outbox
+    for rec in chain(record.inflight, record.queued):
+        d = decoder.delivery(rec)
+        if rec.state:
+            outbox.put(rec.packet_id, d)
+            saved.flows[d] = (rec.packet_id, rec.state)
+        else:
+            outbox.append(d)
+        saved.seqs[d] = rec.seq
+        saved.next_seq = max(saved.next_seq, rec.seq + 1)
+    for pid in record.awaiting_rel:
+        session.await_rel(pid)
+    return session, saved

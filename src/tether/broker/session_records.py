@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from itertools import chain
 
 from tether.mqtt.constants import PacketType
-from tether.mqtt.packets import RetainHandling
 from tether.mqtt.properties import EMPTY_PROPERTIES, decode_properties, encode_properties
 
 from .inflight import Delivery
 from .message import Message
-from .session_diff import SavedSession
-from .sessions import Session
-from .storage import DeliveryRecord, MessageRecord, SessionRecord
-from .subscriptions import Subscription
+from .storage import DeliveryRecord, MessageRecord
 
 __all__ = ["RecordDecoder", "RecordEncoder"]
 
@@ -77,36 +72,3 @@ class RecordDecoder:
         d.packet_id = record.packet_id
         d.state = record.state
         return d
-
-    def session(self, record: SessionRecord, max_queued: int) -> tuple[Session, SavedSession]:
-        """The live session, and what the store holds of it (its header key is set by the caller)."""
-        session = Session(record.client_id, max_queued)
-        session.expiry_interval = record.expiry_interval
-        session.disconnected_at = record.disconnected_at
-        for s in record.subscriptions:
-            share = s.topic_filter.split("/", 2)[1] if s.topic_filter.startswith("$share/") else None
-            session.subscriptions[s.topic_filter] = Subscription(
-                record.client_id,
-                s.topic_filter,
-                s.qos,
-                s.no_local,
-                s.retain_as_published,
-                RetainHandling(s.retain_handling),
-                s.identifier,
-                share,
-            )
-        saved = SavedSession(session)
-        saved.subscriptions = record.subscriptions
-        outbox = session.outbox
-        for rec in chain(record.inflight, record.queued):
-            d = self.delivery(rec)
-            if rec.state:
-                outbox.put(rec.packet_id, d)
-                saved.flows[d] = (rec.packet_id, rec.state)
-            else:
-                outbox.append(d)
-            saved.seqs[d] = rec.seq
-            saved.next_seq = max(saved.next_seq, rec.seq + 1)
-        for pid in record.awaiting_rel:
-            session.await_rel(pid)
-        return session, saved
