@@ -128,6 +128,9 @@ class FakeMeasurementStore(_Rows[Measurement]):
             ids.append(m.id or 0)
         return ids
 
+    async def insert_many(self, rows: Sequence[MeasurementRow], now: int) -> None:
+        await self.create_many(rows, now)
+
     async def supported_series(self, tenant_id: str, source_id: int) -> list[tuple[str, str]]:
         found = {
             (fragment, series)

@@ -35,7 +35,7 @@ def adapter(server: ServerThread) -> XyteAdapter:
 
 
 class CountingMeasurements:
-    """The MeasurementService, recording how many measurements each create_many() call stored; `grants`
+    """The MeasurementService, recording how many measurements each ingest() call stored; `grants`
     issued before a source was deleted stand in for the real ones, so only the store can refuse them."""
 
     def __init__(self, real: Any, grants: dict[int, SourceGrant]) -> None:
@@ -46,9 +46,9 @@ class CountingMeasurements:
     async def grant(self, who: Principal, source_id: int) -> SourceGrant:
         return self.grants.get(source_id) or await self.real.grant(who, source_id)
 
-    async def create_many(self, rows: list[Any]) -> Any:
+    async def ingest(self, rows: list[Any]) -> None:
         self.calls.append(len(rows))
-        return await self.real.create_many(rows)
+        await self.real.ingest(rows)
 
 
 def client_of(device: XyteDevice) -> ClientInfo:

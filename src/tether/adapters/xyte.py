@@ -305,7 +305,7 @@ class XyteAdapter:
         message refused alone gets 0x99 (its content) or 0x83; a store failure that is not about the
         message (the database is down) leaves it unacknowledged (raised to _drain_inbox)."""
         try:
-            await self._measurements.create_many([row for row, _ in entries])
+            await self._measurements.ingest([row for row, _ in entries])
         except Exception as exc:
             if len(entries) > 1:
                 log.warning("writing %d Xyte messages failed (%s); one by one now", len(entries), exc)

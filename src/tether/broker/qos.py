@@ -167,7 +167,10 @@ class QoSFlows(ConnectionParts):
         """Send a PUBACK (``first`` 0x40) or PUBREC (0x50) now, or once ``pending`` resolves.
 
         [MQTT-4.6.0-2] [MQTT-4.6.0-3] acknowledgements go out in the order the PUBLISH packets arrived, so
-        one held for durability holds back those behind it.
+        one held for durability holds back those behind it. Only the first waiting acknowledgement (the head
+        of the queue) has a done-callback: when it runs, it sends every acknowledgement that is ready and
+        waits on the next one that is not, so a batch of stored messages costs a connection one callback,
+        not one per message.
         """
         acks: deque[tuple[int, int, ReasonCode, asyncio.Future[Any] | None]] | None = self._acks
         if pending is None and not acks:
@@ -176,7 +179,7 @@ class QoSFlows(ConnectionParts):
         if acks is None:
             acks = self._acks = deque()  # type: ignore[misc]  # a slot of ClientConnection
         acks.append((first, pid, code, pending))
-        if pending is not None:
+        if len(acks) == 1 and pending is not None:  # the head (pending: else it was written above)
             pending.add_done_callback(self._release_acks)
 
     def _release_acks(self, _: object = None) -> None:
@@ -186,6 +189,7 @@ class QoSFlows(ConnectionParts):
             first, pid, code, pending = acks[0]
             if pending is not None:
                 if not pending.done():
+                    pending.add_done_callback(self._release_acks)  # the new head
                     return
                 failed = pending.cancelled() or pending.exception() is not None
                 if failed:
@@ -211,7 +215,7 @@ class QoSFlows(ConnectionParts):
                 # authorized, its content invalid) is acknowledged and dropped: sent again, it would be
                 # refused again, forever.
                 self.close(_RC.UNSPECIFIED_ERROR)  # type: ignore[attr-defined]
-                return
+                continue  # closed: the rest is dropped as it completes (their outcomes retrieved)
             self._write_ack(first, pid, code)
 
     def _write_ack(self, first: int, pid: int, code: ReasonCode) -> None:

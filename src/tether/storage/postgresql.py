@@ -32,6 +32,14 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The `direct` pool's reset on release. asyncpg's default runs `SELECT pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL` on every release, a round trip per statement (a fifth of the CPU an ingest
+    write cost the event loop, bench/README.md, smartrest_ingest.py). The direct paths leave no session
+    state (no SET, LISTEN or cursor; `exclusive` unlocks its lock or drops the connection) and asyncpg
+    still rolls back an open transaction before this."""
+
+
 class PostgresDialect:
     name = "postgresql"
 
@@ -58,6 +66,7 @@ class PostgresDialect:
             min_size=0,
             max_size=DIRECT_POOL_SIZE,
             timeout=CONNECT_TIMEOUT,
+            reset=_keep_session,
         )
 
     async def direct(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -108,11 +117,16 @@ class PostgresDialect:
             raise RuntimeError("database is not open")
         key = lock_key(name)
         async with self._pool.acquire() as connection:
-            await connection.execute("SELECT pg_advisory_lock($1)", key)
             try:
-                yield
-            finally:
-                await connection.execute("SELECT pg_advisory_unlock($1)", key)
+                await connection.execute("SELECT pg_advisory_lock($1)", key)
+                try:
+                    yield
+                finally:
+                    await connection.execute("SELECT pg_advisory_unlock($1)", key)
+            except BaseException:
+                # Ends the session and any lock it may still hold (the pool runs no reset query).
+                connection.terminate()
+                raise
 
     async def try_hold(self, name: str) -> _SessionLock | None:
         """pg_try_advisory_lock on a connection of its own, outside the pools: the lock lives as long as

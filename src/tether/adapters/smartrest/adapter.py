@@ -49,7 +49,7 @@ from tether.core.processing import ProcessingMode
 from tether.inventory.models import ChildKind
 from tether.mqtt.reason_codes import ReasonCode
 from tether.services import Services
-from tether.telemetry.measurements import IngestRow, ingest_row
+from tether.telemetry.measurements import IngestRow, series_row
 
 __all__ = ["MODES", "SmartRestAdapter"]
 
@@ -314,15 +314,13 @@ class SmartRestAdapter:
                     fields = [field.strip(" \t") for field in fields]
                 if fields[0] == "200" and 4 <= len(fields) <= 6 and fields[1] and fields[2] and fields[3]:
                     # The common case, inline: 200,fragment,series,value[,unit[,time]].
-                    series: dict[str, Any] = {"value": parse_number(fields[3], "value", "200")}
-                    if len(fields) > 4 and fields[4]:
-                        series["unit"] = fields[4]
+                    value = parse_number(fields[3], "value", "200")
+                    unit = (fields[4] or None) if len(fields) > 4 else None
                     if len(fields) > 5 and fields[5]:
                         time = parse_time(fields[5], "200")
                     else:
                         time = now = now or now_ms()
-                    fragments = {fields[1]: {fields[2]: series}}
-                    entries.append(ingest_row(grant, fields[1], time, fragments))
+                    entries.append(series_row(grant, fields[1], fields[2], value, unit, time))
                     continue
                 if not line.strip(" \t"):
                     continue
@@ -411,7 +409,7 @@ class SmartRestAdapter:
         unacknowledged, so that it is sent again)."""
         if mode.stores:
             return await self.batcher.add(measurements, mode, session, rejected)
-        await self.services.measurements.create_many(measurements, mode)
+        await self.services.measurements.ingest(measurements, mode)
         return None
 
     def _replier(self, session: DeviceSession) -> Callable[[str], None]:

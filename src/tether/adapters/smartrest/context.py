@@ -44,6 +44,8 @@ def parse_number(text: str, name: str, template: str) -> int | float:
         raise invalid(f"'{name}' must be a number (got {text[:40]!r})", template) from None
     if not math.isfinite(value):
         raise invalid(f"'{name}' must be a finite number (got {text[:40]!r})", template)
+    if "." in text:  # not an integer literal (the common case of a measurement: skip the check)
+        return value
     whole = parse_int(text.removeprefix("+"))  # (text is a valid float literal here)
     return value if whole is None else whole
 

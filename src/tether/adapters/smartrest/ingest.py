@@ -150,7 +150,7 @@ class IngestBatcher:
     async def _store(self, items: list[_Item], mode: ProcessingMode) -> None:
         entries = [entry for item in items for entry in item.entries]
         try:
-            await self._measurements.create_many(entries, mode)
+            await self._measurements.ingest(entries, mode)
         except NotFound:
             if len({row[0].source_id for row in entries}) > 1:
                 await self._store_by_source(items, mode)
@@ -177,7 +177,7 @@ class IngestBatcher:
         """Each row alone, so that only a bad row fails: its message is answered as rejected, the others'
         rows are stored and acknowledged. A failure that is not about the row's content (the store is
         down) ends the retries: that message and the rest fail unacknowledged, to be sent again."""
-        store = self._measurements.create_many
+        store = self._measurements.ingest
         for index, item in enumerate(items):
             problem: str | None = None
             gone = False

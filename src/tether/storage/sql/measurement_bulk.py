@@ -13,14 +13,16 @@ and RETURNING rows in Python for every row; here the rows go to the driver as pl
   inserts them contiguously, each one above the largest ever issued (the table is AUTOINCREMENT,
   migration 0008: an id is never reused).
 - PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) RETURNING id (one round trip, no per-row
-  statement), through asyncpg directly (PostgresDialect.direct, postgres_direct.py).
+  statement), through asyncpg directly (PostgresDialect.direct, postgres_direct.py); without the ids (the
+  ingest path when nobody listens: store_measurements) one binary COPY.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import orjson
 from sqlalchemy.exc import DataError, IntegrityError
@@ -73,26 +75,12 @@ async def insert_measurements(db: Database, rows: Sequence[MeasurementRow], now:
     """Insert every row in one write; returns their ids in the order of `rows`."""
     if not rows:
         return []
-    dumps = orjson.dumps
-    try:
+    with _refusals():
         dialect = db.dialect
         if isinstance(dialect, SqliteDialect):
-            params: list[object] = []
-            for tenant, source, type_, time, fragments in rows:
-                params += (tenant, source, type_, time, now, dumps(fragments).decode())
-            batches = _sqlite_batches(params)
-
-            def work(conn: sqlite3.Connection) -> int:
-                last = 0
-                for sql, part in batches:
-                    last = conn.execute(sql, part).lastrowid or 0
-                return last
-
-            # One trip to the driver's thread for the whole write (storage/sql/group_commit.py).
-            last = await dialect.run(work)
-            first = last - len(rows) + 1
-            return list(range(first, last + 1))
+            return await _sqlite(dialect, rows, now)
         tenants, sources, types, times, documents = zip(*rows, strict=True)
+        dumps = orjson.dumps
         texts = [dumps(d).decode() for d in documents]
         if isinstance(dialect, PostgresDialect):
             # One statement through asyncpg, committed on its own (postgres_direct.py). Ids come from one
@@ -103,6 +91,50 @@ async def insert_measurements(db: Database, rows: Sequence[MeasurementRow], now:
         async with db.write() as conn:
             result = await conn.exec_driver_sql(_PG_INSERT, (tenants, sources, types, times, now, texts))
             return sorted(result.scalars().all())
+    raise AssertionError("unreachable")  # _refusals re-raises (for mypy)
+
+
+async def store_measurements(db: Database, rows: Sequence[MeasurementRow], now: int) -> None:
+    """insert_measurements without the ids. PostgreSQL: one binary COPY (committed on its own), which
+    costs the event loop about half the CPU of the unnest INSERT (asyncpg checks every element of an array
+    parameter with isinstance against abstract classes) and PostgreSQL a little less (bench/README.md,
+    smartrest_ingest.py). SQLite: the same write as insert_measurements (its ids cost nothing)."""
+    if not rows:
+        return
+    with _refusals():
+        dialect = db.dialect
+        if isinstance(dialect, PostgresDialect):
+            dumps = orjson.dumps
+            records = [(t, s, y, m, now, dumps(f).decode()) for t, s, y, m, f in rows]
+            await dialect.direct(pg.copy_measurements(records))
+            return
+        await insert_measurements(db, rows, now)
+
+
+async def _sqlite(dialect: SqliteDialect, rows: Sequence[MeasurementRow], now: int) -> list[int]:
+    dumps = orjson.dumps
+    params: list[object] = []
+    for tenant, source, type_, time, fragments in rows:
+        params += (tenant, source, type_, time, now, dumps(fragments).decode())
+    batches = _sqlite_batches(params)
+
+    def work(conn: sqlite3.Connection) -> int:
+        last = 0
+        for sql, part in batches:
+            last = conn.execute(sql, part).lastrowid or 0
+        return last
+
+    # One trip to the driver's thread for the whole write (storage/sql/group_commit.py).
+    last = await dialect.run(work)
+    first = last - len(rows) + 1
+    return list(range(first, last + 1))
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """The drivers' refusals as BulkSourceGone (a foreign key) and BulkRowsRefused (a value)."""
+    try:
+        yield
     except (IntegrityError, sqlite3.IntegrityError, pg.IntegrityError):  # the drivers' own, when direct
         raise BulkSourceGone() from None
     except (TypeError, ValueError, OverflowError, DataError, sqlite3.DataError, pg.DataError) as exc:

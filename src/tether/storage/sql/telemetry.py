@@ -15,7 +15,12 @@ from tether.inventory.access import OwnerScope
 from tether.storage.postgresql import PostgresDialect
 from tether.storage.sql import postgres_direct as pg
 from tether.storage.sql.database import Database
-from tether.storage.sql.measurement_bulk import BulkRowsRefused, BulkSourceGone, insert_measurements
+from tether.storage.sql.measurement_bulk import (
+    BulkRowsRefused,
+    BulkSourceGone,
+    insert_measurements,
+    store_measurements,
+)
 from tether.storage.sql.schema import events as ev
 from tether.storage.sql.schema import managed_objects as mo
 from tether.storage.sql.schema import measurements as ms
@@ -145,6 +150,14 @@ class SqlMeasurementStore:
     async def create_many(self, rows: Sequence[MeasurementRow], now: int) -> list[int]:
         try:
             return await insert_measurements(self._db, rows, now)
+        except BulkSourceGone:
+            raise source_gone() from None
+        except BulkRowsRefused as exc:
+            raise InvalidInput(f"The measurement cannot be stored: {exc}", resource="measurement") from None
+
+    async def insert_many(self, rows: Sequence[MeasurementRow], now: int) -> None:
+        try:
+            await store_measurements(self._db, rows, now)
         except BulkSourceGone:
             raise source_gone() from None
         except BulkRowsRefused as exc:
