@@ -117,15 +117,19 @@ class PostgresDialect:
             raise RuntimeError("database is not open")
         key = lock_key(name)
         async with self._pool.acquire() as connection:
+            unlocked = False
             try:
                 await connection.execute("SELECT pg_advisory_lock($1)", key)
                 try:
                     yield
                 finally:
                     await connection.execute("SELECT pg_advisory_unlock($1)", key)
+                    unlocked = True
             except BaseException:
-                # Ends the session and any lock it may still hold (the pool runs no reset query).
-                connection.terminate()
+                if not unlocked:
+                    # It may still hold the lock (cancelled while locking or unlocking), and the pool runs
+                    # no reset query: end the session, which ends the lock.
+                    connection.terminate()
                 raise
 
     async def try_hold(self, name: str) -> _SessionLock | None:
