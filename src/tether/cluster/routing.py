@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,11 +48,12 @@ from tether.broker.subscriptions import SharedGroup, Subscription, SubscriptionT
 
 from .bus import Msg, undo_all
 from .copies import deliver_batch, no_group
-from .frames import CONFIRM, COPIES, RETAINED, decode_batch, encode_frame, encode_header
+from .frames import CONFIRM, COPIES, decode_batch, encode_frame, encode_header
 from .membership import NodeInfo
 from .node import ClusterNode
+from .retained_versions import RETAINED_CHANGES, TOMBSTONE_TTL, RetainedVersions
 
-__all__ = ["CONFIRM_WAIT", "CopiesNotConfirmed", "Router", "install"]
+__all__ = ["CONFIRM_WAIT", "TOMBSTONE_TTL", "CopiesNotConfirmed", "Router", "install"]
 
 log = logging.getLogger("tether.cluster")
 
@@ -62,7 +62,6 @@ ACK = "tether.mqtt.ack."
 INTEREST = "tether.mqtt.interest"
 HELLO = "tether.mqtt.interest.hello"
 INTEREST_ACK = "tether.mqtt.interest.ack."
-RETAINED_CHANGES = "tether.mqtt.retained"
 
 #: Seconds a publisher's acknowledgement waits for another node to confirm its copies.
 CONFIRM_WAIT = 10.0
@@ -72,9 +71,6 @@ INTEREST_WAIT = 2.0
 #: Bytes of copies a node may have sent to another and not yet had answered: beyond, QoS 0 copies for it are
 #: dropped (counted in ``delivery.dropped``) instead of piling up in NATS ahead of everything else.
 WINDOW = 16 * 1024 * 1024
-#: Seconds a cleared retained topic keeps its version: enough for any change sent before the clear to have
-#: arrived (NATS delivers within milliseconds), so that the versions of cleared topics do not pile up.
-TOMBSTONE_TTL = 60.0
 #: Filters per interest message of a full announcement, and bytes of frames per batch of copies (NATS
 #: refuses messages over 1 MB by default).
 _CHUNK = 5_000
@@ -119,7 +115,7 @@ class _Barrier:
         self.timer = timer
 
 
-class Router:
+class Router(RetainedVersions):
     """This node's part of routing MQTT messages in the cluster (see the module's description)."""
 
     def __init__(self, node: ClusterNode, broker: Broker) -> None:
@@ -232,7 +228,32 @@ class Router:
             return self.local_route(message)
         routed = self.local_route(message, elsewhere=True)
         frame = encode_frame(message, 0.0 if message.expires_at is None else self.loop.time())
-        return self._forward(message, routed, plan, frame, None)
+        if message.qos or routed.durable:
+            return self._forward(message, routed, plan, frame, None)
+        # The common case, QoS 0 (nothing to wait for): _forward's work without what it needs for QoS 1/2.
+        sent = 0
+        size = len(frame)
+        unanswered = self._unanswered
+        outgoing = self._outgoing
+        for target in plan:
+            if unanswered.get(target, 0) > WINDOW:
+                self._shed(target)
+                continue
+            sent += 1
+            out = outgoing.get(target)
+            if out is None:
+                out = outgoing[target] = _Outgoing()
+            elif out.size + size > _BATCH_BYTES:
+                self._send(target, out)
+                out = outgoing[target] = _Outgoing()
+            out.frames.append(frame)
+            out.size += size
+        self.broker.stats.messages_forwarded += sent
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self._flush)
+        matched = routed.matched + sent
+        return _ROUTED[matched] if matched < len(_ROUTED) else Routed(matched)
 
     def _route_groups(self, message: Message, nodes: list[str], groups: list[SharedGroup]) -> Routed:
         """:meth:`route` when shared groups match: each gets one member node (round robin)."""
@@ -541,57 +562,6 @@ class Router:
     def _reconnected(self) -> None:
         self._announce_all()
         self.bus.post(HELLO, orjson.dumps({"node": self.me}))
-
-    # ------------------------------------------------------------------------------------ retained
-
-    def _tick(self) -> int:
-        self._clock = max(self._clock + 1, time.time_ns())
-        return self._clock
-
-    def _retained_changed(self, message: Message) -> None:
-        version = self._tick()
-        self._set_version(message, (version, self.me))
-        frame = encode_frame(message, self.loop.time(), version=version)
-        if self._retained_out and self._retained_size + len(frame) > _BATCH_BYTES:
-            self._send_retained()
-        self._retained_out.append(frame)
-        self._retained_size += len(frame)
-        self._schedule()
-
-    def _set_version(self, message: Message, stamp: tuple[int, str]) -> None:
-        topic = message.topic
-        self._versions[topic] = stamp
-        tombstones = self._tombstones
-        now = self.loop.time()
-        if not len(message.payload):  # a clear: its version is kept for a while, then forgotten
-            tombstones.append((now, topic, stamp))
-        while tombstones and tombstones[0][0] < now - TOMBSTONE_TTL:
-            _, old, old_stamp = tombstones.popleft()
-            if self._versions.get(old) == old_stamp:
-                del self._versions[old]
-
-    def _send_retained(self) -> None:
-        frames, self._retained_out, self._retained_size = self._retained_out, [], 0
-        self.bus.post(RETAINED_CHANGES, encode_header(RETAINED, 0, self.me) + b"".join(frames))
-
-    async def _retained(self, msg: Msg) -> None:
-        if self._early_retained is not None:  # the broker is still loading the saved ones
-            self._early_retained.append(msg.data)
-            return
-        self._apply_retained(msg.data)
-
-    def _apply_retained(self, data: bytes) -> None:
-        batch = decode_batch(data)
-        if batch.node == self.me:
-            return
-        retained = self.broker.retained
-        for frame in batch.frames(self.loop.time()):
-            self._clock = max(self._clock, frame.version)
-            topic = frame.message.topic
-            stamp = (frame.version, batch.node)
-            if stamp > self._versions.get(topic, (0, "")):
-                self._set_version(frame.message, stamp)
-                retained.set(frame.message)
 
 
 def install(node: ClusterNode, broker: Broker) -> Callable[[], Awaitable[None]]:
