@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from tether.broker.message import Message
 from tether.broker.subscriptions import Subscription, SubscriptionTrie
-from tether.cluster.frames import CONFIRM, COPIES, decode_batch, encode_frame, encode_header
+from tether.cluster.frames import (
+    CONFIRM,
+    COPIES,
+    PLAIN_FLAGS,
+    decode_batch,
+    encode_frame,
+    encode_header,
+    pack_plain_head,
+)
 from tether.mqtt.properties import Properties
 
 
@@ -75,6 +83,13 @@ def test_plain_copies_of_one_topic_come_in_runs_in_order() -> None:
         b"5",
     ]
     assert [bytes(f.message.payload) for f in batch.frames(now=10.0)] == [bytes(p) for p in order]
+
+
+def test_a_plain_copy_framed_by_its_parts_is_what_encode_frame_makes() -> None:
+    for retain in (False, True):
+        message = Message("$tenant/t1/ü/x", b"payload", 0, retain)
+        head = pack_plain_head(PLAIN_FLAGS[retain], 0.0, 0, len(message.topic.encode()), 0, 0, 7)
+        assert head + message.topic.encode() + b"payload" == encode_frame(message, now=3.0)
 
 
 def test_the_trie_tells_when_a_filter_gains_its_first_and_loses_its_last_subscription() -> None:

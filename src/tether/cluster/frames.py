@@ -17,7 +17,15 @@ from tether.broker.message import Message
 from tether.mqtt.constants import PacketType
 from tether.mqtt.properties import EMPTY_PROPERTIES, decode_properties, encode_properties
 
-__all__ = ["Batch", "Frame", "decode_batch", "encode_frame", "encode_header"]
+__all__ = [
+    "PLAIN_FLAGS",
+    "Batch",
+    "Frame",
+    "decode_batch",
+    "encode_frame",
+    "encode_header",
+    "pack_plain_head",
+]
 
 #: Kinds of batch: copies to deliver (no answer), copies whose delivery the sender waits for (the
 #: receiver answers with the batch id once they are as durable as a local delivery), retained changes.
@@ -29,6 +37,11 @@ _FRAME = struct.Struct("!BdQHHII")
 _GROUP = struct.Struct("!H")
 
 _RETAIN, _ORDINARY, _EXPIRES = 4, 8, 16
+#: ``pack_plain_head(PLAIN_FLAGS[retain], 0.0, 0, topic length, 0, 0, payload length)``: the head of a plain
+#: copy (QoS 0, for ordinary subscriptions, no properties, no expiry, no groups), followed by the topic and
+#: the payload; what :func:`encode_frame` makes of it, for a sender that keeps the topic encoded.
+pack_plain_head = _FRAME.pack
+PLAIN_FLAGS = (_ORDINARY, _ORDINARY | _RETAIN)
 _NO_GROUPS: frozenset[str] = frozenset()
 
 

@@ -45,10 +45,20 @@ from tether.broker.inflight import SavedOrDelivered
 from tether.broker.message import Message
 from tether.broker.ports import Routed
 from tether.broker.subscriptions import SharedGroup, Subscription, SubscriptionTrie
+from tether.mqtt.packets import Payload
+from tether.mqtt.properties import EMPTY_PROPERTIES
 
 from .bus import Msg, undo_all
 from .copies import deliver_batch, no_group
-from .frames import CONFIRM, COPIES, decode_batch, encode_frame, encode_header
+from .frames import (
+    CONFIRM,
+    COPIES,
+    PLAIN_FLAGS,
+    decode_batch,
+    encode_frame,
+    encode_header,
+    pack_plain_head,
+)
 from .membership import NodeInfo
 from .node import ClusterNode
 from .retained_versions import RETAINED_CHANGES, TOMBSTONE_TTL, RetainedVersions
@@ -98,7 +108,7 @@ class _Outgoing:
     __slots__ = ("confirm", "frames", "size")
 
     def __init__(self) -> None:
-        self.frames: list[bytes] = []
+        self.frames: list[Payload] = []  # frames, or a plain copy's head, topic and payload
         self.size = 0
         self.confirm: asyncio.Future[None] | None = None
 
@@ -131,8 +141,9 @@ class Router(RetainedVersions):
         self.filters: dict[str, set[str]] = {}
         self.incarnations: dict[str, float] = {}
         self._outgoing: dict[str, _Outgoing] = {}
-        #: Topic -> the other nodes with a matching filter, for topics no shared group matches.
-        self._plans: dict[str, tuple[str, ...]] = {}
+        #: Topic -> the other nodes with a matching filter (and the topic encoded), for topics no shared group
+        #: matches.
+        self._plans: dict[str, tuple[tuple[str, ...], bytes]] = {}
         self._announce: dict[str, bool] = {}
         self._retained_out: list[bytes] = []
         self._retained_size = 0
@@ -223,19 +234,30 @@ class Router(RetainedVersions):
                 )
             if len(self._plans) >= _PLANS:
                 self._plans.clear()
-            plan = self._plans[topic] = tuple(dict.fromkeys(s.client_id for s in subs if s.client_id != me))
-        if not plan:
+            nodes = tuple(dict.fromkeys(s.client_id for s in subs if s.client_id != me))
+            plan = self._plans[topic] = (nodes, topic.encode())
+        targets, name = plan
+        if not targets:
             return self.local_route(message)
         routed = self.local_route(message, elsewhere=True)
-        frame = encode_frame(message, 0.0 if message.expires_at is None else self.loop.time())
-        if message.qos or routed.durable:
-            return self._forward(message, routed, plan, frame, None)
-        # The common case, QoS 0 (nothing to wait for): _forward's work without what it needs for QoS 1/2.
+        props = message.properties
+        if (
+            message.qos
+            or routed.durable
+            or message.expires_at is not None
+            or not (props is EMPTY_PROPERTIES or props.is_empty)
+        ):
+            frame = encode_frame(message, self.loop.time())
+            return self._forward(message, routed, targets, frame, None)
+        # The common copy (QoS 0, nothing to wait for): framed here, topic encoded once per topic.
+        payload = message.payload
+        head = pack_plain_head(PLAIN_FLAGS[message.retain], 0.0, 0, len(name), 0, 0, len(payload))
+        parts = (head, name, payload)
+        size = len(head) + len(name) + len(payload)
         sent = 0
-        size = len(frame)
         unanswered = self._unanswered
         outgoing = self._outgoing
-        for target in plan:
+        for target in targets:
             if unanswered.get(target, 0) > WINDOW:
                 self._shed(target)
                 continue
@@ -246,7 +268,7 @@ class Router(RetainedVersions):
             elif out.size + size > _BATCH_BYTES:
                 self._send(target, out)
                 out = outgoing[target] = _Outgoing()
-            out.frames.append(frame)
+            out.frames += parts
             out.size += size
         self.broker.stats.messages_forwarded += sent
         if not self._scheduled:
