@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import shutil
 import statistics
@@ -40,11 +41,20 @@ sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "bench")]
 from tests.cluster.support import Cluster, NatsServer  # noqa: E402
 from tests.support import create_database, drop_database  # noqa: E402
 
-from mqtt_broker import PAYLOAD, Publisher, _measure_rate, _string, _vbi, open_client, subscribe  # noqa: E402
+from mqtt_broker import PAYLOAD, Publisher, _string, _vbi, open_client, subscribe  # noqa: E402
 
 
-async def fan_in(pub_port: int, sub_port: int, qos: int, seconds: float, tag: str) -> float:
-    """4 publishers on one port -> 1 subscriber on another: delivered messages/s."""
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def fan_in(
+    pub_port: int, sub_port: int, qos: int, seconds: float, tag: str, pids: Sequence[int] = ()
+) -> tuple[float, list[float]]:
+    """4 publishers on one port -> 1 subscriber on another: delivered messages/s, and each node's (``pids``)
+    CPU microseconds per delivered message over the same measured seconds."""
     topic = f"bench/{tag}"
     sub = await open_client(sub_port, f"{tag}-sub")
     await subscribe(sub, topic, qos)
@@ -57,14 +67,19 @@ async def fan_in(pub_port: int, sub_port: int, qos: int, seconds: float, tag: st
     pubs = [Publisher(await open_client(pub_port, f"{tag}-pub-{i}"), topic, qos, window=64) for i in range(4)]
     for p in pubs:
         p.pump()
-    rate = await _measure_rate(lambda: sub.received, seconds, warmup=1.0)
+    await asyncio.sleep(1.0)  # warm-up
+    cpu0, count0, start = [_cpu(pid) for pid in pids], sub.received, time.perf_counter()
+    await asyncio.sleep(seconds)
+    delivered = sub.received - count0
+    rate = delivered / (time.perf_counter() - start)
+    per_message = [(_cpu(pid) - c) * 1e6 / max(delivered, 1) for pid, c in zip(pids, cpu0, strict=True)]
     for p in pubs:
         p.running = False
     for c in [sub, *(p.conn for p in pubs)]:
         assert c.transport is not None
         c.transport.abort()
     await asyncio.sleep(0.5)
-    return rate
+    return rate, per_message
 
 
 async def latency(pub_port: int, sub_port: int, seconds: float, rate: int, tag: str) -> tuple[float, float]:
@@ -98,14 +113,16 @@ async def latency(pub_port: int, sub_port: int, seconds: float, rate: int, tag: 
     return steady[len(steady) // 2], steady[min(len(steady) - 1, int(0.99 * len(steady)))]
 
 
-async def run(p1: int, p2: int, seconds: float, round_no: int, only: str) -> dict[str, str]:
+async def run(
+    p1: int, p2: int, seconds: float, round_no: int, only: str, pids: Sequence[int]
+) -> dict[str, str]:
     row: dict[str, str] = {}
     for qos in (0, 1):
         for where, sub_port in (("cross", p2), ("local", p1)):
             if only and f"qos{qos}-{where}" not in only.split(","):
                 continue
-            rate = await fan_in(p1, sub_port, qos, seconds, f"r{round_no}q{qos}{where}")
-            row[f"qos{qos}-{where}"] = f"{rate:,.0f} msg/s"
+            rate, cpu = await fan_in(p1, sub_port, qos, seconds, f"r{round_no}q{qos}{where}", pids)
+            row[f"qos{qos}-{where}"] = f"{rate:,.0f} msg/s (cpu/msg n1 {cpu[0]:.1f} us, n2 {cpu[1]:.1f} us)"
     for where, sub_port in (("cross", p2), ("local", p1)):
         if only and f"latency-1k-{where}" not in only.split(","):
             continue
@@ -143,8 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for node in nodes:
             cluster.wait_members(node, {"n1", "n2"})
         n1, n2 = nodes
+        pids = [node.process.pid for node in nodes if node.process is not None]
+        print(f"  node pids: n1 {pids[0]}, n2 {pids[1]}", flush=True)
         rows = [
-            uvloop.run(run(n1.mqtt_port, n2.mqtt_port, args.seconds, k, args.only))
+            uvloop.run(run(n1.mqtt_port, n2.mqtt_port, args.seconds, k, args.only, pids))
             for k in range(args.rounds)
         ]
         for node in nodes:

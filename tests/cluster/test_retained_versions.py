@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tether.broker import Broker, Message
-from tether.cluster import routing
+from tether.cluster import retained_versions, routing
 from tether.cluster.frames import RETAINED, encode_frame, encode_header
 from tether.mqtt.properties import EMPTY_PROPERTIES
 
@@ -51,7 +51,7 @@ async def test_newest_change_wins_and_cleared_topics_are_forgotten(monkeypatch: 
     change(router, "n2", "a/b", b"older", 25)  # sent before the clear: stays cleared
     assert retained(broker, "a/b") == []
     assert "a/b" in router._versions
-    monkeypatch.setattr(routing, "TOMBSTONE_TTL", 0.0)
+    monkeypatch.setattr(retained_versions, "TOMBSTONE_TTL", 0.0)
     await asyncio.sleep(0.01)
     change(router, "n2", "c/d", b"x", 40)  # any later change prunes what is past its time
     assert "a/b" not in router._versions

@@ -14,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from tests.cluster.support import ADMIN, Cluster, NatsServer, Node
-from tests.mqtt_device import V5, Device, unique
+from tests.mqtt_device import V5, V311, Device, unique
 
 RULES = "/api/v5/rules"
 
@@ -82,6 +84,36 @@ def test_messages_reach_every_node_by_interest(cluster: Cluster, clients: Any) -
     assert metric(n1, "messages.forward") == forwarded + 20  # one copy each, to n2 only
     assert metric(n3, "messages.forward.received") == before3
     assert on3.none_within(0.2, "solo/x")
+
+
+def test_a_burst_of_qos0_copies_arrives_whole_and_in_order(cluster: Cluster, clients: Any) -> None:
+    """Copies of one batch are delivered in runs of one topic (cluster/copies.py): a burst of QoS 0 messages
+    on two topics, interleaved, some with properties (not plain copies), reaches the lone MQTT 3.1.1
+    subscriber of one (the copies written in one go) and the two MQTT 5 subscribers of the other (one by
+    one) on another node whole and in order."""
+    n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+    publisher = clients(n1)
+    lone = Device(n2.mqtt_port, unique("c"), V311, username=ADMIN[0], password=ADMIN[1])
+    assert lone.connect() == 0
+    both = [clients(n2), clients(n2)]
+    try:
+        assert lone.subscribe("burst/a", qos=0) == 0
+        for device in both:
+            assert device.subscribe("burst/b", qos=0) == 0
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = [("k", "v")]
+        sent: dict[str, list[str]] = {"burst/a": [], "burst/b": []}
+        for i in range(600):
+            topic = "burst/a" if (i // 7) % 3 else "burst/b"
+            sent[topic].append(str(i))
+            publisher.send(topic, str(i), qos=0, **({"properties": props} if i % 50 == 0 else {}))
+        assert lone.lines("burst/a", len(sent["burst/a"])) == sent["burst/a"]
+        for device in both:
+            assert device.lines("burst/b", len(sent["burst/b"])) == sent["burst/b"]
+            assert device.none_within(0.1, "burst/a")
+        assert lone.none_within(0.1, "burst/b")
+    finally:
+        lone.close()
 
 
 def test_a_message_published_right_after_the_suback_reaches_the_subscriber(

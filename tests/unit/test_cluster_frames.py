@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from tether.broker.message import Message
 from tether.broker.subscriptions import Subscription, SubscriptionTrie
-from tether.cluster.frames import CONFIRM, decode_batch, encode_frame, encode_header
+from tether.cluster.frames import (
+    CONFIRM,
+    COPIES,
+    PLAIN_FLAGS,
+    decode_batch,
+    encode_frame,
+    encode_header,
+    pack_plain_head,
+)
 from tether.mqtt.properties import Properties
 
 
@@ -35,6 +43,53 @@ def test_a_batch_of_frames_round_trips() -> None:
     assert (one.ordinary, one.groups, one.version) == (False, frozenset({"$share/g/a/#", "$share/h/a/b"}), 7)
     assert (two.message.topic, bytes(two.message.payload), two.message.expires_at) == ("t/ü/+", b"", None)
     assert two.ordinary and not two.groups
+
+
+def test_plain_copies_of_one_topic_come_in_runs_in_order() -> None:
+    plain = [Message(topic, str(i).encode()) for i, topic in enumerate(["a", "a", "b", "a", "a", "a"])]
+    other = [
+        Message("a", b"q1", 1),
+        Message("a", b"kept", 0, True),
+        Message("a", b"props", 0, False, Properties(content_type="x")),
+        Message("a", b"ttl", 0, expires_at=5.0),
+    ]
+    frames = [encode_frame(m, now=1.0) for m in plain[:3]] + [encode_frame(other[0], now=1.0)]
+    frames += [encode_frame(m, now=1.0) for m in plain[3:5]] + [encode_frame(m, now=1.0) for m in other[1:]]
+    frames += [
+        encode_frame(plain[5], now=1.0),
+        encode_frame(plain[5], now=1.0, ordinary=False, groups=("g",)),
+    ]
+    batch = decode_batch(encode_header(COPIES, 1, "n1") + b"".join(frames))
+    runs = list(batch.runs(now=10.0))
+    assert [item for item in runs if isinstance(item, tuple)] == [
+        ("a", [b"0", b"1"]),
+        ("b", [b"2"]),
+        ("a", [b"3", b"4"]),
+        ("a", [b"5"]),
+    ]
+    singles = [item for item in runs if not isinstance(item, tuple)]
+    assert [bytes(f.message.payload) for f in singles] == [b"q1", b"kept", b"props", b"ttl", b"5"]
+    assert singles[3].message.expires_at == 14.0 and singles[4].groups == frozenset({"g"})
+    order = [
+        payload
+        for item in runs
+        for payload in (item[1] if isinstance(item, tuple) else [item.message.payload])
+    ]
+    assert [bytes(p) for p in order] == [m.payload for m in plain[:3]] + [b"q1", b"3", b"4"] + [
+        b"kept",
+        b"props",
+        b"ttl",
+        b"5",
+        b"5",
+    ]
+    assert [bytes(f.message.payload) for f in batch.frames(now=10.0)] == [bytes(p) for p in order]
+
+
+def test_a_plain_copy_framed_by_its_parts_is_what_encode_frame_makes() -> None:
+    for retain in (False, True):
+        message = Message("$tenant/t1/ü/x", b"payload", 0, retain)
+        head = pack_plain_head(PLAIN_FLAGS[retain], 0.0, 0, len(message.topic.encode()), 0, 0, 7)
+        assert head + message.topic.encode() + b"payload" == encode_frame(message, now=3.0)
 
 
 def test_the_trie_tells_when_a_filter_gains_its_first_and_loses_its_last_subscription() -> None:

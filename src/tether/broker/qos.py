@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from tether.mqtt.encoder import encode_plain_publish_head, encode_publish_parts
@@ -326,6 +327,40 @@ class QoSFlows(ConnectionParts):
             self.broker.stats.dropped += 1
             if self.broker.delivery_listeners:
                 self._tell("delivery_dropped", delivery, "queue_full")
+
+    def deliver_plain(self, topic: str, payloads: Sequence[Payload]) -> int:
+        """QoS 0 copies of one (mounted) topic, RETAIN 0, without properties, for a subscription without
+        identifier (a cluster's copies from another node): written as :meth:`deliver` would, one header per
+        payload size. Returns how many went (the rest, from the first the socket has no room for, is for
+        :meth:`deliver`); 0 if a copy needs more than a plain header or someone listens to deliveries."""
+        conn = self.conn
+        v5 = self.version == 5
+        if not self._writable or self._closed or self.broker.delivery_listeners:
+            return 0
+        if v5 and conn.outgoing_aliases is not None:
+            return 0
+        mount = self._mount
+        if mount is not None:
+            topic = mount.unmount(topic)
+        limit = conn.client_maximum_packet_size
+        write = self._write
+        head = b""
+        size = -1
+        done = 0
+        for payload in payloads:
+            if len(payload) != size:
+                size = len(payload)
+                head = encode_plain_publish_head(topic, False, size, v5)
+            done += 1
+            if len(head) + size > limit:
+                continue  # [MQTT-3.1.2-25] discarded as if sent
+            self.traffic.send_msg += 1
+            write(head)
+            if size:
+                write(payload)
+            if not self._writable:
+                break
+        return done
 
     def _pump(self) -> None:
         """Move queued messages into the window while the client's Receive Maximum allows (spec 4.9)."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, cast
+
+from tether.mqtt.packets import Payload
 
 from .inflight import Delivery, Outbox
 from .settings import NEVER_EXPIRES
@@ -30,6 +32,9 @@ class SessionOwner(Protocol):
 
     def deliver(self, delivery: Delivery) -> None:
         """Send (or queue, if the window or the socket is full) one message."""
+
+    def deliver_plain(self, topic: str, payloads: Sequence[Payload]) -> int:
+        """Send QoS 0 copies without properties of one topic if they can go now: how many went."""
 
     def take_over(self) -> None:
         """Another connection with the same Client Identifier arrived: leave ([MQTT-3.1.4-3])."""

@@ -17,7 +17,15 @@ from tether.broker.message import Message
 from tether.mqtt.constants import PacketType
 from tether.mqtt.properties import EMPTY_PROPERTIES, decode_properties, encode_properties
 
-__all__ = ["Batch", "Frame", "decode_batch", "encode_frame", "encode_header"]
+__all__ = [
+    "PLAIN_FLAGS",
+    "Batch",
+    "Frame",
+    "decode_batch",
+    "encode_frame",
+    "encode_header",
+    "pack_plain_head",
+]
 
 #: Kinds of batch: copies to deliver (no answer), copies whose delivery the sender waits for (the
 #: receiver answers with the batch id once they are as durable as a local delivery), retained changes.
@@ -29,6 +37,11 @@ _FRAME = struct.Struct("!BdQHHII")
 _GROUP = struct.Struct("!H")
 
 _RETAIN, _ORDINARY, _EXPIRES = 4, 8, 16
+#: ``pack_plain_head(PLAIN_FLAGS[retain], 0.0, 0, topic length, 0, 0, payload length)``: the head of a plain
+#: copy (QoS 0, for ordinary subscriptions, no properties, no expiry, no groups), followed by the topic and
+#: the payload; what :func:`encode_frame` makes of it, for a sender that keeps the topic encoded.
+pack_plain_head = _FRAME.pack
+PLAIN_FLAGS = (_ORDINARY, _ORDINARY | _RETAIN)
 _NO_GROUPS: frozenset[str] = frozenset()
 
 
@@ -94,31 +107,68 @@ class Batch:
         data = self.data
         pos = self.start
         end = len(data)
+        while pos < end:
+            frame, pos = self._frame(pos, now)
+            yield frame
+
+    def runs(self, now: float) -> Iterator[Frame | tuple[str, list[bytes]]]:
+        """The messages as :meth:`frames` gives them, except that consecutive plain copies of one topic (QoS
+        0, RETAIN 0, for ordinary subscriptions, no properties, no expiry, no groups) come as one
+        ``(topic, payloads)``: one match and one subscriber lookup for all of them on the receiving node."""
+        data = self.data
+        pos = self.start
+        end = len(data)
         unpack = _FRAME.unpack_from
         size = _FRAME.size
+        raw = b""
+        topic = ""
+        payloads: list[bytes] = []
         while pos < end:
-            flags, left, version, topic_len, n_groups, props_len, payload_len = unpack(data, pos)
-            pos += size
-            topic = data[pos : pos + topic_len].decode()
-            pos += topic_len
-            groups = _NO_GROUPS
-            if n_groups:
-                names: list[str] = []
-                for _ in range(n_groups):
-                    (length,) = _GROUP.unpack_from(data, pos)
-                    pos += 2
-                    names.append(data[pos : pos + length].decode())
-                    pos += length
-                groups = frozenset(names)
-            props = EMPTY_PROPERTIES
-            if props_len:
-                props, _ = decode_properties(data, pos, pos + props_len, PacketType.PUBLISH)
-                pos += props_len
-            payload = data[pos : pos + payload_len]
+            flags, _, _, topic_len, n_groups, props_len, payload_len = unpack(data, pos)
+            if flags != _ORDINARY or n_groups or props_len:
+                if payloads:
+                    yield topic, payloads
+                    payloads = []
+                frame, pos = self._frame(pos, now)
+                yield frame
+                continue
+            start = pos + size
+            pos = start + topic_len
+            name = data[start:pos]
+            if name != raw or not payloads:
+                if payloads:
+                    yield topic, payloads
+                    payloads = []
+                raw, topic = name, name.decode()
+            payloads.append(data[pos : pos + payload_len])
             pos += payload_len
-            expires_at = now + left if flags & _EXPIRES else None
-            message = Message(topic, payload, flags & 3, bool(flags & _RETAIN), props, expires_at, None)
-            yield Frame(message, bool(flags & _ORDINARY), groups, version)
+        if payloads:
+            yield topic, payloads
+
+    def _frame(self, pos: int, now: float) -> tuple[Frame, int]:
+        data = self.data
+        flags, left, version, topic_len, n_groups, props_len, payload_len = _FRAME.unpack_from(data, pos)
+        pos += _FRAME.size
+        topic = data[pos : pos + topic_len].decode()
+        pos += topic_len
+        groups = _NO_GROUPS
+        if n_groups:
+            names: list[str] = []
+            for _ in range(n_groups):
+                (length,) = _GROUP.unpack_from(data, pos)
+                pos += 2
+                names.append(data[pos : pos + length].decode())
+                pos += length
+            groups = frozenset(names)
+        props = EMPTY_PROPERTIES
+        if props_len:
+            props, _ = decode_properties(data, pos, pos + props_len, PacketType.PUBLISH)
+            pos += props_len
+        payload = data[pos : pos + payload_len]
+        pos += payload_len
+        expires_at = now + left if flags & _EXPIRES else None
+        message = Message(topic, payload, flags & 3, bool(flags & _RETAIN), props, expires_at, None)
+        return Frame(message, bool(flags & _ORDINARY), groups, version), pos
 
 
 def decode_batch(data: bytes) -> Batch:

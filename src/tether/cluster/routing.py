@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,17 +41,29 @@ from typing import Any
 import orjson
 
 from tether.broker import Broker
-from tether.broker.inflight import Delivery, SavedOrDelivered
+from tether.broker.inflight import SavedOrDelivered
 from tether.broker.message import Message
 from tether.broker.ports import Routed
 from tether.broker.subscriptions import SharedGroup, Subscription, SubscriptionTrie
+from tether.mqtt.packets import Payload
+from tether.mqtt.properties import EMPTY_PROPERTIES
 
 from .bus import Msg, undo_all
-from .frames import CONFIRM, COPIES, RETAINED, decode_batch, encode_frame, encode_header
+from .copies import deliver_batch, no_group
+from .frames import (
+    CONFIRM,
+    COPIES,
+    PLAIN_FLAGS,
+    decode_batch,
+    encode_frame,
+    encode_header,
+    pack_plain_head,
+)
 from .membership import NodeInfo
 from .node import ClusterNode
+from .retained_versions import RETAINED_CHANGES, TOMBSTONE_TTL, RetainedVersions
 
-__all__ = ["CONFIRM_WAIT", "CopiesNotConfirmed", "Router", "install"]
+__all__ = ["CONFIRM_WAIT", "TOMBSTONE_TTL", "CopiesNotConfirmed", "Router", "install"]
 
 log = logging.getLogger("tether.cluster")
 
@@ -61,7 +72,6 @@ ACK = "tether.mqtt.ack."
 INTEREST = "tether.mqtt.interest"
 HELLO = "tether.mqtt.interest.hello"
 INTEREST_ACK = "tether.mqtt.interest.ack."
-RETAINED_CHANGES = "tether.mqtt.retained"
 
 #: Seconds a publisher's acknowledgement waits for another node to confirm its copies.
 CONFIRM_WAIT = 10.0
@@ -71,22 +81,20 @@ INTEREST_WAIT = 2.0
 #: Bytes of copies a node may have sent to another and not yet had answered: beyond, QoS 0 copies for it are
 #: dropped (counted in ``delivery.dropped``) instead of piling up in NATS ahead of everything else.
 WINDOW = 16 * 1024 * 1024
-#: Seconds a cleared retained topic keeps its version: enough for any change sent before the clear to have
-#: arrived (NATS delivers within milliseconds), so that the versions of cleared topics do not pile up.
-TOMBSTONE_TTL = 60.0
 #: Filters per interest message of a full announcement, and bytes of frames per batch of copies (NATS
 #: refuses messages over 1 MB by default).
 _CHUNK = 5_000
 _BATCH_BYTES = 256 * 1024
 _ACK = struct.Struct("!QB")
+#: Topics whose plan (the other nodes to send a copy to) :meth:`Router.route` keeps, at most; all are
+#: forgotten whenever a node's filters change.
+_PLANS = 10_000
+#: The usual outcome of routing a QoS 0 message, shared.
+_ROUTED = tuple(Routed(n) for n in range(64))
 
 
 class CopiesNotConfirmed(Exception):
     """Another node did not confirm its copies of a message: the publisher must send it again."""
-
-
-def _none(group: SharedGroup) -> bool:
-    return False
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:
@@ -100,7 +108,7 @@ class _Outgoing:
     __slots__ = ("confirm", "frames", "size")
 
     def __init__(self) -> None:
-        self.frames: list[bytes] = []
+        self.frames: list[Payload] = []  # frames, or a plain copy's head, topic and payload
         self.size = 0
         self.confirm: asyncio.Future[None] | None = None
 
@@ -117,7 +125,7 @@ class _Barrier:
         self.timer = timer
 
 
-class Router:
+class Router(RetainedVersions):
     """This node's part of routing MQTT messages in the cluster (see the module's description)."""
 
     def __init__(self, node: ClusterNode, broker: Broker) -> None:
@@ -133,6 +141,9 @@ class Router:
         self.filters: dict[str, set[str]] = {}
         self.incarnations: dict[str, float] = {}
         self._outgoing: dict[str, _Outgoing] = {}
+        #: Topic -> the other nodes with a matching filter (and the topic encoded), for topics no shared group
+        #: matches.
+        self._plans: dict[str, tuple[tuple[str, ...], bytes]] = {}
         self._announce: dict[str, bool] = {}
         self._retained_out: list[bytes] = []
         self._retained_size = 0
@@ -212,49 +223,118 @@ class Router:
         """Route a message accepted on this node: here, and one copy per other interested node."""
         if message.retain:
             self._retained_changed(message)
-        subs, groups = self.interest.match(message.topic)
+        topic = message.topic
+        plan = self._plans.get(topic)
+        if plan is None:
+            subs, groups = self.interest.match(topic)
+            me = self.me
+            if groups:
+                return self._route_groups(
+                    message, [sub.client_id for sub in subs if sub.client_id != me], groups
+                )
+            if len(self._plans) >= _PLANS:
+                self._plans.clear()
+            nodes = tuple(dict.fromkeys(s.client_id for s in subs if s.client_id != me))
+            plan = self._plans[topic] = (nodes, topic.encode())
+        targets, name = plan
+        if not targets:
+            return self.local_route(message)
+        routed = self.local_route(message, elsewhere=True)
+        props = message.properties
+        if (
+            message.qos
+            or routed.durable
+            or message.expires_at is not None
+            or not (props is EMPTY_PROPERTIES or props.is_empty)
+        ):
+            frame = encode_frame(message, self.loop.time())
+            return self._forward(message, routed, targets, frame, None)
+        # The common copy (QoS 0, nothing to wait for): framed here, topic encoded once per topic.
+        payload = message.payload
+        head = pack_plain_head(PLAIN_FLAGS[message.retain], 0.0, 0, len(name), 0, 0, len(payload))
+        parts = (head, name, payload)
+        size = len(head) + len(name) + len(payload)
+        sent = 0
+        unanswered = self._unanswered
+        outgoing = self._outgoing
+        for target in targets:
+            if unanswered.get(target, 0) > WINDOW:
+                self._shed(target)
+                continue
+            sent += 1
+            out = outgoing.get(target)
+            if out is None:
+                out = outgoing[target] = _Outgoing()
+            elif out.size + size > _BATCH_BYTES:
+                self._send(target, out)
+                out = outgoing[target] = _Outgoing()
+            out.frames += parts
+            out.size += size
+        self.broker.stats.messages_forwarded += sent
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self._flush)
+        matched = routed.matched + sent
+        return _ROUTED[matched] if matched < len(_ROUTED) else Routed(matched)
+
+    def _route_groups(self, message: Message, nodes: list[str], groups: list[SharedGroup]) -> Routed:
+        """:meth:`route` when shared groups match: each gets one member node (round robin)."""
         me = self.me
-        targets: dict[str, list[str]] = {}  # node -> the shared groups it serves this time
-        for sub in subs:
-            if sub.client_id != me:
-                targets[sub.client_id] = []
-        ordinary = set(targets) if groups else None
-        shared: Callable[[SharedGroup], bool] | None = None
-        if groups:
-            here: set[str] = set()
-            for group in groups:
-                order = group.order
-                index = group.next_index % len(order)
-                group.next_index = index + 1
-                chosen = order[index].client_id
-                if chosen == me:
-                    here.add(group.topic_filter)
-                else:
-                    targets.setdefault(chosen, []).append(group.topic_filter)
-            shared = (lambda g: g.topic_filter in here) if here else _none
+        targets: dict[str, list[str]] = {node: [] for node in nodes}  # node -> the groups it serves this time
+        ordinary = set(targets)
+        here: set[str] = set()
+        for group in groups:
+            order = group.order
+            index = group.next_index % len(order)
+            group.next_index = index + 1
+            chosen = order[index].client_id
+            if chosen == me:
+                here.add(group.topic_filter)
+            else:
+                targets.setdefault(chosen, []).append(group.topic_filter)
+        shared = (lambda g: g.topic_filter in here) if here else no_group
         if not targets:
             return self.local_route(message, shared=shared)
         routed = self.local_route(message, shared=shared, elsewhere=True)
         now = self.loop.time()
+        plain: bytes | None = None  # the frame of a copy for ordinary subscriptions only, made once
+        frames: dict[str, bytes] = {}
+        for target, assigned in targets.items():
+            if assigned or target not in ordinary:
+                frames[target] = encode_frame(message, now, target in ordinary, tuple(assigned))
+            else:
+                frames[target] = plain = plain or encode_frame(message, now)
+        return self._forward(message, routed, tuple(targets), None, frames)
+
+    def _forward(
+        self,
+        message: Message,
+        routed: Routed,
+        targets: tuple[str, ...],
+        frame: bytes | None,
+        frames: dict[str, bytes] | None,
+    ) -> Routed:
+        """Add the copies for ``targets`` (``frame`` for each, or each its own in ``frames``) to this turn's
+        batches; what the publisher's acknowledgement waits for."""
         confirm = message.qos > 0
         waits: list[asyncio.Future[None]] = []
-        plain: bytes | None = None  # the frame of a copy for ordinary subscriptions only, made once
         sent = 0
-        for target, assigned in targets.items():
-            if not confirm and self._unanswered.get(target, 0) > WINDOW:
+        unanswered = self._unanswered
+        outgoing = self._outgoing
+        for target in targets:
+            if not confirm and unanswered.get(target, 0) > WINDOW:
                 self._shed(target)  # the node is behind: a QoS 0 copy is dropped, as by a full queue
                 continue
-            if assigned or (ordinary is not None and target not in ordinary):
-                frame = encode_frame(message, now, ordinary is None or target in ordinary, tuple(assigned))
-            else:
-                frame = plain = plain or encode_frame(message, now)
+            if frames is not None:
+                frame = frames[target]
+            assert frame is not None
             sent += 1
-            out = self._outgoing.get(target)
+            out = outgoing.get(target)
             if out is None:
-                out = self._outgoing[target] = _Outgoing()
+                out = outgoing[target] = _Outgoing()
             elif out.size + len(frame) > _BATCH_BYTES:  # NATS limits the size of a message: send it now
                 self._send(target, out)
-                out = self._outgoing[target] = _Outgoing()
+                out = outgoing[target] = _Outgoing()
             out.frames.append(frame)
             out.size += len(frame)
             if confirm:
@@ -263,11 +343,16 @@ class Router:
                     out.confirm.add_done_callback(_retrieved)
                 waits.append(out.confirm)
         self.broker.stats.messages_forwarded += sent
-        self._schedule()
-        confirmed = routed.confirmed
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self._flush)
         if waits:
             confirmed = waits[0] if len(waits) == 1 else self._all(waits)
-        return Routed(routed.matched + sent, routed.durable, routed.unsaved, confirmed)
+            return Routed(routed.matched + sent, routed.durable, routed.unsaved, confirmed)
+        if routed.durable or routed.unsaved or routed.confirmed is not None:
+            return Routed(routed.matched + sent, routed.durable, routed.unsaved, routed.confirmed)
+        matched = routed.matched + sent
+        return _ROUTED[matched] if matched < len(_ROUTED) else Routed(matched)
 
     def _all(self, futures: list[asyncio.Future[None]]) -> asyncio.Future[None]:
         both: asyncio.Future[None] = self.loop.create_future()
@@ -357,19 +442,7 @@ class Router:
         """Deliver copies another node accepted (never routed further, never shown to the taps)."""
         batch = decode_batch(msg.data)
         broker = self.broker
-        route = self.local_route
-        durable = False
-        unsaved: list[Delivery] = []
-        count = 0
-        for frame in batch.frames(self.loop.time()):
-            groups = frame.groups
-            shared = (lambda g, groups=groups: g.topic_filter in groups) if groups else _none
-            routed = route(frame.message, here=False, ordinary=frame.ordinary, shared=shared)
-            count += 1
-            if frame.message.qos:
-                durable = durable or routed.durable
-                unsaved.extend(routed.unsaved)
-        broker.stats.messages_from_nodes += count
+        durable, unsaved = deliver_batch(broker, self.local_route, batch, self.loop.time())
         reply = ACK + batch.node
         persistence = broker.persistence
         if batch.kind != CONFIRM or persistence is None or not (durable or unsaved):
@@ -396,6 +469,7 @@ class Router:
 
     def _set_interest(self, node: str, topic_filter: str, added: bool) -> None:
         filters = self.filters.setdefault(node, set())
+        self._plans.clear()
         if added:
             if topic_filter not in filters:
                 filters.add(topic_filter)
@@ -495,6 +569,7 @@ class Router:
         self._check_barriers()
         for topic_filter in list(self.filters.pop(name, ())):
             self.interest.remove(name, topic_filter)
+        self._plans.clear()
         self._outgoing.pop(name, None)
         for batch_id, (target, *_) in list(self._awaiting.items()):
             if target == name:
@@ -509,57 +584,6 @@ class Router:
     def _reconnected(self) -> None:
         self._announce_all()
         self.bus.post(HELLO, orjson.dumps({"node": self.me}))
-
-    # ------------------------------------------------------------------------------------ retained
-
-    def _tick(self) -> int:
-        self._clock = max(self._clock + 1, time.time_ns())
-        return self._clock
-
-    def _retained_changed(self, message: Message) -> None:
-        version = self._tick()
-        self._set_version(message, (version, self.me))
-        frame = encode_frame(message, self.loop.time(), version=version)
-        if self._retained_out and self._retained_size + len(frame) > _BATCH_BYTES:
-            self._send_retained()
-        self._retained_out.append(frame)
-        self._retained_size += len(frame)
-        self._schedule()
-
-    def _set_version(self, message: Message, stamp: tuple[int, str]) -> None:
-        topic = message.topic
-        self._versions[topic] = stamp
-        tombstones = self._tombstones
-        now = self.loop.time()
-        if not len(message.payload):  # a clear: its version is kept for a while, then forgotten
-            tombstones.append((now, topic, stamp))
-        while tombstones and tombstones[0][0] < now - TOMBSTONE_TTL:
-            _, old, old_stamp = tombstones.popleft()
-            if self._versions.get(old) == old_stamp:
-                del self._versions[old]
-
-    def _send_retained(self) -> None:
-        frames, self._retained_out, self._retained_size = self._retained_out, [], 0
-        self.bus.post(RETAINED_CHANGES, encode_header(RETAINED, 0, self.me) + b"".join(frames))
-
-    async def _retained(self, msg: Msg) -> None:
-        if self._early_retained is not None:  # the broker is still loading the saved ones
-            self._early_retained.append(msg.data)
-            return
-        self._apply_retained(msg.data)
-
-    def _apply_retained(self, data: bytes) -> None:
-        batch = decode_batch(data)
-        if batch.node == self.me:
-            return
-        retained = self.broker.retained
-        for frame in batch.frames(self.loop.time()):
-            self._clock = max(self._clock, frame.version)
-            topic = frame.message.topic
-            stamp = (frame.version, batch.node)
-            if stamp > self._versions.get(topic, (0, "")):
-                self._set_version(frame.message, stamp)
-                retained.set(frame.message)
 
 
 def install(node: ClusterNode, broker: Broker) -> Callable[[], Awaitable[None]]:
