@@ -22,16 +22,22 @@ class Activity:
     """What the broker hooks count per connection: PUBLISH packets received. One integer increment per
     message is the whole cost on the ingest path; the availability timer samples it.
 
-    It is also the connection's live entry in the presence service (one object per connection, not three):
-    the open history record and the count at the timer's last sample."""
+    It is also the connection's live entry in the presence service (one object per connection): its history
+    id and what the timer needs of its record (tenant, device, managed object), and the count at the timer's
+    last sample. The rest of the record is the broker's (a :class:`ConnectionFact`, given again at the end):
+    an idle connection keeps no record of its own."""
 
-    __slots__ = ("messages", "record", "seen")
+    __slots__ = ("device", "id", "messages", "mo_id", "seen", "tenant_id")
 
     def __init__(self) -> None:
         self.messages = 0
-        #: The connection's open history record (set by PresenceService.connected; None before and after).
-        self.record: ConnectionRecord | None = None
         self.seen = 0  # `messages` at the last check
+        #: The connection's open history record (set by PresenceService.connected; None before and after).
+        self.id: str | None = None
+        self.tenant_id = ""
+        self.device: str | None = None
+        #: The device's managed object, once known.
+        self.mo_id: int | None = None
 
 
 class AvailabilityStatus(StrEnum):
@@ -82,10 +88,13 @@ class ConnectionRecord:
             f.clean_start, f.keepalive, f.connected_at, None, None, node,
         )  # fmt: skip
 
-    def ended(self, at: int, reason: str) -> ConnectionRecord:
-        return ConnectionRecord(
-            self.id, self.tenant_id, self.client_id, self.username, self.device, self.mo_id, self.ip_address,
-            self.proto_ver, self.clean_start, self.keepalive, self.connected_at, at, reason, self.node,
+    @classmethod
+    def closed(
+        cls, id: str, f: ConnectionFact, mo_id: int | None, at: int, reason: str, node: str = ""
+    ) -> ConnectionRecord:
+        return cls(
+            id, f.tenant_id, f.client_id, f.username, f.device, mo_id, f.ip_address, f.proto_ver,
+            f.clean_start, f.keepalive, f.connected_at, at, reason, node,
         )  # fmt: skip
 
     def of_device(self, mo_id: int) -> ConnectionRecord:

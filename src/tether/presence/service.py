@@ -85,7 +85,7 @@ class PresenceService:
         self.availability = Availability(
             store, inventory, alarms, settings, clock, events if node is not None else None
         )
-        #: History id -> the live connection (its Activity holds the open record).
+        #: History id -> the live connection (its Activity).
         self._live: dict[str, Activity] = {}
         # History ids: random per process, then counted (32 hex digits; cheaper than a uuid4 per CONNECT).
         self._id_prefix = secrets.token_hex(10)
@@ -184,21 +184,27 @@ class PresenceService:
     # ------------------------------------------------------------------------------- facts (sync)
 
     def connected(self, fact: ConnectionFact, activity: Activity) -> str:
-        """Record a new connection; returns its history id (for :meth:`disconnected`)."""
+        """Record a new connection; returns its history id."""
         record = ConnectionRecord.opened(f"{self._id_prefix}{next(self._ids):012x}", fact, self.node or "")
-        activity.record = record
+        activity.id = record.id
+        activity.tenant_id = fact.tenant_id
+        activity.device = fact.device
+        activity.mo_id = fact.mo_id
         activity.seen = activity.messages
         self._live[record.id] = activity
         self._queue.put_nowait(("connected", record))
         self._announce("CREATE", record)
         return record.id
 
-    def disconnected(self, record_id: str, reason: str) -> None:
-        live = self._live.pop(record_id, None)
-        if live is None or live.record is None:
+    def disconnected(self, fact: ConnectionFact, activity: Activity, reason: str) -> None:
+        """The connection of `activity` (the same `fact` as at connect) ended."""
+        record_id = activity.id
+        if record_id is None or self._live.pop(record_id, None) is None:
             return
-        record = live.record.ended(self.clock(), reason)
-        live.record = None
+        activity.id = None
+        record = ConnectionRecord.closed(
+            record_id, fact, activity.mo_id, self.clock(), reason, self.node or ""
+        )
         self._queue.put_nowait(("disconnected", record))
         self._announce("UPDATE", record)
 
@@ -254,9 +260,9 @@ class PresenceService:
 
     async def _device_connected(self, record: ConnectionRecord, mo_id: int) -> None:
         live = self._live.get(record.id)
-        if live is None or live.record is None:
+        if live is None:
             return  # over already (within this batch): the device's connection state did not change
-        live.record = live.record.of_device(mo_id)
+        live.mo_id = mo_id
         await self._count_in(record.id, record.tenant_id, mo_id)
 
     async def _device_disconnected(self, record: ConnectionRecord) -> None:
@@ -356,19 +362,19 @@ class PresenceService:
             if count == live.seen:
                 continue
             live.seen = count
-            record = live.record
-            if record is None:
+            record_id = live.id
+            if record_id is None:
                 continue
-            if record.mo_id is None and record.device is not None:
+            if live.mo_id is None and live.device is not None:
                 # A device that did not exist at CONNECT: its first message may have created it.
-                mo_id = (await self._resolve(record.tenant_id, [record.device])).get(record.device)
-                if mo_id is None or record.id not in self._live:
+                mo_id = (await self._resolve(live.tenant_id, [live.device])).get(live.device)
+                if mo_id is None or record_id not in self._live:
                     continue
-                live.record = record = record.of_device(mo_id)
-                await self._bind(record.id, mo_id)
-                await self._count_in(record.id, record.tenant_id, mo_id)
-            if record.mo_id is not None:
-                await self.availability.heard(record.tenant_id, record.mo_id)
+                live.mo_id = mo_id
+                await self._bind(record_id, mo_id)
+                await self._count_in(record_id, live.tenant_id, mo_id)
+            if live.mo_id is not None:
+                await self.availability.heard(live.tenant_id, live.mo_id)
         if not self.leading:  # a cluster node that is not the leader: its own states, saved and told
             await self.availability.save()
             self.availability.tell()
@@ -399,9 +405,8 @@ class PresenceService:
         if not connected and self.node is not None:  # perhaps through another node
             connected = await self._store.open_connections(who.tenant_id, mo_id) > 0
         for live in self._live.values():
-            record = live.record
-            if record is not None and record.tenant_id == who.tenant_id and record.mo_id == mo_id:
-                external_id = record.device
+            if live.mo_id == mo_id and live.tenant_id == who.tenant_id:
+                external_id = live.device
         interval = required_interval(mo.fragments)
         if interval is None:
             data_status = "NOT_MONITORED"
