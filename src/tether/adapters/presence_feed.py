@@ -55,7 +55,7 @@ class PresenceFeed:
 
     def on_disconnected(self, client: ClientInfo, reason: ReasonCode) -> None:
         login = login_of(client)
-        if login is not None and login.activity.id is not None:
+        if login is not None and login.activity.seq is not None:
             code = int(reason)
             name = reason.name if isinstance(reason, ReasonCode) else None
             self.presence.disconnected(_fact(client, login), login.activity, disconnect_reason(code, name))

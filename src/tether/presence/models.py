@@ -22,18 +22,19 @@ class Activity:
     """What the broker hooks count per connection: PUBLISH packets received. One integer increment per
     message is the whole cost on the ingest path; the availability timer samples it.
 
-    It is also the connection's live entry in the presence service (one object per connection): its history
-    id and what the timer needs of its record (tenant, device, managed object), and the count at the timer's
-    last sample. The rest of the record is the broker's (a :class:`ConnectionFact`, given again at the end):
-    an idle connection keeps no record of its own."""
+    It is also the connection's live entry in the presence service (one object per connection): the number
+    of its history id, what the timer needs of its record (tenant, device, managed object) and the count at
+    the timer's last sample. The rest of the record is the broker's (a :class:`ConnectionFact`, given again
+    at the end): an idle connection keeps no record of its own."""
 
-    __slots__ = ("device", "id", "messages", "mo_id", "seen", "tenant_id")
+    __slots__ = ("device", "messages", "mo_id", "seen", "seq", "tenant_id")
 
     def __init__(self) -> None:
         self.messages = 0
         self.seen = 0  # `messages` at the last check
-        #: The connection's open history record (set by PresenceService.connected; None before and after).
-        self.id: str | None = None
+        #: The number of the connection's open history record (PresenceService.connected; None before and
+        #: after).
+        self.seq: int | None = None
         self.tenant_id = ""
         self.device: str | None = None
         #: The device's managed object, once known.

@@ -85,13 +85,13 @@ class PresenceService:
         self.availability = Availability(
             store, inventory, alarms, settings, clock, events if node is not None else None
         )
-        #: History id -> the live connection (its Activity).
-        self._live: dict[str, Activity] = {}
+        #: History id (its number: see _record_id) -> the live connection (its Activity).
+        self._live: dict[int, Activity] = {}
         # History ids: random per process, then counted (32 hex digits; cheaper than a uuid4 per CONNECT).
         self._id_prefix = secrets.token_hex(10)
         self._ids = itertools.count()
         self._device_connections: dict[tuple[str, int], int] = {}  # device -> its live connections
-        self._counted: dict[str, tuple[str, int]] = {}  # history id -> the device it counts for
+        self._counted: dict[int, tuple[str, int]] = {}  # history id (number) -> the device it counts for
         self._queue: asyncio.Queue[tuple[str, ConnectionRecord]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -185,28 +185,37 @@ class PresenceService:
 
     def connected(self, fact: ConnectionFact, activity: Activity) -> str:
         """Record a new connection; returns its history id."""
-        record = ConnectionRecord.opened(f"{self._id_prefix}{next(self._ids):012x}", fact, self.node or "")
-        activity.id = record.id
+        seq = next(self._ids)
+        record = ConnectionRecord.opened(self._record_id(seq), fact, self.node or "")
+        activity.seq = seq
         activity.tenant_id = fact.tenant_id
         activity.device = fact.device
         activity.mo_id = fact.mo_id
         activity.seen = activity.messages
-        self._live[record.id] = activity
+        self._live[seq] = activity
         self._queue.put_nowait(("connected", record))
         self._announce("CREATE", record)
         return record.id
 
     def disconnected(self, fact: ConnectionFact, activity: Activity, reason: str) -> None:
         """The connection of `activity` (the same `fact` as at connect) ended."""
-        record_id = activity.id
-        if record_id is None or self._live.pop(record_id, None) is None:
+        seq = activity.seq
+        if seq is None or self._live.pop(seq, None) is None:
             return
-        activity.id = None
+        activity.seq = None
         record = ConnectionRecord.closed(
-            record_id, fact, activity.mo_id, self.clock(), reason, self.node or ""
+            self._record_id(seq), fact, activity.mo_id, self.clock(), reason, self.node or ""
         )
         self._queue.put_nowait(("disconnected", record))
         self._announce("UPDATE", record)
+
+    def _record_id(self, seq: int) -> str:
+        # Live connections keep the number (an int), not the 32-character id.
+        return f"{self._id_prefix}{seq:012x}"
+
+    def _seq(self, record_id: str) -> int:
+        """The number of one of this process's history ids."""
+        return int(record_id[len(self._id_prefix) :], 16)
 
     def _announce(self, action: Action, record: ConnectionRecord) -> None:
         if self._events.listens(record.tenant_id, RESOURCE):
@@ -254,19 +263,20 @@ class PresenceService:
             if kind == "connected":
                 if record.id in devices:
                     await self._device_connected(record, devices[record.id])
-            elif record.id in self._counted:
+            elif self._seq(record.id) in self._counted:
                 await self._device_disconnected(record)
         self.availability.tell()
 
     async def _device_connected(self, record: ConnectionRecord, mo_id: int) -> None:
-        live = self._live.get(record.id)
+        seq = self._seq(record.id)
+        live = self._live.get(seq)
         if live is None:
             return  # over already (within this batch): the device's connection state did not change
         live.mo_id = mo_id
-        await self._count_in(record.id, record.tenant_id, mo_id)
+        await self._count_in(seq, record.tenant_id, mo_id)
 
     async def _device_disconnected(self, record: ConnectionRecord) -> None:
-        key = self._counted.pop(record.id)
+        key = self._counted.pop(self._seq(record.id))
         left = self._device_connections[key] - 1
         if left > 0:
             self._device_connections[key] = left
@@ -274,8 +284,8 @@ class PresenceService:
         del self._device_connections[key]
         await self.availability.disconnected(*key)
 
-    async def _count_in(self, record_id: str, tenant_id: str, mo_id: int) -> None:
-        key = self._counted[record_id] = (tenant_id, mo_id)
+    async def _count_in(self, seq: int, tenant_id: str, mo_id: int) -> None:
+        key = self._counted[seq] = (tenant_id, mo_id)
         count = self._device_connections.get(key, 0)
         self._device_connections[key] = count + 1
         if count == 0:
@@ -362,17 +372,17 @@ class PresenceService:
             if count == live.seen:
                 continue
             live.seen = count
-            record_id = live.id
-            if record_id is None:
+            seq = live.seq
+            if seq is None:
                 continue
             if live.mo_id is None and live.device is not None:
                 # A device that did not exist at CONNECT: its first message may have created it.
                 mo_id = (await self._resolve(live.tenant_id, [live.device])).get(live.device)
-                if mo_id is None or record_id not in self._live:
+                if mo_id is None or seq not in self._live:
                     continue
                 live.mo_id = mo_id
-                await self._bind(record_id, mo_id)
-                await self._count_in(record_id, live.tenant_id, mo_id)
+                await self._bind(self._record_id(seq), mo_id)
+                await self._count_in(seq, live.tenant_id, mo_id)
             if live.mo_id is not None:
                 await self.availability.heard(live.tenant_id, live.mo_id)
         if not self.leading:  # a cluster node that is not the leader: its own states, saved and told
