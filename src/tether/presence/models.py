@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 __all__ = [
     "Activity",
@@ -18,27 +19,29 @@ __all__ = [
 ]
 
 
-class Activity:
+class Activity(Protocol):
     """What the broker hooks count per connection: PUBLISH packets received. One integer increment per
     message is the whole cost on the ingest path; the availability timer samples it.
 
-    It is also the connection's live entry in the presence service (one object per connection): the number
-    of its history id, what the timer needs of its record (tenant, device, managed object) and the count at
-    the timer's last sample. The rest of the record is the broker's (a :class:`ConnectionFact`, given again
-    at the end): an idle connection keeps no record of its own."""
+    It is also the connection's live entry in the presence service: the number of its history id, the
+    device's managed object once known and the count at the timer's last sample; its tenant and device are
+    the login's. The rest of the record is the broker's (a :class:`ConnectionFact`, given again at the end):
+    an idle connection keeps no record of its own. The adapters' login is its Activity (no object of its
+    own per connection)."""
 
-    __slots__ = ("device", "messages", "mo_id", "seen", "seq", "tenant_id")
+    messages: int
+    seen: int  # `messages` at the last check
+    #: The number of the connection's open history record (PresenceService.connected; None before and
+    #: after).
+    seq: int | None
+    #: The device's managed object, once known.
+    known_mo: int | None
 
-    def __init__(self) -> None:
-        self.messages = 0
-        self.seen = 0  # `messages` at the last check
-        #: The number of the connection's open history record (PresenceService.connected; None before and
-        #: after).
-        self.seq: int | None = None
-        self.tenant_id = ""
-        self.device: str | None = None
-        #: The device's managed object, once known.
-        self.mo_id: int | None = None
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def device(self) -> str | None: ...
 
 
 class AvailabilityStatus(StrEnum):

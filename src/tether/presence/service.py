@@ -188,9 +188,7 @@ class PresenceService:
         seq = next(self._ids)
         record = ConnectionRecord.opened(self._record_id(seq), fact, self.node or "")
         activity.seq = seq
-        activity.tenant_id = fact.tenant_id
-        activity.device = fact.device
-        activity.mo_id = fact.mo_id
+        activity.known_mo = fact.mo_id
         activity.seen = activity.messages
         self._live[seq] = activity
         self._queue.put_nowait(("connected", record))
@@ -204,7 +202,7 @@ class PresenceService:
             return
         activity.seq = None
         record = ConnectionRecord.closed(
-            self._record_id(seq), fact, activity.mo_id, self.clock(), reason, self.node or ""
+            self._record_id(seq), fact, activity.known_mo, self.clock(), reason, self.node or ""
         )
         self._queue.put_nowait(("disconnected", record))
         self._announce("UPDATE", record)
@@ -272,7 +270,7 @@ class PresenceService:
         live = self._live.get(seq)
         if live is None:
             return  # over already (within this batch): the device's connection state did not change
-        live.mo_id = mo_id
+        live.known_mo = mo_id
         await self._count_in(seq, record.tenant_id, mo_id)
 
     async def _device_disconnected(self, record: ConnectionRecord) -> None:
@@ -375,16 +373,16 @@ class PresenceService:
             seq = live.seq
             if seq is None:
                 continue
-            if live.mo_id is None and live.device is not None:
+            if live.known_mo is None and live.device is not None:
                 # A device that did not exist at CONNECT: its first message may have created it.
                 mo_id = (await self._resolve(live.tenant_id, [live.device])).get(live.device)
                 if mo_id is None or seq not in self._live:
                     continue
-                live.mo_id = mo_id
+                live.known_mo = mo_id
                 await self._bind(self._record_id(seq), mo_id)
                 await self._count_in(seq, live.tenant_id, mo_id)
-            if live.mo_id is not None:
-                await self.availability.heard(live.tenant_id, live.mo_id)
+            if live.known_mo is not None:
+                await self.availability.heard(live.tenant_id, live.known_mo)
         if not self.leading:  # a cluster node that is not the leader: its own states, saved and told
             await self.availability.save()
             self.availability.tell()
@@ -415,7 +413,7 @@ class PresenceService:
         if not connected and self.node is not None:  # perhaps through another node
             connected = await self._store.open_connections(who.tenant_id, mo_id) > 0
         for live in self._live.values():
-            if live.mo_id == mo_id and live.tenant_id == who.tenant_id:
+            if live.known_mo == mo_id and live.tenant_id == who.tenant_id:
                 external_id = live.device
         interval = required_interval(mo.fragments)
         if interval is None:
