@@ -72,8 +72,9 @@ class Mount:
 
     def unmount(self, topic: str) -> str:
         """The broker's topic name -> as this client sees it."""
-        private = self.private
-        if topic.startswith(private):
-            return topic[len(private) :]
         prefix = self.prefix
+        if self.roots:
+            private = f"{prefix}{PRIVATE_LEVEL}/{self.escaped}/"
+            if topic.startswith(private):
+                return topic[len(private) :]
         return topic[len(prefix) :] if topic.startswith(prefix) else topic
