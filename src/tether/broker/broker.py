@@ -71,8 +71,8 @@ class Broker:
         self.retained = RetainedStore(config.max_retained_messages)
         self.batcher = WriteBatcher(self.loop)
         self.stats = BrokerStats()
-        #: The open network connections (keys; a dict, not a set: a set of 10,000 has 32,768 slots of 16 bytes,
-        #: a dict's table is about a third of that).
+        #: The open network connections (keys; a dict, not a set: a set of 10,000 has 32,768 slots of 16
+        #: bytes, a dict's table is about a third of that).
         self.connections: dict[Connection, None] = {}
         #: Connections still in their handshake, and the limits on them (see :mod:`.handshake`).
         self.handshakes = PendingConnects(
