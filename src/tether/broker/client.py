@@ -35,6 +35,7 @@ from tether.mqtt.packets import (
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
 
+from .facts import ConnectionFacts
 from .handshake import HandshakeTicket
 from .hooks import AuthResult, ClientInfo, ConnectionInfo
 from .inflight import AWAIT_PUBCOMP
@@ -46,7 +47,6 @@ from .qos import QoSFlows, ack
 from .reserved import is_server_topic
 from .sessions import Session
 from .settings import NEVER_EXPIRES
-from .stats import Traffic
 from .subscribe import SubscriptionFlows
 from .transport import Transport
 from .will import will_message
@@ -69,7 +69,7 @@ _NO_OUTPUT = bytearray()
 _LINGER = 2.0
 
 
-class ClientConnection(QoSFlows, SubscriptionFlows):
+class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
     """The broker side of one network connection (TCP, TLS or WebSocket)."""
 
     __slots__ = (
@@ -167,39 +167,6 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
     def __repr__(self) -> str:
         client_id = self.session.client_id if self.session is not None else None
         return f"ClientConnection({client_id!r}, {self.info.peer})"
-
-    @property
-    def info(self) -> ConnectionInfo:
-        """Where the connection comes from (listener, peer, TLS client certificate)."""
-        info = self._info
-        if info is not None:
-            return info
-        client = self.client
-        assert client is not None
-        return ConnectionInfo(client.listener, client.peer, client.certificate)
-
-    @property
-    def connected_at(self) -> float:
-        """When the CONNECT was accepted (wall clock; 0 before)."""
-        client = self.client
-        return client.connected_at if client is not None else 0.0
-
-    @property
-    def clean_start(self) -> bool:
-        """The accepted CONNECT's Clean Start (3.1.1: Clean Session)."""
-        client = self.client
-        return client.clean_start if client is not None else True
-
-    @property
-    def traffic(self) -> Traffic:
-        """A copy of the connection's counters."""
-        traffic = Traffic()
-        traffic.recv_oct = self.recv_oct
-        traffic.recv_pkt = self.recv_pkt
-        traffic.recv_msg = self.recv_msg
-        traffic.send_oct = self.send_oct
-        traffic.send_msg = self.send_msg
-        return traffic
 
     @property
     def receive_maximum(self) -> int:
