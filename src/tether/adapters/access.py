@@ -537,7 +537,7 @@ class PlatformHooks(Hooks):
         login = login_of(client)
         if login is None:
             return self.anonymous is not None and self.anonymous.authorize_publish(client, topic, qos, retain)
-        login.activity.messages += 1  # "heard from" for presence: one increment, sampled by its timer
+        login.messages += 1  # "heard from" for presence (the login is its Activity): sampled by its timer
         allowed = login.policy.may_publish(topic, qos, retain)
         if self.authorized_listeners:
             for listener in self.authorized_listeners:

@@ -20,7 +20,9 @@ __all__ = ["Login", "LoginKind", "login_of"]
 LoginKind = Literal["user", "mqtt_user", "bootstrap", "xyte"]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: it is also the connection's presence Activity (the fields after `things`, neither compared
+# nor hashed); its own fields are never assigned.
+@dataclass(slots=True, unsafe_hash=True)
 class Login:
     #: Whom the services see.
     principal: Principal
@@ -38,10 +40,26 @@ class Login:
     mo_id: int | None = None
     #: Logged in with a TLS client certificate.
     certificate: bool = False
-    #: PUBLISH packets received on the connection (the presence timer samples it: tether.presence).
-    activity: Activity = field(default_factory=Activity, compare=False)
     #: The EMQX Fleets things it is (their names): the managed objects its credential owns.
     things: tuple[str, ...] = ()
+    #: PUBLISH packets received on the connection and the presence service's entry (tether.presence
+    #: Activity): the login is its connection's Activity, no object of its own.
+    messages: int = field(default=0, init=False, compare=False, repr=False)
+    seen: int = field(default=0, init=False, compare=False, repr=False)
+    seq: int | None = field(default=None, init=False, compare=False, repr=False)
+    known_mo: int | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def activity(self) -> Activity:
+        return self
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id
+
+    @property
+    def device(self) -> str | None:
+        return self.serial
 
 
 def login_of(client: ClientInfo) -> Login | None:

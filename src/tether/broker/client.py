@@ -35,6 +35,7 @@ from tether.mqtt.packets import (
 from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
 
+from .facts import ConnectionFacts
 from .handshake import HandshakeTicket
 from .hooks import AuthResult, ClientInfo, ConnectionInfo
 from .inflight import AWAIT_PUBCOMP
@@ -46,7 +47,6 @@ from .qos import QoSFlows, ack
 from .reserved import is_server_topic
 from .sessions import Session
 from .settings import NEVER_EXPIRES
-from .stats import Traffic
 from .subscribe import SubscriptionFlows
 from .transport import Transport
 from .will import will_message
@@ -69,7 +69,7 @@ _NO_OUTPUT = bytearray()
 _LINGER = 2.0
 
 
-class ClientConnection(QoSFlows, SubscriptionFlows):
+class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
     """The broker side of one network connection (TCP, TLS or WebSocket)."""
 
     __slots__ = (
@@ -81,6 +81,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
         "_connect_timer",
         "_eof",
         "_handshake",
+        "_info",
         "_mount",
         "_out",
         "_paused",
@@ -91,15 +92,16 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
         "_will_delay",
         "_writable",
         "broker",
-        "clean_start",
         "client",
         "conn",
-        "connected_at",
         "disconnect_reason",
-        "info",
         "keep_alive",
+        "recv_msg",
+        "recv_oct",
+        "recv_pkt",
+        "send_msg",
+        "send_oct",
         "session",
-        "traffic",
         "transport",
         "version",
     )
@@ -114,7 +116,8 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
         config = broker.config
         self.broker = broker
         self.transport = transport
-        self.info = info
+        # Where it comes from, until the CONNACK (then the ClientInfo says it: see `info`).
+        self._info: ConnectionInfo | None = info
         self.conn = ServerConnection(
             max_packet_size=config.max_packet_size,
             outgoing_topic_aliases=config.outgoing_topic_aliases,
@@ -128,11 +131,15 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
         self.client: ClientInfo | None = None
         #: Why the connection ended (for the on_disconnected hook).
         self.disconnect_reason: ReasonCode | None = None
-        #: Of the accepted CONNECT: when (wall clock), its Clean Start and the Keep Alive in force.
-        self.connected_at = 0.0
-        self.clean_start = True
+        #: Of the accepted CONNECT: the Keep Alive in force.
         self.keep_alive = 0
-        self.traffic = Traffic()
+        # Traffic counters (see `traffic`): bytes and packets received, Application Messages received and
+        # sent, bytes handed to the transport. Slots of the connection, not an object of their own.
+        self.recv_oct = 0
+        self.recv_pkt = 0
+        self.recv_msg = 0
+        self.send_oct = 0
+        self.send_msg = 0
         # Output of this loop turn: small packets gathered in one buffer, large payloads kept aside (by
         # reference) in the order they were written; see flush().
         self._out = _NO_OUTPUT
@@ -179,7 +186,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
         timer = self._timer
         if timer is not None:
             timer.last = self.broker.loop.time()
-        self.traffic.recv_oct += len(data)
+        self.recv_oct += len(data)
         self.conn.receive_data(data)
         if not self._paused:
             self._process()
@@ -192,7 +199,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
                 packet = conn.next_event()
                 if packet is None:
                     return
-                self.traffic.recv_pkt += 1
+                self.recv_pkt += 1
                 handlers[type(packet)](self, packet)
         except ProtocolError as exc:
             self._protocol_error(exc)
@@ -245,7 +252,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
                 return
             self._out = _NO_OUTPUT  # the transport may keep a view of `out`: never reuse it
             if not self._eof and not self.transport.is_closing():
-                self.traffic.send_oct += len(out)
+                self.send_oct += len(out)
                 self.transport.write(out)
             return
         if out:
@@ -254,7 +261,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
         self._chunks = None
         self._chunk_size = 0
         if not self._eof and not self.transport.is_closing():
-            self.traffic.send_oct += sum(len(chunk) for chunk in chunks)
+            self.send_oct += sum(len(chunk) for chunk in chunks)
             self.transport.writelines(chunks)
 
     def _send(self, packet: Packet) -> None:
@@ -435,6 +442,8 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
         session, present = broker.open_session(session_key, packet.clean_start, config.max_queued_messages)
         session.expiry_interval = capped_expiry
         session.owner = self
+        if not present:
+            session.created_at = client.connected_at  # the same instant: one float, not two
         self.session = session
         self.client = client
         keep_alive = packet.keep_alive
@@ -468,9 +477,8 @@ class ClientConnection(QoSFlows, SubscriptionFlows):
             self._will = will_message(will, mount.topic(will.topic) if mount is not None else will.topic)
             self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0
         self._receive_maximum = self.conn.client_receive_maximum
-        self.connected_at = client.connected_at
-        self.clean_start = packet.clean_start
         self.keep_alive = keep_alive
+        self._info = None  # the ClientInfo has the listener, peer and certificate
         broker.connected(self, session, present)
         # [MQTT-4.4.0-1] on a resumed session, resend unacknowledged PUBLISH (DUP set) and PUBREL packets in
         # their original order before anything new.

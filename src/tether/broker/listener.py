@@ -33,18 +33,22 @@ def _peer(transport: asyncio.BaseTransport) -> str | None:
     return None if peer is None else str(peer)
 
 
-class MQTTProtocol(asyncio.Protocol):
-    """Glue between an asyncio transport and a :class:`ClientConnection`."""
+class MQTTProtocol(ClientConnection, asyncio.Protocol):
+    """The asyncio protocol of a TCP or TLS connection: its :class:`ClientConnection` itself (no glue object
+    per connection). The server's factory makes it before the transport exists; :meth:`connection_made`
+    initialises it. Until then (and for ever when refused there) it is closed: it reads nothing."""
 
-    __slots__ = ("_broker", "_client", "_listener")
+    __slots__ = ()
 
     def __init__(self, broker: Broker, listener: str) -> None:
-        self._broker = broker
-        self._listener = listener
-        self._client: ClientConnection | None = None
+        # Not ClientConnection.__init__ yet: that needs the transport (connection_made).
+        self.broker = broker
+        self._info = ConnectionInfo(listener)
+        self._closed = True
+        self.session = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        broker = self._broker
+        broker = cast(Broker, self.broker)
         ticket = broker.handshakes.admit(address_of(transport.get_extra_info("peername")))
         if ticket is None:
             # Too many connections in their handshake: close at once, read nothing.
@@ -52,34 +56,21 @@ class MQTTProtocol(asyncio.Protocol):
             return
         # uvloop's transports implement asyncio.Transport without subclassing it.
         # A TLS client certificate the handshake verified (none unless the context asks for one).
-        certificate = transport.get_extra_info("peercert") if self._listener == "tls" else None
-        info = ConnectionInfo(self._listener, _peer(transport), certificate or None)
-        client = self._client = ClientConnection(broker, cast(asyncio.Transport, transport), info, ticket)
-        broker.opened(client)
+        assert self._info is not None
+        listener = self._info.listener
+        certificate = transport.get_extra_info("peercert") if listener == "tls" else None
+        info = ConnectionInfo(listener, _peer(transport), certificate or None)
+        ClientConnection.__init__(self, broker, cast(asyncio.Transport, transport), info, ticket)
+        broker.opened(self)
 
-    def data_received(self, data: bytes) -> None:
-        client = self._client
-        if client is None:
-            return  # refused in connection_made
+    def data_received(self, data: bytes) -> None:  # type: ignore[override]
         try:
-            client.data_received(data)
+            ClientConnection.data_received(self, data)
         except Exception as exc:  # a bug, not a protocol error: those are handled inside
-            client.abort_on_error(exc)
+            self.abort_on_error(exc)
 
     def eof_received(self) -> bool:
         return False  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._client is not None:
-            self._client.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        if self._client is not None:
-            self._client.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self._client is not None:
-            self._client.resume_writing()
 
 
 #: A read this large means the client sends faster than it is served (see :class:`FairMQTTProtocol`).
@@ -94,12 +85,11 @@ class FairMQTTProtocol(MQTTProtocol):
 
     __slots__ = ()
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes) -> None:  # type: ignore[override]
         MQTTProtocol.data_received(self, data)
-        client = self._client
-        if len(data) >= FULL_READ and client is not None and not client.transport.is_closing():
-            client.transport.pause_reading()
-            self._broker.loop.call_soon(_resume, client)
+        if len(data) >= FULL_READ and not self._closed and not self.transport.is_closing():
+            self.transport.pause_reading()
+            self.broker.loop.call_soon(_resume, self)
 
 
 def _resume(client: ClientConnection) -> None:

@@ -40,8 +40,9 @@ class SessionOwner(Protocol):
         """Another connection with the same Client Identifier arrived: leave ([MQTT-3.1.4-3])."""
 
 
-class Session:
-    """The state of one Client Identifier."""
+class Session(Outbox):
+    """The state of one Client Identifier. It is its own :class:`Outbox` (the outgoing QoS state: one object
+    less per session); :attr:`outbox` names that part."""
 
     __slots__ = (
         "_expiry_handle",
@@ -50,19 +51,18 @@ class Session:
         "created_at",
         "disconnected_at",
         "expiry_interval",
-        "outbox",
         "owner",
         "pending_will",
         "subscriptions",
     )
 
     def __init__(self, client_id: str, max_queued: int) -> None:
+        Outbox.__init__(self, max_queued)
         self.client_id = client_id
         #: Subscriptions by topic filter as subscribed.
         self.subscriptions: dict[str, Subscription] = {}
         #: Seconds the session survives its network connection; NEVER_EXPIRES for ever.
         self.expiry_interval = 0
-        self.outbox = Outbox(max_queued)
         #: QoS 2 Packet Identifiers received and answered with PUBREC, waiting for PUBREL (spec 4.3.3).
         self.awaiting_rel: set[int] = NO_PIDS  # a set from the first one on: see await_rel()
         self.owner: SessionOwner | None = None
@@ -75,6 +75,11 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session({self.client_id!r}, online={self.owner is not None})"
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outgoing QoS state: the session itself."""
+        return self
 
     def await_rel(self, packet_id: int) -> None:
         """A QoS 2 PUBLISH answered with PUBREC: its identifier waits for the PUBREL."""

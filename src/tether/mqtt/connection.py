@@ -103,7 +103,7 @@ class ConnectionState(Enum):
 _NO_INCOMING_ALIASES = IncomingTopicAliases(0)
 
 
-class ServerConnection:
+class ServerConnection(PacketFramer):
     """Protocol state of one client connection, seen from the server.
 
     ``max_packet_size`` bounds incoming packets (fixed header included); until the CONNECT has been received
@@ -119,7 +119,8 @@ class ServerConnection:
     get aliases chosen by :class:`OutgoingTopicAliases`.
     """
 
-    # One per client connection: slots, no instance dict.
+    # One per client connection: slots, no instance dict. It is its own PacketFramer (the framer's state in
+    # the same object: one object less per connection).
     __slots__ = (
         "_auth_method",
         "_client_keep_alive",
@@ -127,7 +128,6 @@ class ServerConnection:
         "_connack_sent",
         "_error",
         "_first_ok",
-        "_framer",
         "_max_client_id_length",
         "_max_packet_size",
         "_session_expiry",
@@ -156,7 +156,7 @@ class ServerConnection:
         max_client_id_length: int = 65_535,
     ) -> None:
         self._max_packet_size = max_packet_size
-        self._framer = PacketFramer(min(max_connect_size, max_packet_size))
+        PacketFramer.__init__(self, min(max_connect_size, max_packet_size))
         self._max_client_id_length = max_client_id_length
         #: Protocol level of the client (3, 4 or 5) once its CONNECT has been accepted.
         self.protocol_version: int | None = None
@@ -201,10 +201,6 @@ class ServerConnection:
         return self.incoming_aliases.maximum
 
     @property
-    def max_packet_size(self) -> int:
-        return self._framer.max_packet_size
-
-    @property
     def keep_alive(self) -> int:
         """Seconds of keep alive in force: the Server Keep Alive if the CONNACK set one, else the client's."""
         if self.server_keep_alive is not None:
@@ -217,7 +213,7 @@ class ServerConnection:
         """Add bytes received from the network. Then call :meth:`next_event` / :meth:`next_events`."""
         if self._closed_by_us or self._state is ConnectionState.ERROR:
             return  # the connection is being torn down: ignore whatever is still in flight
-        self._framer.feed(data)
+        self.feed(data)
 
     def next_events(self) -> Iterator[Packet]:
         """Yield every complete packet received so far, in order.
@@ -240,7 +236,7 @@ class ServerConnection:
             if self.protocol_version is None:
                 # A CONNECT over the size limit: answer in the client's protocol version if its first bytes
                 # tell it (CONNACK 0x95 in 5.0; 3.1.1 has no return code for it, so the connection is closed).
-                head = self._framer.peek(16)  # fixed header (<= 5) + protocol name (6) + level
+                head = self.peek(16)  # fixed header (<= 5) + protocol name (6) + level
                 start = _body_start(head)
                 level = _peek_protocol_level(head, start, len(head)) if start is not None else None
                 if level in (3, 4, 5):
@@ -258,11 +254,11 @@ class ServerConnection:
     def _fail(self, error: ProtocolError) -> None:
         self._error = error
         self._set_state(ConnectionState.ERROR)
-        self._framer.clear()
+        self.clear()
 
     def discard_input(self) -> None:
         """The connection is over: drop the bytes received and not yet decoded, and ignore further ones."""
-        self._framer.clear()
+        self.clear()
 
     def _set_state(self, state: ConnectionState) -> None:
         self._state = state
@@ -274,14 +270,13 @@ class ServerConnection:
             self._first_ok = _first_byte_table(state, self.protocol_version or 4, auth_pending)
 
     def _next_event(self) -> Packet | None:
-        framer = self._framer
-        first = framer.peek_first_byte()
+        first = self.peek_first_byte()
         if first is None or self._closed_by_us:
             return None
         # The type and flags are checked as soon as the first byte arrives, before the body is buffered.
         if not self._first_ok[first]:
             raise self._first_byte_error(first)
-        frame = framer.next_frame()
+        frame = self.next_frame()
         if frame is None:
             return None
         first, buf, pos, end = frame
@@ -351,7 +346,7 @@ class ServerConnection:
                 _RC.CLIENT_IDENTIFIER_NOT_VALID, f"client identifier of {length} characters (at most {limit})"
             )
         # The CONNECT is in: from now on the maximum packet size applies (the CONNACK may lower it).
-        self._framer.max_packet_size = self._max_packet_size
+        self.max_packet_size = self._max_packet_size
         props = packet.properties
         if packet.protocol_level == _V5:
             if props.maximum_packet_size is not None:
@@ -569,8 +564,7 @@ class ServerConnection:
                 if props.subscription_identifier_available is not None:
                     self.subscription_identifiers_available = props.subscription_identifier_available
                 if props.maximum_packet_size is not None:
-                    framer = self._framer
-                    framer.max_packet_size = min(framer.max_packet_size, props.maximum_packet_size)
+                    self.max_packet_size = min(self.max_packet_size, props.maximum_packet_size)
                 self.server_keep_alive = props.server_keep_alive
         elif cls is Disconnect:
             self._closed_by_us = True

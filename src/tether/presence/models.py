@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 __all__ = [
     "Activity",
@@ -18,20 +19,29 @@ __all__ = [
 ]
 
 
-class Activity:
+class Activity(Protocol):
     """What the broker hooks count per connection: PUBLISH packets received. One integer increment per
     message is the whole cost on the ingest path; the availability timer samples it.
 
-    It is also the connection's live entry in the presence service (one object per connection, not three):
-    the open history record and the count at the timer's last sample."""
+    It is also the connection's live entry in the presence service: the number of its history id, the
+    device's managed object once known and the count at the timer's last sample; its tenant and device are
+    the login's. The rest of the record is the broker's (a :class:`ConnectionFact`, given again at the end):
+    an idle connection keeps no record of its own. The adapters' login is its Activity (no object of its
+    own per connection)."""
 
-    __slots__ = ("messages", "record", "seen")
+    messages: int
+    seen: int  # `messages` at the last check
+    #: The number of the connection's open history record (PresenceService.connected; None before and
+    #: after).
+    seq: int | None
+    #: The device's managed object, once known.
+    known_mo: int | None
 
-    def __init__(self) -> None:
-        self.messages = 0
-        #: The connection's open history record (set by PresenceService.connected; None before and after).
-        self.record: ConnectionRecord | None = None
-        self.seen = 0  # `messages` at the last check
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def device(self) -> str | None: ...
 
 
 class AvailabilityStatus(StrEnum):
@@ -82,10 +92,13 @@ class ConnectionRecord:
             f.clean_start, f.keepalive, f.connected_at, None, None, node,
         )  # fmt: skip
 
-    def ended(self, at: int, reason: str) -> ConnectionRecord:
-        return ConnectionRecord(
-            self.id, self.tenant_id, self.client_id, self.username, self.device, self.mo_id, self.ip_address,
-            self.proto_ver, self.clean_start, self.keepalive, self.connected_at, at, reason, self.node,
+    @classmethod
+    def closed(
+        cls, id: str, f: ConnectionFact, mo_id: int | None, at: int, reason: str, node: str = ""
+    ) -> ConnectionRecord:
+        return cls(
+            id, f.tenant_id, f.client_id, f.username, f.device, mo_id, f.ip_address, f.proto_ver,
+            f.clean_start, f.keepalive, f.connected_at, at, reason, node,
         )  # fmt: skip
 
     def of_device(self, mo_id: int) -> ConnectionRecord:

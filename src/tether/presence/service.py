@@ -85,13 +85,13 @@ class PresenceService:
         self.availability = Availability(
             store, inventory, alarms, settings, clock, events if node is not None else None
         )
-        #: History id -> the live connection (its Activity holds the open record).
-        self._live: dict[str, Activity] = {}
+        #: History id (its number: see _record_id) -> the live connection (its Activity).
+        self._live: dict[int, Activity] = {}
         # History ids: random per process, then counted (32 hex digits; cheaper than a uuid4 per CONNECT).
         self._id_prefix = secrets.token_hex(10)
         self._ids = itertools.count()
         self._device_connections: dict[tuple[str, int], int] = {}  # device -> its live connections
-        self._counted: dict[str, tuple[str, int]] = {}  # history id -> the device it counts for
+        self._counted: dict[int, tuple[str, int]] = {}  # history id (number) -> the device it counts for
         self._queue: asyncio.Queue[tuple[str, ConnectionRecord]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -184,23 +184,36 @@ class PresenceService:
     # ------------------------------------------------------------------------------- facts (sync)
 
     def connected(self, fact: ConnectionFact, activity: Activity) -> str:
-        """Record a new connection; returns its history id (for :meth:`disconnected`)."""
-        record = ConnectionRecord.opened(f"{self._id_prefix}{next(self._ids):012x}", fact, self.node or "")
-        activity.record = record
+        """Record a new connection; returns its history id."""
+        seq = next(self._ids)
+        record = ConnectionRecord.opened(self._record_id(seq), fact, self.node or "")
+        activity.seq = seq
+        activity.known_mo = fact.mo_id
         activity.seen = activity.messages
-        self._live[record.id] = activity
+        self._live[seq] = activity
         self._queue.put_nowait(("connected", record))
         self._announce("CREATE", record)
         return record.id
 
-    def disconnected(self, record_id: str, reason: str) -> None:
-        live = self._live.pop(record_id, None)
-        if live is None or live.record is None:
+    def disconnected(self, fact: ConnectionFact, activity: Activity, reason: str) -> None:
+        """The connection of `activity` (the same `fact` as at connect) ended."""
+        seq = activity.seq
+        if seq is None or self._live.pop(seq, None) is None:
             return
-        record = live.record.ended(self.clock(), reason)
-        live.record = None
+        activity.seq = None
+        record = ConnectionRecord.closed(
+            self._record_id(seq), fact, activity.known_mo, self.clock(), reason, self.node or ""
+        )
         self._queue.put_nowait(("disconnected", record))
         self._announce("UPDATE", record)
+
+    def _record_id(self, seq: int) -> str:
+        # Live connections keep the number (an int), not the 32-character id.
+        return f"{self._id_prefix}{seq:012x}"
+
+    def _seq(self, record_id: str) -> int:
+        """The number of one of this process's history ids."""
+        return int(record_id[len(self._id_prefix) :], 16)
 
     def _announce(self, action: Action, record: ConnectionRecord) -> None:
         if self._events.listens(record.tenant_id, RESOURCE):
@@ -248,19 +261,20 @@ class PresenceService:
             if kind == "connected":
                 if record.id in devices:
                     await self._device_connected(record, devices[record.id])
-            elif record.id in self._counted:
+            elif self._seq(record.id) in self._counted:
                 await self._device_disconnected(record)
         self.availability.tell()
 
     async def _device_connected(self, record: ConnectionRecord, mo_id: int) -> None:
-        live = self._live.get(record.id)
-        if live is None or live.record is None:
+        seq = self._seq(record.id)
+        live = self._live.get(seq)
+        if live is None:
             return  # over already (within this batch): the device's connection state did not change
-        live.record = live.record.of_device(mo_id)
-        await self._count_in(record.id, record.tenant_id, mo_id)
+        live.known_mo = mo_id
+        await self._count_in(seq, record.tenant_id, mo_id)
 
     async def _device_disconnected(self, record: ConnectionRecord) -> None:
-        key = self._counted.pop(record.id)
+        key = self._counted.pop(self._seq(record.id))
         left = self._device_connections[key] - 1
         if left > 0:
             self._device_connections[key] = left
@@ -268,8 +282,8 @@ class PresenceService:
         del self._device_connections[key]
         await self.availability.disconnected(*key)
 
-    async def _count_in(self, record_id: str, tenant_id: str, mo_id: int) -> None:
-        key = self._counted[record_id] = (tenant_id, mo_id)
+    async def _count_in(self, seq: int, tenant_id: str, mo_id: int) -> None:
+        key = self._counted[seq] = (tenant_id, mo_id)
         count = self._device_connections.get(key, 0)
         self._device_connections[key] = count + 1
         if count == 0:
@@ -356,19 +370,19 @@ class PresenceService:
             if count == live.seen:
                 continue
             live.seen = count
-            record = live.record
-            if record is None:
+            seq = live.seq
+            if seq is None:
                 continue
-            if record.mo_id is None and record.device is not None:
+            if live.known_mo is None and live.device is not None:
                 # A device that did not exist at CONNECT: its first message may have created it.
-                mo_id = (await self._resolve(record.tenant_id, [record.device])).get(record.device)
-                if mo_id is None or record.id not in self._live:
+                mo_id = (await self._resolve(live.tenant_id, [live.device])).get(live.device)
+                if mo_id is None or seq not in self._live:
                     continue
-                live.record = record = record.of_device(mo_id)
-                await self._bind(record.id, mo_id)
-                await self._count_in(record.id, record.tenant_id, mo_id)
-            if record.mo_id is not None:
-                await self.availability.heard(record.tenant_id, record.mo_id)
+                live.known_mo = mo_id
+                await self._bind(self._record_id(seq), mo_id)
+                await self._count_in(seq, live.tenant_id, mo_id)
+            if live.known_mo is not None:
+                await self.availability.heard(live.tenant_id, live.known_mo)
         if not self.leading:  # a cluster node that is not the leader: its own states, saved and told
             await self.availability.save()
             self.availability.tell()
@@ -399,9 +413,8 @@ class PresenceService:
         if not connected and self.node is not None:  # perhaps through another node
             connected = await self._store.open_connections(who.tenant_id, mo_id) > 0
         for live in self._live.values():
-            record = live.record
-            if record is not None and record.tenant_id == who.tenant_id and record.mo_id == mo_id:
-                external_id = record.device
+            if live.known_mo == mo_id and live.tenant_id == who.tenant_id:
+                external_id = live.device
         interval = required_interval(mo.fragments)
         if interval is None:
             data_status = "NOT_MONITORED"

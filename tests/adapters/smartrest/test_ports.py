@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from tether.adapters.login import Login
+from tether.adapters.policy import Policy
 from tether.adapters.smartrest.context import DeviceRef
 from tether.adapters.smartrest.custom import CustomTemplates
 from tether.adapters.smartrest.dispatch import NOTIFICATIONS, OperationDispatcher
@@ -35,9 +37,10 @@ TEMPLATES = "\n".join(
 
 
 def _session(serial: str = "dev1", subscriptions: tuple[str, ...] = ()) -> DeviceSession:
-    client = ClientInfo(client_id=serial, username=f"device_{serial}", protocol_version=5, listener="mqtt")
     who = Principal(TENANT, f"device_{serial}", frozenset({Role.DEVICE}))
-    session = DeviceSession(client, who, serial, None)
+    login = Login(who, "user", Policy(), serial=serial)
+    client = ClientInfo(serial, f"device_{serial}", 5, "mqtt", login=login)
+    session = DeviceSession(client)
     for topic_filter in subscriptions:
         session.subscribed(topic_filter)
     return session

@@ -154,7 +154,7 @@ class SmartRestAdapter:
         login = login_of(client)
         if login is None or not login.serial:
             return None
-        session = DeviceSession(client, login.principal, login.serial, login.template_id)
+        session = DeviceSession(client)
         if not live:
             session.closed = True
             return session

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any, cast
 
+from tether.adapters.login import Login
 from tether.adapters.smartrest.context import DeviceRef
 from tether.broker import ClientInfo
 from tether.mqtt.reason_codes import ReasonCode
@@ -30,6 +31,10 @@ Work = Callable[[], Awaitable["ReasonCode | None"]]
 # What a session that resolved no device yet has (writes fail loudly: remember() replaces them first).
 _NO_DEVICES = cast("dict[str, DeviceRef]", MappingProxyType({}))
 _NO_IDS = cast("dict[int, DeviceRef]", MappingProxyType({}))
+#: The subscription tuples of the sessions, shared: the devices subscribe to the same few filters (at most
+#: _SHARED different tuples are kept; beyond, e.g. with per-device `s/dc/<template>`, each has its own).
+_SUBSCRIPTIONS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_SHARED = 1024
 
 
 class DeviceSession:
@@ -37,28 +42,24 @@ class DeviceSession:
         "by_id",
         "client",
         "closed",
-        "default_xid",
         "devices",
         "host",
         "queue",
         "root",
-        "serial",
         "subscriptions",
-        "who",
         "worker",
     )
 
-    def __init__(self, client: ClientInfo, who: Principal, serial: str, default_xid: str | None) -> None:
+    def __init__(self, client: ClientInfo) -> None:
+        #: Its login (``client.login``, a :class:`Login` with a serial) says who it is and which device.
         self.client = client
-        self.who = who
-        self.serial = serial
-        self.default_xid = default_xid
         self.root: DeviceRef | None = None
         #: Devices resolved on this connection, by external id and by managed-object id (root included).
         #: Read-only empty mappings shared by every session until the first device is remembered.
         self.devices: dict[str, DeviceRef] = _NO_DEVICES
         self.by_id: dict[int, DeviceRef] = _NO_IDS
-        #: Topic filters subscribed to (a tuple: a device has one or two; an empty set costs 216 bytes).
+        #: Topic filters subscribed to (a tuple: a device has one or two; an empty set costs 216 bytes),
+        #: shared by the sessions with the same ones.
         self.subscriptions: tuple[str, ...] = ()
         #: Work waiting, in order; a deque only while there is some (an empty one costs ~760 bytes, and
         #: most connections are idle).
@@ -71,6 +72,25 @@ class DeviceSession:
 
     def __repr__(self) -> str:
         return f"DeviceSession({self.who.tenant_id}/{self.client.client_id})"
+
+    @property
+    def login(self) -> Login:
+        return cast(Login, self.client.login)
+
+    @property
+    def who(self) -> Principal:
+        """Whom the services see."""
+        return cast(Login, self.client.login).principal
+
+    @property
+    def serial(self) -> str:
+        """The device the login acts as (its c8y_Serial)."""
+        return cast(str, cast(Login, self.client.login).serial)
+
+    @property
+    def default_xid(self) -> str | None:
+        """The default SmartREST template of the ClientId (`d:<serial>:<template id>`)."""
+        return cast(Login, self.client.login).template_id
 
     @property
     def key(self) -> tuple[str, str]:
@@ -110,7 +130,11 @@ class DeviceSession:
     def subscribed(self, topic_filter: str) -> None:
         if topic_filter not in self.subscriptions:
             # Interned: every device subscribes to the same few filters (s/ds, s/e, ...); one string each.
-            self.subscriptions = (*self.subscriptions, sys.intern(topic_filter))
+            subscriptions = (*self.subscriptions, sys.intern(topic_filter))
+            shared = _SUBSCRIPTIONS.get(subscriptions)
+            if shared is None and len(_SUBSCRIPTIONS) < _SHARED:
+                shared = _SUBSCRIPTIONS[subscriptions] = subscriptions
+            self.subscriptions = shared or subscriptions
 
     def enqueue(self, work: Work) -> asyncio.Future[ReasonCode | None]:
         loop = asyncio.get_running_loop()
