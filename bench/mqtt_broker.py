@@ -756,7 +756,7 @@ def report(
     )
     names = [t.name for t in targets]
     base = results.get("mosquitto")
-    print(f"{'scenario':<16}" + "".join(f"{n:<34}" for n in names))
+    table: list[tuple[str, list[str]]] = []
     for scenario in args.only:
         cells = []
         for name in names:
@@ -775,7 +775,11 @@ def report(
                 gen = max(r.extra["gen_cpu"] for r in rounds)
                 text += f" {us:.1f}us g{gen:.0f}%"
             cells.append(text)
-        print(f"{scenario:<16}" + "".join(f"{c:<34}" for c in cells))
+        table.append((scenario, cells))
+    width = max([34, *(len(c) + 2 for _, cells in table for c in cells)])
+    print(f"{'scenario':<16}" + "".join(f"{n:<{width}}" for n in names))
+    for scenario, cells in table:
+        print(f"{scenario:<16}" + "".join(f"{c:<{width}}" for c in cells))
 
 
 if __name__ == "__main__":
