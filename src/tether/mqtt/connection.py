@@ -25,10 +25,9 @@ from __future__ import annotations
 import dataclasses
 import struct
 from collections.abc import Iterator
-from enum import Enum
 from typing import Any, cast
 
-from .codec import check_first_byte, decode_body, encode
+from .codec import decode_body, encode
 from .constants import MAX_PACKET_SIZE, PacketType, ProtocolVersion
 from .decoder import DECODERS
 from .encoder import encode_publish
@@ -40,7 +39,7 @@ from .errors import (
     ProtocolError,
     UnsupportedProtocolVersion,
 )
-from .framing import PacketFramer
+from .framing import PacketFramer, body_start, peek_protocol_level
 from .packets import (
     Auth,
     ConnAck,
@@ -59,6 +58,7 @@ from .packets import (
 )
 from .properties import Properties
 from .reason_codes import CONNACK_REASON_CODES, DISCONNECT_REASON_CODES, ReasonCode
+from .states import ConnectionState, first_byte_problem, first_byte_table
 from .topic_aliases import IncomingTopicAliases, OutgoingTopicAliases
 
 __all__ = ["ConnectionState", "ServerConnection"]
@@ -66,21 +66,6 @@ __all__ = ["ConnectionState", "ServerConnection"]
 _RC = ReasonCode
 _V5 = ProtocolVersion.MQTT_5
 
-# Packets a server may receive from a client once connected (spec 3.x "direction of flow").
-_FROM_CLIENT = frozenset(
-    {
-        PacketType.PUBLISH,
-        PacketType.PUBACK,
-        PacketType.PUBREC,
-        PacketType.PUBREL,
-        PacketType.PUBCOMP,
-        PacketType.SUBSCRIBE,
-        PacketType.UNSUBSCRIBE,
-        PacketType.PINGREQ,
-        PacketType.DISCONNECT,
-        PacketType.AUTH,
-    }
-)
 # Packets a server may send once connected.
 _TO_CLIENT: frozenset[type] = frozenset(
     {Publish, PubAck, PubRec, PubRel, PubComp, SubAck, UnsubAck, PingResp, Disconnect, Auth}
@@ -88,14 +73,6 @@ _TO_CLIENT: frozenset[type] = frozenset(
 # [MQTT-3.1.2-29] with Request Problem Information 0 the server may still send a Reason String or User
 # Properties on these packets only.
 _PROBLEM_INFO_ALWAYS: frozenset[type] = frozenset({Publish, ConnAck, Disconnect})
-
-
-class ConnectionState(Enum):
-    AWAIT_CONNECT = "await_connect"  # nothing received yet
-    CONNECTING = "connecting"  # CONNECT received, CONNACK not yet sent (enhanced auth may be under way)
-    CONNECTED = "connected"  # successful CONNACK sent
-    CLOSED = "closed"  # DISCONNECT received or sent, or a refusing CONNACK sent
-    ERROR = "error"  # the client violated the protocol
 
 
 #: The incoming aliases of every connection that announced none (Topic Alias Maximum 0: every alias is refused
@@ -237,8 +214,8 @@ class ServerConnection(PacketFramer):
                 # A CONNECT over the size limit: answer in the client's protocol version if its first bytes
                 # tell it (CONNACK 0x95 in 5.0; 3.1.1 has no return code for it, so the connection is closed).
                 head = self.peek(16)  # fixed header (<= 5) + protocol name (6) + level
-                start = _body_start(head)
-                level = _peek_protocol_level(head, start, len(head)) if start is not None else None
+                start = body_start(head)
+                level = peek_protocol_level(head, start, len(head)) if start is not None else None
                 if level in (3, 4, 5):
                     self.error_protocol_version = level
             self._fail(exc)
@@ -264,10 +241,10 @@ class ServerConnection(PacketFramer):
         self._state = state
         # Which first bytes are acceptable depends on the state; the table is shared between connections.
         if state is ConnectionState.AWAIT_CONNECT or state is ConnectionState.CLOSED:
-            self._first_ok = _first_byte_table(state, 0, False)
+            self._first_ok = first_byte_table(state, 0, False)
         elif state is ConnectionState.CONNECTING or state is ConnectionState.CONNECTED:
             auth_pending = state is ConnectionState.CONNECTING and self._auth_method is not None
-            self._first_ok = _first_byte_table(state, self.protocol_version or 4, auth_pending)
+            self._first_ok = first_byte_table(state, self.protocol_version or 4, auth_pending)
 
     def _next_event(self) -> Packet | None:
         first = self.peek_first_byte()
@@ -311,7 +288,7 @@ class ServerConnection(PacketFramer):
 
     def _first_byte_error(self, first: int) -> ProtocolError:
         auth_pending = self._state is ConnectionState.CONNECTING and self._auth_method is not None
-        error = _first_byte_problem(first, self._state, self.protocol_version or 4, auth_pending)
+        error = first_byte_problem(first, self._state, self.protocol_version or 4, auth_pending)
         assert error is not None
         return error
 
@@ -335,7 +312,7 @@ class ServerConnection(PacketFramer):
     def _on_connect(self, first: int, buf: bytes, pos: int, end: int) -> Connect:
         # Learn the protocol level before decoding the rest, so that an error in the CONNECT can be reported
         # in the client's protocol version (CONNACK 0x81/0x82 in 5.0).
-        level = _peek_protocol_level(buf, pos, end)
+        level = peek_protocol_level(buf, pos, end)
         if level in (3, 4, 5):
             self.error_protocol_version = level
         packet = decode_body(first, buf, pos, end, 4)
@@ -614,66 +591,6 @@ class ServerConnection(PacketFramer):
         return b""
 
 
-def _first_byte_problem(
-    first: int, state: ConnectionState, version: int, auth_pending: bool
-) -> ProtocolError | None:
-    """Why a packet starting with ``first`` is not acceptable from a client in ``state``, or ``None``."""
-    ptype = first >> 4
-    if state is ConnectionState.AWAIT_CONNECT:
-        # [MQTT-3.1.0-1] the first packet sent from the Client to the Server MUST be a CONNECT packet.
-        if ptype != PacketType.CONNECT:
-            return ProtocolError(_RC.PROTOCOL_ERROR, "the first packet must be CONNECT")
-        version = 4
-    elif state is ConnectionState.CLOSED:
-        # [MQTT-3.14.4-1] after sending a DISCONNECT the sender MUST NOT send any more packets.
-        return ProtocolError(_RC.PROTOCOL_ERROR, "data after DISCONNECT")
-    try:
-        check_first_byte(first, version)
-    except ProtocolError as exc:
-        return exc
-    if state is ConnectionState.AWAIT_CONNECT:
-        return None
-    if ptype == PacketType.CONNECT:
-        # [MQTT-3.1.0-2] a second CONNECT is a Protocol Error.
-        return ProtocolError(_RC.PROTOCOL_ERROR, "second CONNECT")
-    if ptype not in _FROM_CLIENT:
-        return ProtocolError(_RC.PROTOCOL_ERROR, f"a client must not send {PacketType(ptype).name}")
-    if auth_pending and ptype != PacketType.AUTH and ptype != PacketType.DISCONNECT:
-        # [MQTT-3.1.2-30] with an Authentication Method the client MUST NOT send packets other than AUTH or
-        # DISCONNECT until it has received a CONNACK.
-        return ProtocolError(_RC.PROTOCOL_ERROR, "only AUTH or DISCONNECT may precede the CONNACK")
-    return None
-
-
-_FIRST_BYTE_TABLES: dict[tuple[ConnectionState, int, bool], bytes] = {}
-
-
-def _first_byte_table(state: ConnectionState, version: int, auth_pending: bool) -> bytes:
-    """256 flags: 1 where a first byte is acceptable. Built once per (state, version, auth) combination."""
-    key = (state, version, auth_pending)
-    table = _FIRST_BYTE_TABLES.get(key)
-    if table is None:
-        table = bytes(_first_byte_problem(b, state, version, auth_pending) is None for b in range(256))
-        _FIRST_BYTE_TABLES[key] = table
-    return table
-
-
 def _with_properties(packet: Packet, props: Properties) -> Packet:
     replaced: Packet = dataclasses.replace(cast(Any, packet), properties=props)
     return replaced
-
-
-def _body_start(head: bytes) -> int | None:
-    """Where the variable header starts after the fixed header at the start of ``head`` (spec 2.1.4)."""
-    for i in range(1, min(len(head), 5)):
-        if not head[i] & 0x80:
-            return i + 1
-    return None
-
-
-def _peek_protocol_level(buf: bytes, pos: int, end: int) -> int | None:
-    """The Protocol Level byte of a CONNECT body, if it can be found (spec 3.1.2.2)."""
-    if end - pos < 2:
-        return None
-    level_pos = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
-    return buf[level_pos] if level_pos < end else None

@@ -3,7 +3,8 @@
 :class:`PacketFramer` buffers partial packets (it works when fed one byte at a time) and rejects a packet that
 exceeds the maximum packet size as soon as its Remaining Length is known, before the body is buffered.
 Complete packets are handed out as ``(first_byte, buffer, body_start, body_end)`` on an immutable ``bytes``
-buffer, so decoding needs no further copy of the stream.
+buffer, so decoding needs no further copy of the stream. :func:`body_start` and :func:`peek_protocol_level`
+look into a packet before it is complete (a CONNECT too large to buffer is still answered in its version).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from .constants import MAX_PACKET_SIZE
 from .errors import PacketTooLarge, ProtocolError
 from .fixed_header import parse_fixed_header
 
-__all__ = ["Frame", "PacketFramer"]
+__all__ = ["Frame", "PacketFramer", "body_start", "peek_protocol_level"]
 
 #: What ``_pending`` is while no partial packet is buffered: one shared empty bytearray, never written to (a
 #: partial packet gets a bytearray of its own; an idle connection does not keep an empty one of 56 bytes).
@@ -138,3 +139,19 @@ class PacketFramer:
         self._buf = b""
         self._pos = 0
         return None
+
+
+def body_start(head: bytes) -> int | None:
+    """Where the variable header starts after the fixed header at the start of ``head`` (spec 2.1.4)."""
+    for i in range(1, min(len(head), 5)):
+        if not head[i] & 0x80:
+            return i + 1
+    return None
+
+
+def peek_protocol_level(buf: bytes, pos: int, end: int) -> int | None:
+    """The Protocol Level byte of a CONNECT body, if it can be found (spec 3.1.2.2)."""
+    if end - pos < 2:
+        return None
+    level_pos = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+    return buf[level_pos] if level_pos < end else None
