@@ -535,11 +535,9 @@ class PlatformHooks(Hooks):
 
     def authorize_publish(self, client: ClientInfo, topic: str, qos: int = 0, retain: bool = False) -> bool:
         login = client.login
-        if type(login) is not Login:  # the common case first, without a call (once per PUBLISH)
-            login = login_of(client)
-            if login is None:
-                anonymous = self.anonymous
-                return anonymous is not None and anonymous.authorize_publish(client, topic, qos, retain)
+        if type(login) is not Login and not isinstance(login, Login):  # login_of inline: once per PUBLISH
+            anonymous = self.anonymous
+            return anonymous is not None and anonymous.authorize_publish(client, topic, qos, retain)
         login.messages += 1  # "heard from" for presence (the login is its Activity): sampled by its timer
         policy = login.policy
         allowed = policy.superuser or policy.may_publish(topic, qos, retain)
