@@ -67,15 +67,14 @@ class Mount:
             return f"{self.prefix}{PRIVATE_LEVEL}/{self.escaped}/{topic}"
         return self.prefix + topic
 
-    def name_in(self, topic: str) -> tuple[str, str]:
-        """A topic name of a PUBLISH as the client sent it -> (the broker's, its first level as sent)."""
+    def name_in(self, topic: str) -> tuple[str, str, str]:
+        """A topic name of a PUBLISH as the client sent it -> (it, the broker's, its first level as sent):
+        the kept tuple itself when it is the last one (nothing allocated)."""
         last = self._last_in
         if last is not None and last[0] == topic:
-            return last[1], last[2]
-        mounted = self.topic(topic)
-        root = topic.partition("/")[0]
-        self._last_in = (topic, mounted, root)
-        return mounted, root
+            return last
+        last = self._last_in = (topic, self.topic(topic), topic.partition("/")[0])
+        return last
 
     def name_out(self, topic: str) -> str:
         """A topic name of a message for this client: :meth:`unmount`, the last one kept."""

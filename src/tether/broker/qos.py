@@ -123,7 +123,7 @@ class QoSFlows(ConnectionParts):
             mounted = topic
             root = None
         else:
-            mounted, root = mount.name_in(topic)
+            topic, mounted, root = mount.name_in(topic)  # an equal topic: the kept string (its hash known)
         message = Message(
             mounted,
             packet.payload,
