@@ -156,3 +156,27 @@ def test_mount_mapping() -> None:
     assert mount.unmount_filter(mount.filter("$share/g/x/#")) == "$share/g/x/#"
     # Without private roots every topic is mounted at the prefix.
     assert Mount("$tenant/t1/", "c").topic("s/us") == "$tenant/t1/s/us"
+
+
+def test_kept_mappings_follow_the_topic() -> None:
+    """name_in / name_out keep the last topic mapped each way: a different topic (or one that differs only
+    in its private root) is mapped afresh, never answered with the kept one."""
+    mount = Mount("$tenant/t1/", "dev", frozenset({"s"}))
+    sequence = ["s/us", "s/us", "sensors/x", "s/us", "s", "s/", "sensors/x", "sensors/x/", "$emqx/things/a"]
+    for topic in sequence:
+        assert mount.name_in(topic) == (topic, mount.topic(topic), topic.partition("/")[0])
+        # A new string equal to the kept one (as the decoder makes for every PUBLISH) finds it too.
+        assert mount.name_in("".join(topic)) == (topic, mount.topic(topic), topic.partition("/")[0])
+    for topic in sequence:
+        broker_topic = mount.topic(topic)
+        assert mount.name_out(broker_topic) == topic
+        assert mount.name_out(broker_topic) == topic
+    # A topic of the tenant that is another client's private one is unmounted as the tenant's, not this
+    # client's, whatever was kept before.
+    other = "$tenant/t1/$client/other/s/us"
+    assert mount.name_out(mount.topic("s/us")) == "s/us"
+    assert mount.name_out(other) == "$client/other/s/us" == mount.unmount(other)
+    # Two mounts never share what they keep.
+    second = Mount("$tenant/t2/", "dev", frozenset({"s"}))
+    assert second.name_in("s/us")[1] == "$tenant/t2/$client/dev/s/us"
+    assert mount.name_in("s/us")[1] == "$tenant/t1/$client/dev/s/us"

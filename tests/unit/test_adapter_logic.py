@@ -130,6 +130,31 @@ def test_operator_rules_come_first_but_never_open_private_areas() -> None:
     assert not policy.may_subscribe("$client/other/#")
 
 
+def test_the_kept_publish_decision_is_the_rules_decision() -> None:
+    """A policy with rules keeps its last publish decision: whatever the order of topics, QoS and RETAIN
+    flags, each answer is the one a policy that never decided before gives."""
+    acl = [
+        AclRule("limited/#", Permission.ALLOW, Action.PUBLISH, qos=(0, 1), retain=False),
+        AclRule("limited/#", Permission.DENY, Action.ALL),
+        AclRule("s/e", Permission.DENY, Action.PUBLISH),
+        AclRule("factory/${clientid}/#", Permission.ALLOW, Action.PUBLISH),
+    ]
+    rules = compile_rules(acl, "device_SN-1", "SN-1")
+    policy = Policy.for_device(rules, ("SN-1",))
+    topics = ["limited/a", "s/us", "s/e", "factory/SN-1/x", "factory/SN-2/x", "$client/x/s/us", "other/x"]
+    asked = [(t, q, r) for t in topics for q in (0, 1, 2, None) for r in (False, True, None)]
+    for topic, qos, retain in [*asked, *reversed(asked), *asked[::3], *asked[::-5]]:
+        fresh = Policy.for_device(rules, ("SN-1",))
+        assert policy.may_publish(topic, qos, retain) == fresh.may_publish(topic, qos, retain)
+        assert policy.may_publish(topic, qos, retain) == fresh.may_publish(topic, qos, retain)
+    assert policy.may_publish("limited/a", 1, False) and not policy.may_publish("limited/a", 1, True)
+    assert not policy.may_publish("limited/a", 2, False)
+    # The kept decision is not part of the policy's value.
+    assert policy == Policy.for_device(rules, ("SN-1",)) and hash(policy) == hash(
+        Policy.for_device(rules, ("SN-1",))
+    )
+
+
 def test_superusers_and_the_bootstrap_user() -> None:
     assert Policy(superuser=True).may_publish("$client/x") and Policy(superuser=True).may_subscribe("#")
     bootstrap = Policy(bootstrap=True)

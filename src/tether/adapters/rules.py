@@ -2,10 +2,11 @@
 events, after they are accepted, never in the publisher's acknowledgement path.
 
 Sources, all per tenant:
-* messages: the broker shows every routed message to a tap (`Broker.add_tap`), which only puts it in a
-  bounded queue when its tenant has a rule on topics; the worker (`_drain`) matches the topic as the
-  tenant's clients see it (mountpoint and private prefix removed) against each rule's FROM (spec 4.7 topic
-  matching) and runs the rules that take it through one function generated for them (adapters/rule_fused.py);
+* messages: while a tenant has a rule on topics, the broker shows every routed message to a tap
+  (`Broker.add_tap`), which only puts it in a bounded queue when its tenant has one; the worker (`_drain`)
+  matches the topic as the tenant's clients see it (mountpoint and private prefix removed) against each
+  rule's FROM (spec 4.7 topic matching) and runs the rules that take it through one function generated for
+  them (adapters/rule_fused.py);
 * platform events `$events/tether/...`: the domain's EventBus (measurements, events, alarms, operations,
   devices), so a measurement from SmartREST, Xyte or REST is the same event; the bus is told which tenants
   want them, so writers build no events nobody reads;
@@ -112,6 +113,8 @@ class RuleEngine:
         #: The rule whose republish is being routed now (a rule never sees its own republished message).
         self._republishing: str | None = None
         self._closers: list[Callable[[], None]] = []
+        #: Removes the broker tap; None while no tenant has a rule on topics (no tap: nothing per message).
+        self._tap_remover: Callable[[], None] | None = None
         #: By id() of a loaded rule: it, and its actions each with its republish plan (or None).
         self._steps: dict[int, tuple[LoadedRule, Steps]] = {}
         #: By the ids of a set of loaded rules (kept alive by `_by_broker_topic`'s runs): its fused code.
@@ -128,7 +131,7 @@ class RuleEngine:
         self._client_events.install(broker, hooks)
         if self.sinks is not None:
             self.sinks.start()
-        self._closers.append(broker.add_tap(self._tap))
+        self._closers.append(self._untap)
         self._closers.append(
             self.events.subscribe(
                 self._on_domain_event, resources=_PLATFORM_RESOURCES, wants=self._wants_events
@@ -173,6 +176,15 @@ class RuleEngine:
         self._steps.clear()
         self._fusions.clear()
         self._tap_tenants.clear()
+        if self._message_tenants and self._tap_remover is None and self.broker is not None:
+            self._tap_remover = self.broker.add_tap(self._tap)
+        elif not self._message_tenants:
+            self._untap()
+
+    def _untap(self) -> None:
+        if self._tap_remover is not None:
+            self._tap_remover()
+            self._tap_remover = None
 
     @property
     def queued(self) -> int:

@@ -33,9 +33,16 @@ def client_prefix(mountpoint: str, client_id: str) -> str:
 
 
 class Mount:
-    """The mapping between one client's topics and the broker's."""
+    """The mapping between one client's topics and the broker's.
 
-    __slots__ = ("escaped", "prefix", "roots")
+    The last topic name mapped each way is kept (:meth:`name_in`, :meth:`name_out`): a device publishes to
+    and receives on a few topics over and over, so most messages find their mapping there, and the mounted
+    string being the same object each time, its hash (the subscription dict, the rule engine's tap, the
+    encoder's topic cache) is computed once. The mapping depends on nothing but the topic and this mount,
+    which never changes, so the kept pairs are never stale.
+    """
+
+    __slots__ = ("_last_in", "_last_out", "escaped", "prefix", "roots")
 
     def __init__(self, prefix: str, client_id: str, roots: frozenset[str] = frozenset()) -> None:
         self.prefix = prefix
@@ -43,6 +50,10 @@ class Mount:
         # The client id as a topic level: the id's own string unless it holds a character to escape (the
         # private prefix is built when used, ~50 ns, not kept: an idle device would hold ~80 bytes for it).
         self.escaped = client_id.translate(_ESCAPES) if _needs_escape(client_id) else client_id
+        # (client's topic name, broker's, its first level) of the last PUBLISH in; (broker's topic name,
+        # client's) of the last copy out. None until the first.
+        self._last_in: tuple[str, str, str] | None = None
+        self._last_out: tuple[str, str] | None = None
 
     @property
     def private(self) -> str:
@@ -55,6 +66,24 @@ class Mount:
         if roots and topic.partition("/")[0] in roots:
             return f"{self.prefix}{PRIVATE_LEVEL}/{self.escaped}/{topic}"
         return self.prefix + topic
+
+    def name_in(self, topic: str) -> tuple[str, str, str]:
+        """A topic name of a PUBLISH as the client sent it -> (it, the broker's, its first level as sent):
+        the kept tuple itself when it is the last one (nothing allocated)."""
+        last = self._last_in
+        if last is not None and last[0] == topic:
+            return last
+        last = self._last_in = (topic, self.topic(topic), topic.partition("/")[0])
+        return last
+
+    def name_out(self, topic: str) -> str:
+        """A topic name of a message for this client: :meth:`unmount`, the last one kept."""
+        last = self._last_out
+        if last is not None and last[0] == topic:
+            return last[1]
+        unmounted = self.unmount(topic)
+        self._last_out = (topic, unmounted)
+        return unmounted
 
     def filter(self, topic_filter: str) -> str:
         """A topic filter as the client sent it (``$share/...`` included) -> the broker's."""

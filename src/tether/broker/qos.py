@@ -119,8 +119,13 @@ class QoSFlows(ConnectionParts):
         props = packet.properties
         expiry = props.message_expiry_interval
         mount = self._mount
+        if mount is None:
+            mounted = topic
+            root = None
+        else:
+            topic, mounted, root = mount.name_in(topic)  # an equal topic: the kept string (its hash known)
         message = Message(
-            topic if mount is None else mount.topic(topic),
+            mounted,
             packet.payload,
             qos,
             packet.retain,
@@ -134,7 +139,7 @@ class QoSFlows(ConnectionParts):
         pending: asyncio.Future[Any] | None = None
         handlers = broker.handlers
         if handlers:
-            handler = handlers.get(topic.partition("/")[0])
+            handler = handlers.get(topic.partition("/")[0] if root is None else root)
             if handler is not None:
                 count += 1  # the platform takes it: not "no matching subscribers"
                 try:
@@ -341,7 +346,7 @@ class QoSFlows(ConnectionParts):
             return 0
         mount = self._mount
         if mount is not None:
-            topic = mount.unmount(topic)
+            topic = mount.name_out(topic)
         limit = conn.client_maximum_packet_size
         write = self._write
         head = b""
@@ -395,7 +400,7 @@ class QoSFlows(ConnectionParts):
         """
         message = delivery.message
         mount = self._mount
-        topic = message.topic if mount is None else mount.unmount(message.topic)
+        topic = message.topic if mount is None else mount.name_out(message.topic)
         conn = self.conn
         version = self.version
         if (
