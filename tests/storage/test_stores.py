@@ -12,7 +12,7 @@ from tether.identity.models import ExternalId
 from tether.inventory.models import ChildKind, InventoryCriteria, NewManagedObject
 from tether.inventory.query import parse_query
 from tether.storage.sql.storage import SqlStorage
-from tether.tenants.models import Role, Tenant, User
+from tether.tenants.models import Role, Tenant, TenantStatus, User
 
 pytestmark = pytest.mark.anyio
 ALL = PageRequest(page_size=2000, with_total=True)
@@ -230,3 +230,21 @@ async def test_concurrent_writers_fail_alone_and_stay_durable(storage: SqlStorag
     for mo in created:
         assert await mos.get("t1", mo.id) == mo
     assert await xids.get("t1", "c8y_Serial", "contested") == ExternalId("c8y_Serial", "contested", target.id)
+
+
+async def test_the_polled_reads_password_changes_and_inactive_tenants(storage: SqlStorage) -> None:
+    # Read outside SQLAlchemy (storage/sql/small_reads.py): the same answers as the statements they replace.
+    for name in ("alice", "bob", "carol"):
+        await storage.users.create(User("t1", name, "hash", frozenset({Role.ADMIN}), 0))
+    assert await storage.users.password_changes(0) == []
+    assert await storage.tenants.inactive() == set()
+    assert await storage.users.set_password("t1", "bob", "new", 1_000)
+    assert await storage.users.set_password("t1", "carol", "new", 2_000)
+    assert not await storage.users.set_password("t2", "dave", "new", 5)
+    assert sorted(await storage.users.password_changes(0)) == [("t1", "bob", 1_000), ("t1", "carol", 2_000)]
+    assert await storage.users.password_changes(1_000) == [("t1", "carol", 2_000)]
+    assert await storage.users.password_changes(2_000) == []
+    assert await storage.users.set_password("t1", "alice", "new", 3_000)
+    assert await storage.users.password_changes(2_000) == [("t1", "alice", 3_000)]
+    assert await storage.tenants.update(Tenant("t2", "t2", 0, status=TenantStatus.SUSPENDED))
+    assert await storage.tenants.inactive() == {"t2"}
