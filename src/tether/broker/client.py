@@ -476,7 +476,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         if will is not None:
             self._will = will_message(will, mount.topic(will.topic) if mount is not None else will.topic)
             self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0
-        self._receive_maximum = self.conn.client_receive_maximum
+        self._receive_maximum = self.conn.client_limits.receive_maximum
         self.keep_alive = keep_alive
         self._info = None  # the ClientInfo has the listener, peer and certificate
         broker.connected(self, session, present)
