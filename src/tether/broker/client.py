@@ -7,7 +7,6 @@ created per packet: the only task is an asynchronous :meth:`Hooks.authenticate`,
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -36,7 +35,7 @@ from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
 
 from .facts import ConnectionFacts
-from .handshake import HandshakeTicket
+from .handshake import Handshake, HandshakeTicket
 from .hooks import AuthResult, ClientInfo, ConnectionInfo
 from .inflight import AWAIT_PUBCOMP
 from .keepalive import IdleTimer, keep_alive_timeout
@@ -74,17 +73,14 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
 
     __slots__ = (
         "_acks",
-        "_auth_task",
         "_chunk_size",
         "_chunks",
         "_closed",
-        "_connect_timer",
         "_eof",
-        "_handshake",
-        "_info",
         "_mount",
         "_out",
         "_paused",
+        "_pending",
         "_receive_maximum",
         "_scheduled",
         "_timer",
@@ -116,16 +112,15 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         config = broker.config
         self.broker = broker
         self.transport = transport
-        # Where it comes from, until the CONNACK (then the ClientInfo says it: see `info`).
-        self._info: ConnectionInfo | None = info
+        # Where it comes from and the rest of the handshake, until the CONNACK (then the ClientInfo says
+        # where it comes from: see `info`).
+        self._pending: Handshake | None = Handshake(info, handshake)
         self.conn = ServerConnection(
             max_packet_size=config.max_packet_size,
             outgoing_topic_aliases=config.outgoing_topic_aliases,
             max_connect_size=config.max_connect_size,
             max_client_id_length=config.max_client_id_length,
         )
-        #: This connection's place among those in their handshake, released at the CONNACK or the end.
-        self._handshake = handshake
         self.version = 4
         self.session: Session | None = None
         self.client: ClientInfo | None = None
@@ -150,7 +145,6 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         self._eof = False  # write side shut down: nothing more may be written
         self._writable = True
         self._paused = False  # waiting for an asynchronous authenticate hook
-        self._auth_task: asyncio.Task[None] | None = None
         self._receive_maximum = 65_535
         self._will: Message | None = None
         self._will_delay = 0
@@ -159,14 +153,17 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         #: Acknowledgements waiting behind one held for durability (see QoSFlows._acknowledge).
         self._acks: Any = None
         # The CONNECT must arrive within connect_timeout of the connection, however slowly bytes trickle in.
-        self._connect_timer: asyncio.TimerHandle | None = broker.loop.call_later(
-            config.connect_timeout, self._connect_timeout
-        )
+        self._pending.timer = broker.loop.call_later(config.connect_timeout, self._connect_timeout)
         self._timer: IdleTimer | None = None  # keep alive, from the CONNACK on
 
     def __repr__(self) -> str:
         client_id = self.session.client_id if self.session is not None else None
         return f"ClientConnection({client_id!r}, {self.info.peer})"
+
+    def _handshake(self) -> Handshake:
+        pending = self._pending
+        assert pending is not None  # until the CONNACK
+        return pending
 
     @property
     def receive_maximum(self) -> int:
@@ -281,16 +278,13 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
     # ----------------------------------------------------------------------------------------- CONNECT
 
     def _cancel_connect_timer(self) -> None:
-        # The handshake is over (the successful CONNACK, or the end of the connection).
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
-        if self._handshake is not None:
-            self._handshake.release()
-            self._handshake = None
+        # The CONNECT arrived, or the connection ended: no timeout, no place among the pending ones.
+        if self._pending is not None:
+            self._pending.release()
 
     def _connect_timeout(self) -> None:
-        self._connect_timer = None
+        if self._pending is not None:
+            self._pending.timer = None
         if self.session is None and not self._closed:
             log.info("MQTT client %s sent no CONNECT in time", self.info.peer)
             self.close(_RC.MAXIMUM_CONNECT_TIME)
@@ -314,7 +308,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
             # Read nothing more until the hook answered (spec 3.1.4: the CONNECT is processed first).
             self._paused = True
             self.transport.pause_reading()
-            self._auth_task = broker.loop.create_task(self._authenticate(packet, result))
+            self._handshake().task = broker.loop.create_task(self._authenticate(packet, result))
         else:
             assert isinstance(result, AuthResult)
             self._accept(packet, result)
@@ -325,7 +319,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         except Exception:
             log.exception("MQTT authenticate hook failed")
             result = AuthResult(_RC.UNSPECIFIED_ERROR)
-        self._auth_task = None
+        self._handshake().task = None
         if self._closed:
             return
         self._paused = False
@@ -400,7 +394,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
                 self._paused = True
                 self.transport.pause_reading()
             claimed = self._claimed(pending, packet, client, session_key, assigned)
-            self._auth_task = broker.loop.create_task(claimed)
+            self._handshake().task = broker.loop.create_task(claimed)
             return
         self._open(packet, client, session_key, assigned)
 
@@ -416,11 +410,11 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
             await pending
         except Exception as exc:
             log.warning("MQTT session of %s could not be claimed: %s", client.client_id, exc)
-            self._auth_task = None
+            self._handshake().task = None
             if not self._closed:
                 self._refuse(_RC.SERVER_UNAVAILABLE)  # the client tries again
             return
-        self._auth_task = None
+        self._handshake().task = None
         if self._closed:
             return
         self._paused = False
@@ -478,7 +472,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
             self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0
         self._receive_maximum = self.conn.client_limits.receive_maximum
         self.keep_alive = keep_alive
-        self._info = None  # the ClientInfo has the listener, peer and certificate
+        self._pending = None  # the handshake is over; the ClientInfo has the listener, peer and certificate
         broker.connected(self, session, present)
         # [MQTT-4.4.0-1] on a resumed session, resend unacknowledged PUBLISH (DUP set) and PUBREL packets in
         # their original order before anything new.
@@ -592,12 +586,10 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
 
     def _detach(self) -> None:
         self.conn.discard_input()  # a partial packet's buffer goes now, not when this object is collected
-        self._cancel_connect_timer()
+        if self._pending is not None:
+            self._pending.cancel()
         if self._timer is not None:
             self._timer.cancel()
-        if self._auth_task is not None:
-            self._auth_task.cancel()
-            self._auth_task = None
         broker = self.broker
         session = self.session
         self.session = None
