@@ -42,7 +42,7 @@ class State:
         session, _ = self.sessions.open(client_id, False, MAX_QUEUED)
         session.expiry_interval = 300
         for topic_filter in filters:
-            session.subscriptions[topic_filter] = Subscription(client_id, topic_filter, 1)
+            session.add_subscription(Subscription(client_id, topic_filter, 1))
         self.sink.subscriptions_changed(session)
         self.sessions.detached(session)
         self.sink.session_offline(session)

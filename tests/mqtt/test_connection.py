@@ -413,7 +413,7 @@ def test_server_disconnect_v5() -> None:
 
 def test_client_maximum_packet_size() -> None:
     conn = connected(5, connect_props=Properties(maximum_packet_size=11))
-    assert conn.client_maximum_packet_size == 11
+    assert conn.client_limits.maximum_packet_size == 11
     small = Publish("t", b"12345")  # 2 + 3 + 1 + 5 = 11 bytes
     big = Publish("t", b"123456")
     assert conn.fits(small) and not conn.fits(big)

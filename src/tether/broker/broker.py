@@ -273,7 +273,7 @@ class Broker:
         trie = self.subscriptions
         for topic_filter in session.subscriptions:
             trie.remove(session.client_id, topic_filter)
-        session.subscriptions.clear()
+        session.clear_subscriptions()
         session.outbox.clear()
         session.awaiting_rel = NO_PIDS
         if session.pending_will is not None:
@@ -374,13 +374,13 @@ class Broker:
 
     def subscribe(self, session: Session, sub: Subscription) -> Subscription | None:
         old = self.subscriptions.add(sub)
-        session.subscriptions[sub.topic_filter] = sub
+        session.add_subscription(sub)
         if self.persistence is not None:
             self.persistence.subscriptions_changed(session)
         return old
 
     def unsubscribe(self, session: Session, topic_filter: str) -> bool:
-        if session.subscriptions.pop(topic_filter, None) is None:
+        if session.remove_subscription(topic_filter) is None:
             return False
         self.subscriptions.remove(session.client_id, topic_filter)
         if self.persistence is not None:

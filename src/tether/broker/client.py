@@ -7,19 +7,14 @@ created per packet: the only task is an asynchronous :meth:`Hooks.authenticate`,
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from tether.mqtt.connection import ServerConnection
 from tether.mqtt.errors import MQTTError, ProtocolError
 from tether.mqtt.packets import (
     Auth,
-    ConnAck,
     Connect,
     Disconnect,
     Packet,
@@ -32,24 +27,19 @@ from tether.mqtt.packets import (
     Subscribe,
     Unsubscribe,
 )
-from tether.mqtt.properties import EMPTY_PROPERTIES, Properties
 from tether.mqtt.reason_codes import ReasonCode
 
-from .facts import ConnectionFacts
-from .handshake import HandshakeTicket
-from .hooks import AuthResult, ClientInfo, ConnectionInfo
-from .inflight import AWAIT_PUBCOMP
-from .keepalive import IdleTimer, keep_alive_timeout
+from .connect import ConnectFlows
+from .handshake import Handshake, HandshakeTicket
+from .hooks import ClientInfo, ConnectionInfo
+from .keepalive import IdleTimer
 from .message import Message
 from .mountpoints import Mount
 from .ports import BrokerPort
-from .qos import QoSFlows, ack
-from .reserved import is_server_topic
+from .qos import QoSFlows
 from .sessions import Session
-from .settings import NEVER_EXPIRES
 from .subscribe import SubscriptionFlows
 from .transport import Transport
-from .will import will_message
 
 __all__ = ["ClientConnection"]
 
@@ -69,41 +59,27 @@ _NO_OUTPUT = bytearray()
 _LINGER = 2.0
 
 
-class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
+class ClientConnection(QoSFlows, SubscriptionFlows, ConnectFlows):
     """The broker side of one network connection (TCP, TLS or WebSocket)."""
 
     __slots__ = (
         "_acks",
-        "_auth_task",
         "_chunk_size",
         "_chunks",
         "_closed",
-        "_connect_timer",
         "_eof",
-        "_handshake",
-        "_info",
-        "_mount",
         "_out",
-        "_paused",
-        "_receive_maximum",
         "_scheduled",
-        "_timer",
-        "_will",
-        "_will_delay",
         "_writable",
         "broker",
-        "client",
         "conn",
         "disconnect_reason",
-        "keep_alive",
         "recv_msg",
         "recv_oct",
         "recv_pkt",
         "send_msg",
         "send_oct",
-        "session",
         "transport",
-        "version",
     )
 
     def __init__(
@@ -116,16 +92,15 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         config = broker.config
         self.broker = broker
         self.transport = transport
-        # Where it comes from, until the CONNACK (then the ClientInfo says it: see `info`).
-        self._info: ConnectionInfo | None = info
+        # Where it comes from and the rest of the handshake, until the CONNACK (then the ClientInfo says
+        # where it comes from: see `info`).
+        self._pending: Handshake | None = Handshake(info, handshake)
         self.conn = ServerConnection(
             max_packet_size=config.max_packet_size,
             outgoing_topic_aliases=config.outgoing_topic_aliases,
             max_connect_size=config.max_connect_size,
             max_client_id_length=config.max_client_id_length,
         )
-        #: This connection's place among those in their handshake, released at the CONNACK or the end.
-        self._handshake = handshake
         self.version = 4
         self.session: Session | None = None
         self.client: ClientInfo | None = None
@@ -150,7 +125,6 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         self._eof = False  # write side shut down: nothing more may be written
         self._writable = True
         self._paused = False  # waiting for an asynchronous authenticate hook
-        self._auth_task: asyncio.Task[None] | None = None
         self._receive_maximum = 65_535
         self._will: Message | None = None
         self._will_delay = 0
@@ -159,9 +133,7 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         #: Acknowledgements waiting behind one held for durability (see QoSFlows._acknowledge).
         self._acks: Any = None
         # The CONNECT must arrive within connect_timeout of the connection, however slowly bytes trickle in.
-        self._connect_timer: asyncio.TimerHandle | None = broker.loop.call_later(
-            config.connect_timeout, self._connect_timeout
-        )
+        self._pending.timer = broker.loop.call_later(config.connect_timeout, self._connect_timeout)
         self._timer: IdleTimer | None = None  # keep alive, from the CONNACK on
 
     def __repr__(self) -> str:
@@ -278,218 +250,6 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
         if self.session is not None and not self._closed:
             self._pump()
 
-    # ----------------------------------------------------------------------------------------- CONNECT
-
-    def _cancel_connect_timer(self) -> None:
-        # The handshake is over (the successful CONNACK, or the end of the connection).
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
-        if self._handshake is not None:
-            self._handshake.release()
-            self._handshake = None
-
-    def _connect_timeout(self) -> None:
-        self._connect_timer = None
-        if self.session is None and not self._closed:
-            log.info("MQTT client %s sent no CONNECT in time", self.info.peer)
-            self.close(_RC.MAXIMUM_CONNECT_TIME)
-
-    def _on_connect(self, packet: Connect) -> None:
-        # The CONNECT arrived in time: waiting for the authenticate hook (a password hash queued behind
-        # others) is not the client's delay.
-        self._cancel_connect_timer()
-        broker = self.broker
-        self.version = packet.protocol_level
-        if broker.connection_count > broker.config.max_connections:
-            self._refuse(_RC.SERVER_BUSY)
-            return
-        if self.version == 5 and packet.properties.authentication_method is not None:
-            # spec 4.12: enhanced authentication is not supported.
-            self._refuse(_RC.BAD_AUTHENTICATION_METHOD)
-            return
-        broker.stats.count(None, "client.connect")
-        result = broker.hooks.authenticate(packet, self.info)
-        if inspect.isawaitable(result):
-            # Read nothing more until the hook answered (spec 3.1.4: the CONNECT is processed first).
-            self._paused = True
-            self.transport.pause_reading()
-            self._auth_task = broker.loop.create_task(self._authenticate(packet, result))
-        else:
-            assert isinstance(result, AuthResult)
-            self._accept(packet, result)
-
-    async def _authenticate(self, packet: Connect, pending: Awaitable[AuthResult]) -> None:
-        try:
-            result = await pending
-        except Exception:
-            log.exception("MQTT authenticate hook failed")
-            result = AuthResult(_RC.UNSPECIFIED_ERROR)
-        self._auth_task = None
-        if self._closed:
-            return
-        self._paused = False
-        self._accept(packet, result)
-        self._resume()
-
-    def _resume(self) -> None:
-        # The CONNECT is processed: read what followed it (unless a claimed session is still on its way).
-        if not self._closed and not self._paused:
-            self.transport.resume_reading()
-            self._process()
-
-    def _refuse(self, reason: ReasonCode) -> None:
-        # [MQTT-3.2.2-7] a CONNACK with a failure reason code, then close the network connection.
-        self._send(ConnAck(reason_code=reason))
-        self.close(reason)
-
-    def _accept(self, packet: Connect, result: AuthResult) -> None:
-        broker = self.broker
-        broker.hooks.on_connack(packet, self.info, result)
-        if not result.ok:
-            broker.stats.count(None, "authentication.failure")
-            self._refuse(result.reason_code)
-            return
-        broker.stats.count(result.mountpoint, "authentication.success")
-        if result.login is None:
-            broker.stats.count(result.mountpoint, "authentication.success.anonymous")
-        v5 = self.version == 5
-        client_id = packet.client_id
-        assigned = None
-        if not client_id:
-            # [MQTT-3.1.3-6] a zero-length ClientID gets a unique one; MQTT 5 returns it [MQTT-3.1.3-7].
-            client_id = assigned = f"auto-{uuid.uuid4().hex}"
-        connected_at = time.time()
-        client = ClientInfo(
-            client_id,
-            packet.username,
-            self.version,
-            self.info.listener,
-            self.info.peer,
-            result.login,
-            result.mountpoint,
-            self.info.certificate,
-            packet.clean_start,
-            packet.keep_alive,
-            connected_at,
-        )
-        will = packet.will
-        if will is not None and is_server_topic(will.topic):
-            # spec 4.7.2: no will on the server's `$` topics (3.1.1 has no code for it: 5 Not authorized).
-            self._refuse(_RC.TOPIC_NAME_INVALID if v5 else _RC.NOT_AUTHORIZED)
-            return
-        if will is not None and not broker.hooks.authorize_publish(client, will.topic, will.qos, will.retain):
-            broker.stats.count(result.mountpoint, "authorization.deny")
-            self._refuse(_RC.NOT_AUTHORIZED)
-            return
-        if not result.mountpoint and client_id.startswith("$"):
-            # A session key starting with `$` is a mounted one (`$tenant/<id>/<client id>`): a client of the
-            # whole topic space may not name one, or it would take over a tenant's session.
-            self._refuse(_RC.CLIENT_IDENTIFIER_NOT_VALID)
-            return
-        session_key = client_id
-        if result.mountpoint:
-            # Sessions of two namespaces never meet: the key is the mounted client identifier.
-            self._mount = Mount(result.mountpoint, client_id, result.private_roots)
-            session_key = result.mountpoint + client_id
-        claim = broker.claim_session
-        pending = None if claim is None else claim(session_key, packet.clean_start)
-        if pending is not None:
-            # In a cluster the session may be on another node: it comes here first ([MQTT-3.1.4-3]).
-            if not self._paused:
-                self._paused = True
-                self.transport.pause_reading()
-            claimed = self._claimed(pending, packet, client, session_key, assigned)
-            self._auth_task = broker.loop.create_task(claimed)
-            return
-        self._open(packet, client, session_key, assigned)
-
-    async def _claimed(
-        self,
-        pending: Awaitable[None],
-        packet: Connect,
-        client: ClientInfo,
-        session_key: str,
-        assigned: str | None,
-    ) -> None:
-        try:
-            await pending
-        except Exception as exc:
-            log.warning("MQTT session of %s could not be claimed: %s", client.client_id, exc)
-            self._auth_task = None
-            if not self._closed:
-                self._refuse(_RC.SERVER_UNAVAILABLE)  # the client tries again
-            return
-        self._auth_task = None
-        if self._closed:
-            return
-        self._paused = False
-        self._open(packet, client, session_key, assigned)
-        self._resume()
-
-    def _open(self, packet: Connect, client: ClientInfo, session_key: str, assigned: str | None) -> None:
-        """Open (or resume) the session of an accepted CONNECT and answer with the CONNACK."""
-        broker = self.broker
-        config = broker.config
-        v5 = self.version == 5
-        props = packet.properties
-        mount = self._mount
-        will = packet.will
-        # MQTT 3.1.1 Clean Session 0: the session lasts until a Clean Session 1 connection ends it.
-        v311_expiry = 0 if packet.clean_start else NEVER_EXPIRES
-        expiry = (props.session_expiry_interval or 0) if v5 else v311_expiry
-        capped_expiry = min(expiry, config.max_session_expiry)
-        session, present = broker.open_session(session_key, packet.clean_start, config.max_queued_messages)
-        session.expiry_interval = capped_expiry
-        session.owner = self
-        if not present:
-            session.created_at = client.connected_at  # the same instant: one float, not two
-        self.session = session
-        self.client = client
-        keep_alive = packet.keep_alive
-        server_keep_alive = None
-        cap = config.max_keep_alive
-        if v5 and cap and (keep_alive == 0 or keep_alive > cap):
-            # spec 3.2.2.3.14: the Server Keep Alive replaces the client's value [MQTT-3.2.2-21].
-            keep_alive = server_keep_alive = cap
-        connack_props = EMPTY_PROPERTIES
-        if v5:
-            connack_props = Properties(
-                session_expiry_interval=capped_expiry if capped_expiry != expiry else None,
-                receive_maximum=config.receive_maximum if config.receive_maximum != 65_535 else None,
-                maximum_packet_size=config.max_packet_size,
-                topic_alias_maximum=config.topic_alias_maximum or None,
-                assigned_client_identifier=assigned,
-                server_keep_alive=server_keep_alive,
-            )
-        connack = self.conn.try_send(ConnAck(present, _RC.SUCCESS, connack_props))
-        if connack is None:
-            # [MQTT-3.1.2-24] the client's Maximum Packet Size leaves no room even for the CONNACK: nothing
-            # can be said to it, so the network connection is closed.
-            log.info("MQTT client %s: its maximum packet size is too small for a CONNACK", self.info.peer)
-            self.close(_RC.PACKET_TOO_LARGE)
-            return
-        self._write(connack)
-        self._cancel_connect_timer()
-        if keep_alive:  # Keep Alive 0: no timer (nor its bound method) for the connection's lifetime
-            self._timer = IdleTimer(broker.loop, keep_alive_timeout(keep_alive), self._keep_alive_expired)
-        if will is not None:
-            self._will = will_message(will, mount.topic(will.topic) if mount is not None else will.topic)
-            self._will_delay = (will.properties.will_delay_interval or 0) if v5 else 0
-        self._receive_maximum = self.conn.client_receive_maximum
-        self.keep_alive = keep_alive
-        self._info = None  # the ClientInfo has the listener, peer and certificate
-        broker.connected(self, session, present)
-        # [MQTT-4.4.0-1] on a resumed session, resend unacknowledged PUBLISH (DUP set) and PUBREL packets in
-        # their original order before anything new.
-        outbox = session.outbox
-        for pid, delivery in list(outbox.inflight.items()):
-            if delivery.state == AWAIT_PUBCOMP:
-                self._write(ack(0x62, pid))
-            elif not self._write_publish(delivery, delivery.qos, True, pid):
-                outbox.release(pid)
-        self._pump()
-
     @property
     def will(self) -> Message | None:
         return self._will
@@ -592,12 +352,10 @@ class ClientConnection(QoSFlows, SubscriptionFlows, ConnectionFacts):
 
     def _detach(self) -> None:
         self.conn.discard_input()  # a partial packet's buffer goes now, not when this object is collected
-        self._cancel_connect_timer()
+        if self._pending is not None:
+            self._pending.cancel()
         if self._timer is not None:
             self._timer.cancel()
-        if self._auth_task is not None:
-            self._auth_task.cancel()
-            self._auth_task = None
         broker = self.broker
         session = self.session
         self.session = None

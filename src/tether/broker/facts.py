@@ -4,6 +4,7 @@ copied from its counters. An idle connection keeps one object less per fact."""
 
 from __future__ import annotations
 
+from .handshake import Handshake
 from .hooks import ClientInfo, ConnectionInfo
 from .stats import Traffic
 
@@ -15,7 +16,7 @@ class ConnectionFacts:
 
     __slots__ = ()
 
-    _info: ConnectionInfo | None
+    _pending: Handshake | None
     client: ClientInfo | None
     recv_oct: int
     recv_pkt: int
@@ -26,9 +27,9 @@ class ConnectionFacts:
     @property
     def info(self) -> ConnectionInfo:
         """Where the connection comes from (listener, peer, TLS client certificate)."""
-        info = self._info
-        if info is not None:
-            return info
+        pending = self._pending
+        if pending is not None:
+            return pending.info
         client = self.client
         assert client is not None
         return ConnectionInfo(client.listener, client.peer, client.certificate)

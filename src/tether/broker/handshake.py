@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-__all__ = ["HandshakeTicket", "PendingConnects", "address_of"]
+from .hooks import ConnectionInfo
+
+__all__ = ["Handshake", "HandshakeTicket", "PendingConnects", "address_of"]
 
 log = logging.getLogger("tether.broker")
 
@@ -41,6 +43,37 @@ class HandshakeTicket:
         if owner is not None:
             self._owner = None
             owner._release(self.address)
+
+
+class Handshake:
+    """What a client connection holds until its CONNACK (then it drops this object): where it comes from,
+    its place among the pending connections and the CONNECT timeout (both released when the CONNECT
+    arrives), the task waiting for the authenticate hook or a claimed session. One object while it lasts,
+    rather than four slots of every connection for its lifetime."""
+
+    __slots__ = ("info", "task", "ticket", "timer")
+
+    def __init__(self, info: ConnectionInfo, ticket: HandshakeTicket | None) -> None:
+        self.info = info
+        self.ticket = ticket
+        self.timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def release(self) -> None:
+        """The CONNECT arrived (or the connection ended): no more timeout, no more place to hold."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.ticket is not None:
+            self.ticket.release()
+            self.ticket = None
+
+    def cancel(self) -> None:
+        """The connection ended: release, and stop waiting for the hook or the session."""
+        self.release()
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
 
 
 class PendingConnects:

@@ -16,7 +16,7 @@ from tether.config import ConfigError
 
 from .broker import Broker
 from .client import ClientConnection
-from .handshake import address_of
+from .handshake import Handshake, address_of
 from .hooks import ConnectionInfo
 from .settings import TlsConfig
 
@@ -43,7 +43,7 @@ class MQTTProtocol(ClientConnection, asyncio.Protocol):
     def __init__(self, broker: Broker, listener: str) -> None:
         # Not ClientConnection.__init__ yet: that needs the transport (connection_made).
         self.broker = broker
-        self._info = ConnectionInfo(listener)
+        self._pending = Handshake(ConnectionInfo(listener), None)
         self._closed = True
         self.session = None
 
@@ -56,8 +56,8 @@ class MQTTProtocol(ClientConnection, asyncio.Protocol):
             return
         # uvloop's transports implement asyncio.Transport without subclassing it.
         # A TLS client certificate the handshake verified (none unless the context asks for one).
-        assert self._info is not None
-        listener = self._info.listener
+        assert self._pending is not None
+        listener = self._pending.info.listener
         certificate = transport.get_extra_info("peercert") if listener == "tls" else None
         info = ConnectionInfo(listener, _peer(transport), certificate or None)
         ClientConnection.__init__(self, broker, cast(asyncio.Transport, transport), info, ticket)

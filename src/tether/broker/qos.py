@@ -347,7 +347,7 @@ class QoSFlows(ConnectionParts):
         mount = self._mount
         if mount is not None:
             topic = mount.name_out(topic)
-        limit = conn.client_maximum_packet_size
+        limit = conn.client_limits.maximum_packet_size
         write = self._write
         head = b""
         size = -1
@@ -419,11 +419,11 @@ class QoSFlows(ConnectionParts):
             # The common copy, nothing of this subscriber's to add: its headers without a Publish object.
             payload = message.payload
             head = encode_plain_publish_head(topic, delivery.retain, len(payload), version == 5)
-            if len(head) + len(payload) > conn.client_maximum_packet_size:
+            if len(head) + len(payload) > conn.client_limits.maximum_packet_size:
                 return False
         else:
             head, payload, alias = self._publish_parts(delivery, topic, qos, dup, pid)
-            if len(head) + len(payload) > conn.client_maximum_packet_size:
+            if len(head) + len(payload) > conn.client_limits.maximum_packet_size:
                 return False
             if alias:
                 conn.outgoing_aliases.commit(topic, alias)  # type: ignore[union-attr]

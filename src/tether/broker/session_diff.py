@@ -237,15 +237,17 @@ def restore_session(
     session.disconnected_at = record.disconnected_at
     for s in record.subscriptions:
         share = s.topic_filter.split("/", 2)[1] if s.topic_filter.startswith("$share/") else None
-        session.subscriptions[s.topic_filter] = Subscription(
-            record.client_id,
-            s.topic_filter,
-            s.qos,
-            s.no_local,
-            s.retain_as_published,
-            RetainHandling(s.retain_handling),
-            s.identifier,
-            share,
+        session.add_subscription(
+            Subscription(
+                record.client_id,
+                s.topic_filter,
+                s.qos,
+                s.no_local,
+                s.retain_as_published,
+                RetainHandling(s.retain_handling),
+                s.identifier,
+                share,
+            )
         )
     saved = SavedSession(session)
     saved.subscriptions = record.subscriptions

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Protocol, cast
 
 from tether.mqtt.packets import Payload
@@ -25,6 +26,8 @@ __all__ = ["Session", "SessionOwner", "SessionRegistry"]
 #: ``awaiting_rel`` of the sessions without QoS 2 flows (most): an empty set costs 216 bytes per session; a
 #: frozenset reads the same and fails loudly if written to.
 NO_PIDS: set[int] = cast("set[int]", frozenset())
+
+_NO_SUBSCRIPTIONS: Mapping[str, Subscription] = MappingProxyType({})
 
 
 class SessionOwner(Protocol):
@@ -46,6 +49,7 @@ class Session(Outbox):
 
     __slots__ = (
         "_expiry_handle",
+        "_subs",
         "awaiting_rel",
         "client_id",
         "created_at",
@@ -53,14 +57,14 @@ class Session(Outbox):
         "expiry_interval",
         "owner",
         "pending_will",
-        "subscriptions",
     )
 
     def __init__(self, client_id: str, max_queued: int) -> None:
         Outbox.__init__(self, max_queued)
         self.client_id = client_id
-        #: Subscriptions by topic filter as subscribed.
-        self.subscriptions: dict[str, Subscription] = {}
+        # Its subscriptions (see `subscriptions`): none, the one a session has (most devices have one: a dict
+        # of one entry costs ~184 bytes), or a dict by topic filter from the second on.
+        self._subs: Subscription | dict[str, Subscription] | None = None
         #: Seconds the session survives its network connection; NEVER_EXPIRES for ever.
         self.expiry_interval = 0
         #: QoS 2 Packet Identifiers received and answered with PUBREC, waiting for PUBREL (spec 4.3.3).
@@ -80,6 +84,45 @@ class Session(Outbox):
     def outbox(self) -> Outbox:
         """The outgoing QoS state: the session itself."""
         return self
+
+    @property
+    def subscriptions(self) -> Mapping[str, Subscription]:
+        """Subscriptions by topic filter as subscribed (read-only: changed through :meth:`add_subscription`,
+        :meth:`remove_subscription` and :meth:`clear_subscriptions`)."""
+        subs = self._subs
+        if subs is None:
+            return _NO_SUBSCRIPTIONS
+        if isinstance(subs, Subscription):
+            return {subs.topic_filter: subs}
+        return subs
+
+    def add_subscription(self, sub: Subscription) -> None:
+        """Add the subscription, or replace the one to the same topic filter."""
+        subs = self._subs
+        if subs is None or (isinstance(subs, Subscription) and subs.topic_filter == sub.topic_filter):
+            self._subs = sub
+        elif isinstance(subs, Subscription):
+            self._subs = {subs.topic_filter: subs, sub.topic_filter: sub}
+        else:
+            subs[sub.topic_filter] = sub
+
+    def remove_subscription(self, topic_filter: str) -> Subscription | None:
+        """Remove the subscription to the topic filter; returns it, or ``None`` if there was none."""
+        subs = self._subs
+        if subs is None:
+            return None
+        if isinstance(subs, Subscription):
+            if subs.topic_filter != topic_filter:
+                return None
+            self._subs = None
+            return subs
+        old = subs.pop(topic_filter, None)
+        if len(subs) == 1:
+            self._subs = next(iter(subs.values()))
+        return old
+
+    def clear_subscriptions(self) -> None:
+        self._subs = None
 
     def await_rel(self, packet_id: int) -> None:
         """A QoS 2 PUBLISH answered with PUBREC: its identifier waits for the PUBREL."""

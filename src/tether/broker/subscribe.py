@@ -43,7 +43,7 @@ class SubscriptionFlows(ConnectionParts):
         codes: list[ReasonCode] = []
         granted: list[Subscription] = []
         retained_for: list[Subscription] = []
-        maximum_qos = self.conn.maximum_qos
+        maximum_qos = self.conn.server_limits.maximum_qos
         mount = self._mount
         for topic_filter, options in packet.subscriptions:
             if not hooks.authorize_subscribe(client, topic_filter, options.qos):

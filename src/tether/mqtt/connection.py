@@ -40,6 +40,7 @@ from .errors import (
     UnsupportedProtocolVersion,
 )
 from .framing import PacketFramer, body_start, peek_protocol_level
+from .limits import ClientLimits, ServerLimits, Settings, shared
 from .packets import (
     Auth,
     ConnAck,
@@ -78,6 +79,8 @@ _PROBLEM_INFO_ALWAYS: frozenset[type] = frozenset({Publish, ConnAck, Disconnect}
 #: The incoming aliases of every connection that announced none (Topic Alias Maximum 0: every alias is refused
 #: before anything is stored), shared; a connection that announces some gets its own.
 _NO_INCOMING_ALIASES = IncomingTopicAliases(0)
+_CLIENT_DEFAULTS = shared(ClientLimits())
+_SERVER_DEFAULTS = shared(ServerLimits())
 
 
 class ServerConnection(PacketFramer):
@@ -99,29 +102,18 @@ class ServerConnection(PacketFramer):
     # One per client connection: slots, no instance dict. It is its own PacketFramer (the framer's state in
     # the same object: one object less per connection).
     __slots__ = (
-        "_auth_method",
-        "_client_keep_alive",
         "_closed_by_us",
         "_connack_sent",
         "_error",
         "_first_ok",
-        "_max_client_id_length",
-        "_max_packet_size",
-        "_session_expiry",
+        "_settings",
         "_state",
-        "_use_outgoing_aliases",
-        "client_maximum_packet_size",
-        "client_receive_maximum",
-        "client_topic_alias_maximum",
+        "client_limits",
         "error_protocol_version",
         "incoming_aliases",
-        "maximum_qos",
         "outgoing_aliases",
         "protocol_version",
-        "request_problem_information",
-        "retain_available",
-        "server_keep_alive",
-        "subscription_identifiers_available",
+        "server_limits",
     )
 
     def __init__(
@@ -132,16 +124,13 @@ class ServerConnection(PacketFramer):
         max_connect_size: int = MAX_PACKET_SIZE,
         max_client_id_length: int = 65_535,
     ) -> None:
-        self._max_packet_size = max_packet_size
         PacketFramer.__init__(self, min(max_connect_size, max_packet_size))
-        self._max_client_id_length = max_client_id_length
+        # The limits are shared immutable values (mqtt/limits.py): most connections have the same.
+        self._settings = shared(Settings(max_packet_size, max_client_id_length, outgoing_topic_aliases))
         #: Protocol level of the client (3, 4 or 5) once its CONNECT has been accepted.
         self.protocol_version: int | None = None
         # The level found in a CONNECT that failed to decode: errors are reported in that version.
         self.error_protocol_version: int | None = None
-        #: The Keep Alive of the client's CONNECT (the packet itself is not kept: its password and will would
-        #: stay in memory for the connection's lifetime).
-        self._client_keep_alive = 0
         self._error: ProtocolError | None = None
         self._connack_sent = False
         self._closed_by_us = False
@@ -149,19 +138,11 @@ class ServerConnection(PacketFramer):
         #: Topic aliases of incoming PUBLISH packets; the maximum comes from the CONNACK (spec 3.2.2.3.8:
         #: absent means 0, no aliases).
         self.incoming_aliases = _NO_INCOMING_ALIASES
-        self.maximum_qos = 2  # spec 3.2.2.3.4: absent means QoS 2
-        self.retain_available = True  # spec 3.2.2.3.5
-        self.subscription_identifiers_available = True  # spec 3.2.2.3.12
-        self.server_keep_alive: int | None = None
-        # Limits announced by the client in its CONNECT.
-        self.client_maximum_packet_size = MAX_PACKET_SIZE
-        self.client_receive_maximum = 65_535  # spec 3.1.2.11.3: absent means 65,535
-        self.client_topic_alias_maximum = 0
-        self.request_problem_information = True
-        self._use_outgoing_aliases = outgoing_topic_aliases
+        self.server_limits = _SERVER_DEFAULTS
+        #: What the client's CONNECT said: its Keep Alive and (MQTT 5) limits. The packet itself is not kept:
+        #: its password and will would stay in memory for the connection's lifetime.
+        self.client_limits = _CLIENT_DEFAULTS
         self.outgoing_aliases: OutgoingTopicAliases | None = None
-        self._auth_method: str | None = None
-        self._session_expiry = 0
         self._state = ConnectionState.AWAIT_CONNECT
         self._first_ok = b""
         self._set_state(ConnectionState.AWAIT_CONNECT)
@@ -180,9 +161,10 @@ class ServerConnection(PacketFramer):
     @property
     def keep_alive(self) -> int:
         """Seconds of keep alive in force: the Server Keep Alive if the CONNACK set one, else the client's."""
-        if self.server_keep_alive is not None:
-            return self.server_keep_alive
-        return self._client_keep_alive
+        server_keep_alive = self.server_limits.server_keep_alive
+        if server_keep_alive is not None:
+            return server_keep_alive
+        return self.client_limits.keep_alive
 
     # ------------------------------------------------------------------------------------------ receiving
 
@@ -243,7 +225,8 @@ class ServerConnection(PacketFramer):
         if state is ConnectionState.AWAIT_CONNECT or state is ConnectionState.CLOSED:
             self._first_ok = first_byte_table(state, 0, False)
         elif state is ConnectionState.CONNECTING or state is ConnectionState.CONNECTED:
-            auth_pending = state is ConnectionState.CONNECTING and self._auth_method is not None
+            method = self.client_limits.authentication_method
+            auth_pending = state is ConnectionState.CONNECTING and method is not None
             self._first_ok = first_byte_table(state, self.protocol_version or 4, auth_pending)
 
     def _next_event(self) -> Packet | None:
@@ -273,7 +256,7 @@ class ServerConnection(PacketFramer):
             assert isinstance(packet, Disconnect)
             # spec 3.14.2.2.2: if the CONNECT Session Expiry Interval was 0, it is a Protocol Error to set a
             # non-zero Session Expiry Interval in the DISCONNECT sent by the Client.
-            if packet.properties.session_expiry_interval and not self._session_expiry:
+            if packet.properties.session_expiry_interval and not self.client_limits.session_expiry:
                 raise ProtocolError(_RC.PROTOCOL_ERROR, "session expiry set on DISCONNECT after 0 in CONNECT")
             self._set_state(ConnectionState.CLOSED)
         elif cls is Auth:
@@ -281,13 +264,15 @@ class ServerConnection(PacketFramer):
             self._on_auth(packet, state)
         elif cls is Subscribe:
             assert isinstance(packet, Subscribe)
-            if packet.properties.subscription_identifiers and not self.subscription_identifiers_available:
+            available = self.server_limits.subscription_identifiers_available
+            if packet.properties.subscription_identifiers and not available:
                 # spec 3.2.2.3.12: the server announced Subscription Identifier Available 0 (reason 0xA1).
                 raise ProtocolError(_RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, "subscription identifier")
         return packet
 
     def _first_byte_error(self, first: int) -> ProtocolError:
-        auth_pending = self._state is ConnectionState.CONNECTING and self._auth_method is not None
+        method = self.client_limits.authentication_method
+        auth_pending = self._state is ConnectionState.CONNECTING and method is not None
         error = first_byte_problem(first, self._state, self.protocol_version or 4, auth_pending)
         assert error is not None
         return error
@@ -295,7 +280,8 @@ class ServerConnection(PacketFramer):
     def _on_auth(self, packet: Auth, state: ConnectionState) -> None:
         # [MQTT-4.12.0-7] without an Authentication Method in CONNECT the client MUST NOT send AUTH;
         # [MQTT-4.12.0-5] every AUTH carries the Authentication Method of the CONNECT.
-        if self._auth_method is None or packet.properties.authentication_method != self._auth_method:
+        method = self.client_limits.authentication_method
+        if method is None or packet.properties.authentication_method != method:
             raise ProtocolError(_RC.PROTOCOL_ERROR, "AUTH without the authentication method of the CONNECT")
         rc = packet.reason_code
         if state is ConnectionState.CONNECTING:
@@ -317,27 +303,29 @@ class ServerConnection(PacketFramer):
             self.error_protocol_version = level
         packet = decode_body(first, buf, pos, end, 4)
         assert isinstance(packet, Connect)
-        length, limit = len(packet.client_id), self._max_client_id_length
+        settings = self._settings
+        length, limit = len(packet.client_id), settings.max_client_id_length
         if length > limit:
             raise ProtocolError(
                 _RC.CLIENT_IDENTIFIER_NOT_VALID, f"client identifier of {length} characters (at most {limit})"
             )
         # The CONNECT is in: from now on the maximum packet size applies (the CONNACK may lower it).
-        self.max_packet_size = self._max_packet_size
+        self.max_packet_size = settings.max_packet_size
         props = packet.properties
         if packet.protocol_level == _V5:
-            if props.maximum_packet_size is not None:
-                self.client_maximum_packet_size = props.maximum_packet_size
-            if props.receive_maximum is not None:
-                self.client_receive_maximum = props.receive_maximum
-            if props.topic_alias_maximum is not None:
-                self.client_topic_alias_maximum = props.topic_alias_maximum
-            if props.request_problem_information is not None:
-                self.request_problem_information = props.request_problem_information
-            self._auth_method = props.authentication_method
-            self._session_expiry = props.session_expiry_interval or 0
-            if self._use_outgoing_aliases and self.client_topic_alias_maximum:
-                self.outgoing_aliases = OutgoingTopicAliases(self.client_topic_alias_maximum)
+            size, receive = props.maximum_packet_size, props.receive_maximum
+            limits = ClientLimits(
+                packet.keep_alive,
+                _CLIENT_DEFAULTS.maximum_packet_size if size is None else size,
+                _CLIENT_DEFAULTS.receive_maximum if receive is None else receive,
+                props.topic_alias_maximum or 0,
+                _available(props.request_problem_information),
+                props.authentication_method,
+                props.session_expiry_interval or 0,
+            )
+            self.client_limits = shared(limits)
+            if settings.outgoing_topic_aliases and limits.topic_alias_maximum:
+                self.outgoing_aliases = OutgoingTopicAliases(limits.topic_alias_maximum)
         elif not packet.client_id and not packet.clean_start:
             # [MQTT-3.1.3-8] (3.1.1) a zero-byte ClientId with CleanSession 0 is answered with return code
             # 0x02.
@@ -349,7 +337,8 @@ class ServerConnection(PacketFramer):
             raise ProtocolError(
                 _RC.CLIENT_IDENTIFIER_NOT_VALID, "MQTT 3.1 client identifier must be 1-23 chars"
             )
-        self._client_keep_alive = packet.keep_alive
+        if packet.protocol_level != _V5 and packet.keep_alive:
+            self.client_limits = shared(ClientLimits(packet.keep_alive))
         self.protocol_version = packet.protocol_level
         self._set_state(ConnectionState.CONNECTING)
         return packet
@@ -360,10 +349,11 @@ class ServerConnection(PacketFramer):
             # [MQTT-3.3.4-6] a PUBLISH sent from a Client to a Server MUST NOT contain a Subscription
             # Identifier.
             raise ProtocolError(_RC.PROTOCOL_ERROR, "subscription identifier in PUBLISH from a client")
-        if packet.qos > self.maximum_qos:
+        server = self.server_limits
+        if packet.qos > server.maximum_qos:
             # spec 3.2.2.3.4: a PUBLISH above the Maximum QoS of the CONNACK is a Protocol Error; reason 0x9B.
             raise ProtocolError(_RC.QOS_NOT_SUPPORTED, f"QoS {packet.qos} above the server maximum")
-        if packet.retain and not self.retain_available:
+        if packet.retain and not server.retain_available:
             # spec 3.2.2.3.5 [MQTT-3.2.2-14]: RETAIN set although the CONNACK said Retain Available 0; 0x9A.
             raise ProtocolError(_RC.RETAIN_NOT_SUPPORTED, "retain is not available")
         if props.topic_alias is None:
@@ -383,7 +373,7 @@ class ServerConnection(PacketFramer):
         data = self.try_send(packet)
         if data is None:
             size = len(encode(packet, self.protocol_version or 4))
-            raise PacketTooLargeForPeer(size, self.client_maximum_packet_size)
+            raise PacketTooLargeForPeer(size, self.client_limits.maximum_packet_size)
         return data
 
     def try_send(self, packet: Packet) -> bytes | None:
@@ -399,17 +389,17 @@ class ServerConnection(PacketFramer):
             if version == _V5:
                 alias = packet.properties.topic_alias
                 # [MQTT-3.3.2-11] not above the Topic Alias Maximum the client sent in CONNECT.
-                if alias is not None and not 0 < alias <= self.client_topic_alias_maximum:
+                if alias is not None and not 0 < alias <= self.client_limits.topic_alias_maximum:
                     raise LocalProtocolError(f"topic alias {alias} exceeds the client's maximum")
             data = encode_publish(packet, version)
-            return data if len(data) <= self.client_maximum_packet_size else None
+            return data if len(data) <= self.client_limits.maximum_packet_size else None
         version = self._check_send(packet)
         aliases = self.outgoing_aliases
         if aliases is not None and type(packet) is Publish:
             assert isinstance(packet, Publish)
             aliased, alias = aliases.prepare(packet)
             data = encode(aliased, version)
-            if len(data) > self.client_maximum_packet_size:
+            if len(data) > self.client_limits.maximum_packet_size:
                 return None
             if alias:
                 aliases.commit(packet.topic, alias)
@@ -430,7 +420,7 @@ class ServerConnection(PacketFramer):
     def _encode(self, packet: Packet, version: int) -> bytes | None:
         packet = self._strip_problem_info(packet)
         data = encode(packet, version)
-        limit = self.client_maximum_packet_size
+        limit = self.client_limits.maximum_packet_size
         if len(data) <= limit:
             return data
         if version != _V5 or type(packet) is Publish:
@@ -449,7 +439,7 @@ class ServerConnection(PacketFramer):
     def _strip_problem_info(self, packet: Packet) -> Packet:
         # [MQTT-3.1.2-29] with Request Problem Information 0 the server MUST NOT send a Reason String or User
         # Properties on packets other than PUBLISH, CONNACK or DISCONNECT.
-        if self.request_problem_information or type(packet) in _PROBLEM_INFO_ALWAYS:
+        if self.client_limits.request_problem_information or type(packet) in _PROBLEM_INFO_ALWAYS:
             return packet
         props = getattr(packet, "properties", None)
         if props is None or (props.reason_string is None and not props.user_properties):
@@ -471,7 +461,7 @@ class ServerConnection(PacketFramer):
                 assert isinstance(packet, ConnAck)
                 self._check_connack(packet, version)
                 return version
-            if cls is Auth and self._auth_method is not None:
+            if cls is Auth and self.client_limits.authentication_method is not None:
                 assert isinstance(packet, Auth)
                 self._check_auth(packet)
                 return version
@@ -492,7 +482,8 @@ class ServerConnection(PacketFramer):
             assert isinstance(packet, Publish)
             alias = packet.properties.topic_alias
             # [MQTT-3.3.2-11] not above the Topic Alias Maximum the client sent in CONNECT.
-            if alias is not None and version == _V5 and not 0 < alias <= self.client_topic_alias_maximum:
+            maximum = self.client_limits.topic_alias_maximum
+            if alias is not None and version == _V5 and not 0 < alias <= maximum:
                 raise LocalProtocolError(f"topic alias {alias} exceeds the client's maximum")
         return version
 
@@ -500,18 +491,20 @@ class ServerConnection(PacketFramer):
         if version != _V5 or packet.reason_code.is_error:
             return
         method = packet.properties.authentication_method
-        if self._auth_method is None and method is not None:
+        own = self.client_limits.authentication_method
+        if own is None and method is not None:
             # [MQTT-4.12.0-6] without an Authentication Method in CONNECT the server MUST NOT send one in
             # CONNACK.
             raise LocalProtocolError("CONNACK names an authentication method the client did not use")
-        if self._auth_method is not None and method != self._auth_method:
+        if own is not None and method != own:
             # [MQTT-4.12.0-5] a successful CONNACK carries the Authentication Method of the CONNECT.
             raise LocalProtocolError("CONNACK must carry the authentication method of the CONNECT")
 
     def _check_auth(self, packet: Auth) -> None:
         # [MQTT-4.12.0-6] without an Authentication Method in CONNECT the server MUST NOT send AUTH;
         # [MQTT-4.12.0-5] AUTH carries the same Authentication Method.
-        if self._auth_method is None or packet.properties.authentication_method != self._auth_method:
+        method = self.client_limits.authentication_method
+        if method is None or packet.properties.authentication_method != method:
             raise LocalProtocolError("AUTH must carry the authentication method of the CONNECT")
         # spec 3.15.2.1: a server sends 0x00 (Success) or 0x18 (Continue authentication).
         if packet.reason_code == _RC.RE_AUTHENTICATE:
@@ -534,15 +527,15 @@ class ServerConnection(PacketFramer):
                 props = packet.properties
                 if props.topic_alias_maximum:
                     self.incoming_aliases = IncomingTopicAliases(props.topic_alias_maximum)
-                if props.maximum_qos is not None:
-                    self.maximum_qos = props.maximum_qos
-                if props.retain_available is not None:
-                    self.retain_available = props.retain_available
-                if props.subscription_identifier_available is not None:
-                    self.subscription_identifiers_available = props.subscription_identifier_available
+                announced = ServerLimits(
+                    _SERVER_DEFAULTS.maximum_qos if props.maximum_qos is None else props.maximum_qos,
+                    _available(props.retain_available),
+                    _available(props.subscription_identifier_available),
+                    props.server_keep_alive,
+                )
+                self.server_limits = shared(announced)
                 if props.maximum_packet_size is not None:
                     self.max_packet_size = min(self.max_packet_size, props.maximum_packet_size)
-                self.server_keep_alive = props.server_keep_alive
         elif cls is Disconnect:
             self._closed_by_us = True
             self._set_state(ConnectionState.CLOSED)
@@ -589,6 +582,12 @@ class ServerConnection(PacketFramer):
                 rc = _RC.PROTOCOL_ERROR
             return encode(Disconnect(rc), _V5)
         return b""
+
+
+def _available(flag: bool | None) -> bool:
+    """A boolean property: absent means 1 (request problem information, retain and subscription identifiers
+    available: spec 3.1.2.11.7, 3.2.2.3.5, 3.2.2.3.12)."""
+    return True if flag is None else bool(flag)
 
 
 def _with_properties(packet: Packet, props: Properties) -> Packet:

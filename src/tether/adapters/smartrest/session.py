@@ -45,7 +45,6 @@ class DeviceSession:
         "devices",
         "host",
         "queue",
-        "root",
         "subscriptions",
         "worker",
     )
@@ -53,8 +52,8 @@ class DeviceSession:
     def __init__(self, client: ClientInfo) -> None:
         #: Its login (``client.login``, a :class:`Login` with a serial) says who it is and which device.
         self.client = client
-        self.root: DeviceRef | None = None
-        #: Devices resolved on this connection, by external id and by managed-object id (root included).
+        #: Devices resolved on this connection, by external id and by managed-object id (root included:
+        #: see `root`).
         #: Read-only empty mappings shared by every session until the first device is remembered.
         self.devices: dict[str, DeviceRef] = _NO_DEVICES
         self.by_id: dict[int, DeviceRef] = _NO_IDS
@@ -88,6 +87,13 @@ class DeviceSession:
         return cast(str, cast(Login, self.client.login).serial)
 
     @property
+    def root(self) -> DeviceRef | None:
+        """The login's own device once resolved: the remembered root under its serial (not a slot of its own:
+        one 16-byte size class less per connection)."""
+        ref = self.devices.get(cast(str, cast(Login, self.client.login).serial))
+        return ref if ref is not None and ref.is_root else None
+
+    @property
     def default_xid(self) -> str | None:
         """The default SmartREST template of the ClientId (`d:<serial>:<template id>`)."""
         return cast(Login, self.client.login).template_id
@@ -105,8 +111,6 @@ class DeviceSession:
             self.devices, self.by_id = {}, {}
         self.devices[ref.xid] = ref
         self.by_id[ref.mo_id] = ref
-        if ref.is_root:
-            self.root = ref
 
     def forget(self, mo_id: int) -> None:
         """The object is deleted: resolved anew on its next use (adapter.root / adapter.target)."""
@@ -115,12 +119,9 @@ class DeviceSession:
         ref = self.by_id.pop(mo_id)
         if self.devices.get(ref.xid) is ref:
             del self.devices[ref.xid]
-        if self.root is ref:
-            self.root = None
 
     def forget_all(self) -> None:
         """Every device is resolved anew."""
-        self.root = None
         self.devices, self.by_id = _NO_DEVICES, _NO_IDS
 
     @property
