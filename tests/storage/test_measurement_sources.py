@@ -72,7 +72,9 @@ async def test_deleting_a_device_deletes_its_measurements_and_only_those(
     a, b, c = await device(storage, "a"), await device(storage, "b"), await device(storage, "c", "t2")
     await storage.measurements.insert_many(rows("t1", a, 300) + rows("t1", b, 200), 5)  # one write
     await storage.measurements.insert_many(rows("t2", c, 100), 5)
-    await storage.measurements.create("t1", [NewMeasurement(a, "c8y_Battery", 9, {"x": {"y": {"value": 1}}})], 5)
+    await storage.measurements.create(
+        "t1", [NewMeasurement(a, "c8y_Battery", 9, {"x": {"y": {"value": 1}}})], 5
+    )
 
     assert await storage.managed_objects.delete("t1", [a]) == 1
     assert await stored(storage, "t1", a) == 0
@@ -116,11 +118,16 @@ async def test_postgresql_refuses_a_source_of_another_tenant(opened: tuple[SqlSt
     assert await every_row(storage) == []
 
 
-async def _waiting_for_a_lock(url: str, pid: int) -> None:
-    """Until backend `pid` waits for a lock (pg_stat_activity says so)."""
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+async def _until_one_waits_for_a_lock(url: str) -> None:
+    """Until a backend of this database waits for a lock (pg_stat_activity says so; asked on a connection of
+    its own: within a transaction that view does not change)."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    conn = await _connect(url)
     try:
-        while await conn.fetchval("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid) != "Lock":
+        while not await conn.fetchval(query):  # noqa: ASYNC110 - PostgreSQL has no event to wait on
             await asyncio.sleep(0.01)
     finally:
         await conn.close()
@@ -143,11 +150,13 @@ async def test_a_deletion_waits_for_a_write_in_flight_and_then_deletes_its_rows(
         await transaction.start()
         await writer.copy_records_to_table(
             "measurements",
-            records=[("t1", s, "c8y_T", i, 5, '{"c8y_T": {"T": {"value": 1}}}') for s in (a, b) for i in range(3)],
+            records=[
+                ("t1", s, "c8y_T", i, 5, '{"c8y_T": {"T": {"value": 1}}}') for s in (a, b) for i in range(3)
+            ],
             columns=("tenant_id", "source_id", "type", "time", "creation_time", "fragments"),
         )
         deletion = asyncio.ensure_future(deleter.execute("DELETE FROM managed_objects WHERE id = $1", a))
-        await _waiting_for_a_lock(url, deleter.get_server_pid())
+        await _until_one_waits_for_a_lock(url)
         await transaction.commit()
         assert await deletion == "DELETE 1"
     finally:
@@ -168,14 +177,10 @@ async def test_a_write_waiting_for_a_deletion_fails_whole_once_it_commits(
         await transaction.start()
         await deleter.execute("DELETE FROM managed_objects WHERE id = $1", a)
         # The service's write path (the pool's connection), blocked by the deletion's lock on a.
-        write = asyncio.ensure_future(storage.measurements.insert_many(rows("t1", b, 3) + rows("t1", a, 3), 5))
-        while True:
-            pids = await deleter.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if pids:
-                break
-            await asyncio.sleep(0.01)
+        write = asyncio.ensure_future(
+            storage.measurements.insert_many(rows("t1", b, 3) + rows("t1", a, 3), 5)
+        )
+        await _until_one_waits_for_a_lock(url)
         await transaction.commit()
         with pytest.raises(NotFound, match="no longer exists"):
             await write
