@@ -18,7 +18,8 @@ Starts `tether serve` as a subprocess on free loopback ports with a fresh tempor
             acknowledged.
 
 Printed: acknowledged measurements per second over the load (first PUBLISH -> last PUBACK of each
-round), the database count, the operation latency p50/p90/p99/max, client and server CPU.
+round), the database count, the operation latency p50/p90/p99/max, client and server CPU, and CPU per
+measurement of the server, the client and (on PostgreSQL on this machine) the backends of its database.
 
     .venv/bin/python bench/smartrest_ingest.py
     .venv/bin/python bench/smartrest_ingest.py --devices 100 --measurements 200 --rounds 10 --window 32
