@@ -199,6 +199,9 @@ def ingest(server: Server) -> dict[str, Any]:
         "rate": result.acked / result.elapsed,
         "stored_ok": result.stored == result.expected,
         "cpu": None if result.server_cpu is None else 100 * result.server_cpu / result.elapsed,
+        "us": None if result.server_cpu is None else 1e6 * result.server_cpu / result.acked,
+        "db_us": None if result.db_cpu is None else 1e6 * result.db_cpu / result.acked,
+        "client_us": 1e6 * result.client_cpu / result.acked,
         "op_p99": percentile(lat, 99),
         "ops": len(lat),
         "lost": result.probe.get("lost", 0),
@@ -292,6 +295,9 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -
                 f" | {b['rate'] / a['rate']:.2f}x; stored as acknowledged: {a['stored_ok']}/{b['stored_ok']};"
                 f" probe operations delivered {a['ops']}/{b['ops']}, lost {a['lost']}/{b['lost']}"
             )
+        print("  cpu per measurement, us (server, PostgreSQL backends, load generator): single | workers2")
+        for i, (one, two) in enumerate(zip(single, workers, strict=False), start=1):
+            print(f"  round {i}: {_us(one['ingest'])} | {_us(two['ingest'])}")
         med_a = statistics.median(r["ingest"]["rate"] for r in single)
         med_b = statistics.median(r["ingest"]["rate"] for r in workers)
         print(
@@ -324,6 +330,11 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -
             print(f"  round {i + 1}: {' | '.join(cells)}")
             if workers:
                 print(f"    workers2 placement: {workers[i].get('latency-placement', '-')}")
+
+
+def _us(figures: dict[str, Any]) -> str:
+    cells = (figures.get(key) for key in ("us", "db_us", "client_us"))
+    return ", ".join("-" if c is None else f"{c:.1f}" for c in cells)
 
 
 def _rate(results: dict[str, list[dict[str, Any]]], target: str, i: int, name: str) -> str:

@@ -4,15 +4,17 @@ the PostgreSQL backend, for the two statements storage/sql/measurement_bulk.py h
   insert  INSERT ... SELECT FROM unnest($1::text[], ...) RETURNING id  (insert_measurements: with the ids)
   copy    COPY measurements (...) FROM STDIN (FORMAT binary)  (store_measurements: the ingest path)
 
-and, with --without-fk, both again after dropping the foreign key measurements.source_id -> managed_objects
-(what PostgreSQL's per-row check costs; the schema keeps the key). The tables are tether's own (schema.py), in
-a database created beside --database-url (default TETHER_TEST_DATABASE_URL) and dropped at the end; the rows
-are SmartREST 200 measurements of 100 sources, `--batch` per write, each write committed on its own. The
-backend's CPU is read from /proc, so the server must run on this machine.
+on tether's schema (the migrations, applied by `open_storage`: since migration 0025 statement-level triggers
+check the sources and cascade deletions instead of the foreign key measurements.source_id -> managed_objects)
+and, with --with-fk, both again with the triggers dropped and the key of migrations 0002-0024 back (what its
+per-row check costs), and with neither (--without-fk: the cost of the rows alone). The database is created
+beside --database-url (default TETHER_TEST_DATABASE_URL) and dropped at the end; the rows are SmartREST 200
+measurements of 100 sources, `--batch` per write, each write committed on its own. The backend's CPU is read
+from /proc, so the server must run on this machine.
 
     export TETHER_TEST_DATABASE_URL=postgresql://tether:tether@127.0.0.1:5432/tether_test
     .venv/bin/python bench/pg_ingest_writes.py
-    .venv/bin/python bench/pg_ingest_writes.py --batch 500 --writes 200 --rounds 3 --without-fk
+    .venv/bin/python bench/pg_ingest_writes.py --batch 500 --writes 200 --rounds 3 --with-fk --without-fk
 
 Benchmarks measure; they do not assert.
 """
@@ -29,11 +31,10 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from tether.bootstrap import open_storage
 from tether.storage.sql import postgres_direct as pg
 from tether.storage.sql.measurement_bulk import _PG_INSERT
-from tether.storage.sql.schema import managed_objects, measurements, metadata, tenants
 
 SOURCES = 100
 _HZ = os.sysconf("SC_CLK_TCK")
@@ -76,10 +77,9 @@ async def run(args: argparse.Namespace) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = base.rpartition("/")[0] + "/" + name
     try:
-        engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1))
-        async with engine.begin() as c:
-            await c.run_sync(metadata.create_all, tables=[tenants, managed_objects, measurements])
-        await engine.dispose()
+        storage = open_storage(url)
+        await storage.open()  # every migration
+        await storage.close()
         conn = await asyncpg.connect(url)
         await conn.execute("INSERT INTO tenants (id, domain, creation_time) VALUES ('t1', 't1', 0)")
         sources = [
@@ -92,14 +92,21 @@ async def run(args: argparse.Namespace) -> None:
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         version = conn.get_server_version()
         print(f"PostgreSQL {version.major}.{version.minor}: {args.batch} rows a write, {args.writes} a run")
-        schemas = ["with the foreign key"] + (["without the foreign key"] if args.without_fk else [])
+        schemas = ["with the triggers (migration 0025)"]
+        schemas += ["with the foreign key (before 0025)"] if args.with_fk else []
+        schemas += ["with neither"] if args.without_fk else []
         for schema in schemas:
-            if schema.startswith("without"):
-                key = await conn.fetchval(
-                    "SELECT conname FROM pg_constraint WHERE conrelid = 'measurements'::regclass "
-                    "AND contype = 'f'"
+            if not schema.startswith("with the triggers"):
+                await conn.execute(
+                    "DROP TRIGGER IF EXISTS tether_measurement_sources ON measurements; "
+                    "DROP TRIGGER IF EXISTS tether_measurement_sources_update ON measurements; "
+                    "ALTER TABLE measurements DROP CONSTRAINT IF EXISTS measurements_source_id_fkey"
                 )
-                await conn.execute(f'ALTER TABLE measurements DROP CONSTRAINT "{key}"')
+            if schema.startswith("with the foreign key"):
+                await conn.execute(
+                    "ALTER TABLE measurements ADD CONSTRAINT measurements_source_id_fkey FOREIGN KEY "
+                    "(source_id) REFERENCES managed_objects (id) ON DELETE CASCADE"
+                )
             print(f"\n{schema}:")
             for round_ in range(1, args.rounds + 1):
                 for variant in ("insert", "copy"):
@@ -133,7 +140,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="rows a write (the ingest batcher's max)")
     parser.add_argument("--writes", type=int, default=200, help="measured writes a run")
     parser.add_argument("--rounds", type=int, default=2, help="every variant once a round, interleaved")
-    parser.add_argument("--without-fk", action="store_true", help="also run without the foreign key")
+    parser.add_argument("--with-fk", action="store_true", help="also run with the foreign key instead")
+    parser.add_argument("--without-fk", action="store_true", help="also run with neither key nor triggers")
     args = parser.parse_args()
     if not args.database_url:
         parser.error("--database-url or TETHER_TEST_DATABASE_URL is required")

@@ -18,7 +18,8 @@ Starts `tether serve` as a subprocess on free loopback ports with a fresh tempor
             acknowledged.
 
 Printed: acknowledged measurements per second over the load (first PUBLISH -> last PUBACK of each
-round), the database count, the operation latency p50/p90/p99/max, client and server CPU.
+round), the database count, the operation latency p50/p90/p99/max, client and server CPU, and CPU per
+measurement of the server, the client and (on PostgreSQL on this machine) the backends of its database.
 
     .venv/bin/python bench/smartrest_ingest.py
     .venv/bin/python bench/smartrest_ingest.py --devices 100 --measurements 200 --rounds 10 --window 32
@@ -57,7 +58,7 @@ from inventory_rest import (
     print_machine,
     report_server,
 )
-from mqtt_broker import _packet, _string, _vbi
+from mqtt_broker import _packet, _string, _vbi, cpu_seconds
 
 BOOTSTRAP = "management/devicebootstrap"
 
@@ -371,6 +372,8 @@ class LoadResult:
     probe: dict[str, Any] = field(default_factory=dict)
     client_cpu: float = 0.0
     server_cpu: float | None = None
+    #: CPU of the PostgreSQL backends serving the server's database (None on SQLite), from /proc.
+    db_cpu: float | None = None
 
 
 async def run_load(args: argparse.Namespace, server: Server) -> LoadResult:
@@ -402,6 +405,7 @@ async def run_load(args: argparse.Namespace, server: Server) -> LoadResult:
     prober.start()
     result = LoadResult(expected=len(clients))
     server_cpu = server.cpu_seconds()
+    db_cpu = postgres_cpu(args.database_url)
     cpu = time.process_time()
     await asyncio.sleep(1.0)  # the probe connects
     commands.put("start")
@@ -420,6 +424,11 @@ async def run_load(args: argparse.Namespace, server: Server) -> LoadResult:
     result.client_cpu = time.process_time() - cpu
     end_cpu = server.cpu_seconds()
     result.server_cpu = None if server_cpu is None or end_cpu is None else end_cpu - server_cpu
+    end_db = postgres_cpu(args.database_url)
+    if db_cpu is not None and end_db is not None:
+        # A backend started during the load counts whole; one that ended during it is missed (the pools
+        # keep theirs).
+        result.db_cpu = sum(cpu - db_cpu.get(pid, 0.0) for pid, cpu in end_db.items())
     result.probe = await asyncio.get_running_loop().run_in_executor(
         None, results.get, True, args.timeout + 30
     )
@@ -430,6 +439,23 @@ async def run_load(args: argparse.Namespace, server: Server) -> LoadResult:
     result.expected += result.acked
     result.stored = await measurement_count(args, server)
     return result
+
+
+def postgres_cpu(database_url: str | None) -> dict[int, float] | None:
+    """CPU seconds of each PostgreSQL backend connected to the database of `database_url` (its process
+    title names the database), when the server runs on this machine; None otherwise."""
+    if not database_url or not database_url.startswith("postgres"):
+        return None
+    name = database_url.rsplit("/", 1)[1].split("?", 1)[0]
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if title.startswith("postgres: ") and f" {name} " in title:
+                found[int(entry.name)] = cpu_seconds(int(entry.name))
+    return found or None
 
 
 async def _publish(client: Client, count: int, window: int, limit: float) -> None:
@@ -480,6 +506,13 @@ def print_report(args: argparse.Namespace, r: LoadResult) -> None:
     server_cpu = fmt(None if r.server_cpu is None else 100 * r.server_cpu / r.elapsed, ".0f")
     print(
         f"cpu over the load: client {100 * r.client_cpu / r.elapsed:.0f}%, server {server_cpu}% (of one core)"
+    )
+    per = 1e6 / r.acked if r.acked else 0.0
+    db = "-" if r.db_cpu is None else f"{r.db_cpu * per:.1f}"
+    server_us = "-" if r.server_cpu is None else f"{r.server_cpu * per:.1f}"
+    print(
+        f"cpu per measurement: server {server_us} us, PostgreSQL backends {db} us, "
+        f"client {r.client_cpu * per:.1f} us"
     )
 
 

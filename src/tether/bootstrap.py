@@ -87,6 +87,11 @@ RENDERERS: dict[str, Renderer] = {
     "operations": render.operation,
 }
 
+#: SmartREST ingest writes in flight at once per node, by database (adapters/smartrest/ingest.py): SQLite
+#: writes in one thread, so one at a time; PostgreSQL stores one batch while the event loop parses the
+#: next (bench/README.md, Issue 20).
+INGEST_WRITES_IN_FLIGHT = {"sqlite": 1, "postgresql": 2}
+
 
 @dataclass
 class Platform:
@@ -357,6 +362,7 @@ def install_adapters(
         templates=platform.storage.smartrest_templates,
         bootstrap=bootstrap.handle,
         hooks=hooks,
+        writes_in_flight=INGEST_WRITES_IN_FLIGHT.get(platform.storage.database.dialect.name, 1),
     )
     # Deleted users (retired devices) lose their MQTT connections at once.
     revoked = revocation.install(services.events, broker, hooks, bootstrap)

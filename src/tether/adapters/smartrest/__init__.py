@@ -33,13 +33,20 @@ def install(
     bootstrap: BootstrapHandler | None = None,
     hooks: Any = None,
     max_batch_rows: int = 500,
+    writes_in_flight: int = 1,
 ) -> SmartRestAdapter:
     """Register the adapter's handlers (roots s, t, q, c, event, alarm, measurement, inventory) with the
     broker, subscribe it to the EventBus (operations), and let it follow subscriptions and disconnections
     through `hooks` (tether.adapters.access.PlatformHooks.listen) when given. `max_batch_rows`: the most
-    measurements one ingest write stores (other writers wait at most one such write)."""
+    measurements one ingest write stores; `writes_in_flight`: how many such writes may run at once (1 on
+    SQLite: other writers wait at most one of them; more where the database takes concurrent writes)."""
     adapter = SmartRestAdapter(
-        broker, services, templates=templates, bootstrap=bootstrap, max_batch_rows=max_batch_rows
+        broker,
+        services,
+        templates=templates,
+        bootstrap=bootstrap,
+        max_batch_rows=max_batch_rows,
+        writes_in_flight=writes_in_flight,
     )
     adapter.install()
     if hooks is not None:

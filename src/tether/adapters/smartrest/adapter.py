@@ -85,13 +85,18 @@ class SmartRestAdapter:
         templates: Any = None,
         bootstrap: BootstrapHandler | None = None,
         max_batch_rows: int = 500,
+        writes_in_flight: int = 1,
     ) -> None:
         self.broker = broker
         self.services = services
         self.events = services.events
         self.devices = Devices(services)
         self.batcher = IngestBatcher(
-            services.measurements, on_gone=self._gone, on_rejected=self._rejected, max_rows=max_batch_rows
+            services.measurements,
+            on_gone=self._gone,
+            on_rejected=self._rejected,
+            max_rows=max_batch_rows,
+            max_in_flight=writes_in_flight,
         )
         self.custom = CustomTemplates(services, self, templates)
         self.dispatcher = OperationDispatcher(services, self, self.devices, self.custom, self.spawn)

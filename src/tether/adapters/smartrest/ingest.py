@@ -4,10 +4,14 @@ A message's measurements are added with the future that holds its acknowledgemen
 event-loop turn, and whatever arrives while a write is in flight, goes into the next write: under load one
 `MeasurementService.create_many` call (one INSERT, one commit) stores thousands of messages, and every
 message's future is resolved by the commit that made it durable (bench/README.md, smartrest_ingest.py). A
-write holds at most `max_rows` rows and one write is in flight at a time, so that other writers (an operation
-created over REST) find at most one such write ahead of them in the database's queue (SQLite: a 500-row write
-is a few milliseconds in the driver's thread; more in flight added operation latency, not throughput:
-bench/smartrest_ingest.py).
+write holds at most `max_rows` rows. SQLite: one write is in flight at a time, so that other writers (an
+operation created over REST) find at most one such write ahead of them in the database's queue (a 500-row
+write is a few milliseconds in the driver's thread; more in flight added operation latency, not throughput:
+bench/smartrest_ingest.py). PostgreSQL (`max_in_flight` > 1, writes on connections of their own): while a
+write is in flight another starts once `max_rows // max_in_flight` rows wait, so that the event loop parses
+the next batch while PostgreSQL stores the last instead of waiting for it (bench/README.md, Issue 20).
+Acknowledgements stay in each connection's order (broker/qos.py); rows of writes in flight together may
+get their ids in either write's order.
 
 A batch refused because one of its sources was deleted meanwhile is split by source and written again,
 so the other devices' data is stored; the messages of the deleted source fail alone.
@@ -108,7 +112,13 @@ class IngestBatcher:
             return future
         self._pending.append(_Item(entries, mode, future, owner, rejected))
         self._pending_rows += len(entries)
-        if not self._scheduled and self._in_flight < self._max_in_flight:
+        if not self._scheduled and (
+            not self._in_flight
+            or (
+                self._in_flight < self._max_in_flight
+                and self._pending_rows >= self._max_rows // self._max_in_flight
+            )
+        ):
             # At the end of this loop turn: the other messages read in this turn join the write.
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -117,6 +127,8 @@ class IngestBatcher:
     def _flush(self) -> None:
         self._scheduled = False
         while self._pending and self._in_flight < self._max_in_flight:
+            if self._in_flight and self._pending_rows < self._max_rows // self._max_in_flight:
+                return  # a write is in flight: the next one waits for it or for enough rows
             batch = self._take()
             self._in_flight += 1
             task = asyncio.ensure_future(self._write(batch))

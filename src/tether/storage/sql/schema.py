@@ -140,6 +140,9 @@ measurements = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("tenant_id", String(64), nullable=False),
+    # SQLite's key; on PostgreSQL two statement-level triggers stand for it (migration 0025): an insert locks
+    # its distinct sources once and fails unless each is a managed object of the row's tenant, and deleting a
+    # managed object deletes its measurements in the same transaction.
     Column("source_id", Id, ForeignKey("managed_objects.id", ondelete="CASCADE"), nullable=False),
     Column("type", String(255)),
     Column("time", BigInteger, nullable=False),
