@@ -595,7 +595,7 @@ def describe(r: Result) -> str:
     if r.name.startswith("latency"):
         return f"{r.value:.2f}/{r.extra['p99']:.2f}/{r.extra['p999']:.2f}"
     if r.name == "idle-10k":
-        return f"+{r.value:.0f} MB (cold +{r.extra['cold']:.0f}; of {r.extra['before']:.0f})"
+        return f"+{r.value:.1f} MB (cold +{r.extra['cold']:.0f}; of {r.extra['before']:.0f})"
     return f"{r.value / 1000:.1f}k"
 
 
