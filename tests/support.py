@@ -14,9 +14,13 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 import uvloop
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
 
 from tether.config import Settings
 from tether.server import TetherServer
+from tether.storage.sql import database
 
 T = TypeVar("T")
 ADMIN_PASSWORD = "admin-secret-1"
@@ -76,6 +80,18 @@ async def fresh_database(backend: str, tmp_path: Path) -> str:
     finally:
         await conn.close()
     return url
+
+
+def stop_migrations_at(monkeypatch: pytest.MonkeyPatch, revision: str) -> None:
+    """Make opening a storage migrate only up to `revision`: a database as an older release left it."""
+
+    def upgrade(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(database.MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    monkeypatch.setattr(database, "_upgrade", upgrade)
 
 
 async def create_database(base_url: str, prefix: str = "tether_scratch_") -> str:

@@ -9,16 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
-from tests.support import backends, fresh_database
+from sqlalchemy import text
+from tests.support import backends, fresh_database, stop_migrations_at
 
 from tether.bootstrap import open_storage
 from tether.core.paging import PageRequest
 from tether.inventory.models import InventoryCriteria, NewManagedObject
 from tether.operations.models import NewOperation, OperationCriteria
-from tether.storage.sql import database
 from tether.storage.sql.storage import SqlStorage
 from tether.telemetry.models import (
     AlarmCriteria,
@@ -219,20 +216,12 @@ def _max_id(path: Path, table: str) -> int:
     return value
 
 
-def _upgrade_to_0007(connection: Connection) -> None:
-    """The migrations as the previous release had them."""
-    config = Config()
-    config.set_main_option("script_location", str(database.MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "0007")
-
-
 async def test_migration_0008_keeps_data_and_never_reuses_ids(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "tether.db"
     database_url = f"sqlite:///{path}"
-    monkeypatch.setattr(database, "_upgrade", _upgrade_to_0007)
+    stop_migrations_at(monkeypatch, "0007")
     store = open_storage(database_url)
     await store.open()
     try:

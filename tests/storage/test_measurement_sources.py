@@ -11,16 +11,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
-from tests.support import backends, fresh_database
+from sqlalchemy import text
+from tests.support import backends, fresh_database, stop_migrations_at
 
 from tether.bootstrap import open_storage
 from tether.core.errors import NotFound
 from tether.core.paging import PageRequest
 from tether.inventory.models import NewManagedObject
-from tether.storage.sql import database
 from tether.storage.sql.storage import SqlStorage
 from tether.telemetry.models import MeasurementCriteria, MeasurementRow, NewMeasurement
 from tether.tenants.models import Tenant
@@ -191,19 +188,12 @@ async def test_a_write_waiting_for_a_deletion_fails_whole_once_it_commits(
     assert await every_row(storage) == [("t1", b)] * 3
 
 
-def _upgrade_to_0024(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(database.MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "0024")
-
-
 @pytest.mark.parametrize("backend", backends())
 async def test_migration_0025_keeps_the_rows_and_the_deletion_semantics(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = await fresh_database(backend, tmp_path)
-    monkeypatch.setattr(database, "_upgrade", _upgrade_to_0024)
+    stop_migrations_at(monkeypatch, "0024")
     storage = open_storage(url)
     await storage.open()
     try:

@@ -7,26 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
-from tests.support import backends, fresh_database
+from sqlalchemy import text
+from tests.support import backends, fresh_database, stop_migrations_at
 
 from tether.bootstrap import open_storage
 from tether.core.paging import PageRequest
-from tether.storage.sql import database
 from tether.tenants.models import UserCriteria
 from tether.tenants.permissions import ADMIN_ROLES
 
 pytestmark = pytest.mark.anyio
-
-
-def _upgrade_to_0015(connection: Connection) -> None:
-    """The migrations as the previous release had them."""
-    config = Config()
-    config.set_main_option("script_location", str(database.MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "0015")
 
 
 @pytest.mark.parametrize("backend", backends())
@@ -34,7 +23,7 @@ async def test_existing_tenants_get_the_default_groups(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = await fresh_database(backend, tmp_path)
-    monkeypatch.setattr(database, "_upgrade", _upgrade_to_0015)
+    stop_migrations_at(monkeypatch, "0015")
     store = open_storage(url)
     await store.open()
     try:

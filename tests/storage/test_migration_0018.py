@@ -7,27 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
-from tests.support import backends, fresh_database
+from sqlalchemy import text
+from tests.support import backends, fresh_database, stop_migrations_at
 
 from tether.audit.models import AuditCriteria, NewAuditRecord
 from tether.bootstrap import open_storage
 from tether.core.errors import Conflict
 from tether.core.paging import PageRequest
-from tether.storage.sql import database
 from tether.tenants.models import Tenant, TenantStatus
 from tether.tenants.options import StoredOption
 
 pytestmark = pytest.mark.anyio
-
-
-def _upgrade_to_0016(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(database.MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "0016")
 
 
 @pytest.mark.parametrize("backend", backends())
@@ -35,7 +25,7 @@ async def test_existing_tenants_are_active_and_purged_ones_keep_their_id(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = await fresh_database(backend, tmp_path)
-    monkeypatch.setattr(database, "_upgrade", _upgrade_to_0016)
+    stop_migrations_at(monkeypatch, "0016")
     store = open_storage(url)
     await store.open()
     try:

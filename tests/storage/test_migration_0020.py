@@ -7,26 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
-from tests.support import backends, fresh_database
+from sqlalchemy import text
+from tests.support import backends, fresh_database, stop_migrations_at
 
 from tether.bootstrap import open_storage
 from tether.core.paging import PageRequest
 from tether.retention.models import DataType, RuleDraft
-from tether.storage.sql import database
 from tether.tenants.inventory_roles import DEFAULT_ROLES
 from tether.tenants.permissions import ADMIN_ROLES
 
 pytestmark = pytest.mark.anyio
-
-
-def _upgrade_to_0019(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(database.MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "0019")
 
 
 @pytest.mark.parametrize("backend", backends())
@@ -34,7 +24,7 @@ async def test_groups_gain_the_retention_roles_and_tenants_the_default_inventory
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = await fresh_database(backend, tmp_path)
-    monkeypatch.setattr(database, "_upgrade", _upgrade_to_0019)
+    stop_migrations_at(monkeypatch, "0019")
     store = open_storage(url)
     await store.open()
     old_admin = ",".join(sorted(r for r in ADMIN_ROLES if "RETENTION" not in r))
