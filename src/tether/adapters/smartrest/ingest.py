@@ -112,13 +112,7 @@ class IngestBatcher:
             return future
         self._pending.append(_Item(entries, mode, future, owner, rejected))
         self._pending_rows += len(entries)
-        if not self._scheduled and (
-            not self._in_flight
-            or (
-                self._in_flight < self._max_in_flight
-                and self._pending_rows >= self._max_rows // self._max_in_flight
-            )
-        ):
+        if not self._scheduled and self._may_start():
             # At the end of this loop turn: the other messages read in this turn join the write.
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -126,14 +120,20 @@ class IngestBatcher:
 
     def _flush(self) -> None:
         self._scheduled = False
-        while self._pending and self._in_flight < self._max_in_flight:
-            if self._in_flight and self._pending_rows < self._max_rows // self._max_in_flight:
-                return  # a write is in flight: the next one waits for it or for enough rows
+        while self._pending and self._may_start():
             batch = self._take()
             self._in_flight += 1
             task = asyncio.ensure_future(self._write(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _may_start(self) -> bool:
+        """Whether a write may start now: none is in flight, or fewer than allowed and enough rows wait
+        (while one is in flight the next waits for it or for `max_rows // max_in_flight` rows)."""
+        in_flight = self._in_flight
+        return not in_flight or (
+            in_flight < self._max_in_flight and self._pending_rows >= self._max_rows // self._max_in_flight
+        )
 
     def _take(self) -> list[_Item]:
         """Whole messages, up to max_rows rows (at least one message)."""

@@ -346,8 +346,7 @@ class SqlJobStore:
     async def due(self, now: int, limit: int) -> list[Execution]:
         # Polled every second (the jobs' timer): whether any is due is asked outside SQLAlchemy first, one
         # probe of ix_fleets_job_executions_deadline (small_reads.py); nearly always none is.
-        found = await small_read(self._db, _ANY_DUE, (now,), indexed=True)
-        if found is not None and not found:
+        if not await small_read(self._db, _ANY_DUE, (now,), indexed=True):
             return []
         query = (
             _WITH_JOB.where(executions.c.deadline.is_not(None), executions.c.deadline <= now)

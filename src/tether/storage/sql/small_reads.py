@@ -33,10 +33,9 @@ def _numbered(sql: str) -> str:
 
 async def small_read(
     db: Database, sql: str, params: Sequence[Any] = (), *, indexed: bool = False
-) -> list[Row] | None:
-    """The rows of `sql` (`?` placeholders), or None when the dialect has no path outside SQLAlchemy (the
-    caller then runs its SQLAlchemy statement). `indexed`: an index bounds the rows the statement touches
-    to a few (READ_NOW_ROWS), so on SQLite it may run on the event loop's thread, no trip at all."""
+) -> list[Row]:
+    """The rows of `sql` (`?` placeholders). `indexed`: an index bounds the rows the statement touches to a
+    few (READ_NOW_ROWS), so on SQLite it may run on the event loop's thread, no trip at all."""
     dialect = db.dialect
     if isinstance(dialect, SqliteDialect):
 
@@ -52,4 +51,4 @@ async def small_read(
             return [tuple(record) for record in await connection.fetch(numbered, *params)]
 
         return await dialect.direct(fetch)
-    return None
+    raise TypeError(f"no small reads on {type(dialect).__name__}")

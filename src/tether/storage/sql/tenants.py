@@ -66,11 +66,7 @@ class SqlTenantStore:
     async def inactive(self) -> set[str]:
         # Every server polls it every second (PasswordChangeWatch): outside SQLAlchemy (small_reads.py).
         rows = await small_read(self._db, _INACTIVE, (TenantStatus.ACTIVE.value,))
-        if rows is not None:
-            return {row[0] for row in rows}
-        query = select(tenants.c.id).where(tenants.c.status != TenantStatus.ACTIVE.value)
-        async with self._db.read() as conn:
-            return set((await conn.scalars(query)).all())
+        return {row[0] for row in rows}
 
     async def purge(self, tenant_id: str) -> None:
         # Every table with a tenant_id column, children before parents (the foreign keys would cascade
@@ -169,24 +165,13 @@ class SqlUserStore:
         # At start, before the polls (below): on SQLite the event loop's connection reads the schema now,
         # ~0.9 ms of the loop that the first poll would otherwise spend while clients are connected.
         found = await small_read(self._db, _LAST_PASSWORD_CHANGE, indexed=True)
-        if found is not None:
-            return int(found[0][0] or 0)
-        async with self._db.read() as conn:
-            value = (await conn.execute(select(func.max(users.c.password_changed)))).scalar()
-        return int(value or 0)
+        return int(found[0][0] or 0)
 
     async def password_changes(self, since: int) -> list[tuple[str, str, int]]:
         # Every server polls it every second (PasswordChangeWatch): outside SQLAlchemy, on SQLite on the loop
         # itself (ix_users_password_changed bounds it to the users changed since the last poll).
         found = await small_read(self._db, _PASSWORD_CHANGES, (since,), indexed=True)
-        if found is not None:
-            return [(tenant_id, username, changed) for tenant_id, username, changed in found]
-        query = select(users.c.tenant_id, users.c.username, users.c.password_changed).where(
-            users.c.password_changed > since
-        )
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(row.tenant_id, row.username, row.password_changed) for row in rows]
+        return [(tenant_id, username, changed) for tenant_id, username, changed in found]
 
     async def delete(self, tenant_id: str, username: str) -> bool:
         statement = delete(users).where(users.c.tenant_id == tenant_id, users.c.username == username)
